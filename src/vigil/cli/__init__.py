@@ -1,0 +1,23 @@
+"""The ``vigil`` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from vigil.cli import bench, demo, hashing, matching
+
+app = typer.Typer(
+    name="vigil",
+    help="vigil: hashing, matching and indicator lists for child-protection work.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("hash")(hashing.hash_command)
+app.command("match")(matching.match_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(bench.app, name="bench")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,106 @@
+"""``vigil bench``: benchmarks that print numbers (never timed unit tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vigil.cli._console import err_console
+
+app = typer.Typer(help="Benchmarks. The last line printed is one JSON object with all figures.",
+                  no_args_is_help=True)
+
+
+@app.command("match")
+def bench_match(
+    size: Annotated[int, typer.Option(min=1, help="Indexed hashes.")] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=2, help="Queries (half planted).")] = 1000,
+    threshold: Annotated[int, typer.Option(min=0, max=64)] = 31,
+    seed: Annotated[int, typer.Option()] = 1,
+    compare_threatexchange: Annotated[bool, typer.Option(
+        "--compare-threatexchange", help="Also run HMA's PDQIndex on the same data.")] = False,
+    record: Annotated[Path | None, typer.Option(
+        help="Append the results to this Markdown file (e.g. docs/benchmarks.md).")] = None,
+) -> None:
+    """PDQ index: build time, queries/s, recall, memory, add/remove latency."""
+    from vigil.bench.match import BenchSpec, run
+
+    if compare_threatexchange and threshold != 31:
+        raise typer.BadParameter("PDQIndex's threshold is fixed at 31; use --threshold 31")
+    err_console.print(f"bench match: {size:,} hashes, {queries:,} queries, threshold {threshold}")
+    result = run(BenchSpec(size, queries, threshold, seed), compare_threatexchange)
+    table = _table(result)
+    err_console.print(table)
+    if record is not None:
+        _record(record, result)
+    print(json.dumps(result))
+
+
+def _table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
+    table.add_column("figure")
+    cols = [k for k in ("vigil", "threatexchange_pdqindex") if k in result]
+    for c in cols:
+        table.add_column(c, justify="right")
+    if "ratios" in result:
+        table.add_column("ratio", justify="right")
+    rows = [
+        ("build (s)", "build_s", "{:.2f}", "build_speedup"),
+        ("queries/s, single", "single_qps", "{:,.0f}", "single_qps"),
+        ("queries/s, batch", "batch_qps", "{:,.0f}", "batch_qps"),
+        ("recall", "recall", "{:.4f}", None),
+        ("false matches", "false_matches", "{}", None),
+        ("memory (MB)", "memory_bytes", "mb", "memory"),
+    ]
+    for label, key, fmt, ratio in rows:
+        cells = []
+        for c in cols:
+            val = result[c].get(key)
+            cells.append(f"{val / 1e6:,.0f}" if fmt == "mb" else fmt.format(val))
+        if "ratios" in result:
+            cells.append(f"{result['ratios'][ratio]:.1f}x" if ratio else "")
+        table.add_row(label, *cells)
+    return table
+
+
+def _record(path: Path, result: dict[str, Any]) -> None:
+    v = result["vigil"]
+    lines = [
+        f"\n### bench match — {dt.date.today().isoformat()} — {result['size']:,} hashes, "
+        f"{result['queries']:,} queries, threshold {result['threshold']}\n",
+        f"Machine: {result['machine']}\n",
+        "| figure | vigil | HMA PDQIndex | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    p = result.get("threatexchange_pdqindex", {})
+    r = result.get("ratios", {})
+
+    def row(label: str, key: str, fmt: str, ratio: str | None) -> str:
+        def f(d: dict[str, Any]) -> str:
+            if key not in d:
+                return "—"
+            return f"{d[key] / 1e6:,.0f}" if fmt == "mb" else fmt.format(d[key])
+        rt = f"{r[ratio]:.1f}x" if ratio and ratio in r else ""
+        return f"| {label} | {f(v)} | {f(p)} | {rt} |"
+
+    lines += [
+        row("build (s)", "build_s", "{:.2f}", "build_speedup"),
+        row("queries/s, single, 1 thread", "single_qps", "{:,.0f}", "single_qps"),
+        row("queries/s, batch, 1 thread", "batch_qps", "{:,.0f}", "batch_qps"),
+        row("recall vs brute force", "recall", "{:.4f}", None),
+        row("false matches", "false_matches", "{}", None),
+        row("memory growth while building (MB)", "memory_bytes", "mb", "memory"),
+        row("peak memory growth (MB)", "peak_bytes", "mb", None),
+        row("add, one hash (µs, p50 / p99)", "add_us_p50", "{:.1f}", None)
+        + f" p99 {v['add_us_p99']:.1f}, max {v['add_us_max']:.0f}",
+        row("remove, one hash (µs, p50)", "remove_us_p50", "{:.1f}", None)
+        + f" p99 {v['remove_us_p99']:.1f}, max {v['remove_us_max']:.0f}",
+        row("save / load index file (s)", "load_s", "{:.2f}", None) + f" save {v['save_s']:.2f}",
+    ]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")

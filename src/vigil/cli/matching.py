@@ -1,0 +1,131 @@
+"""``vigil match``: match files or hashes against a hash-list file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vigil.cli._console import err_console, progress
+from vigil.matching.batch import hash_files, iter_files
+from vigil.matching.errors import InvalidSignal, ListFileError
+from vigil.matching.hashing import HashOptions, ImageHashes
+from vigil.matching.index import MAX_THRESHOLD
+from vigil.matching.listfile import HashList, ListMatch, read_list
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, parse_signal
+from vigil.matching.video import VideoHashes
+
+_TYPED = re.compile(r"^([a-z_0-9]+):(.+)$", re.IGNORECASE)
+
+
+def match_command(
+    queries: Annotated[list[str], typer.Argument(help="Files, directories, or hashes "
+                                                 "(pdq:HEX, md5:HEX, sha256:HEX, or bare hex).")],
+    list_file: Annotated[Path, typer.Option("--list", help="List file: CSV, JSONL or "
+                                            "threatexchange's 'pdq <hex>' lines.")],
+    threshold: Annotated[int, typer.Option(min=0, max=MAX_THRESHOLD,
+                                           help="PDQ distance threshold.")] = PDQ_DEFAULT_THRESHOLD,
+    dihedral: Annotated[bool, typer.Option(help="Also match rotated and mirrored images.")] = False,
+) -> None:
+    """Print one JSON line per match: the query, the signal type, the distance and the list
+    entry's id and label. Exit status 1 if a query could not be read or hashed."""
+    try:
+        hash_list = HashList(read_list(list_file))
+    except ListFileError as exc:
+        err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+    failed = 0
+    matched = 0
+    files: list[Path] = []
+    for q in queries:
+        if os.path.exists(q) or os.path.sep in q:
+            files.extend(iter_files([q]))
+            continue
+        try:
+            rows = _match_hash(hash_list, q, threshold)
+        except InvalidSignal as exc:
+            failed += 1
+            err_console.print(f"[red]error[/red] {q}: {exc.message}", highlight=False)
+            continue
+        matched += _emit(rows)
+    options = HashOptions(dihedral=dihedral)
+    with progress() as bar:
+        task = bar.add_task("matching", total=len(files))
+        for result in hash_files(files, options, jobs=os.cpu_count() or 1):
+            bar.advance(task)
+            if result.hashes is None:
+                failed += 1
+                err_console.print(f"[red]error[/red] {result.path}: {result.error}", highlight=False)
+                continue
+            matched += _emit(_match_file(hash_list, result.path, result.hashes, threshold))
+    err_console.print(f"{matched} match(es); list has {len(hash_list.entries)} entries")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _row(query: str, m: ListMatch, **extra: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"query": query, "signal_type": m.signal_type.value,
+                           "distance": m.distance, "id": m.entry.id, "label": m.entry.label}
+    if m.query_match_percent is not None:
+        row["query_match_percent"] = m.query_match_percent
+        row["target_match_percent"] = m.target_match_percent
+    row.update(extra)
+    return row
+
+
+def _emit(rows: list[dict[str, Any]]) -> int:
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+    sys.stdout.flush()
+    return len(rows)
+
+
+def _match_hash(hash_list: HashList, text: str, threshold: int) -> list[dict[str, Any]]:
+    typed = _TYPED.match(text)
+    if typed:
+        candidates = [SignalType.parse(typed.group(1))]
+        value = typed.group(2)
+    else:
+        value = text.strip()
+        by_length = {32: [SignalType.MD5], 64: [SignalType.PDQ, SignalType.SHA256]}
+        if len(value) not in by_length:
+            raise InvalidSignal("not a file, and not a hash: give pdq:HEX, md5:HEX or sha256:HEX")
+        candidates = by_length[len(value)]
+    rows: list[dict[str, Any]] = []
+    for st in candidates:
+        signal = parse_signal(st, value)
+        if st is SignalType.PDQ:
+            rows += [_row(text, m) for m in hash_list.match_pdq([signal.hex], threshold)[0]]  # type: ignore[union-attr]
+        elif st is SignalType.VPDQ:
+            rows += [_row(text, m) for m in hash_list.match_vpdq(signal, threshold)]  # type: ignore[arg-type]
+        else:
+            rows += [_row(text, m) for m in hash_list.match_digest(st, signal.hex)]  # type: ignore[union-attr]
+    return rows
+
+
+def _match_file(hash_list: HashList, path: str, h: ImageHashes | VideoHashes,
+                threshold: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    rows += [_row(path, m) for m in hash_list.match_digest(SignalType.MD5, h.md5)]
+    rows += [_row(path, m) for m in hash_list.match_digest(SignalType.SHA256, h.sha256)]
+    if isinstance(h, VideoHashes):
+        rows += [_row(path, m) for m in hash_list.match_vpdq(h.vpdq, threshold)]
+        return rows
+    variants = h.dihedral or {"original": h.pdq}
+    best: dict[int, tuple[ListMatch, str]] = {}
+    names = list(variants)
+    for name, matches in zip(names, hash_list.match_pdq([variants[n] for n in names], threshold),
+                             strict=True):
+        for m in matches:
+            key = m.entry.line
+            if key not in best or (m.distance or 0) < (best[key][0].distance or 0):
+                best[key] = (m, name)
+    for m, name in sorted(best.values(), key=lambda x: (x[0].distance or 0, x[0].entry.line)):
+        extra = {"transform": name} if h.dihedral else {}
+        rows.append(_row(path, m, quality=h.quality, **extra))
+    return rows

@@ -1,0 +1,102 @@
+"""Hash many files: bad input never stops a batch.
+
+Every file yields one :class:`FileResult`: the hashes, or the reason it could not be hashed.
+Work runs on a process pool (``jobs`` workers) because PDQ hashing is CPU-bound; results come
+back in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vigil.matching.errors import HashingError
+from vigil.matching.hashing import HashOptions, ImageHashes, hash_image_bytes, read_limited
+from vigil.matching.video import VideoHashes, hash_video_file, looks_like_video
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    hashes: ImageHashes | VideoHashes | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record ``vigil hash`` prints (one JSON object per line)."""
+        if self.hashes is None:
+            return {"path": self.path, "error": self.error}
+        h = self.hashes
+        if isinstance(h, ImageHashes):
+            out: dict[str, Any] = {
+                "path": self.path, "kind": "image", "md5": h.md5, "sha256": h.sha256,
+                "pdq": h.pdq, "quality": h.quality, "width": h.width, "height": h.height,
+                "format": h.format,
+            }
+            if h.dihedral is not None:
+                out["dihedral"] = h.dihedral
+            return out
+        return {
+            "path": self.path, "kind": "video", "md5": h.md5, "sha256": h.sha256,
+            "width": h.width, "height": h.height, "duration": h.duration, "format": h.format,
+            "frames": [
+                {"pdq": f.pdq, "quality": f.quality, "timestamp": f.timestamp,
+                 "frame_number": f.frame_number}
+                for f in h.vpdq.frames
+            ],
+            "vpdq": h.vpdq.to_str(),
+        }
+
+
+def hash_file(path: Path | str, options: HashOptions | None = None) -> FileResult:
+    """Hash one file as an image or a video (sniffed from its bytes); never raises for bad
+    input."""
+    opts = options or HashOptions()
+    p = Path(path)
+    try:
+        data = read_limited(p, opts.max_file_bytes)
+        if data and looks_like_video(data[:512]):
+            return FileResult(str(path), hash_video_file(p, opts))
+        return FileResult(str(path), hash_image_bytes(data, opts))
+    except HashingError as exc:
+        return FileResult(str(path), error=exc.message)
+    except MemoryError:
+        return FileResult(str(path), error="out of memory while hashing")
+
+
+def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
+    """Files named, and files under directories named (recursively, sorted). Paths that do not
+    exist are yielded too, so that they are reported as errors rather than skipped."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield p
+
+
+def _hash_one(args: tuple[str, HashOptions]) -> FileResult:
+    return hash_file(args[0], args[1])
+
+
+def hash_files(paths: Iterable[Path | str], options: HashOptions | None = None,
+               jobs: int = 1) -> Iterator[FileResult]:
+    """Hash files in order; ``jobs > 1`` uses a process pool."""
+    opts = options or HashOptions()
+    files = [str(p) for p in paths]
+    if jobs <= 1 or len(files) < 2:
+        for f in files:
+            yield hash_file(f, opts)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_hash_one, [(f, opts) for f in files], chunksize=4)

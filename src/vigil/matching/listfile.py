@@ -1,0 +1,196 @@
+"""Hash-list files and matching against them.
+
+Three formats are read, told apart by content (not by file name):
+
+* CSV: ``signal_type,value[,id,label]`` per line; an optional header line naming those columns.
+* JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``.
+* threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``).
+
+Blank lines and lines starting with ``#`` are ignored. Any other bad line stops the read with a
+:class:`ListFileError` that names the line number and the problem: a list with a bad line is
+not half-loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vigil.matching.codes import pack_hex
+from vigil.matching.errors import InvalidSignal, ListFileError
+from vigil.matching.exact import ExactIndex
+from vigil.matching.index import PdqIndex
+from vigil.matching.signals import (
+    PDQ_DEFAULT_THRESHOLD,
+    Digest,
+    PdqHash,
+    SignalType,
+    VpdqHash,
+    parse_signal,
+)
+from vigil.matching.video import vpdq_compare
+
+MAX_LIST_BYTES = 2 * 1024**3
+
+_Row = tuple[str, str, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    signal_type: SignalType
+    value: str  # normalised text form
+    id: str
+    label: str | None
+    line: int
+
+
+def read_list(path: Path | str) -> list[ListEntry]:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_LIST_BYTES:
+            raise ListFileError(f"{p}: list file larger than {MAX_LIST_BYTES} bytes")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ListFileError(f"{p}: cannot read list file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ListFileError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    return parse_list(text, source=str(p))
+
+
+def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
+    lines = text.splitlines()
+    first = next((ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    parse: Callable[[str], _Row | None]
+    if first.startswith("{"):
+        parse = _jsonl_row
+    elif "," in first:
+        parse = _csv_row
+    else:
+        parse = _te_row
+    entries: list[ListEntry] = []
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            row = parse(stripped)
+        except (InvalidSignal, ValueError) as exc:
+            msg = exc.message if isinstance(exc, InvalidSignal) else str(exc)
+            raise ListFileError(f"{source}, line {number}: {msg}") from None
+        if row is None:  # header
+            continue
+        st_name, value, ident, label = row
+        try:
+            st = SignalType.parse(st_name)
+            signal = parse_signal(st, value)
+        except InvalidSignal as exc:
+            raise ListFileError(f"{source}, line {number}: {exc.message}") from None
+        entries.append(ListEntry(st, _text(signal), ident or str(number), label or None, number))
+    return entries
+
+
+def _text(signal: PdqHash | Digest | VpdqHash) -> str:
+    if isinstance(signal, VpdqHash):
+        return signal.to_str()
+    return signal.hex
+
+
+def _csv_row(line: str) -> tuple[str, str, str | None, str | None] | None:
+    cells = next(csv.reader(io.StringIO(line)))
+    if [c.strip().lower() for c in cells[:2]] == ["signal_type", "value"]:
+        return None
+    if not 2 <= len(cells) <= 4:
+        raise ValueError(f"expected 2 to 4 columns (signal_type,value[,id,label]), got {len(cells)}")
+    cells += [""] * (4 - len(cells))
+    return cells[0].strip(), cells[1].strip(), cells[2].strip() or None, cells[3].strip() or None
+
+
+def _jsonl_row(line: str) -> tuple[str, str, str | None, str | None]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    for key in ("signal_type", "value"):
+        if key not in obj:
+            raise ValueError(f"missing field {key!r}")
+    if not isinstance(obj["signal_type"], str):
+        raise ValueError("signal_type must be a string")
+    value = obj["value"]
+    if not isinstance(value, str):
+        value = json.dumps(value)  # a vpdq frame list given as JSON
+    ident = obj.get("id")
+    label = obj.get("label")
+    return obj["signal_type"], value, None if ident is None else str(ident), \
+        None if label is None else str(label)
+
+
+def _te_row(line: str) -> tuple[str, str, str | None, str | None]:
+    parts = line.split(None, 1)
+    if len(parts) != 2:
+        raise ValueError("expected '<signal_type> <value>'")
+    return parts[0], parts[1].strip(), None, None
+
+
+@dataclass(frozen=True)
+class ListMatch:
+    entry: ListEntry
+    signal_type: SignalType
+    distance: int | None = None  # pdq: bits; vpdq: None (see percentages)
+    query_match_percent: float | None = None
+    target_match_percent: float | None = None
+
+
+class HashList:
+    """A list loaded for matching: a PDQ index, exact indexes and vPDQ entries."""
+
+    def __init__(self, entries: list[ListEntry]) -> None:
+        self.entries = entries
+        pdq_rows = [i for i, e in enumerate(entries) if e.signal_type is SignalType.PDQ]
+        self.pdq = PdqIndex.build(
+            pack_hex([entries[i].value for i in pdq_rows]) if pdq_rows else np.empty((0, 4), np.uint64),
+            np.array(pdq_rows, dtype=np.int64),
+        )
+        self.exact: dict[SignalType, ExactIndex] = {}
+        for st, size in ((SignalType.MD5, 16), (SignalType.SHA256, 32), (SignalType.VIDEO_MD5, 16)):
+            rows = [i for i, e in enumerate(entries) if e.signal_type is st]
+            index = ExactIndex(size)
+            if rows:
+                index.add([entries[i].value for i in rows], rows)
+            self.exact[st] = index
+        self.videos = [(i, VpdqHash.parse(e.value)) for i, e in enumerate(entries)
+                       if e.signal_type is SignalType.VPDQ]
+
+    def match_pdq(self, hashes: list[str], threshold: int = PDQ_DEFAULT_THRESHOLD
+                  ) -> list[list[ListMatch]]:
+        res = self.pdq.search_batch(hashes, threshold)
+        return [[ListMatch(self.entries[m.id], SignalType.PDQ, m.distance)
+                 for m in res.for_query(i)] for i in range(len(hashes))]
+
+    def match_digest(self, signal_type: SignalType, value: str) -> list[ListMatch]:
+        types = [signal_type]
+        if signal_type is SignalType.MD5:
+            types.append(SignalType.VIDEO_MD5)  # an MD5 is an MD5, whatever the file
+        elif signal_type is SignalType.VIDEO_MD5:
+            types.append(SignalType.MD5)
+        return [ListMatch(self.entries[i], self.entries[i].signal_type, 0)
+                for st in types for i in self.exact[st].lookup(value)]
+
+    def match_vpdq(self, video: VpdqHash, threshold: int = PDQ_DEFAULT_THRESHOLD
+                   ) -> list[ListMatch]:
+        out = []
+        for i, target in self.videos:
+            result = vpdq_compare(video, target, distance=threshold)
+            if result.is_match():
+                out.append(ListMatch(self.entries[i], SignalType.VPDQ, None,
+                                     result.query_match_percent, result.target_match_percent))
+        return out

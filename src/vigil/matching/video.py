@@ -1,0 +1,158 @@
+"""Video hashing (vPDQ-compatible) and vPDQ comparison.
+
+Decision (docs/dev/decisions/0003-video-hashing.md): the ``vpdq`` package only builds after
+Debian's libav development packages are installed, so vigil decodes with PyAV (whose wheels
+carry FFmpeg) and hashes frames with the same PDQ code as images. The output has vPDQ's format:
+frames sampled every ``seconds_per_hash`` seconds (0: every frame), each with its PDQ hash,
+quality, frame number and timestamp; its text form is threatexchange's
+(``"<pdq>,<quality>,<timestamp>"`` in a JSON list).
+
+Comparison follows vPDQ exactly: both sides are de-duplicated by hash and filtered by quality;
+a frame *matches* when some frame of the other video is within the distance threshold; the
+result is the share of matched frames in each direction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pdqhash
+
+from vigil.matching.codes import pack_hex
+from vigil.matching.errors import HashingError
+from vigil.matching.hashing import HashOptions, bits_to_hex, read_limited
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MIN_QUALITY, VpdqFrame, VpdqHash
+
+#: threatexchange's defaults for deciding that two videos match.
+VPDQ_QUERY_MATCH_PERCENT = 80.0
+VPDQ_INDEX_MATCH_PERCENT = 0.0
+
+_VIDEO_MAGIC = (
+    (4, b"ftyp"),  # MP4, MOV, 3GP
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska, WebM
+    (0, b"FLV"),
+    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
+    (0, b"OggS"),
+)
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Sniff the first bytes for container formats vigil hashes as video."""
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return True
+    if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:  # MPEG transport stream
+        return True
+    return any(head[off : off + len(m)] == m for off, m in _VIDEO_MAGIC)
+
+
+@dataclass(frozen=True)
+class VideoHashes:
+    md5: str
+    sha256: str
+    vpdq: VpdqHash
+    width: int
+    height: int
+    duration: float | None
+    format: str
+
+    kind = "video"
+
+
+def hash_video_file(path: Path | str, options: HashOptions | None = None) -> VideoHashes:
+    """Hash a video file: vPDQ frames plus MD5/SHA-256 of the bytes."""
+    opts = options or HashOptions()
+    path = Path(path)
+    data = read_limited(path, opts.max_file_bytes)
+    if not data:
+        raise HashingError("empty file (0 bytes)")
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        frames, width, height, duration, fmt = _frames(path, opts)
+    except HashingError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise HashingError(f"cannot decode video: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise HashingError(f"cannot decode video: {exc}") from None
+    if not frames:
+        raise HashingError("video has no decodable frames")
+    return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt)
+
+
+def _frames(path: Path, opts: HashOptions) -> tuple[list[VpdqFrame], int, int, float | None, str]:
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        if not container.streams.video:
+            raise HashingError("no video stream in file")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > opts.max_pixels:
+            raise HashingError(
+                f"video frames too large: {width}x{height} exceeds the limit of "
+                f"{opts.max_pixels} pixels"
+            )
+        duration = (float(stream.duration * stream.time_base)
+                    if stream.duration and stream.time_base else None)
+        rate = float(stream.average_rate) if stream.average_rate else 25.0
+        # vPDQ samples every round(fps * seconds_per_hash)-th frame.
+        every = max(1, round(rate * opts.seconds_per_hash))
+        frames: list[VpdqFrame] = []
+        for number, frame in enumerate(container.decode(stream)):
+            if number % every:
+                continue
+            if frame.width * frame.height > opts.max_pixels:
+                raise HashingError(f"video frame {number} too large: {frame.width}x{frame.height}")
+            rgb = frame.to_ndarray(format="rgb24")
+            bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+            ts = float(frame.time) if frame.time is not None else number / rate
+            frames.append(VpdqFrame(bits_to_hex(bits), int(quality), round(ts, 3), number))
+            if len(frames) >= opts.max_frames:
+                break
+        return frames, width, height, duration, container.format.name
+
+
+@dataclass(frozen=True)
+class VpdqMatch:
+    """Share (0-100) of the query's frames found in the target, and of the target's in the
+    query, after de-duplication and the quality filter."""
+
+    query_match_percent: float
+    target_match_percent: float
+
+    def is_match(self, query_percent: float = VPDQ_QUERY_MATCH_PERCENT,
+                 target_percent: float = VPDQ_INDEX_MATCH_PERCENT) -> bool:
+        return (self.query_match_percent >= query_percent
+                and self.target_match_percent >= target_percent)
+
+
+def _usable(frames: tuple[VpdqFrame, ...], quality: int) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for f in frames:
+        if f.pdq not in seen:
+            seen.add(f.pdq)
+            if f.quality >= quality:
+                out.append(f.pdq)
+    return out
+
+
+def vpdq_compare(query: VpdqHash, target: VpdqHash, *,
+                 distance: int = PDQ_DEFAULT_THRESHOLD,
+                 quality: int = PDQ_MIN_QUALITY) -> VpdqMatch:
+    """vPDQ's brute-force comparison (same semantics as threatexchange's
+    ``match_VPDQ_hash_brute``). A side with no usable frame scores 0."""
+    q = _usable(query.frames, quality)
+    t = _usable(target.frames, quality)
+    if not q or not t:
+        return VpdqMatch(0.0, 0.0)
+    qc, tc = pack_hex(q), pack_hex(t)
+    dist = np.bitwise_count(qc[:, None, :] ^ tc[None, :, :]).sum(axis=-1)
+    close = dist <= distance
+    return VpdqMatch(
+        float(close.any(axis=1).sum() * 100 / len(q)),
+        float(close.any(axis=0).sum() * 100 / len(t)),
+    )

@@ -1,0 +1,117 @@
+"""The command line as a user runs it: real subprocesses, stdout parsed as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.fixtures.images import broken_files, write_scene
+from vigil.samples import encode, pattern_image
+
+
+def vigil(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300, check=False)
+
+
+def test_hash_directory_with_bad_files(tmp_path: Path) -> None:
+    write_scene(tmp_path / "a.jpg", 1)
+    (tmp_path / "sub").mkdir()
+    write_scene(tmp_path / "sub" / "b.png", 2, "PNG")
+    (tmp_path / "sub" / "notes.txt").write_text("not an image")
+    proc = vigil("hash", "--dihedral", str(tmp_path))
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [Path(r["path"]).name for r in rows] == ["a.jpg", "b.png", "notes.txt"]
+    assert rows[0]["kind"] == "image" and len(rows[0]["pdq"]) == 64 and rows[0]["quality"] > 50
+    assert len(rows[0]["dihedral"]) == 8
+    assert rows[2]["error"] == "not a recognised image format"
+    assert "notes.txt: not a recognised image format" in proc.stderr
+
+
+def test_hash_all_good_exits_zero(tmp_path: Path) -> None:
+    path = write_scene(tmp_path / "a.jpg", 1)
+    proc = vigil("hash", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["md5"]
+
+
+def test_hash_reports_every_broken_file(tmp_path: Path) -> None:
+    bad = broken_files(tmp_path)
+    del bad["unreadable"]  # a directory on the command line is walked, not read
+    proc = vigil("hash", "--max-pixels", "1000000", *[str(p) for p in bad.values()])
+    assert proc.returncode == 1
+    errors = [json.loads(line)["error"] for line in proc.stdout.splitlines()]
+    assert len(errors) == len(bad)
+    for reason, error in zip(bad, errors, strict=True):
+        assert reason in error
+
+
+def test_match_files_and_hashes_against_csv_list(tmp_path: Path) -> None:
+    img = pattern_image(7)
+    listed = write_scene(tmp_path / "listed.png", 7, "PNG")
+    listed_hash = json.loads(vigil("hash", str(listed)).stdout)
+    other = json.loads(vigil("hash", str(write_scene(tmp_path / "other.png", 8, "PNG"))).stdout)
+    lst = tmp_path / "list.csv"
+    lst.write_text(f"pdq,{listed_hash['pdq']},ind-7,A1\nmd5,{other['md5']},ind-8,B2\n")
+    query = tmp_path / "query.jpg"
+    query.write_bytes(encode(img.resize((320, 240), Image.Resampling.LANCZOS), quality=70))
+    mirrored = tmp_path / "mirrored.png"
+    mirrored.write_bytes(encode(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
+
+    proc = vigil("match", "--list", str(lst), str(query), str(mirrored), f"md5:{other['md5']}",
+                 "pdq:" + "0" * 64)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_query = {Path(r["query"]).name if "/" in r["query"] else r["query"]: r for r in rows}
+    assert by_query["query.jpg"]["id"] == "ind-7" and by_query["query.jpg"]["label"] == "A1"
+    assert 0 <= by_query["query.jpg"]["distance"] <= 31
+    assert by_query[f"md5:{other['md5']}"]["id"] == "ind-8"
+    assert "mirrored.png" not in by_query  # PDQ alone does not see mirror images
+    assert len(rows) == 2
+
+    proc = vigil("match", "--dihedral", "--list", str(lst), str(mirrored))
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert rows[0]["id"] == "ind-7" and rows[0]["transform"] != "original"
+
+
+def test_match_threatexchange_list_and_threshold(tmp_path: Path) -> None:
+    lst = tmp_path / "list.txt"
+    lst.write_text(f"pdq {'f' * 64}\n")
+    near = "f" * 60 + "0000"  # 16 bits away
+    assert json.loads(vigil("match", "--list", str(lst), near).stdout)["distance"] == 16
+    assert vigil("match", "--list", str(lst), "--threshold", "15", near).stdout == ""
+
+
+def test_match_bad_inputs(tmp_path: Path) -> None:
+    lst = tmp_path / "list.csv"
+    lst.write_text("pdq,123\n")
+    proc = vigil("match", "--list", str(lst), "f" * 64)
+    assert proc.returncode == 2
+    assert "line 1: pdq: expected 64 hex characters" in proc.stderr
+    lst.write_text(f"pdq,{'f' * 64}\n")
+    proc = vigil("match", "--list", str(lst), "nothex", "md5:zz")
+    assert proc.returncode == 1
+    assert "nothex: not a file, and not a hash" in proc.stderr
+    assert "md5:zz: md5: expected 32 hex characters" in proc.stderr
+    proc = vigil("match", "--list", str(lst), "--threshold", "65", "f" * 64)
+    assert proc.returncode == 2
+
+
+def test_demo_runs(tmp_path: Path) -> None:
+    proc = vigil("demo", "--data-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "scene-0-recompressed" in proc.stdout
+    assert (tmp_path / "demo" / "list.csv").read_text().count("pdq,") == 3
+
+
+def test_bench_match_prints_json_last(tmp_path: Path) -> None:
+    proc = vigil("bench", "match", "--size", "3000", "--queries", "40")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["vigil"]["recall"] == 1.0 and result["vigil"]["false_matches"] == 0
+    assert result["true_matches"] >= 20  # the planted half

@@ -1,0 +1,209 @@
+"""The PDQ index against brute force: every hash within the threshold, none beyond it."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from vigil.matching.codes import flip_bits, hamming, pack_hex, random_codes, unpack_hex
+from vigil.matching.errors import DuplicateEntry, InvalidSignal
+from vigil.matching.index import PdqIndex
+
+
+def truth(codes: np.ndarray, ids: np.ndarray, query: np.ndarray, t: int) -> dict[int, int]:
+    if len(codes) == 0:
+        return {}
+    d = hamming(codes, query)
+    return {int(i): int(x) for i, x in zip(ids, d, strict=True) if x <= t}
+
+
+@st.composite
+def datasets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Random hashes plus near-duplicates of some of them, and queries near and far."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    n = draw(st.integers(0, 400))
+    rng = np.random.default_rng(seed)
+    base = random_codes(n, seed)
+    if n:
+        k = draw(st.integers(0, 200))
+        picks = rng.integers(0, n, k)
+        near = flip_bits(base[picks], rng.integers(0, 70, k), seed + 1)
+        base = np.concatenate([base, near])
+    nq = draw(st.integers(1, 30))
+    if len(base):
+        q_near = flip_bits(base[rng.integers(0, len(base), nq)], rng.integers(0, 70, nq), seed + 2)
+        queries = np.concatenate([q_near, random_codes(nq, seed + 3)])
+    else:
+        queries = random_codes(nq, seed + 3)
+    thresholds = draw(st.lists(st.integers(0, 64), min_size=len(queries), max_size=len(queries)))
+    return base, queries, thresholds
+
+
+@given(datasets())
+def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, list[int]]) -> None:
+    codes, queries, thresholds = data
+    ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
+    index = PdqIndex.build(codes, ids)
+    result = index.search_batch(queries, thresholds)
+    for i, q in enumerate(queries):
+        got = {m.id: m.distance for m in result.for_query(i)}
+        assert got == truth(codes, ids, q, thresholds[i])
+        dists = [m.distance for m in result.for_query(i)]
+        assert dists == sorted(dists), "nearest first"
+
+
+@given(datasets(), st.integers(1, 64))
+def test_incremental_index_equals_bulk(data: tuple[np.ndarray, np.ndarray, list[int]],
+                                       tail_limit: int) -> None:
+    """Hashes added one batch at a time (through the tail, delta and merges) match exactly
+    like a bulk-built index."""
+    codes, queries, thresholds = data
+    ids = np.arange(len(codes), dtype=np.int64)
+    index = PdqIndex(tail_limit=tail_limit, min_merge=2 * tail_limit)
+    for start in range(0, len(codes), 37):
+        index.add(codes[start : start + 37], ids[start : start + 37])
+    assert len(index) == len(codes)
+    result = index.search_batch(queries, thresholds)
+    for i, q in enumerate(queries):
+        assert {m.id: m.distance for m in result.for_query(i)} == truth(codes, ids, q, thresholds[i])
+
+
+class IndexMachine(RuleBasedStateMachine):
+    """Random interleavings of add, remove, compact and search against a plain dict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = PdqIndex(tail_limit=8, min_merge=16)
+        self.model: dict[int, np.ndarray] = {}
+        self.next_id = 0
+        self.rng = np.random.default_rng(0)
+
+    @rule(n=st.integers(1, 20), near=st.booleans())
+    def add(self, n: int, near: bool) -> None:
+        if near and self.model:
+            keys = list(self.model)
+            src = np.stack([self.model[keys[int(k)]] for k in self.rng.integers(0, len(keys), n)])
+            codes = flip_bits(src, self.rng.integers(0, 40, n), int(self.rng.integers(1 << 30)))
+        else:
+            codes = random_codes(n, int(self.rng.integers(1 << 30)))
+        ids = list(range(self.next_id, self.next_id + n))
+        self.next_id += n
+        self.index.add(codes, ids)
+        for i, c in zip(ids, codes, strict=True):
+            self.model[i] = c
+
+    @rule(k=st.integers(1, 10))
+    def remove(self, k: int) -> None:
+        if not self.model:
+            return
+        keys = list(self.model)
+        victims = {keys[int(i)] for i in self.rng.integers(0, len(keys), k)}
+        assert self.index.remove([*victims, 10**12]) == len(victims)
+        for v in victims:
+            del self.model[v]
+
+    @rule()
+    def compact(self) -> None:
+        self.index.compact()
+
+    @rule(t=st.integers(0, 64))
+    def search(self, t: int) -> None:
+        if not self.model:
+            return
+        keys = list(self.model)
+        q = flip_bits(self.model[keys[0]][None, :], [int(self.rng.integers(0, 40))], 5)[0]
+        codes = np.stack([self.model[k] for k in keys])
+        expected = truth(codes, np.array(keys), q, t)
+        assert {m.id: m.distance for m in self.index.search(q, t)} == expected
+
+    @invariant()
+    def size(self) -> None:
+        assert len(self.index) == len(self.model)
+
+
+TestIndexMachine = IndexMachine.TestCase
+
+
+def test_removed_hash_never_matches_again() -> None:
+    codes = random_codes(5000, 11)
+    index = PdqIndex.build(codes, np.arange(5000))
+    assert index.search(codes[42], 0)[0].id == 42
+    assert index.remove([42]) == 1
+    assert all(m.id != 42 for m in index.search(codes[42], 64))
+    assert 42 not in index
+    assert index.remove([42]) == 0  # idempotent
+    index.add(codes[42:43], [42])  # the id may be reused once removed
+    assert [m.id for m in index.search(codes[42], 0)] == [42]
+
+
+def test_duplicate_ids_are_refused_and_nothing_is_added() -> None:
+    index = PdqIndex.build(random_codes(10, 1), np.arange(10))
+    fresh = random_codes(3, 2)
+    with pytest.raises(DuplicateEntry, match="id 5"):
+        index.add(fresh, [100, 5, 101])
+    with pytest.raises(DuplicateEntry, match="more than once"):
+        index.add(fresh, [200, 200, 201])
+    assert len(index) == 10
+    assert index.search(fresh[0], 0) == []
+
+
+def test_same_hash_under_several_ids() -> None:
+    code = random_codes(1, 3)
+    index = PdqIndex.build(np.repeat(code, 3, axis=0), [1, 2, 3])
+    assert [m.id for m in index.search(code[0], 0)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [-1, 65, 1000])
+def test_threshold_out_of_range_is_refused(bad: int) -> None:
+    index = PdqIndex.build(random_codes(4, 1), np.arange(4))
+    with pytest.raises(InvalidSignal, match="between 0 and 64"):
+        index.search(random_codes(1, 2)[0], bad)
+
+
+@pytest.mark.parametrize("bad", ["zz" * 32, "ab" * 31, "ab" * 33, "", "g" * 64])
+def test_malformed_hex_is_refused_with_its_position(bad: str) -> None:
+    with pytest.raises(InvalidSignal, match="#1"):
+        pack_hex(["0" * 64, bad])
+
+
+def test_hex_round_trip() -> None:
+    codes = random_codes(50, 4)
+    assert (pack_hex(unpack_hex(codes)) == codes).all()
+    index = PdqIndex.build(unpack_hex(codes), np.arange(50))
+    assert index.search(unpack_hex(codes)[7], 0)[0].id == 7
+
+
+def test_queries_while_another_thread_adds_and_removes() -> None:
+    """Readers see a consistent index while a writer changes it: planted hashes that are never
+    removed are always found."""
+    codes = random_codes(20_000, 8)
+    index = PdqIndex.build(codes, np.arange(20_000), tail_limit=64)
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def writer() -> None:
+        extra = random_codes(3000, 9)
+        for i in range(3000):
+            index.add(extra[i : i + 1], [100_000 + i])
+            if i % 3 == 0:
+                index.remove([100_000 + i])
+        stop.set()
+
+    def reader() -> None:
+        while not stop.is_set():
+            found = index.search_batch(codes[:50], 0)
+            if sorted(found.ids.tolist()) != list(range(50)):
+                errors.append("planted hash missed")
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(index) == 20_000 + 2000

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.matching.errors import ListFileError
+from vigil.matching.listfile import HashList, parse_list, read_list
+from vigil.matching.signals import SignalType
+
+PDQ_A = "f" * 64
+PDQ_B = "0" * 63 + "1"
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_csv_with_header_ids_and_labels() -> None:
+    entries = parse_list(f"signal_type,value,id,label\npdq,{PDQ_A},ind-1,A1\nmd5,{MD5}\n")
+    assert [(e.signal_type, e.id, e.label) for e in entries] == [
+        (SignalType.PDQ, "ind-1", "A1"), (SignalType.MD5, "3", None)]
+
+
+def test_jsonl() -> None:
+    entries = parse_list(f'{{"signal_type": "pdq", "value": "{PDQ_A.upper()}", "id": 5}}\n')
+    assert entries[0].value == PDQ_A and entries[0].id == "5"
+
+
+def test_threatexchange_local_file_format() -> None:
+    entries = parse_list(f"# comment\npdq {PDQ_A}\n\npdq {PDQ_B}\n")
+    assert [e.value for e in entries] == [PDQ_A, PDQ_B]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (f"pdq,{PDQ_A}\npdq,nothex\n", "line 2: pdq: expected 64 hex characters"),
+    (f"pdq,{PDQ_A},a,b,c\n", "line 1: expected 2 to 4 columns"),
+    ('{"signal_type": "pdq"}\n', "line 1: missing field 'value'"),
+    ('{"signal_type": "pdq", "value": "' + PDQ_A + '"}\n{broken\n', "line 2: invalid JSON"),
+    (f"tlsh {PDQ_A}\n", "line 1: unknown signal type 'tlsh'"),
+    ("pdq\n", "line 1: expected '<signal_type> <value>'"),
+])
+def test_bad_lines_are_named(text: str, message: str) -> None:
+    with pytest.raises(ListFileError, match=message):
+        parse_list(text)
+
+
+def test_unreadable_and_binary_files(tmp_path: Path) -> None:
+    with pytest.raises(ListFileError, match="cannot read list file"):
+        read_list(tmp_path / "missing.csv")
+    binary = tmp_path / "list.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ListFileError, match="not UTF-8"):
+        read_list(binary)
+
+
+def test_hash_list_matches_each_signal_type() -> None:
+    near = "f" * 63 + "e"  # 1 bit from PDQ_A
+    hl = HashList(parse_list(f"pdq,{PDQ_A},a\nmd5,{MD5},b\nvideo_md5,{MD5},c\n"))
+    assert [(m.entry.id, m.distance) for m in hl.match_pdq([near])[0]] == [("a", 1)]
+    assert hl.match_pdq([near], threshold=0) == [[]]
+    assert sorted(m.entry.id for m in hl.match_digest(SignalType.MD5, MD5)) == ["b", "c"]
