@@ -44,11 +44,15 @@ def datasets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[int]]:
     return base, queries, thresholds
 
 
-@given(datasets())
-def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, list[int]]) -> None:
+STRATEGIES = st.sampled_from(["auto", "probe", "scan"])
+
+
+@given(datasets(), STRATEGIES)
+def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, list[int]],
+                                         strategy: str) -> None:
     codes, queries, thresholds = data
     ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
-    index = PdqIndex.build(codes, ids)
+    index = PdqIndex.build(codes, ids, strategy=strategy)
     result = index.search_batch(queries, thresholds)
     for i, q in enumerate(queries):
         got = {m.id: m.distance for m in result.for_query(i)}
@@ -57,14 +61,14 @@ def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, lis
         assert dists == sorted(dists), "nearest first"
 
 
-@given(datasets(), st.integers(1, 64))
+@given(datasets(), st.integers(1, 64), STRATEGIES)
 def test_incremental_index_equals_bulk(data: tuple[np.ndarray, np.ndarray, list[int]],
-                                       tail_limit: int) -> None:
+                                       tail_limit: int, strategy: str) -> None:
     """Hashes added one batch at a time (through the tail, delta and merges) match exactly
     like a bulk-built index."""
     codes, queries, thresholds = data
     ids = np.arange(len(codes), dtype=np.int64)
-    index = PdqIndex(tail_limit=tail_limit, min_merge=2 * tail_limit)
+    index = PdqIndex(tail_limit=tail_limit, min_merge=2 * tail_limit, strategy=strategy)
     for start in range(0, len(codes), 37):
         index.add(codes[start : start + 37], ids[start : start + 37])
     assert len(index) == len(codes)
@@ -78,7 +82,7 @@ class IndexMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.index = PdqIndex(tail_limit=8, min_merge=16)
+        self.index = PdqIndex(tail_limit=8, min_merge=16, strategy="probe")
         self.model: dict[int, np.ndarray] = {}
         self.next_id = 0
         self.rng = np.random.default_rng(0)
@@ -127,6 +131,32 @@ class IndexMachine(RuleBasedStateMachine):
 
 
 TestIndexMachine = IndexMachine.TestCase
+
+
+@pytest.mark.parametrize("addr_bits", [None, 18, 20])
+def test_large_index_probe_and_scan_agree(addr_bits: int | None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """On enough data for the cost model to probe, both paths give the same, exact answer —
+    with the bucket widths that larger indexes use, too."""
+    if addr_bits is not None:
+        from vigil.matching import _kernels
+
+        monkeypatch.setattr(_kernels, "addr_bits_for", lambda n: addr_bits)
+    codes = random_codes(60_000, 21)
+    rng = np.random.default_rng(22)
+    picks = rng.integers(0, 60_000, 200)
+    queries = np.concatenate([flip_bits(codes[picks], rng.integers(0, 65, 200), 23),
+                              random_codes(50, 24)])
+    thresholds = rng.integers(0, 65, len(queries))
+    ids = np.arange(60_000)
+    results = [PdqIndex.build(codes, ids, strategy=s).search_batch(queries, thresholds)
+               for s in ("auto", "probe", "scan")]
+    for r in results[1:]:
+        assert (r.query == results[0].query).all() and (r.ids == results[0].ids).all()
+        assert (r.distances == results[0].distances).all()
+    for i in range(0, len(queries), 25):
+        assert {m.id: m.distance for m in results[0].for_query(i)} == truth(
+            codes, ids, queries[i], int(thresholds[i]))
 
 
 def test_removed_hash_never_matches_again() -> None:
@@ -207,3 +237,15 @@ def test_queries_while_another_thread_adds_and_removes() -> None:
         t.join()
     assert not errors
     assert len(index) == 20_000 + 2000
+
+
+@given(st.permutations(list(range(60))))
+def test_ids_in_any_order_can_be_found_and_removed(order: list[int]) -> None:
+    codes = random_codes(60, 5)
+    ids = np.array(order, dtype=np.int64) * 1000 - 7
+    index = PdqIndex.build(codes, ids)
+    for k in range(0, 60, 7):
+        assert int(ids[k]) in index
+        assert index.remove([int(ids[k])]) == 1
+        assert all(m.id != ids[k] for m in index.search(codes[k], 0))
+    assert len(index) == 60 - len(range(0, 60, 7))

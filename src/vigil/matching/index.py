@@ -2,13 +2,13 @@
 
 Design (see docs/dev/decisions/0002-pdq-index.md for the reasoning and the numbers):
 
-* **Exact.** Multi-index hashing over 16 chunks of 16 bits with the refined pigeonhole rule
-  finds every stored hash within the threshold; each candidate's full distance is checked, so
-  nothing beyond it is returned. Thresholds 0-64 are chosen per query. When probing would cost
-  more than reading everything (large thresholds, small segments), the kernel scans instead —
-  still exact.
-* **Compact.** Per hash: 32 bytes of code, 8 of id, 1 of liveness and 16 x 4 bytes of posting
-  lists — about 105 bytes, against ~630 for HMA's FAISS multi-hash index.
+* **Exact.** Multi-index hashing over 12 chunks of 21-22 bits with the refined pigeonhole rule
+  (see :mod:`vigil.matching._kernels`) finds every stored hash within the threshold; each
+  candidate's full distance is checked, so nothing beyond it is returned. Thresholds 0-64 are
+  chosen per query. When probing would cost more than reading everything (large thresholds,
+  small segments), the kernel scans instead — still exact.
+* **Compact.** Per hash: 32 bytes of code, 8 of id, 1 of liveness and 12 x 4 bytes of
+  postings — about 90 bytes plus the bucket tables, against ~450-600 for HMA's FAISS index.
 * **Mutable without rebuilding.** Like a log-structured merge tree: a large *main* segment, a
   smaller *delta* segment, and an unindexed *tail* (at most ``tail_limit`` hashes, scanned
   linearly). Additions go to the tail; a full tail is indexed into the delta (cost: the delta's
@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD
 
 MAX_THRESHOLD = 64
 
-_MASKS, _MASK_COUNTS = _kernels.flip_masks()
+_BALL, _BALL_ADDR = _kernels.ball_tables()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,10 @@ class BatchMatches:
         ]
 
 
-def _empty_tables(n: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _empty_tables() -> tuple[np.ndarray, np.ndarray]:
     return (
-        np.zeros((_kernels.N_CHUNKS, _kernels.N_KEYS + 1), dtype=np.uint32),
-        np.empty((_kernels.N_CHUNKS, n), dtype=np.uint32),
+        np.zeros((_kernels.N_CHUNKS, (1 << _kernels.MIN_ADDR_BITS) + 1), dtype=np.uint32),
+        np.empty((_kernels.N_CHUNKS, 0), dtype=np.uint32),
     )
 
 
@@ -80,7 +81,8 @@ class _Segment:
     ids: np.ndarray
     alive: np.ndarray
     off: np.ndarray
-    post: np.ndarray
+    ent: np.ndarray
+    addr_bits: int
     sorted_ids: np.ndarray
     sorted_slots: np.ndarray
     indexed: int
@@ -96,21 +98,29 @@ class _Segment:
         all_ids[:n] = ids
         alive = np.zeros(cap, dtype=np.uint8)
         alive[:n] = 1
+        bits = _kernels.addr_bits_for(n)
         if n:
-            off, post = _kernels.build_tables(all_codes[:n])
+            off, ent = _kernels.build_tables(all_codes[:n], bits)
         else:
-            off, post = _empty_tables()
-        order = np.argsort(all_ids[:n], kind="stable")
-        return cls(all_codes, all_ids, alive, off, post, all_ids[:n][order],
+            bits = _kernels.MIN_ADDR_BITS
+            off, ent = _empty_tables()
+        live_ids = all_ids[:n]
+        if n < 2 or bool((live_ids[1:] > live_ids[:-1]).all()):
+            # Ids already ascending (the usual bulk case): look them up in place and save
+            # 16 bytes per hash. An empty sorted_slots means "slot = position".
+            return cls(all_codes, all_ids, alive, off, ent, bits, live_ids,
+                       np.empty(0, np.int64), n, n)
+        order = np.argsort(live_ids, kind="stable")
+        return cls(all_codes, all_ids, alive, off, ent, bits, live_ids[order],
                    order.astype(np.int64), n, n)
 
     def locate(self, ids: np.ndarray) -> np.ndarray:
         """Slot of each id among the indexed slots if it is alive there, else -1."""
-        pos = np.searchsorted(self.sorted_ids, ids)
-        pos = np.minimum(pos, max(len(self.sorted_ids) - 1, 0))
         if len(self.sorted_ids) == 0:
             return np.full(len(ids), -1, dtype=np.int64)
-        slots = self.sorted_slots[pos]
+        pos = np.searchsorted(self.sorted_ids, ids)
+        pos = np.minimum(pos, len(self.sorted_ids) - 1)
+        slots = self.sorted_slots[pos] if len(self.sorted_slots) else pos
         found = (self.sorted_ids[pos] == ids) & (self.alive[slots] == 1)
         return np.where(found, slots, -1)
 
@@ -125,8 +135,13 @@ class _Stats:
 class PdqIndex:
     """Exact Hamming-radius index over PDQ hashes (see the module docstring)."""
 
+    #: How the kernel searches a segment: "auto" (by cost), "probe" or "scan". Not a tuning
+    #: knob for users — it lets the tests exercise both exact paths on small data.
+    STRATEGIES: ClassVar[dict[str, int]] = {"auto": 0, "probe": 1, "scan": 2}
+
     def __init__(self, *, tail_limit: int = 4096, delta_ratio: float = 0.125,
-                 min_merge: int = 65536) -> None:
+                 min_merge: int = 65536, strategy: str = "auto") -> None:
+        self._strategy = self.STRATEGIES[strategy]
         self._tail_limit = tail_limit
         self._delta_ratio = delta_ratio
         self._min_merge = min_merge
@@ -143,7 +158,7 @@ class PdqIndex:
 
     @classmethod
     def build(cls, hashes: np.ndarray | Sequence[str], ids: Iterable[int] | np.ndarray,
-              **options: int | float) -> PdqIndex:
+              **options: int | float | str) -> PdqIndex:
         """Bulk-build an index (the fast path: one counting sort per chunk)."""
         index = cls(**options)  # type: ignore[arg-type]
         codes = as_codes(hashes)
@@ -255,16 +270,16 @@ class PdqIndex:
             grown_ids[: seg.total] = seg.ids[: seg.total]
             grown_alive = np.zeros(cap, np.uint8)
             grown_alive[: seg.total] = seg.alive[: seg.total]
-            seg = _Segment(grown_codes, grown_ids, grown_alive, seg.off, seg.post,
-                           seg.sorted_ids, seg.sorted_slots, seg.indexed, seg.total)
+            seg = _Segment(grown_codes, grown_ids, grown_alive, seg.off, seg.ent,
+                           seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, seg.total)
         seg.codes[start:end] = codes
         seg.ids[start:end] = ids
         seg.alive[start:end] = 1
         for k, ident in enumerate(ids.tolist()):
             self._tail[ident] = start + k
         # Publish the new length only after the slots are written.
-        self._delta = _Segment(seg.codes, seg.ids, seg.alive, seg.off, seg.post,
-                               seg.sorted_ids, seg.sorted_slots, seg.indexed, end)
+        self._delta = _Segment(seg.codes, seg.ids, seg.alive, seg.off, seg.ent,
+                               seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, end)
 
     def _maintain(self) -> None:
         delta = self._delta
@@ -286,7 +301,16 @@ class PdqIndex:
                threshold: int = PDQ_DEFAULT_THRESHOLD) -> list[IndexMatch]:
         """Every entry within ``threshold`` bits of one hash, nearest first."""
         codes = as_codes([hash_] if isinstance(hash_, str) else np.atleast_2d(hash_))
-        return self.search_batch(codes, threshold).for_query(0)
+        if codes.shape[0] != 1:
+            raise InvalidSignal("search takes one hash; use search_batch for several")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) \
+                or not 0 <= threshold <= MAX_THRESHOLD:
+            raise InvalidSignal(f"threshold must be between 0 and {MAX_THRESHOLD}, got {threshold}")
+        _, ids, d = self._run(codes, np.full(1, threshold, np.int64))
+        if len(ids) > 1:
+            order = np.lexsort((ids, d))
+            ids, d = ids[order], d[order]
+        return [IndexMatch(i, x) for i, x in zip(ids.tolist(), d.tolist(), strict=True)]
 
     def search_batch(self, hashes: np.ndarray | Sequence[str],
                      thresholds: int | Sequence[int] | np.ndarray = PDQ_DEFAULT_THRESHOLD
@@ -294,24 +318,34 @@ class PdqIndex:
         """Every entry within the threshold of each query (one threshold, or one per query)."""
         queries = as_codes(hashes)
         t = _thresholds(thresholds, queries.shape[0])
-        main, delta = self._main, self._delta  # snapshot
-        q, ids, d = _kernels.search(
-            queries, t, _MASKS, _MASK_COUNTS,
-            main.codes[: main.total], main.alive, main.ids, main.off, main.post,
-            delta.codes, delta.alive, delta.ids, delta.off, delta.post,
-            delta.indexed, delta.total,
-        )
+        q, ids, d = self._run(queries, t)
         order = np.lexsort((ids, d, q))
         return BatchMatches(q[order], ids[order], d[order])
+
+    def _run(self, queries: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        main, delta = self._main, self._delta  # snapshot
+        m_masks, m_counts = _kernels.flip_masks(main.addr_bits)
+        d_masks, d_counts = _kernels.flip_masks(delta.addr_bits)
+        q, ids, d = _kernels.search(
+            queries, t, _BALL, _BALL_ADDR,
+            main.codes[: main.total], main.alive, main.ids, main.off, main.ent,
+            main.addr_bits, m_masks, m_counts,
+            delta.codes, delta.alive, delta.ids, delta.off, delta.ent,
+            delta.addr_bits, d_masks, d_counts,
+            delta.indexed, delta.total, self._strategy,
+        )
+        return q, ids, d
 
     def memory_bytes(self) -> int:
         """Bytes held by the index's arrays (the Python dict of the tail excluded)."""
         total = 0
         for seg in (self._main, self._delta):
-            for arr in (seg.codes, seg.ids, seg.alive, seg.off, seg.post, seg.sorted_ids,
+            for arr in (seg.codes, seg.ids, seg.alive, seg.off, seg.ent,
                         seg.sorted_slots):
                 total += arr.nbytes
-        return total + _MASKS.nbytes
+            if len(seg.sorted_slots):  # otherwise sorted_ids is a view of ids
+                total += seg.sorted_ids.nbytes
+        return total
 
 
 def _as_ids(ids: Iterable[int] | np.ndarray, expected: int | None) -> np.ndarray:
