@@ -150,3 +150,39 @@ def test_tiny_image_hashes_with_low_quality() -> None:
 def test_save_image_helper_round_trip(tmp_path: Path) -> None:
     path = save_image(pattern_image(1), tmp_path / "x.bmp", "BMP")
     assert hash_image_file(path).format == "BMP"
+
+
+def test_fifo_is_reported_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    result = hash_file(fifo)
+    assert result.error == "unreadable: not a regular file (a pipe, socket or device)"
+
+
+def test_unexpected_decoder_errors_become_per_file_errors(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import vigil.matching.batch as batch
+
+    def boom(data: bytes, options: HashOptions) -> None:
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(batch, "hash_image_bytes", boom)
+    result = hash_file(write_scene(tmp_path / "a.jpg", 1))
+    assert result.error == "cannot hash file: RuntimeError: decoder bug"
+
+
+def test_avif_like_header_is_not_taken_for_video() -> None:
+    from vigil.matching.video import looks_like_video
+
+    assert not looks_like_video(b"\x00\x00\x00\x1cftypavif" + b"\x00" * 20)
+    assert looks_like_video(b"\x00\x00\x00\x1cftypisom" + b"\x00" * 20)
+
+
+def test_parallel_batch_keeps_order_and_survives_bad_files(tmp_path: Path) -> None:
+    paths = [write_scene(tmp_path / f"{i}.jpg", i) for i in range(6)]
+    paths.insert(3, tmp_path / "missing.jpg")
+    results = list(hash_files(paths, jobs=2))
+    assert [r.path for r in results] == [str(p) for p in paths]
+    assert [r.ok for r in results] == [True, True, True, False, True, True, True]

@@ -249,3 +249,47 @@ def test_ids_in_any_order_can_be_found_and_removed(order: list[int]) -> None:
         assert index.remove([int(ids[k])]) == 1
         assert all(m.id != ids[k] for m in index.search(codes[k], 0))
     assert len(index) == 60 - len(range(0, 60, 7))
+
+
+def test_readers_never_see_merged_entries_twice() -> None:
+    """While a writer adds through the tail, delta rebuilds and merges into main, every reader
+    sees each planted hash exactly once."""
+    base = random_codes(2000, 31)
+    index = PdqIndex.build(base, np.arange(2000), tail_limit=16, min_merge=64)
+    planted = random_codes(20, 33)
+    index.add(planted, np.arange(5000, 5020))  # in the tail, soon in the delta, then main
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def writer() -> None:
+        extra = random_codes(4000, 32)
+        for i in range(0, 4000, 8):
+            index.add(extra[i : i + 8], np.arange(10_000 + i, 10_008 + i))
+        stop.set()
+
+    def reader() -> None:
+        while not stop.is_set():
+            found = index.search_batch(np.concatenate([base[:5], planted]), 0)
+            expected = [0, 1, 2, 3, 4, *range(5000, 5020)]
+            if sorted(found.ids.tolist()) != expected:
+                errors.append(f"got {sorted(found.ids.tolist())}")
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert index.stats.main_rebuilds > 0
+
+
+def test_single_string_is_not_split_into_characters() -> None:
+    with pytest.raises(InvalidSignal, match="single string"):
+        pack_hex("f" * 64)
+    with pytest.raises(InvalidSignal, match="#0"):
+        pack_hex(["0" * 63, "0" * 65])
+
+
+def test_unknown_strategy() -> None:
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        PdqIndex(strategy="fast")

@@ -57,3 +57,14 @@ def test_hash_list_matches_each_signal_type() -> None:
     assert [(m.entry.id, m.distance) for m in hl.match_pdq([near])[0]] == [("a", 1)]
     assert hl.match_pdq([near], threshold=0) == [[]]
     assert sorted(m.entry.id for m in hl.match_digest(SignalType.MD5, MD5)) == ["b", "c"]
+
+
+def test_threatexchange_format_with_vpdq_first() -> None:
+    frame = "a" * 64 + ",90,0.000"
+    entries = parse_list(f'vpdq ["{frame}"]\npdq {PDQ_A}\n')
+    assert [e.signal_type for e in entries] == [SignalType.VPDQ, SignalType.PDQ]
+
+
+def test_deeply_nested_json_is_a_named_error() -> None:
+    with pytest.raises(ListFileError, match="line 1: invalid JSON"):
+        parse_list("{" + '"a":[' * 100_000 + "\n")

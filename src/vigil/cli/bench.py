@@ -95,12 +95,12 @@ def _record(path: Path, result: dict[str, Any]) -> None:
         row("recall vs brute force", "recall", "{:.4f}", None),
         row("false matches", "false_matches", "{}", None),
         row("memory growth while building (MB)", "memory_bytes", "mb", "memory"),
-        row("peak memory growth (MB)", "peak_bytes", "mb", None),
-        row("add, one hash (µs, p50 / p99)", "add_us_p50", "{:.1f}", None)
-        + f" p99 {v['add_us_p99']:.1f}, max {v['add_us_max']:.0f}",
-        row("remove, one hash (µs, p50)", "remove_us_p50", "{:.1f}", None)
-        + f" p99 {v['remove_us_p99']:.1f}, max {v['remove_us_max']:.0f}",
-        row("save / load index file (s)", "load_s", "{:.2f}", None) + f" save {v['save_s']:.2f}",
+        row("peak memory growth while building (MB)", "peak_bytes", "mb", None),
+        f"| add, one hash (µs): p50 / p99 / max | {v['add_us_p50']:.1f} / {v['add_us_p99']:.1f}"
+        f" / {v['add_us_max']:.0f} | — | |",
+        f"| remove, one hash (µs): p50 / p99 / max | {v['remove_us_p50']:.1f} / "
+        f"{v['remove_us_p99']:.1f} / {v['remove_us_max']:.0f} | — | |",
+        f"| save / load the index file (s) | {v['save_s']:.2f} / {v['load_s']:.2f} | — | |",
     ]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")

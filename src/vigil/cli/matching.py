@@ -17,7 +17,12 @@ from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
 from vigil.matching.listfile import HashList, ListMatch, read_list
-from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, parse_signal
+from vigil.matching.signals import (
+    PDQ_DEFAULT_THRESHOLD,
+    PDQ_MIN_QUALITY,
+    SignalType,
+    parse_signal,
+)
 from vigil.matching.video import VideoHashes
 
 _TYPED = re.compile(r"^([a-z_0-9]+):(.+)$", re.IGNORECASE)
@@ -31,9 +36,16 @@ def match_command(
     threshold: Annotated[int, typer.Option(min=0, max=MAX_THRESHOLD,
                                            help="PDQ distance threshold.")] = PDQ_DEFAULT_THRESHOLD,
     dihedral: Annotated[bool, typer.Option(help="Also match rotated and mirrored images.")] = False,
+    min_quality: Annotated[int, typer.Option(
+        min=0, max=100, help="Images whose PDQ quality is below this are matched by MD5/SHA-256 "
+        "only: flat images give PDQ hashes that collide (Meta's guidance: 50).")] = PDQ_MIN_QUALITY,
 ) -> None:
     """Print one JSON line per match: the query, the signal type, the distance and the list
-    entry's id and label. Exit status 1 if a query could not be read or hashed."""
+    entry's id and label.
+
+    Exit status: 0 when every query was read (whether or not anything matched), 1 when some
+    query could not be read or hashed, 2 when the list file or an option is invalid.
+    """
     try:
         hash_list = HashList(read_list(list_file))
     except ListFileError as exc:
@@ -62,7 +74,13 @@ def match_command(
                 failed += 1
                 err_console.print(f"[red]error[/red] {result.path}: {result.error}", highlight=False)
                 continue
-            matched += _emit(_match_file(hash_list, result.path, result.hashes, threshold))
+            h = result.hashes
+            if isinstance(h, ImageHashes) and h.quality < min_quality:
+                err_console.print(f"note: {result.path}: PDQ quality {h.quality} is below "
+                                  f"{min_quality}; matched by MD5/SHA-256 only", highlight=False)
+            matched += _emit(_match_file(hash_list, result.path, h, threshold,
+                                         pdq=not (isinstance(h, ImageHashes)
+                                                  and h.quality < min_quality)))
     err_console.print(f"{matched} match(es); list has {len(hash_list.entries)} entries")
     if failed:
         raise typer.Exit(1)
@@ -109,12 +127,14 @@ def _match_hash(hash_list: HashList, text: str, threshold: int) -> list[dict[str
 
 
 def _match_file(hash_list: HashList, path: str, h: ImageHashes | VideoHashes,
-                threshold: int) -> list[dict[str, Any]]:
+                threshold: int, pdq: bool = True) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rows += [_row(path, m) for m in hash_list.match_digest(SignalType.MD5, h.md5)]
     rows += [_row(path, m) for m in hash_list.match_digest(SignalType.SHA256, h.sha256)]
     if isinstance(h, VideoHashes):
         rows += [_row(path, m) for m in hash_list.match_vpdq(h.vpdq, threshold)]
+        return rows
+    if not pdq:
         return rows
     variants = h.dihedral or {"original": h.pdq}
     best: dict[int, tuple[ListMatch, str]] = {}

@@ -8,8 +8,10 @@ back in input order.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,8 @@ def hash_file(path: Path | str, options: HashOptions | None = None) -> FileResul
         return FileResult(str(path), error=exc.message)
     except MemoryError:
         return FileResult(str(path), error="out of memory while hashing")
+    except Exception as exc:  # a decoder's own bug must not stop the batch
+        return FileResult(str(path), error=f"cannot hash file: {type(exc).__name__}: {exc}")
 
 
 def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
@@ -98,5 +102,29 @@ def hash_files(paths: Iterable[Path | str], options: HashOptions | None = None,
         for f in files:
             yield hash_file(f, opts)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_hash_one, [(f, opts) for f in files], chunksize=4)
+    done = 0
+    while done < len(files):
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                # A bounded window of work in flight keeps memory flat on huge batches.
+                window: deque[Future[FileResult]] = deque()
+                submitted = done
+                while done < len(files):
+                    while submitted < len(files) and len(window) < 4 * jobs:
+                        window.append(pool.submit(_hash_one, (files[submitted], opts)))
+                        submitted += 1
+                    yield window.popleft().result()
+                    done += 1
+        except BrokenProcessPool:
+            # A worker died (a decoder crashed, or the kernel killed it). Hash the first
+            # unfinished file alone to see whether it is the culprit, then carry on.
+            yield _isolated(files[done], opts)
+            done += 1
+
+
+def _isolated(path: str, opts: HashOptions) -> FileResult:
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_hash_one, (path, opts)).result()
+    except BrokenProcessPool:
+        return FileResult(path, error="hashing crashed the worker process (corrupt or hostile file?)")

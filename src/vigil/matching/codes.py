@@ -21,9 +21,12 @@ _HEX_RUN = re.compile(r"[0-9a-fA-F]*")
 def pack_hex(hashes: Sequence[str] | Iterable[str]) -> np.ndarray:
     """Pack PDQ hex strings into an ``(n, 4)`` uint64 array; raises :class:`InvalidSignal`
     naming the first bad value and its position."""
+    if isinstance(hashes, str | bytes):
+        raise InvalidSignal("pdq hashes: expected a list of hex strings, got a single string")
     items = list(hashes)
-    joined = "".join(items)
-    if len(joined) != PDQ_HEX_LEN * len(items) or not _HEX_RUN.fullmatch(joined):
+    bad_shape = any(not isinstance(h, str) or len(h) != PDQ_HEX_LEN for h in items)
+    joined = "" if bad_shape else "".join(items)
+    if bad_shape or not _HEX_RUN.fullmatch(joined):
         for i, h in enumerate(items):
             if not isinstance(h, str) or len(h) != PDQ_HEX_LEN or not _HEX_RUN.fullmatch(h):
                 shown = h if isinstance(h, str) and len(h) <= 80 else f"{str(h)[:80]}..."

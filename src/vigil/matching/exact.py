@@ -25,11 +25,11 @@ class ExactIndex:
         self.digest_size = digest_size
         self._tail_limit = tail_limit
         self._lock = threading.RLock()
-        self._digests = np.empty((0, digest_size), np.uint8)
-        self._prefix = np.empty(0, np.uint64)
-        self._ids = np.empty(0, np.int64)
-        self._alive = np.empty(0, np.uint8)
-        self._id_order = np.empty(0, np.int64)  # positions sorted by id
+        # The sorted part as one tuple, replaced at once so that readers never mix versions:
+        # (digests, prefix, ids, alive, sorted_ids, id_positions).
+        self._main: tuple[np.ndarray, ...] = (
+            np.empty((0, digest_size), np.uint8), np.empty(0, np.uint64), np.empty(0, np.int64),
+            np.empty(0, np.uint8), np.empty(0, np.int64), np.empty(0, np.int64))
         self._tail: dict[bytes, list[int]] = {}
         self._tail_ids: set[int] = set()
         self._count = 0
@@ -78,14 +78,15 @@ class ExactIndex:
                 self._tail.setdefault(row.tobytes(), []).append(ident)
                 self._tail_ids.add(ident)
             self._count += len(id_arr)
-            if len(self._tail_ids) > max(self._tail_limit, len(self._ids) // 8):
+            if len(self._tail_ids) > max(self._tail_limit, len(self._main[2]) // 8):
                 self._merge()
 
     def _main_position(self, ident: int) -> int:
-        pos = int(np.searchsorted(self._ids[self._id_order], ident)) if len(self._ids) else 0
-        if pos < len(self._ids):
-            p = int(self._id_order[pos])
-            if self._ids[p] == ident and self._alive[p]:
+        _, _, _, alive, sorted_ids, positions = self._main
+        pos = int(np.searchsorted(sorted_ids, ident))
+        if pos < len(sorted_ids) and sorted_ids[pos] == ident:
+            p = int(positions[pos])
+            if alive[p]:
                 return p
         return -1
 
@@ -108,15 +109,16 @@ class ExactIndex:
                     continue
                 p = self._main_position(ident)
                 if p >= 0:
-                    self._alive[p] = 0
+                    self._main[3][p] = 0
                     removed += 1
             self._count -= removed
         return removed
 
     def _merge(self) -> None:
-        live = self._alive == 1
-        parts_d = [self._digests[live]]
-        parts_i = [self._ids[live]]
+        old_digests, _, old_ids, old_alive, _, _ = self._main
+        live = old_alive == 1
+        parts_d = [old_digests[live]]
+        parts_i = [old_ids[live]]
         if self._tail:
             keys = list(self._tail)
             rows = np.frombuffer(b"".join(k for k in keys for _ in self._tail[k]), np.uint8)
@@ -126,19 +128,20 @@ class ExactIndex:
         ids = np.concatenate(parts_i)
         prefix = self._prefixes(digests)
         order = np.argsort(prefix, kind="stable")
-        self._digests = digests[order]
-        self._prefix = prefix[order]
-        self._ids = ids[order]
-        self._alive = np.ones(len(ids), np.uint8)
-        self._id_order = np.argsort(self._ids, kind="stable")
+        ids = ids[order]
+        positions = np.argsort(ids, kind="stable")
+        # Publish the new sorted part and the emptied tail together (one tuple each, the main
+        # part first: a reader in between sees an entry twice at worst, never loses one).
+        self._main = (digests[order], prefix[order], ids, np.ones(len(ids), np.uint8),
+                      ids[positions], positions)
         self._tail = {}
         self._tail_ids = set()
 
     def lookup_batch(self, digests: Sequence[bytes | str] | np.ndarray) -> list[list[int]]:
         """For each digest, the ids stored under it (empty list when none)."""
         packed = self._pack(digests)
-        digests_m, prefix, ids, alive = self._digests, self._prefix, self._ids, self._alive
         tail = dict(self._tail)
+        digests_m, prefix, ids, alive, _, _ = self._main
         q = self._prefixes(packed)
         lo = np.searchsorted(prefix, q, "left")
         hi = np.searchsorted(prefix, q, "right")
@@ -148,7 +151,7 @@ class ExactIndex:
                 int(ids[p]) for p in range(lo[i], hi[i])
                 if alive[p] and np.array_equal(digests_m[p], packed[i])
             ]
-            hits.extend(tail.get(packed[i].tobytes(), ()))
+            hits.extend(j for j in tail.get(packed[i].tobytes(), ()) if j not in hits)
             out.append(hits)
         return out
 

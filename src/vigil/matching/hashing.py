@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,11 @@ def bits_to_hex(bits: np.ndarray) -> str:
 def read_limited(path: Path, max_bytes: int) -> bytes:
     """A file's bytes, refusing files over ``max_bytes`` and naming OS errors plainly."""
     try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise HashingError("unreadable: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise HashingError("unreadable: not a regular file (a pipe, socket or device)")
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except IsADirectoryError:

@@ -99,6 +99,9 @@ class _Segment:
         alive = np.zeros(cap, dtype=np.uint8)
         alive[:n] = 1
         bits = _kernels.addr_bits_for(n)
+        if n >= _kernels.max_segment_size(bits):
+            raise ValueError(f"an index segment holds at most {_kernels.max_segment_size(bits) - 1}"
+                             " hashes; split larger lists over several indexes")
         if n:
             off, ent = _kernels.build_tables(all_codes[:n], bits)
         else:
@@ -141,18 +144,30 @@ class PdqIndex:
 
     def __init__(self, *, tail_limit: int = 4096, delta_ratio: float = 0.125,
                  min_merge: int = 65536, strategy: str = "auto") -> None:
+        if strategy not in self.STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(self.STRATEGIES)}")
         self._strategy = self.STRATEGIES[strategy]
         self._tail_limit = tail_limit
         self._delta_ratio = delta_ratio
         self._min_merge = min_merge
         self._lock = threading.RLock()
-        self._main = _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64))
-        self._delta = _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
-                                     capacity=tail_limit)
+        # (main, delta), replaced as one reference so that a reader never pairs a new main
+        # with an old delta (which would report the merged entries twice).
+        self._segs = (_Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64)),
+                      _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
+                                     capacity=tail_limit))
         self._tail: dict[int, int] = {}  # id -> delta slot, for slots delta.indexed .. total
         self._count = 0
         self._main_dead = 0
         self.stats = _Stats()
+
+    @property
+    def _main(self) -> _Segment:
+        return self._segs[0]
+
+    @property
+    def _delta(self) -> _Segment:
+        return self._segs[1]
 
     # -- construction ---------------------------------------------------------------------
 
@@ -165,7 +180,7 @@ class PdqIndex:
         id_arr = _as_ids(ids, codes.shape[0])
         _check_unique(id_arr)
         with index._lock:
-            index._main = _Segment.build(codes, id_arr)
+            index._segs = (_Segment.build(codes, id_arr), index._segs[1])
             index._count = codes.shape[0]
         return index
 
@@ -221,9 +236,10 @@ class PdqIndex:
         """Merge everything alive into one main segment (drops removed entries)."""
         with self._lock:
             codes, ids = self._alive_entries()
-            self._main = _Segment.build(codes, ids)
-            self._delta = _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
-                                         capacity=self._tail_limit)
+            main = _Segment.build(codes, ids)
+            delta = _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
+                                   capacity=self._tail_limit)
+            self._segs = (main, delta)
             self._tail = {}
             self._main_dead = 0
             self.stats.main_rebuilds += 1
@@ -278,8 +294,8 @@ class PdqIndex:
         for k, ident in enumerate(ids.tolist()):
             self._tail[ident] = start + k
         # Publish the new length only after the slots are written.
-        self._delta = _Segment(seg.codes, seg.ids, seg.alive, seg.off, seg.ent,
-                               seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, end)
+        self._segs = (self._segs[0], _Segment(seg.codes, seg.ids, seg.alive, seg.off, seg.ent,
+                               seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, end))
 
     def _maintain(self) -> None:
         delta = self._delta
@@ -289,9 +305,9 @@ class PdqIndex:
             self.compact()
             return
         live = delta.alive[: delta.total] == 1
-        self._delta = _Segment.build(delta.codes[: delta.total][live],
-                                     delta.ids[: delta.total][live],
-                                     capacity=int(live.sum()) + self._tail_limit)
+        rebuilt = _Segment.build(delta.codes[: delta.total][live], delta.ids[: delta.total][live],
+                                 capacity=int(live.sum()) + self._tail_limit)
+        self._segs = (self._segs[0], rebuilt)
         self._tail = {}
         self.stats.delta_rebuilds += 1
 
@@ -323,7 +339,7 @@ class PdqIndex:
         return BatchMatches(q[order], ids[order], d[order])
 
     def _run(self, queries: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        main, delta = self._main, self._delta  # snapshot
+        main, delta = self._segs  # one snapshot of both
         m_masks, m_counts = _kernels.flip_masks(main.addr_bits)
         d_masks, d_counts = _kernels.flip_masks(delta.addr_bits)
         q, ids, d = _kernels.search(

@@ -69,8 +69,11 @@ def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
     parse: Callable[[str], _Row | None]
+    first_word = first.split(None, 1)[0].lower() if first else ""
     if first.startswith("{"):
         parse = _jsonl_row
+    elif first_word in {s.value for s in SignalType} and first[len(first_word):][:1].isspace():
+        parse = _te_row
     elif "," in first:
         parse = _csv_row
     else:
@@ -118,6 +121,8 @@ def _jsonl_row(line: str) -> tuple[str, str, str | None, str | None]:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
     for key in ("signal_type", "value"):

@@ -30,6 +30,8 @@ PDQ_HEX_LEN = 64
 PDQ_DEFAULT_THRESHOLD = 31
 #: PDQ hashes below this quality carry too little information to match on (Meta's guidance).
 PDQ_MIN_QUALITY = 50
+#: Most frames a vPDQ hash may carry (a day of video at one frame a second is 86,400).
+MAX_VPDQ_FRAMES = 100_000
 
 _HEX = re.compile(r"[0-9a-f]*")
 
@@ -151,8 +153,12 @@ class VpdqHash:
                 items = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise InvalidSignal(f"vpdq: not a JSON list of frames ({exc.msg})") from None
+            except RecursionError:
+                raise InvalidSignal("vpdq: JSON nested too deeply") from None
         if not isinstance(items, list) or not items:
             raise InvalidSignal("vpdq: expected a non-empty list of frames")
+        if len(items) > MAX_VPDQ_FRAMES:
+            raise InvalidSignal(f"vpdq: {len(items)} frames, more than the {MAX_VPDQ_FRAMES} allowed")
         frames = []
         for i, item in enumerate(items):
             frames.append(_parse_frame(i, item))

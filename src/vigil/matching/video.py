@@ -40,8 +40,14 @@ _VIDEO_MAGIC = (
 )
 
 
+#: ISO-BMFF brands of still images (AVIF, HEIF/HEIC), which share MP4's container.
+_IMAGE_BRANDS = {b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"}
+
+
 def looks_like_video(head: bytes) -> bool:
     """Sniff the first bytes for container formats vigil hashes as video."""
+    if head[4:8] == b"ftyp" and head[8:12] in _IMAGE_BRANDS:
+        return False
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return True
     if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:  # MPEG transport stream
@@ -150,9 +156,13 @@ def vpdq_compare(query: VpdqHash, target: VpdqHash, *,
     if not q or not t:
         return VpdqMatch(0.0, 0.0)
     qc, tc = pack_hex(q), pack_hex(t)
-    dist = np.bitwise_count(qc[:, None, :] ^ tc[None, :, :]).sum(axis=-1)
-    close = dist <= distance
-    return VpdqMatch(
-        float(close.any(axis=1).sum() * 100 / len(q)),
-        float(close.any(axis=0).sum() * 100 / len(t)),
-    )
+    q_hit = np.zeros(len(q), bool)
+    t_hit = np.zeros(len(t), bool)
+    # Blocks of query frames keep memory bounded (~32 MB) however long the videos are.
+    block = max(1, (1 << 20) // len(t))
+    for start in range(0, len(q), block):
+        dist = np.bitwise_count(qc[start : start + block, None, :] ^ tc[None, :, :]).sum(axis=-1)
+        close = dist <= distance
+        q_hit[start : start + block] = close.any(axis=1)
+        t_hit |= close.any(axis=0)
+    return VpdqMatch(float(q_hit.sum() * 100 / len(q)), float(t_hit.sum() * 100 / len(t)))

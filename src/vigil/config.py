@@ -1,0 +1,46 @@
+"""Settings, from environment variables prefixed ``VIGIL_`` (and nothing built at import time).
+
+``Settings()`` reads the environment; tests and the CLI pass explicit values instead. Secrets
+that have development defaults are refused outside development (``VIGIL_ENVIRONMENT``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    #: SQLAlchemy URL; default: a SQLite file in the data directory.
+    database_url: str | None = None
+    #: Ed25519 key (PEM) that signs tree heads, snapshots and deltas; generated if missing.
+    log_key_path: Path | None = None
+    #: How often each server worker polls the database for indicator changes (seconds).
+    index_poll_interval: float = Field(default=0.25, gt=0, le=5)
+    #: Largest batch a provider may send to POST /v1/match.
+    match_max_items: int = Field(default=1000, gt=0)
+    #: Largest request body accepted, in bytes.
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_blank_url(cls, v: str | None) -> str | None:
+        return v or None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+
+    @property
+    def effective_log_key_path(self) -> Path:
+        return self.log_key_path or self.data_dir / "log-signing.key"

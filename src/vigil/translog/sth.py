@@ -1,0 +1,118 @@
+"""Signed tree heads (Ed25519).
+
+A tree head says "after ``size`` entries the root was ``root``, at ``timestamp``". The signed
+bytes are a fixed binary layout, so that any language can verify them without a JSON canonical
+form::
+
+    b"vigil-sth-v1\\n" || log_id (32 bytes) || size (8, big-endian) || timestamp_ms (8) || root (32)
+
+``log_id`` is the SHA-256 of the signing public key (as RFC 9162 identifies logs by key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from vigil.translog.merkle import ProofError
+
+_PREFIX = b"vigil-sth-v1\n"
+
+
+@dataclass(frozen=True)
+class SignedTreeHead:
+    log_id: bytes
+    size: int
+    timestamp_ms: int
+    root: bytes
+    signature: bytes
+
+    def signed_bytes(self) -> bytes:
+        return tree_head_bytes(self.log_id, self.size, self.timestamp_ms, self.root)
+
+    def to_json(self) -> dict[str, object]:
+        b64 = base64.b64encode
+        return {"log_id": b64(self.log_id).decode(), "tree_size": self.size,
+                "timestamp_ms": self.timestamp_ms, "root_hash": b64(self.root).decode(),
+                "signature": b64(self.signature).decode()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, object]) -> SignedTreeHead:
+        try:
+            return cls(base64.b64decode(str(obj["log_id"]), validate=True),
+                       int(obj["tree_size"]),  # type: ignore[call-overload]
+                       int(obj["timestamp_ms"]),  # type: ignore[call-overload]
+                       base64.b64decode(str(obj["root_hash"]), validate=True),
+                       base64.b64decode(str(obj["signature"]), validate=True))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ProofError(f"malformed tree head: {exc}") from None
+
+
+def tree_head_bytes(log_id: bytes, size: int, timestamp_ms: int, root: bytes) -> bytes:
+    return _PREFIX + log_id + struct.pack(">QQ", size, timestamp_ms) + root
+
+
+def public_key_bytes(key: Ed25519PublicKey) -> bytes:
+    raw: bytes = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw
+
+
+class TreeHeadSigner:
+    """Signs tree heads with one Ed25519 key."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key()
+        self.log_id = hashlib.sha256(public_key_bytes(self.public_key)).digest()
+
+    @classmethod
+    def generate(cls) -> TreeHeadSigner:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_file(cls, path: Path, *, create: bool = False) -> TreeHeadSigner:
+        """Load a PEM (PKCS#8) key; with ``create``, write a new one (mode 0600) if absent."""
+        if not path.exists() and create:
+            signer = cls.generate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pem = signer._key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption())
+            path.touch(mode=0o600)
+            path.write_bytes(pem)
+            return signer
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return cls(key)
+
+    def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
+        ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+        sig = self._key.sign(tree_head_bytes(self.log_id, size, ts, root))
+        return SignedTreeHead(self.log_id, size, ts, root, sig)
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """Sign other artefacts of the log (list snapshots, deltas) with the same key."""
+        signature: bytes = self._key.sign(data)
+        return signature
+
+
+def verify_tree_head(head: SignedTreeHead, public_key: Ed25519PublicKey) -> None:
+    """Raises :class:`ProofError` if the signature or the log id is wrong."""
+    if head.log_id != hashlib.sha256(public_key_bytes(public_key)).digest():
+        raise ProofError("tree head is from a different log (log id does not match the key)")
+    try:
+        public_key.verify(head.signature, head.signed_bytes())
+    except InvalidSignature:
+        raise ProofError("tree head signature is invalid") from None
