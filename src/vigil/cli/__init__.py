@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import bench, demo, hashing, matching
+from vigil.cli import bench, demo, hashing, matching, serve
 
 app = typer.Typer(
     name="vigil",
@@ -17,6 +17,8 @@ app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
+app.command("serve")(serve.serve_command)
+app.add_typer(serve.db_app, name="db")
 
 
 def main() -> None:

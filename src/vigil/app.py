@@ -1,0 +1,134 @@
+"""``create_app(settings)``: the Centre's HTTP service.
+
+Everything the app needs (engine, sessions, the live match index, the log's tree cache and
+signing key, metrics) is built here from ``Settings`` and kept on ``app.state.vigil``; nothing
+is created at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.config import Settings
+from vigil.db import make_engine, session_factory
+from vigil.errors import DomainError
+from vigil.indicators.matcher import LiveMatcher
+from vigil.translog.repository import TreeCache
+from vigil.translog.sth import TreeHeadSigner
+
+log = logging.getLogger("vigil.http")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("vigil_http_requests_total", "HTTP requests",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("vigil_http_request_seconds", "HTTP request latency",
+                                 ["route"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5, 1, 2.5))
+        self.hashes_matched = Counter("vigil_match_hashes_total", "Hashes matched via the API",
+                                      registry=self.registry)
+        self.indicators_loaded = Gauge("vigil_index_indicators", "Active indicators in this "
+                                       "worker's index", registry=self.registry)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    session: sessionmaker[Session]
+    signer: TreeHeadSigner
+    matcher: LiveMatcher
+    metrics: Metrics
+    tree_cache: TreeCache = field(default_factory=TreeCache)
+    tree_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
+    from vigil.indicators.endpoints import router as indicators_router
+    from vigil.orgs.endpoints import router as orgs_router
+    from vigil.translog.endpoints import router as log_router
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    factory = session_factory(engine)
+    state = AppState(settings, engine, factory,
+                     TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
+                     LiveMatcher(), Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.matcher.sync(factory)
+        if sync_in_background:
+            state.matcher.start(factory, settings.index_poll_interval)
+        yield
+        state.matcher.stop()
+        engine.dispose()
+
+    app = FastAPI(title="vigil", version="0.1.0", lifespan=lifespan,
+                  description="The Centre's API: indicator lists with two-organisation "
+                              "verification, a verifiable log, provider matching.")
+    app.state.vigil = state
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
+                            status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = [{"location": list(e.get("loc", ())), "error": e.get("msg", "")}
+                 for e in exc.errors()]
+        return JSONResponse({"error": {"code": "invalid", "message": "the request is invalid",
+                                       "items": items}}, status_code=422)
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_request_bytes:
+            return JSONResponse({"error": {"code": "too_large", "message":
+                                           f"request body over {settings.max_request_bytes} bytes"}},
+                                status_code=413)
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - start
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        state.metrics.latency.labels(route).observe(elapsed)
+        principal = getattr(request.state, "principal", None)
+        # Structured, and never the Authorization header or the body.
+        log.info(json.dumps({"method": request.method, "route": route,
+                             "status": response.status_code, "ms": round(elapsed * 1000, 2),
+                             "org": principal.organisation_id if principal else None}))
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "indicators_loaded": len(state.matcher)}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        state.metrics.indicators_loaded.set(len(state.matcher))
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(orgs_router)
+    app.include_router(indicators_router)
+    app.include_router(log_router)
+    return app

@@ -1,0 +1,1 @@
+"""Audit events (``subject:action``), written in the same transaction as the action."""

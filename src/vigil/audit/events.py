@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    """Every audited action, named ``subject:action`` so that it can be searched and counted."""
+
+    ORG_CREATED = "org:created"
+    KEY_ISSUED = "key:issued"
+    KEY_REVOKED = "key:revoked"
+    LIST_CREATED = "list:created"
+    LIST_UPDATED = "list:updated"
+    LIST_SNAPSHOT_DOWNLOADED = "list:snapshot_downloaded"
+    LIST_CHANGES_DOWNLOADED = "list:changes_downloaded"
+    INDICATOR_PROPOSED = "indicator:proposed"
+    INDICATOR_VERIFIED = "indicator:verified"
+    INDICATOR_REJECTED = "indicator:rejected"
+    INDICATOR_RETRACTED = "indicator:retracted"
+    MATCH_QUERIED = "match:queried"

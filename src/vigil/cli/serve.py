@@ -1,0 +1,55 @@
+"""``vigil serve`` and ``vigil db upgrade``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from vigil.cli._console import err_console
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to the database in VIGIL_DATABASE_URL (default: SQLite in the data
+    directory)."""
+    from vigil.config import Settings
+    from vigil.migrations import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    err_console.print("database is up to date")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed demo organisations, keys and lists; keys go "
+                                       "to <data dir>/demo-keys.json.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the Centre's API server (applies migrations first)."""
+    import uvicorn
+
+    from vigil.config import Settings
+    from vigil.db import make_engine, session_factory
+    from vigil.migrations import upgrade
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    if demo:
+        from vigil.seed import seed_demo
+
+        engine = make_engine(settings.effective_database_url)
+        path = seed_demo(session_factory(engine), settings.data_dir)
+        engine.dispose()
+        err_console.print(f"demo keys: {path}")
+    err_console.print(f"vigil serving on http://{host}:{port} (OpenAPI at /docs)")
+    uvicorn.run("vigil.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                factory=False)

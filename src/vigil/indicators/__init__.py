@@ -1,0 +1,1 @@
+"""Hash lists and indicators: proposal, two-organisation verification, retraction, feeds."""

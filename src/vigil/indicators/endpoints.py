@@ -1,0 +1,190 @@
+"""HTTP routes for lists, indicators, feeds and provider matching. Thin: parse, call one
+service function inside the request's unit of work, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.deps import principal_of, unit_of_work
+from vigil.errors import Invalid, TooLarge
+from vigil.indicators import feeds, service
+from vigil.indicators.models import Indicator
+from vigil.indicators.schemas import (
+    HitOut,
+    IndicatorOut,
+    ListIn,
+    ListOut,
+    ListUpdate,
+    MatchIn,
+    MatchOut,
+    MatchResult,
+    ProposeIn,
+    ReasonIn,
+)
+from vigil.matching.errors import InvalidSignal
+from vigil.matching.signals import SignalType, VpdqHash, parse_signal
+from vigil.orgs.access import Scope
+
+router = APIRouter(prefix="/v1")
+
+
+def _out(ind: Indicator) -> IndicatorOut:
+    return IndicatorOut(
+        id=ind.id, list=ind.hash_list.name, signal_type=ind.signal_type, value=ind.value,
+        status=ind.status, label=ind.label, legal_basis=ind.legal_basis, source=ind.source,
+        proposed_by_org=ind.proposed_by_org, proposer=ind.proposer, proposed_at=ind.proposed_at,
+        decided_by_org=ind.decided_by_org, decided_at=ind.decided_at,
+        retracted_at=ind.retracted_at, retract_reason=ind.retract_reason, salt=ind.salt,
+        commitment=service.commitment(ind.salt, ind.signal_type, ind.value))
+
+
+def _after_change(request: Request) -> None:
+    """The worker that made a change sees it at once; others within the poll interval."""
+    state = request.app.state.vigil
+    state.matcher.sync(state.session)
+
+
+@router.get("/lists", response_model=list[ListOut])
+def get_lists(request: Request, actor: principal_of(Scope.LISTS_DOWNLOAD)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return [ListOut.model_validate(hl) for hl in service.all_lists(s)]
+
+
+@router.post("/lists", response_model=ListOut, status_code=201)
+def create_list(body: ListIn, request: Request, actor: principal_of(Scope.LISTS_MANAGE)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        hl = service.create_list(s, actor, body.name, body.kind, body.pdq_threshold,
+                                 body.description)
+        out = ListOut.model_validate(hl)
+    _after_change(request)
+    return out
+
+
+@router.patch("/lists/{name}", response_model=ListOut)
+def update_list(name: str, body: ListUpdate, request: Request,
+                actor: principal_of(Scope.LISTS_MANAGE)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        out = ListOut.model_validate(service.update_list(s, actor, name, body.pdq_threshold))
+    _after_change(request)
+    return out
+
+
+@router.get("/lists/{name}/snapshot")
+def list_snapshot(name: str, request: Request,
+                  actor: principal_of(Scope.LISTS_DOWNLOAD)) -> dict[str, Any]:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        hl = service.get_list(s, name)
+        snap = feeds.snapshot(s, hl, request.app.state.vigil.signer)
+        record(s, actor, AuditAction.LIST_SNAPSHOT_DOWNLOADED, subject=name,
+               details={"entries": len(snap["entries"]), "seq": snap["seq"]})
+        return snap
+
+
+@router.get("/lists/{name}/changes")
+def list_changes(name: str, request: Request, actor: principal_of(Scope.LISTS_DOWNLOAD),  # type: ignore[valid-type]
+                 since: int = Query(0, ge=0)) -> dict[str, Any]:
+    with unit_of_work(request) as s:
+        hl = service.get_list(s, name)
+        feed = feeds.changes(s, hl, since, request.app.state.vigil.signer)
+        record(s, actor, AuditAction.LIST_CHANGES_DOWNLOADED, subject=name,
+               details={"since": since, "changes": len(feed["changes"])})
+        return feed
+
+
+@router.post("/indicators", response_model=list[IndicatorOut], status_code=201)
+def propose(body: ProposeIn, request: Request,
+            actor: principal_of(Scope.INDICATORS_PROPOSE)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        created = service.propose(s, actor, [service.Proposal(**i.model_dump()) for i in body.items])
+        return [_out(i) for i in created]
+
+
+@router.get("/indicators", response_model=list[IndicatorOut])
+def list_indicators(request: Request, actor: principal_of(Scope.INDICATORS_READ),  # type: ignore[valid-type]
+                    status: str | None = None, list_name: str | None = Query(None, alias="list"),
+                    after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Any:
+    with unit_of_work(request) as s:
+        return [_out(i) for i in service.list_indicators(s, actor, status, list_name, limit, after)]
+
+
+@router.get("/indicators/{indicator_id}", response_model=IndicatorOut)
+def get_indicator(indicator_id: int, request: Request,
+                  actor: principal_of(Scope.INDICATORS_READ)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return _out(service.get_indicator(s, indicator_id))
+
+
+@router.post("/indicators/{indicator_id}/verify", response_model=IndicatorOut)
+def verify(indicator_id: int, request: Request,
+           actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        out = _out(service.verify(s, actor, indicator_id))
+    _after_change(request)
+    return out
+
+
+@router.post("/indicators/{indicator_id}/reject", response_model=IndicatorOut)
+def reject(indicator_id: int, body: ReasonIn, request: Request,
+           actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return _out(service.reject(s, actor, indicator_id, body.reason))
+
+
+@router.post("/indicators/{indicator_id}/retract", response_model=IndicatorOut)
+def retract(indicator_id: int, body: ReasonIn, request: Request,
+            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        out = _out(service.retract(s, actor, indicator_id, body.reason))
+    _after_change(request)
+    return out
+
+
+@router.post("/match", response_model=MatchOut)
+def match(body: MatchIn, request: Request, actor: principal_of(Scope.MATCH)) -> Any:  # type: ignore[valid-type]
+    state = request.app.state.vigil
+    limit = state.settings.match_max_items
+    if len(body.items) > limit:
+        raise TooLarge(f"at most {limit} hashes per request, got {len(body.items)}")
+    if not body.items:
+        raise Invalid("no hashes to match")
+    parsed: list[tuple[SignalType, Any]] = []
+    errors = []
+    for i, item in enumerate(body.items):
+        try:
+            st = SignalType.parse(item.signal_type)
+            parsed.append((st, parse_signal(st, item.value)))
+        except InvalidSignal as exc:
+            errors.append({"index": i, "error": exc.message})
+    if errors:
+        raise Invalid(f"{len(errors)} of {len(body.items)} hashes are invalid", items=errors)
+    matcher = state.matcher
+    pdq_pos = [i for i, (st, _) in enumerate(parsed) if st is SignalType.PDQ]
+    pdq_hits = matcher.match_pdq([parsed[i][1].hex for i in pdq_pos])
+    hits: list[list[Any]] = [[] for _ in parsed]
+    for i, h in zip(pdq_pos, pdq_hits, strict=True):
+        hits[i] = h
+    for i, (st, sig) in enumerate(parsed):
+        if st is SignalType.VPDQ:
+            assert isinstance(sig, VpdqHash)
+            hits[i] = matcher.match_vpdq(sig)
+        elif st is not SignalType.PDQ:
+            hits[i] = matcher.match_digest(st, sig.hex)
+    results = []
+    total = 0
+    for i, item_hits in enumerate(hits):
+        allowed = any(h.list_kind == "allow" for h in item_hits)
+        shown = [] if allowed else [h for h in item_hits if h.list_kind == "block"]
+        total += len(shown)
+        results.append(MatchResult(
+            index=i, suppressed_by_allow_list=allowed and any(h.list_kind == "block" for h in item_hits),
+            matches=[HitOut(indicator_id=h.indicator_id, list=h.list, signal_type=h.signal_type,
+                            distance=h.distance, label=h.label) for h in shown]))
+    with unit_of_work(request) as s:
+        record(s, actor, AuditAction.MATCH_QUERIED,
+               details={"hashes": len(parsed), "matched_items": sum(1 for r in results if r.matches)})
+    state.metrics.hashes_matched.inc(len(parsed))
+    return MatchOut(results=results)

@@ -1,0 +1,81 @@
+"""Signed list snapshots and change feeds, for providers that match on their own machines.
+
+Both are JSON objects; ``signature`` is an Ed25519 signature (base64), by the log's key, over
+the canonical JSON (sorted keys, no spaces) of the object without ``signature``. The key is
+published at ``GET /v1/log/key``; ``vigil match --list FILE --public-key KEY`` checks it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.indicators.models import HashList, Indicator, ListChange
+from vigil.translog.sth import TreeHeadSigner
+
+FORMAT = "vigil-list-v1"
+
+
+def _canonical(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(obj: dict[str, Any], signer: TreeHeadSigner) -> dict[str, Any]:
+    body = {k: v for k, v in obj.items() if k != "signature"}
+    return {**body, "signature": base64.b64encode(signer.sign_bytes(_canonical(body))).decode()}
+
+
+def verify(obj: dict[str, Any], public_key: Ed25519PublicKey) -> None:
+    """Raises ``ValueError`` naming the problem."""
+    sig = obj.get("signature")
+    if not isinstance(sig, str):
+        raise ValueError("the list file carries no signature")
+    body = {k: v for k, v in obj.items() if k != "signature"}
+    try:
+        public_key.verify(base64.b64decode(sig, validate=True), _canonical(body))
+    except (InvalidSignature, ValueError):
+        raise ValueError("the list file's signature is invalid (altered, or not from this "
+                         "key)") from None
+
+
+def snapshot(session: Session, hl: HashList, signer: TreeHeadSigner) -> dict[str, Any]:
+    seq = session.scalar(select(func.max(ListChange.seq))) or 0
+    rows = session.execute(
+        select(Indicator.id, Indicator.signal_type, Indicator.value, Indicator.label)
+        .where(Indicator.list_id == hl.id, Indicator.status == "active")
+        .order_by(Indicator.id)).all()
+    body = {
+        "format": FORMAT, "type": "snapshot", "list": hl.name, "kind": hl.kind,
+        "pdq_threshold": hl.pdq_threshold, "seq": seq,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "entries": [{"id": r[0], "signal_type": r[1], "value": r[2], "label": r[3]}
+                    for r in rows],
+    }
+    return sign(body, signer)
+
+
+def changes(session: Session, hl: HashList, since: int, signer: TreeHeadSigner,
+            limit: int = 10_000) -> dict[str, Any]:
+    rows = session.execute(
+        select(ListChange.seq, ListChange.action, Indicator.id, Indicator.signal_type,
+               Indicator.value)
+        .join(Indicator, Indicator.id == ListChange.indicator_id)
+        .where(ListChange.list_id == hl.id, ListChange.seq > since)
+        .order_by(ListChange.seq).limit(limit)).all()
+    until = rows[-1][0] if rows else since
+    if len(rows) < limit:
+        until = max(until, session.scalar(select(func.max(ListChange.seq))) or since)
+    body = {
+        "format": FORMAT, "type": "changes", "list": hl.name, "since": since, "until": until,
+        "complete": len(rows) < limit,
+        "changes": [{"seq": r[0], "action": r[1], "id": r[2], "signal_type": r[3],
+                     "value": r[4]} for r in rows],
+    }
+    return sign(body, signer)

@@ -1,0 +1,198 @@
+"""The live match index of one server process, kept in step with the database.
+
+Every server worker (process) holds one :class:`LiveMatcher`. It replays the list-change feed
+(``list_changes``, in commit order) into the matching core's indexes: additions go into the
+PDQ / exact indexes, withdrawals are removed at once — no rebuild. A background thread polls
+the feed every ``index_poll_interval`` seconds, so a verification or retraction made through
+any worker is visible in every worker within about that interval; the worker that made the
+change syncs right after its commit.
+
+Index ids are indicator ids. PDQ queries use the largest threshold of any list, then each hit
+is kept only within its own list's threshold. A hit on an *allow* list (benign look-alikes)
+suppresses the item's block-list hits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.indicators.models import HashList, Indicator, ListChange
+from vigil.matching.codes import pack_hex
+from vigil.matching.exact import ExactIndex
+from vigil.matching.index import PdqIndex
+from vigil.matching.signals import SignalType, VpdqHash
+from vigil.matching.video import vpdq_compare
+
+log = logging.getLogger(__name__)
+
+_DIGEST_SIZE = {SignalType.MD5: 16, SignalType.SHA256: 32, SignalType.VIDEO_MD5: 16}
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    id: int
+    name: str
+    kind: str
+    pdq_threshold: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    indicator_id: int
+    list: str
+    list_kind: str
+    signal_type: str
+    distance: int | None
+    label: str | None
+
+
+class LiveMatcher:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.pdq = PdqIndex()
+        self.exact = {st: ExactIndex(size) for st, size in _DIGEST_SIZE.items()}
+        self.videos: dict[int, VpdqHash] = {}
+        self.meta: dict[int, tuple[int, str, str | None]] = {}  # id -> (list, type, label)
+        self.lists: dict[int, ListInfo] = {}
+        self.last_seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- keeping up with the database -----------------------------------------------------
+
+    def sync(self, factory: sessionmaker[Session]) -> int:
+        """Apply every change committed since the last sync; returns how many."""
+        with self._lock, factory() as session:
+            self.lists = {hl.id: ListInfo(hl.id, hl.name, hl.kind, hl.pdq_threshold)
+                          for hl in session.scalars(select(HashList))}
+            changes = list(session.execute(
+                select(ListChange.seq, ListChange.indicator_id, ListChange.action)
+                .where(ListChange.seq > self.last_seq).order_by(ListChange.seq)))
+            if not changes:
+                return 0
+            # Net effect per indicator, in order (an add then a withdraw cancels out).
+            final: dict[int, str] = {}
+            for _, ind_id, action in changes:
+                final[ind_id] = action
+            adds = [i for i, a in final.items() if a == "add" and i not in self.meta]
+            withdrawals = [i for i, a in final.items() if a == "withdraw" and i in self.meta]
+            self._remove(withdrawals)
+            for start in range(0, len(adds), 10_000):
+                rows = session.execute(
+                    select(Indicator.id, Indicator.list_id, Indicator.signal_type,
+                           Indicator.value, Indicator.label)
+                    .where(Indicator.id.in_(adds[start : start + 10_000]))).all()
+                self._add(rows)
+            self.last_seq = changes[-1][0]
+            return len(changes)
+
+    def _add(self, rows: Sequence[Any]) -> None:
+        """Rows of (id, list id, signal type, value, label)."""
+        pdq_ids, pdq_values = [], []
+        exact: dict[SignalType, tuple[list[int], list[str]]] = {st: ([], []) for st in self.exact}
+        for ind_id, list_id, st_name, value, label in rows:
+            st = SignalType(st_name)
+            self.meta[ind_id] = (list_id, st_name, label)
+            if st is SignalType.PDQ:
+                pdq_ids.append(ind_id)
+                pdq_values.append(value)
+            elif st is SignalType.VPDQ:
+                self.videos[ind_id] = VpdqHash.parse(value)
+            else:
+                exact[st][0].append(ind_id)
+                exact[st][1].append(value)
+        if pdq_ids:
+            self.pdq.add(pack_hex(pdq_values), np.array(pdq_ids, dtype=np.int64))
+        for st, (ids, values) in exact.items():
+            if ids:
+                self.exact[st].add(values, ids)
+
+    def _remove(self, ids: list[int]) -> None:
+        for ind_id in ids:
+            _, st_name, _ = self.meta.pop(ind_id)
+            st = SignalType(st_name)
+            if st is SignalType.PDQ:
+                self.pdq.remove([ind_id])
+            elif st is SignalType.VPDQ:
+                self.videos.pop(ind_id, None)
+            else:
+                self.exact[st].remove([ind_id])
+
+    def start(self, factory: sessionmaker[Session], interval: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.sync(factory)
+                except Exception:  # keep serving with the last good state; log and retry
+                    log.exception("index sync failed")
+
+        self._thread = threading.Thread(target=loop, name="vigil-index-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def _hit(self, ind_id: int, distance: int | None) -> Hit | None:
+        meta = self.meta.get(ind_id)
+        if meta is None:
+            return None
+        info = self.lists.get(meta[0])
+        if info is None:
+            return None
+        return Hit(ind_id, info.name, info.kind, meta[1], distance, meta[2])
+
+    def match_pdq(self, hexes: list[str]) -> list[list[Hit]]:
+        lists = list(self.lists.values())
+        if not hexes:
+            return []
+        t = max((li.pdq_threshold for li in lists), default=31)
+        res = self.pdq.search_batch(pack_hex(hexes), t)
+        out: list[list[Hit]] = [[] for _ in hexes]
+        for q, ind_id, d in zip(res.query.tolist(), res.ids.tolist(), res.distances.tolist(),
+                                strict=True):
+            hit = self._hit(ind_id, d)
+            if hit is None:
+                continue
+            info = self.lists[self.meta[ind_id][0]]
+            if d <= info.pdq_threshold:
+                out[q].append(hit)
+        return out
+
+    def match_digest(self, st: SignalType, value: str) -> list[Hit]:
+        types = [st]
+        if st in (SignalType.MD5, SignalType.VIDEO_MD5):
+            types = [SignalType.MD5, SignalType.VIDEO_MD5]
+        hits = []
+        for t in types:
+            for ind_id in self.exact[t].lookup(value):
+                hit = self._hit(ind_id, 0)
+                if hit is not None:
+                    hits.append(hit)
+        return hits
+
+    def match_vpdq(self, video: VpdqHash) -> list[Hit]:
+        hits = []
+        for ind_id, target in list(self.videos.items()):
+            info = self.lists.get(self.meta.get(ind_id, (0, "", None))[0])
+            if info is None:
+                continue
+            if vpdq_compare(video, target, distance=info.pdq_threshold).is_match():
+                hit = self._hit(ind_id, None)
+                if hit is not None:
+                    hits.append(hit)
+        return hits

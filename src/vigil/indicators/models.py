@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vigil.db import Base
+
+
+class HashList(Base):
+    __tablename__ = "hash_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: "block" (known material) or "allow" (benign look-alikes that suppress matches)
+    kind: Mapped[str] = mapped_column(String(16))
+    pdq_threshold: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Indicator(Base):
+    """A hash on a list, with its provenance. ``status``: pending, active, rejected, retracted.
+    ``salt`` opens the commitment that the transparency log holds instead of the value."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (Index("ix_indicators_list_value", "list_id", "signal_type", "value"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("hash_lists.id"))
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    salt: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    label: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200))
+    proposed_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    proposed_by_key: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    proposer: Mapped[str] = mapped_column(String(200))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    decided_by_key: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retract_reason: Mapped[str | None] = mapped_column(Text)
+
+    hash_list: Mapped[HashList] = relationship(lazy="selectin")
+
+
+class ListChange(Base):
+    """The feed of additions and withdrawals, in commit order: providers' deltas and every
+    server worker's index follow it."""
+
+    __tablename__ = "list_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("hash_lists.id"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
+    action: Mapped[str] = mapped_column(String(16))  # "add" | "withdraw"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,10 @@
+"""Every table, imported in one place so that Alembic sees the whole schema."""
+
+from vigil.audit.models import AuditEvent
+from vigil.db import Base
+from vigil.indicators.models import HashList, Indicator, ListChange
+from vigil.orgs.models import ApiKey, Organisation
+from vigil.translog.models import LogEntry, LogState, TreeHead
+
+__all__ = ["ApiKey", "AuditEvent", "Base", "HashList", "Indicator", "ListChange", "LogEntry",
+           "LogState", "Organisation", "TreeHead"]

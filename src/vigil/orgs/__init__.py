@@ -1,0 +1,1 @@
+"""Organisations, API keys and scopes; ``access.py`` decides who may call what."""

@@ -1,0 +1,78 @@
+"""Who may do what: the one place that decides.
+
+Every API route declares one :class:`Scope`; a key carries a set of scopes; an organisation's
+kind bounds which scopes its keys may ever hold (a provider's key can never verify indicators,
+whatever it was issued with). Which *reports* an authority may see (issue 4) will be decided
+here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vigil.errors import Forbidden
+
+
+class OrgKind(StrEnum):
+    CENTRE = "centre"
+    PARTNER_CENTRE = "partner_centre"
+    PROVIDER = "provider"
+    HOTLINE = "hotline"
+    AUTHORITY = "authority"
+    EUROPOL = "europol"
+    AUDITOR = "auditor"
+
+
+class Scope(StrEnum):
+    ORGS_MANAGE = "orgs:manage"
+    LISTS_MANAGE = "lists:manage"
+    INDICATORS_PROPOSE = "indicators:propose"
+    INDICATORS_REVIEW = "indicators:review"
+    INDICATORS_READ = "indicators:read"
+    LISTS_DOWNLOAD = "lists:download"
+    MATCH = "match"
+    LOG_READ = "log:read"
+    AUDIT_READ = "audit:read"
+
+
+_ALL = frozenset(Scope)
+KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
+    OrgKind.CENTRE: _ALL,
+    OrgKind.PARTNER_CENTRE: frozenset({
+        Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
+        Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: an API key of an organisation."""
+
+    organisation_id: int
+    organisation_name: str
+    kind: OrgKind
+    member_state: str | None
+    key_id: int
+    holder: str
+    scopes: frozenset[Scope]
+
+    def require(self, scope: Scope) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"this key lacks the scope {scope.value!r}", scope=scope.value)
+
+
+def allowed_scopes(kind: OrgKind) -> frozenset[Scope]:
+    return KIND_SCOPES[kind]
+
+
+def check_grant(kind: OrgKind, scopes: set[Scope]) -> None:
+    extra = scopes - KIND_SCOPES[kind]
+    if extra:
+        names = ", ".join(sorted(s.value for s in extra))
+        raise Forbidden(f"an organisation of kind {kind.value!r} cannot hold: {names}")

@@ -1,0 +1,110 @@
+"""Organisations and API keys: create, issue (the secret is returned once), revoke,
+authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.errors import Conflict, Invalid, NotAuthenticated, NotFound
+from vigil.orgs.access import OrgKind, Principal, Scope, check_grant
+from vigil.orgs.models import ApiKey, Organisation
+
+TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_organisation(session: Session, actor: Principal | None, name: str, kind: OrgKind,
+                        member_state: str | None = None) -> Organisation:
+    if kind is OrgKind.AUTHORITY and not member_state:
+        raise Invalid("an authority needs its member-state code (e.g. 'DE')")
+    if member_state and (len(member_state) != 2 or not member_state.isalpha()):
+        raise Invalid(f"member_state must be a two-letter code, got {member_state!r}")
+    if session.scalar(select(Organisation).where(Organisation.name == name)):
+        raise Conflict(f"an organisation named {name!r} exists already")
+    org = Organisation(name=name, kind=kind.value,
+                       member_state=member_state.upper() if member_state else None,
+                       created_at=now())
+    session.add(org)
+    session.flush()
+    record(session, actor, AuditAction.ORG_CREATED, subject=str(org.id),
+           details={"kind": kind.value})
+    return org
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once, never stored
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_key(session: Session, actor: Principal | None, organisation_id: int, holder: str,
+              scopes: set[Scope]) -> IssuedKey:
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound(f"no organisation {organisation_id}")
+    if not scopes:
+        raise Invalid("a key needs at least one scope")
+    check_grant(OrgKind(org.kind), scopes)
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(organisation_id=org.id, holder=holder, prefix=prefix,
+                 secret_hash=_hash_secret(secret),
+                 scopes=" ".join(sorted(s.value for s in scopes)), created_at=now())
+    session.add(key)
+    session.flush()
+    record(session, actor, AuditAction.KEY_ISSUED, subject=str(key.id),
+           details={"organisation": org.id, "scopes": key.scopes})
+    return IssuedKey(key, f"{TOKEN_PREFIX}_{prefix}_{secret}")
+
+
+def revoke_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = now()
+        record(session, actor, AuditAction.KEY_REVOKED, subject=str(key.id))
+    return key
+
+
+def authenticate(session: Session, token: str | None) -> Principal:
+    """The principal for a bearer token; the same error for every kind of bad token, so that
+    a caller learns nothing about which keys exist."""
+    if not token:
+        raise NotAuthenticated("missing API key (Authorization: Bearer <key>)")
+    parts = token.split("_", 2)
+    bad = NotAuthenticated("invalid or revoked API key")
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise bad
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or key.revoked_at is not None:
+        raise bad
+    if not hmac.compare_digest(key.secret_hash, _hash_secret(parts[2])):
+        raise bad
+    org = key.organisation
+    kind = OrgKind(org.kind)
+    granted = {Scope(s) for s in key.scopes.split()} & set(check_scopes(kind))
+    return Principal(org.id, org.name, kind, org.member_state, key.id, key.holder,
+                     frozenset(granted))
+
+
+def check_scopes(kind: OrgKind) -> frozenset[Scope]:
+    from vigil.orgs.access import allowed_scopes
+
+    return allowed_scopes(kind)

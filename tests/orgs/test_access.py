@@ -1,0 +1,107 @@
+"""Every route declares who may call it; keys are checked the same way everywhere."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth
+from tests.fixtures.world import build_world
+from vigil.db import transaction
+from vigil.deps import PUBLIC_PATHS, route_scope
+from vigil.orgs import service as orgs
+from vigil.orgs.access import Scope
+
+
+def _scopes(route: APIRoute) -> list[Scope]:
+    found = []
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call is not None and route_scope(dep.call) is not None:
+            found.append(route_scope(dep.call))
+        stack.extend(dep.dependencies)
+    return found  # type: ignore[return-value]
+
+
+def api_routes(app: object) -> list[APIRoute]:
+    """Every API route of the app, including those of included routers (which FastAPI now
+    resolves lazily)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: routes are flattened at include time
+        return [r for r in app.routes if isinstance(r, APIRoute)]  # type: ignore[attr-defined]
+    out = []
+    for rc in iter_route_contexts(app.routes):  # type: ignore[attr-defined]
+        route = getattr(rc, "original_route", None) or getattr(rc, "route", None)
+        if isinstance(route, APIRoute):
+            out.append(route)
+    return out
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_declares_exactly_one_scope_or_is_public(client: TestClient) -> None:
+    routes = api_routes(client.app)
+    assert len(routes) > 15
+    for route in routes:
+        scopes = _scopes(route)
+        if route.path in PUBLIC_PATHS:
+            assert scopes == [], route.path
+        else:
+            assert len(scopes) == 1, f"{route.path} declares {scopes}"
+
+
+def test_no_key_bad_key_revoked_key_and_wrong_scope(client: TestClient,
+                                                    factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    with transaction(factory) as s:
+        revoked = orgs.issue_key(s, None, w.principals["centre"].organisation_id, "gone",
+                                 {Scope.MATCH})
+        orgs.revoke_key(s, w.principals["centre"], revoked.key.id)
+    narrow = None
+    with transaction(factory) as s:
+        narrow = orgs.issue_key(s, None, w.principals["centre"].organisation_id, "narrow",
+                                {Scope.LOG_READ}).token
+    routes = [r for r in api_routes(client.app) if r.path not in PUBLIC_PATHS]
+    for route in routes:
+        method = sorted(route.methods)[0]
+        path = _concrete(route.path)
+        for headers in ({}, auth("vgl_nope_nope"), auth(w.tokens["centre"][:-2] + "xx"),
+                        auth(revoked.token)):
+            r = client.request(method, path, headers=headers)
+            assert r.status_code == 401, (method, path, headers, r.text)
+        (scope,) = _scopes(route)
+        if scope is not Scope.LOG_READ:
+            r = client.request(method, path, headers=auth(narrow))
+            assert r.status_code == 403, (method, path, r.text)
+            assert scope.value in r.json()["error"]["message"]
+
+
+def test_public_routes(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert "BEGIN PUBLIC KEY" in client.get("/v1/log/key").text
+    assert "vigil_http_requests_total" in client.get("/metrics").text
+    assert client.get("/openapi.json").json()["info"]["title"] == "vigil"
+
+
+def test_kind_bounds_scopes(client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    provider_org = w.principals["provider"].organisation_id
+    r = client.post(f"/v1/orgs/{provider_org}/keys", headers=auth(w.tokens["centre"]),
+                    json={"holder": "x", "scopes": ["indicators:review"]})
+    assert r.status_code == 403
+    assert "cannot hold: indicators:review" in r.json()["error"]["message"]
+    r = client.post(f"/v1/orgs/{provider_org}/keys", headers=auth(w.tokens["centre"]),
+                    json={"holder": "x", "scopes": ["match"]})
+    assert r.status_code == 201 and r.json()["token"].startswith("vgl_")
+    token = r.json()["token"]
+    assert client.get("/v1/lists", headers=auth(token)).status_code == 403
+    r = client.post("/v1/match", headers=auth(token),
+                    json={"items": [{"signal_type": "md5", "value": "0" * 32}]})
+    assert r.status_code == 200
