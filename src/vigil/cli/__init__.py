@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import bench, demo, hashing, matching, serve
+from vigil.cli import audit, bench, demo, hashing, matching, serve
 
 app = typer.Typer(
     name="vigil",
@@ -19,6 +19,7 @@ app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

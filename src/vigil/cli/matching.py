@@ -16,7 +16,7 @@ from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
-from vigil.matching.listfile import HashList, ListMatch, read_list
+from vigil.matching.listfile import HashList, ListMatch, load_snapshot_object, read_list
 from vigil.matching.signals import (
     PDQ_DEFAULT_THRESHOLD,
     PDQ_MIN_QUALITY,
@@ -36,6 +36,9 @@ def match_command(
     threshold: Annotated[int, typer.Option(min=0, max=MAX_THRESHOLD,
                                            help="PDQ distance threshold.")] = PDQ_DEFAULT_THRESHOLD,
     dihedral: Annotated[bool, typer.Option(help="Also match rotated and mirrored images.")] = False,
+    public_key: Annotated[Path | None, typer.Option(
+        help="For a snapshot downloaded from a vigil server: the server's public key (PEM, "
+             "from /v1/log/key). The snapshot's signature is checked; a bad one is refused.")] = None,
     min_quality: Annotated[int, typer.Option(
         min=0, max=100, help="Images whose PDQ quality is below this are matched by MD5/SHA-256 "
         "only: flat images give PDQ hashes that collide (Meta's guidance: 50).")] = PDQ_MIN_QUALITY,
@@ -47,6 +50,7 @@ def match_command(
     query could not be read or hashed, 2 when the list file or an option is invalid.
     """
     try:
+        _check_signature(list_file, public_key)
         hash_list = HashList(read_list(list_file))
     except ListFileError as exc:
         err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
@@ -84,6 +88,39 @@ def match_command(
     err_console.print(f"{matched} match(es); list has {len(hash_list.entries)} entries")
     if failed:
         raise typer.Exit(1)
+
+
+def _check_signature(list_file: Path, public_key: Path | None) -> None:
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # read_list reports it
+    snapshot = load_snapshot_object(text)
+    if snapshot is None:
+        if public_key is not None:
+            raise ListFileError(f"{list_file}: --public-key given, but this is not a signed "
+                                "vigil snapshot")
+        return
+    if public_key is None:
+        err_console.print(f"warning: {list_file} is a vigil snapshot; give --public-key to "
+                          "check its signature", highlight=False)
+        return
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from vigil.indicators.feeds import verify
+
+    try:
+        key = load_pem_public_key(public_key.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ListFileError(f"{public_key}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ListFileError(f"{public_key}: not an Ed25519 public key")
+    try:
+        verify(snapshot, key)
+    except ValueError as exc:
+        raise ListFileError(f"{list_file}: {exc}") from None
+    err_console.print(f"{list_file}: signature verified", highlight=False)
 
 
 def _row(query: str, m: ListMatch, **extra: Any) -> dict[str, Any]:

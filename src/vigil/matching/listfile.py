@@ -65,7 +65,46 @@ def read_list(path: Path | str) -> list[ListEntry]:
     return parse_list(text, source=str(p))
 
 
+SNAPSHOT_FORMAT = "vigil-list-v1"
+
+
+def load_snapshot_object(text: str) -> dict[str, object] | None:
+    """The JSON object of a list snapshot downloaded from a vigil server, or None if the text
+    is not one."""
+    if not text.lstrip().startswith("{") or SNAPSHOT_FORMAT not in text[:4096]:
+        return None
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if isinstance(obj, dict) and obj.get("format") == SNAPSHOT_FORMAT and obj.get("type") == "snapshot":
+        return obj
+    return None
+
+
+def parse_snapshot(obj: dict[str, object], source: str = "<snapshot>") -> list[ListEntry]:
+    entries = obj.get("entries")
+    if not isinstance(entries, list):
+        raise ListFileError(f"{source}: snapshot has no entries list")
+    out = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise ListFileError(f"{source}, entry {i}: expected an object")
+        try:
+            st = SignalType.parse(str(e.get("signal_type")))
+            signal = parse_signal(st, e.get("value"))
+        except InvalidSignal as exc:
+            raise ListFileError(f"{source}, entry {i}: {exc.message}") from None
+        label = e.get("label")
+        out.append(ListEntry(st, _text(signal), str(e.get("id", i)),
+                             None if label is None else str(label), i + 1))
+    return out
+
+
 def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
+    snapshot = load_snapshot_object(text)
+    if snapshot is not None:
+        return parse_snapshot(snapshot, source)
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
     parse: Callable[[str], _Row | None]

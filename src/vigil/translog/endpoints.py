@@ -75,4 +75,5 @@ def entries(request: Request, actor: principal_of(Scope.LOG_READ),  # type: igno
     with unit_of_work(request) as s:
         rows = repository.entries(s, start, stop)
         return {"entries": [{"index": e.index, "leaf": json.loads(e.leaf),
-                             "leaf_hash": _b64(e.leaf_hash)} for e in rows]}
+                             "leaf_data": _b64(e.leaf), "leaf_hash": _b64(e.leaf_hash)}
+                            for e in rows]}

@@ -1,0 +1,77 @@
+"""``vigil audit verify``: check a server or a database end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from vigil.cli._console import err_console
+
+app = typer.Typer(help="Audit the log and the indicator database.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify(
+    url: Annotated[str | None, typer.Option(help="Server to audit, e.g. http://127.0.0.1:8000 "
+                                            "(with --key).")] = None,
+    key: Annotated[str | None, typer.Option(envvar="VIGIL_API_KEY",
+                                            help="API key with log:read and indicators:read.")] = None,
+    database: Annotated[str | None, typer.Option(help="Database URL to audit directly "
+                                                 "(default: VIGIL_DATABASE_URL).")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        help="The log's public key (PEM). Default: fetched from the server, or derived from "
+             "the signing key in the data directory.")] = None,
+) -> None:
+    """Signatures, the Merkle tree, and that the indicators equal the replay of the log.
+    Exit status 0 when everything checks out, 1 when a problem was found."""
+    from vigil.translog import audit
+
+    if url:
+        if not key:
+            raise typer.BadParameter("--url needs --key (or VIGIL_API_KEY)")
+        pub = _load_key(public_key) if public_key else _fetch_key(url)
+        report = audit.verify_server(url, key, pub)
+    else:
+        from vigil.config import Settings
+        from vigil.db import make_engine, session_factory
+        from vigil.translog.sth import TreeHeadSigner
+
+        settings = Settings()
+        if public_key:
+            pub = _load_key(public_key)
+        else:
+            pub = TreeHeadSigner.from_file(settings.effective_log_key_path).public_key
+        engine = make_engine(database or settings.effective_database_url)
+        with session_factory(engine)() as session:
+            report = audit.verify_database(session, pub)
+        engine.dispose()
+    for note in report.notes:
+        err_console.print(f"note: {note}", highlight=False)
+    for problem in report.problems:
+        err_console.print(f"[red]problem[/red] {problem}", highlight=False)
+    verdict = "[green]OK[/green]" if report.ok else "[red]FAILED[/red]"
+    err_console.print(f"{verdict}: {report.entries} log entries, {report.heads_checked} signed "
+                      f"heads, {report.indicators_checked} indicators ({report.active} active)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _load_key(path: Path) -> Ed25519PublicKey:
+    key = load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise typer.BadParameter(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def _fetch_key(url: str) -> Ed25519PublicKey:
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + "/v1/log/key", timeout=30) as resp:  # noqa: S310
+        key = load_pem_public_key(resp.read())
+    if not isinstance(key, Ed25519PublicKey):
+        raise typer.BadParameter("the server's key is not an Ed25519 public key")
+    return key

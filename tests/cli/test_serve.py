@@ -1,0 +1,118 @@
+"""The server as a user runs it: `vigil serve --demo` in its own process, then the provider's
+and the auditor's tools against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vigil.samples import encode, pattern_image
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {**os.environ, "VIGIL_DATA_DIR": str(data)}
+    env.pop("VIGIL_DATABASE_URL", None)
+    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--demo", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if json.loads(r.read())["indicators_loaded"] > 0:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not start: {(data / 'server.log').read_text()}")
+            time.sleep(0.2)
+        yield base, data
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _keys(data: Path) -> dict[str, str]:
+    rows = json.loads((data / "demo-keys.json").read_text())
+    return {r["kind"]: r["key"] for r in rows}
+
+
+def _get(url: str, token: str | None = None) -> bytes:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+        return bytes(r.read())
+
+
+def vigil(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_demo_keys_are_written_privately(server: tuple[str, Path]) -> None:
+    _, data = server
+    assert (data / "demo-keys.json").stat().st_mode & 0o777 == 0o600
+    assert set(_keys(data)) >= {"centre", "partner_centre", "provider", "authority", "auditor"}
+
+
+def test_provider_matches_locally_against_a_signed_snapshot(server: tuple[str, Path],
+                                                            tmp_path: Path) -> None:
+    base, data = server
+    token = _keys(data)["provider"]
+    snap = tmp_path / "known-material.json"
+    snap.write_bytes(_get(base + "/v1/lists/known-material/snapshot", token))
+    key = tmp_path / "log-key.pem"
+    key.write_bytes(_get(base + "/v1/log/key"))
+    query = tmp_path / "listed.jpg"
+    query.write_bytes(encode(pattern_image(1000)))  # the demo list is made from these scenes
+    proc = vigil("match", "--list", str(snap), "--public-key", str(key), str(query))
+    assert proc.returncode == 0, proc.stderr
+    assert "signature verified" in proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {r["signal_type"] for r in rows} == {"md5", "pdq"}
+    # A snapshot altered after download is refused.
+    obj = json.loads(snap.read_text())
+    obj["entries"] = obj["entries"][1:]
+    snap.write_text(json.dumps(obj))
+    proc = vigil("match", "--list", str(snap), "--public-key", str(key), str(query))
+    assert proc.returncode == 2 and "signature is invalid" in proc.stderr
+
+
+def test_audit_verify_against_the_server(server: tuple[str, Path]) -> None:
+    base, data = server
+    proc = vigil("audit", "verify", "--url", base, "--key", _keys(data)["auditor"])
+    assert proc.returncode == 0, proc.stderr
+    assert "OK:" in proc.stderr and "(12 active)" in proc.stderr
+    proc = vigil("audit", "verify", "--url", base, "--key", "vgl_bad_key")
+    assert proc.returncode != 0
+
+
+def test_metrics_and_structured_logs(server: tuple[str, Path]) -> None:
+    base, data = server
+    body = _get(base + "/metrics").decode()
+    assert "vigil_index_indicators 12.0" in body
+    log = (data / "server.log").read_text()
+    requests = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(r["route"] == "/v1/lists/{name}/snapshot" and r["status"] == 200 for r in requests)
+    assert all("authorization" not in line.lower() for line in log.splitlines())
+    assert _keys(data)["provider"] not in log
