@@ -53,6 +53,8 @@ class AppState:
     settings: Settings
     engine: Engine
     session: sessionmaker[Session]
+    #: Sessions that only read (authentication, index sync): no write lock on SQLite.
+    read_session: sessionmaker[Session]
     signer: TreeHeadSigner
     matcher: LiveMatcher
     metrics: Metrics
@@ -68,18 +70,20 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)
-    state = AppState(settings, engine, factory,
+    read_engine = make_engine(settings.effective_database_url, read_only=True)
+    state = AppState(settings, engine, factory, session_factory(read_engine),
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
                      LiveMatcher(), Metrics())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.matcher.sync(factory)
+        state.matcher.sync(state.read_session)
         if sync_in_background:
-            state.matcher.start(factory, settings.index_poll_interval)
+            state.matcher.start(state.read_session, settings.index_poll_interval)
         yield
         state.matcher.stop()
         engine.dispose()
+        read_engine.dispose()
 
     app = FastAPI(title="vigil", version="0.1.0", lifespan=lifespan,
                   description="The Centre's API: indicator lists with two-organisation "

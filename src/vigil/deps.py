@@ -33,7 +33,7 @@ def require(scope: Scope) -> Any:
     """A dependency: authenticate the bearer key, then check it holds ``scope``."""
 
     def dependency(request: Request) -> Principal:
-        with request.app.state.vigil.session() as session:
+        with request.app.state.vigil.read_session() as session:
             principal = authenticate(session, _bearer(request))
         principal.require(scope)
         request.state.principal = principal

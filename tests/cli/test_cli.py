@@ -115,3 +115,11 @@ def test_bench_match_prints_json_last(tmp_path: Path) -> None:
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["vigil"]["recall"] == 1.0 and result["vigil"]["false_matches"] == 0
     assert result["true_matches"] >= 20  # the planted half
+
+
+def test_bench_api_prints_json_last() -> None:
+    proc = vigil("bench", "api", "--size", "2000", "--seconds", "1", "--clients", "1")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["requests"] > 0 and result["hashes_per_s"] > 0
+    assert result["latency_ms_p99"] >= result["latency_ms_p50"] > 0

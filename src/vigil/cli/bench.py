@@ -41,6 +41,41 @@ def bench_match(
     print(json.dumps(result))
 
 
+@app.command("api")
+def bench_api(
+    size: Annotated[int, typer.Option(min=1, help="Active PDQ indicators loaded.")] = 1_000_000,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Hashes per request.")] = 100,
+    seconds: Annotated[float, typer.Option(min=1, help="How long to send requests.")] = 20.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent client connections.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
+    database_url: Annotated[str | None, typer.Option(
+        help="Run against this (empty) database instead of a throwaway SQLite file.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """Hashes/s and latency through POST /v1/match of a real `vigil serve` process."""
+    from vigil.bench.api import ApiBenchSpec, run
+
+    err_console.print(f"bench api: {size:,} indicators, {batch} hashes a request, {clients} "
+                      f"clients, {workers} worker(s), {seconds:.0f} s")
+    result = run(ApiBenchSpec(size, batch, seconds, clients, workers, 1, database_url))
+    err_console.print(
+        f"{result['hashes_per_s']:,.0f} hashes/s, {result['requests_per_s']:,.0f} requests/s; "
+        f"latency p50 {result['latency_ms_p50']:.1f} ms, p99 {result['latency_ms_p99']:.1f} ms")
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench api — {dt.date.today().isoformat()} — {result['size']:,} indicators, "
+                f"{result['batch']} hashes a request, {result['clients']} clients, "
+                f"{result['workers']} worker(s), {result['database']}\n\n"
+                f"Machine: {result['machine']} (server and load generator share it)\n\n"
+                "| hashes/s | requests/s | p50 (ms) | p99 (ms) | max (ms) | requests |\n"
+                "|---:|---:|---:|---:|---:|---:|\n"
+                f"| {result['hashes_per_s']:,.0f} | {result['requests_per_s']:,.0f} | "
+                f"{result['latency_ms_p50']:.1f} | {result['latency_ms_p99']:.1f} | "
+                f"{result['latency_ms_max']:.1f} | {result['requests']:,} |\n")
+    print(json.dumps(result))
+
+
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
     table.add_column("figure")

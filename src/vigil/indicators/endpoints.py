@@ -45,7 +45,7 @@ def _out(ind: Indicator) -> IndicatorOut:
 def _after_change(request: Request) -> None:
     """The worker that made a change sees it at once; others within the poll interval."""
     state = request.app.state.vigil
-    state.matcher.sync(state.session)
+    state.matcher.sync(state.read_session)
 
 
 @router.get("/lists", response_model=list[ListOut])

@@ -34,6 +34,8 @@ from vigil.matching.video import vpdq_compare
 log = logging.getLogger(__name__)
 
 _DIGEST_SIZE = {SignalType.MD5: 16, SignalType.SHA256: 32, SignalType.VIDEO_MD5: 16}
+_TYPES = list(SignalType)
+_TYPE_CODES = {st: i for i, st in enumerate(_TYPES)}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,12 @@ class LiveMatcher:
         self.pdq = PdqIndex()
         self.exact = {st: ExactIndex(size) for st, size in _DIGEST_SIZE.items()}
         self.videos: dict[int, VpdqHash] = {}
-        self.meta: dict[int, tuple[int, str, str | None]] = {}  # id -> (list, type, label)
+        # Per indicator id, in numpy arrays rather than a dict of tuples: a million Python
+        # objects would cost ~200 MB and make every full garbage collection pause requests.
+        self._list_of = np.zeros(0, np.int32)  # 0: not loaded
+        self._type_of = np.zeros(0, np.int8)
+        self._labels: dict[int, str] = {}
+        self._count = 0
         self.lists: dict[int, ListInfo] = {}
         self.last_seq = 0
         self._stop = threading.Event()
@@ -82,8 +89,8 @@ class LiveMatcher:
             final: dict[int, str] = {}
             for _, ind_id, action in changes:
                 final[ind_id] = action
-            adds = [i for i, a in final.items() if a == "add" and i not in self.meta]
-            withdrawals = [i for i, a in final.items() if a == "withdraw" and i in self.meta]
+            adds = [i for i, a in final.items() if a == "add" and not self._loaded(i)]
+            withdrawals = [i for i, a in final.items() if a == "withdraw" and self._loaded(i)]
             self._remove(withdrawals)
             for start in range(0, len(adds), 10_000):
                 rows = session.execute(
@@ -94,13 +101,32 @@ class LiveMatcher:
             self.last_seq = changes[-1][0]
             return len(changes)
 
+    def _loaded(self, ind_id: int) -> bool:
+        return ind_id < len(self._list_of) and self._list_of[ind_id] != 0
+
+    def _grow(self, max_id: int) -> None:
+        if max_id >= len(self._list_of):
+            size = max(max_id + 1, int(len(self._list_of) * 1.5) + 1024)
+            for name in ("_list_of", "_type_of"):
+                old = getattr(self, name)
+                new = np.zeros(size, old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+
     def _add(self, rows: Sequence[Any]) -> None:
         """Rows of (id, list id, signal type, value, label)."""
+        if not rows:
+            return
+        self._grow(max(r[0] for r in rows))
         pdq_ids, pdq_values = [], []
         exact: dict[SignalType, tuple[list[int], list[str]]] = {st: ([], []) for st in self.exact}
         for ind_id, list_id, st_name, value, label in rows:
             st = SignalType(st_name)
-            self.meta[ind_id] = (list_id, st_name, label)
+            self._list_of[ind_id] = list_id
+            self._type_of[ind_id] = _TYPE_CODES[st]
+            if label is not None:
+                self._labels[ind_id] = label
+            self._count += 1
             if st is SignalType.PDQ:
                 pdq_ids.append(ind_id)
                 pdq_values.append(value)
@@ -117,8 +143,10 @@ class LiveMatcher:
 
     def _remove(self, ids: list[int]) -> None:
         for ind_id in ids:
-            _, st_name, _ = self.meta.pop(ind_id)
-            st = SignalType(st_name)
+            st = _TYPES[self._type_of[ind_id]]
+            self._list_of[ind_id] = 0
+            self._labels.pop(ind_id, None)
+            self._count -= 1
             if st is SignalType.PDQ:
                 self.pdq.remove([ind_id])
             elif st is SignalType.VPDQ:
@@ -145,16 +173,16 @@ class LiveMatcher:
     # -- queries ------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.meta)
+        return self._count
 
     def _hit(self, ind_id: int, distance: int | None) -> Hit | None:
-        meta = self.meta.get(ind_id)
-        if meta is None:
+        if not self._loaded(ind_id):
             return None
-        info = self.lists.get(meta[0])
+        info = self.lists.get(int(self._list_of[ind_id]))
         if info is None:
             return None
-        return Hit(ind_id, info.name, info.kind, meta[1], distance, meta[2])
+        return Hit(ind_id, info.name, info.kind, _TYPES[self._type_of[ind_id]].value, distance,
+                   self._labels.get(ind_id))
 
     def match_pdq(self, hexes: list[str]) -> list[list[Hit]]:
         lists = list(self.lists.values())
@@ -168,7 +196,7 @@ class LiveMatcher:
             hit = self._hit(ind_id, d)
             if hit is None:
                 continue
-            info = self.lists[self.meta[ind_id][0]]
+            info = self.lists[int(self._list_of[ind_id])]
             if d <= info.pdq_threshold:
                 out[q].append(hit)
         return out
@@ -188,7 +216,7 @@ class LiveMatcher:
     def match_vpdq(self, video: VpdqHash) -> list[Hit]:
         hits = []
         for ind_id, target in list(self.videos.items()):
-            info = self.lists.get(self.meta.get(ind_id, (0, "", None))[0])
+            info = self.lists.get(int(self._list_of[ind_id])) if self._loaded(ind_id) else None
             if info is None:
                 continue
             if vpdq_compare(video, target, distance=info.pdq_threshold).is_match():

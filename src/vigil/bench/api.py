@@ -1,0 +1,183 @@
+"""``vigil bench api``: hashes per second through ``POST /v1/match`` of a real server.
+
+A throwaway data directory gets a database with ``size`` active PDQ indicators (random hashes,
+loaded with bulk SQL — the benchmark measures matching, not the two-organisation workflow), a
+provider key, and a ``vigil serve`` process on a loopback port. Client threads then send
+requests of ``batch`` hashes (half of them near-duplicates of listed hashes, half random) over
+persistent connections for ``seconds``; the server's hashes/s and per-request latency
+percentiles are reported. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert
+
+from vigil.bench.match import machine
+from vigil.matching.codes import flip_bits, random_codes, unpack_hex
+
+
+@dataclass(frozen=True)
+class ApiBenchSpec:
+    size: int = 1_000_000
+    batch: int = 100
+    seconds: float = 20.0
+    clients: int = 4
+    workers: int = 1
+    seed: int = 1
+    database_url: str | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(spec: ApiBenchSpec, data_dir: Path, codes: np.ndarray) -> tuple[str, str]:
+    """Database with the indicators and a provider key; returns (database URL, token)."""
+    from vigil.db import make_engine, session_factory, transaction
+    from vigil.indicators import service as indicators
+    from vigil.indicators.models import Indicator, ListChange
+    from vigil.migrations import upgrade
+    from vigil.orgs import service as orgs
+    from vigil.orgs.access import KIND_SCOPES, OrgKind
+
+    url = spec.database_url or f"sqlite:///{data_dir / 'vigil.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        centre = orgs.create_organisation(s, None, "Bench Centre", OrgKind.CENTRE)
+        key = orgs.issue_key(s, None, centre.id, "bench", set(KIND_SCOPES[OrgKind.CENTRE]))
+        provider = orgs.create_organisation(s, None, "Bench Provider", OrgKind.PROVIDER)
+        token = orgs.issue_key(s, None, provider.id, "bench", set(KIND_SCOPES[OrgKind.PROVIDER])).token
+        hl = indicators.create_list(s, None, "known-material", "block", 31)
+        list_id, org_id, key_id = hl.id, centre.id, key.key.id
+    now = datetime.now(UTC)
+    hexes = unpack_hex(codes)
+    step = 50_000
+    with engine.begin() as conn:
+        for start in range(0, len(hexes), step):
+            conn.execute(insert(Indicator), [
+                {"id": start + i + 1, "list_id": list_id, "signal_type": "pdq", "value": h,
+                 "salt": "00" * 16, "status": "active", "legal_basis": "benchmark",
+                 "proposed_by_org": org_id, "proposed_by_key": key_id, "proposer": "bench",
+                 "proposed_at": now}
+                for i, h in enumerate(hexes[start : start + step])])
+            conn.execute(insert(ListChange), [
+                {"list_id": list_id, "indicator_id": start + i + 1, "action": "add", "at": now}
+                for i in range(len(hexes[start : start + step]))])
+    engine.dispose()
+    return url, token
+
+
+def _client(port: int, token: str, bodies: list[bytes], stop: float,
+            latencies: list[float], errors: list[str]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    i = 0
+    while time.perf_counter() < stop:
+        body = bodies[i % len(bodies)]
+        i += 1
+        t0 = time.perf_counter()
+        conn.request("POST", "/v1/match", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        latencies.append(time.perf_counter() - t0)
+        if resp.status != 200:
+            errors.append(f"{resp.status}: {data[:200]!r}")
+            break
+    conn.close()
+
+
+def run(spec: ApiBenchSpec) -> dict[str, Any]:
+    codes = random_codes(spec.size, spec.seed)
+    rng = np.random.default_rng(spec.seed + 1)
+    bodies = []
+    for b in range(64):
+        half = spec.batch // 2
+        near = flip_bits(codes[rng.integers(0, spec.size, half)], rng.integers(0, 32, half),
+                         spec.seed + 10 + b)
+        qs = unpack_hex(np.concatenate([near, random_codes(spec.batch - half, spec.seed + 100 + b)]))
+        bodies.append(json.dumps({"items": [{"signal_type": "pdq", "value": h} for h in qs]}).encode())
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-api-") as tmp:
+        data = Path(tmp)
+        t0 = time.perf_counter()
+        url, token = prepare(spec, data, codes)
+        load_s = time.perf_counter() - t0
+        del codes
+        port = _free_port()
+        env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": url,
+               "VIGIL_LOG_LEVEL": "WARNING"}
+        log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "vigil", "serve", "--port", str(port),
+             "--workers", str(spec.workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            t0 = time.perf_counter()
+            _wait_ready(port, spec.size, spec.workers, server, data)
+            ready_s = time.perf_counter() - t0
+            latencies: list[float] = []
+            errors: list[str] = []
+            start = time.perf_counter()
+            stop = start + spec.seconds
+            threads = [threading.Thread(target=_client,
+                                        args=(port, token, bodies, stop, latencies, errors))
+                       for _ in range(spec.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - start
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+    if errors:
+        raise RuntimeError(f"requests failed: {errors[:3]}")
+    lat = np.array(latencies) * 1000
+    return {
+        "size": spec.size, "batch": spec.batch, "clients": spec.clients,
+        "workers": spec.workers, "seconds": round(wall, 2), "machine": machine(),
+        "database": "postgresql" if spec.database_url and "postgres" in spec.database_url else "sqlite",
+        "requests": len(latencies),
+        "hashes_per_s": len(latencies) * spec.batch / wall,
+        "requests_per_s": len(latencies) / wall,
+        "latency_ms_p50": float(np.percentile(lat, 50)),
+        "latency_ms_p99": float(np.percentile(lat, 99)),
+        "latency_ms_max": float(lat.max()),
+        "load_s": load_s, "ready_s": ready_s,
+    }
+
+
+def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[bytes],
+                data: Path) -> None:
+    deadline = time.monotonic() + 600
+    ready = 0
+    while ready < max(workers, 1) * 3:  # several answers, so that every worker is likely up
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not become ready: {(data / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                if json.loads(r.read())["indicators_loaded"] >= size:
+                    ready += 1
+                    continue
+        except OSError:
+            pass
+        time.sleep(0.5)
