@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.translog.merkle import MerkleTree, leaf_hash
@@ -74,7 +75,14 @@ def signed_head(session: Session, cache: TreeCache, signer: TreeHeadSigner) -> S
     if stored is not None:
         return SignedTreeHead(signer.log_id, n, stored.timestamp_ms, stored.root, stored.signature)
     head = signer.sign(n, tree.root(n))
-    session.add(TreeHead(size=n, timestamp_ms=head.timestamp_ms, root=head.root,
-                         signature=head.signature))
-    session.flush()
+    try:
+        with session.begin_nested():  # another worker may store this size at the same moment
+            session.add(TreeHead(size=n, timestamp_ms=head.timestamp_ms, root=head.root,
+                                 signature=head.signature))
+    except IntegrityError:
+        stored = session.get(TreeHead, n)
+        if stored is not None:
+            return SignedTreeHead(signer.log_id, n, stored.timestamp_ms, stored.root,
+                                  stored.signature)
+        raise
     return head
