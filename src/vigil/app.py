@@ -58,6 +58,7 @@ class AppState:
     signer: TreeHeadSigner
     matcher: LiveMatcher
     metrics: Metrics
+    file_store: Any
     tree_cache: TreeCache = field(default_factory=TreeCache)
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -65,6 +66,8 @@ class AppState:
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
     from vigil.indicators.endpoints import router as indicators_router
     from vigil.orgs.endpoints import router as orgs_router
+    from vigil.reports.endpoints import router as reports_router
+    from vigil.reports.storage import FileStore, load_file_key
     from vigil.translog.endpoints import router as log_router
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     read_engine = make_engine(settings.effective_database_url, read_only=True)
     state = AppState(settings, engine, factory, session_factory(read_engine),
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
-                     LiveMatcher(), Metrics())
+                     LiveMatcher(), Metrics(),
+                     FileStore(settings.data_dir / "files", load_file_key(settings)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,4 +139,5 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(orgs_router)
     app.include_router(indicators_router)
     app.include_router(log_router)
+    app.include_router(reports_router)
     return app

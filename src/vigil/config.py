@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_level: str = "INFO"
+    #: AES-256 key for evidence files, base64. Required in production; elsewhere a key file is
+    #: generated in the data directory.
+    file_key: str | None = None
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_report_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_files_per_report: int = Field(default=100, gt=0)
+    #: Retention: files and personal data of assessed reports are deleted after this many days.
+    retention_days_files: int = Field(default=365, gt=0)
+    retention_days_personal_data: int = Field(default=730, gt=0)
+    #: Retention of reports judged manifestly unfounded (shorter: nothing to act on).
+    retention_days_unfounded: int = Field(default=90, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, exists, false, true
+
 from vigil.errors import Forbidden
 
 
@@ -34,6 +36,8 @@ class Scope(StrEnum):
     MATCH = "match"
     LOG_READ = "log:read"
     AUDIT_READ = "audit:read"
+    REPORTS_SUBMIT = "reports:submit"
+    REPORTS_RECEIVE = "reports:receive"
 
 
 _ALL = frozenset(Scope)
@@ -42,10 +46,14 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.PARTNER_CENTRE: frozenset({
         Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
         Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
-    OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
-    OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
-    OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
-    OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ}),
+    OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
+                                 Scope.REPORTS_SUBMIT}),
+    OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
+                                Scope.REPORTS_SUBMIT}),
+    OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
+                                  Scope.REPORTS_RECEIVE}),
+    OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
+                                Scope.REPORTS_RECEIVE}),
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ}),
 }
 
@@ -76,3 +84,32 @@ def check_grant(kind: OrgKind, scopes: set[Scope]) -> None:
     if extra:
         names = ", ".join(sorted(s.value for s in extra))
         raise Forbidden(f"an organisation of kind {kind.value!r} cannot hold: {names}")
+
+
+def visible_reports(principal: Principal) -> ColumnElement[bool]:
+    """Which reports this caller may see — the one place that decides, used by every report
+    query: a provider its own; an authority those routed to its member state; Europol those
+    routed to Europol; the Centre all; anyone else none."""
+    from vigil.reports.models import Report, Routing
+
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    if principal.kind in (OrgKind.PROVIDER, OrgKind.HOTLINE):
+        return Report.provider_org == principal.organisation_id
+    recipient = None
+    if principal.kind is OrgKind.AUTHORITY and principal.member_state:
+        recipient = principal.member_state
+    elif principal.kind is OrgKind.EUROPOL:
+        recipient = "europol"
+    if recipient is None:
+        return false()
+    return exists().where(Routing.report_id == Report.id, Routing.recipient == recipient)
+
+
+def routing_recipient(principal: Principal) -> str | None:
+    """The routing name an authority or Europol receives under."""
+    if principal.kind is OrgKind.AUTHORITY:
+        return principal.member_state
+    if principal.kind is OrgKind.EUROPOL:
+        return "europol"
+    return None

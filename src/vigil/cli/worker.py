@@ -1,0 +1,34 @@
+"""``vigil worker``: run background jobs (report assessment) from the database."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from vigil.cli._console import err_console
+
+
+def worker_command(
+    once: Annotated[bool, typer.Option(help="Run the jobs that are due, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
+) -> None:
+    """Take jobs from the database and run them (several workers may share the queue)."""
+    from vigil.config import Settings
+    from vigil.db import make_engine, session_factory
+    from vigil.migrations import upgrade
+    from vigil.worker import Worker
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    read_engine = make_engine(settings.effective_database_url, read_only=True)
+    worker = Worker(session_factory(engine), session_factory(read_engine))
+    if once:
+        ran = worker.run_once()
+        err_console.print(f"ran {ran} job(s)")
+        return
+    err_console.print("vigil worker: waiting for jobs")
+    worker.run_forever(interval)

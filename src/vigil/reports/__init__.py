@@ -1,0 +1,1 @@
+"""Reports from providers: intake, assessment, jurisdiction, hand-off to authorities."""

@@ -1,0 +1,128 @@
+"""Assessment of a submitted report (run by ``vigil worker``).
+
+1. Match every hash (given by the provider or computed from its files) against the active
+   indicators: any block-list hit → *known material*; otherwise → *new material* (for human
+   review).
+2. *Manifestly unfounded*, with the reason stated: no content at all, or every hash matches
+   the ``non-material`` allow list and nothing else was reported.
+3. Priority: urgent first, then new material and solicitation, then known material.
+4. Jurisdiction: EU member states from the reported IP addresses (offline IP-to-country), the
+   declared country of the report and of each user; none found → ``unknown``.
+5. Unless manifestly unfounded: routed to Europol and to each member state found, and handed
+   off.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import iptocc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.indicators.matcher import LiveMatcher
+from vigil.matching.signals import SignalType, VpdqHash
+from vigil.reports.handoff import Handoff, Notice
+from vigil.reports.models import Report, ReportHash, Routing
+
+EU_MEMBER_STATES = frozenset([
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
+_ALIASES = {"EL": "GR"}  # the EU's code for Greece
+
+PRIORITY_URGENT, PRIORITY_NEW, PRIORITY_KNOWN = 300, 200, 100
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _state(code: str | None) -> str | None:
+    if not code:
+        return None
+    c = _ALIASES.get(code.upper(), code.upper())
+    return c if c in EU_MEMBER_STATES else None
+
+
+def jurisdictions(report: Report) -> list[str]:
+    found: set[str] = set()
+    if s := _state(report.declared_country):
+        found.add(s)
+    details = json.loads(report.details or "{}")
+    for user in details.get("users", []):
+        if s := _state(user.get("declared_country")):
+            found.add(s)
+        for ev in user.get("ips", []):
+            try:
+                cc = iptocc.country_code(ev["ip"])
+            except Exception:
+                cc = None
+            if s := _state(cc):
+                found.add(s)
+    return sorted(found)
+
+
+def _matches(matcher: LiveMatcher, h: ReportHash) -> list[tuple[int, str]]:
+    st = SignalType(h.signal_type)
+    if st is SignalType.PDQ:
+        hits = matcher.match_pdq([h.value])[0]
+    elif st is SignalType.VPDQ:
+        hits = matcher.match_vpdq(VpdqHash.parse(h.value))
+    else:
+        hits = matcher.match_digest(st, h.value)
+    return [(hit.indicator_id, hit.list_kind) for hit in hits]
+
+
+def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Handoff) -> Report | None:
+    report = session.get(Report, report_id, with_for_update=True)
+    if report is None or report.status not in ("submitted",):
+        return report  # retracted meanwhile, or already assessed (a retried job)
+    hashes = list(session.scalars(select(ReportHash).where(ReportHash.report_id == report.id)))
+    details = json.loads(report.details or "{}")
+    urls = details.get("urls", [])
+    known = False
+    allowed_only = bool(hashes)
+    for h in hashes:
+        hits = _matches(matcher, h)
+        block = [i for i, kind in hits if kind == "block"]
+        if block:
+            known = True
+            h.matched_indicator = block[0]
+        if not any(kind == "allow" for _, kind in hits) or block:
+            allowed_only = False
+    unfounded = None
+    if not hashes and not urls and report.concerns != "solicitation":
+        unfounded = "no content: the report carries no files, hashes or URLs"
+    elif allowed_only and not urls and report.concerns != "solicitation":
+        unfounded = "all reported content matches the non-material list (benign look-alikes)"
+    report.assessed_at = now()
+    if unfounded:
+        report.status = report.assessment = "manifestly_unfounded"
+        report.assessment_reason = unfounded
+        report.priority = 0
+        record(session, None, AuditAction.REPORT_ASSESSED, subject=report.public_id,
+               details={"assessment": report.assessment})
+        return report
+    report.assessment = "known_material" if known else (
+        "solicitation" if report.concerns == "solicitation" else "new_material")
+    report.assessment_reason = ("matches verified indicators" if known
+                                else "no match: queued for human review")
+    report.priority = (PRIORITY_URGENT if report.urgent
+                       else PRIORITY_KNOWN if known else PRIORITY_NEW)
+    states = jurisdictions(report)
+    report.jurisdictions = " ".join(states) if states else "unknown"
+    for recipient in ["europol", *states]:
+        session.add(Routing(report_id=report.id, recipient=recipient, handed_off_at=now()))
+    session.flush()
+    for recipient in ["europol", *states]:
+        handoff.deliver(Notice(report.public_id, recipient, report.priority, report.urgent))
+    report.status = "forwarded"
+    report.forwarded_at = now()
+    record(session, None, AuditAction.REPORT_ASSESSED, subject=report.public_id,
+           details={"assessment": report.assessment, "priority": report.priority})
+    record(session, None, AuditAction.REPORT_FORWARDED, subject=report.public_id,
+           details={"recipients": ["europol", *states]})
+    return report

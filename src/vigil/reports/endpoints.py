@@ -1,0 +1,183 @@
+"""HTTP routes for providers (``/v1/reports``) and authorities (``/v1/authority/reports``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.deps import principal_of, unit_of_work
+from vigil.errors import Invalid, NotFound, TooLarge
+from vigil.orgs.access import Scope, routing_recipient
+from vigil.reports import service
+from vigil.reports.models import Report, ReportFile, Routing
+from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
+from vigil.reports.storage import FileStore
+
+router = APIRouter(prefix="/v1")
+
+
+def _store(request: Request) -> FileStore:
+    store: FileStore = request.app.state.vigil.file_store
+    return store
+
+
+@router.post("/reports", response_model=ReportOut, status_code=201)
+def submit_report(body: ReportIn, request: Request, response: Response,
+                  actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+                  idempotency_key: Annotated[str | None, Header()] = None) -> Any:
+    """File a report. With an ``Idempotency-Key`` header a retry returns the first report
+    (200) instead of creating another."""
+    try:
+        with unit_of_work(request) as s:
+            report, created = service.submit(s, actor, body, idempotency_key)
+            out = service.summary(s, report)
+    except IntegrityError:
+        # The same key raced in on another connection: that one won; return its report.
+        with unit_of_work(request) as s:
+            report, created = service.submit(s, actor, body, idempotency_key)
+            out = service.summary(s, report)
+    if not created:
+        response.status_code = 200
+    return out
+
+
+@router.post("/reports/{report_id}/files", status_code=201)
+async def add_file(report_id: str, request: Request,
+                   actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+                   file: Annotated[UploadFile, File()],
+                   meta: Annotated[str, Form()] = "{}") -> dict[str, Any]:
+    settings = request.app.state.vigil.settings
+    data = await file.read(settings.max_file_bytes + 1)
+    if len(data) > settings.max_file_bytes:
+        raise TooLarge(f"file over the limit of {settings.max_file_bytes} bytes")
+    try:
+        file_meta = FileMeta.model_validate_json(meta)
+    except ValidationError as exc:
+        raise Invalid("invalid file metadata", items=[
+            {"location": list(e["loc"]), "error": e["msg"]} for e in exc.errors()]) from None
+    with unit_of_work(request) as s:
+        f = service.add_file(s, actor, report_id, file.filename or "upload", data, file_meta,
+                             _store(request), settings.max_file_bytes,
+                             settings.max_report_bytes, settings.max_files_per_report)
+        return {"file_id": f.id, "size": f.size, "md5": f.md5, "sha256": f.sha256,
+                "pdq": f.pdq, "pdq_quality": f.pdq_quality, "note": f.hash_error}
+
+
+@router.post("/reports/{report_id}/finish", response_model=ReportOut)
+def finish(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return service.summary(s, service.finish(s, actor, report_id))
+
+
+class RetractIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/reports/{report_id}/retract", response_model=ReportOut)
+def retract(report_id: str, body: RetractIn, request: Request,
+            actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return service.summary(s, service.retract(s, actor, report_id, body.reason))
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut)
+def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        return service.summary(s, service.get_visible(s, actor, report_id))
+
+
+# -- authorities and Europol ------------------------------------------------------------------
+
+def _routing(s: Any, actor: Any, report_id: int) -> Routing:
+    recipient = routing_recipient(actor)
+    routing: Routing | None = s.scalar(select(Routing).where(Routing.report_id == report_id,
+                                                             Routing.recipient == recipient))
+    if routing is None:
+        raise NotFound("no such report")
+    return routing
+
+
+@router.get("/authority/reports")
+def authority_reports(request: Request, actor: principal_of(Scope.REPORTS_RECEIVE),  # type: ignore[valid-type]
+                      limit: int = 100) -> list[dict[str, Any]]:
+    """Reports routed to the caller's member state (or to Europol), most urgent first."""
+    with unit_of_work(request) as s:
+        rows = s.scalars(service.visible(actor).order_by(
+            Report.priority.desc(), Report.submitted_at).limit(min(limit, 1000)))
+        out = [service.summary(s, r) for r in rows]
+        record(s, actor, AuditAction.REPORT_READ, details={"listed": len(out)})
+        return out
+
+
+@router.get("/authority/reports/{report_id}")
+def authority_report(report_id: str, request: Request,
+                     actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        report = service.get_visible(s, actor, report_id)
+        files = s.scalars(select(ReportFile).where(ReportFile.report_id == report.id))
+        record(s, actor, AuditAction.REPORT_READ, subject=report.public_id)
+        return {**service.summary(s, report), "incident_at": report.incident_at,
+                "concerns": report.concerns, "urgent": report.urgent,
+                "urgent_reason": report.urgent_reason, "legal_basis": report.legal_basis,
+                "declared_country": report.declared_country,
+                "content_removed": report.content_removed, "incident_type": report.incident_type,
+                "details": json.loads(report.details) if report.details else None,
+                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "md5": f.md5,
+                           "sha256": f.sha256, "pdq": f.pdq,
+                           "industry_classification": f.industry_classification,
+                           "available": f.storage_key is not None} for f in files]}
+
+
+@router.get("/authority/reports/{report_id}/files/{file_id}")
+def authority_file(report_id: str, file_id: int, request: Request,
+                   actor: principal_of(Scope.REPORTS_RECEIVE)) -> Response:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        report = service.get_visible(s, actor, report_id)
+        f = s.get(ReportFile, file_id)
+        if f is None or f.report_id != report.id or f.storage_key is None or f.nonce is None:
+            raise NotFound("no such file (or deleted at the end of its retention period)")
+        data = _store(request).get(f.storage_key, f.nonce, service.aad(report.public_id, f.id))
+        record(s, actor, AuditAction.REPORT_FILE_DOWNLOADED, subject=report.public_id,
+               details={"file": f.id})
+    return Response(data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": "attachment"})
+
+
+@router.post("/authority/reports/{report_id}/acknowledge")
+def acknowledge(report_id: str, request: Request,
+                actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        report = service.get_visible(s, actor, report_id)
+        routing = _routing(s, actor, report.id)
+        routing.acknowledged_at = routing.acknowledged_at or datetime.now(UTC)
+        record(s, actor, AuditAction.REPORT_ACKNOWLEDGED, subject=report.public_id)
+        return {"id": report.public_id, "acknowledged_at": routing.acknowledged_at}
+
+
+class FeedbackIn(BaseModel):
+    outcome: str = Field(min_length=1, max_length=4000)
+    delay_user_notice_days: int | None = Field(default=None, ge=1, le=548)  # up to 18 months
+
+
+@router.post("/authority/reports/{report_id}/feedback")
+def feedback(report_id: str, body: FeedbackIn, request: Request,
+             actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+    with unit_of_work(request) as s:
+        report = service.get_visible(s, actor, report_id)
+        routing = _routing(s, actor, report.id)
+        routing.feedback = body.outcome
+        if body.delay_user_notice_days:
+            routing.delay_user_notice_until = datetime.now(UTC) + timedelta(
+                days=body.delay_user_notice_days)
+        record(s, actor, AuditAction.REPORT_FEEDBACK, subject=report.public_id,
+               details={"delay_days": body.delay_user_notice_days})
+        return {"id": report.public_id, "feedback": routing.feedback,
+                "delay_user_notice_until": routing.delay_user_notice_until}

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.db import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Report(Base):
+    """A provider's report (CSA proposal Art. 13 contents, with NCMEC CyberTipline detail).
+
+    ``status``: open (files may be added) → submitted → assessed (known, new,
+    manifestly_unfounded) → forwarded; or retracted by the provider.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("provider_org", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    provider_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    provider_key: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    incident_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    concerns: Mapped[str] = mapped_column(String(24))  # known_material | new_material | solicitation
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    urgent_reason: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(200))
+    declared_country: Mapped[str | None] = mapped_column(String(2))
+    content_removed: Mapped[bool] = mapped_column(Boolean)
+    incident_type: Mapped[str | None] = mapped_column(String(64))
+    #: Personal data and the rest of the report (users, IPs, URLs, ...), as JSON. Deleted at
+    #: the end of the retention period (anonymous counts stay).
+    details: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    assessment: Mapped[str | None] = mapped_column(String(32))
+    assessment_reason: Mapped[str | None] = mapped_column(Text)
+    jurisdictions: Mapped[str] = mapped_column(String(200), default="")  # "DE FR" or "unknown"
+    assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    personal_data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportFile(Base):
+    """An uploaded file: stored encrypted (AES-GCM) under ``storage_key``; hashes computed by
+    the Centre, not taken from the provider."""
+
+    __tablename__ = "report_files"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str | None] = mapped_column(String(64))
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    hash_error: Mapped[str | None] = mapped_column(Text)
+    annotations: Mapped[str | None] = mapped_column(Text)  # JSON: NCMEC file annotations
+    industry_classification: Mapped[str | None] = mapped_column(String(8))
+    viewed_by_provider: Mapped[bool | None] = mapped_column(Boolean)
+    publicly_available: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportHash(Base):
+    """A hash in a report: given by the provider, or computed from an uploaded file."""
+
+    __tablename__ = "report_hashes"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("report_files.id"))
+    matched_indicator: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
+
+
+class Routing(Base):
+    """Who a report went to: a member state's authority or Europol. The one table that
+    decides what an authority may see (see ``orgs/access.py``)."""
+
+    __tablename__ = "report_routings"
+    __table_args__ = (UniqueConstraint("report_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    #: a member-state code ("DE") or "europol"
+    recipient: Mapped[str] = mapped_column(String(16), index=True)
+    handed_off_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    delay_user_notice_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Job(Base):
+    """Background work, taken by ``vigil worker`` from the database; enqueued in the same
+    transaction as the change that needs it, so it exists exactly when that change does."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

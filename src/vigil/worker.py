@@ -1,0 +1,97 @@
+"""``vigil worker``: takes jobs from the database and runs them.
+
+A job is claimed by an UPDATE that only succeeds for one worker (status queued → running), so
+several workers can share a queue on PostgreSQL or SQLite. A job that raises is retried with
+back-off, up to ``MAX_ATTEMPTS``, then marked failed with its error; a worker that dies leaves
+its job ``running`` until ``locked_until`` passes, when another worker takes it again. Jobs must
+therefore be idempotent (assessment checks the report's status first).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.db import transaction
+from vigil.indicators.matcher import LiveMatcher
+from vigil.reports.assessment import assess
+from vigil.reports.handoff import Handoff, NullHandoff
+from vigil.reports.models import Job
+
+log = logging.getLogger("vigil.worker")
+MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=5)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    def __init__(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session],
+                 handoff: Handoff | None = None) -> None:
+        self.factory = factory
+        self.read_factory = read_factory
+        self.handoff = handoff or NullHandoff()
+        self.matcher = LiveMatcher()
+
+    def _claim(self) -> Job | None:
+        with transaction(self.factory) as s:
+            t = now()
+            candidate = s.scalar(
+                select(Job).where(or_(
+                    (Job.status == "queued") & (Job.run_after <= t),
+                    (Job.status == "running") & (Job.locked_until < t)))
+                .order_by(Job.id).limit(1))
+            if candidate is None:
+                return None
+            claimed = s.execute(
+                update(Job).where(Job.id == candidate.id, Job.status == candidate.status,
+                                  Job.attempts == candidate.attempts)
+                .values(status="running", attempts=candidate.attempts + 1,
+                        locked_until=t + LEASE))
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None  # another worker got it first
+            s.expunge(candidate)
+            candidate.attempts += 1
+            return candidate
+
+    def run_once(self) -> int:
+        """Run every job that is due; returns how many ran."""
+        self.matcher.sync(self.read_factory)
+        ran = 0
+        while (job := self._claim()) is not None:
+            ran += 1
+            try:
+                with transaction(self.factory) as s:
+                    self._run(s, job)
+                    s.execute(update(Job).where(Job.id == job.id)
+                              .values(status="done", locked_until=None))
+            except Exception:
+                error = traceback.format_exc(limit=5)
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                with transaction(self.factory) as s:
+                    failed = job.attempts >= MAX_ATTEMPTS
+                    s.execute(update(Job).where(Job.id == job.id).values(
+                        status="failed" if failed else "queued", last_error=error[-4000:],
+                        locked_until=None,
+                        run_after=now() + timedelta(seconds=2 ** job.attempts)))
+        return ran
+
+    def _run(self, session: Session, job: Job) -> None:
+        payload = json.loads(job.payload)
+        if job.kind == "assess_report":
+            assess(session, int(payload["report_id"]), self.matcher, self.handoff)
+        else:
+            raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def run_forever(self, interval: float = 0.5) -> None:
+        while True:
+            if self.run_once() == 0:
+                time.sleep(interval)

@@ -1,0 +1,235 @@
+"""Report intake, assessment, routing and the authorities' view — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth
+from tests.fixtures.world import World, build_world
+from vigil.db import transaction
+from vigil.indicators import service as indicators
+from vigil.reports.handoff import NullHandoff
+from vigil.reports.models import Report, ReportFile
+from vigil.samples import encode, pattern_image
+from vigil.worker import Worker
+
+KNOWN_PDQ = "c3" * 32
+DE_IP = "193.99.144.80"  # a German address in the offline IP-to-country data
+
+
+def report_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "incident_at": "2026-11-01T10:00:00Z", "concerns": "new_material",
+        "legal_basis": "Regulation (EU) 2024/1307", "content_removed": True,
+        "hashes": [{"signal_type": "md5", "value": "0" * 32}],
+        "users": [{"user_ids": ["u-1"], "ips": [{"ip": DE_IP, "at": "2026-11-01T09:59:00Z"}]}],
+    }
+    body.update(overrides)
+    return body
+
+
+def run_worker(factory: sessionmaker[Session], handoff: NullHandoff | None = None) -> NullHandoff:
+    h = handoff or NullHandoff()
+    Worker(factory, factory, h).run_once()
+    return h
+
+
+def submit(client: TestClient, w: World, key: str | None = None, **overrides: Any) -> dict[str, Any]:
+    headers = auth(w.tokens["provider"])
+    if key:
+        headers["Idempotency-Key"] = key
+    r = client.post("/v1/reports", headers=headers, json=report_body(**overrides))
+    assert r.status_code in (200, 201), r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_idempotent_submission(client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    first = submit(client, w, key="abc-1")
+    again = client.post("/v1/reports", headers={**auth(w.tokens["provider"]),
+                                                "Idempotency-Key": "abc-1"}, json=report_body())
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    other = client.post("/v1/reports", headers={**auth(w.tokens["provider"]),
+                                                "Idempotency-Key": "abc-1"},
+                        json=report_body(urgent=True, urgent_reason="x"))
+    assert other.status_code == 409
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == 1
+
+
+def test_malformed_reports_list_every_problem(client: TestClient,
+                                              factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    body = report_body(concerns="gossip", urgent=True, surprise="field",
+                       users=[{"ips": [{"ip": "999.1.1.1", "at": "yesterday"}]}])
+    del body["legal_basis"]
+    r = client.post("/v1/reports", headers=auth(w.tokens["provider"]), json=body)
+    assert r.status_code == 422
+    locations = [".".join(map(str, i["location"])) for i in r.json()["error"]["items"]]
+    for expected in ("body.concerns", "body.legal_basis", "body.surprise",
+                     "body.users.0.ips.0.ip", "body.users.0.ips.0.at"):
+        assert any(loc.startswith(expected) for loc in locations), (expected, locations)
+    r = client.post("/v1/reports", headers=auth(w.tokens["provider"]),
+                    json=report_body(hashes=[{"signal_type": "md5", "value": "zz"}]))
+    assert r.status_code == 422 and "md5" in r.json()["error"]["items"][0]["error"]
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_files_are_encrypted_at_rest_and_hashed_by_the_centre(
+        client: TestClient, factory: sessionmaker[Session], data_dir: Path) -> None:
+    w = build_world(factory)
+    rep = submit(client, w, complete=False, hashes=[])
+    image = encode(pattern_image(5))
+    r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                    files={"file": ("scene.jpg", image, "image/jpeg")},
+                    data={"meta": json.dumps({"industry_classification": "B1",
+                                              "viewed_by_provider": True})})
+    assert r.status_code == 201, r.text
+    assert r.json()["pdq"] and len(r.json()["sha256"]) == 64
+    stored = [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+    assert len(stored) == 1
+    assert image not in stored[0].read_bytes() and image[:64] not in stored[0].read_bytes()
+    r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                    files={"file": ("x.bin", b"", "application/octet-stream")})
+    assert r.status_code == 422
+    r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                    files={"file": ("x.bin", b"x", "application/octet-stream")},
+                    data={"meta": '{"industry_classification": "Z9"}'})
+    assert r.status_code == 422
+    assert client.post(f"/v1/reports/{rep['id']}/finish",
+                       headers=auth(w.tokens["provider"])).json()["status"] == "submitted"
+    r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                    files={"file": ("late.jpg", image, "image/jpeg")})
+    assert r.status_code == 409
+
+
+def test_oversized_file_is_refused(db_url: str, data_dir: Path,
+                                   factory: sessionmaker[Session]) -> None:
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    with make_client(db_url, data_dir, max_file_bytes=1000) as client:
+        rep = submit(client, w, complete=False, hashes=[])
+        r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                        files={"file": ("big.bin", b"x" * 1001, "application/octet-stream")})
+        assert r.status_code == 413
+
+
+def _activate(factory: sessionmaker[Session], w: World, value: str, lst: str = "known-material") -> None:
+    with transaction(factory) as s:
+        (ind,) = indicators.propose(s, w.principals["centre"],
+                                    [indicators.Proposal("pdq", value, lst, "x")])
+        indicators.verify(s, w.principals["partner"], ind.id)
+
+
+def test_assessment_routes_known_material_to_europol_and_the_member_state(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    _activate(factory, w, KNOWN_PDQ)
+    rep = submit(client, w, hashes=[{"signal_type": "pdq", "value": "c3" * 31 + "c0"}])
+    handoff = run_worker(factory)
+    got = client.get(f"/v1/reports/{rep['id']}", headers=auth(w.tokens["provider"])).json()
+    assert got["status"] == "forwarded" and got["assessment"] == "known_material"
+    assert got["jurisdictions"] == ["DE"]
+    assert sorted(n.recipient for n in handoff.delivered) == ["DE", "europol"]
+
+
+def test_priorities_and_unfounded_reports(client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    _activate(factory, w, KNOWN_PDQ)
+    _activate(factory, w, "7e" * 32, "non-material")
+    known = submit(client, w, hashes=[{"signal_type": "pdq", "value": KNOWN_PDQ}])
+    new = submit(client, w)
+    urgent = submit(client, w, urgent=True, urgent_reason="a child is in imminent danger")
+    empty = submit(client, w, hashes=[], urls=[])
+    benign = submit(client, w, hashes=[{"signal_type": "pdq", "value": "7e" * 32}])
+    run_worker(factory)
+
+    def get(r: dict[str, Any]) -> dict[str, Any]:
+        return client.get(f"/v1/reports/{r['id']}", headers=auth(w.tokens["provider"])).json()  # type: ignore[no-any-return]
+
+    assert get(empty)["status"] == "manifestly_unfounded"
+    assert "no content" in get(empty)["assessment_reason"]
+    assert "non-material" in get(benign)["assessment_reason"]
+    assert not get(benign)["forwarded"]
+    queue = client.get("/v1/authority/reports", headers=auth(w.tokens["europol"])).json()
+    assert [q["id"] for q in queue] == [urgent["id"], new["id"], known["id"]]
+
+
+def test_a_de_authority_cannot_read_a_fr_only_report_by_any_route(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    fr = submit(client, w, declared_country="FR", users=[])
+    de = submit(client, w)
+    run_worker(factory)
+    de_key, fr_key = auth(w.tokens["authority_de"]), auth(w.tokens["authority_fr"])
+    listed = [r["id"] for r in client.get("/v1/authority/reports", headers=de_key).json()]
+    assert de["id"] in listed and fr["id"] not in listed
+    for method, path, body in (
+            ("GET", f"/v1/authority/reports/{fr['id']}", None),
+            ("GET", f"/v1/authority/reports/{fr['id']}/files/1", None),
+            ("POST", f"/v1/authority/reports/{fr['id']}/acknowledge", None),
+            ("POST", f"/v1/authority/reports/{fr['id']}/feedback", {"outcome": "x"})):
+        r = client.request(method, path, headers=de_key, json=body)
+        assert r.status_code == 404, (path, r.text)
+    assert client.get(f"/v1/authority/reports/{fr['id']}", headers=fr_key).status_code == 200
+    # Providers see their own reports only; authorities cannot use the provider routes.
+    assert client.get(f"/v1/reports/{fr['id']}", headers=de_key).status_code == 403
+
+
+def test_authority_acknowledges_downloads_and_gives_feedback(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    rep = submit(client, w, complete=False, hashes=[])
+    image = encode(pattern_image(8))
+    fid = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                      files={"file": ("a.jpg", image, "image/jpeg")}).json()["file_id"]
+    client.post(f"/v1/reports/{rep['id']}/finish", headers=auth(w.tokens["provider"]))
+    run_worker(factory)
+    key = auth(w.tokens["authority_de"])
+    assert client.post(f"/v1/authority/reports/{rep['id']}/acknowledge", headers=key).status_code == 200
+    r = client.get(f"/v1/authority/reports/{rep['id']}/files/{fid}", headers=key)
+    assert r.status_code == 200 and r.content == image
+    r = client.post(f"/v1/authority/reports/{rep['id']}/feedback", headers=key,
+                    json={"outcome": "investigation opened", "delay_user_notice_days": 548})
+    assert r.status_code == 200 and r.json()["delay_user_notice_until"]
+    r = client.post(f"/v1/authority/reports/{rep['id']}/feedback", headers=key,
+                    json={"outcome": "x", "delay_user_notice_days": 549})
+    assert r.status_code == 422
+    from vigil.audit.models import AuditEvent
+
+    with transaction(factory) as s:
+        actions = set(s.scalars(select(AuditEvent.action)))
+    assert {"report:submitted", "report:file_added", "report:assessed", "report:forwarded",
+            "report:acknowledged", "report:file_downloaded", "report:feedback"} <= actions
+
+
+def test_retracted_report_is_not_forwarded(client: TestClient,
+                                           factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    rep = submit(client, w)
+    r = client.post(f"/v1/reports/{rep['id']}/retract", headers=auth(w.tokens["provider"]),
+                    json={"reason": "filed by mistake"})
+    assert r.json()["status"] == "retracted"
+    handoff = run_worker(factory)
+    assert handoff.delivered == []
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(ReportFile)) == 0
+
+
+@pytest.mark.parametrize("ip,expected", [("193.99.144.80", ["DE"]), ("127.0.0.1", ["unknown"])])
+def test_jurisdiction_from_ip(ip: str, expected: list[str], client: TestClient,
+                              factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    rep = submit(client, w, users=[{"ips": [{"ip": ip, "at": "2026-11-01T00:00:00Z"}]}])
+    run_worker(factory)
+    got = client.get(f"/v1/reports/{rep['id']}", headers=auth(w.tokens["provider"])).json()
+    assert got["jurisdictions"] == expected
