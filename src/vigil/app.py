@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.config import Settings
 from vigil.db import make_engine, session_factory
+from vigil.deps import PrincipalCache
 from vigil.errors import DomainError
 from vigil.indicators.matcher import LiveMatcher
 from vigil.translog.repository import TreeCache
@@ -59,6 +60,7 @@ class AppState:
     matcher: LiveMatcher
     metrics: Metrics
     file_store: Any
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
     tree_cache: TreeCache = field(default_factory=TreeCache)
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app = FastAPI(title="vigil", version="0.1.0", lifespan=lifespan,
                   description="The Centre's API: indicator lists with two-organisation "
                               "verification, a verifiable log, provider matching.")
+    state.principals.ttl = settings.auth_cache_seconds
     app.state.vigil = state
 
     @app.exception_handler(DomainError)

@@ -105,3 +105,19 @@ def test_kind_bounds_scopes(client: TestClient, factory: sessionmaker[Session]) 
     r = client.post("/v1/match", headers=auth(token),
                     json={"items": [{"signal_type": "md5", "value": "0" * 32}]})
     assert r.status_code == 200
+
+
+def test_revoked_key_stops_working_within_the_cache_interval(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    import time
+
+    w = build_world(factory)
+    org = w.principals["provider"].organisation_id
+    r = client.post(f"/v1/orgs/{org}/keys", headers=auth(w.tokens["centre"]),
+                    json={"holder": "temp", "scopes": ["match"]})
+    key_id, token = r.json()["id"], r.json()["token"]
+    body = {"items": [{"signal_type": "md5", "value": "0" * 32}]}
+    assert client.post("/v1/match", headers=auth(token), json=body).status_code == 200
+    assert client.post(f"/v1/keys/{key_id}/revoke", headers=auth(w.tokens["centre"])).status_code == 200
+    time.sleep(client.app.state.vigil.settings.auth_cache_seconds + 0.1)  # type: ignore[attr-defined]
+    assert client.post("/v1/match", headers=auth(token), json=body).status_code == 401

@@ -76,6 +76,38 @@ def bench_api(
     print(json.dumps(result))
 
 
+@app.command("intake")
+def bench_intake(
+    seconds: Annotated[float, typer.Option(min=1, help="How long to send reports.")] = 20.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent client connections.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 2,
+    database_url: Annotated[str | None, typer.Option(
+        help="An empty PostgreSQL database to file into (default: a throwaway SQLite file).")] = None,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """Reports/s and latency through POST /v1/reports of a real `vigil serve` process."""
+    from vigil.bench.intake import IntakeBenchSpec, run
+
+    err_console.print(f"bench intake: {clients} clients, {workers} worker(s), {seconds:.0f} s")
+    result = run(IntakeBenchSpec(seconds, clients, workers, database_url))
+    err_console.print(
+        f"{result['reports_per_s']:,.0f} reports/s ({result['stored']:,} stored of "
+        f"{result['reports']:,} acknowledged); latency p50 {result['latency_ms_p50']:.1f} ms, "
+        f"p99 {result['latency_ms_p99']:.1f} ms")
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench intake — {dt.date.today().isoformat()} — {result['clients']} clients, "
+                f"{result['workers']} worker(s), {result['database']}\n\n"
+                f"Machine: {result['machine']} (server and load generator share it)\n\n"
+                "| reports/s | p50 (ms) | p99 (ms) | max (ms) | acknowledged | stored |\n"
+                "|---:|---:|---:|---:|---:|---:|\n"
+                f"| {result['reports_per_s']:,.0f} | {result['latency_ms_p50']:.1f} | "
+                f"{result['latency_ms_p99']:.1f} | {result['latency_ms_max']:.1f} | "
+                f"{result['reports']:,} | {result['stored']:,} |\n")
+    print(json.dumps(result))
+
+
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
     table.add_column("figure")

@@ -51,5 +51,21 @@ def serve_command(
         engine.dispose()
         err_console.print(f"demo keys: {path}")
     err_console.print(f"vigil serving on http://{host}:{port} (OpenAPI at /docs)")
-    uvicorn.run("vigil.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                factory=False)
+    if workers <= 1:
+        uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning")
+        return
+    # Several workers share one listening socket. uvicorn creates it with protocol 0, which
+    # asyncio takes for "not TCP" and so leaves Nagle's algorithm on: every keep-alive response
+    # then waits ~40 ms for a delayed ACK (measured here). Creating it as TCP avoids that.
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    config = uvicorn.Config("vigil.asgi:app", host=host, port=port, workers=workers,
+                            log_level="warning")
+    Multiprocess(config, sockets=[sock]).run()

@@ -38,7 +38,9 @@ def submit_report(body: ReportIn, request: Request, response: Response,
     try:
         with unit_of_work(request) as s:
             report, created = service.submit(s, actor, body, idempotency_key)
-            out = service.summary(s, report)
+            # A new report has no files yet and the hashes it was sent with.
+            out = (service.summary(s, report, files=0, hashes=len(body.hashes)) if created
+                   else service.summary(s, report))
     except IntegrityError:
         # The same key raced in on another connection: that one won; return its report.
         with unit_of_work(request) as s:

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
@@ -90,8 +90,9 @@ def submit(session: Session, actor: Principal, body: ReportIn,
         details=json.dumps(details), priority=0, jurisdictions="")
     session.add(report)
     session.flush()
-    for st, value in hashes:
-        session.add(ReportHash(report_id=report.id, signal_type=st, value=value))
+    if hashes:
+        session.execute(insert(ReportHash), [
+            {"report_id": report.id, "signal_type": st, "value": value} for st, value in hashes])
     record(session, actor, AuditAction.REPORT_SUBMITTED if body.complete else AuditAction.REPORT_OPENED,
            subject=report.public_id, details={"hashes": len(hashes), "urgent": body.urgent})
     if body.complete:
@@ -175,9 +176,12 @@ def retract(session: Session, actor: Principal, public_id: str, reason: str) -> 
     return report
 
 
-def summary(session: Session, report: Report) -> dict[str, Any]:
-    files = session.scalar(select(func.count()).where(ReportFile.report_id == report.id)) or 0
-    hashes = session.scalar(select(func.count()).where(ReportHash.report_id == report.id)) or 0
+def summary(session: Session, report: Report, *, files: int | None = None,
+            hashes: int | None = None) -> dict[str, Any]:
+    if files is None:
+        files = session.scalar(select(func.count()).where(ReportFile.report_id == report.id)) or 0
+    if hashes is None:
+        hashes = session.scalar(select(func.count()).where(ReportHash.report_id == report.id)) or 0
     return {"id": report.public_id, "status": report.status, "created_at": report.created_at,
             "submitted_at": report.submitted_at, "assessment": report.assessment,
             "assessment_reason": report.assessment_reason, "priority": report.priority,
