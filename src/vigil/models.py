@@ -4,9 +4,9 @@ from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.orgs.models import ApiKey, Organisation
-from vigil.reports.models import Job, Report, ReportFile, ReportHash, Routing
+from vigil.reports.models import Job, Question, Report, ReportFile, ReportHash, Routing
 from vigil.translog.models import LogEntry, LogState, TreeHead
 
 __all__ = ["ApiKey", "AuditEvent", "Base", "HashList", "Indicator", "Job", "ListChange",
-           "LogEntry", "LogState", "Organisation", "Report", "ReportFile", "ReportHash", "Routing",
+           "LogEntry", "LogState", "Organisation", "Question", "Report", "ReportFile", "ReportHash", "Routing",
            "TreeHead"]

@@ -18,11 +18,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators.matcher import LiveMatcher
 from vigil.reports.assessment import assess
 from vigil.reports.handoff import Handoff, NullHandoff
 from vigil.reports.models import Job
+from vigil.reports.retention import RetentionResult, apply_retention
+from vigil.reports.storage import FileStore
 
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
@@ -35,11 +38,24 @@ def now() -> datetime:
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session],
-                 handoff: Handoff | None = None) -> None:
+                 handoff: Handoff | None = None, settings: Settings | None = None,
+                 store: FileStore | None = None) -> None:
         self.factory = factory
         self.read_factory = read_factory
         self.handoff = handoff or NullHandoff()
         self.matcher = LiveMatcher()
+        self.settings = settings
+        self.store = store
+        self._last_retention = 0.0
+
+    def retention(self) -> RetentionResult | None:
+        """Apply the retention periods (needs settings and the file store)."""
+        if self.settings is None or self.store is None:
+            return None
+        with transaction(self.factory) as s:
+            result = apply_retention(s, self.settings, self.store)
+        self._last_retention = time.monotonic()
+        return result
 
     def _claim(self) -> Job | None:
         with transaction(self.factory) as s:
@@ -91,7 +107,9 @@ class Worker:
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 
-    def run_forever(self, interval: float = 0.5) -> None:
+    def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0) -> None:
         while True:
+            if time.monotonic() - self._last_retention > retention_every:
+                self.retention()
             if self.run_once() == 0:
                 time.sleep(interval)

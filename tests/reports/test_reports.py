@@ -233,3 +233,96 @@ def test_jurisdiction_from_ip(ip: str, expected: list[str], client: TestClient,
     run_worker(factory)
     got = client.get(f"/v1/reports/{rep['id']}", headers=auth(w.tokens["provider"])).json()
     assert got["jurisdictions"] == expected
+
+
+def test_retention_deletes_files_and_personal_data_keeps_counts(
+        client: TestClient, factory: sessionmaker[Session], data_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from vigil.audit.models import AuditEvent
+    from vigil.config import Settings
+    from vigil.reports.storage import FileStore, load_file_key
+
+    w = build_world(factory)
+    rep = submit(client, w, complete=False, hashes=[])
+    client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                files={"file": ("a.jpg", encode(pattern_image(3)), "image/jpeg")})
+    client.post(f"/v1/reports/{rep['id']}/finish", headers=auth(w.tokens["provider"]))
+    recent = submit(client, w)
+    settings = Settings(data_dir=data_dir, retention_days_files=30,
+                        retention_days_personal_data=60)
+    store = FileStore(data_dir / "files", load_file_key(settings))
+    worker = Worker(factory, factory, NullHandoff(), settings=settings, store=store)
+    worker.run_once()
+    with transaction(factory) as s:
+        s.execute(update(Report).where(Report.public_id == rep["id"])
+                  .values(assessed_at=datetime.now(UTC) - timedelta(days=61)))
+    result = worker.retention()
+    assert result is not None and (result.files_deleted, result.personal_data_deleted) == (1, 1)
+    assert not [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+    with transaction(factory) as s:
+        old = s.scalar(select(Report).where(Report.public_id == rep["id"]))
+        new = s.scalar(select(Report).where(Report.public_id == recent["id"]))
+        assert old is not None and new is not None
+        assert old.details is None and old.status == "forwarded" and old.jurisdictions == "DE"
+        assert new.details is not None
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.subject == rep["id"])))
+    assert "report:files_deleted" in actions and "report:personal_data_deleted" in actions
+    r = client.get(f"/v1/authority/reports/{rep['id']}/files/1", headers=auth(w.tokens["authority_de"]))
+    assert r.status_code == 404
+    assert worker.retention() == type(result)(0, 0)  # nothing left to delete
+
+
+def test_review_confirms_material_into_pending_indicators(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    old = submit(client, w)
+    urgent = submit(client, w, urgent=True, urgent_reason="imminent danger",
+                    hashes=[{"signal_type": "pdq", "value": "5a" * 32}])
+    run_worker(factory)
+    centre = auth(w.tokens["centre"])
+    queue = client.get("/v1/review/queue", headers=centre).json()
+    assert [q["id"] for q in queue] == [urgent["id"], old["id"]]
+    assert all(q["age_seconds"] >= 0 for q in queue)
+    assert client.get("/v1/review/queue", headers=auth(w.tokens["partner"])).status_code == 403
+    r = client.post(f"/v1/review/{urgent['id']}/decision", headers=centre,
+                    json={"decision": "material", "reason": "confirmed", "label": "A1"})
+    assert r.status_code == 200, r.text
+    (ind,) = r.json()["pending_indicators"]
+    got = client.get(f"/v1/indicators/{ind}", headers=centre).json()
+    assert got["status"] == "pending" and got["value"] == "5a" * 32
+    assert got["source"] == f"report:{urgent['id']}"
+    # The Centre proposed it: only another organisation can make it active.
+    assert client.post(f"/v1/indicators/{ind}/verify", headers=centre).status_code == 409
+    assert client.post(f"/v1/indicators/{ind}/verify",
+                       headers=auth(w.tokens["partner"])).status_code == 200
+    r = client.post(f"/v1/review/{urgent['id']}/decision", headers=centre,
+                    json={"decision": "not_material", "reason": "changed my mind"})
+    assert r.status_code == 409
+
+
+def test_questions_reach_the_provider_and_answers_come_back(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    rep = submit(client, w)
+    run_worker(factory)
+    r = client.post(f"/v1/review/{rep['id']}/decision", headers=auth(w.tokens["centre"]),
+                    json={"decision": "needs_information", "reason": "Which service feature?"})
+    assert r.status_code == 200
+    r = client.post(f"/v1/authority/reports/{rep['id']}/questions",
+                    headers=auth(w.tokens["authority_de"]), json={"question": "Account age?"})
+    assert r.status_code == 201
+    fr = client.post(f"/v1/authority/reports/{rep['id']}/questions",
+                     headers=auth(w.tokens["authority_fr"]), json={"question": "x"})
+    assert fr.status_code == 404  # not routed to FR
+    provider = auth(w.tokens["provider"])
+    qs = client.get(f"/v1/reports/{rep['id']}/questions", headers=provider).json()
+    assert [q["question"] for q in qs] == ["Which service feature?", "Account age?"]
+    r = client.post(f"/v1/reports/{rep['id']}/questions/{qs[1]['id']}/answer", headers=provider,
+                    json={"answer": "Created 2026-10-30"})
+    assert r.status_code == 200 and r.json()["answered_at"]
+    again = client.post(f"/v1/reports/{rep['id']}/questions/{qs[1]['id']}/answer",
+                        headers=provider, json={"answer": "x"})
+    assert again.status_code == 409

@@ -28,3 +28,8 @@ class AuditAction(StrEnum):
     REPORT_FILE_DOWNLOADED = "report:file_downloaded"
     REPORT_ACKNOWLEDGED = "report:acknowledged"
     REPORT_FEEDBACK = "report:feedback"
+    REPORT_FILES_DELETED = "report:files_deleted"
+    REPORT_REVIEWED = "report:reviewed"
+    REPORT_QUESTION_ASKED = "report:question_asked"
+    REPORT_QUESTION_ANSWERED = "report:question_answered"
+    REPORT_PERSONAL_DATA_DELETED = "report:personal_data_deleted"

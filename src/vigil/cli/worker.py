@@ -25,10 +25,17 @@ def worker_command(
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
-    worker = Worker(session_factory(engine), session_factory(read_engine))
+    from vigil.reports.storage import FileStore, load_file_key
+
+    store = FileStore(settings.data_dir / "files", load_file_key(settings))
+    worker = Worker(session_factory(engine), session_factory(read_engine), settings=settings,
+                    store=store)
     if once:
         ran = worker.run_once()
-        err_console.print(f"ran {ran} job(s)")
+        kept = worker.retention()
+        err_console.print(f"ran {ran} job(s); retention deleted {kept.files_deleted if kept else 0}"
+                          f" file(s) and personal data of "
+                          f"{kept.personal_data_deleted if kept else 0} report(s)")
         return
     err_console.print("vigil worker: waiting for jobs")
     worker.run_forever(interval)

@@ -38,6 +38,7 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     REPORTS_SUBMIT = "reports:submit"
     REPORTS_RECEIVE = "reports:receive"
+    REPORTS_REVIEW = "reports:review"
 
 
 _ALL = frozenset(Scope)
@@ -46,6 +47,7 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.PARTNER_CENTRE: frozenset({
         Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
         Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
+    # (reports:review stays with the Centre: it reads the reports themselves)
     OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
                                  Scope.REPORTS_SUBMIT}),
     OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,

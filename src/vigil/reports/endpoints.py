@@ -183,3 +183,81 @@ def feedback(report_id: str, body: FeedbackIn, request: Request,
                details={"delay_days": body.delay_user_notice_days})
         return {"id": report.public_id, "feedback": routing.feedback,
                 "delay_user_notice_until": routing.delay_user_notice_until}
+
+
+# -- review at the Centre, and questions --------------------------------------------------------
+
+class DecisionIn(BaseModel):
+    decision: str
+    reason: str = Field(min_length=1, max_length=4000)
+    list: str = "known-material"
+    label: str | None = Field(default=None, max_length=64)
+
+
+class QuestionIn(BaseModel):
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class AnswerIn(BaseModel):
+    answer: str = Field(min_length=1, max_length=20000)
+
+
+def _q(q: Any) -> dict[str, Any]:
+    return {"id": q.id, "question": q.question, "asked_at": q.asked_at, "answer": q.answer,
+            "answered_at": q.answered_at}
+
+
+@router.get("/review/queue")
+def review_queue(request: Request, actor: principal_of(Scope.REPORTS_REVIEW)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+    """New material awaiting a human decision, urgent first, with its age."""
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        t = datetime.now(UTC)
+        return [{**service.summary(s, r), "urgent": r.urgent,
+                 "age_seconds": int((t - _aware(r.submitted_at or r.created_at)).total_seconds()),
+                 "review_decision": r.review_decision} for r in review.queue(s, actor)]
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+@router.post("/review/{report_id}/decision")
+def review_decision(report_id: str, body: DecisionIn, request: Request,
+                    actor: principal_of(Scope.REPORTS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        report, created = review.decide(s, actor, report_id, body.decision, body.reason,
+                                        body.list, body.label)
+        return {"id": report.public_id, "review_decision": report.review_decision,
+                "pending_indicators": created}
+
+
+@router.post("/authority/reports/{report_id}/questions", status_code=201)
+def authority_question(report_id: str, body: QuestionIn, request: Request,
+                       actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        report = service.get_visible(s, actor, report_id)
+        return _q(review.ask(s, actor, report, body.question))
+
+
+@router.get("/reports/{report_id}/questions")
+def report_questions(report_id: str, request: Request,
+                     actor: principal_of(Scope.REPORTS_SUBMIT)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        return [_q(q) for q in review.questions(s, actor, report_id)]
+
+
+@router.post("/reports/{report_id}/questions/{question_id}/answer")
+def answer_question(report_id: str, question_id: int, body: AnswerIn, request: Request,
+                    actor: principal_of(Scope.REPORTS_SUBMIT)) -> dict[str, Any]:  # type: ignore[valid-type]
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        return _q(review.answer(s, actor, report_id, question_id, body.answer))

@@ -58,6 +58,11 @@ class Report(Base):
     forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     personal_data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Human review of new material: material | not_material | needs_information
+    review_decision: Mapped[str | None] = mapped_column(String(24))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReportFile(Base):
@@ -129,3 +134,18 @@ class Job(Base):
     run_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Question(Base):
+    """A request for more information about a report, from the Centre or an authority, and
+    the provider's answer."""
+
+    __tablename__ = "report_questions"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    asked_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 13:12:01.855559
+Create Date: 2026-11-28 13:22:46.292047
 """
 from __future__ import annotations
 
@@ -58,8 +58,13 @@ def upgrade() -> None:
     sa.Column('forwarded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('retracted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('personal_data_deleted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('review_decision', sa.String(length=24), nullable=True),
+    sa.Column('review_reason', sa.Text(), nullable=True),
+    sa.Column('reviewed_by_org', sa.Integer(), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['provider_key'], ['api_keys.id'], name=op.f('fk_reports_provider_key_api_keys')),
     sa.ForeignKeyConstraint(['provider_org'], ['organisations.id'], name=op.f('fk_reports_provider_org_organisations')),
+    sa.ForeignKeyConstraint(['reviewed_by_org'], ['organisations.id'], name=op.f('fk_reports_reviewed_by_org_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reports')),
     sa.UniqueConstraint('provider_org', 'idempotency_key', name=op.f('uq_reports_provider_org')),
     sa.UniqueConstraint('public_id', name=op.f('uq_reports_public_id'))
@@ -94,6 +99,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_files_md5'), ['md5'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_files_report_id'), ['report_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_files_sha256'), ['sha256'], unique=False)
+
+    op.create_table('report_questions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('asked_by_org', sa.Integer(), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['asked_by_org'], ['organisations.id'], name=op.f('fk_report_questions_asked_by_org_organisations')),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_questions_report_id_reports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_questions'))
+    )
+    with op.batch_alter_table('report_questions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_questions_report_id'), ['report_id'], unique=False)
 
     op.create_table('report_routings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -140,6 +160,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_report_routings_recipient'))
 
     op.drop_table('report_routings')
+    with op.batch_alter_table('report_questions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_questions_report_id'))
+
+    op.drop_table('report_questions')
     with op.batch_alter_table('report_files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_files_sha256'))
         batch_op.drop_index(batch_op.f('ix_report_files_report_id'))

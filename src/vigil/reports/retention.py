@@ -1,0 +1,59 @@
+"""Retention: delete what the Centre no longer needs, keep what it must count.
+
+After ``retention_days_files`` the evidence files of assessed reports are deleted (ciphertext
+removed from disk); after ``retention_days_personal_data`` (``retention_days_unfounded`` for
+manifestly unfounded reports) the personal data (users, IPs, URLs, other data) is removed. The
+report row stays with its status, dates, jurisdictions and hash counts, so statistics and
+transparency reports remain true. Every deletion is an audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.config import Settings
+from vigil.reports.models import Report, ReportFile
+from vigil.reports.storage import FileStore
+
+
+@dataclass
+class RetentionResult:
+    files_deleted: int = 0
+    personal_data_deleted: int = 0
+
+
+def apply_retention(session: Session, settings: Settings, store: FileStore,
+                    now: datetime | None = None) -> RetentionResult:
+    t = now or datetime.now(UTC)
+    result = RetentionResult()
+    files_cutoff = t - timedelta(days=settings.retention_days_files)
+    files = session.execute(
+        select(ReportFile, Report.public_id).join(Report, Report.id == ReportFile.report_id)
+        .where(ReportFile.deleted_at.is_(None), Report.assessed_at.is_not(None),
+               Report.assessed_at < files_cutoff)).all()
+    for f, public_id in files:
+        if f.storage_key:
+            store.delete(f.storage_key)
+        f.storage_key, f.nonce, f.deleted_at = None, None, t
+        record(session, None, AuditAction.REPORT_FILES_DELETED, subject=public_id,
+               details={"file": f.id, "reason": "retention"})
+        result.files_deleted += 1
+    personal_cutoff = t - timedelta(days=settings.retention_days_personal_data)
+    unfounded_cutoff = t - timedelta(days=settings.retention_days_unfounded)
+    reports = session.scalars(select(Report).where(
+        Report.personal_data_deleted_at.is_(None), Report.assessed_at.is_not(None),
+        or_(Report.assessed_at < personal_cutoff,
+            and_(Report.status == "manifestly_unfounded", Report.assessed_at < unfounded_cutoff))))
+    for r in reports:
+        r.details = None
+        r.personal_data_deleted_at = t
+        record(session, None, AuditAction.REPORT_PERSONAL_DATA_DELETED, subject=r.public_id,
+               details={"reason": "retention"})
+        result.personal_data_deleted += 1
+    return result
