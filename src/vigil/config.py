@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     #: Retention: files and personal data of assessed reports are deleted after this many days.
     retention_days_files: int = Field(default=365, gt=0)
     retention_days_personal_data: int = Field(default=730, gt=0)
+    #: Webhooks for forwarded-report notices: JSON {"DE": "https://...", "europol": "..."};
+    #: recipients without one use the pull API.
+    webhooks: dict[str, str] = Field(default_factory=dict)
+    #: Shared secret that signs webhook notices (HMAC-SHA256).
+    webhook_secret: str | None = None
     #: Retention of reports judged manifestly unfounded (shorter: nothing to act on).
     retention_days_unfounded: int = Field(default=90, gt=0)
 

@@ -4,9 +4,19 @@ from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.orgs.models import ApiKey, Organisation
-from vigil.reports.models import Job, Question, Report, ReportFile, ReportHash, Routing
+from vigil.reports.models import (
+    Job,
+    Question,
+    RelatedReport,
+    Report,
+    ReportFile,
+    ReportHash,
+    ReportSubject,
+    Routing,
+)
 from vigil.translog.models import LogEntry, LogState, TreeHead
 
 __all__ = ["ApiKey", "AuditEvent", "Base", "HashList", "Indicator", "Job", "ListChange",
-           "LogEntry", "LogState", "Organisation", "Question", "Report", "ReportFile", "ReportHash", "Routing",
+           "LogEntry", "LogState", "Organisation", "Question", "RelatedReport", "Report", "ReportFile", "ReportHash",
+           "ReportSubject", "Routing",
            "TreeHead"]

@@ -22,7 +22,7 @@ from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators.matcher import LiveMatcher
 from vigil.reports.assessment import assess
-from vigil.reports.handoff import Handoff, NullHandoff
+from vigil.reports.handoff import Handoff, Notice, NullHandoff
 from vigil.reports.models import Job
 from vigil.reports.retention import RetentionResult, apply_retention
 from vigil.reports.storage import FileStore
@@ -104,6 +104,8 @@ class Worker:
         payload = json.loads(job.payload)
         if job.kind == "assess_report":
             assess(session, int(payload["report_id"]), self.matcher, self.handoff)
+        elif job.kind == "deliver_notice":
+            self.handoff.deliver(Notice(**payload))
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 

@@ -326,3 +326,82 @@ def test_questions_reach_the_provider_and_answers_come_back(
     again = client.post(f"/v1/reports/{rep['id']}/questions/{qs[1]['id']}/answer",
                         headers=provider, json={"answer": "x"})
     assert again.status_code == 409
+
+
+def test_duplicates_and_related_reports_are_linked(client: TestClient,
+                                                   factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    first = submit(client, w, hashes=[{"signal_type": "md5", "value": "ab" * 16}],
+                   users=[{"user_ids": ["Alice-7"]}], declared_country="DE")
+    same_hash = submit(client, w, hashes=[{"signal_type": "md5", "value": "AB" * 16}],
+                       users=[], declared_country="DE")
+    same_user = submit(client, w, hashes=[{"signal_type": "md5", "value": "cd" * 16}],
+                       users=[{"user_ids": [" alice-7 "]}], declared_country="FR")
+    unrelated = submit(client, w, hashes=[{"signal_type": "md5", "value": "ef" * 16}],
+                       users=[{"user_ids": ["bob"]}], declared_country="DE")
+    run_worker(factory)
+    view = client.get(f"/v1/authority/reports/{first['id']}", headers=auth(w.tokens["europol"])).json()
+    assert sorted((r["id"], r["reason"]) for r in view["related"]) == sorted(
+        [(same_hash["id"], "same_hash"), (same_user["id"], "same_user")])
+    assert unrelated["id"] not in {r["id"] for r in view["related"]}
+    # The DE authority is not told about the FR-only related report.
+    de_view = client.get(f"/v1/authority/reports/{first['id']}",
+                         headers=auth(w.tokens["authority_de"])).json()
+    assert [r["id"] for r in de_view["related"]] == [same_hash["id"]]
+    from vigil.reports.models import ReportSubject
+
+    with transaction(factory) as s:
+        assert all("alice" not in d.digest for d in s.scalars(select(ReportSubject)))
+
+
+def test_signed_webhook_notices_and_retries(client: TestClient,
+                                            factory: sessionmaker[Session]) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from vigil.reports.handoff import WebhookHandoff, verify_signature
+    from vigil.reports.models import Job
+
+    received: list[tuple[str, bytes]] = []
+    fail = {"left": 1}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if fail["left"]:
+                fail["left"] -= 1
+                self.send_response(503)
+            else:
+                received.append((self.headers["X-Vigil-Signature"], body))
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/notices"
+    try:
+        w = build_world(factory)
+        rep = submit(client, w)
+        hook = WebhookHandoff({"DE": url}, b"shared-secret")
+        worker = Worker(factory, factory, hook)
+        worker.run_once()  # assessment; the DE notice fails once (503) and is re-queued
+        from datetime import UTC, datetime, timedelta
+
+        from sqlalchemy import update
+
+        with transaction(factory) as s:  # skip the back-off wait
+            s.execute(update(Job).where(Job.status == "queued")
+                      .values(run_after=datetime.now(UTC) - timedelta(seconds=1)))
+        worker.run_once()  # the retry
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1
+    header, body = received[0]
+    assert verify_signature(b"shared-secret", header, body)
+    assert not verify_signature(b"wrong-secret", header, body)
+    assert not verify_signature(b"shared-secret", header, body.replace(b"DE", b"FR"))
+    assert json.loads(body)["report_id"] == rep["id"]

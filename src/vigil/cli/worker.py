@@ -28,8 +28,15 @@ def worker_command(
     from vigil.reports.storage import FileStore, load_file_key
 
     store = FileStore(settings.data_dir / "files", load_file_key(settings))
-    worker = Worker(session_factory(engine), session_factory(read_engine), settings=settings,
-                    store=store)
+    handoff = None
+    if settings.webhooks:
+        from vigil.reports.handoff import WebhookHandoff
+
+        if not settings.webhook_secret:
+            raise typer.BadParameter("VIGIL_WEBHOOKS needs VIGIL_WEBHOOK_SECRET to sign notices")
+        handoff = WebhookHandoff(settings.webhooks, settings.webhook_secret.encode())
+    worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
+                    settings=settings, store=store)
     if once:
         ran = worker.run_once()
         kept = worker.retention()

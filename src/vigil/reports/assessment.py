@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import iptocc
@@ -26,7 +28,8 @@ from vigil.audit.service import record
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.signals import SignalType, VpdqHash
 from vigil.reports.handoff import Handoff, Notice
-from vigil.reports.models import Report, ReportHash, Routing
+from vigil.reports.models import RelatedReport, Report, ReportHash, ReportSubject, Routing
+from vigil.reports.service import enqueue
 
 EU_MEMBER_STATES = frozenset([
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
@@ -76,6 +79,42 @@ def _matches(matcher: LiveMatcher, h: ReportHash) -> list[tuple[int, str]]:
     return [(hit.indicator_id, hit.list_kind) for hit in hits]
 
 
+def subject_digest(kind: str, value: str) -> str:
+    """Digest of a reported user's identifier (kind-separated, case-folded)."""
+    return hashlib.sha256(f"vigil-subject-v1\0{kind}\0{value.strip().casefold()}".encode()).hexdigest()
+
+
+def link_related(session: Session, report: Report, hashes: list[ReportHash]) -> int:
+    """Record links to earlier reports with the same hash or the same reported user."""
+    details = json.loads(report.details or "{}")
+    digests = {subject_digest(kind, v) for user in details.get("users", [])
+               for kind in ("user_ids", "screen_names", "emails", "device_ids")
+               for v in user.get(kind, [])}
+    for d in digests:
+        session.add(ReportSubject(report_id=report.id, digest=d))
+    links: set[tuple[int, str]] = set()
+    if hashes:
+        pairs = {(h.signal_type, h.value) for h in hashes}
+        for other_id, st, value in session.execute(
+                select(ReportHash.report_id, ReportHash.signal_type, ReportHash.value)
+                .where(ReportHash.report_id != report.id,
+                       ReportHash.value.in_([v for _, v in pairs]))):
+            if (st, value) in pairs:
+                links.add((other_id, "same_hash"))
+    if digests:
+        for (other_id,) in session.execute(
+                select(ReportSubject.report_id).where(ReportSubject.report_id != report.id,
+                                                      ReportSubject.digest.in_(digests))):
+            links.add((other_id, "same_user"))
+    existing = {(int(r[0]), str(r[1])) for r in session.execute(
+        select(RelatedReport.related_id, RelatedReport.reason)
+        .where(RelatedReport.report_id == report.id))}
+    for other_id, reason in sorted(links - existing):
+        session.add(RelatedReport(report_id=report.id, related_id=other_id, reason=reason))
+        session.add(RelatedReport(report_id=other_id, related_id=report.id, reason=reason))
+    return len(links)
+
+
 def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Handoff) -> Report | None:
     report = session.get(Report, report_id, with_for_update=True)
     if report is None or report.status not in ("submitted",):
@@ -83,6 +122,7 @@ def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Hand
     hashes = list(session.scalars(select(ReportHash).where(ReportHash.report_id == report.id)))
     details = json.loads(report.details or "{}")
     urls = details.get("urls", [])
+    link_related(session, report, hashes)
     known = False
     allowed_only = bool(hashes)
     for h in hashes:
@@ -118,7 +158,9 @@ def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Hand
         session.add(Routing(report_id=report.id, recipient=recipient, handed_off_at=now()))
     session.flush()
     for recipient in ["europol", *states]:
-        handoff.deliver(Notice(report.public_id, recipient, report.priority, report.urgent))
+        # One job per notice: delivered after this commits, retried on its own if it fails.
+        enqueue(session, "deliver_notice", asdict(
+            Notice(report.public_id, recipient, report.priority, report.urgent)))
     report.status = "forwarded"
     report.forwarded_at = now()
     record(session, None, AuditAction.REPORT_ASSESSED, subject=report.public_id,

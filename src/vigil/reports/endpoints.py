@@ -15,9 +15,9 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.deps import principal_of, unit_of_work
 from vigil.errors import Invalid, NotFound, TooLarge
-from vigil.orgs.access import Scope, routing_recipient
+from vigil.orgs.access import Scope, routing_recipient, visible_reports
 from vigil.reports import service
-from vigil.reports.models import Report, ReportFile, Routing
+from vigil.reports.models import RelatedReport, Report, ReportFile, Routing
 from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
 from vigil.reports.storage import FileStore
 
@@ -125,6 +125,11 @@ def authority_report(report_id: str, request: Request,
     with unit_of_work(request) as s:
         report = service.get_visible(s, actor, report_id)
         files = s.scalars(select(ReportFile).where(ReportFile.report_id == report.id))
+        # Related reports, but only those this caller may see as well.
+        related = s.execute(
+            select(Report.public_id, RelatedReport.reason)
+            .join(RelatedReport, RelatedReport.related_id == Report.id)
+            .where(RelatedReport.report_id == report.id, visible_reports(actor))).all()
         record(s, actor, AuditAction.REPORT_READ, subject=report.public_id)
         return {**service.summary(s, report), "incident_at": report.incident_at,
                 "concerns": report.concerns, "urgent": report.urgent,
@@ -132,6 +137,7 @@ def authority_report(report_id: str, request: Request,
                 "declared_country": report.declared_country,
                 "content_removed": report.content_removed, "incident_type": report.incident_type,
                 "details": json.loads(report.details) if report.details else None,
+                "related": [{"id": pid, "reason": reason} for pid, reason in related],
                 "files": [{"id": f.id, "filename": f.filename, "size": f.size, "md5": f.md5,
                            "sha256": f.sha256, "pdq": f.pdq,
                            "industry_classification": f.industry_classification,

@@ -149,3 +149,26 @@ class Question(Base):
     asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportSubject(Base):
+    """A reported user's identifier, kept as a keyed digest (not in clear) so that reports
+    about the same account can be linked without another copy of the identifier."""
+
+    __tablename__ = "report_subjects"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class RelatedReport(Base):
+    """A link between two reports: the same file, the same hash or the same reported user."""
+
+    __tablename__ = "related_reports"
+    __table_args__ = (UniqueConstraint("report_id", "related_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # same_hash | same_user

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 13:22:46.292047
+Create Date: 2026-11-28 13:25:29.998650
 """
 from __future__ import annotations
 
@@ -74,6 +74,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reports_provider_org'), ['provider_org'], unique=False)
         batch_op.create_index(batch_op.f('ix_reports_status'), ['status'], unique=False)
 
+    op.create_table('related_reports',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('related_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['related_id'], ['reports.id'], name=op.f('fk_related_reports_related_id_reports')),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_related_reports_report_id_reports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_related_reports')),
+    sa.UniqueConstraint('report_id', 'related_id', 'reason', name=op.f('uq_related_reports_report_id'))
+    )
+    with op.batch_alter_table('related_reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_related_reports_related_id'), ['related_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_related_reports_report_id'), ['report_id'], unique=False)
+
     op.create_table('report_files',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -131,6 +145,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_routings_recipient'), ['recipient'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_routings_report_id'), ['report_id'], unique=False)
 
+    op.create_table('report_subjects',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_subjects_report_id_reports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_subjects'))
+    )
+    with op.batch_alter_table('report_subjects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_subjects_digest'), ['digest'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_subjects_report_id'), ['report_id'], unique=False)
+
     op.create_table('report_hashes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('report_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -155,6 +180,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_report_hashes_report_id'))
 
     op.drop_table('report_hashes')
+    with op.batch_alter_table('report_subjects', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_subjects_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_subjects_digest'))
+
+    op.drop_table('report_subjects')
     with op.batch_alter_table('report_routings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_routings_report_id'))
         batch_op.drop_index(batch_op.f('ix_report_routings_recipient'))
@@ -170,6 +200,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_report_files_md5'))
 
     op.drop_table('report_files')
+    with op.batch_alter_table('related_reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_related_reports_report_id'))
+        batch_op.drop_index(batch_op.f('ix_related_reports_related_id'))
+
+    op.drop_table('related_reports')
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reports_status'))
         batch_op.drop_index(batch_op.f('ix_reports_provider_org'))
