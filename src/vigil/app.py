@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +65,51 @@ class AppState:
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class ObserveMiddleware:
+    """Body-size limit, metrics and one structured log line per request (never the
+    Authorization header or the body). Plain ASGI: Starlette's ``@app.middleware("http")``
+    costs an extra task and stream per request."""
+
+    def __init__(self, app: Any, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.state.settings.max_request_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = JSONResponse({"error": {"code": "too_large",
+                                                   "message": f"request body over {limit} bytes"}},
+                                        status_code=413)
+                await response(scope, receive, send)
+                return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics = self.state.metrics
+            metrics.requests.labels(scope["method"], route, str(status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            principal = scope.get("state", {}).get("principal")
+            if log.isEnabledFor(logging.INFO):
+                log.info(json.dumps({"method": scope["method"], "route": route, "status": status,
+                                     "ms": round(elapsed * 1000, 2),
+                                     "org": principal.organisation_id if principal else None}))
+
+
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
     from vigil.indicators.endpoints import router as indicators_router
     from vigil.orgs.endpoints import router as orgs_router
@@ -109,26 +154,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         return JSONResponse({"error": {"code": "invalid", "message": "the request is invalid",
                                        "items": items}}, status_code=422)
 
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            return JSONResponse({"error": {"code": "too_large", "message":
-                                           f"request body over {settings.max_request_bytes} bytes"}},
-                                status_code=413)
-        start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        state.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        state.metrics.latency.labels(route).observe(elapsed)
-        principal = getattr(request.state, "principal", None)
-        # Structured, and never the Authorization header or the body.
-        log.info(json.dumps({"method": request.method, "route": route,
-                             "status": response.status_code, "ms": round(elapsed * 1000, 2),
-                             "org": principal.organisation_id if principal else None}))
-        return response
+    app.add_middleware(ObserveMiddleware, state=state)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -405,3 +405,25 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     assert not verify_signature(b"wrong-secret", header, body)
     assert not verify_signature(b"shared-secret", header, body.replace(b"DE", b"FR"))
     assert json.loads(body)["report_id"] == rep["id"]
+
+
+def test_one_multipart_request_with_files(client: TestClient, factory: sessionmaker[Session],
+                                          data_dir: Path) -> None:
+    w = build_world(factory)
+    headers = {**auth(w.tokens["provider"]), "Idempotency-Key": "mp-1"}
+    report = json.dumps(report_body(hashes=[]))
+    files = [("files", ("a.jpg", encode(pattern_image(1)), "image/jpeg")),
+             ("files", ("b.jpg", encode(pattern_image(2)), "image/jpeg"))]
+    r = client.post("/v1/reports/multipart", headers=headers, data={"report": report}, files=files)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "submitted" and r.json()["files"] == 2 and r.json()["hashes"] >= 4
+    again = client.post("/v1/reports/multipart", headers=headers, data={"report": report},
+                        files=files)
+    assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
+    bad = client.post("/v1/reports/multipart", headers=auth(w.tokens["provider"]),
+                      data={"report": '{"concerns": "nope"}'}, files=files[:1])
+    assert bad.status_code == 422
+    assert any(i["location"][:2] == ["report", "concerns"] for i in bad.json()["error"]["items"])
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == 1
+        assert s.scalar(select(func.count()).select_from(ReportFile)) == 2

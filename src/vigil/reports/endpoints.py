@@ -51,6 +51,43 @@ def submit_report(body: ReportIn, request: Request, response: Response,
     return out
 
 
+@router.post("/reports/multipart", response_model=ReportOut, status_code=201)
+async def submit_multipart(request: Request, response: Response,
+                           actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+                           report: Annotated[str, Form()],
+                           files: Annotated[list[UploadFile], File()],
+                           idempotency_key: Annotated[str | None, Header()] = None) -> Any:
+    """A report and its files in one request (``report``: the JSON of ``POST /v1/reports``;
+    ``files``: one part each). All or nothing; idempotent like ``POST /v1/reports``."""
+    settings = request.app.state.vigil.settings
+    try:
+        body = ReportIn.model_validate_json(report)
+    except ValidationError as exc:
+        raise Invalid("the report is invalid", items=[
+            {"location": ["report", *e["loc"]], "error": e["msg"]} for e in exc.errors()]) from None
+    if len(files) > settings.max_files_per_report:
+        raise TooLarge(f"a report holds at most {settings.max_files_per_report} files")
+    blobs = []
+    for f in files:
+        data = await f.read(settings.max_file_bytes + 1)
+        if len(data) > settings.max_file_bytes:
+            raise TooLarge(f"file {f.filename!r} over the limit of {settings.max_file_bytes} bytes")
+        blobs.append((f.filename or "upload", data))
+    body = body.model_copy(update={"complete": False})
+    with unit_of_work(request) as s:
+        rep, created = service.submit(s, actor, body, idempotency_key)
+        if created:
+            for name, data in blobs:
+                service.add_file(s, actor, rep.public_id, name, data, FileMeta(), _store(request),
+                                 settings.max_file_bytes, settings.max_report_bytes,
+                                 settings.max_files_per_report)
+            service.finish(s, actor, rep.public_id)
+        out = service.summary(s, rep)
+    if not created:
+        response.status_code = 200
+    return out
+
+
 @router.post("/reports/{report_id}/files", status_code=201)
 async def add_file(report_id: str, request: Request,
                    actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
