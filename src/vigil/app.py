@@ -110,6 +110,15 @@ class ObserveMiddleware:
                                      "org": principal.organisation_id if principal else None}))
 
 
+def _keep_uploads_in_memory(max_file_bytes: int) -> None:
+    """Starlette spools multipart parts over 1 MiB to a temporary file: evidence would touch
+    the disk in clear. Keep parts in memory up to the per-file limit instead (larger uploads
+    are refused anyway)."""
+    from starlette.formparsers import MultiPartParser
+
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_file_bytes + 1)
+
+
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
     from vigil.indicators.endpoints import router as indicators_router
     from vigil.orgs.endpoints import router as orgs_router
@@ -118,6 +127,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.translog.endpoints import router as log_router
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _keep_uploads_in_memory(settings.max_file_bytes)
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)
     read_engine = make_engine(settings.effective_database_url, read_only=True)

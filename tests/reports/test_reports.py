@@ -427,3 +427,25 @@ def test_one_multipart_request_with_files(client: TestClient, factory: sessionma
     with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Report)) == 1
         assert s.scalar(select(func.count()).select_from(ReportFile)) == 2
+
+
+def test_large_uploads_never_spool_to_disk_in_clear(client: TestClient,
+                                                    factory: sessionmaker[Session],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    rolled: list[int] = []
+    original = tempfile.SpooledTemporaryFile.rollover
+
+    def spy(self: tempfile.SpooledTemporaryFile[bytes]) -> None:
+        rolled.append(1)
+        original(self)
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", spy)
+    w = build_world(factory)
+    rep = submit(client, w, complete=False, hashes=[])
+    big = bytes(range(256)) * (3 * 4096)  # 3 MiB, over Starlette's 1 MiB spool threshold
+    r = client.post(f"/v1/reports/{rep['id']}/files", headers=auth(w.tokens["provider"]),
+                    files={"file": ("big.bin", big, "application/octet-stream")})
+    assert r.status_code == 201, r.text
+    assert rolled == []
