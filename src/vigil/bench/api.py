@@ -12,14 +12,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +23,7 @@ import numpy as np
 from sqlalchemy import insert
 
 from vigil.bench.match import machine
+from vigil.bench.server import drive, vigil_server
 from vigil.matching.codes import flip_bits, random_codes, unpack_hex
 
 
@@ -41,12 +36,6 @@ class ApiBenchSpec:
     workers: int = 1
     seed: int = 1
     database_url: str | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(spec: ApiBenchSpec, data_dir: Path, codes: np.ndarray) -> tuple[str, str]:
@@ -122,33 +111,12 @@ def run(spec: ApiBenchSpec) -> dict[str, Any]:
         url, token = prepare(spec, data, codes)
         load_s = time.perf_counter() - t0
         del codes
-        port = _free_port()
-        env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": url,
-               "VIGIL_LOG_LEVEL": "WARNING"}
-        log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "vigil", "serve", "--port", str(port),
-             "--workers", str(spec.workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            t0 = time.perf_counter()
-            _wait_ready(port, spec.size, spec.workers, server, data)
+        t0 = time.perf_counter()
+        with vigil_server(data, url, spec.workers, spec.size) as port:
             ready_s = time.perf_counter() - t0
-            latencies: list[float] = []
-            errors: list[str] = []
-            start = time.perf_counter()
-            stop = start + spec.seconds
-            threads = [threading.Thread(target=_client,
-                                        args=(port, token, bodies, stop, latencies, errors))
-                       for _ in range(spec.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - start
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
+            latencies, errors, wall = drive(
+                lambda stop, lat, err, _k: _client(port, token, bodies, stop, lat, err),
+                spec.clients, spec.seconds)
     if errors:
         raise RuntimeError(f"requests failed: {errors[:3]}")
     lat = np.array(latencies) * 1000
@@ -164,20 +132,3 @@ def run(spec: ApiBenchSpec) -> dict[str, Any]:
         "latency_ms_max": float(lat.max()),
         "load_s": load_s, "ready_s": ready_s,
     }
-
-
-def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[bytes],
-                data: Path) -> None:
-    deadline = time.monotonic() + 600
-    ready = 0
-    while ready < max(workers, 1) * 3:  # several answers, so that every worker is likely up
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"server did not become ready: {(data / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                if json.loads(r.read())["indicators_loaded"] >= size:
-                    ready += 1
-                    continue
-        except OSError:
-            pass
-        time.sleep(0.5)

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,8 +21,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
-from vigil.bench.api import _free_port
 from vigil.bench.match import machine
+from vigil.bench.server import drive, vigil_server
 
 
 @dataclass(frozen=True)
@@ -84,33 +80,10 @@ def run(spec: IntakeBenchSpec) -> dict[str, Any]:
         with transaction(session_factory(engine)) as s:
             org = orgs.create_organisation(s, None, "Bench Provider", OrgKind.PROVIDER)
             token = orgs.issue_key(s, None, org.id, "bench", set(KIND_SCOPES[OrgKind.PROVIDER])).token
-        port = _free_port()
-        env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": url,
-               "VIGIL_LOG_LEVEL": "WARNING"}
-        log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "vigil", "serve", "--port", str(port),
-             "--workers", str(spec.workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            from vigil.bench.api import _wait_ready
-
-            _wait_ready(port, 0, spec.workers, server, data)
-            latencies: list[float] = []
-            errors: list[str] = []
-            start = time.perf_counter()
-            stop = start + spec.seconds
-            threads = [threading.Thread(target=_client, args=(port, token, stop, latencies,
-                                                              errors, k))
-                       for k in range(spec.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - start
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
+        with vigil_server(data, url, spec.workers) as port:
+            latencies, errors, wall = drive(
+                lambda stop, lat, err, k: _client(port, token, stop, lat, err, k),
+                spec.clients, spec.seconds)
         with session_factory(engine)() as s:
             stored = s.scalar(select(func.count()).select_from(Report)) or 0
         engine.dispose()

@@ -1,0 +1,78 @@
+"""Shared by the HTTP benchmarks: a ``vigil serve`` process on a loopback port, and client
+threads that drive it for a fixed time."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def vigil_server(data: Path, database_url: str, workers: int,
+                 min_indicators: int = 0) -> Iterator[int]:
+    """Start ``vigil serve`` on a free port; yields the port once it answers (with at least
+    ``min_indicators`` loaded in its index); stops it afterwards."""
+    port = free_port()
+    env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": database_url,
+           "VIGIL_LOG_LEVEL": "WARNING"}
+    with open(data / "server.log", "wb") as log:
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "vigil", "serve", "--port", str(port),
+             "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(port, min_indicators, workers, server, data)
+            yield port
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[bytes],
+                data: Path) -> None:
+    deadline = time.monotonic() + 600
+    ready = 0
+    while ready < max(workers, 1) * 3:  # several answers, so that every worker is likely up
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("server did not become ready: "
+                               f"{(data / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                if json.loads(r.read())["indicators_loaded"] >= size:
+                    ready += 1
+                    continue
+        except OSError:
+            pass
+        time.sleep(0.5)
+
+
+Client = Callable[[float, list[float], list[str], int], None]
+
+
+def drive(client: Client, clients: int, seconds: float) -> tuple[list[float], list[str], float]:
+    """Run ``clients`` threads of ``client(stop, latencies, errors, index)`` for ``seconds``;
+    returns the latencies, the errors and the wall time."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(start + seconds, latencies, errors, k))
+               for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors, time.perf_counter() - start
