@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from vigil.bench.server import free_port
 from vigil.samples import encode, pattern_image
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "VIGIL_DATA_DIR": str(data)}
     env.pop("VIGIL_DATABASE_URL", None)
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed in the finally below

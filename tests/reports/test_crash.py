@@ -18,16 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.world import build_world
+from vigil.bench.server import free_port
 from vigil.reports.models import Report
 
 N_REPORTS = 500
 KILLS = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(db_url: str, data: Path, port: int) -> subprocess.Popen[bytes]:
@@ -56,7 +51,7 @@ def _body(i: int) -> bytes:
 def test_no_report_lost_or_duplicated_when_the_server_is_killed(
         db_url: str, tmp_path: Path, factory: sessionmaker[Session]) -> None:
     token = build_world(factory).tokens["provider"]
-    port = _free_port()
+    port = free_port()
     acknowledged: dict[str, str] = {}
     done = threading.Event()
 
