@@ -449,3 +449,23 @@ def test_large_uploads_never_spool_to_disk_in_clear(client: TestClient,
                     files={"file": ("big.bin", big, "application/octet-stream")})
     assert r.status_code == 201, r.text
     assert rolled == []
+
+
+def test_providers_list_only_their_own_reports(client: TestClient,
+                                               factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    mine = submit(client, w)
+    from vigil.db import transaction as tx
+    from vigil.orgs import service as orgs
+    from vigil.orgs.access import KIND_SCOPES, OrgKind
+
+    with tx(factory) as s:
+        other = orgs.create_organisation(s, None, "Other Provider", OrgKind.PROVIDER)
+        token = orgs.issue_key(s, None, other.id, "x", set(KIND_SCOPES[OrgKind.PROVIDER])).token
+    theirs = client.post("/v1/reports", headers=auth(token), json=report_body()).json()
+    listed = [r["id"] for r in client.get("/v1/reports", headers=auth(w.tokens["provider"])).json()]
+    assert listed == [mine["id"]]
+    assert client.get(f"/v1/reports/{theirs['id']}", headers=auth(w.tokens["provider"])).status_code == 404
+    r = client.post(f"/v1/reports/{theirs['id']}/retract", headers=auth(w.tokens["provider"]),
+                    json={"reason": "not mine"})
+    assert r.status_code == 404

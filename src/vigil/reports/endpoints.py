@@ -127,6 +127,17 @@ def retract(report_id: str, body: RetractIn, request: Request,
         return service.summary(s, service.retract(s, actor, report_id, body.reason))
 
 
+@router.get("/reports", response_model=list[ReportOut])
+def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+                 status: str | None = None, limit: int = 100) -> Any:
+    """The caller's own reports, newest first (a provider follows their status here)."""
+    with unit_of_work(request) as s:
+        q = service.visible(actor).order_by(Report.id.desc()).limit(max(1, min(limit, 1000)))
+        if status:
+            q = q.where(Report.status == status)
+        return [service.summary(s, r) for r in s.scalars(q)]
+
+
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
