@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -65,6 +65,14 @@ class AppState:
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class _BodyTooLarge(HTTPException):
+    """Raised from the counting ``receive``; an HTTPException so that FastAPI's body parsing
+    passes it on instead of turning it into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body over {limit} bytes")
+
+
 class ObserveMiddleware:
     """Body-size limit, metrics and one structured log line per request (never the
     Authorization header or the body). Plain ASGI: Starlette's ``@app.middleware("http")``
@@ -78,25 +86,46 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.state.settings.max_request_bytes
+        settings = self.state.settings
+        path = scope.get("path", "")
+        uploads = path.startswith("/v1/reports/") and (path.endswith("/files")
+                                                       or path.endswith("/multipart"))
+        limit = settings.max_report_bytes if uploads else settings.max_request_bytes
+        too_large = JSONResponse({"error": {"code": "too_large",
+                                            "message": f"request body over {limit} bytes"}},
+                                 status_code=413)
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                response = JSONResponse({"error": {"code": "too_large",
-                                                   "message": f"request body over {limit} bytes"}},
-                                        status_code=413)
-                await response(scope, receive, send)
+                await too_large(scope, receive, send)
                 return
         status = 500
+        started = False
+        received = 0
         start = time.perf_counter()
 
+        async def counting_receive() -> dict[str, Any]:
+            # Chunked bodies carry no Content-Length: count what actually arrives.
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
         async def send_wrapper(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, counting_receive, send_wrapper)
+        except _BodyTooLarge:
+            status = 413
+            if not started:
+                await too_large(scope, receive, send)
         finally:
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -127,7 +156,9 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.translog.endpoints import router as log_router
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _keep_uploads_in_memory(settings.max_file_bytes)
+    # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
+    # parts up to that size in memory never spills evidence to a temporary file.
+    _keep_uploads_in_memory(settings.max_report_bytes)
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
@@ -156,6 +187,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
                             status_code=exc.status)
+
+    @app.exception_handler(_BodyTooLarge)
+    async def body_too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"error": {"code": "too_large", "message": exc.detail}},
+                            status_code=413)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

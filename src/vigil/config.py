@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     #: generated in the data directory.
     file_key: str | None = None
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    max_report_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_report_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_files_per_report: int = Field(default=100, gt=0)
     #: Retention: files and personal data of assessed reports are deleted after this many days.
     retention_days_files: int = Field(default=365, gt=0)

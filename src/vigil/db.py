@@ -104,6 +104,9 @@ def _unit(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
+        for undo in session.info.pop("on_rollback", []):
+            undo()  # side effects outside the database (e.g. a file written) are undone
         raise
     finally:
+        session.info.pop("on_rollback", None)
         session.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.db import transaction
@@ -80,6 +80,10 @@ def route_scope(call: Callable[..., Any]) -> Scope | None:
 def unit_of_work(request: Request) -> Iterator[Session]:
     with transaction(request.app.state.vigil.session) as session:
         yield session
+
+
+#: A database id in a path: bounded, so that a huge number is a 422, not a database error.
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def principal_of(scope: Scope) -> Any:

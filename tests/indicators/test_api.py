@@ -191,3 +191,32 @@ def test_log_head_and_proofs(client: TestClient, factory: sessionmaker[Session])
                        [base64.b64decode(x) for x in c["consistency_path"]])
     r = client.get(f"/v1/log/proof/inclusion?index=99&size={second.size}", headers=auth(token))
     assert r.status_code == 422
+
+
+def test_chunked_bodies_are_limited_too(db_url: str, data_dir: Path,
+                                        factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    with make_client(db_url, data_dir, max_request_bytes=10_000) as client:
+        def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: sent chunked
+            yield b'{"items": ['
+            for _ in range(2000):
+                yield b'{"signal_type": "md5", "value": "' + b"0" * 32 + b'"},'
+            yield b'{"signal_type": "md5", "value": "' + b"0" * 32 + b'"}]}'
+
+        r = client.post("/v1/match", headers=auth(w.tokens["provider"]), content=chunks())
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "too_large"
+        r = client.post("/v1/match", content=chunks())  # and before authentication
+        assert r.status_code in (401, 413)
+
+
+def test_out_of_range_ids_and_limits_are_422(client: TestClient,
+                                             factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    centre = auth(w.tokens["centre"])
+    assert client.get("/v1/indicators/" + "9" * 30, headers=centre).status_code == 422
+    assert client.get("/v1/indicators?limit=-1", headers=centre).status_code == 422
+    assert client.get("/v1/authority/reports?limit=0", headers=auth(w.tokens["europol"])).status_code == 422
+    r = client.post("/v1/match", headers=auth(w.tokens["provider"]), json={"items": [
+        {"signal_type": "vpdq", "value": '[{"pdq": "' + "a" * 64 + '", "quality": null, "timestamp": 0}]'}]})
+    assert r.status_code == 422

@@ -43,3 +43,14 @@ def test_valid_values_normalise() -> None:
     v = VpdqHash.parse('["' + "A" * 64 + ',90,1.5", {"pdq": "' + "b" * 64 + '", "quality": 80, "timestamp": 2}]')
     assert [f.pdq[0] for f in v.frames] == ["a", "b"]
     assert VpdqHash.parse(v.to_str()) == v
+
+
+@pytest.mark.parametrize("value", [
+    '[{"pdq": "' + "a" * 64 + '", "quality": null, "timestamp": 0}]',
+    '["' + "a" * 64 + ',50,' + "9" * 400 + '"]',
+    '[{"pdq": "' + "a" * 64 + '", "quality": 50, "timestamp": ' + "9" * 5000 + '}]',
+    '[{"pdq": "' + "a" * 64 + '", "quality": 50, "timestamp": true}]',
+])
+def test_hostile_vpdq_values_are_invalid_not_crashes(value: str) -> None:
+    with pytest.raises(InvalidSignal):
+        parse_signal("vpdq", value)

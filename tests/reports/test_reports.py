@@ -469,3 +469,36 @@ def test_providers_list_only_their_own_reports(client: TestClient,
     r = client.post(f"/v1/reports/{theirs['id']}/retract", headers=auth(w.tokens["provider"]),
                     json={"reason": "not mine"})
     assert r.status_code == 404
+
+
+def test_the_centre_sees_reports_but_never_acts_as_their_provider(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    rep = submit(client, w, complete=False)
+    centre = auth(w.tokens["centre"])
+    assert client.get(f"/v1/authority/reports/{rep['id']}", headers=centre).status_code == 200
+    for method, path, body in (
+            ("POST", f"/v1/reports/{rep['id']}/retract", {"reason": "x"}),
+            ("POST", f"/v1/reports/{rep['id']}/finish", None),
+            ("GET", f"/v1/reports/{rep['id']}", None)):
+        r = client.request(method, path, headers=centre, json=body)
+        assert r.status_code == 404, (path, r.text)
+    assert client.get("/v1/reports", headers=centre).json() == []
+
+
+def test_a_failed_multipart_request_leaves_no_ciphertext_behind(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    with make_client(db_url, data_dir) as client:
+        # The first file is encrypted and written; the second is refused (empty): the whole
+        # request rolls back, and so must the first file's ciphertext.
+        files = [("files", ("a.jpg", encode(pattern_image(1)), "image/jpeg")),
+                 ("files", ("b.bin", b"", "application/octet-stream"))]
+        r = client.post("/v1/reports/multipart", headers=auth(w.tokens["provider"]),
+                        data={"report": json.dumps(report_body(hashes=[]))}, files=files)
+        assert r.status_code == 422, r.text
+    assert not [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Report)) == 0

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
-from vigil.deps import principal_of, unit_of_work
+from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid, TooLarge
 from vigil.indicators import feeds, service
 from vigil.indicators.models import Indicator
@@ -112,14 +112,14 @@ def list_indicators(request: Request, actor: principal_of(Scope.INDICATORS_READ)
 
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorOut)
-def get_indicator(indicator_id: int, request: Request,
+def get_indicator(indicator_id: DbId, request: Request,
                   actor: principal_of(Scope.INDICATORS_READ)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         return _out(service.get_indicator(s, indicator_id))
 
 
 @router.post("/indicators/{indicator_id}/verify", response_model=IndicatorOut)
-def verify(indicator_id: int, request: Request,
+def verify(indicator_id: DbId, request: Request,
            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         out = _out(service.verify(s, actor, indicator_id))
@@ -128,14 +128,14 @@ def verify(indicator_id: int, request: Request,
 
 
 @router.post("/indicators/{indicator_id}/reject", response_model=IndicatorOut)
-def reject(indicator_id: int, body: ReasonIn, request: Request,
+def reject(indicator_id: DbId, body: ReasonIn, request: Request,
            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         return _out(service.reject(s, actor, indicator_id, body.reason))
 
 
 @router.post("/indicators/{indicator_id}/retract", response_model=IndicatorOut)
-def retract(indicator_id: int, body: ReasonIn, request: Request,
+def retract(indicator_id: DbId, body: ReasonIn, request: Request,
             actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         out = _out(service.retract(s, actor, indicator_id, body.reason))

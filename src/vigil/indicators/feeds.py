@@ -63,15 +63,18 @@ def snapshot(session: Session, hl: HashList, signer: TreeHeadSigner) -> dict[str
 
 def changes(session: Session, hl: HashList, since: int, signer: TreeHeadSigner,
             limit: int = 10_000) -> dict[str, Any]:
+    # Read the high-water mark first and the rows up to it: a change committed between two
+    # reads could otherwise fall below "until" without being in the rows, and be skipped.
+    high = session.scalar(select(func.max(ListChange.seq))) or 0
     rows = session.execute(
         select(ListChange.seq, ListChange.action, Indicator.id, Indicator.signal_type,
                Indicator.value)
         .join(Indicator, Indicator.id == ListChange.indicator_id)
-        .where(ListChange.list_id == hl.id, ListChange.seq > since)
+        .where(ListChange.list_id == hl.id, ListChange.seq > since, ListChange.seq <= high)
         .order_by(ListChange.seq).limit(limit)).all()
     until = rows[-1][0] if rows else since
     if len(rows) < limit:
-        until = max(until, session.scalar(select(func.max(ListChange.seq))) or since)
+        until = max(until, high)
     body = {
         "format": FORMAT, "type": "changes", "list": hl.name, "since": since, "until": until,
         "complete": len(rows) < limit,

@@ -99,7 +99,7 @@ def _check_quality(signal_type: str, quality: object) -> int | None:
         raise InvalidSignal(f"{signal_type}: quality must be an integer 0-100, got {quality!r}")
     try:
         q = int(quality)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidSignal(f"{signal_type}: quality must be an integer 0-100, got {quality!r}") from None
     if not 0 <= q <= 100:
         raise InvalidSignal(f"{signal_type}: quality must be 0-100, got {q}")
@@ -153,8 +153,8 @@ class VpdqHash:
                 items = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise InvalidSignal(f"vpdq: not a JSON list of frames ({exc.msg})") from None
-            except RecursionError:
-                raise InvalidSignal("vpdq: JSON nested too deeply") from None
+            except (RecursionError, ValueError):
+                raise InvalidSignal("vpdq: not a valid JSON list of frames") from None
         if not isinstance(items, list) or not items:
             raise InvalidSignal("vpdq: expected a non-empty list of frames")
         if len(items) > MAX_VPDQ_FRAMES:
@@ -187,13 +187,16 @@ def _parse_frame(i: int, item: object) -> VpdqFrame:
     except InvalidSignal as exc:
         raise InvalidSignal(exc.message) from None
     q = _check_quality(where, quality)
+    if q is None:
+        raise InvalidSignal(f"{where}: quality is required")
+    if isinstance(ts, bool):
+        raise InvalidSignal(f"{where}: timestamp must be a number, got {ts!r}")
     try:
-        t = float(ts)
-    except (TypeError, ValueError):
-        raise InvalidSignal(f"{where}: timestamp must be a number, got {ts!r}") from None
+        t = float(ts)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidSignal(f"{where}: timestamp must be a number, got {str(ts)[:40]!r}") from None
     if not math.isfinite(t) or t < 0:
         raise InvalidSignal(f"{where}: timestamp must be a finite number >= 0, got {ts!r}")
-    assert q is not None
     return VpdqFrame(pdq_hex, q, t)
 
 

@@ -115,3 +115,12 @@ def routing_recipient(principal: Principal) -> str | None:
     if principal.kind is OrgKind.EUROPOL:
         return "europol"
     return None
+
+
+def own_reports(principal: Principal) -> ColumnElement[bool]:
+    """Reports this caller filed: the provider-side routes (add files, finish, retract, answer
+    questions) act only on these — the Centre sees every report, but never acts as their
+    provider."""
+    from vigil.reports.models import Report
+
+    return Report.provider_org == principal.organisation_id

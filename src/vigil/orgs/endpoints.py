@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from vigil.deps import principal_of, unit_of_work
+from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid
 from vigil.orgs import service
 from vigil.orgs.access import OrgKind, Scope
@@ -26,7 +26,7 @@ def create_org(body: OrgIn, request: Request, actor: principal_of(Scope.ORGS_MAN
 
 
 @router.post("/orgs/{org_id}/keys", response_model=KeyOut, status_code=201)
-def issue_key(org_id: int, body: KeyIn, request: Request,
+def issue_key(org_id: DbId, body: KeyIn, request: Request,
               actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
     try:
         scopes = {Scope(s) for s in body.scopes}
@@ -39,7 +39,7 @@ def issue_key(org_id: int, body: KeyIn, request: Request,
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut)
-def revoke_key(key_id: int, request: Request, actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def revoke_key(key_id: DbId, request: Request, actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         key = service.revoke_key(s, actor, key_id)
         return KeyOut(id=key.id, organisation_id=key.organisation_id, holder=key.holder,

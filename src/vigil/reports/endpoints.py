@@ -6,16 +6,17 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
-from vigil.deps import principal_of, unit_of_work
+from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid, NotFound, TooLarge
-from vigil.orgs.access import Scope, routing_recipient, visible_reports
+from vigil.orgs.access import Scope, own_reports, routing_recipient, visible_reports
 from vigil.reports import service
 from vigil.reports.models import RelatedReport, Report, ReportFile, Routing
 from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
@@ -74,15 +75,23 @@ async def submit_multipart(request: Request, response: Response,
             raise TooLarge(f"file {f.filename!r} over the limit of {settings.max_file_bytes} bytes")
         blobs.append((f.filename or "upload", data))
     body = body.model_copy(update={"complete": False})
-    with unit_of_work(request) as s:
-        rep, created = service.submit(s, actor, body, idempotency_key)
-        if created:
-            for name, data in blobs:
-                service.add_file(s, actor, rep.public_id, name, data, FileMeta(), _store(request),
-                                 settings.max_file_bytes, settings.max_report_bytes,
-                                 settings.max_files_per_report)
-            service.finish(s, actor, rep.public_id)
-        out = service.summary(s, rep)
+
+    def store_all() -> tuple[dict[str, Any], bool]:
+        # Database work, hashing and encryption: off the event loop.
+        with unit_of_work(request) as s:
+            rep, created = service.submit(s, actor, body, idempotency_key)
+            if created:
+                for name, data in blobs:
+                    service.add_file(s, actor, rep.public_id, name, data, FileMeta(),
+                                     _store(request), settings.max_file_bytes,
+                                     settings.max_report_bytes, settings.max_files_per_report)
+                service.finish(s, actor, rep.public_id)
+            return service.summary(s, rep), created
+
+    try:
+        out, created = await run_in_threadpool(store_all)
+    except IntegrityError:  # the same Idempotency-Key raced in: return the winner's report
+        out, created = await run_in_threadpool(store_all)
     if not created:
         response.status_code = 200
     return out
@@ -102,12 +111,16 @@ async def add_file(report_id: str, request: Request,
     except ValidationError as exc:
         raise Invalid("invalid file metadata", items=[
             {"location": list(e["loc"]), "error": e["msg"]} for e in exc.errors()]) from None
-    with unit_of_work(request) as s:
-        f = service.add_file(s, actor, report_id, file.filename or "upload", data, file_meta,
-                             _store(request), settings.max_file_bytes,
-                             settings.max_report_bytes, settings.max_files_per_report)
-        return {"file_id": f.id, "size": f.size, "md5": f.md5, "sha256": f.sha256,
-                "pdq": f.pdq, "pdq_quality": f.pdq_quality, "note": f.hash_error}
+
+    def store_one() -> dict[str, Any]:
+        with unit_of_work(request) as s:
+            f = service.add_file(s, actor, report_id, file.filename or "upload", data, file_meta,
+                                 _store(request), settings.max_file_bytes,
+                                 settings.max_report_bytes, settings.max_files_per_report)
+            return {"file_id": f.id, "size": f.size, "md5": f.md5, "sha256": f.sha256,
+                    "pdq": f.pdq, "pdq_quality": f.pdq_quality, "note": f.hash_error}
+
+    return await run_in_threadpool(store_one)
 
 
 @router.post("/reports/{report_id}/finish", response_model=ReportOut)
@@ -129,10 +142,11 @@ def retract(report_id: str, body: RetractIn, request: Request,
 
 @router.get("/reports", response_model=list[ReportOut])
 def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
-                 status: str | None = None, limit: int = 100) -> Any:
+                 status: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Any:
     """The caller's own reports, newest first (a provider follows their status here)."""
     with unit_of_work(request) as s:
-        q = service.visible(actor).order_by(Report.id.desc()).limit(max(1, min(limit, 1000)))
+        q = (select(Report).where(own_reports(actor)).order_by(Report.id.desc())
+             .limit(max(1, min(limit, 1000))))
         if status:
             q = q.where(Report.status == status)
         return [service.summary(s, r) for r in s.scalars(q)]
@@ -141,7 +155,7 @@ def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  #
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        return service.summary(s, service.get_visible(s, actor, report_id))
+        return service.summary(s, service.get_own(s, actor, report_id))
 
 
 # -- authorities and Europol ------------------------------------------------------------------
@@ -157,7 +171,7 @@ def _routing(s: Any, actor: Any, report_id: int) -> Routing:
 
 @router.get("/authority/reports")
 def authority_reports(request: Request, actor: principal_of(Scope.REPORTS_RECEIVE),  # type: ignore[valid-type]
-                      limit: int = 100) -> list[dict[str, Any]]:
+                      limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Reports routed to the caller's member state (or to Europol), most urgent first."""
     with unit_of_work(request) as s:
         rows = s.scalars(service.visible(actor).order_by(
@@ -193,7 +207,7 @@ def authority_report(report_id: str, request: Request,
 
 
 @router.get("/authority/reports/{report_id}/files/{file_id}")
-def authority_file(report_id: str, file_id: int, request: Request,
+def authority_file(report_id: str, file_id: DbId, request: Request,
                    actor: principal_of(Scope.REPORTS_RECEIVE)) -> Response:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         report = service.get_visible(s, actor, report_id)
@@ -309,7 +323,7 @@ def report_questions(report_id: str, request: Request,
 
 
 @router.post("/reports/{report_id}/questions/{question_id}/answer")
-def answer_question(report_id: str, question_id: int, body: AnswerIn, request: Request,
+def answer_question(report_id: str, question_id: DbId, body: AnswerIn, request: Request,
                     actor: principal_of(Scope.REPORTS_SUBMIT)) -> dict[str, Any]:  # type: ignore[valid-type]
     from vigil.reports import review
 

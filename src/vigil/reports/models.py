@@ -149,6 +149,7 @@ class Question(Base):
     asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
 
 
 class ReportSubject(Base):

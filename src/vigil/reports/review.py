@@ -19,7 +19,7 @@ from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators import service as indicators
 from vigil.orgs.access import Principal, Scope
 from vigil.reports.models import Question, Report, ReportHash
-from vigil.reports.service import get_visible
+from vigil.reports.service import get_own, get_visible
 
 DECISIONS = ("material", "not_material", "needs_information")
 
@@ -47,6 +47,8 @@ def decide(session: Session, actor: Principal, public_id: str, decision: str, re
     if not reason.strip():
         raise Invalid("a reason is required")
     report = get_visible(session, actor, public_id)
+    if report.status == "retracted":
+        raise Conflict(f"report {public_id} was retracted by its provider")
     if report.assessment not in ("new_material", "solicitation"):
         raise Conflict(f"report {public_id} is {report.assessment or report.status}; only new "
                        "material is reviewed")
@@ -84,6 +86,7 @@ def ask(session: Session, actor: Principal, report: Report, question: str) -> Qu
 
 
 def questions(session: Session, actor: Principal, public_id: str) -> list[Question]:
+    """Questions on a report the caller may see (its provider, its authorities, the Centre)."""
     report = get_visible(session, actor, public_id)
     return list(session.scalars(select(Question).where(Question.report_id == report.id)
                                 .order_by(Question.id)))
@@ -92,7 +95,7 @@ def questions(session: Session, actor: Principal, public_id: str) -> list[Questi
 def answer(session: Session, actor: Principal, public_id: str, question_id: int,
            text: str) -> Question:
     actor.require(Scope.REPORTS_SUBMIT)
-    report = get_visible(session, actor, public_id)
+    report = get_own(session, actor, public_id)
     q = session.get(Question, question_id)
     if q is None or q.report_id != report.id:
         raise NotFound(f"no question {question_id} on report {public_id}")
@@ -100,7 +103,7 @@ def answer(session: Session, actor: Principal, public_id: str, question_id: int,
         raise Conflict("this question was answered already")
     if not text.strip():
         raise Invalid("the answer is empty")
-    q.answer, q.answered_at = text.strip(), now()
+    q.answer, q.answered_at, q.answered_by_org = text.strip(), now(), actor.organisation_id
     record(session, actor, AuditAction.REPORT_QUESTION_ANSWERED, subject=public_id,
            details={"question": q.id})
     return q

@@ -22,7 +22,7 @@ from vigil.errors import Conflict, Invalid, NotFound, TooLarge
 from vigil.indicators.service import normalise
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import HashOptions, hash_image_bytes
-from vigil.orgs.access import Principal, Scope, visible_reports
+from vigil.orgs.access import Principal, Scope, own_reports, visible_reports
 from vigil.reports.models import Job, Report, ReportFile, ReportHash
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore
@@ -39,6 +39,18 @@ def visible(principal: Principal) -> Select[Report]:
 def get_visible(session: Session, principal: Principal, public_id: str) -> Report:
     report = session.scalar(visible(principal).where(Report.public_id == public_id))
     if report is None:  # not found, or not yours: the same answer
+        raise NotFound(f"no report {public_id}")
+    return report
+
+
+def get_own(session: Session, principal: Principal, public_id: str, *,
+            for_update: bool = False) -> Report:
+    """A report the caller filed (locked for the rest of the transaction if ``for_update``)."""
+    q = select(Report).where(own_reports(principal), Report.public_id == public_id)
+    if for_update:
+        q = q.with_for_update()
+    report = session.scalar(q)
+    if report is None:
         raise NotFound(f"no report {public_id}")
     return report
 
@@ -104,7 +116,7 @@ def add_file(session: Session, actor: Principal, public_id: str, filename: str, 
              meta: FileMeta, store: FileStore, max_file: int, max_report: int,
              max_files: int) -> ReportFile:
     actor.require(Scope.REPORTS_SUBMIT)
-    report = get_visible(session, actor, public_id)
+    report = get_own(session, actor, public_id, for_update=True)
     if report.status != "open":
         raise Conflict(f"report {public_id} is {report.status}; files can be added only while "
                        "it is open")
@@ -135,6 +147,9 @@ def add_file(session: Session, actor: Principal, public_id: str, filename: str, 
     session.add(file)
     session.flush()
     file.storage_key, file.nonce = store.put(data, aad(report.public_id, file.id))
+    # If this transaction fails, the ciphertext must not outlive it as an orphan.
+    key = file.storage_key
+    session.info.setdefault("on_rollback", []).append(lambda: store.delete(key))
     for st, value in (("md5", md5), ("sha256", sha256), ("pdq", pdq)):
         if value is not None and (st != "pdq" or (quality or 0) >= 50):
             session.add(ReportHash(report_id=report.id, signal_type=st, value=value,
@@ -150,7 +165,7 @@ def aad(public_id: str, file_id: int) -> bytes:
 
 def finish(session: Session, actor: Principal, public_id: str) -> Report:
     actor.require(Scope.REPORTS_SUBMIT)
-    report = get_visible(session, actor, public_id)
+    report = get_own(session, actor, public_id, for_update=True)
     if report.status != "open":
         if report.status in ("submitted", "known", "new", "forwarded", "manifestly_unfounded"):
             return report  # finishing twice is harmless (client retries)
@@ -166,7 +181,7 @@ def retract(session: Session, actor: Principal, public_id: str, reason: str) -> 
     actor.require(Scope.REPORTS_SUBMIT)
     if not reason.strip():
         raise Invalid("a reason is required to retract a report")
-    report = get_visible(session, actor, public_id)
+    report = get_own(session, actor, public_id, for_update=True)
     if report.status == "retracted":
         return report
     report.status = "retracted"

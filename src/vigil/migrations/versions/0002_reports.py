@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 13:25:29.998650
+Create Date: 2026-11-28 13:42:09.669081
 """
 from __future__ import annotations
 
@@ -122,6 +122,8 @@ def upgrade() -> None:
     sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('answer', sa.Text(), nullable=True),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('answered_by_org', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['answered_by_org'], ['organisations.id'], name=op.f('fk_report_questions_answered_by_org_organisations')),
     sa.ForeignKeyConstraint(['asked_by_org'], ['organisations.id'], name=op.f('fk_report_questions_asked_by_org_organisations')),
     sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_questions_report_id_reports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_questions'))
