@@ -192,7 +192,7 @@ def _parse_frame(i: int, item: object) -> VpdqFrame:
     if isinstance(ts, bool):
         raise InvalidSignal(f"{where}: timestamp must be a number, got {ts!r}")
     try:
-        t = float(ts)  # type: ignore[arg-type]
+        t = float(ts)
     except (TypeError, ValueError, OverflowError):
         raise InvalidSignal(f"{where}: timestamp must be a number, got {str(ts)[:40]!r}") from None
     if not math.isfinite(t) or t < 0:
