@@ -9,6 +9,7 @@ therefore be idempotent (assessment checks the report's status first).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -47,6 +48,12 @@ class Worker:
         self.settings = settings
         self.store = store
         self._last_retention = 0.0
+        self.subject_key = b""
+        if settings is not None:
+            from vigil.reports.storage import load_file_key
+
+            # A key of its own purpose, derived from the file key.
+            self.subject_key = hashlib.sha256(b"vigil-subject-key-v1" + load_file_key(settings)).digest()
 
     def retention(self) -> RetentionResult | None:
         """Apply the retention periods (needs settings and the file store)."""
@@ -103,7 +110,8 @@ class Worker:
     def _run(self, session: Session, job: Job) -> None:
         payload = json.loads(job.payload)
         if job.kind == "assess_report":
-            assess(session, int(payload["report_id"]), self.matcher, self.handoff)
+            assess(session, int(payload["report_id"]), self.matcher, self.handoff,
+                   self.subject_key)
         elif job.kind == "deliver_notice":
             self.handoff.deliver(Notice(**payload))
         else:

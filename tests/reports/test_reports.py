@@ -502,3 +502,30 @@ def test_a_failed_multipart_request_leaves_no_ciphertext_behind(
     assert not [p for p in (data_dir / "files").rglob("*") if p.is_file()]
     with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_retention_covers_retracted_and_abandoned_reports(
+        client: TestClient, factory: sessionmaker[Session], data_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from vigil.config import Settings
+    from vigil.reports.storage import FileStore, load_file_key
+
+    w = build_world(factory)
+    abandoned = submit(client, w, complete=False, hashes=[])  # opened, never finished
+    client.post(f"/v1/reports/{abandoned['id']}/files", headers=auth(w.tokens["provider"]),
+                files={"file": ("a.jpg", encode(pattern_image(4)), "image/jpeg")})
+    retracted = submit(client, w)
+    client.post(f"/v1/reports/{retracted['id']}/retract", headers=auth(w.tokens["provider"]),
+                json={"reason": "mistake"})
+    with transaction(factory) as s:
+        s.execute(update(Report).values(created_at=datetime.now(UTC) - timedelta(days=800),
+                                        retracted_at=datetime.now(UTC) - timedelta(days=800)))
+    settings = Settings(data_dir=data_dir)
+    worker = Worker(factory, factory, NullHandoff(), settings=settings,
+                    store=FileStore(data_dir / "files", load_file_key(settings)))
+    result = worker.retention()
+    assert result is not None
+    assert (result.files_deleted, result.personal_data_deleted) == (1, 2)

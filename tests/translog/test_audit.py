@@ -100,10 +100,11 @@ def test_a_leaf_rewritten_with_a_matching_hash_breaks_the_signed_root(
     signer = TreeHeadSigner.generate()
     _history(factory, signer)
     with engine.begin() as conn:
-        leaf = conn.execute(text('SELECT leaf FROM log_entries WHERE "index" = 4')).scalar_one()
-        forged = bytes(leaf).replace(b'"pending"', b'"active"')
-        conn.execute(text('UPDATE log_entries SET leaf = :l, leaf_hash = :h WHERE "index" = 4'),
-                     {"l": forged, "h": leaf_hash(forged)})
+        rows = conn.execute(text('SELECT "index", leaf FROM log_entries ORDER BY "index"')).all()
+        index, leaf = next((i, bytes(lf)) for i, lf in rows if b'"pending"' in bytes(lf))
+        forged = leaf.replace(b'"pending"', b'"active"')
+        conn.execute(text('UPDATE log_entries SET leaf = :l, leaf_hash = :h WHERE "index" = :i'),
+                     {"l": forged, "h": leaf_hash(forged), "i": index})
     report = _verify(factory, signer)
     assert any("history was rewritten" in p for p in report.problems), report.problems
 
@@ -113,3 +114,39 @@ def test_another_logs_key_fails(factory: sessionmaker[Session]) -> None:
     _history(factory, signer)
     report = _verify(factory, TreeHeadSigner.generate())
     assert any("signature is invalid" in p for p in report.problems), report.problems
+
+
+def test_a_logged_self_verification_is_reported(factory: sessionmaker[Session]) -> None:
+    """Even if a server (bug or malice) let an organisation verify its own proposal, the
+    auditor's replay catches it."""
+    signer = TreeHeadSigner.generate()
+    ids = _history(factory, signer)
+    with transaction(factory) as s:
+        from vigil.indicators.models import Indicator
+
+        ind = s.get(Indicator, ids["pending"])
+        assert ind is not None
+        ind.status = "active"
+        repository.append(s, {"event": "indicator:verified", "indicator": ind.id,
+                              "list": "known-material", "signal_type": ind.signal_type,
+                              "commitment": service.commitment(ind.salt, ind.signal_type, ind.value),
+                              "status": "active", "org": ind.proposed_by_org, "at": "x"})
+        from vigil.indicators.models import ListChange
+
+        s.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="add",
+                         at=ind.proposed_at))
+    report = _verify(factory, signer)
+    assert any("two-organisation rule" in p for p in report.problems), report.problems
+
+
+def test_organisations_and_keys_are_in_the_log(factory: sessionmaker[Session]) -> None:
+    import json as _json
+
+    from sqlalchemy import select
+
+    from vigil.translog.models import LogEntry
+
+    build_world(factory)
+    with factory() as s:
+        events = [_json.loads(e.leaf)["event"] for e in s.scalars(select(LogEntry))]
+    assert events.count("org:created") >= 5 and events.count("key:issued") >= 7

@@ -17,6 +17,7 @@ from vigil.audit.service import record
 from vigil.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from vigil.orgs.access import OrgKind, Principal, Scope, check_grant
 from vigil.orgs.models import ApiKey, Organisation
+from vigil.translog import repository as translog
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
 
@@ -38,6 +39,10 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
                        created_at=now())
     session.add(org)
     session.flush()
+    # Who may verify indicators depends on organisations and keys: they are in the log too,
+    # so that an auditor can see every organisation that ever took part in verification.
+    translog.append(session, {"event": "org:created", "org": org.id, "kind": kind.value,
+                              "member_state": org.member_state, "at": org.created_at.isoformat()})
     record(session, actor, AuditAction.ORG_CREATED, subject=str(org.id),
            details={"kind": kind.value})
     return org
@@ -68,6 +73,8 @@ def issue_key(session: Session, actor: Principal | None, organisation_id: int, h
                  scopes=" ".join(sorted(s.value for s in scopes)), created_at=now())
     session.add(key)
     session.flush()
+    translog.append(session, {"event": "key:issued", "org": org.id, "key": key.id,
+                              "scopes": key.scopes, "at": key.created_at.isoformat()})
     record(session, actor, AuditAction.KEY_ISSUED, subject=str(key.id),
            details={"organisation": org.id, "scopes": key.scopes})
     return IssuedKey(key, f"{TOKEN_PREFIX}_{prefix}_{secret}")
@@ -79,6 +86,8 @@ def revoke_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
         raise NotFound(f"no key {key_id}")
     if key.revoked_at is None:
         key.revoked_at = now()
+        translog.append(session, {"event": "key:revoked", "org": key.organisation_id,
+                                  "key": key.id, "at": key.revoked_at.isoformat()})
         record(session, actor, AuditAction.KEY_REVOKED, subject=str(key.id))
     return key
 

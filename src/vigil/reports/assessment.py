@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -79,15 +80,18 @@ def _matches(matcher: LiveMatcher, h: ReportHash) -> list[tuple[int, str]]:
     return [(hit.indicator_id, hit.list_kind) for hit in hits]
 
 
-def subject_digest(kind: str, value: str) -> str:
-    """Digest of a reported user's identifier (kind-separated, case-folded)."""
-    return hashlib.sha256(f"vigil-subject-v1\0{kind}\0{value.strip().casefold()}".encode()).hexdigest()
+def subject_digest(kind: str, value: str, key: bytes = b"") -> str:
+    """Keyed digest of a reported user's identifier (kind-separated, case-folded): without the
+    key, nobody can confirm a guessed address against the table."""
+    data = f"vigil-subject-v1\0{kind}\0{value.strip().casefold()}".encode()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def link_related(session: Session, report: Report, hashes: list[ReportHash]) -> int:
+def link_related(session: Session, report: Report, hashes: list[ReportHash],
+                 subject_key: bytes = b"") -> int:
     """Record links to earlier reports with the same hash or the same reported user."""
     details = json.loads(report.details or "{}")
-    digests = {subject_digest(kind, v) for user in details.get("users", [])
+    digests = {subject_digest(kind, v, subject_key) for user in details.get("users", [])
                for kind in ("user_ids", "screen_names", "emails", "device_ids")
                for v in user.get(kind, [])}
     for d in digests:
@@ -115,14 +119,15 @@ def link_related(session: Session, report: Report, hashes: list[ReportHash]) -> 
     return len(links)
 
 
-def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Handoff) -> Report | None:
+def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Handoff,
+           subject_key: bytes = b"") -> Report | None:
     report = session.get(Report, report_id, with_for_update=True)
     if report is None or report.status not in ("submitted",):
         return report  # retracted meanwhile, or already assessed (a retried job)
     hashes = list(session.scalars(select(ReportHash).where(ReportHash.report_id == report.id)))
     details = json.loads(report.details or "{}")
     urls = details.get("urls", [])
-    link_related(session, report, hashes)
+    link_related(session, report, hashes, subject_key)
     known = False
     allowed_only = bool(hashes)
     for h in hashes:

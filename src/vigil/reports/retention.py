@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.config import Settings
-from vigil.reports.models import Report, ReportFile
+from vigil.reports.models import Report, ReportFile, ReportSubject
 from vigil.reports.storage import FileStore
 
 
@@ -33,10 +33,11 @@ def apply_retention(session: Session, settings: Settings, store: FileStore,
     t = now or datetime.now(UTC)
     result = RetentionResult()
     files_cutoff = t - timedelta(days=settings.retention_days_files)
+    # Reports retracted or never finished count from when they last changed.
+    since = func.coalesce(Report.assessed_at, Report.retracted_at, Report.created_at)
     files = session.execute(
         select(ReportFile, Report.public_id).join(Report, Report.id == ReportFile.report_id)
-        .where(ReportFile.deleted_at.is_(None), Report.assessed_at.is_not(None),
-               Report.assessed_at < files_cutoff)).all()
+        .where(ReportFile.deleted_at.is_(None), since < files_cutoff)).all()
     for f, public_id in files:
         if f.storage_key:
             store.delete(f.storage_key)
@@ -47,11 +48,13 @@ def apply_retention(session: Session, settings: Settings, store: FileStore,
     personal_cutoff = t - timedelta(days=settings.retention_days_personal_data)
     unfounded_cutoff = t - timedelta(days=settings.retention_days_unfounded)
     reports = session.scalars(select(Report).where(
-        Report.personal_data_deleted_at.is_(None), Report.assessed_at.is_not(None),
-        or_(Report.assessed_at < personal_cutoff,
-            and_(Report.status == "manifestly_unfounded", Report.assessed_at < unfounded_cutoff))))
+        Report.personal_data_deleted_at.is_(None),
+        or_(since < personal_cutoff,
+            and_(Report.status.in_(["manifestly_unfounded", "retracted"]),
+                 since < unfounded_cutoff))))
     for r in reports:
         r.details = None
+        session.execute(delete(ReportSubject).where(ReportSubject.report_id == r.id))
         r.personal_data_deleted_at = t
         record(session, None, AuditAction.REPORT_PERSONAL_DATA_DELETED, subject=r.public_id,
                details={"reason": "retention"})

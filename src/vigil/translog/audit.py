@@ -57,6 +57,13 @@ class Replayed:
     signal_type: str
     commitment: str
     status: str
+    proposer_org: int | None = None
+
+
+#: Which status each event may follow (None: the indicator must be new).
+_ALLOWED_FROM: dict[str, set[str | None]] = {
+    "indicator:proposed": {None}, "indicator:verified": {"pending"},
+                 "indicator:rejected": {"pending"}, "indicator:retracted": {"pending", "active"}}
 
 
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> dict[int, Replayed]:
@@ -66,12 +73,17 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> dict[int, R
         if event not in _STATUS_AFTER:
             continue
         ind = int(leaf["indicator"])
-        new = Replayed(leaf["list"], leaf["signal_type"], leaf["commitment"], _STATUS_AFTER[event])
         old = state.get(ind)
-        if event == "indicator:proposed" and old is not None:
-            report.problems.append(f"log: indicator {ind} proposed twice")
-        if event != "indicator:proposed" and old is None:
-            report.problems.append(f"log: indicator {ind} {event} before it was proposed")
+        org = leaf.get("org")
+        proposer = org if event == "indicator:proposed" else (old.proposer_org if old else None)
+        new = Replayed(leaf["list"], leaf["signal_type"], leaf["commitment"],
+                       _STATUS_AFTER[event], proposer)
+        if (old.status if old else None) not in _ALLOWED_FROM[event]:
+            report.problems.append(f"log: indicator {ind} {event} while "
+                                   f"{old.status if old else 'not yet proposed'}")
+        if event == "indicator:verified" and old is not None and org == old.proposer_org:
+            report.problems.append(f"log: indicator {ind} was verified by the organisation "
+                                   "that proposed it (two-organisation rule)")
         if old is not None and old.commitment != new.commitment:
             report.problems.append(f"log: indicator {ind}'s commitment changed at {event}")
         state[ind] = new
