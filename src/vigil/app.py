@@ -94,10 +94,13 @@ class ObserveMiddleware:
         too_large = JSONResponse({"error": {"code": "too_large",
                                             "message": f"request body over {limit} bytes"}},
                                  status_code=413)
+        declared = False
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await too_large(scope, receive, send)
-                return
+            if name == b"content-length":
+                declared = True
+                if not value.isdigit() or int(value) > limit:
+                    await too_large(scope, receive, send)
+                    return
         status = 500
         started = False
         received = 0
@@ -121,7 +124,9 @@ class ObserveMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, send_wrapper)
+            # With a Content-Length the server reads exactly that many bytes (checked above);
+            # only chunked bodies need counting.
+            await self.app(scope, receive if declared else counting_receive, send_wrapper)
         except _BodyTooLarge:
             status = 413
             if not started:

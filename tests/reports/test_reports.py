@@ -326,6 +326,11 @@ def test_questions_reach_the_provider_and_answers_come_back(
     again = client.post(f"/v1/reports/{rep['id']}/questions/{qs[1]['id']}/answer",
                         headers=provider, json={"answer": "x"})
     assert again.status_code == 409
+    seen = client.get(f"/v1/authority/reports/{rep['id']}/questions",
+                      headers=auth(w.tokens["authority_de"])).json()
+    assert seen[1]["answer"] == "Created 2026-10-30"
+    assert client.get(f"/v1/authority/reports/{rep['id']}/questions",
+                      headers=auth(w.tokens["authority_fr"])).status_code == 404
 
 
 def test_duplicates_and_related_reports_are_linked(client: TestClient,

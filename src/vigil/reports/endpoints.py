@@ -313,12 +313,23 @@ def authority_question(report_id: str, body: QuestionIn, request: Request,
         return _q(review.ask(s, actor, report, body.question))
 
 
+@router.get("/authority/reports/{report_id}/questions")
+def authority_questions(report_id: str, request: Request,
+                        actor: principal_of(Scope.REPORTS_RECEIVE)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+    """Questions on a report routed to the caller, with the provider's answers."""
+    from vigil.reports import review
+
+    with unit_of_work(request) as s:
+        return [_q(q) for q in review.questions(s, actor, report_id)]
+
+
 @router.get("/reports/{report_id}/questions")
 def report_questions(report_id: str, request: Request,
                      actor: principal_of(Scope.REPORTS_SUBMIT)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
     from vigil.reports import review
 
     with unit_of_work(request) as s:
+        service.get_own(s, actor, report_id)  # the provider's side: its own reports only
         return [_q(q) for q in review.questions(s, actor, report_id)]
 
 
