@@ -84,7 +84,12 @@ def test_no_report_lost_or_duplicated_when_the_server_is_killed(
     try:
         while not done.is_set() and kills < KILLS:
             _wait_up(port)
-            time.sleep(0.3 + 0.1 * kills)  # let some requests through, then kill mid-stream
+            # Let a few more reports through since the restart, then kill mid-stream (paced by
+            # progress, not by the clock, so a fast machine cannot finish first).
+            target = len(acknowledged) + 20 + 10 * kills
+            deadline = time.monotonic() + 30
+            while len(acknowledged) < target and not done.is_set() and time.monotonic() < deadline:
+                time.sleep(0.005)
             os.kill(server.pid, signal.SIGKILL)
             server.wait()
             kills += 1
