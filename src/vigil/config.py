@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     #: Webhooks for forwarded-report notices: JSON {"DE": "https://...", "europol": "..."};
     #: recipients without one use the pull API.
     webhooks: dict[str, str] = Field(default_factory=dict)
-    #: Shared secret that signs webhook notices (HMAC-SHA256).
+    #: Secret that signs webhook notices (HMAC-SHA256) ...
     webhook_secret: str | None = None
+    #: ... or one per recipient (JSON {"DE": "...", "europol": "..."}), preferred.
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
     #: Retention of reports judged manifestly unfounded (shorter: nothing to act on).
     retention_days_unfounded: int = Field(default=90, gt=0)
 

@@ -390,7 +390,8 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     try:
         w = build_world(factory)
         rep = submit(client, w)
-        hook = WebhookHandoff({"DE": url}, b"shared-secret")
+        hook = WebhookHandoff({"DE": url, "europol": url}, b"unused",
+                              secrets={"DE": b"shared-secret", "europol": b"europol-secret"})
         worker = Worker(factory, factory, hook)
         worker.run_once()  # assessment; the DE notice fails once (503) and is re-queued
         from datetime import UTC, datetime, timedelta
@@ -404,8 +405,11 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     finally:
         server.shutdown()
         server.server_close()
-    assert len(received) == 1
-    header, body = received[0]
+    assert len(received) == 2
+    (header, body), = [(h, b) for h, b in received if json.loads(b)["recipient"] == "DE"]
+    (eu_header, eu_body), = [(h, b) for h, b in received if json.loads(b)["recipient"] == "europol"]
+    assert verify_signature(b"europol-secret", eu_header, eu_body)
+    assert not verify_signature(b"shared-secret", eu_header, eu_body)
     assert verify_signature(b"shared-secret", header, body)
     assert not verify_signature(b"wrong-secret", header, body)
     assert not verify_signature(b"shared-secret", header, body.replace(b"DE", b"FR"))

@@ -32,9 +32,13 @@ def worker_command(
     if settings.webhooks:
         from vigil.reports.handoff import WebhookHandoff
 
-        if not settings.webhook_secret:
-            raise typer.BadParameter("VIGIL_WEBHOOKS needs VIGIL_WEBHOOK_SECRET to sign notices")
-        handoff = WebhookHandoff(settings.webhooks, settings.webhook_secret.encode())
+        missing = [r for r in settings.webhooks
+                   if r not in settings.webhook_secrets and not settings.webhook_secret]
+        if missing:
+            raise typer.BadParameter(f"no webhook secret for {', '.join(missing)} (set "
+                                     "VIGIL_WEBHOOK_SECRETS or VIGIL_WEBHOOK_SECRET)")
+        handoff = WebhookHandoff(settings.webhooks, (settings.webhook_secret or "").encode(),
+                                 secrets={k: v.encode() for k, v in settings.webhook_secrets.items()})
     worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
                     settings=settings, store=store)
     if once:

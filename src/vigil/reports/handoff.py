@@ -66,6 +66,9 @@ class WebhookHandoff:
     urls: dict[str, str]
     secret: bytes
     timeout: float = 10.0
+    #: Per-recipient secrets (recommended: one authority must not be able to forge notices to
+    #: another); recipients without one use ``secret``.
+    secrets: dict[str, bytes] = field(default_factory=dict)
 
     def deliver(self, notice: Notice) -> None:
         url = self.urls.get(notice.recipient)
@@ -76,7 +79,8 @@ class WebhookHandoff:
         body = json.dumps({"event": "report:forwarded", **asdict(notice)}).encode()
         req = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
             "Content-Type": "application/json",
-            "X-Vigil-Signature": signature(self.secret, int(time.time()), body)})
+            "X-Vigil-Signature": signature(self.secrets.get(notice.recipient, self.secret),
+                                           int(time.time()), body)})
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - checked
             if resp.status >= 300:
                 raise RuntimeError(f"webhook for {notice.recipient} answered {resp.status}")
