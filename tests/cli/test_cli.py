@@ -123,3 +123,16 @@ def test_bench_api_prints_json_last() -> None:
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["requests"] > 0 and result["hashes_per_s"] > 0
     assert result["latency_ms_p99"] >= result["latency_ms_p50"] > 0
+
+
+def test_bench_record_appends_a_markdown_table(tmp_path: Path) -> None:
+    from vigil.cli.bench import _append_http_run
+
+    out = tmp_path / "benchmarks.md"
+    result = {"latency_ms_p50": 1.25, "latency_ms_p99": 2.5, "latency_ms_max": 3.0, "clients": 4,
+              "workers": 2, "database": "postgresql", "machine": "test box"}
+    _append_http_run(out, "intake", result, "", {"reports/s": "516"}, {"stored": "10"})
+    lines = out.read_text().splitlines()
+    assert lines[1].startswith("### bench intake — ") and "4 clients, 2 worker(s)" in lines[1]
+    assert lines[-3:] == ["| reports/s | p50 (ms) | p99 (ms) | max (ms) | stored |",
+                          "|---:|---:|---:|---:|---:|", "| 516 | 1.2 | 2.5 | 3.0 | 10 |"]

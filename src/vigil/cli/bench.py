@@ -62,18 +62,27 @@ def bench_api(
         f"{result['hashes_per_s']:,.0f} hashes/s, {result['requests_per_s']:,.0f} requests/s; "
         f"latency p50 {result['latency_ms_p50']:.1f} ms, p99 {result['latency_ms_p99']:.1f} ms")
     if record is not None:
-        with open(record, "a", encoding="utf-8") as fh:
-            fh.write(
-                f"\n### bench api — {dt.date.today().isoformat()} — {result['size']:,} indicators, "
-                f"{result['batch']} hashes a request, {result['clients']} clients, "
-                f"{result['workers']} worker(s), {result['database']}\n\n"
-                f"Machine: {result['machine']} (server and load generator share it)\n\n"
-                "| hashes/s | requests/s | p50 (ms) | p99 (ms) | max (ms) | requests |\n"
-                "|---:|---:|---:|---:|---:|---:|\n"
-                f"| {result['hashes_per_s']:,.0f} | {result['requests_per_s']:,.0f} | "
-                f"{result['latency_ms_p50']:.1f} | {result['latency_ms_p99']:.1f} | "
-                f"{result['latency_ms_max']:.1f} | {result['requests']:,} |\n")
+        _append_http_run(record, "api", result,
+                         f"{result['size']:,} indicators, {result['batch']} hashes a request, ",
+                         {"hashes/s": f"{result['hashes_per_s']:,.0f}",
+                          "requests/s": f"{result['requests_per_s']:,.0f}"},
+                         {"requests": f"{result['requests']:,}"})
     print(json.dumps(result))
+
+
+def _append_http_run(path: Path, name: str, result: dict[str, Any], what: str,
+                     first: dict[str, str], last: dict[str, str]) -> None:
+    """Append one HTTP benchmark run to a Markdown file: heading, machine, one table row."""
+    cells = {**first, "p50 (ms)": f"{result['latency_ms_p50']:.1f}",
+             "p99 (ms)": f"{result['latency_ms_p99']:.1f}",
+             "max (ms)": f"{result['latency_ms_max']:.1f}", **last}
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(
+            f"\n### bench {name} — {dt.date.today().isoformat()} — {what}{result['clients']} "
+            f"clients, {result['workers']} worker(s), {result['database']}\n\n"
+            f"Machine: {result['machine']} (server and load generator share it)\n\n"
+            f"| {' | '.join(cells)} |\n|{'---:|' * len(cells)}\n"
+            f"| {' | '.join(cells.values())} |\n")
 
 
 @app.command("intake")
@@ -95,16 +104,10 @@ def bench_intake(
         f"{result['reports']:,} acknowledged); latency p50 {result['latency_ms_p50']:.1f} ms, "
         f"p99 {result['latency_ms_p99']:.1f} ms")
     if record is not None:
-        with open(record, "a", encoding="utf-8") as fh:
-            fh.write(
-                f"\n### bench intake — {dt.date.today().isoformat()} — {result['clients']} clients, "
-                f"{result['workers']} worker(s), {result['database']}\n\n"
-                f"Machine: {result['machine']} (server and load generator share it)\n\n"
-                "| reports/s | p50 (ms) | p99 (ms) | max (ms) | acknowledged | stored |\n"
-                "|---:|---:|---:|---:|---:|---:|\n"
-                f"| {result['reports_per_s']:,.0f} | {result['latency_ms_p50']:.1f} | "
-                f"{result['latency_ms_p99']:.1f} | {result['latency_ms_max']:.1f} | "
-                f"{result['reports']:,} | {result['stored']:,} |\n")
+        _append_http_run(record, "intake", result, "",
+                         {"reports/s": f"{result['reports_per_s']:,.0f}"},
+                         {"acknowledged": f"{result['reports']:,}",
+                          "stored": f"{result['stored']:,}"})
     print(json.dumps(result))
 
 
