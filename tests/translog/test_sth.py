@@ -33,3 +33,25 @@ def test_sign_verify_and_forgeries(tmp_path: Path) -> None:
 def test_malformed_head_json() -> None:
     with pytest.raises(ProofError, match="malformed"):
         SignedTreeHead.from_json({"tree_size": 1})
+
+
+def test_workers_starting_together_share_one_key(tmp_path: Path) -> None:
+    """Several server workers on a fresh data directory must not each make their own key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "log.key"
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: TreeHeadSigner.from_file(path, create=True).log_id, range(16)))
+    assert len(ids) == 1
+
+
+def test_file_key_is_created_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vigil.config import Settings
+    from vigil.reports.storage import load_file_key
+
+    settings = Settings(data_dir=tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_file_key(settings), range(16)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.config import Settings
 from vigil.errors import DomainError
+from vigil.translog.sth import write_new_secret
 
 
 class StorageError(DomainError):
@@ -39,9 +41,13 @@ def load_file_key(settings: Settings) -> bytes:
     path = settings.data_dir / "file-encryption.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_bytes(base64.b64encode(AESGCM.generate_key(bit_length=256)))
-    return base64.b64decode(path.read_bytes())
+        write_new_secret(path, base64.b64encode(AESGCM.generate_key(bit_length=256)))
+    for _ in range(100):  # another worker may be between creating and writing it
+        data = path.read_bytes()
+        if data:
+            return base64.b64decode(data)
+        time.sleep(0.01)
+    raise ValueError(f"{path} is empty")
 
 
 class FileStore:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -68,6 +69,25 @@ def public_key_bytes(key: Ed25519PublicKey) -> bytes:
     return raw
 
 
+def write_new_secret(path: Path, data: bytes) -> bool:
+    """Create ``path`` (mode 0600) with ``data`` unless it exists; False if another process
+    created it first. Several workers starting at once must end up with one key, not one each."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    tmp_ok = False
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+        tmp_ok = True
+    finally:
+        os.close(fd)
+        if not tmp_ok:
+            path.unlink(missing_ok=True)
+    return True
+
+
 class TreeHeadSigner:
     """Signs tree heads with one Ed25519 key."""
 
@@ -89,9 +109,14 @@ class TreeHeadSigner:
             pem = signer._key.private_bytes(serialization.Encoding.PEM,
                                             serialization.PrivateFormat.PKCS8,
                                             serialization.NoEncryption())
-            path.touch(mode=0o600)
-            path.write_bytes(pem)
-            return signer
+            if write_new_secret(path, pem):
+                return signer
+            # Another process (a second server worker) created it first: use that one, once it
+            # has finished writing it.
+            for _ in range(100):
+                if path.stat().st_size:
+                    break
+                time.sleep(0.01)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path}: not an Ed25519 private key")
