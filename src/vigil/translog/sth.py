@@ -111,12 +111,11 @@ class TreeHeadSigner:
                                             serialization.NoEncryption())
             if write_new_secret(path, pem):
                 return signer
-            # Another process (a second server worker) created it first: use that one, once it
-            # has finished writing it.
-            for _ in range(100):
-                if path.stat().st_size:
-                    break
-                time.sleep(0.01)
+            # Another process (a second server worker) created it first: use that one.
+        for _ in range(100):  # it may still be writing it
+            if path.stat().st_size:
+                break
+            time.sleep(0.01)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path}: not an Ed25519 private key")
