@@ -91,15 +91,18 @@ class ObserveMiddleware:
         uploads = path.startswith("/v1/reports/") and (path.endswith("/files")
                                                        or path.endswith("/multipart"))
         limit = settings.max_report_bytes if uploads else settings.max_request_bytes
-        too_large = JSONResponse({"error": {"code": "too_large",
-                                            "message": f"request body over {limit} bytes"}},
-                                 status_code=413)
+
+        def too_large() -> JSONResponse:  # built only when needed, not on every request
+            return JSONResponse({"error": {"code": "too_large",
+                                           "message": f"request body over {limit} bytes"}},
+                                status_code=413)
+
         declared = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 declared = True
                 if not value.isdigit() or int(value) > limit:
-                    await too_large(scope, receive, send)
+                    await too_large()(scope, receive, send)
                     return
         status = 500
         started = False
@@ -130,7 +133,7 @@ class ObserveMiddleware:
         except _BodyTooLarge:
             status = 413
             if not started:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
         finally:
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")

@@ -14,11 +14,12 @@ import json
 import logging
 import time
 import traceback
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators.matcher import LiveMatcher
@@ -31,10 +32,6 @@ from vigil.reports.storage import FileStore
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=5)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Worker:

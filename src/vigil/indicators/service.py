@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.matching.errors import InvalidSignal
@@ -34,10 +34,6 @@ from vigil.translog import repository as log
 
 PENDING, ACTIVE, REJECTED, RETRACTED = "pending", "active", "rejected", "retracted"
 LIST_KINDS = ("block", "allow")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def commitment(salt: str, signal_type: str, value: str) -> str:

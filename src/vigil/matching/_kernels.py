@@ -316,17 +316,6 @@ def search(queries, thresholds, ball, ball_addr,
     return out_q[:n], out_id[:n], out_d[:n]
 
 
-@njit(cache=True, nogil=True)
-def brute_distances(queries, codes):
-    """All distances, queries x codes (for tests and small lists)."""
-    out = np.empty((queries.shape[0], codes.shape[0]), np.int32)
-    for qi in range(queries.shape[0]):
-        for s in range(codes.shape[0]):
-            out[qi, s] = _dist(codes, s, queries[qi, 0], queries[qi, 1], queries[qi, 2],
-                               queries[qi, 3])
-    return out
-
-
 _MASK_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 

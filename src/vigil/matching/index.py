@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -132,7 +132,6 @@ class _Segment:
 class _Stats:
     main_rebuilds: int = 0
     delta_rebuilds: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class PdqIndex:

@@ -7,23 +7,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotAuthenticated, NotFound
-from vigil.orgs.access import OrgKind, Principal, Scope, check_grant
+from vigil.orgs.access import OrgKind, Principal, Scope, allowed_scopes, check_grant
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.translog import repository as translog
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_organisation(session: Session, actor: Principal | None, name: str, kind: OrgKind,
@@ -108,12 +104,7 @@ def authenticate(session: Session, token: str | None) -> Principal:
         raise bad
     org = key.organisation
     kind = OrgKind(org.kind)
-    granted = {Scope(s) for s in key.scopes.split()} & set(check_scopes(kind))
+    granted = {Scope(s) for s in key.scopes.split()} & set(allowed_scopes(kind))
     return Principal(org.id, org.name, kind, org.member_state, key.id, key.holder,
                      frozenset(granted))
 
-
-def check_scopes(kind: OrgKind) -> frozenset[Scope]:
-    from vigil.orgs.access import allowed_scopes
-
-    return allowed_scopes(kind)

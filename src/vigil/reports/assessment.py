@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 import iptocc
 from sqlalchemy import select
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.signals import SignalType, VpdqHash
 from vigil.reports.handoff import Handoff, Notice
@@ -38,10 +38,6 @@ EU_MEMBER_STATES = frozenset([
 _ALIASES = {"EL": "GR"}  # the EU's code for Greece
 
 PRIORITY_URGENT, PRIORITY_NEW, PRIORITY_KNOWN = 300, 200, 100
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _state(code: str | None) -> str | None:

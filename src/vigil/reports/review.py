@@ -8,13 +8,12 @@ Authorities can ask questions about the reports routed to them in the same way.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators import service as indicators
 from vigil.orgs.access import Principal, Scope
@@ -22,10 +21,6 @@ from vigil.reports.models import Question, Report, ReportHash
 from vigil.reports.service import get_own, get_visible
 
 DECISIONS = ("material", "not_material", "needs_information")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def queue(session: Session, actor: Principal, limit: int = 100) -> list[Report]:

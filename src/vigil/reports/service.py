@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotFound, TooLarge
 from vigil.indicators.service import normalise
 from vigil.matching.errors import HashingError
@@ -26,10 +26,6 @@ from vigil.orgs.access import Principal, Scope, own_reports, visible_reports
 from vigil.reports.models import Job, Report, ReportFile, ReportHash
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def visible(principal: Principal) -> Select[Report]:

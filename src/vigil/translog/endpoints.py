@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -14,7 +15,7 @@ from vigil.deps import principal_of, unit_of_work
 from vigil.errors import Invalid
 from vigil.orgs.access import Scope
 from vigil.translog import repository
-from vigil.translog.merkle import ProofError
+from vigil.translog.merkle import MerkleTree, ProofError
 
 router = APIRouter(prefix="/v1/log")
 
@@ -39,31 +40,33 @@ def head(request: Request, actor: principal_of(Scope.LOG_READ)) -> dict[str, Any
         return repository.signed_head(s, state.tree_cache, state.signer).to_json()
 
 
+def _proof(request: Request, make: Callable[[MerkleTree], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``make`` on the current tree; a request outside the tree is a 422."""
+    state = request.app.state.vigil
+    with unit_of_work(request) as s, state.tree_lock:
+        try:
+            return make(state.tree_cache.refresh(s))
+        except ProofError as exc:
+            raise Invalid(str(exc)) from None
+
+
 @router.get("/proof/inclusion")
 def inclusion(request: Request, actor: principal_of(Scope.LOG_READ),  # type: ignore[valid-type]
               index: int = Query(ge=0), size: int = Query(ge=1)) -> dict[str, Any]:
-    state = request.app.state.vigil
-    with unit_of_work(request) as s, state.tree_lock:
-        tree = state.tree_cache.refresh(s)
-        try:
-            proof = tree.inclusion_proof(index, size)
-        except ProofError as exc:
-            raise Invalid(str(exc)) from None
+    def make(tree: MerkleTree) -> dict[str, Any]:
+        path = tree.inclusion_proof(index, size)  # checks the range before the leaf is read
         return {"index": index, "tree_size": size, "leaf_hash": _b64(tree.leaf(index)),
-                "audit_path": [_b64(p) for p in proof]}
+                "audit_path": [_b64(p) for p in path]}
+
+    return _proof(request, make)
 
 
 @router.get("/proof/consistency")
 def consistency(request: Request, actor: principal_of(Scope.LOG_READ),  # type: ignore[valid-type]
                 first: int = Query(ge=1), second: int = Query(ge=1)) -> dict[str, Any]:
-    state = request.app.state.vigil
-    with unit_of_work(request) as s, state.tree_lock:
-        tree = state.tree_cache.refresh(s)
-        try:
-            proof = tree.consistency_proof(first, second)
-        except ProofError as exc:
-            raise Invalid(str(exc)) from None
-        return {"first": first, "second": second, "consistency_path": [_b64(p) for p in proof]}
+    return _proof(request, lambda tree: {
+        "first": first, "second": second,
+        "consistency_path": [_b64(p) for p in tree.consistency_proof(first, second)]})
 
 
 @router.get("/entries")
