@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
@@ -16,9 +16,9 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid, NotFound, TooLarge
-from vigil.orgs.access import Scope, own_reports, routing_recipient, visible_reports
-from vigil.reports import service
-from vigil.reports.models import RelatedReport, Report, ReportFile, Routing
+from vigil.orgs.access import Scope, own_reports, visible_reports
+from vigil.reports import inbox, service
+from vigil.reports.models import RelatedReport, Report, ReportFile
 from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
 from vigil.reports.storage import FileStore
 
@@ -168,23 +168,12 @@ def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPOR
 
 # -- authorities and Europol ------------------------------------------------------------------
 
-def _routing(s: Any, actor: Any, report_id: int) -> Routing:
-    recipient = routing_recipient(actor)
-    routing: Routing | None = s.scalar(select(Routing).where(Routing.report_id == report_id,
-                                                             Routing.recipient == recipient))
-    if routing is None:
-        raise NotFound("no such report")
-    return routing
-
-
 @router.get("/authority/reports")
 def authority_reports(request: Request, actor: principal_of(Scope.REPORTS_RECEIVE),  # type: ignore[valid-type]
                       limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Reports routed to the caller's member state (or to Europol), most urgent first."""
     with unit_of_work(request) as s:
-        rows = s.scalars(service.visible(actor).order_by(
-            Report.priority.desc(), Report.submitted_at).limit(min(limit, 1000)))
-        out = [service.summary(s, r) for r in rows]
+        out = [service.summary(s, r) for r, _ in inbox.inbox(s, actor, limit)]
         record(s, actor, AuditAction.REPORT_READ, details={"listed": len(out)})
         return out
 
@@ -233,31 +222,22 @@ def authority_file(report_id: str, file_id: DbId, request: Request,
 def acknowledge(report_id: str, request: Request,
                 actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        report = service.get_visible(s, actor, report_id)
-        routing = _routing(s, actor, report.id)
-        routing.acknowledged_at = routing.acknowledged_at or datetime.now(UTC)
-        record(s, actor, AuditAction.REPORT_ACKNOWLEDGED, subject=report.public_id)
-        return {"id": report.public_id, "acknowledged_at": routing.acknowledged_at}
+        routing = inbox.acknowledge(s, actor, report_id)
+        return {"id": report_id, "acknowledged_at": routing.acknowledged_at}
 
 
 class FeedbackIn(BaseModel):
     outcome: str = Field(min_length=1, max_length=4000)
-    delay_user_notice_days: int | None = Field(default=None, ge=1, le=548)  # up to 18 months
+    delay_user_notice_days: int | None = Field(default=None, ge=1, le=inbox.MAX_DELAY_DAYS)
 
 
 @router.post("/authority/reports/{report_id}/feedback")
 def feedback(report_id: str, body: FeedbackIn, request: Request,
              actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        report = service.get_visible(s, actor, report_id)
-        routing = _routing(s, actor, report.id)
-        routing.feedback = body.outcome
-        if body.delay_user_notice_days:
-            routing.delay_user_notice_until = datetime.now(UTC) + timedelta(
-                days=body.delay_user_notice_days)
-        record(s, actor, AuditAction.REPORT_FEEDBACK, subject=report.public_id,
-               details={"delay_days": body.delay_user_notice_days})
-        return {"id": report.public_id, "feedback": routing.feedback,
+        routing = inbox.give_feedback(s, actor, report_id, body.outcome,
+                                      body.delay_user_notice_days)
+        return {"id": report_id, "feedback": routing.feedback,
                 "delay_user_notice_until": routing.delay_user_notice_until}
 
 

@@ -8,7 +8,7 @@ Authorities can ask questions about the reports routed to them in the same way.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
@@ -21,17 +21,23 @@ from vigil.reports.models import Question, Report, ReportHash
 from vigil.reports.service import get_own, get_visible
 
 DECISIONS = ("material", "not_material", "needs_information")
+#: Assessments that a person must review.
+REVIEW_ASSESSMENTS = ("new_material", "solicitation")
+
+
+def in_queue() -> ColumnElement[bool]:
+    """Reports waiting for a reviewer: new material not yet decided (or waiting for the
+    provider's answer), and not retracted."""
+    return (Report.assessment.in_(REVIEW_ASSESSMENTS)
+            & (Report.review_decision.is_(None) | (Report.review_decision == "needs_information"))
+            & (Report.status != "retracted"))
 
 
 def queue(session: Session, actor: Principal, limit: int = 100) -> list[Report]:
     """New material awaiting a decision: urgent first, then oldest first."""
     actor.require(Scope.REPORTS_REVIEW)
     return list(session.scalars(
-        select(Report).where(Report.assessment.in_(["new_material", "solicitation"]),
-                             Report.review_decision.is_(None) |
-                             (Report.review_decision == "needs_information"),
-                             Report.status != "retracted")
-        .order_by(Report.priority.desc(), Report.submitted_at).limit(limit)))
+        select(Report).where(in_queue()).order_by(Report.priority.desc(), Report.submitted_at).limit(limit)))
 
 
 def decide(session: Session, actor: Principal, public_id: str, decision: str, reason: str,
@@ -44,7 +50,7 @@ def decide(session: Session, actor: Principal, public_id: str, decision: str, re
     report = get_visible(session, actor, public_id)
     if report.status == "retracted":
         raise Conflict(f"report {public_id} was retracted by its provider")
-    if report.assessment not in ("new_material", "solicitation"):
+    if report.assessment not in REVIEW_ASSESSMENTS:
         raise Conflict(f"report {public_id} is {report.assessment or report.status}; only new "
                        "material is reviewed")
     if report.review_decision in ("material", "not_material"):
