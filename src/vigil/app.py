@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,6 +64,8 @@ class AppState:
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     tree_cache: TreeCache = field(default_factory=TreeCache)
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The workspace's Jinja2 environment.
+    templates: Any = None
 
 
 class _BodyTooLarge(HTTPException):
@@ -162,6 +165,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.reports.endpoints import router as reports_router
     from vigil.reports.storage import FileStore, load_file_key
     from vigil.translog.endpoints import router as log_router
+    from vigil.web import endpoints as web
+    from vigil.web import render as web_render
+    from vigil.web.inbox import router as web_inbox
+    from vigil.web.indicators import router as web_indicators
+    from vigil.web.review import router as web_review
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
@@ -189,10 +197,13 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
                   description="The Centre's API: indicator lists with two-organisation "
                               "verification, a verifiable log, provider matching.")
     state.principals.ttl = settings.auth_cache_seconds
+    state.templates = web_render.make_environment()
     app.state.vigil = state
 
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if request.url.path.startswith(web_render.PREFIX + "/"):
+            return web_render.error_page(request, exc)
         return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
                             status_code=exc.status)
 
@@ -223,4 +234,15 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(indicators_router)
     app.include_router(log_router)
     app.include_router(reports_router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return Response(status_code=303, headers={"Location": f"{web_render.PREFIX}/"})
+
+    app.include_router(web.router)
+    app.include_router(web_review)
+    app.include_router(web_indicators)
+    app.include_router(web_inbox)
+    app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
+              name="static")
     return app

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
     #: Retention of reports judged manifestly unfounded (shorter: nothing to act on).
     retention_days_unfounded: int = Field(default=90, gt=0)
+    #: Workspace sign-in: consecutive failures before an account is locked, and for how long.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    #: A workspace session ends after this long without a request, and after ``..._max_hours``.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=10, ge=1)
+    #: Session cookie only over HTTPS; on by default in production.
+    secure_cookies: bool | None = None
+    #: Review wellbeing: a break reminder after this many minutes of reviewing, and the
+    #: longest edge of a preview in pixels (never the original).
+    review_break_minutes: int = Field(default=20, ge=1, le=240)
+    preview_max_pixels: int = Field(default=224, ge=32, le=640)
 
     @field_validator("database_url")
     @classmethod
@@ -60,6 +72,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vigil.db').resolve()}"
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.environment == "production"
 
     @property
     def effective_log_key_path(self) -> Path:

@@ -21,9 +21,10 @@ from vigil.db import transaction
 from vigil.orgs.access import Principal, Scope
 from vigil.orgs.service import authenticate
 
-#: Routes anyone may call (no key): health, metrics, the log's public key, the API description.
+#: Routes anyone may call (no key): health, metrics, the log's public key, the API description,
+#: and the workspace's sign-in and sign-out (which checks the session it ends itself).
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/openapi.json", "/docs",
-                          "/docs/oauth2-redirect", "/redoc"})
+                          "/docs/oauth2-redirect", "/redoc", "/", "/app/login", "/app/logout"})
 
 
 def _bearer(request: Request) -> str | None:

@@ -15,8 +15,9 @@ from vigil.reports.models import (
     Routing,
 )
 from vigil.translog.models import LogEntry, LogState, TreeHead
+from vigil.web.models import StaffAccount, WebSession
 
 __all__ = ["ApiKey", "AuditEvent", "Base", "HashList", "Indicator", "Job", "ListChange",
            "LogEntry", "LogState", "Organisation", "Question", "RelatedReport", "Report", "ReportFile", "ReportHash",
            "ReportSubject", "Routing",
-           "TreeHead"]
+           "StaffAccount", "TreeHead", "WebSession"]

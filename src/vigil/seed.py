@@ -1,5 +1,7 @@
-"""Demo data for ``vigil serve --demo``: organisations, keys, lists and indicators made from
-generated benign images. The keys are written to ``<data dir>/demo-keys.json``."""
+"""Demo data for ``vigil serve --demo``: organisations, keys, workspace accounts, lists,
+indicators and a few reports, all made from generated benign images. The keys and the
+accounts' passwords are written to ``<data dir>/demo-keys.json`` (readable by its owner only):
+``{"keys": [...], "accounts": [...]}``."""
 
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators import service as indicators
 from vigil.indicators.models import HashList
 from vigil.matching.hashing import hash_image_bytes
 from vigil.orgs import service as orgs
-from vigil.orgs.access import KIND_SCOPES, OrgKind
+from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
 from vigil.samples import encode, pattern_image
+from vigil.web import accounts as staff
 
 DEMO_ORGS = [
     ("EU Centre (demo)", OrgKind.CENTRE, None, "analyst"),
@@ -29,9 +33,21 @@ DEMO_ORGS = [
 ]
 
 
-def seed_demo(factory: sessionmaker[Session], data_dir: Path) -> Path:
+#: Workspace accounts: (username, organisation kind, role, language).
+DEMO_ACCOUNTS = [
+    ("reviewer", OrgKind.CENTRE, "reviewer", "en"),
+    ("partner-reviewer", OrgKind.PARTNER_CENTRE, "reviewer", "en"),
+    ("officer-de", OrgKind.AUTHORITY, "officer", "de"),
+    ("europol-officer", OrgKind.EUROPOL, "officer", "en"),
+    ("auditor", OrgKind.AUDITOR, "auditor", "en"),
+]
+DE_IP = "193.99.144.80"  # a German address in the offline IP-to-country data
+
+
+def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings | None = None) -> Path:
     """Idempotent: a second run leaves the database as it is and rewrites nothing."""
     out = data_dir / "demo-keys.json"
+    accounts: list[dict[str, Any]] = []
     with transaction(factory) as s:
         if s.scalar(select(HashList).where(HashList.name == "known-material")) is not None:
             return out
@@ -59,7 +75,50 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path) -> Path:
         created = indicators.propose(s, centre, proposals)
         for ind in created[:12]:
             indicators.verify(s, partner, ind.id)  # two organisations: centre proposes, partner verifies
+        orgs_by_kind = {p.kind: p.organisation_id for p in principals.values()}
+        for username, kind, role, locale in DEMO_ACCOUNTS:
+            made = staff.create_account(s, None, orgs_by_kind[kind], username, role,
+                                        display_name=username.replace("-", " ").title(),
+                                        locale=locale)
+            accounts.append({"username": username, "password": made.password, "role": role,
+                             "organisation": made.account.api_key.organisation.name,
+                             "kind": kind.value})
+    if settings is not None:
+        seed_reports(factory, settings, principals[OrgKind.PROVIDER])
     data_dir.mkdir(parents=True, exist_ok=True)
     out.touch(mode=0o600)
-    out.write_text(json.dumps(keys, indent=2) + "\n")
+    out.write_text(json.dumps({"keys": keys, "accounts": accounts}, indent=2) + "\n")
     return out
+
+
+def seed_reports(factory: sessionmaker[Session], settings: Settings, provider: Principal,
+                 count: int = 4) -> list[str]:
+    """Reports of new (benign, generated) material from a provider, one of them urgent, each
+    with two image files, assessed by the worker: they wait in the review queue and reach the
+    German authority's and Europol's inboxes."""
+    from vigil.reports import service as reports
+    from vigil.reports.schemas import FileMeta, ReportIn
+    from vigil.reports.storage import FileStore, load_file_key
+    from vigil.worker import Worker
+
+    store = FileStore(settings.data_dir / "files", load_file_key(settings))
+    ids = []
+    for n in range(count):
+        body = ReportIn.model_validate({
+            "incident_at": "2026-11-01T10:00:00Z", "concerns": "new_material",
+            "legal_basis": "Regulation (EU) 2024/1307 (demo)", "content_removed": True,
+            "urgent": n == 0, "urgent_reason": "demo: marked urgent" if n == 0 else None,
+            "incident_type": "file upload", "complete": False,
+            "users": [{"user_ids": [f"demo-user-{n}"], "ips": [{"ip": DE_IP,
+                                                                "at": "2026-11-01T09:59:00Z"}]}]})
+        with transaction(factory) as s:
+            report, _ = reports.submit(s, provider, body, f"demo-{n}")
+            for i in range(2):
+                data = encode(pattern_image(5000 + n * 10 + i, (480, 360)))
+                reports.add_file(s, provider, report.public_id, f"upload-{i + 1}.jpg", data,
+                                 FileMeta(), store, settings.max_file_bytes,
+                                 settings.max_report_bytes, settings.max_files_per_report)
+            reports.finish(s, provider, report.public_id)
+            ids.append(report.public_id)
+    Worker(factory, factory, settings=settings, store=store).run_once()
+    return ids

@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 def _keys(data: Path) -> dict[str, str]:
-    rows = json.loads((data / "demo-keys.json").read_text())
+    rows = json.loads((data / "demo-keys.json").read_text())["keys"]
     return {r["kind"]: r["key"] for r in rows}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import audit, bench, demo, hashing, matching, serve, worker
+from vigil.cli import accounts, audit, bench, demo, hashing, matching, serve, worker
 
 app = typer.Typer(
     name="vigil",
@@ -20,6 +20,7 @@ app.add_typer(bench.app, name="bench")
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(accounts.app, name="account")
 app.command("worker")(worker.worker_command)
 
 

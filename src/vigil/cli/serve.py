@@ -28,8 +28,9 @@ def db_upgrade() -> None:
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    demo: Annotated[bool, typer.Option(help="Seed demo organisations, keys and lists; keys go "
-                                       "to <data dir>/demo-keys.json.")] = False,
+    demo: Annotated[bool, typer.Option(help="Seed demo organisations, keys, lists, reports and "
+                                       "workspace accounts; keys and passwords go to "
+                                       "<data dir>/demo-keys.json.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run the Centre's API server (applies migrations first)."""
@@ -47,10 +48,11 @@ def serve_command(
         from vigil.seed import seed_demo
 
         engine = make_engine(settings.effective_database_url)
-        path = seed_demo(session_factory(engine), settings.data_dir)
+        path = seed_demo(session_factory(engine), settings.data_dir, settings)
         engine.dispose()
-        err_console.print(f"demo keys: {path}")
-    err_console.print(f"vigil serving on http://{host}:{port} (OpenAPI at /docs)")
+        err_console.print(f"demo keys and workspace passwords: {path}")
+    err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
+                      "/docs)")
     if workers <= 1:
         uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning")
         return

@@ -39,6 +39,8 @@ class Scope(StrEnum):
     REPORTS_SUBMIT = "reports:submit"
     REPORTS_RECEIVE = "reports:receive"
     REPORTS_REVIEW = "reports:review"
+    #: Aggregate figures (queue sizes, reports by status, indicators by list); no content.
+    STATS_READ = "stats:read"
 
 
 _ALL = frozenset(Scope)
@@ -46,7 +48,7 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.CENTRE: _ALL,
     OrgKind.PARTNER_CENTRE: frozenset({
         Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
-        Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ}),
+        Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ, Scope.STATS_READ}),
     # (reports:review stays with the Centre: it reads the reports themselves)
     OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
                                  Scope.REPORTS_SUBMIT}),
@@ -56,7 +58,8 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
                                   Scope.REPORTS_RECEIVE}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
                                 Scope.REPORTS_RECEIVE}),
-    OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ}),
+    OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
+                                Scope.STATS_READ}),
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid
@@ -44,3 +45,35 @@ def revoke_key(key_id: DbId, request: Request, actor: principal_of(Scope.ORGS_MA
         key = service.revoke_key(s, actor, key_id)
         return KeyOut(id=key.id, organisation_id=key.organisation_id, holder=key.holder,
                       scopes=key.scopes.split(), revoked=True)
+
+
+class AccountIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    role: str = Field(description="reviewer, officer, auditor or admin; bounded by the "
+                                  "organisation's kind")
+    display_name: str | None = Field(default=None, max_length=200)
+    locale: str = "en"
+
+
+class AccountOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    organisation_id: int
+    scopes: list[str]
+    password: str | None = Field(default=None, description="Generated, shown once; never again.")
+
+
+@router.post("/orgs/{org_id}/accounts", response_model=AccountOut, status_code=201)
+def create_account(org_id: DbId, body: AccountIn, request: Request,
+                   actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+    """A workspace account for a person of the organisation, with a generated password."""
+    from vigil.web import accounts
+
+    with unit_of_work(request) as s:
+        made = accounts.create_account(s, actor, org_id, body.username, body.role,
+                                       display_name=body.display_name, locale=body.locale)
+        return AccountOut(id=made.account.id, username=made.account.username,
+                          role=made.account.role, organisation_id=org_id,
+                          scopes=sorted(s.value for s in accounts.principal_of(made.account).scopes),
+                          password=made.password)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.db import Base
@@ -17,6 +17,9 @@ class LogEntry(Base):
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: What the entry is about ("indicator:42"), to find an indicator's entries and proofs
+    #: without reading the log. Not part of the leaf: the log's hashes do not depend on it.
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class LogState(Base):

@@ -19,6 +19,12 @@ def canonical(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
+def subject_of(leaf: dict[str, Any]) -> str | None:
+    if "indicator" in leaf:
+        return f"indicator:{leaf['indicator']}"
+    return None
+
+
 def append(session: Session, leaf: dict[str, Any]) -> int:
     """Append a leaf in the caller's transaction; returns its index."""
     state = session.get(LogState, 1, with_for_update=True)
@@ -29,7 +35,7 @@ def append(session: Session, leaf: dict[str, Any]) -> int:
     index = state.size
     data = canonical({**leaf, "index": index})
     session.add(LogEntry(index=index, leaf=data, leaf_hash=leaf_hash(data),
-                         created_at=datetime.now(UTC)))
+                         created_at=datetime.now(UTC), subject=subject_of(leaf)))
     state.size = index + 1
     session.flush()
     return index

@@ -1,0 +1,53 @@
+"""``vigil account add``: a workspace account for a person, with a generated password shown
+once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vigil.cli._console import err_console
+
+app = typer.Typer(help="Workspace accounts (people who sign in to the web pages).",
+                  no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    organisation: Annotated[str, typer.Option(help="The organisation's exact name.")],
+    username: Annotated[str, typer.Option(help="Sign-in name (letters, digits, . _ -).")],
+    role: Annotated[str, typer.Option(help="reviewer, officer, auditor or admin.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    locale: Annotated[str, typer.Option(help="Language of the pages: en or de.")] = "en",
+) -> None:
+    """Create an account; prints its password once (it is stored only as an argon2id hash)."""
+    from sqlalchemy import select
+
+    from vigil.config import Settings
+    from vigil.db import make_engine, session_factory, transaction
+    from vigil.errors import DomainError
+    from vigil.migrations import upgrade
+    from vigil.orgs.models import Organisation
+    from vigil.web import accounts
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as s:
+            org = s.scalar(select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                err_console.print(f"[red]no organisation named {organisation!r}[/red]")
+                raise typer.Exit(2)
+            made = accounts.create_account(s, None, org.id, username, role, display_name=name,
+                                           locale=locale)
+            password = made.password
+    except DomainError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    err_console.print(f"account {username!r} created ({role}); its password, shown once:")
+    typer.echo(password)

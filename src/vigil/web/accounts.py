@@ -1,0 +1,221 @@
+"""Staff accounts and workspace sessions: create, sign in (argon2id, lockout), resolve, sign out.
+
+An account's role names a set of scopes; the organisation's kind bounds them exactly as it
+bounds an API key's (a provider's staff can never review indicators). Each account acts through
+an API-key row of its own whose secret is discarded at once, so every existing rule that looks
+at "the key" — the two-person rule, provenance, the audit trail — applies to people unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.clock import now
+from vigil.config import Settings
+from vigil.errors import Conflict, Invalid, NotFound
+from vigil.orgs import service as orgs
+from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope
+from vigil.orgs.models import Organisation
+from vigil.web.models import StaffAccount, WebSession
+
+ROLE_SCOPES: dict[str, frozenset[Scope]] = {
+    # Reviews new material and verifies other organisations' indicators.
+    "reviewer": frozenset({Scope.REPORTS_REVIEW, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
+                           Scope.INDICATORS_PROPOSE, Scope.LOG_READ, Scope.STATS_READ}),
+    # An authority's or Europol's officer: the inbox of routed reports.
+    "officer": frozenset({Scope.REPORTS_RECEIVE, Scope.LOG_READ}),
+    "auditor": frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
+                          Scope.STATS_READ}),
+    # Everything the organisation's kind allows.
+    "admin": frozenset(Scope),
+}
+#: What a role is for: an organisation whose kind allows none of these cannot have the role.
+ROLE_PURPOSE: dict[str, frozenset[Scope]] = {
+    "reviewer": frozenset({Scope.REPORTS_REVIEW, Scope.INDICATORS_REVIEW}),
+    "officer": frozenset({Scope.REPORTS_RECEIVE}),
+    "auditor": frozenset({Scope.AUDIT_READ}),
+    "admin": frozenset(Scope),
+}
+LOCALES = ("en", "de")
+MIN_PASSWORD = 12
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the username is unknown, so that both cases take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def role_scopes(role: str, kind: OrgKind) -> frozenset[Scope]:
+    if role not in ROLE_SCOPES:
+        raise Invalid(f"unknown role {role!r}; one of {', '.join(ROLE_SCOPES)}")
+    scopes = ROLE_SCOPES[role] & KIND_SCOPES[kind]
+    if not scopes & ROLE_PURPOSE[role]:
+        raise Invalid(f"the role {role!r} has nothing to do in an organisation of kind "
+                      f"{kind.value!r}")
+    return scopes
+
+
+def check_password(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+    if username.lower() in password.lower():
+        raise Invalid("the password must not contain the username")
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: StaffAccount
+    password: str  # shown once when generated, never stored
+
+
+def create_account(session: Session, actor: Principal | None, organisation_id: int,
+                   username: str, role: str, *, display_name: str | None = None,
+                   password: str | None = None, locale: str = "en") -> NewAccount:
+    username = username.strip().lower()
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+        raise Invalid("a username is 1-64 letters, digits, '.', '_' or '-'")
+    if locale not in LOCALES:
+        raise Invalid(f"locale must be one of {', '.join(LOCALES)}")
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound(f"no organisation {organisation_id}")
+    scopes = role_scopes(role, OrgKind(org.kind))
+    if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
+        raise Conflict(f"the username {username!r} is taken")
+    password = password or secrets.token_urlsafe(15)
+    check_password(password, username)
+    issued = orgs.issue_key(session, actor, org.id, f"account:{username}", set(scopes))
+    account = StaffAccount(username=username, display_name=display_name or username, role=role,
+                           locale=locale, password_hash=_hasher.hash(password),
+                           api_key_id=issued.key.id, failed_logins=0, created_at=now())
+    session.add(account)
+    session.flush()
+    record(session, actor, AuditAction.ACCOUNT_CREATED, subject=str(account.id),
+           details={"organisation": org.id, "role": role})
+    return NewAccount(account, password)
+
+
+def principal_of(account: StaffAccount) -> Principal:
+    key = account.api_key
+    org = key.organisation
+    kind = OrgKind(org.kind)
+    scopes = frozenset(Scope(s) for s in key.scopes.split()) & KIND_SCOPES[kind]
+    return Principal(org.id, org.name, kind, org.member_state, key.id, account.username, scopes)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt; failures are returned, not raised, so that the caller
+    commits the failure count."""
+
+    token: str | None = None
+    session: WebSession | None = None
+    account: StaffAccount | None = None
+    locked_minutes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.token is not None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(session: Session, settings: Settings, username: str, password: str) -> SignIn:
+    t = now()
+    account = session.scalar(select(StaffAccount).where(
+        StaffAccount.username == username.strip().lower()).with_for_update(of=StaffAccount))
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password or "-")
+        return SignIn()
+    actor = principal_of(account)
+    if account.locked_until is not None and _aware(account.locked_until) > t:
+        left = _aware(account.locked_until) - t
+        return SignIn(locked_minutes=max(1, int(left.total_seconds() // 60) + 1))
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        account.failed_logins += 1
+        record(session, actor, AuditAction.ACCOUNT_SIGN_IN_FAILED, subject=str(account.id),
+               details={"failures": account.failed_logins})
+        if account.failed_logins >= settings.login_max_failures:
+            account.locked_until = t + timedelta(minutes=settings.login_lockout_minutes)
+            account.failed_logins = 0
+            record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
+                   details={"minutes": settings.login_lockout_minutes})
+            return SignIn(locked_minutes=settings.login_lockout_minutes)
+        return SignIn()
+    account.failed_logins, account.locked_until = 0, None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    web = WebSession(id=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32),
+                     created_at=t, last_seen_at=t)
+    session.add(web)
+    record(session, actor, AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id))
+    return SignIn(token, web, account)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: StaffAccount
+    web: WebSession
+    principal: Principal
+
+    def csrf_ok(self, value: str | None) -> bool:
+        return bool(value) and hmac.compare_digest(self.web.csrf_token, value or "")
+
+
+def resolve(session: Session, settings: Settings, token: str | None) -> SignedIn | None:
+    """The signed-in account for a session cookie, or None (unknown, ended, idle too long,
+    too old, account disabled or its credential revoked)."""
+    if not token or len(token) > 200:
+        return None
+    web = session.get(WebSession, _digest(token))
+    if web is None or web.ended_at is not None:
+        return None
+    t = now()
+    if (t - _aware(web.last_seen_at) > timedelta(minutes=settings.session_idle_minutes)
+            or t - _aware(web.created_at) > timedelta(hours=settings.session_max_hours)):
+        return None
+    account = session.get(StaffAccount, web.account_id)
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        return None
+    return SignedIn(account, web, principal_of(account))
+
+
+def touch(session: Session, token: str) -> None:
+    """Keep an active session alive (called at most once a minute per session)."""
+    web = session.get(WebSession, _digest(token))
+    if web is not None and web.ended_at is None:
+        web.last_seen_at = now()
+
+
+def sign_out(session: Session, token: str | None) -> None:
+    if not token:
+        return
+    web = session.get(WebSession, _digest(token))
+    if web is None or web.ended_at is not None:
+        return
+    web.ended_at = now()
+    account = session.get(StaffAccount, web.account_id)
+    if account is not None:
+        record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_OUT,
+               subject=str(account.id))

@@ -1,0 +1,49 @@
+"""Review previews: never the original. A file is decoded with the hashing pipeline's limits
+(so a decompression bomb is refused here too), reduced to at most ``max_edge`` pixels on its
+longest side and re-encoded as a plain JPEG without metadata. Videos give one frame.
+The browser then shows it blurred and in greyscale until the reviewer reveals it."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from vigil.matching.errors import HashingError
+from vigil.matching.hashing import decode_rgb
+from vigil.matching.video import looks_like_video
+
+MAX_PIXELS = 50_000_000
+
+
+def _thumbnail(img: Image.Image, max_edge: int) -> bytes:
+    img = img.convert("RGB")
+    img.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def _video_frame(data: bytes) -> Image.Image | None:
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            for frame in container.decode(video=0):
+                image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+                return image
+    except (av.FFmpegError, ValueError, IndexError):
+        return None
+    return None
+
+
+def preview(data: bytes, max_edge: int) -> bytes | None:
+    """A small JPEG of an image or of a video's first frame; None if there is none to make."""
+    if looks_like_video(data[:256]):
+        frame = _video_frame(data)
+        return _thumbnail(frame, max_edge) if frame is not None else None
+    try:
+        rgb, _ = decode_rgb(data, MAX_PIXELS)
+    except HashingError:
+        return None
+    return _thumbnail(Image.fromarray(rgb), max_edge)

@@ -1,0 +1,161 @@
+"""End to end in headless Chromium: sign in, review with blurred previews revealed one at a
+time, a full review decision, the two-organisation rule, the authority's inbox and scope.
+Screenshots of the main pages go to ``docs/screenshots/`` with VIGIL_UPDATE_SCREENSHOTS=1."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.fixtures.browser import Live, signed_in_page
+from vigil.indicators.models import Indicator
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def shoot(page: Any, name: str, tmp_path: Path) -> None:
+    """Every main page is photographed in every run (a page that fails to render fails here);
+    the README's copies are refreshed on request."""
+    out = tmp_path / f"{name}.png"
+    page.screenshot(path=str(out), full_page=True)
+    assert out.stat().st_size > 5_000
+    if os.environ.get("VIGIL_UPDATE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _filter(page: Any, selector: str) -> str:
+    return str(page.eval_on_selector(selector, "el => getComputedStyle(el).filter"))
+
+
+def test_sign_in_page_and_wrong_password(browser: Any, live: Live, tmp_path: Path) -> None:
+    context = browser.new_context(base_url=live.base, locale="en-GB")
+    page = context.new_page()
+    page.goto("/app/")  # not signed in: sent to the sign-in page
+    assert "/app/login" in page.url
+    shoot(page, "login", tmp_path)
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill("wrong password!")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "Wrong username or password."
+    context.close()
+
+
+def test_review_with_blurred_previews_and_a_decision(browser: Any, live: Live,
+                                                     tmp_path: Path) -> None:
+    page = signed_in_page(browser, live, "rita")
+    shoot(page, "dashboard", tmp_path)
+    page.get_by_role("link", name="Review queue").click()
+    assert page.locator("table.queue tbody tr").count() == 3
+    shoot(page, "review-queue", tmp_path)
+    page.get_by_role("link", name="Start reviewing").click()
+    first_report = page.url.rsplit("/", 1)[-1]
+    assert first_report == live.workspace.reports[0]  # the urgent report first
+    page.wait_for_function("[...document.querySelectorAll('img.preview')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    # Small, blurred and greyscale until revealed.
+    sizes = page.eval_on_selector_all("img.preview", "els => els.map(e => [e.naturalWidth, "
+                                      "e.naturalHeight, e.getBoundingClientRect().width])")
+    assert all(max(w, h) <= 224 and shown <= 224 for w, h, shown in sizes)
+    for sel in ("#preview-1", "#preview-2"):
+        assert "blur(" in _filter(page, sel) and "grayscale(1)" in _filter(page, sel)
+    shoot(page, "review-report", tmp_path)
+    reveal = page.locator("button.reveal")
+    reveal.nth(0).click()
+    assert "blur(" not in _filter(page, "#preview-1")  # revealed, still greyscale
+    assert "grayscale(1)" in _filter(page, "#preview-1")
+    assert "blur(" in _filter(page, "#preview-2")
+    assert reveal.nth(0).get_attribute("aria-pressed") == "true"
+    page.locator("button.colour").nth(0).click()
+    assert _filter(page, "#preview-1") == "none"
+    reveal.nth(1).click()  # one at a time: revealing the second re-blurs the first
+    assert "blur(" in _filter(page, "#preview-1") and "grayscale(1)" in _filter(page, "#preview-1")
+    assert "blur(" not in _filter(page, "#preview-2")
+    page.locator("body").press("n")  # moving on re-blurs
+    assert all("blur(" in _filter(page, s) for s in ("#preview-1", "#preview-2"))
+    page.locator("body").press("r")  # the keyboard reveals the current preview
+    assert sum("blur(" not in _filter(page, s) for s in ("#preview-1", "#preview-2")) == 1
+    # The break reminder appears after the configured time, and hides the previews. (The
+    # page's own one-second timer keeps running; only the time it reads jumps ahead.)
+    assert page.locator("#break").is_hidden()
+    page.clock.install()
+    page.clock.fast_forward("21:00")
+    page.locator("#break").wait_for(state="visible")
+    assert "Please take a break" in page.locator("#break").inner_text()
+    assert all("blur(" in _filter(page, s) for s in ("#preview-1", "#preview-2"))
+    page.get_by_role("button", name="I will take a break").click()
+    assert page.locator("#break").is_hidden()
+    # A full decision, by keyboard and form: "1" chooses "material".
+    page.locator("body").press("1")
+    assert page.locator("#decision-material").is_checked()
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.keyboard.type("confirmed by review")
+    page.get_by_label("Classification label (optional)").fill("A1")
+    page.get_by_role("button", name="Record decision").click()
+    assert "Decision recorded for report" in page.get_by_role("status").inner_text()
+    assert page.url.rsplit("/", 1)[-1] == live.workspace.reports[1]  # on to the next one
+    with live.factory() as s:
+        made = list(s.scalars(select(Indicator).where(Indicator.source == f"report:{first_report}")))
+    assert made and all(i.status == "pending" and i.label == "A1" for i in made)
+    page.context.close()
+
+
+def test_two_organisation_rule_in_the_browser(browser: Any, live: Live, tmp_path: Path) -> None:
+    with live.factory() as s:
+        ind = s.scalars(select(Indicator).where(Indicator.status == "pending",
+                                                Indicator.source.like("report:%"))).first()
+    assert ind is not None, "the review test above proposes the indicators"
+    page = signed_in_page(browser, live, "rita")
+    page.goto(f"/app/indicators/{ind.id}")
+    verify = page.get_by_role("button", name="Verify")
+    assert verify.is_disabled()
+    reason = page.locator("#why").inner_text()
+    assert "Your organisation proposed this indicator" in reason
+    assert verify.get_attribute("aria-describedby") == "why"
+    shoot(page, "indicator-pending", tmp_path)
+    page.context.close()
+    page = signed_in_page(browser, live, "paula")  # a reviewer of the partner centre
+    page.goto(f"/app/indicators/{ind.id}")
+    page.get_by_role("button", name="Verify").click()
+    assert "is now Active" in page.get_by_role("status").inner_text()
+    assert page.locator("#status").inner_text() == "Active"
+    assert page.locator("tr.log-entry").count() == 2
+    assert page.locator("tr.log-entry .ok").count() == 2  # both inclusion proofs check out
+    shoot(page, "indicator-active", tmp_path)
+    page.goto("/app/indicators?status=active")
+    assert page.locator(f"a[href='/app/indicators/{ind.id}']").count() == 1
+    shoot(page, "indicators", tmp_path)
+    page.context.close()
+
+
+def test_authority_inbox_and_scope(browser: Any, live: Live, tmp_path: Path) -> None:
+    page = signed_in_page(browser, live, "dieter", locale="de-DE")
+    assert page.url.endswith("/app/inbox")
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.locator("table.inbox tbody tr").count() == 3
+    shoot(page, "inbox", tmp_path)
+    report = live.workspace.reports[2]
+    page.goto(f"/app/inbox/{report}")
+    page.get_by_role("button", name="Empfang bestätigen").click()
+    assert page.get_by_role("status").inner_text() == "Empfang bestätigt."
+    assert re.match(r"\d{4}-\d\d-\d\d", page.locator("#acknowledged").inner_text())
+    page.get_by_label("Informationen beim Anbieter anfordern").fill("Welcher Dienst?")
+    page.get_by_role("button", name="Senden").click()
+    assert "Welcher Dienst?" in page.content()
+    page.get_by_role("textbox", name="Ergebnis", exact=True).fill("Ermittlungen eingeleitet")
+    page.get_by_label("Benachrichtigung des Nutzers aufschieben (Tage, optional)").fill("90")
+    page.get_by_role("button", name="Rückmeldung speichern").click()
+    assert page.locator("#feedback").inner_text() == "Ermittlungen eingeleitet"
+    assert page.locator("#delayed").is_visible()
+    shoot(page, "inbox-report", tmp_path)
+    # The review pages are not the authority's.
+    assert page.goto("/app/review").status == 403
+    page.context.close()
+    page = signed_in_page(browser, live, "francoise")  # France: nothing routed there
+    assert "No reports have been routed to you." in page.content()
+    assert page.goto(f"/app/inbox/{report}").status == 404
+    page.context.close()
