@@ -110,3 +110,25 @@ def test_metrics_and_structured_logs(server: tuple[str, Path]) -> None:
     assert any(r["route"] == "/v1/lists/{name}/snapshot" and r["status"] == 200 for r in requests)
     assert all("authorization" not in line.lower() for line in log.splitlines())
     assert _keys(data)["provider"] not in log
+
+
+def test_demo_accounts_sign_in_to_the_workspace(server: tuple[str, Path]) -> None:
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    base, data = server
+    accounts = json.loads((data / "demo-keys.json").read_text())["accounts"]
+    reviewer = next(a for a in accounts if a["username"] == "reviewer")
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/app/login", timeout=30) as r:
+        token = re.search(r'name="csrf" value="([^"]+)"', r.read().decode()).group(1)  # type: ignore[union-attr]
+    form = urllib.parse.urlencode({"username": "reviewer", "password": reviewer["password"],
+                                   "csrf": token}).encode()
+    with opener.open(f"{base}/app/login", data=form, timeout=30) as r:
+        page = r.read().decode()
+    assert "Waiting for review" in page  # the dashboard, after the redirect
+    with opener.open(f"{base}/app/review", timeout=30) as r:
+        queue = r.read().decode()
+    assert queue.count("/app/review/") >= 4  # the demo's reports wait for review

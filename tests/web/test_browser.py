@@ -18,14 +18,40 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def shoot(page: Any, name: str, tmp_path: Path) -> None:
-    """Every main page is photographed in every run (a page that fails to render fails here);
-    the README's copies are refreshed on request."""
+    """Every main page is checked for labels and photographed in every run; the README's copies
+    are refreshed on request."""
+    accessible(page)
     out = tmp_path / f"{name}.png"
     page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 5_000
     if os.environ.get("VIGIL_UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+A11Y_CHECK = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`))
+      || el.getAttribute('aria-label') || el.closest('label');
+    if (!labelled) problems.push('unlabelled ' + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll('button, a')) {
+    if (!el.textContent.trim() && !el.getAttribute('aria-label')) problems.push('nameless ' + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll('img')) {
+    if (!el.getAttribute('alt')) problems.push('no alt ' + el.outerHTML.slice(0, 80));
+  }
+  if (!document.documentElement.lang) problems.push('no lang');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  return problems;
+}"""
+
+
+def accessible(page: Any) -> None:
+    """Every control has a label, every image a text alternative, the page a language and one
+    main heading."""
+    assert page.evaluate(A11Y_CHECK) == [], page.url
 
 
 def _filter(page: Any, selector: str) -> str:
