@@ -29,6 +29,7 @@ from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
 from vigil.errors import DomainError
 from vigil.indicators.matcher import LiveMatcher
+from vigil.ratelimit import RateLimiter
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
 
@@ -66,6 +67,8 @@ class AppState:
     tree_lock: threading.Lock = field(default_factory=threading.Lock)
     #: The workspace's Jinja2 environment.
     templates: Any = None
+    #: Public URL reports, per client address.
+    public_reports: Any = None
 
 
 class _BodyTooLarge(HTTPException):
@@ -164,6 +167,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.orgs.endpoints import router as orgs_router
     from vigil.reports.endpoints import router as reports_router
     from vigil.reports.storage import FileStore, load_file_key
+    from vigil.takedown.endpoints import router as takedown_router
     from vigil.translog.endpoints import router as log_router
     from vigil.web import endpoints as web
     from vigil.web import render as web_render
@@ -198,14 +202,16 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
                               "verification, a verifiable log, provider matching.")
     state.principals.ttl = settings.auth_cache_seconds
     state.templates = web_render.make_environment()
+    state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
     app.state.vigil = state
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith(web_render.PREFIX + "/"):
+        if request.url.path.startswith(web_render.PREFIX + "/") or request.url.path == "/report":
             return web_render.error_page(request, exc)
+        headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
         return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
-                            status_code=exc.status)
+                            status_code=exc.status, headers=headers)
 
     @app.exception_handler(_BodyTooLarge)
     async def body_too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
@@ -234,6 +240,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(indicators_router)
     app.include_router(log_router)
     app.include_router(reports_router)
+    app.include_router(takedown_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:

@@ -61,6 +61,26 @@ class Settings(BaseSettings):
     #: longest edge of a preview in pixels (never the original).
     review_break_minutes: int = Field(default=20, ge=1, le=240)
     preview_max_pixels: int = Field(default=224, ge=32, le=640)
+    #: Notice and takedown. Notices are repeated every ``notice_resend_hours`` until a re-check
+    #: finds the content gone, and escalated to the hosting country's authority after
+    #: ``notice_escalate_hours`` (INHOPE's reference point: 2.5 days).
+    notice_resend_hours: float = Field(default=24, gt=0)
+    notice_escalate_hours: float = Field(default=60, gt=0)
+    #: How often ``vigil worker`` looks for notices that are due (seconds).
+    takedown_check_seconds: float = Field(default=60, gt=0)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_sender: str = "notices@vigil.invalid"
+    smtp_starttls: bool = False
+    #: Where escalations go: {"DE": "mailto:...@..." or "https://..."} per hosting country.
+    authority_contacts: dict[str, str] = Field(default_factory=dict)
+    #: Fixed addresses for host names (JSON {"host": "address"}); tests use loopback.
+    resolver_overrides: dict[str, str] = Field(default_factory=dict)
+    #: Limits of every fetch by a re-check or the crawler.
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    fetch_timeout: float = Field(default=15, gt=0)
+    #: URL reports from the public: at most this many per client address per hour.
+    public_reports_per_hour: int = Field(default=30, gt=0)
 
     @field_validator("database_url")
     @classmethod

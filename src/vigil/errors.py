@@ -45,3 +45,10 @@ class Invalid(DomainError):
 class TooLarge(DomainError):
     code = "too_large"
     status = 413
+
+
+class RateLimited(DomainError):
+    """Too many requests; ``retry_after`` (seconds) goes into the Retry-After header."""
+
+    code = "rate_limited"
+    status = 429

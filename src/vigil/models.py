@@ -14,10 +14,44 @@ from vigil.reports.models import (
     ReportSubject,
     Routing,
 )
+from vigil.takedown.models import (
+    Crawl,
+    CrawlUrl,
+    HostingContact,
+    Notice,
+    NoticeEvent,
+    NoticeHash,
+    UrlReport,
+)
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.web.models import StaffAccount, WebSession
 
-__all__ = ["ApiKey", "AuditEvent", "Base", "HashList", "Indicator", "Job", "ListChange",
-           "LogEntry", "LogState", "Organisation", "Question", "RelatedReport", "Report", "ReportFile", "ReportHash",
-           "ReportSubject", "Routing",
-           "StaffAccount", "TreeHead", "WebSession"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Crawl",
+    "CrawlUrl",
+    "HashList",
+    "HostingContact",
+    "Indicator",
+    "Job",
+    "ListChange",
+    "LogEntry",
+    "LogState",
+    "Notice",
+    "NoticeEvent",
+    "NoticeHash",
+    "Organisation",
+    "Question",
+    "RelatedReport",
+    "Report",
+    "ReportFile",
+    "ReportHash",
+    "ReportSubject",
+    "Routing",
+    "StaffAccount",
+    "TreeHead",
+    "UrlReport",
+    "WebSession",
+]

@@ -28,6 +28,7 @@ from vigil.reports.handoff import Handoff, Notice, NullHandoff
 from vigil.reports.models import Job
 from vigil.reports.retention import RetentionResult, apply_retention
 from vigil.reports.storage import FileStore
+from vigil.takedown.notify import Notifier
 
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
@@ -45,6 +46,9 @@ class Worker:
         self.settings = settings
         self.store = store
         self._last_retention = 0.0
+        self._last_takedown = 0.0
+        #: How takedown notices are sent (None: e-mail and webhooks from the settings).
+        self.notifier: Notifier | None = None
         self.subject_key = b""
         if settings is not None:
             from vigil.reports.storage import load_file_key
@@ -111,12 +115,33 @@ class Worker:
                    self.subject_key)
         elif job.kind == "deliver_notice":
             self.handoff.deliver(Notice(**payload))
+        elif job.kind == "crawl":
+            from vigil.takedown.tasks import crawl_job
+
+            if self.settings is None:
+                raise ValueError("a crawl job needs the worker's settings")
+            crawl_job(self.factory, self.read_factory, self.settings, int(payload["crawl_id"]),
+                      workers=int(payload.get("workers", 2)), scheduler=payload.get("scheduler"))
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def takedown(self) -> int:
+        """Process the takedown notices that are due; returns how many."""
+        from vigil.takedown.tasks import check_notices, notifier_for
+
+        if self.settings is None:
+            return 0
+        self._last_takedown = time.monotonic()
+        if self.notifier is None:
+            self.notifier = notifier_for(self.settings)
+        return len(check_notices(self.factory, self.settings, self.notifier))
 
     def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0) -> None:
         while True:
             if time.monotonic() - self._last_retention > retention_every:
                 self.retention()
+            if self.settings is not None and \
+                    time.monotonic() - self._last_takedown > self.settings.takedown_check_seconds:
+                self.takedown()
             if self.run_once() == 0:
                 time.sleep(interval)

@@ -37,7 +37,8 @@ A11Y_CHECK = """() => {
     if (!labelled) problems.push('unlabelled ' + el.outerHTML.slice(0, 80));
   }
   for (const el of document.querySelectorAll('button, a')) {
-    if (!el.textContent.trim() && !el.getAttribute('aria-label')) problems.push('nameless ' + el.outerHTML.slice(0, 80));
+    const named = el.textContent.trim() || el.getAttribute('aria-label');
+    if (!named) problems.push('nameless ' + el.outerHTML.slice(0, 80));
   }
   for (const el of document.querySelectorAll('img')) {
     if (!el.getAttribute('alt')) problems.push('no alt ' + el.outerHTML.slice(0, 80));

@@ -44,9 +44,11 @@ def worker_command(
     if once:
         ran = worker.run_once()
         kept = worker.retention()
+        notices = worker.takedown()
         err_console.print(f"ran {ran} job(s); retention deleted {kept.files_deleted if kept else 0}"
                           f" file(s) and personal data of "
-                          f"{kept.personal_data_deleted if kept else 0} report(s)")
+                          f"{kept.personal_data_deleted if kept else 0} report(s); processed "
+                          f"{notices} takedown notice(s)")
         return
     err_console.print("vigil worker: waiting for jobs")
     worker.run_forever(interval)

@@ -15,6 +15,7 @@ result is the share of matched frames in each direction.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +73,24 @@ def hash_video_file(path: Path | str, options: HashOptions | None = None) -> Vid
     """Hash a video file: vPDQ frames plus MD5/SHA-256 of the bytes."""
     opts = options or HashOptions()
     path = Path(path)
-    data = read_limited(path, opts.max_file_bytes)
+    return _hash_video(read_limited(path, opts.max_file_bytes), str(path), opts)
+
+
+def hash_video_bytes(data: bytes, options: HashOptions | None = None) -> VideoHashes:
+    """Hash a video held in memory (the crawler never writes what it downloads to disk)."""
+    opts = options or HashOptions()
+    if len(data) > opts.max_file_bytes:
+        raise HashingError(f"file too large: more than {opts.max_file_bytes} bytes")
+    return _hash_video(data, io.BytesIO(data), opts)
+
+
+def _hash_video(data: bytes, source: str | io.BytesIO, opts: HashOptions) -> VideoHashes:
     if not data:
         raise HashingError("empty file (0 bytes)")
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        frames, width, height, duration, fmt = _frames(path, opts)
+        frames, width, height, duration, fmt = _frames(source, opts)
     except HashingError:
         raise
     except av.error.FFmpegError as exc:
@@ -90,8 +102,9 @@ def hash_video_file(path: Path | str, options: HashOptions | None = None) -> Vid
     return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt)
 
 
-def _frames(path: Path, opts: HashOptions) -> tuple[list[VpdqFrame], int, int, float | None, str]:
-    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+def _frames(source: str | io.BytesIO, opts: HashOptions
+            ) -> tuple[list[VpdqFrame], int, int, float | None, str]:
+    with av.open(source, mode="r", metadata_errors="ignore") as container:
         if not container.streams.video:
             raise HashingError("no video stream in file")
         stream = container.streams.video[0]

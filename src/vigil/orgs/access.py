@@ -41,6 +41,8 @@ class Scope(StrEnum):
     REPORTS_REVIEW = "reports:review"
     #: Aggregate figures (queue sizes, reports by status, indicators by list); no content.
     STATS_READ = "stats:read"
+    #: Classify reported URLs, run proactive searches, follow notices (analysts, hotlines).
+    TAKEDOWN_MANAGE = "takedown:manage"
 
 
 _ALL = frozenset(Scope)
@@ -53,7 +55,7 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
                                  Scope.REPORTS_SUBMIT}),
     OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                Scope.REPORTS_SUBMIT}),
+                                Scope.REPORTS_SUBMIT, Scope.TAKEDOWN_MANAGE}),
     OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
                                   Scope.REPORTS_RECEIVE}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
@@ -118,6 +120,22 @@ def routing_recipient(principal: Principal) -> str | None:
     if principal.kind is OrgKind.EUROPOL:
         return "europol"
     return None
+
+
+def visible_notices(principal: Principal) -> ColumnElement[bool]:
+    """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
+    reports it made; an authority those escalated to its member state (the hosting country);
+    anyone else none."""
+    from vigil.takedown.models import Notice, UrlReport
+
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    if principal.kind is OrgKind.HOTLINE:
+        return exists().where(UrlReport.id == Notice.url_report_id,
+                              UrlReport.reporter_org == principal.organisation_id)
+    if principal.kind is OrgKind.AUTHORITY and principal.member_state:
+        return (Notice.hosting_country == principal.member_state) & Notice.escalated_at.is_not(None)
+    return false()
 
 
 def own_reports(principal: Principal) -> ColumnElement[bool]:

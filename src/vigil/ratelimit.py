@@ -1,0 +1,35 @@
+"""A per-key sliding-window rate limit, kept in the server process (each worker counts its own
+requests: with N workers a key gets at most N times the limit, which is acceptable for the
+public forms it protects)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from vigil.errors import RateLimited
+
+
+class RateLimiter:
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str, what: str = "requests") -> None:
+        """Count one request for ``key``; raises :class:`RateLimited` over the limit."""
+        t = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 100_000:  # bounded memory under a flood of distinct keys
+                self._hits.clear()
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= t - self.period:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                retry = max(1, int(hits[0] + self.period - t) + 1)
+                raise RateLimited(f"too many {what}: at most {self.limit} per "
+                                  f"{int(self.period // 60)} minutes; try again in {retry} s",
+                                  retry_after=retry)
+            hits.append(t)

@@ -1,0 +1,345 @@
+"""The crawl coordinator: frontier, politeness, matching, hits.
+
+* The frontier is the ``crawl_urls`` table: every URL once (unique per crawl), queued until a
+  task's result is written. A crawl that stops (crash, ``stop_after``, Ctrl-C) resumes from
+  the rows still queued; whatever was in flight is simply fetched again.
+* Never leaves the allowed domains (links, redirects), honours robots.txt unless told not to
+  (including its Crawl-delay), and waits ``per_host_delay`` seconds between requests to a host.
+* Media are fetched and hashed inside the task; the coordinator sees hashes only, matches them
+  against the active lists (allow lists suppress), and remembers each content's SHA-256 so that
+  identical content at many URLs is matched once. A hit becomes a URL report (source
+  ``crawler``, decided by the verified indicator) and a notice; a known indicator at a new URL
+  is counted as a re-upload.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.robotparser
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.clock import now
+from vigil.db import transaction
+from vigil.errors import Invalid, NotFound
+from vigil.indicators.matcher import Hit, LiveMatcher
+from vigil.orgs.access import Principal, Scope
+from vigil.takedown import service
+from vigil.takedown.content import block_hits
+from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_media, fetch_page
+from vigil.takedown.fetch import Resolver, fetch, make_client
+from vigil.takedown.models import Crawl, CrawlUrl, UrlReport
+from vigil.takedown.urls import host_of, in_domains, normalise, url_key
+
+ROBOTS_AGENT = "vigil-takedown"
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    max_depth: int = 3
+    max_pages: int = 10_000
+    max_media: int = 1_000_000
+    per_host_delay: float = 1.0
+    obey_robots: bool = True
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 15.0
+    in_flight: int = 16
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_depth <= 50:
+            raise Invalid("max_depth must be 0-50")
+        if self.per_host_delay < 0 or self.in_flight < 1 or self.max_bytes < 1 or self.timeout <= 0:
+            raise Invalid("per_host_delay >= 0, in_flight >= 1, max_bytes >= 1, timeout > 0")
+
+    @classmethod
+    def from_json(cls, text: str) -> CrawlOptions:
+        return cls(**json.loads(text or "{}"))
+
+
+@dataclass
+class CrawlStats:
+    crawl_id: int
+    pages: int = 0
+    media: int = 0
+    bytes: int = 0
+    hits: int = 0
+    notices: int = 0
+    reuploads: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    finished: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def create_crawl(session: Session, actor: Principal, seeds: list[str], allowed_domains: list[str],
+                 options: CrawlOptions | None = None) -> Crawl:
+    actor.require(Scope.TAKEDOWN_MANAGE)
+    domains = sorted({d.strip().lower().strip(".") for d in allowed_domains if d.strip()})
+    if not domains:
+        raise Invalid("a crawl needs at least one allowed domain")
+    clean = []
+    for s in seeds:
+        url = normalise(s)
+        if not in_domains(host_of(url), domains):
+            raise Invalid(f"seed {url} is outside the allowed domains ({', '.join(domains)})")
+        clean.append(url)
+    if not clean:
+        raise Invalid("a crawl needs at least one seed")
+    opts = options or CrawlOptions()
+    crawl = Crawl(seeds=json.dumps(clean), allowed_domains=json.dumps(domains),
+                  options=json.dumps(asdict(opts)), status="queued", created_at=now())
+    session.add(crawl)
+    session.flush()
+    for url in dict.fromkeys(clean):
+        session.add(CrawlUrl(crawl_id=crawl.id, url_key=url_key(url), url=url, kind="page",
+                             depth=0, state="queued"))
+    record(session, actor, AuditAction.CRAWL_STARTED, subject=str(crawl.id),
+           details={"domains": domains, "seeds": len(clean)})
+    return crawl
+
+
+@dataclass
+class _Frontier:
+    seen: set[str] = field(default_factory=set)
+    #: SHA-256 of content already matched in this crawl → its hits (identical bytes at another
+    #: URL are not matched again, but that URL still gets its own notice).
+    content: dict[str, list[Hit]] = field(default_factory=dict)
+
+
+class Crawler:
+    def __init__(self, factory: sessionmaker[Session], crawl_id: int, *, executor: Executor,
+                 matcher: LiveMatcher, resolver: Resolver,
+                 progress: Callable[[CrawlStats], None] | None = None) -> None:
+        self.factory = factory
+        self.executor = executor
+        self.matcher = matcher
+        self.resolver = resolver
+        self.progress = progress
+        with factory() as s:
+            crawl = s.get(Crawl, crawl_id)
+            if crawl is None:
+                raise NotFound(f"no crawl {crawl_id}")
+            self.crawl_id = crawl.id
+            self.domains = tuple(json.loads(crawl.allowed_domains))
+            self.opts = CrawlOptions.from_json(crawl.options)
+            self.mem = _Frontier(
+                set(s.scalars(select(CrawlUrl.url_key).where(CrawlUrl.crawl_id == crawl_id))))
+            counts = dict(s.execute(select(CrawlUrl.kind, func.count()).where(
+                CrawlUrl.crawl_id == crawl_id, CrawlUrl.state != "queued")
+                .group_by(CrawlUrl.kind)).all())
+        self.task_opts = TaskOptions(self.domains, self.opts.max_bytes, self.opts.timeout,
+                                     tuple(sorted(resolver.overrides.items())))
+        self.stats = CrawlStats(crawl_id, pages=counts.get("page", 0), media=counts.get("media", 0))
+        self.robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self.delay: dict[str, float] = {}
+        self.next_ok: dict[str, float] = {}
+        self._client = make_client()
+
+    # -- politeness ----------------------------------------------------------------------------
+    def _robots(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+        host = host_of(url)
+        if host not in self.robots:
+            base = url.split("/", 3)
+            got = fetch(f"{base[0]}//{base[2]}/robots.txt", self._client, resolver=self.resolver,
+                        max_bytes=512 * 1024, timeout=self.opts.timeout)
+            parser = None
+            if got.status == 200 and got.body is not None:
+                parser = urllib.robotparser.RobotFileParser()
+                parser.parse(got.body.decode("utf-8", "replace").splitlines())
+            self.robots[host] = parser
+            crawl_delay = parser.crawl_delay(ROBOTS_AGENT) if parser else None
+            self.delay[host] = max(self.opts.per_host_delay, float(crawl_delay or 0))
+        return self.robots[host]
+
+    def _allowed_by_robots(self, url: str) -> bool:
+        parser = self._robots(url)
+        return not self.opts.obey_robots or parser is None or parser.can_fetch(ROBOTS_AGENT, url)
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _queued(self, exclude: set[int]) -> deque[tuple[int, str, str, int]]:
+        with self.factory() as s:
+            rows = s.execute(select(CrawlUrl.id, CrawlUrl.url, CrawlUrl.kind, CrawlUrl.depth)
+                             .where(CrawlUrl.crawl_id == self.crawl_id, CrawlUrl.state == "queued")
+                             .order_by(CrawlUrl.id).limit(5000)).all()
+        return deque((r.id, r.url, r.kind, r.depth) for r in rows if r.id not in exclude)
+
+    def run(self, stop_after: int | None = None) -> CrawlStats:
+        start = time.monotonic()
+        with transaction(self.factory) as s:
+            s.execute(update(Crawl).where(Crawl.id == self.crawl_id).values(status="running"))
+        inflight: dict[Future[Any], tuple[int, str, str, int]] = {}
+        buffer: list[tuple[tuple[int, str, str, int], Any]] = []
+        pending = self._queued(set())
+        processed = 0
+        last_flush = time.monotonic()
+        stopped = False
+        while True:
+            if not pending and not inflight:
+                self._flush(buffer)
+                pending = self._queued(set())
+                if not pending:
+                    break
+            t = time.monotonic()
+            deferred: list[tuple[int, str, str, int]] = []
+            while pending and len(inflight) < self.opts.in_flight:
+                row = pending.popleft()
+                _, url, kind, _ = row
+                if not self._allowed_by_robots(url):
+                    buffer.append((row, "robots"))
+                    continue
+                done_of_kind = self.stats.pages if kind == "page" else self.stats.media
+                limit = self.opts.max_pages if kind == "page" else self.opts.max_media
+                if done_of_kind + self._count(inflight, kind) >= limit:
+                    buffer.append((row, "limit"))
+                    continue
+                host = host_of(url)
+                if self.next_ok.get(host, 0.0) > t:
+                    deferred.append(row)
+                    if len(deferred) > 2000:
+                        break
+                    continue
+                self.next_ok[host] = t + self.delay.get(host, self.opts.per_host_delay)
+                task = fetch_page if kind == "page" else fetch_media
+                inflight[self.executor.submit(task, url, self.task_opts)] = row
+            pending.extendleft(reversed(deferred))
+            if inflight:
+                done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
+                for f in done:
+                    row = inflight.pop(f)
+                    try:
+                        buffer.append((row, f.result()))
+                    except Exception as exc:  # a task that crashed: the URL is failed, not lost
+                        buffer.append((row, f"task failed: {type(exc).__name__}: {exc}"[:300]))
+                    processed += 1
+            elif deferred:
+                time.sleep(max(0.0, min(self.next_ok.values()) - time.monotonic()))
+            if buffer and (len(buffer) >= 200 or time.monotonic() - last_flush > 0.5 or not inflight):
+                new = self._flush(buffer)
+                pending.extend(r for r in new if r[0] not in {v[0] for v in inflight.values()})
+                last_flush = time.monotonic()
+            if stop_after is not None and processed >= stop_after:
+                stopped = True
+                break
+        self._flush(buffer)
+        self.stats.seconds += time.monotonic() - start
+        if not stopped:
+            with transaction(self.factory) as s:
+                s.execute(update(Crawl).where(Crawl.id == self.crawl_id)
+                          .values(status="done", finished_at=now()))
+                record(s, None, AuditAction.CRAWL_FINISHED, subject=str(self.crawl_id),
+                       details={k: v for k, v in self.stats.to_json().items() if k != "seconds"})
+            self.stats.finished = True
+        self._client.close()
+        return self.stats
+
+    @staticmethod
+    def _count(inflight: dict[Future[Any], tuple[int, str, str, int]], kind: str) -> int:
+        return sum(1 for r in inflight.values() if r[2] == kind)
+
+    # -- results -------------------------------------------------------------------------------
+    def _flush(self, buffer: list[tuple[tuple[int, str, str, int], Any]]) -> list[tuple[int, str, str, int]]:
+        """Write a batch of results in one transaction; returns the newly queued URLs."""
+        if not buffer:
+            return []
+        new_rows: list[dict[str, Any]] = []
+        with transaction(self.factory) as s:
+            for (row_id, url, _kind, depth), result in buffer:
+                values: dict[str, Any] = {"state": "done", "error": None}
+                if isinstance(result, str):
+                    values = {"state": "skipped" if result in ("robots", "limit") else "failed",
+                              "error": "disallowed by robots.txt" if result == "robots"
+                              else "crawl limit reached" if result == "limit" else result}
+                    self.stats.skipped += result in ("robots", "limit")
+                    self.stats.failed += result not in ("robots", "limit")
+                elif isinstance(result, PageResult):
+                    self.stats.pages += 1
+                    if result.error:
+                        values = {"state": "failed", "error": result.error}
+                        self.stats.failed += 1
+                    else:
+                        if depth < self.opts.max_depth:
+                            new_rows += self._links(result.pages, "page", depth + 1)
+                        new_rows += self._links(result.media, "media", depth + 1)
+                elif isinstance(result, MediaResult):
+                    self.stats.media += 1
+                    if result.error or result.content is None:
+                        values = {"state": "failed", "error": result.error}
+                        self.stats.failed += 1
+                    else:
+                        self.stats.bytes += result.size
+                        values["sha256"] = result.content.sha256
+                        values["matched"] = self._match(s, url, result)
+                s.execute(update(CrawlUrl).where(CrawlUrl.id == row_id).values(**values))
+            if new_rows:
+                s.execute(insert(CrawlUrl), new_rows)
+                s.flush()
+            ids: list[Any] = []
+            if new_rows:
+                keys = [r["url_key"] for r in new_rows]
+                ids = list(s.execute(select(CrawlUrl.id, CrawlUrl.url, CrawlUrl.kind, CrawlUrl.depth)
+                                     .where(CrawlUrl.crawl_id == self.crawl_id,
+                                            CrawlUrl.url_key.in_(keys))).all())
+        buffer.clear()
+        if self.progress:
+            self.progress(self.stats)
+        return [(r.id, r.url, r.kind, r.depth) for r in ids]
+
+    def _links(self, urls: list[str], kind: str, depth: int) -> list[dict[str, Any]]:
+        rows = []
+        for url in urls:
+            if not in_domains(host_of(url), list(self.domains)):
+                continue  # never leaves the allowed domains (tasks filter too)
+            key = url_key(url)
+            if key in self.mem.seen:
+                continue
+            self.mem.seen.add(key)
+            rows.append({"crawl_id": self.crawl_id, "url_key": key, "url": url, "kind": kind,
+                         "depth": depth, "state": "queued", "matched": False})
+        return rows
+
+    def _match(self, s: Session, url: str, result: MediaResult) -> bool:
+        content = result.content
+        assert content is not None
+        hits = self.mem.content.get(content.sha256)
+        if hits is None:
+            hits = self.mem.content[content.sha256] = block_hits(self.matcher, content)
+        else:
+            self.stats.duplicates += 1
+        if not hits:
+            return False  # nothing of the media is kept: only its SHA-256, for de-duplication
+        hit = hits[0]
+        self.stats.hits += 1
+        report = s.scalar(select(UrlReport).where(UrlReport.url == url,
+                                                  UrlReport.source == "crawler"))
+        if report is None:
+            report, _ = service.submit_url(s, url, source="crawler")
+            report.classification = "illegal_international"  # decided by the verified indicator
+            report.classified_at = now()
+            report.indicator_id, report.list_name = hit.indicator_id, hit.list
+        notice, created = service.open_notice(s, report, self.resolver, content=content,
+                                              indicator_id=hit.indicator_id,
+                                              victim_submitted=hit.list == "victim-submitted")
+        if created:
+            self.stats.notices += 1
+            self.stats.reuploads += notice.reupload_of is not None
+        return True
+
+
+def run_crawl(factory: sessionmaker[Session], crawl_id: int, *, executor: Executor,
+              matcher: LiveMatcher, resolver: Resolver, stop_after: int | None = None,
+              progress: Callable[[CrawlStats], None] | None = None) -> CrawlStats:
+    return Crawler(factory, crawl_id, executor=executor, matcher=matcher, resolver=resolver,
+                   progress=progress).run(stop_after)

@@ -1,0 +1,31 @@
+"""Where a crawl's tasks run: a local process pool by default, or a Dask distributed cluster
+when a scheduler address is given. Both are ``concurrent.futures`` executors, so the crawl's
+code path is the same."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+
+
+@contextmanager
+def crawl_executor(workers: int = 2, scheduler: str | None = None) -> Iterator[Executor]:
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        try:
+            # pure=False: the same URL fetched twice is two fetches (content changes).
+            yield client.get_executor(pure=False)  # type: ignore[no-untyped-call]
+        finally:
+            client.close()  # type: ignore[no-untyped-call]
+        return
+    # "spawn": the coordinator may run threads (a server, the index poller), which fork
+    # would copy in whatever state they are in.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)

@@ -1,0 +1,111 @@
+"""Sending notices: by e-mail (SMTP) and by signed webhook, behind one interface with a null
+implementation that records what it would send (tests, dry runs).
+
+A notice names the URL, when it was first reported, how many times it has been sent and a
+reference; it never carries the content or the hash itself (a hash list must not leak through
+notices). Webhooks are signed like report hand-offs (``X-Vigil-Signature``)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from typing import Protocol
+
+import httpx
+
+from vigil.reports.handoff import signature
+from vigil.takedown.fetch import Resolver, connect_to
+
+
+@dataclass(frozen=True)
+class NoticeMessage:
+    reference: str  # "vigil-notice-<id>"
+    url: str
+    provider: str
+    first_sent: str | None
+    sends: int
+    victim_submitted: bool
+    kind: str = "removal"  # removal | escalation
+
+    def subject(self) -> str:
+        if self.kind == "escalation":
+            return f"[{self.reference}] Escalation: material still online at a host in your country"
+        n = "" if self.sends == 0 else f" (reminder {self.sends})"
+        return f"[{self.reference}] Removal request{n}"
+
+    def text(self) -> str:
+        lines = [
+            f"Reference: {self.reference}",
+            f"URL: {self.url}",
+            f"Hosting provider: {self.provider}",
+            "",
+            "This URL serves material matching a verified indicator of child sexual abuse "
+            "material held by the EU Centre's lists. Please review it and remove it "
+            "without delay, and keep any data needed by law enforcement.",
+        ]
+        if self.victim_submitted:
+            lines += ["", "The match is against a hash submitted by a victim; please review the "
+                          "content before acting."]
+        if self.first_sent:
+            lines += ["", f"First notified: {self.first_sent}. This notice is repeated until the "
+                          "content is no longer served."]
+        if self.kind == "escalation":
+            lines += ["", "The hosting provider has not removed the content within the set "
+                          "time; this is escalated to you as the authority of the hosting "
+                          "country."]
+        return "\n".join(lines) + "\n"
+
+
+class Notifier(Protocol):
+    def email(self, to: str, message: NoticeMessage) -> None: ...
+    def webhook(self, url: str, message: NoticeMessage) -> None: ...
+
+
+@dataclass
+class NullNotifier:
+    sent: list[tuple[str, str, NoticeMessage]] = field(default_factory=list)
+
+    def email(self, to: str, message: NoticeMessage) -> None:
+        self.sent.append(("email", to, message))
+
+    def webhook(self, url: str, message: NoticeMessage) -> None:
+        self.sent.append(("webhook", url, message))
+
+
+@dataclass
+class Sender:
+    """The real one: SMTP for e-mail (no e-mail when ``smtp_host`` is None) and signed POSTs."""
+
+    smtp_host: str | None
+    smtp_port: int
+    sender: str
+    webhook_secret: bytes
+    timeout: float = 10.0
+    smtp_starttls: bool = False
+    #: Fixed addresses for webhook hosts (the same overrides as the re-checks).
+    resolver: Resolver | None = None
+
+    def email(self, to: str, message: NoticeMessage) -> None:
+        if self.smtp_host is None:
+            raise RuntimeError("no SMTP server configured (VIGIL_SMTP_HOST)")
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = self.sender, to, message.subject()
+        mail["X-Vigil-Reference"] = message.reference
+        mail.set_content(message.text())
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout) as smtp:
+            if self.smtp_starttls:
+                smtp.starttls()
+            smtp.send_message(mail)
+
+    def webhook(self, url: str, message: NoticeMessage) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("a webhook URL must be http(s)")
+        body = json.dumps({"event": f"notice:{message.kind}", **asdict(message)}).encode()
+        target, host = (url, {}) if self.resolver is None else connect_to(url, self.resolver)
+        r = httpx.post(target, content=body, timeout=self.timeout, trust_env=False, headers={
+            **host, "Content-Type": "application/json",
+            "X-Vigil-Signature": signature(self.webhook_secret, int(time.time()), body)})
+        r.raise_for_status()

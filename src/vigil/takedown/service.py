@@ -1,0 +1,277 @@
+"""Notice and takedown decisions: URL reports, classification, notices, their repetition,
+escalation and the re-checks that confirm removal.
+
+A notice is processed when due: the URL is re-checked first (gone: 404/410, or what it serves
+no longer matches what it served when the notice opened); if the content is still there the
+notice is sent again (e-mail and/or signed webhook), and once it has been open longer than the
+escalation time it goes to the authority of the hosting country. Network work happens outside
+any database transaction; its outcome is written in one transaction per notice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.clock import now
+from vigil.config import Settings
+from vigil.db import transaction
+from vigil.errors import Invalid, NotFound
+from vigil.matching.signals import PdqHash
+from vigil.orgs.access import Principal, Scope
+from vigil.takedown import hosting
+from vigil.takedown.content import ContentHashes, hash_content
+from vigil.takedown.fetch import Fetched, Resolver
+from vigil.takedown.models import Notice, NoticeEvent, NoticeHash, UrlReport
+from vigil.takedown.notify import NoticeMessage, Notifier
+from vigil.takedown.urls import host_of, normalise
+
+CLASSIFICATIONS = ("illegal_international", "illegal_national", "not_illegal")
+ILLEGAL = ("illegal_international", "illegal_national")
+PDQ_SAME = 31
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+# -- URL reports -------------------------------------------------------------------------------
+
+def submit_url(session: Session, url: str, *, source: str, reporter: Principal | None = None,
+               description: str | None = None) -> tuple[UrlReport, bool]:
+    """Record a reported URL. A URL already waiting for classification is not queued twice
+    (returns the waiting report, ``False``)."""
+    clean = normalise(url)
+    if description is not None and len(description) > 4000:
+        raise Invalid("the description is longer than 4000 characters")
+    waiting = session.scalar(select(UrlReport).where(UrlReport.url == clean,
+                                                     UrlReport.classification.is_(None)))
+    if waiting is not None:
+        return waiting, False
+    report = UrlReport(public_id=str(uuid.uuid4()), url=clean, host=host_of(clean), source=source,
+                       reporter_org=reporter.organisation_id if reporter else None,
+                       description=(description or "").strip() or None, created_at=now())
+    session.add(report)
+    session.flush()
+    record(session, reporter, AuditAction.URL_REPORTED, subject=report.public_id,
+           details={"source": source})
+    return report, True
+
+
+def get_url_report(session: Session, public_id: str) -> UrlReport:
+    report = session.scalar(select(UrlReport).where(UrlReport.public_id == public_id))
+    if report is None:
+        raise NotFound(f"no URL report {public_id}")
+    return report
+
+
+def classify(session: Session, actor: Principal, public_id: str, classification: str,
+             country: str | None, resolver: Resolver) -> tuple[UrlReport, Notice | None]:
+    """An analyst's decision; illegal content gets a notice to its host."""
+    actor.require(Scope.TAKEDOWN_MANAGE)
+    if classification not in CLASSIFICATIONS:
+        raise Invalid(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
+    if classification == "illegal_national" and not (country and len(country) == 2 and country.isalpha()):
+        raise Invalid("illegal_national needs the two-letter code of the country whose law it breaks")
+    report = get_url_report(session, public_id)
+    if report.classification is not None:
+        raise Invalid(f"URL report {public_id} is already classified as {report.classification}")
+    report.classification = classification
+    report.classification_country = country.upper() if country and classification == "illegal_national" else None
+    report.classified_by_org, report.classified_at = actor.organisation_id, now()
+    record(session, actor, AuditAction.URL_CLASSIFIED, subject=public_id,
+           details={"classification": classification})
+    notice = open_notice(session, report, resolver)[0] if classification in ILLEGAL else None
+    return report, notice
+
+
+# -- notices -----------------------------------------------------------------------------------
+
+def _hash_rows(content: ContentHashes) -> list[tuple[str, str]]:
+    rows = [("sha256", content.sha256), ("md5", content.md5)]
+    if content.pdq and (content.quality or 0) >= 50:
+        rows.append(("pdq", content.pdq))
+    return rows
+
+
+def _store_hashes(session: Session, notice: Notice, content: ContentHashes) -> None:
+    for st, value in _hash_rows(content):
+        session.add(NoticeHash(notice_id=notice.id, signal_type=st, value=value))
+
+
+def open_notice(session: Session, report: UrlReport, resolver: Resolver, *,
+                content: ContentHashes | None = None, indicator_id: int | None = None,
+                victim_submitted: bool = False) -> tuple[Notice, bool]:
+    """Open a notice for a report's URL (or return the one already open for it, ``False``). A
+    known indicator or known content at a new URL is a re-upload of the earliest earlier
+    notice."""
+    existing = session.scalar(select(Notice).where(Notice.url == report.url,
+                                                   Notice.status == "open"))
+    if existing is not None:
+        return existing, False
+    where = hosting.resolve(session, report.host, resolver)
+    earlier = None
+    if indicator_id is not None:
+        earlier = session.scalar(select(func.min(Notice.id)).where(
+            Notice.indicator_id == indicator_id, Notice.url != report.url))
+    if earlier is None and content is not None:
+        earlier = session.scalar(select(func.min(NoticeHash.notice_id)).join(
+            Notice, Notice.id == NoticeHash.notice_id).where(
+            NoticeHash.signal_type == "sha256", NoticeHash.value == content.sha256,
+            Notice.url != report.url))
+    t = now()
+    notice = Notice(url_report_id=report.id, url=report.url, host=report.host,
+                    address=where.address, hosting_country=where.country,
+                    provider=where.provider, email=where.email, webhook=where.webhook,
+                    status="open", indicator_id=indicator_id, victim_submitted=victim_submitted,
+                    opened_at=t, next_action_at=t, sends=0, reupload_of=earlier)
+    session.add(notice)
+    session.flush()
+    if content is not None:
+        _store_hashes(session, notice, content)
+    session.add(NoticeEvent(notice_id=notice.id, at=t, kind="opened",
+                            detail=f"re-upload of notice {earlier}" if earlier else None))
+    record(session, None, AuditAction.NOTICE_OPENED, subject=str(notice.id),
+           details={"host": notice.host, "country": notice.hosting_country,
+                    "reupload_of": earlier})
+    return notice, True
+
+
+def due_notices(session: Session, at: datetime | None = None, limit: int = 100) -> list[int]:
+    at = at or now()
+    return list(session.scalars(select(Notice.id).where(
+        Notice.status == "open", Notice.next_action_at <= at).order_by(Notice.next_action_at)
+        .limit(limit)))
+
+
+def still_matches(stored: list[tuple[str, str]], content: ContentHashes) -> bool:
+    for st, value in stored:
+        if st in ("sha256", "md5") and value in (content.sha256, content.md5):
+            return True
+        if st == "pdq" and content.pdq and (content.quality or 0) >= 50 and \
+                PdqHash.parse(value).distance(PdqHash.parse(content.pdq)) <= PDQ_SAME:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    notice_id: int
+    removed: bool
+    sent: int
+    escalated: bool
+
+
+def _message(n: Notice, kind: str = "removal") -> NoticeMessage:
+    first = _aware(n.opened_at).isoformat() if n.sends else None
+    return NoticeMessage(f"vigil-notice-{n.id}", n.url, n.provider, first, n.sends,
+                         n.victim_submitted, kind)
+
+
+def process_notice(factory: sessionmaker[Session], notice_id: int, *,
+                   fetch: Callable[[str], Fetched], notifier: Notifier, settings: Settings,
+                   at: datetime | None = None) -> Outcome:
+    """Re-check, then send (or confirm removal), then escalate if it is time."""
+    at = at or now()
+    with factory() as s:
+        n = s.get(Notice, notice_id)
+        if n is None or n.status != "open":
+            return Outcome(notice_id, False, 0, False)
+        stored = [(h.signal_type, h.value) for h in s.scalars(
+            select(NoticeHash).where(NoticeHash.notice_id == n.id))]
+        s.expunge(n)
+    events: list[tuple[str, str | None]] = []
+    fetched = fetch(n.url)
+    removed_by: str | None = None
+    baseline: ContentHashes | None = None
+    if fetched.gone:
+        removed_by = f"gone_{fetched.status}"
+    elif fetched.body is not None and fetched.status == 200:
+        content = hash_content(fetched.body)
+        if not stored:
+            baseline = content  # first look: this is what the notice is about
+            events.append(("baseline", content.kind))
+        elif not still_matches(stored, content):
+            removed_by = "no_longer_matches"
+        else:
+            events.append(("recheck_present", None))
+    else:
+        events.append(("recheck_failed", fetched.error or f"HTTP {fetched.status}"))
+    sent = 0
+    escalate = False
+    if removed_by is None:
+        message = _message(n)
+        for channel, target in (("email", n.email), ("webhook", n.webhook)):
+            if not target:
+                continue
+            try:
+                notifier.email(target, message) if channel == "email" else notifier.webhook(target, message)
+                events.append((f"sent_{channel}", target))
+                sent += 1
+            except Exception as exc:  # a failed channel is recorded and retried next time
+                events.append(("send_failed", f"{channel}: {type(exc).__name__}: {exc}"[:500]))
+        escalate = (n.escalated_at is None and
+                    at - _aware(n.opened_at) >= timedelta(hours=settings.notice_escalate_hours))
+        if escalate:
+            contact = settings.authority_contacts.get(n.hosting_country or "")
+            escalation = _message(n, "escalation")
+            try:
+                if contact and contact.startswith("mailto:"):
+                    notifier.email(contact[len("mailto:"):], escalation)
+                elif contact:
+                    notifier.webhook(contact, escalation)
+                events.append(("escalated", f"{n.hosting_country or 'unknown country'}: "
+                                            f"{contact or 'pull API'}"))
+            except Exception as exc:
+                escalate = False
+                events.append(("send_failed", f"escalation: {type(exc).__name__}: {exc}"[:500]))
+    with transaction(factory) as s:
+        n2 = s.get(Notice, notice_id, with_for_update=True)
+        if n2 is None or n2.status != "open":
+            return Outcome(notice_id, False, 0, False)
+        if baseline is not None:
+            _store_hashes(s, n2, baseline)
+        for kind, detail in events:
+            s.add(NoticeEvent(notice_id=n2.id, at=at, kind=kind, detail=detail))
+        if removed_by is not None:
+            n2.status, n2.removed_at, n2.removal_evidence = "removed", at, removed_by
+            s.add(NoticeEvent(notice_id=n2.id, at=at, kind="removed", detail=removed_by))
+            record(s, None, AuditAction.NOTICE_REMOVED, subject=str(n2.id),
+                   details={"evidence": removed_by})
+        else:
+            if sent:
+                n2.sends += 1
+                n2.last_sent_at = at
+                record(s, None, AuditAction.NOTICE_SENT, subject=str(n2.id),
+                       details={"channels": sent, "sends": n2.sends})
+            if escalate:
+                n2.escalated_at = at
+                record(s, None, AuditAction.NOTICE_ESCALATED, subject=str(n2.id),
+                       details={"country": n2.hosting_country})
+            n2.next_action_at = at + timedelta(hours=settings.notice_resend_hours)
+    return Outcome(notice_id, removed_by is not None, sent, escalate)
+
+
+def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
+    return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
+                                .order_by(NoticeEvent.id)))
+
+
+def as_json(n: Notice) -> dict[str, object]:
+    return {"id": n.id, "url": n.url, "host": n.host, "hosting_country": n.hosting_country,
+            "provider": n.provider, "status": n.status, "opened_at": n.opened_at,
+            "sends": n.sends, "last_sent_at": n.last_sent_at, "escalated_at": n.escalated_at,
+            "removed_at": n.removed_at, "removal_evidence": n.removal_evidence,
+            "reupload_of": n.reupload_of, "victim_submitted": n.victim_submitted}
+
+
+def hashes_json(content: ContentHashes) -> str:
+    return json.dumps(content.to_json())
