@@ -174,6 +174,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.web.inbox import router as web_inbox
     from vigil.web.indicators import router as web_indicators
     from vigil.web.review import router as web_review
+    from vigil.web.takedown import router as web_takedown
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
@@ -250,6 +251,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_review)
     app.include_router(web_indicators)
     app.include_router(web_inbox)
+    app.include_router(web_takedown)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

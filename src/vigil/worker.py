@@ -35,6 +35,10 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=5)
 
 
+#: Jobs that manage their own transactions (and may run for a long time).
+LONG_JOBS = frozenset({"crawl"})
+
+
 class Worker:
     def __init__(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session],
                  handoff: Handoff | None = None, settings: Settings | None = None,
@@ -93,6 +97,14 @@ class Worker:
         while (job := self._claim()) is not None:
             ran += 1
             try:
+                if job.kind in LONG_JOBS:
+                    # Long jobs write in transactions of their own as they go (a crawl's
+                    # frontier): they must not run inside the job's transaction.
+                    self._run_long(job)
+                    with transaction(self.factory) as s:
+                        s.execute(update(Job).where(Job.id == job.id)
+                                  .values(status="done", locked_until=None))
+                    continue
                 with transaction(self.factory) as s:
                     self._run(s, job)
                     s.execute(update(Job).where(Job.id == job.id)
@@ -115,7 +127,15 @@ class Worker:
                    self.subject_key)
         elif job.kind == "deliver_notice":
             self.handoff.deliver(Notice(**payload))
-        elif job.kind == "crawl":
+        else:
+            raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def _run_long(self, job: Job) -> None:
+        payload = json.loads(job.payload)
+        with transaction(self.factory) as s:  # a long lease: no second worker starts it again
+            s.execute(update(Job).where(Job.id == job.id)
+                      .values(locked_until=now() + timedelta(hours=24)))
+        if job.kind == "crawl":
             from vigil.takedown.tasks import crawl_job
 
             if self.settings is None:

@@ -17,7 +17,7 @@ app = typer.Typer(help="Workspace accounts (people who sign in to the web pages)
 def add(
     organisation: Annotated[str, typer.Option(help="The organisation's exact name.")],
     username: Annotated[str, typer.Option(help="Sign-in name (letters, digits, . _ -).")],
-    role: Annotated[str, typer.Option(help="reviewer, officer, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="reviewer, analyst, officer, auditor or admin.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     locale: Annotated[str, typer.Option(help="Language of the pages: en or de.")] = "en",
 ) -> None:

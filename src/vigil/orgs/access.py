@@ -122,6 +122,18 @@ def routing_recipient(principal: Principal) -> str | None:
     return None
 
 
+def visible_url_reports(principal: Principal) -> ColumnElement[bool]:
+    """Which reported URLs this caller may see and classify: the Centre all (the public's
+    reports come to it); a hotline those it reported; anyone else none."""
+    from vigil.takedown.models import UrlReport
+
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    if principal.kind is OrgKind.HOTLINE:
+        return UrlReport.reporter_org == principal.organisation_id
+    return false()
+
+
 def visible_notices(principal: Principal) -> ColumnElement[bool]:
     """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
     reports it made; an authority those escalated to its member state (the hosting country);

@@ -49,7 +49,7 @@ def revoke_key(key_id: DbId, request: Request, actor: principal_of(Scope.ORGS_MA
 
 class AccountIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    role: str = Field(description="reviewer, officer, auditor or admin; bounded by the "
+    role: str = Field(description="reviewer, analyst, officer, auditor or admin; bounded by the "
                                   "organisation's kind")
     display_name: str | None = Field(default=None, max_length=200)
     locale: str = "en"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid, NotFound
-from vigil.orgs.access import Scope, visible_notices
+from vigil.orgs.access import Scope, visible_notices, visible_url_reports
 from vigil.reports.service import enqueue
 from vigil.takedown import service
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
@@ -62,7 +62,7 @@ def list_url_reports(request: Request, actor: principal_of(Scope.TAKEDOWN_MANAGE
                      classified: bool | None = None,
                      limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     with unit_of_work(request) as s:
-        q = select(UrlReport).order_by(UrlReport.created_at).limit(limit)
+        q = select(UrlReport).where(visible_url_reports(actor)).order_by(UrlReport.created_at).limit(limit)
         if classified is not None:
             q = q.where(UrlReport.classification.is_not(None) if classified
                         else UrlReport.classification.is_(None))

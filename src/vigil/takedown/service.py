@@ -26,7 +26,7 @@ from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import Invalid, NotFound
 from vigil.matching.signals import PdqHash
-from vigil.orgs.access import Principal, Scope
+from vigil.orgs.access import Principal, Scope, visible_url_reports
 from vigil.takedown import hosting
 from vigil.takedown.content import ContentHashes, hash_content
 from vigil.takedown.fetch import Fetched, Resolver
@@ -66,8 +66,9 @@ def submit_url(session: Session, url: str, *, source: str, reporter: Principal |
     return report, True
 
 
-def get_url_report(session: Session, public_id: str) -> UrlReport:
-    report = session.scalar(select(UrlReport).where(UrlReport.public_id == public_id))
+def get_url_report(session: Session, actor: Principal, public_id: str) -> UrlReport:
+    report = session.scalar(select(UrlReport).where(UrlReport.public_id == public_id,
+                                                    visible_url_reports(actor)))
     if report is None:
         raise NotFound(f"no URL report {public_id}")
     return report
@@ -81,7 +82,7 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
         raise Invalid(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
     if classification == "illegal_national" and not (country and len(country) == 2 and country.isalpha()):
         raise Invalid("illegal_national needs the two-letter code of the country whose law it breaks")
-    report = get_url_report(session, public_id)
+    report = get_url_report(session, actor, public_id)
     if report.classification is not None:
         raise Invalid(f"URL report {public_id} is already classified as {report.classification}")
     report.classification = classification

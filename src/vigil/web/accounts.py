@@ -33,7 +33,11 @@ from vigil.web.models import StaffAccount, WebSession
 ROLE_SCOPES: dict[str, frozenset[Scope]] = {
     # Reviews new material and verifies other organisations' indicators.
     "reviewer": frozenset({Scope.REPORTS_REVIEW, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
-                           Scope.INDICATORS_PROPOSE, Scope.LOG_READ, Scope.STATS_READ}),
+                           Scope.INDICATORS_PROPOSE, Scope.LOG_READ, Scope.STATS_READ,
+                           Scope.TAKEDOWN_MANAGE}),
+    # Classifies reported URLs and follows notices (the Centre's or a hotline's analyst).
+    "analyst": frozenset({Scope.TAKEDOWN_MANAGE, Scope.REPORTS_SUBMIT, Scope.STATS_READ,
+                          Scope.LOG_READ}),
     # An authority's or Europol's officer: the inbox of routed reports.
     "officer": frozenset({Scope.REPORTS_RECEIVE, Scope.LOG_READ}),
     "auditor": frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
@@ -45,6 +49,7 @@ ROLE_SCOPES: dict[str, frozenset[Scope]] = {
 ROLE_PURPOSE: dict[str, frozenset[Scope]] = {
     "reviewer": frozenset({Scope.REPORTS_REVIEW, Scope.INDICATORS_REVIEW}),
     "officer": frozenset({Scope.REPORTS_RECEIVE}),
+    "analyst": frozenset({Scope.TAKEDOWN_MANAGE}),
     "auditor": frozenset({Scope.AUDIT_READ}),
     "admin": frozenset(Scope),
 }

@@ -146,6 +146,7 @@ class Crawler:
         self.robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
         self.delay: dict[str, float] = {}
         self.next_ok: dict[str, float] = {}
+        self.busy: dict[str, int] = {}
         self._client = make_client()
 
     # -- politeness ----------------------------------------------------------------------------
@@ -162,6 +163,7 @@ class Crawler:
             self.robots[host] = parser
             crawl_delay = parser.crawl_delay(ROBOTS_AGENT) if parser else None
             self.delay[host] = max(self.opts.per_host_delay, float(crawl_delay or 0))
+            self.next_ok[host] = time.monotonic() + self.delay[host]  # robots.txt was a request too
         return self.robots[host]
 
     def _allowed_by_robots(self, url: str) -> bool:
@@ -206,12 +208,16 @@ class Crawler:
                     buffer.append((row, "limit"))
                     continue
                 host = host_of(url)
-                if self.next_ok.get(host, 0.0) > t:
+                delay = self.delay.get(host, self.opts.per_host_delay)
+                # With a delay, one request per host at a time, the next ``delay`` seconds
+                # after the previous one finished: the host sees the spacing, whatever the
+                # pool's queue does.
+                if self.next_ok.get(host, 0.0) > t or (delay > 0 and self.busy.get(host)):
                     deferred.append(row)
                     if len(deferred) > 2000:
                         break
                     continue
-                self.next_ok[host] = t + self.delay.get(host, self.opts.per_host_delay)
+                self.busy[host] = self.busy.get(host, 0) + 1
                 task = fetch_page if kind == "page" else fetch_media
                 inflight[self.executor.submit(task, url, self.task_opts)] = row
             pending.extendleft(reversed(deferred))
@@ -219,13 +225,16 @@ class Crawler:
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 for f in done:
                     row = inflight.pop(f)
+                    host = host_of(row[1])
+                    self.busy[host] -= 1
+                    self.next_ok[host] = time.monotonic() + self.delay.get(host, self.opts.per_host_delay)
                     try:
                         buffer.append((row, f.result()))
                     except Exception as exc:  # a task that crashed: the URL is failed, not lost
                         buffer.append((row, f"task failed: {type(exc).__name__}: {exc}"[:300]))
                     processed += 1
             elif deferred:
-                time.sleep(max(0.0, min(self.next_ok.values()) - time.monotonic()))
+                time.sleep(min(0.25, max(0.0, min(self.next_ok.values()) - time.monotonic())))
             if buffer and (len(buffer) >= 200 or time.monotonic() - last_flush > 0.5 or not inflight):
                 new = self._flush(buffer)
                 pending.extend(r for r in new if r[0] not in {v[0] for v in inflight.values()})

@@ -1,0 +1,123 @@
+"""Takedown pages: analysts classify reported URLs and follow notices; figures as charts; and
+the public page where anyone can report a URL without an account."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from vigil.db import transaction
+from vigil.errors import DomainError
+from vigil.orgs.access import Scope, visible_notices, visible_url_reports
+from vigil.takedown import service
+from vigil.takedown.fetch import Resolver
+from vigil.takedown.models import Notice, UrlReport
+from vigil.takedown.stats import takedown_stats
+from vigil.web.accounts import SignedIn
+from vigil.web.charts import bar_chart
+from vigil.web.i18n import translate
+from vigil.web.render import PREFIX, check_csrf, check_origin, language, page, redirect, render
+
+router = APIRouter(include_in_schema=False)
+Analyst = Annotated[SignedIn, page(Scope.TAKEDOWN_MANAGE)]
+PUBLIC_CSRF_COOKIE = "vigil_report_csrf"
+
+
+@router.get(f"{PREFIX}/takedown")
+def takedown_page(request: Request, signed: Analyst) -> Response:
+    with request.app.state.vigil.read_session() as s:
+        waiting = list(s.scalars(select(UrlReport).where(UrlReport.classification.is_(None),
+                                                         visible_url_reports(signed.principal))
+                                 .order_by(UrlReport.created_at).limit(200)))
+        notices = list(s.scalars(select(Notice).where(visible_notices(signed.principal))
+                                 .order_by(Notice.id.desc()).limit(200)))
+    return render(request, "takedown.html", {"waiting": waiting, "notices": notices,
+                                             "classifications": service.CLASSIFICATIONS})
+
+
+@router.post(f"{PREFIX}/takedown/{{report_id}}/classify")
+def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, signed: Analyst,
+             classification: Annotated[str, Form(max_length=32)],
+             country: Annotated[str, Form(max_length=2)] = "",
+             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(signed, csrf)
+    settings = request.app.state.vigil.settings
+    try:
+        with transaction(request.app.state.vigil.session) as s:
+            report, notice = service.classify(s, signed.principal, report_id, classification,
+                                              country.strip() or None,
+                                              Resolver(settings.resolver_overrides))
+            url = report.url
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(f"{PREFIX}/takedown", flash=("error", exc.message))
+    lang = language(request, signed)
+    text = translate(lang, "td.classified", url=url, classification=translate(lang, f"td.{classification}"))
+    if notice is not None:
+        text += " " + translate(lang, "td.notice_opened", provider=notice.provider)
+    return redirect(f"{PREFIX}/takedown", flash=("ok", text))
+
+
+@router.get(f"{PREFIX}/takedown/figures")
+def figures_page(request: Request, signed: Annotated[SignedIn, page(Scope.STATS_READ)]) -> Response:
+    with request.app.state.vigil.read_session() as s:
+        stats = takedown_stats(s)
+    lang = language(request, signed)
+
+    def chart(key: str, rows: list[tuple[str, int]]) -> tuple[str, list[tuple[str, int]], Any]:
+        title = translate(lang, key)
+        return title, rows, bar_chart(title, rows)
+
+    hosts, countries = stats["by_host"], stats["by_country"]
+    charts = [
+        chart("td.chart_hours_host", [(h, round(v["median_hours_to_removal"]))
+                                      for h, v in hosts.items() if v["median_hours_to_removal"] is not None]),
+        chart("td.chart_hours_country", [(c, round(v["median_hours_to_removal"]))
+                                         for c, v in countries.items() if v["median_hours_to_removal"] is not None]),
+        chart("td.chart_sent_host", [(h, v["notices_sent"]) for h, v in hosts.items()]),
+        chart("td.chart_open_removed", [(translate(lang, "td.removed"), stats["total"]["removed"]),
+                                        (translate(lang, "td.open"),
+                                         stats["total"]["notices"] - stats["total"]["removed"])]),
+    ]
+    return render(request, "takedown_figures.html", {"stats": stats, "charts": charts})
+
+
+# -- the public page ---------------------------------------------------------------------------
+
+@router.get("/report")
+def public_form(request: Request) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "report_url.html", {"form_token": token})
+    response.set_cookie(PUBLIC_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/report")
+    return response
+
+
+@router.post("/report")
+def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] = "",
+                  description: Annotated[str, Form(max_length=4000)] = "",
+                  csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Anyone may report a URL here; limited per address like the public API."""
+    from vigil.takedown.endpoints import client_address
+
+    check_origin(request)
+    lang = language(request)
+    cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        return render(request, "report_url.html", {"form_token": cookie,
+                                                   "error": translate(lang, "error.csrf")}, status=403)
+    state = request.app.state.vigil
+    state.public_reports.check(client_address(request), "URL reports")
+    try:
+        with transaction(state.session) as s:
+            service.submit_url(s, url, source="public", description=description or None)
+    except DomainError as exc:
+        return render(request, "report_url.html", {"form_token": cookie, "error": exc.message,
+                                                   "url": url, "description": description},
+                      status=exc.status)
+    return render(request, "report_url.html", {"form_token": cookie, "done": True})
