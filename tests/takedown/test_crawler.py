@@ -4,6 +4,7 @@ re-uploads, and runs the same on a local process pool and on a Dask cluster."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_crawl_through_the_api_and_the_worker(db_url: str, data_dir: Path,
     assert len(gets) == len(set(gets))
     assert "/page/3" not in gets and "/img/deep.jpg" not in gets  # deeper than max_depth 1
     times = sorted(r[0] for r in site.requests("hosting-a.test"))
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.04
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.04
 
 
 def test_crawl_resumes_where_it_stopped(factory: sessionmaker[Session], site: Site) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import accounts, audit, bench, demo, hashing, matching, serve, worker
+from vigil.cli import accounts, audit, bench, crawl, demo, hashing, matching, serve, worker
 
 app = typer.Typer(
     name="vigil",
@@ -21,6 +21,7 @@ app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
+app.add_typer(crawl.app, name="crawl")
 app.command("worker")(worker.worker_command)
 
 

@@ -111,6 +111,40 @@ def bench_intake(
     print(json.dumps(result))
 
 
+@app.command("crawl")
+def bench_crawl(
+    images: Annotated[int, typer.Option(min=100, help="Images on the loopback site.")] = 10_000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, for both sides.")] = 2,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs of each side (medians reported).")] = 3,
+    directory: Annotated[Path | None, typer.Option(
+        help="Keep the generated site here and reuse it next time.")] = None,
+    width: Annotated[int, typer.Option(min=64, help="Image width (height is 3/4 of it).")] = 640,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """The crawler end to end (fetch, hash, match, record) against `vigil hash` on the same files."""
+    from vigil.bench.crawl import CrawlBenchSpec, run
+
+    err_console.print(f"bench crawl: {images:,} images, {workers} worker(s), {repeats} run(s) each")
+    result = run(CrawlBenchSpec(images, workers, repeats, size=(width, width * 3 // 4),
+                                directory=directory),
+                 progress=lambda i, n: err_console.print(f"  run {i}/{n} done"))
+    err_console.print(f"crawl {result['crawl_images_per_s']:,.1f} images/s, hash "
+                      f"{result['hash_images_per_s']:,.1f} images/s: ratio {result['ratio']:.2f}")
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench crawl — {dt.date.today().isoformat()} — {result['images']:,} images "
+                f"({result['image_size']}), {workers} worker(s), median of {repeats}\n\n"
+                f"Machine: {result['machine']} (site, crawler and hasher share it)\n\n"
+                "| figure | crawl (end to end) | `vigil hash` (same files) | ratio |\n"
+                "|---|---:|---:|---:|\n"
+                f"| images/s | {result['crawl_images_per_s']:,.1f} | "
+                f"{result['hash_images_per_s']:,.1f} | {result['ratio']:.2f} |\n"
+                f"| seconds per run | {', '.join(map(str, result['crawl_seconds']))} | "
+                f"{', '.join(map(str, result['hash_seconds']))} | |\n")
+    print(json.dumps(result))
+
+
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
     table.add_column("figure")

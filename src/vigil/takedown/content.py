@@ -43,11 +43,21 @@ def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHash
 
 def block_hits(matcher: LiveMatcher, content: ContentHashes) -> list[Hit]:
     """Hits on block lists; none if an allow list (benign look-alikes) matches too."""
-    hits: list[Hit] = []
+    return block_hits_batch(matcher, [content])[0]
+
+
+def block_hits_batch(matcher: LiveMatcher, contents: list[ContentHashes]) -> list[list[Hit]]:
+    """:func:`block_hits` for many contents, with one batch query of the PDQ index."""
+    usable = [i for i, c in enumerate(contents) if c.pdq and (c.quality or 0) >= 50]
+    pdq_hits = dict(zip(usable, matcher.match_pdq([contents[i].pdq or "" for i in usable]),
+                        strict=True)) if usable else {}
+    return [_block(matcher, c, pdq_hits.get(i, [])) for i, c in enumerate(contents)]
+
+
+def _block(matcher: LiveMatcher, content: ContentHashes, pdq_hits: list[Hit]) -> list[Hit]:
+    hits: list[Hit] = list(pdq_hits)
     hits += matcher.match_digest(SignalType.MD5, content.md5)
     hits += matcher.match_digest(SignalType.SHA256, content.sha256)
-    if content.pdq and (content.quality or 0) >= 50:
-        hits += matcher.match_pdq([content.pdq])[0]
     if content.vpdq:
         hits += matcher.match_vpdq(VpdqHash.parse(content.vpdq))
     if any(h.list_kind == "allow" for h in hits):

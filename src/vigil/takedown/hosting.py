@@ -37,6 +37,11 @@ def _country(address: str | None) -> str | None:
 
 
 def _domain(host: str) -> str:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host  # an address has no domain to write to
+    except ValueError:
+        pass
     labels = host.split(".")
     return ".".join(labels[-2:]) if len(labels) >= 2 else host
 

@@ -34,13 +34,17 @@ from vigil.errors import Invalid, NotFound
 from vigil.indicators.matcher import Hit, LiveMatcher
 from vigil.orgs.access import Principal, Scope
 from vigil.takedown import service
-from vigil.takedown.content import block_hits
-from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_media, fetch_page
+from vigil.takedown.content import block_hits, block_hits_batch
+from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_batch
 from vigil.takedown.fetch import Resolver, fetch, make_client
 from vigil.takedown.models import Crawl, CrawlUrl, UrlReport
 from vigil.takedown.urls import host_of, in_domains, normalise, url_key
 
 ROBOTS_AGENT = "vigil-takedown"
+#: Media files per task for hosts crawled without a delay.
+MEDIA_BATCH = 8
+#: A frontier row: (id, url, kind, depth).
+Row = tuple[int, str, str, int]
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,11 @@ class CrawlStats:
         return asdict(self)
 
 
-def create_crawl(session: Session, actor: Principal, seeds: list[str], allowed_domains: list[str],
-                 options: CrawlOptions | None = None) -> Crawl:
-    actor.require(Scope.TAKEDOWN_MANAGE)
+def create_crawl(session: Session, actor: Principal | None, seeds: list[str],
+                 allowed_domains: list[str], options: CrawlOptions | None = None) -> Crawl:
+    """``actor`` None: the operator at the command line (``vigil crawl``)."""
+    if actor is not None:
+        actor.require(Scope.TAKEDOWN_MANAGE)
     domains = sorted({d.strip().lower().strip(".") for d in allowed_domains if d.strip()})
     if not domains:
         raise Invalid("a crawl needs at least one allowed domain")
@@ -117,6 +123,7 @@ class _Frontier:
     #: SHA-256 of content already matched in this crawl → its hits (identical bytes at another
     #: URL are not matched again, but that URL still gets its own notice).
     content: dict[str, list[Hit]] = field(default_factory=dict)
+    sightings: set[str] = field(default_factory=set)
 
 
 class Crawler:
@@ -171,7 +178,7 @@ class Crawler:
         return not self.opts.obey_robots or parser is None or parser.can_fetch(ROBOTS_AGENT, url)
 
     # -- the loop ------------------------------------------------------------------------------
-    def _queued(self, exclude: set[int]) -> deque[tuple[int, str, str, int]]:
+    def _queued(self, exclude: set[int]) -> deque[Row]:
         with self.factory() as s:
             rows = s.execute(select(CrawlUrl.id, CrawlUrl.url, CrawlUrl.kind, CrawlUrl.depth)
                              .where(CrawlUrl.crawl_id == self.crawl_id, CrawlUrl.state == "queued")
@@ -182,8 +189,8 @@ class Crawler:
         start = time.monotonic()
         with transaction(self.factory) as s:
             s.execute(update(Crawl).where(Crawl.id == self.crawl_id).values(status="running"))
-        inflight: dict[Future[Any], tuple[int, str, str, int]] = {}
-        buffer: list[tuple[tuple[int, str, str, int], Any]] = []
+        inflight: dict[Future[Any], list[Row]] = {}
+        buffer: list[tuple[Row, Any]] = []
         pending = self._queued(set())
         processed = 0
         last_flush = time.monotonic()
@@ -194,50 +201,24 @@ class Crawler:
                 pending = self._queued(set())
                 if not pending:
                     break
-            t = time.monotonic()
-            deferred: list[tuple[int, str, str, int]] = []
-            while pending and len(inflight) < self.opts.in_flight:
-                row = pending.popleft()
-                _, url, kind, _ = row
-                if not self._allowed_by_robots(url):
-                    buffer.append((row, "robots"))
-                    continue
-                done_of_kind = self.stats.pages if kind == "page" else self.stats.media
-                limit = self.opts.max_pages if kind == "page" else self.opts.max_media
-                if done_of_kind + self._count(inflight, kind) >= limit:
-                    buffer.append((row, "limit"))
-                    continue
-                host = host_of(url)
-                delay = self.delay.get(host, self.opts.per_host_delay)
-                # With a delay, one request per host at a time, the next ``delay`` seconds
-                # after the previous one finished: the host sees the spacing, whatever the
-                # pool's queue does.
-                if self.next_ok.get(host, 0.0) > t or (delay > 0 and self.busy.get(host)):
-                    deferred.append(row)
-                    if len(deferred) > 2000:
-                        break
-                    continue
-                self.busy[host] = self.busy.get(host, 0) + 1
-                task = fetch_page if kind == "page" else fetch_media
-                inflight[self.executor.submit(task, url, self.task_opts)] = row
-            pending.extendleft(reversed(deferred))
+            self._submit(pending, inflight, buffer)
             if inflight:
                 done, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
                 for f in done:
-                    row = inflight.pop(f)
-                    host = host_of(row[1])
+                    rows = inflight.pop(f)
+                    host = host_of(rows[0][1])
                     self.busy[host] -= 1
                     self.next_ok[host] = time.monotonic() + self.delay.get(host, self.opts.per_host_delay)
                     try:
-                        buffer.append((row, f.result()))
-                    except Exception as exc:  # a task that crashed: the URL is failed, not lost
-                        buffer.append((row, f"task failed: {type(exc).__name__}: {exc}"[:300]))
-                    processed += 1
-            elif deferred:
-                time.sleep(min(0.25, max(0.0, min(self.next_ok.values()) - time.monotonic())))
+                        buffer.extend(zip(rows, f.result(), strict=True))
+                    except Exception as exc:  # a task that crashed: its URLs fail, none is lost
+                        buffer.extend((r, f"task failed: {type(exc).__name__}: {exc}"[:300]) for r in rows)
+                    processed += len(rows)
+            elif pending:
+                time.sleep(min(0.25, max(0.0, min(self.next_ok.values(), default=0) - time.monotonic())))
             if buffer and (len(buffer) >= 200 or time.monotonic() - last_flush > 0.5 or not inflight):
-                new = self._flush(buffer)
-                pending.extend(r for r in new if r[0] not in {v[0] for v in inflight.values()})
+                busy_ids = {r[0] for rows in inflight.values() for r in rows}
+                pending.extend(r for r in self._flush(buffer) if r[0] not in busy_ids)
                 last_flush = time.monotonic()
             if stop_after is not None and processed >= stop_after:
                 stopped = True
@@ -254,16 +235,71 @@ class Crawler:
         self._client.close()
         return self.stats
 
-    @staticmethod
-    def _count(inflight: dict[Future[Any], tuple[int, str, str, int]], kind: str) -> int:
-        return sum(1 for r in inflight.values() if r[2] == kind)
+    def _submit(self, pending: deque[Row], inflight: dict[Future[Any], list[Row]],
+                buffer: list[tuple[Row, Any]]) -> None:
+        """Hand out work while there is room. Media of hosts without a delay go in batches (less
+        overhead per file); with a delay, one request per host at a time, the next ``delay``
+        seconds after the previous one finished: the host sees the spacing, whatever the pool's
+        queue does."""
+        t = time.monotonic()
+        deferred: list[Row] = []
+        batch: list[Row] = []
+        counts = {"page": self.stats.pages, "media": self.stats.media}
+        for rows in inflight.values():
+            for r in rows:
+                counts[r[2]] += 1
+
+        def send(rows: list[Row]) -> None:
+            host = host_of(rows[0][1])
+            self.busy[host] = self.busy.get(host, 0) + 1
+            inflight[self.executor.submit(fetch_batch, rows[0][2], [r[1] for r in rows],
+                                          self.task_opts)] = rows
+
+        while pending and len(inflight) < self.opts.in_flight:
+            row = pending.popleft()
+            _, url, kind, _ = row
+            if not self._allowed_by_robots(url):
+                buffer.append((row, "robots"))
+                continue
+            if counts[kind] >= (self.opts.max_pages if kind == "page" else self.opts.max_media):
+                buffer.append((row, "limit"))
+                continue
+            host = host_of(url)
+            delay = self.delay.get(host, self.opts.per_host_delay)
+            if self.next_ok.get(host, 0.0) > t or (delay > 0 and self.busy.get(host)):
+                deferred.append(row)
+                if len(deferred) > 2000:
+                    break
+                continue
+            counts[kind] += 1
+            if kind == "media" and delay == 0:
+                if batch and host_of(batch[0][1]) != host:
+                    send(batch)
+                    batch = []
+                batch.append(row)
+                if len(batch) >= MEDIA_BATCH:
+                    send(batch)
+                    batch = []
+                continue
+            send([row])
+        if batch:
+            send(batch)
+        pending.extendleft(reversed(deferred))
 
     # -- results -------------------------------------------------------------------------------
-    def _flush(self, buffer: list[tuple[tuple[int, str, str, int], Any]]) -> list[tuple[int, str, str, int]]:
+    def _flush(self, buffer: list[tuple[Row, Any]]) -> list[Row]:
         """Write a batch of results in one transaction; returns the newly queued URLs."""
         if not buffer:
             return []
         new_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        fresh = {r.content.sha256: r.content for _, r in buffer
+                 if isinstance(r, MediaResult) and r.content is not None
+                 and r.content.sha256 not in self.mem.content}
+        if fresh:  # match the batch's new contents with one index query
+            for sha, hits in zip(fresh, block_hits_batch(self.matcher, list(fresh.values())),
+                                 strict=True):
+                self.mem.content[sha] = hits
         with transaction(self.factory) as s:
             for (row_id, url, _kind, depth), result in buffer:
                 values: dict[str, Any] = {"state": "done", "error": None}
@@ -291,7 +327,9 @@ class Crawler:
                         self.stats.bytes += result.size
                         values["sha256"] = result.content.sha256
                         values["matched"] = self._match(s, url, result)
-                s.execute(update(CrawlUrl).where(CrawlUrl.id == row_id).values(**values))
+                updates.append({"id": row_id, "sha256": None, "matched": False, **values})
+            # One executemany for the batch (by primary key), not a statement per row.
+            s.execute(update(CrawlUrl), updates)
             if new_rows:
                 s.execute(insert(CrawlUrl), new_rows)
                 s.flush()
@@ -325,8 +363,9 @@ class Crawler:
         hits = self.mem.content.get(content.sha256)
         if hits is None:
             hits = self.mem.content[content.sha256] = block_hits(self.matcher, content)
-        else:
-            self.stats.duplicates += 1
+        if content.sha256 in self.mem.sightings:
+            self.stats.duplicates += 1  # the same bytes at another URL of this crawl
+        self.mem.sightings.add(content.sha256)
         if not hits:
             return False  # nothing of the media is kept: only its SHA-256, for de-duplication
         hit = hits[0]
