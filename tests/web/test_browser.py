@@ -186,3 +186,27 @@ def test_authority_inbox_and_scope(browser: Any, live: Live, tmp_path: Path) -> 
     assert "No reports have been routed to you." in page.content()
     assert page.goto(f"/app/inbox/{report}").status == 404
     page.context.close()
+
+
+def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Path) -> None:
+    context = browser.new_context(base_url=live.base, locale="en-GB")
+    page = context.new_page()
+    page.goto("/report")
+    shoot(page, "report-url", tmp_path)
+    page.get_by_label("Web address (URL)").fill("http://hosting.invalid/gallery/17.jpg")
+    page.get_by_label("Anything that helps us find it (optional)").fill("linked from a forum")
+    page.get_by_role("button", name="Send report").click()
+    assert "Your report was received" in page.locator("#received").inner_text()
+    context.close()
+    page = signed_in_page(browser, live, "rita")
+    page.goto("/app/takedown")
+    assert "http://hosting.invalid/gallery/17.jpg" in page.content()
+    shoot(page, "takedown", tmp_path)
+    page.get_by_label("Classification").first.select_option("illegal_international")
+    page.get_by_role("button", name="Decide").first.click()
+    assert "classified as illegal (international baseline)" in page.get_by_role("status").inner_text()
+    assert page.locator("table.notices tbody tr").count() == 1
+    page.goto("/app/takedown/figures")
+    assert page.locator("#tile-notices").inner_text() == "1"
+    shoot(page, "takedown-figures", tmp_path)
+    page.context.close()
