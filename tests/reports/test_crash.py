@@ -60,19 +60,20 @@ def test_no_report_lost_or_duplicated_when_the_server_is_killed(
             key = f"stream-{i}"
             deadline = time.monotonic() + 120
             while True:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                     conn.request("POST", "/v1/reports", body=_body(i), headers={
                         "Authorization": f"Bearer {token}", "Idempotency-Key": key,
                         "Content-Type": "application/json"})
                     resp = conn.getresponse()
                     data = resp.read()
-                    conn.close()
                     if resp.status in (200, 201):
                         acknowledged[key] = json.loads(data)["id"]
                         break
                 except (OSError, http.client.HTTPException):
                     pass  # the server died mid-request: retry with the same key
+                finally:
+                    conn.close()  # also when the server died mid-request (no leaked socket)
                 assert time.monotonic() < deadline, f"report {i} never accepted"
                 time.sleep(0.05)
         done.set()

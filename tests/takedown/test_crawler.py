@@ -193,3 +193,24 @@ def test_dask_cluster_runs_the_same_crawl(factory: sessionmaker[Session], site: 
     assert outcome(dask) == outcome(local)
     assert any(matched for _, _, matched in outcome(dask))
     assert json.loads("[]") == []
+
+
+def test_crawl_from_the_command_line(tmp_path: Path, site: Site) -> None:
+    import os
+    import subprocess
+    import sys
+
+    build_site(site)
+    env = {**os.environ, "VIGIL_DATA_DIR": str(tmp_path / "data"),
+           "VIGIL_RESOLVER_OVERRIDES": json.dumps(site.overrides)}
+    env.pop("VIGIL_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "vigil", "crawl", "start", site.url("hosting-a.test", "/"),
+           "--domain", "hosting-a.test", "--delay", "0", "--depth", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    assert stats["finished"] and stats["pages"] == 3 and stats["hits"] == 0  # no lists active
+    assert stats["media"] >= 5
+    outside = subprocess.run([*cmd[:5], "http://elsewhere.test/", "--domain", "hosting-a.test"],
+                             capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert outside.returncode == 2 and "outside the allowed domains" in outside.stderr

@@ -202,7 +202,7 @@ def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Pa
     page.goto("/app/takedown")
     assert "http://hosting.invalid/gallery/17.jpg" in page.content()
     shoot(page, "takedown", tmp_path)
-    page.get_by_label("Classification").first.select_option("illegal_international")
+    page.locator("form.classify select").first.select_option("illegal_international")
     page.get_by_role("button", name="Decide").first.click()
     assert "classified as illegal (international baseline)" in page.get_by_role("status").inner_text()
     assert page.locator("table.notices tbody tr").count() == 1
