@@ -24,30 +24,16 @@ def add(
     """Create an account; prints its password once (it is stored only as an argon2id hash)."""
     from sqlalchemy import select
 
-    from vigil.config import Settings
-    from vigil.db import make_engine, session_factory, transaction
-    from vigil.errors import DomainError
-    from vigil.migrations import upgrade
+    from vigil.cli._db import unit_of_work
     from vigil.orgs.models import Organisation
     from vigil.web import accounts
 
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with transaction(session_factory(engine)) as s:
-            org = s.scalar(select(Organisation).where(Organisation.name == organisation))
-            if org is None:
-                err_console.print(f"[red]no organisation named {organisation!r}[/red]")
-                raise typer.Exit(2)
-            made = accounts.create_account(s, None, org.id, username, role, display_name=name,
-                                           locale=locale)
-            password = made.password
-    except DomainError as exc:
-        err_console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
+    with unit_of_work() as s:
+        org = s.scalar(select(Organisation).where(Organisation.name == organisation))
+        if org is None:
+            err_console.print(f"[red]no organisation named {organisation!r}[/red]")
+            raise typer.Exit(2)
+        password = accounts.create_account(s, None, org.id, username, role, display_name=name,
+                                           locale=locale).password
     err_console.print(f"account {username!r} created ({role}); its password, shown once:")
     typer.echo(password)

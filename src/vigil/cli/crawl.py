@@ -66,26 +66,12 @@ def start(
                                                   "local processes).")] = None,
 ) -> None:
     """Create a crawl and run it in the foreground."""
-    from vigil.config import Settings
-    from vigil.db import make_engine, session_factory, transaction
-    from vigil.errors import DomainError
-    from vigil.migrations import upgrade
+    from vigil.cli._db import unit_of_work
     from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
 
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with transaction(session_factory(engine)) as s:
-            crawl_id = create_crawl(s, None, seeds, domain, CrawlOptions(
-                max_depth=depth, max_pages=max_pages, per_host_delay=delay,
-                obey_robots=robots)).id
-    except DomainError as exc:
-        err_console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
+    with unit_of_work() as s:
+        crawl_id = create_crawl(s, None, seeds, domain, CrawlOptions(
+            max_depth=depth, max_pages=max_pages, per_host_delay=delay, obey_robots=robots)).id
     _run(crawl_id, workers, scheduler)
 
 

@@ -1,0 +1,33 @@
+"""The database as a command sees it: settings from the environment, migrations applied, one
+unit of work; a domain error is printed and exits 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.orm import Session
+
+from vigil.cli._console import err_console
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    from vigil.config import Settings
+    from vigil.db import make_engine, session_factory, transaction
+    from vigil.errors import DomainError
+    from vigil.migrations import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with transaction(session_factory(engine)) as s:
+            yield s
+    except DomainError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
