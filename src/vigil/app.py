@@ -69,6 +69,9 @@ class AppState:
     templates: Any = None
     #: Public URL reports, per client address.
     public_reports: Any = None
+    #: Victim cases: creation and look-ups, per client address.
+    case_creation: Any = None
+    case_access: Any = None
 
 
 class _BodyTooLarge(HTTPException):
@@ -169,12 +172,14 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.reports.storage import FileStore, load_file_key
     from vigil.takedown.endpoints import router as takedown_router
     from vigil.translog.endpoints import router as log_router
+    from vigil.victims.endpoints import router as victims_router
     from vigil.web import endpoints as web
     from vigil.web import render as web_render
     from vigil.web.inbox import router as web_inbox
     from vigil.web.indicators import router as web_indicators
     from vigil.web.review import router as web_review
     from vigil.web.takedown import router as web_takedown
+    from vigil.web.victims import router as web_victims
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
@@ -204,11 +209,13 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.principals.ttl = settings.auth_cache_seconds
     state.templates = web_render.make_environment()
     state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
+    state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
+    state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
     app.state.vigil = state
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith(web_render.PREFIX + "/") or request.url.path == "/report":
+        if request.url.path.startswith((web_render.PREFIX + "/", "/help/")) or request.url.path == "/report":
             return web_render.error_page(request, exc)
         headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
         return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
@@ -242,6 +249,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(log_router)
     app.include_router(reports_router)
     app.include_router(takedown_router)
+    app.include_router(victims_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:
@@ -252,6 +260,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_indicators)
     app.include_router(web_inbox)
     app.include_router(web_takedown)
+    app.include_router(web_victims)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

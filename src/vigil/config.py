@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=15, gt=0)
     #: URL reports from the public: at most this many per client address per hour.
     public_reports_per_hour: int = Field(default=30, gt=0)
+    #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
+    victim_cases_per_hour: int = Field(default=10, gt=0)
+    victim_lookups_per_hour: int = Field(default=60, gt=0)
 
     @field_validator("database_url")
     @classmethod

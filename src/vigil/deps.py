@@ -26,7 +26,11 @@ from vigil.orgs.service import authenticate
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/openapi.json", "/docs",
                           "/docs/oauth2-redirect", "/redoc", "/", "/app/login", "/app/logout",
                           # URL reports from the public: no account, rate-limited per address.
-                          "/v1/public/url-reports", "/report"})
+                          "/v1/public/url-reports", "/report",
+                          # Victim cases: no account; the case number and PIN are the key.
+                          "/v1/public/victim-cases", "/v1/public/victim-cases/status",
+                          "/v1/public/victim-cases/hashes", "/v1/public/victim-cases/withdraw",
+                          "/help/remove", "/help/case"})
 
 
 def _bearer(request: Request) -> str | None:

@@ -24,12 +24,14 @@ from vigil.takedown.models import (
     UrlReport,
 )
 from vigil.translog.models import LogEntry, LogState, TreeHead
+from vigil.victims.models import CaseHash, VictimCase
 from vigil.web.models import StaffAccount, WebSession
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "CaseHash",
     "Crawl",
     "CrawlUrl",
     "HashList",
@@ -53,5 +55,6 @@ __all__ = [
     "StaffAccount",
     "TreeHead",
     "UrlReport",
+    "VictimCase",
     "WebSession",
 ]

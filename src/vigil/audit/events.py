@@ -48,3 +48,6 @@ class AuditAction(StrEnum):
     CRAWL_STARTED = "crawl:started"
     CRAWL_FINISHED = "crawl:finished"
     HOSTING_CONTACT_SET = "hosting:contact_set"
+    VICTIM_CASE_CREATED = "victim_case:created"
+    VICTIM_CASE_UPDATED = "victim_case:updated"
+    VICTIM_CASE_WITHDRAWN = "victim_case:withdrawn"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import accounts, audit, bench, crawl, demo, hashing, matching, serve, worker
+from vigil.cli import accounts, audit, bench, crawl, demo, hashing, matching, serve, victim, worker
 
 app = typer.Typer(
     name="vigil",
@@ -22,6 +22,7 @@ app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
 app.add_typer(crawl.app, name="crawl")
+app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
 
 

@@ -56,6 +56,41 @@ EN: dict[str, str] = {
     "td.chart_hours_country": "Median hours to removal, by hosting country",
     "td.chart_sent_host": "Notices sent, by host",
     "td.chart_open_removed": "Notices open and removed",
+    "vic.title": "Get images of you removed",
+    "vic.intro_adult": "If intimate images or videos of you, or of you as a child, are online "
+                       "or you fear they will be, you can ask for them to be found and removed. "
+                       "Your pictures never leave this device: it computes a fingerprint (a "
+                       "hash) of each, and only the fingerprints are sent.",
+    "vic.intro_child": "If someone has pictures or videos of you that you do not want online, "
+                       "this can help. It is not your fault, and you are not in trouble. Your "
+                       "pictures stay on your phone or computer. Only a code made from each "
+                       "picture is sent, so that websites can find and remove copies.",
+    "vic.age": "Who is using this page?",
+    "vic.age_child": "I am under 18",
+    "vic.age_adult": "I am 18 or older",
+    "vic.pick": "Choose pictures or videos",
+    "vic.working": "Making fingerprints on this device…",
+    "vic.failed": "could not be read",
+    "vic.ready": "{n} fingerprint(s) ready. Nothing has been sent yet.",
+    "vic.country": "Your country (optional, for helplines)",
+    "vic.create": "Ask for removal",
+    "vic.created": "Your case is open. Write these down now: the PIN cannot be shown again.",
+    "vic.case_number": "Case number",
+    "vic.pin": "PIN",
+    "vic.help": "Talk to someone",
+    "vic.case_title": "Your case",
+    "vic.open": "Show my case",
+    "vic.hashes": "Fingerprints in distribution",
+    "vic.matches": "Copies found",
+    "vic.notices": "Removal notices sent",
+    "vic.removed": "Removed",
+    "vic.providers": "Services that reported matching material",
+    "vic.forwarded": "forwarded to law enforcement",
+    "vic.withdraw": "Withdraw my case",
+    "vic.withdraw_help": "Your fingerprints are removed from distribution at once. Enter the "
+                         "case number and PIN again to confirm.",
+    "vic.withdrawn": "This case is withdrawn: its fingerprints are no longer distributed.",
+    "vic.none": "none yet",
     "pub.title": "Report a web address",
     "pub.intro": "If you found child sexual abuse material online, tell us where. We check "
                  "the address and ask the host to remove it. You do not need an account.",
@@ -272,6 +307,43 @@ DE: dict[str, str] = {
     "td.chart_hours_country": "Median der Stunden bis zur Entfernung, nach Land des Hosters",
     "td.chart_sent_host": "Gesendete Hinweise, nach Host",
     "td.chart_open_removed": "Offene und entfernte Hinweise",
+    "vic.title": "Bilder von Ihnen entfernen lassen",
+    "vic.intro_adult": "Wenn intime Bilder oder Videos von Ihnen, auch aus Ihrer Kindheit, im "
+                       "Netz sind oder Sie das befürchten, können Sie sie suchen und entfernen "
+                       "lassen. Ihre Bilder verlassen dieses Gerät nie: Es berechnet von jedem "
+                       "einen Fingerabdruck (Hash), und nur die Fingerabdrücke werden gesendet.",
+    "vic.intro_child": "Wenn jemand Bilder oder Videos von dir hat, die nicht ins Netz sollen, "
+                       "kann dir das helfen. Es ist nicht deine Schuld, und du bekommst keinen "
+                       "Ärger. Deine Bilder bleiben auf deinem Handy oder Computer. Nur ein Code "
+                       "aus jedem Bild wird gesendet, damit Webseiten Kopien finden und löschen.",
+    "vic.age": "Wer benutzt diese Seite?",
+    "vic.age_child": "Ich bin unter 18",
+    "vic.age_adult": "Ich bin 18 oder älter",
+    "vic.pick": "Bilder oder Videos auswählen",
+    "vic.working": "Fingerabdrücke werden auf diesem Gerät berechnet …",
+    "vic.failed": "konnte nicht gelesen werden",
+    "vic.ready": "{n} Fingerabdruck/Fingerabdrücke bereit. Noch wurde nichts gesendet.",
+    "vic.country": "Ihr Land (optional, für Hilfsangebote)",
+    "vic.create": "Entfernung beantragen",
+    "vic.created": "Ihr Fall ist eröffnet. Schreiben Sie sich das jetzt auf: Die PIN kann nicht "
+                   "noch einmal angezeigt werden.",
+    "vic.case_number": "Fallnummer",
+    "vic.pin": "PIN",
+    "vic.help": "Mit jemandem sprechen",
+    "vic.case_title": "Ihr Fall",
+    "vic.open": "Meinen Fall anzeigen",
+    "vic.hashes": "Verteilte Fingerabdrücke",
+    "vic.matches": "Gefundene Kopien",
+    "vic.notices": "Gesendete Entfernungshinweise",
+    "vic.removed": "Entfernt",
+    "vic.providers": "Dienste, die passendes Material gemeldet haben",
+    "vic.forwarded": "an Strafverfolgungsbehörden weitergeleitet",
+    "vic.withdraw": "Meinen Fall zurückziehen",
+    "vic.withdraw_help": "Ihre Fingerabdrücke werden sofort aus der Verteilung genommen. Geben "
+                         "Sie zur Bestätigung Fallnummer und PIN noch einmal ein.",
+    "vic.withdrawn": "Dieser Fall ist zurückgezogen: Seine Fingerabdrücke werden nicht mehr "
+                     "verteilt.",
+    "vic.none": "noch keine",
     "pub.title": "Eine Webadresse melden",
     "pub.intro": "Wenn Sie Darstellungen sexuellen Kindesmissbrauchs im Netz gefunden haben, "
                  "sagen Sie uns wo. Wir prüfen die Adresse und fordern den Hoster zur Entfernung "

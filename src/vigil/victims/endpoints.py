@@ -1,0 +1,95 @@
+"""Public routes of victim-led removal: no account; the case number and PIN are the only key.
+Case creation and case access are limited per address; wrong PINs lock a case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from vigil.db import transaction
+from vigil.errors import NotAuthenticated
+from vigil.takedown.endpoints import client_address
+from vigil.victims import service
+
+router = APIRouter(prefix="/v1/public/victim-cases")
+
+
+class HashItem(BaseModel):
+    kind: str = Field(pattern="^(image|video)$")
+    md5: str = Field(min_length=32, max_length=32)
+    sha256: str | None = Field(default=None, min_length=64, max_length=64)
+    pdq: str | None = Field(default=None, min_length=64, max_length=64)
+    quality: int | None = Field(default=None, ge=0, le=100)
+
+
+class CaseIn(BaseModel):
+    hashes: list[HashItem] = Field(min_length=1, max_length=service.MAX_HASHES)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    age_group: str | None = Field(default=None, pattern="^(child|adult)$")
+
+
+class CaseKey(BaseModel):
+    case_number: str = Field(min_length=1, max_length=32)
+    pin: str = Field(min_length=1, max_length=32)
+
+
+class AddIn(CaseKey):
+    hashes: list[HashItem] = Field(min_length=1, max_length=service.MAX_HASHES)
+
+
+def _items(items: list[HashItem]) -> list[service.CaseHashIn]:
+    return [service.CaseHashIn(h.kind, h.md5, h.sha256, h.pdq, h.quality) for h in items]
+
+
+def _open(request: Request, body: CaseKey, action: Any) -> Any:
+    """Open the case in one transaction and act on it; a wrong PIN is counted even though the
+    request fails."""
+    state = request.app.state.vigil
+    state.case_access.check(client_address(request), "case look-ups")
+    failure: NotAuthenticated | None = None
+    with transaction(state.session) as s:
+        try:
+            case = service.open_case(s, body.case_number, body.pin)
+        except NotAuthenticated as exc:
+            failure = exc  # commit the failure count, then answer
+        else:
+            return action(s, case)
+    raise failure
+
+
+@router.post("", status_code=201)
+def create(body: CaseIn, request: Request) -> dict[str, Any]:
+    """Open a case with hashes made on the person's own device. The PIN is shown only here."""
+    state = request.app.state.vigil
+    state.case_creation.check(client_address(request), "new cases")
+    with transaction(state.session) as s:
+        case, pin = service.create_case(s, _items(body.hashes), body.country, body.age_group)
+        number = case.case_number
+    state.matcher.sync(state.read_session)
+    return {"case_number": number, "pin": pin,
+            "note": "Keep the case number and PIN safe: the PIN cannot be shown again."}
+
+
+@router.post("/status")
+def case_status(body: CaseKey, request: Request) -> dict[str, Any]:
+    return _open(request, body, service.status)  # type: ignore[no-any-return]
+
+
+@router.post("/hashes")
+def add(body: AddIn, request: Request) -> dict[str, Any]:
+    state = request.app.state.vigil
+    result = _open(request, body, lambda s, case: {
+        "added": service.add_hashes(s, case, _items(body.hashes))})
+    state.matcher.sync(state.read_session)
+    return result  # type: ignore[no-any-return]
+
+
+@router.post("/withdraw")
+def withdraw(body: CaseKey, request: Request) -> dict[str, Any]:
+    state = request.app.state.vigil
+    result = _open(request, body, lambda s, case: {"withdrawn": True,
+                                                    "retracted": service.withdraw(s, case)})
+    state.matcher.sync(state.read_session)
+    return result  # type: ignore[no-any-return]

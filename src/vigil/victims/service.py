@@ -1,0 +1,236 @@
+"""Victim cases: create (case number and PIN, shown once), open with the PIN (attempts
+limited), add hashes, withdraw, and what happened.
+
+A case's hashes become *active* indicators on the ``victim-submitted`` list at once — nobody at
+the Centre has seen the content, so there is nothing for a second organisation to verify —
+and that list tells every recipient to review a match before acting. They are proposed under
+the Centre's own "victim intake" credential and logged like every other indicator. Withdrawing
+a case retracts them: they leave every server's index within a second and appear as
+withdrawals in the list's change feed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.clock import now
+from vigil.errors import Conflict, Invalid, NotAuthenticated
+from vigil.indicators import service as indicators
+from vigil.indicators.models import Indicator, ListChange
+from vigil.orgs import service as orgs
+from vigil.orgs.access import OrgKind, Principal, Scope
+from vigil.orgs.models import ApiKey, Organisation
+from vigil.reports.models import Report, ReportHash
+from vigil.takedown.models import Notice
+from vigil.translog import repository as log
+from vigil.victims.models import CaseHash, VictimCase
+
+LIST = "victim-submitted"
+MAX_HASHES = 100
+MAX_PIN_FAILURES = 5
+LOCK = timedelta(hours=1)
+INTAKE_HOLDER = "victim-intake"
+# Case numbers: 16 characters of a 31-letter alphabet without look-alikes (~79 bits).
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_hasher = PasswordHasher()
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _case_number() -> str:
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def _intake(session: Session) -> Principal:
+    """The Centre's credential that victim hashes are proposed under (its secret unused)."""
+    centre = session.scalar(select(Organisation).where(Organisation.kind == OrgKind.CENTRE.value)
+                            .order_by(Organisation.id))
+    if centre is None:
+        raise Conflict("no Centre organisation is set up to receive victim cases")
+    key = session.scalar(select(ApiKey).where(ApiKey.organisation_id == centre.id,
+                                              ApiKey.holder == INTAKE_HOLDER,
+                                              ApiKey.revoked_at.is_(None)))
+    if key is None:
+        key = orgs.issue_key(session, None, centre.id, INTAKE_HOLDER, {Scope.INDICATORS_PROPOSE}).key
+    return Principal(centre.id, centre.name, OrgKind.CENTRE, None, key.id, INTAKE_HOLDER,
+                     frozenset({Scope.INDICATORS_PROPOSE}))
+
+
+@dataclass(frozen=True)
+class CaseHashIn:
+    kind: str  # image | video
+    md5: str
+    sha256: str | None = None
+    pdq: str | None = None
+    quality: int | None = None
+
+
+def _add(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
+    if not items:
+        raise Invalid("a case needs at least one hash")
+    if len(items) > MAX_HASHES:
+        raise Invalid(f"at most {MAX_HASHES} hashes at a time")
+    actor = _intake(session)
+    hl = indicators.get_list(session, LIST)
+    values: list[tuple[str, str, str]] = []
+    errors = []
+    for i, item in enumerate(items):
+        if item.kind not in ("image", "video"):
+            errors.append({"index": i, "error": "kind must be image or video"})
+            continue
+        pairs = [("md5", item.md5), ("sha256", item.sha256)]
+        # PDQ only from images good enough to match on (PDQ's own rule: quality 50).
+        if item.kind == "image" and item.pdq and (item.quality or 0) >= 50:
+            pairs.append(("pdq", item.pdq))
+        for st, value in pairs:
+            if not value:
+                continue
+            try:
+                st2, v2 = indicators.normalise(st, value)
+            except Invalid as exc:
+                errors.append({"index": i, "error": exc.message})
+                continue
+            values.append((item.kind, st2, v2))
+    if errors:
+        raise Invalid(f"{len(errors)} hashes are invalid", items=errors)
+    added = 0
+    for kind, st, value in dict.fromkeys(values):
+        existing = session.scalar(select(Indicator).where(
+            Indicator.list_id == hl.id, Indicator.signal_type == st, Indicator.value == value,
+            Indicator.status == indicators.ACTIVE))
+        ind = existing
+        if ind is None:
+            ind = Indicator(list_id=hl.id, hash_list=hl, signal_type=st, value=value,
+                            salt=secrets.token_hex(16), status=indicators.ACTIVE, label=None,
+                            legal_basis="request of the person depicted (victim-led removal)",
+                            source="victim case", proposed_by_org=actor.organisation_id,
+                            proposed_by_key=actor.key_id, proposer=INTAKE_HOLDER,
+                            proposed_at=now(), decided_by_org=actor.organisation_id,
+                            decided_by_key=actor.key_id, decided_at=now())
+            session.add(ind)
+            session.flush()
+            log.append(session, indicators._leaf("indicator:victim_submitted", ind, actor))
+            session.add(ListChange(list_id=hl.id, indicator_id=ind.id, action="add", at=now()))
+            added += 1
+        session.add(CaseHash(case_id=case.id, indicator_id=ind.id, kind=kind))
+    session.flush()
+    return added
+
+
+def create_case(session: Session, items: list[CaseHashIn], country: str | None = None,
+                age_group: str | None = None) -> tuple[VictimCase, str]:
+    """A new case; returns it and its PIN (shown once, stored only as a hash)."""
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        raise Invalid("country must be a two-letter code")
+    if age_group not in (None, "child", "adult"):
+        raise Invalid("age_group must be child or adult")
+    pin = "".join(secrets.choice("0123456789") for _ in range(8))
+    case = VictimCase(case_number=_case_number(), pin_hash=_hasher.hash(pin),
+                      country=country.upper() if country else None, age_group=age_group,
+                      created_at=now(), failed_pins=0)
+    session.add(case)
+    session.flush()
+    _add(session, case, items)
+    record(session, None, AuditAction.VICTIM_CASE_CREATED, subject=str(case.id))
+    return case, pin
+
+
+def open_case(session: Session, case_number: str, pin: str) -> VictimCase:
+    """The case for a number and PIN. Any failure gives the same answer; five wrong PINs lock
+    the case for an hour (the failures are written by the caller's transaction)."""
+    bad = NotAuthenticated("unknown case number or wrong PIN")
+    number = case_number.strip().upper()
+    case = session.scalar(select(VictimCase).where(VictimCase.case_number == number)
+                          .with_for_update())
+    if case is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY, pin or "-")
+        raise bad
+    if case.locked_until is not None and _aware(case.locked_until) > now():
+        raise NotAuthenticated("too many wrong PINs: this case is locked for an hour")
+    try:
+        _hasher.verify(case.pin_hash, pin)
+    except (VerificationError, InvalidHashError):
+        case.failed_pins += 1
+        if case.failed_pins >= MAX_PIN_FAILURES:
+            case.locked_until, case.failed_pins = now() + LOCK, 0
+        raise bad from None
+    case.failed_pins, case.locked_until = 0, None
+    return case
+
+
+_DUMMY = _hasher.hash("not-a-pin")
+
+
+def add_hashes(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
+    if case.withdrawn_at is not None:
+        raise Conflict("this case was withdrawn")
+    added = _add(session, case, items)
+    record(session, None, AuditAction.VICTIM_CASE_UPDATED, subject=str(case.id),
+           details={"added": added})
+    return added
+
+
+def withdraw(session: Session, case: VictimCase) -> int:
+    """Withdraw the case: its hashes leave distribution at once (unless another case holds the
+    same hash). Returns how many indicators were retracted."""
+    if case.withdrawn_at is not None:
+        return 0
+    case.withdrawn_at = now()
+    actor = _intake(session)
+    ids = set(session.scalars(select(CaseHash.indicator_id).where(CaseHash.case_id == case.id)))
+    retracted = 0
+    for ind_id in sorted(ids):
+        others = session.scalar(select(func.count()).select_from(CaseHash).join(
+            VictimCase, VictimCase.id == CaseHash.case_id).where(
+            CaseHash.indicator_id == ind_id, VictimCase.id != case.id,
+            VictimCase.withdrawn_at.is_(None)))
+        ind = session.get(Indicator, ind_id, with_for_update=True)
+        if others or ind is None or ind.status != indicators.ACTIVE:
+            continue
+        ind.status, ind.retracted_at, ind.retract_reason = (indicators.RETRACTED, now(),
+                                                            "withdrawn by the victim")
+        log.append(session, indicators._leaf("indicator:retracted", ind, actor))
+        session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="withdraw",
+                               at=now()))
+        retracted += 1
+    record(session, None, AuditAction.VICTIM_CASE_WITHDRAWN, subject=str(case.id),
+           details={"retracted": retracted})
+    return retracted
+
+
+def status(session: Session, case: VictimCase) -> dict[str, Any]:
+    """What happened — about this case only."""
+    ids = list(set(session.scalars(select(CaseHash.indicator_id).where(CaseHash.case_id == case.id))))
+    reports = session.execute(
+        select(Report.id, Organisation.name, Report.forwarded_at).distinct()
+        .join(ReportHash, ReportHash.report_id == Report.id)
+        .join(Organisation, Organisation.id == Report.provider_org)
+        .where(ReportHash.matched_indicator.in_(ids))).all() if ids else []
+    notices = list(session.scalars(select(Notice).where(Notice.indicator_id.in_(ids)))) if ids else []
+    providers: dict[str, dict[str, int]] = {}
+    for _, name, forwarded in reports:
+        p = providers.setdefault(name, {"reports": 0, "forwarded": 0})
+        p["reports"] += 1
+        p["forwarded"] += forwarded is not None
+    return {"case_number": case.case_number, "created_at": case.created_at,
+            "withdrawn": case.withdrawn_at is not None, "hashes": len(ids),
+            "matches_found": len(reports) + len(notices),
+            "notices_sent": sum(n.sends for n in notices),
+            "urls_found": len(notices),
+            "removed": sum(1 for n in notices if n.status == "removed"),
+            "providers": [{"provider": k, **v} for k, v in sorted(providers.items())]}

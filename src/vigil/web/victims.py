@@ -1,0 +1,92 @@
+"""The victim's pages: hash on this device and open a case (``/help/remove``), and follow or
+withdraw it with the case number and PIN (``/help/case``). No account; no image ever sent."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from vigil.db import transaction
+from vigil.errors import DomainError, NotAuthenticated
+from vigil.victims import service
+from vigil.web.i18n import translate
+from vigil.web.render import check_origin, language, render
+
+router = APIRouter(prefix="/help", include_in_schema=False)
+CSRF_COOKIE = "vigil_case_csrf"
+
+
+@cache
+def helplines() -> dict[str, list[dict[str, str]]]:
+    text = resources.files("vigil.victims").joinpath("helplines.json").read_text("utf-8")
+    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+
+
+def lines_for(country: str | None, age: str) -> list[dict[str, str]]:
+    rows = helplines().get((country or "").upper()) or helplines()["default"]
+    return [r for r in rows if r.get("for", "all") in ("all", age)] or rows
+
+
+@router.get("/remove")
+def remove_page(request: Request, age: str = "adult", country: str | None = None) -> Response:
+    age = age if age in ("child", "adult") else "adult"
+    return render(request, "victim_remove.html", {
+        "age": age, "country": (country or "")[:2].upper(), "lines": lines_for(country, age),
+        "countries": sorted(k for k in helplines() if k != "default")})
+
+
+def _case_form(request: Request, context: dict[str, Any], status: int = 200) -> Response:
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "victim_case.html", {"form_token": token, **context}, status=status)
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/help")
+    return response
+
+
+@router.get("/case")
+def case_page(request: Request) -> Response:
+    return _case_form(request, {})
+
+
+def _checked(request: Request, csrf: str) -> None:
+    check_origin(request)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        raise NotAuthenticated(translate(language(request), "error.csrf"))
+
+
+@router.post("/case")
+def case_status(request: Request, case_number: Annotated[str, Form(max_length=32)] = "",
+                pin: Annotated[str, Form(max_length=32)] = "",
+                csrf: Annotated[str, Form(max_length=200)] = "",
+                withdraw: Annotated[str, Form(max_length=8)] = "") -> Response:
+    from vigil.takedown.endpoints import client_address
+
+    state = request.app.state.vigil
+    try:
+        _checked(request, csrf)
+        state.case_access.check(client_address(request), "case look-ups")
+        failure = None
+        with transaction(state.session) as s:
+            try:
+                case = service.open_case(s, case_number, pin)
+            except NotAuthenticated as exc:
+                failure = exc
+            else:
+                if withdraw:
+                    service.withdraw(s, case)
+                info = service.status(s, case)
+                lines = lines_for(case.country, case.age_group or "adult")
+        if failure is not None:
+            raise failure
+    except DomainError as exc:
+        return _case_form(request, {"error": exc.message}, status=exc.status)
+    if withdraw:
+        state.matcher.sync(state.read_session)
+    return _case_form(request, {"info": info, "lines": lines})

@@ -1,0 +1,134 @@
+"""Victim cases over HTTP (both databases): a case number and a PIN shown once, hashes that
+providers match at once, a status that tells only this case, withdrawal through the change
+feed, and limits on guessing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth, make_client
+from tests.fixtures.world import build_world
+from vigil.matching.hashing import hash_image_bytes
+from vigil.samples import encode, pattern_image
+from vigil.worker import Worker
+
+
+def _item(seed: int) -> dict[str, Any]:
+    h = hash_image_bytes(encode(pattern_image(seed)))
+    return {"kind": "image", "md5": h.md5, "sha256": h.sha256, "pdq": h.pdq, "quality": h.quality}
+
+
+def _match(client: TestClient, token: str, item: dict[str, Any]) -> list[Any]:
+    r = client.post("/v1/match", headers=auth(token),
+                    json={"items": [{"signal_type": "md5", "value": item["md5"]}]})
+    assert r.status_code == 200, r.text
+    return r.json()["results"][0]["matches"]  # type: ignore[no-any-return]
+
+
+def test_case_lifecycle(client: TestClient, factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    item = _item(1)
+    r = client.post("/v1/public/victim-cases", json={"hashes": [item], "country": "DE",
+                                                     "age_group": "child"})
+    assert r.status_code == 201, r.text
+    number, pin = r.json()["case_number"], r.json()["pin"]
+    assert re.fullmatch(r"([2-9A-HJKMNP-Z]{4}-){3}[2-9A-HJKMNP-Z]{4}", number)
+    assert re.fullmatch(r"\d{8}", pin)
+    # Distributed at once, on the victim list, flagged for review by its list.
+    (m,) = _match(client, w.tokens["provider"], item)
+    assert m["list"] == "victim-submitted"
+    feed = client.get("/v1/lists/victim-submitted/changes", headers=auth(w.tokens["provider"])).json()
+    assert [c["action"] for c in feed["changes"]] == ["add", "add", "add"]  # md5, sha256, pdq
+    # A provider reports matching material: the victim sees it, and whether it was forwarded.
+    r = client.post("/v1/reports", headers=auth(w.tokens["provider"]), json={
+        "incident_at": "2026-11-01T10:00:00Z", "concerns": "known_material",
+        "legal_basis": "Regulation (EU) 2024/1307", "content_removed": True,
+        "hashes": [{"signal_type": "md5", "value": item["md5"]}],
+        "users": [{"ips": [{"ip": "193.99.144.80", "at": "2026-11-01T09:00:00Z"}]}]})
+    assert r.status_code == 201, r.text
+    Worker(factory, factory).run_once()
+    status = client.post("/v1/public/victim-cases/status", json={"case_number": number, "pin": pin}).json()
+    assert status["hashes"] == 3 and status["matches_found"] == 1 and not status["withdrawn"]
+    assert status["providers"] == [{"provider": "Provider", "reports": 1, "forwarded": 1}]
+    # More hashes later; then withdrawal takes them out of distribution at once.
+    more = _item(2)
+    r = client.post("/v1/public/victim-cases/hashes",
+                    json={"case_number": number, "pin": pin, "hashes": [more]})
+    assert r.json() == {"added": 3}
+    r = client.post("/v1/public/victim-cases/withdraw", json={"case_number": number, "pin": pin})
+    assert r.json() == {"withdrawn": True, "retracted": 6}
+    assert _match(client, w.tokens["provider"], item) == []
+    feed = client.get("/v1/lists/victim-submitted/changes", headers=auth(w.tokens["provider"])).json()
+    assert [c["action"] for c in feed["changes"]].count("withdraw") == 6
+    r = client.post("/v1/public/victim-cases/hashes",
+                    json={"case_number": number, "pin": pin, "hashes": [_item(3)]})
+    assert r.status_code == 409 and "withdrawn" in r.text
+
+
+def test_a_case_reveals_nothing_about_another(client: TestClient,
+                                              factory: sessionmaker[Session]) -> None:
+    build_world(factory)
+    a = client.post("/v1/public/victim-cases", json={"hashes": [_item(1)]}).json()
+    b = client.post("/v1/public/victim-cases", json={"hashes": [_item(2)]}).json()
+    assert a["case_number"] != b["case_number"]
+    wrong = client.post("/v1/public/victim-cases/status",
+                        json={"case_number": b["case_number"], "pin": a["pin"]})
+    unknown = client.post("/v1/public/victim-cases/status",
+                          json={"case_number": "2222-2222-2222-2222", "pin": a["pin"]})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()  # the same answer: nothing learnt about case b
+    status = client.post("/v1/public/victim-cases/status",
+                         json={"case_number": a["case_number"], "pin": a["pin"]}).json()
+    assert status["hashes"] == 3 and status["case_number"] == a["case_number"]
+
+
+def test_guessing_is_limited(db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    build_world(factory)
+    with make_client(db_url, data_dir, victim_cases_per_hour=2, victim_lookups_per_hour=100) as c:
+        case = c.post("/v1/public/victim-cases", json={"hashes": [_item(1)]}).json()
+        for _ in range(5):
+            r = c.post("/v1/public/victim-cases/status",
+                       json={"case_number": case["case_number"], "pin": "00000000"})
+            assert r.status_code == 401
+        r = c.post("/v1/public/victim-cases/status",
+                   json={"case_number": case["case_number"], "pin": case["pin"]})
+        assert r.status_code == 401 and "locked" in r.text  # even the right PIN, for an hour
+        c.post("/v1/public/victim-cases", json={"hashes": [_item(2)]})
+        r = c.post("/v1/public/victim-cases", json={"hashes": [_item(3)]})
+        assert r.status_code == 429 and "Retry-After" in r.headers
+        r = c.post("/v1/public/victim-cases", json={"hashes": [{"kind": "image", "md5": "zz" * 16}]})
+        assert r.status_code == 429  # still limited; bad input is checked below with a fresh client
+    with make_client(db_url, data_dir) as c:
+        r = c.post("/v1/public/victim-cases", json={"hashes": [{"kind": "image", "md5": "zz" * 16}]})
+        assert r.status_code == 422 and "md5" in r.text
+        r = c.post("/v1/public/victim-cases", json={"hashes": []})
+        assert r.status_code == 422
+
+
+def test_victim_hash_on_the_command_line(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    img = tmp_path / "me.png"
+    img.write_bytes(encode(pattern_image(9), "PNG"))
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    done = subprocess.run([sys.executable, "-m", "vigil", "victim", "hash", str(img)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    (item,) = json.loads(done.stdout)["hashes"]
+    assert item == _item_png(9)
+    bad = subprocess.run([sys.executable, "-m", "vigil", "victim", "hash", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 1 and "broken.jpg" in bad.stderr
+    assert len(json.loads(bad.stdout)["hashes"]) == 1  # the good file is still hashed
+
+
+def _item_png(seed: int) -> dict[str, Any]:
+    h = hash_image_bytes(encode(pattern_image(seed), "PNG"))
+    return {"kind": "image", "md5": h.md5, "sha256": h.sha256, "pdq": h.pdq, "quality": h.quality}

@@ -1,0 +1,118 @@
+"""The victim's page in headless Chromium: hashes are made on the device and agree with the
+server's; every request the page makes is recorded, and no image byte is ever among them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures.browser import Live
+from tests.fixtures.images import real_photos
+from vigil.matching.hashing import hash_image_file
+from vigil.matching.signals import PdqHash
+from vigil.samples import encode, pattern_image
+
+
+def _files(tmp_path: Path) -> list[Path]:
+    out = []
+    for seed in (11, 12):
+        for fmt, ext in (("PNG", "png"), ("JPEG", "jpg")):
+            p = tmp_path / f"generated-{seed}.{ext}"
+            p.write_bytes(encode(pattern_image(seed, (800, 600)), fmt))
+            out.append(p)
+    return out + real_photos()[:6]
+
+
+def test_hashes_made_in_the_browser_match_the_server_and_no_image_leaves(
+        browser: Any, live: Live, tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    context = browser.new_context(base_url=live.base, locale="en-GB")
+    page = context.new_page()
+    requests: list[Any] = []
+    page.on("request", lambda r: requests.append(r))
+    page.goto("/help/remove?age=child")
+    assert "you are not in trouble" in page.locator("#intro").inner_text()
+    assert "116 111" in page.content()  # a helpline, even without a country
+    page.set_input_files("#files", [str(f) for f in files])
+    page.wait_for_function("n => window.vigilHashes && window.vigilHashes.length === n",
+                           arg=len(files), timeout=60_000)
+    got = {h["name"]: h for h in page.evaluate("window.vigilHashes")}
+    distances = {}
+    for f in files:
+        server = hash_image_file(f)
+        h = got[f.name]
+        assert h["md5"] == server.md5 and h["sha256"] == server.sha256, f.name
+        distances[f.name] = PdqHash.parse(h["pdq"]).distance(PdqHash.parse(server.pdq))
+        if f.suffix == ".png":
+            assert distances[f.name] == 0, f.name  # same pixels: the same hash, bit for bit
+        elif server.quality >= 80:
+            assert distances[f.name] <= 10, (f.name, distances[f.name])  # PDQ's conformance bound
+    print("browser vs server PDQ distances:", json.dumps(distances))
+    page.get_by_role("button", name="Ask for removal").click()
+    page.locator("#case-created").wait_for(state="visible")
+    number = page.locator("#case-number").inner_text()
+    assert len(number) == 19 and page.locator("#case-pin").inner_text().isdigit()
+    # Every request the page made: the page, its script, style and worker files, and one POST
+    # of hashes. No request carries any part of any image.
+    posts = [r for r in requests if r.method != "GET"]
+    assert [(r.method, r.url.split(live.base)[-1]) for r in posts] == [("POST", "/v1/public/victim-cases")]
+    body = posts[0].post_data_buffer or b""
+    assert len(body) < 5_000
+    sent = json.loads(body)
+    assert {h["md5"] for h in sent["hashes"]} == {hash_image_file(f).md5 for f in files}
+    chunks = [f.read_bytes()[i:i + 32] for f in files for i in (200, 1000)]
+    for r in requests:
+        data = r.post_data_buffer or b""
+        assert not any(c in data for c in chunks)
+        assert r.url.startswith(live.base), r.url  # nothing goes anywhere else
+    context.close()
+
+
+def test_a_large_image_does_not_freeze_the_page_and_the_case_can_be_followed(
+        browser: Any, live: Live, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.web.test_browser import shoot
+
+    big = tmp_path / "large.jpg"
+    pattern_image(5, (600, 400)).resize((6000, 4000)).save(big, quality=90)  # 24 megapixels
+    context = browser.new_context(base_url=live.base, locale="de-DE")
+    page = context.new_page()
+    page.goto("/help/remove")
+    shoot(page, "victim-remove", tmp_path)
+    # A heartbeat on the page's own thread: if hashing ran there, it would stop for seconds.
+    page.evaluate("() => { window.gaps = []; let last = performance.now(); "
+                  "window.beat = setInterval(() => { const t = performance.now(); "
+                  "window.gaps.push(t - last); last = t; }, 50); }")
+    page.set_input_files("#files", [str(big)])
+    page.wait_for_function("() => window.vigilHashes && window.vigilHashes.length === 1",
+                           timeout=120_000)
+    longest = page.evaluate("() => Math.max(...window.gaps)")
+    assert longest < 1000, f"the page stalled for {longest:.0f} ms"
+    (h,) = page.evaluate("window.vigilHashes")
+    server = hash_image_file(big)
+    assert PdqHash.parse(h["pdq"]).distance(PdqHash.parse(server.pdq)) <= 10
+    page.get_by_label("Ihr Land (optional, für Hilfsangebote)").select_option("DE")
+    page.get_by_role("button", name="Entfernung beantragen").click()
+    page.locator("#case-created").wait_for(state="visible")
+    number = page.locator("#case-number").inner_text()
+    pin = page.locator("#case-pin").inner_text()
+    # Following the case, then withdrawing it.
+    page.goto("/help/case")
+    page.get_by_label("Fallnummer").fill(number)
+    page.get_by_label("PIN").fill(pin)
+    page.get_by_role("button", name="Meinen Fall anzeigen").click()
+    assert page.locator("#n-hashes").inner_text() == "3"
+    assert "Hilfetelefon Sexueller Missbrauch" in page.content()  # the helpline for adults in DE
+    shoot(page, "victim-case", tmp_path)
+    page.get_by_label("Fallnummer").fill(number)
+    page.get_by_label("PIN").fill(pin)
+    page.get_by_role("button", name="Meinen Fall zurückziehen").click()
+    assert page.locator("#withdrawn").is_visible()
+    page.get_by_label("Fallnummer").fill(number)
+    page.get_by_label("PIN").fill("00000000")
+    page.get_by_role("button", name="Meinen Fall anzeigen").click()
+    assert "unknown case number or wrong PIN" in page.locator("#case-error").inner_text()
+    assert Image  # PIL made the large file above
+    context.close()
