@@ -98,12 +98,24 @@ def test_a_large_image_does_not_freeze_the_page_and_the_case_can_be_followed(
     page.locator("#case-created").wait_for(state="visible")
     number = page.locator("#case-number").inner_text()
     pin = page.locator("#case-pin").inner_text()
+    # Adding a picture to the case later, from the same page.
+    page.goto("/help/remove")
+    extra = tmp_path / "extra.png"
+    extra.write_bytes(encode(pattern_image(6), "PNG"))
+    page.set_input_files("#files", [str(extra)])
+    page.wait_for_function("() => window.vigilHashes && window.vigilHashes.length === 1")
+    page.locator("#existing summary").click()
+    page.locator("#ex-number").fill(number)
+    page.locator("#ex-pin").fill(pin)
+    page.get_by_role("button", name="Entfernung beantragen").click()
+    page.wait_for_function("() => document.getElementById('case-result').textContent !== ''")
+    assert page.locator("#case-result").inner_text() == "Zu Ihrem Fall hinzugefügt."
     # Following the case, then withdrawing it.
     page.goto("/help/case")
     page.get_by_label("Fallnummer").fill(number)
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Meinen Fall anzeigen").click()
-    assert page.locator("#n-hashes").inner_text() == "3"
+    assert page.locator("#n-hashes").inner_text() == "6"
     assert "Hilfetelefon Sexueller Missbrauch" in page.content()  # the helpline for adults in DE
     shoot(page, "victim-case", tmp_path)
     page.get_by_label("Fallnummer").fill(number)

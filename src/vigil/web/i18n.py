@@ -91,6 +91,8 @@ EN: dict[str, str] = {
                          "case number and PIN again to confirm.",
     "vic.withdrawn": "This case is withdrawn: its fingerprints are no longer distributed.",
     "vic.none": "none yet",
+    "vic.existing": "I already have a case: add these to it",
+    "vic.added": "Added to your case.",
     "pub.title": "Report a web address",
     "pub.intro": "If you found child sexual abuse material online, tell us where. We check "
                  "the address and ask the host to remove it. You do not need an account.",
@@ -344,6 +346,8 @@ DE: dict[str, str] = {
     "vic.withdrawn": "Dieser Fall ist zurückgezogen: Seine Fingerabdrücke werden nicht mehr "
                      "verteilt.",
     "vic.none": "noch keine",
+    "vic.existing": "Ich habe schon einen Fall: diese hinzufügen",
+    "vic.added": "Zu Ihrem Fall hinzugefügt.",
     "pub.title": "Eine Webadresse melden",
     "pub.intro": "Wenn Sie Darstellungen sexuellen Kindesmissbrauchs im Netz gefunden haben, "
                  "sagen Sie uns wo. Wir prüfen die Adresse und fordern den Hoster zur Entfernung "

@@ -54,11 +54,22 @@
     const body = { country: form.country.value || null, age_group: form.age_group.value || null,
                    hashes: hashes.map((h) => ({ kind: h.kind, md5: h.md5, sha256: h.sha256,
                                                 pdq: h.pdq, quality: h.quality })) };
-    const r = await fetch(form.dataset.api, { method: "POST", headers: { "Content-Type": "application/json" },
-                                              body: JSON.stringify(body) });
+    const existing = form.case_number.value.trim();
+    const url = existing ? form.dataset.api + "/hashes" : form.dataset.api;
+    const payload = existing ? { case_number: existing, pin: form.pin.value, hashes: body.hashes } : body;
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+                                 body: JSON.stringify(payload) });
     const data = await r.json();
     const out = document.getElementById("case-result");
     if (!r.ok) { out.textContent = data.error ? data.error.message : String(r.status); out.className = "flash error"; return; }
+    if (existing) {
+      out.textContent = out.dataset.added;
+      out.className = "flash ok";
+      hashes.length = 0;
+      list.textContent = "";
+      submit.disabled = true;
+      return;
+    }
     document.getElementById("case-number").textContent = data.case_number;
     document.getElementById("case-pin").textContent = data.pin;
     document.getElementById("case-created").hidden = false;
