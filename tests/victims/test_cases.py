@@ -132,3 +132,30 @@ def test_victim_hash_on_the_command_line(tmp_path: Path) -> None:
 def _item_png(seed: int) -> dict[str, Any]:
     h = hash_image_bytes(encode(pattern_image(seed), "PNG"))
     return {"kind": "image", "md5": h.md5, "sha256": h.sha256, "pdq": h.pdq, "quality": h.quality}
+
+
+def test_proactive_search_finds_a_case_hash_and_the_victim_is_told(
+        client: TestClient, factory: sessionmaker[Session], site: Any) -> None:
+    from vigil.config import Settings
+    from vigil.db import transaction
+    from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
+    from vigil.takedown.tasks import crawl_job
+
+    w = build_world(factory)
+    data = encode(pattern_image(21))
+    h = hash_image_bytes(data)
+    case = client.post("/v1/public/victim-cases", json={"hashes": [
+        {"kind": "image", "md5": h.md5, "sha256": h.sha256, "pdq": h.pdq, "quality": h.quality}]}).json()
+    site.put("hosting-a.test", "/", "<html><img src='/leak.jpg'><img src='/other.jpg'></html>")
+    site.put("hosting-a.test", "/leak.jpg", data, "image/jpeg")
+    site.put("hosting-a.test", "/other.jpg", encode(pattern_image(22)), "image/jpeg")
+    with transaction(factory) as s:
+        crawl_id = create_crawl(s, w.principals["centre"], [site.url("hosting-a.test", "/")],
+                                ["hosting-a.test"], CrawlOptions(per_host_delay=0)).id
+    crawl_job(factory, factory, Settings(environment="test", resolver_overrides=site.overrides),
+              crawl_id)
+    status = client.post("/v1/public/victim-cases/status",
+                         json={"case_number": case["case_number"], "pin": case["pin"]}).json()
+    assert status["urls_found"] == 1 and status["matches_found"] == 1 and status["removed"] == 0
+    notices = client.get("/v1/notices", headers=auth(w.tokens["centre"])).json()
+    assert [n["victim_submitted"] for n in notices] == [True]
