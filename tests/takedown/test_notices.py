@@ -182,3 +182,18 @@ def test_failed_sends_are_recorded_and_retried(db_url: str, data_dir: Path,
     assert "send_failed" in events and n.status == "open" and n.sends == 0
     with transaction(factory):
         pass
+
+
+def test_fetches_never_reach_the_centres_own_network(site: Site) -> None:
+    from vigil.takedown.fetch import fetch, make_client
+
+    with make_client() as client:
+        for url in ("http://127.0.0.1:5432/", "http://10.0.0.1/x", "http://[::1]/",
+                    "http://169.254.169.254/latest/meta-data/"):
+            got = fetch(url, client, resolver=Resolver(), max_bytes=1000, timeout=2)
+            assert got.body is None and "non-public address" in (got.error or ""), url
+        # Hosts pinned in the overrides (the tests' loopback sites) are fetched.
+        site.put("hosting-a.test", "/ok", "fine", "text/plain")
+        got = fetch(site.url("hosting-a.test", "/ok"), client, resolver=Resolver(site.overrides),
+                    max_bytes=1000, timeout=2)
+        assert got.body == b"fine"

@@ -8,6 +8,7 @@ anywhere."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,23 @@ class Resolver:
         return str(infos[0][4][0]) if infos else None
 
 
+def _refuse_private(url: str, resolver: Resolver) -> str | None:
+    """URLs come from the public: never fetch the Centre's own network (loopback, private,
+    link-local, reserved addresses) unless the host is pinned in the overrides. (The address
+    is checked before the connection; a host that changes its answer in between is a
+    remaining risk, noted in decision 0007.)"""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in resolver.overrides:
+        return None
+    address = resolver.address(host)
+    if address is None:
+        return f"cannot resolve {host}"
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global:
+        return f"refused: {host} is at a non-public address ({address})"
+    return None
+
+
 def connect_to(url: str, resolver: Resolver) -> tuple[str, dict[str, str]]:
     """Connect to an overridden host's address, keeping its name in the Host header."""
     parts = urlsplit(url)
@@ -74,6 +92,9 @@ def fetch(url: str, client: httpx.Client, *, resolver: Resolver, max_bytes: int,
     seen: list[str] = []
     current = url
     for _ in range(MAX_REDIRECTS + 1):
+        refused = _refuse_private(current, resolver)
+        if refused:
+            return Fetched(url, None, error=refused, redirects=seen)
         try:
             target, headers = connect_to(current, resolver)
             with client.stream("GET", target, headers={"User-Agent": USER_AGENT, **headers},
