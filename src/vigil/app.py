@@ -72,6 +72,8 @@ class AppState:
     #: Victim cases: creation and look-ups, per client address.
     case_creation: Any = None
     case_access: Any = None
+    #: Requests per key (None: no limit).
+    key_limits: Any = None
 
 
 class _BodyTooLarge(HTTPException):
@@ -211,6 +213,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
     state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
     state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
+    if settings.key_requests_per_minute:
+        state.key_limits = RateLimiter(settings.key_requests_per_minute, 60)
     app.state.vigil = state
 
     @app.exception_handler(DomainError)

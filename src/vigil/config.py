@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=15, gt=0)
     #: URL reports from the public: at most this many per client address per hour.
     public_reports_per_hour: int = Field(default=30, gt=0)
+    #: Misuse guard: requests per API key (or workspace account) per minute, in each server
+    #: worker; over it, 429 with Retry-After. 0 turns the limit off.
+    key_requests_per_minute: int = Field(default=1200, ge=0)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

@@ -45,6 +45,8 @@ def require(scope: Scope) -> Any:
     def dependency(request: Request) -> Principal:
         state = request.app.state.vigil
         principal: Principal = state.principals.get(_bearer(request), state.read_session)
+        if state.key_limits is not None:
+            state.key_limits.check(f"key:{principal.key_id}", "requests for this key")
         principal.require(scope)
         request.state.principal = principal
         return principal

@@ -29,7 +29,8 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= self.limit:
                 retry = max(1, int(hits[0] + self.period - t) + 1)
-                raise RateLimited(f"too many {what}: at most {self.limit} per "
-                                  f"{int(self.period // 60)} minutes; try again in {retry} s",
-                                  retry_after=retry)
+                window = (f"{int(self.period // 60)} minutes" if self.period > 60
+                          else f"{int(self.period)} seconds")
+                raise RateLimited(f"too many {what}: at most {self.limit} per {window}; try "
+                                  f"again in {retry} s", retry_after=retry)
             hits.append(t)

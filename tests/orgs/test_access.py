@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -123,3 +124,19 @@ def test_revoked_key_stops_working_within_the_cache_interval(
     assert client.post(f"/v1/keys/{key_id}/revoke", headers=auth(w.tokens["centre"])).status_code == 200
     time.sleep(client.app.state.vigil.settings.auth_cache_seconds + 0.1)  # type: ignore[attr-defined]
     assert client.post("/v1/match", headers=auth(token), json=body).status_code == 401
+
+
+def test_each_key_is_limited_to_its_request_rate(db_url: str, data_dir: Path,
+                                                 factory: sessionmaker[Session]) -> None:
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    with make_client(db_url, data_dir, key_requests_per_minute=3) as client:
+        for _ in range(3):
+            assert client.get("/v1/log/head", headers=auth(w.tokens["provider"])).status_code == 200
+        r = client.get("/v1/log/head", headers=auth(w.tokens["provider"]))
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60
+        assert "too many requests for this key: at most 3 per 60 seconds" in r.json()["error"]["message"]
+        # Another key is not affected; the public routes are not limited per key.
+        assert client.get("/v1/log/head", headers=auth(w.tokens["auditor"])).status_code == 200
+        assert client.get("/healthz").status_code == 200

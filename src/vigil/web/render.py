@@ -70,6 +70,8 @@ def page(scope: Scope) -> Any:
             check_origin(request)
         request.state.principal = signed.principal
         request.state.signed = signed
+        if state.key_limits is not None:
+            state.key_limits.check(f"key:{signed.principal.key_id}", "requests for this account")
         signed.principal.require(scope)
         return signed
 
