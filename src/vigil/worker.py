@@ -154,7 +154,15 @@ class Worker:
         self._last_takedown = time.monotonic()
         if self.notifier is None:
             self.notifier = notifier_for(self.settings)
+        self.seal_audit()
         return len(check_notices(self.factory, self.settings, self.notifier))
+
+    def seal_audit(self) -> dict[str, object] | None:
+        """Seal the audit events of the last while into the transparency log."""
+        from vigil.audit.seal import seal
+
+        with transaction(self.factory) as s:
+            return seal(s)
 
     def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0) -> None:
         while True:

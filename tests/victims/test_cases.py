@@ -159,3 +159,41 @@ def test_proactive_search_finds_a_case_hash_and_the_victim_is_told(
     assert status["urls_found"] == 1 and status["matches_found"] == 1 and status["removed"] == 0
     notices = client.get("/v1/notices", headers=auth(w.tokens["centre"])).json()
     assert [n["victim_submitted"] for n in notices] == [True]
+
+
+def test_the_log_audit_accepts_victim_hashes_and_the_audit_trail_is_sealed(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from vigil.audit import seal
+    from vigil.audit.models import AuditEvent
+    from vigil.db import transaction
+    from vigil.translog.audit import verify_database
+
+    w = build_world(factory)
+    case = client.post("/v1/public/victim-cases", json={"hashes": [_item(1)]}).json()
+    client.post("/v1/public/victim-cases/withdraw",
+                json={"case_number": case["case_number"], "pin": case["pin"]})
+    key = client.app.state.vigil.signer.public_key  # type: ignore[attr-defined]
+    with factory() as s:
+        report = verify_database(s, key)
+    assert report.ok, report.problems
+    # Seal the audit trail (everything is old enough when "now" is later), then tamper.
+    with transaction(factory) as s:
+        leaf = seal.seal(s, older_than=timedelta(0))
+    assert leaf is not None and leaf["count"] > 5
+    auditor = auth(w.tokens["auditor"])
+    assert client.get("/v1/audit/verify", headers=auditor).json() == {"intact": True, "problems": []}
+    reads = client.get("/v1/audit/events", headers=auditor,
+                       params={"action": "victim_case:withdrawn"}).json()["events"]
+    assert len(reads) == 1
+    assert client.get("/v1/audit/events", headers=auth(w.tokens["provider"])).status_code == 403
+    with transaction(factory) as s:
+        s.execute(update(AuditEvent).where(AuditEvent.action == "victim_case:withdrawn")
+                  .values(details='{"retracted": 0}'))
+    got = client.get("/v1/audit/verify", headers=auditor).json()
+    assert not got["intact"] and "differ from the seal" in got["problems"][0]
+    with factory() as s:
+        assert verify_database(s, key).ok  # the indicator log itself is untouched

@@ -34,7 +34,10 @@ from vigil.translog.merkle import MerkleTree, ProofError, leaf_hash
 from vigil.translog.sth import SignedTreeHead, public_key_bytes, verify_tree_head
 
 _STATUS_AFTER = {"indicator:proposed": "pending", "indicator:verified": "active",
-                 "indicator:rejected": "rejected", "indicator:retracted": "retracted"}
+                 "indicator:rejected": "rejected", "indicator:retracted": "retracted",
+                 # A victim's own hash: active at once, and only on the victim list.
+                 "indicator:victim_submitted": "active"}
+VICTIM_LIST = "victim-submitted"
 
 
 @dataclass
@@ -63,7 +66,8 @@ class Replayed:
 #: Which status each event may follow (None: the indicator must be new).
 _ALLOWED_FROM: dict[str, set[str | None]] = {
     "indicator:proposed": {None}, "indicator:verified": {"pending"},
-                 "indicator:rejected": {"pending"}, "indicator:retracted": {"pending", "active"}}
+                 "indicator:rejected": {"pending"}, "indicator:retracted": {"pending", "active"},
+    "indicator:victim_submitted": {None}}
 
 
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> dict[int, Replayed]:
@@ -81,6 +85,9 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> dict[int, R
         if (old.status if old else None) not in _ALLOWED_FROM[event]:
             report.problems.append(f"log: indicator {ind} {event} while "
                                    f"{old.status if old else 'not yet proposed'}")
+        if event == "indicator:victim_submitted" and leaf["list"] != VICTIM_LIST:
+            report.problems.append(f"log: indicator {ind} entered list {leaf['list']!r} as a "
+                                   "victim's hash, without verification")
         if event == "indicator:verified" and old is not None and org == old.proposer_org:
             report.problems.append(f"log: indicator {ind} was verified by the organisation "
                                    "that proposed it (two-organisation rule)")
