@@ -168,6 +168,7 @@ def _keep_uploads_in_memory(max_file_bytes: int) -> None:
 
 
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
+    from vigil.accountability.endpoints import router as accountability_router
     from vigil.audit.endpoints import router as audit_router
     from vigil.indicators.endpoints import router as indicators_router
     from vigil.orgs.endpoints import router as orgs_router
@@ -256,6 +257,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(takedown_router)
     app.include_router(victims_router)
     app.include_router(audit_router)
+    app.include_router(accountability_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     #: Misuse guard: requests per API key (or workspace account) per minute, in each server
     #: worker; over it, 429 with Retry-After. 0 turns the limit off.
     key_requests_per_minute: int = Field(default=1200, ge=0)
+    #: Quarantine an indicator when this many different organisations report false positives.
+    quarantine_false_positive_orgs: int = Field(default=2, ge=1)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic sees the whole schema."""
 
+from vigil.accountability.models import Alert, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
@@ -28,6 +29,7 @@ from vigil.victims.models import CaseHash, VictimCase
 from vigil.web.models import StaffAccount, WebSession
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "AuditEvent",
     "Base",
@@ -41,6 +43,7 @@ __all__ = [
     "ListChange",
     "LogEntry",
     "LogState",
+    "MatchFeedback",
     "Notice",
     "NoticeEvent",
     "NoticeHash",

@@ -51,3 +51,6 @@ class AuditAction(StrEnum):
     VICTIM_CASE_CREATED = "victim_case:created"
     VICTIM_CASE_UPDATED = "victim_case:updated"
     VICTIM_CASE_WITHDRAWN = "victim_case:withdrawn"
+    MATCH_FEEDBACK = "match:feedback"
+    INDICATOR_QUARANTINED = "indicator:quarantined"
+    INDICATOR_REINSTATED = "indicator:reinstated"

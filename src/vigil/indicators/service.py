@@ -206,10 +206,10 @@ def retract(session: Session, actor: Principal, indicator_id: int, reason: str) 
     if not reason or not reason.strip():
         raise Invalid("a reason is required to retract an indicator")
     ind = get_indicator(session, indicator_id, for_update=True)
-    if ind.status not in (PENDING, ACTIVE):
-        raise Conflict(f"indicator {ind.id} is {ind.status}; only pending or active ones can be "
-                       "retracted")
-    was_active = ind.status == ACTIVE
+    if ind.status not in (PENDING, ACTIVE, "quarantined"):
+        raise Conflict(f"indicator {ind.id} is {ind.status}; only pending, active or "
+                       "quarantined ones can be retracted")
+    was_active = ind.status == ACTIVE  # a quarantined one has left the lists already
     ind.status = RETRACTED
     ind.retracted_at = now()
     ind.retract_reason = reason.strip()

@@ -36,7 +36,9 @@ from vigil.translog.sth import SignedTreeHead, public_key_bytes, verify_tree_hea
 _STATUS_AFTER = {"indicator:proposed": "pending", "indicator:verified": "active",
                  "indicator:rejected": "rejected", "indicator:retracted": "retracted",
                  # A victim's own hash: active at once, and only on the victim list.
-                 "indicator:victim_submitted": "active"}
+                 "indicator:victim_submitted": "active",
+                 # Taken out by false-positive feedback or the flood guard; back after review.
+                 "indicator:quarantined": "quarantined", "indicator:reinstated": "active"}
 VICTIM_LIST = "victim-submitted"
 
 
@@ -66,8 +68,10 @@ class Replayed:
 #: Which status each event may follow (None: the indicator must be new).
 _ALLOWED_FROM: dict[str, set[str | None]] = {
     "indicator:proposed": {None}, "indicator:verified": {"pending"},
-                 "indicator:rejected": {"pending"}, "indicator:retracted": {"pending", "active"},
-    "indicator:victim_submitted": {None}}
+                 "indicator:rejected": {"pending"},
+    "indicator:retracted": {"pending", "active", "quarantined"},
+    "indicator:victim_submitted": {None}, "indicator:quarantined": {"active"},
+    "indicator:reinstated": {"quarantined"}}
 
 
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> dict[int, Replayed]:

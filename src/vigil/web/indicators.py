@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.accountability import service as accountability
 from vigil.db import transaction
 from vigil.deps import DbId
 from vigil.errors import DomainError
@@ -29,9 +30,9 @@ from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, check_csrf, language, page, redirect, render
 
 router = APIRouter(prefix=f"{PREFIX}/indicators", include_in_schema=False)
+STATUSES = ("pending", "active", "quarantined", "retracted", "rejected")
 Reader = Annotated[SignedIn, page(Scope.INDICATORS_READ)]
 Reviewer = Annotated[SignedIn, page(Scope.INDICATORS_REVIEW)]
-STATUSES = ("pending", "active", "retracted", "rejected")
 
 
 def _org_names(session: Session) -> dict[int, str]:
@@ -40,7 +41,7 @@ def _org_names(session: Session) -> dict[int, str]:
 
 @router.get("")
 def indicators_page(request: Request, signed: Reader,
-                    status: Annotated[str, Query(pattern="^(pending|active|retracted|rejected)$")] = "pending",
+                    status: Annotated[str, Query(pattern=f"^({'|'.join(STATUSES)})$")] = "pending",
                     after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> Response:
     with request.app.state.vigil.read_session() as s:
         rows = service.list_indicators(s, signed.principal, status=status, limit=101,
@@ -108,6 +109,8 @@ def _act(request: Request, signed: SignedIn, indicator_id: int, csrf: str, actio
         with transaction(state.session) as s:
             if action == "verify":
                 ind = service.verify(s, signed.principal, indicator_id)
+            elif action == "reinstate":
+                ind = accountability.reinstate(s, signed.principal, indicator_id, reason)
             elif action == "reject":
                 ind = service.reject(s, signed.principal, indicator_id, reason)
             else:
@@ -125,6 +128,13 @@ def _act(request: Request, signed: SignedIn, indicator_id: int, csrf: str, actio
 def verify(indicator_id: DbId, request: Request, signed: Reviewer,
            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     return _act(request, signed, indicator_id, csrf, "verify")
+
+
+@router.post("/{indicator_id}/reinstate")
+def reinstate(indicator_id: DbId, request: Request, signed: Reviewer,
+              reason: Annotated[str, Form(max_length=4000)] = "",
+              csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    return _act(request, signed, indicator_id, csrf, "reinstate", reason)
 
 
 @router.post("/{indicator_id}/reject")

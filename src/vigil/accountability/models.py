@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.db import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class MatchFeedback(Base):
+    """A provider's verdict on a match: true_positive or false_positive."""
+
+    __tablename__ = "match_feedback"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Alert(Base):
+    """Something reviewers must look at: an indicator quarantined by feedback or by the flood
+    guard. ``acknowledged_at`` once a reviewer has seen it."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
+    message: Mapped[str] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
