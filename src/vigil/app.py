@@ -74,6 +74,8 @@ class AppState:
     case_access: Any = None
     #: Requests per key (None: no limit).
     key_limits: Any = None
+    #: API matches per indicator, for the flood guard.
+    hit_counter: Any = None
 
 
 class _BodyTooLarge(HTTPException):
@@ -203,6 +205,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         if sync_in_background:
             state.matcher.start(state.read_session, settings.index_poll_interval)
         yield
+        state.hit_counter.flush(state.session)
         state.matcher.stop()
         engine.dispose()
         read_engine.dispose()
@@ -215,6 +218,9 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
     state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
     state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
+    from vigil.accountability.flood import HitCounter
+
+    state.hit_counter = HitCounter()
     if settings.key_requests_per_minute:
         state.key_limits = RateLimiter(settings.key_requests_per_minute, 60)
     app.state.vigil = state

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     key_requests_per_minute: int = Field(default=1200, ge=0)
     #: Quarantine an indicator when this many different organisations report false positives.
     quarantine_false_positive_orgs: int = Field(default=2, ge=1)
+    #: Flood guard: quarantine an indicator whose matches this hour exceed ``flood_factor``
+    #: times its average hour of the past week, and at least ``flood_min_hits``.
+    flood_factor: float = Field(default=20.0, gt=1)
+    flood_min_hits: int = Field(default=1000, ge=1)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

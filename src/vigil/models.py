@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic sees the whole schema."""
 
-from vigil.accountability.models import Alert, MatchFeedback
+from vigil.accountability.models import Alert, IndicatorHits, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
@@ -39,6 +39,7 @@ __all__ = [
     "HashList",
     "HostingContact",
     "Indicator",
+    "IndicatorHits",
     "Job",
     "ListChange",
     "LogEntry",

@@ -155,7 +155,16 @@ class Worker:
         if self.notifier is None:
             self.notifier = notifier_for(self.settings)
         self.seal_audit()
+        self.flood_check()
         return len(check_notices(self.factory, self.settings, self.notifier))
+
+    def flood_check(self) -> list[int]:
+        from vigil.accountability.flood import check
+
+        if self.settings is None:
+            return []
+        with transaction(self.factory) as s:
+            return check(s, factor=self.settings.flood_factor, min_hits=self.settings.flood_min_hits)
 
     def seal_audit(self) -> dict[str, object] | None:
         """Seal the audit events of the last while into the transparency log."""

@@ -36,3 +36,13 @@ class Alert(Base):
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
     message: Mapped[str] = mapped_column(Text)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IndicatorHits(Base):
+    """How often an indicator matched through the API, per hour: the flood guard's baseline."""
+
+    __tablename__ = "indicator_hits"
+
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

@@ -1,4 +1,4 @@
-"""accountability: match feedback and alerts
+"""accountability: match feedback, alerts, hourly match counts
 
 Revision ID: 0006
 Revises: 0005
@@ -29,6 +29,13 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alerts_at'), ['at'], unique=False)
 
+    op.create_table('indicator_hits',
+    sa.Column('indicator_id', sa.Integer(), nullable=False),
+    sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('count', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['indicator_id'], ['indicators.id'], name=op.f('fk_indicator_hits_indicator_id_indicators')),
+    sa.PrimaryKeyConstraint('indicator_id', 'hour', name=op.f('pk_indicator_hits'))
+    )
     op.create_table('match_feedback',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('indicator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -49,6 +56,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('indicator_hits')
     with op.batch_alter_table('match_feedback', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_match_feedback_indicator_id'))
         batch_op.drop_index(batch_op.f('ix_match_feedback_at'))
