@@ -204,8 +204,9 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         state.matcher.sync(state.read_session)
         if sync_in_background:
             state.matcher.start(state.read_session, settings.index_poll_interval)
+            state.hit_counter.start(state.session)
         yield
-        state.hit_counter.flush(state.session)
+        state.hit_counter.stop(state.session)
         state.matcher.stop()
         engine.dispose()
         read_engine.dispose()

@@ -188,6 +188,4 @@ def match(body: MatchIn, request: Request, actor: principal_of(Scope.MATCH)) -> 
                details={"hashes": len(parsed), "matched_items": sum(1 for r in results if r.matches)})
     state.metrics.hashes_matched.inc(len(parsed))
     state.hit_counter.add([m.indicator_id for r in results for m in r.matches])
-    if state.hit_counter.due():
-        state.hit_counter.flush(state.session)
     return MatchOut(results=results)
