@@ -30,7 +30,9 @@ PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/openapi.json"
                           # Victim cases: no account; the case number and PIN are the key.
                           "/v1/public/victim-cases", "/v1/public/victim-cases/status",
                           "/v1/public/victim-cases/hashes", "/v1/public/victim-cases/withdraw",
-                          "/help/remove", "/help/case"})
+                          "/help/remove", "/help/case",
+                          # Complaints about wrongful removal: no account; id and token.
+                          "/v1/public/complaints", "/v1/public/complaints/status"})
 
 
 def _bearer(request: Request) -> str | None:

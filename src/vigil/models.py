@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic sees the whole schema."""
 
-from vigil.accountability.models import Alert, IndicatorHits, MatchFeedback
+from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, IndicatorHits, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
@@ -34,6 +34,8 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaseHash",
+    "Complaint",
+    "ComplaintAssessment",
     "Crawl",
     "CrawlUrl",
     "HashList",

@@ -80,3 +80,107 @@ def acknowledge(alert_id: DbId, request: Request,
             raise NotFound(f"no alert {alert_id}")
         a.acknowledged_at = a.acknowledged_at or now()
         return {"id": a.id, "acknowledged_at": a.acknowledged_at}
+
+
+# -- complaints --------------------------------------------------------------------------------
+
+class PublicComplaintIn(BaseModel):
+    provider: str = Field(min_length=1, max_length=200, description="the service that removed it")
+    reference: str = Field(min_length=1, max_length=200, description="its reference for the removal")
+    statement: str = Field(min_length=1, max_length=4000)
+
+
+class ProviderComplaintIn(BaseModel):
+    reference: str | None = Field(default=None, max_length=200)
+    statement: str = Field(min_length=1, max_length=4000)
+    indicator_ids: list[int] = Field(min_length=1, max_length=100)
+
+
+class ComplaintKey(BaseModel):
+    id: str = Field(min_length=1, max_length=36)
+    token: str = Field(min_length=1, max_length=100)
+
+
+class AssessmentIn(BaseModel):
+    decision: str = Field(pattern="^(upheld|rejected)$")
+    reason: str = Field(min_length=1, max_length=4000)
+    indicator_ids: list[int] = Field(default_factory=list, max_length=100)
+
+
+def _complaint_json(c: Any) -> dict[str, Any]:
+    import json
+
+    return {"id": c.public_id, "via": c.via, "provider": c.provider_name, "reference": c.reference,
+            "statement": c.statement, "indicator_ids": json.loads(c.indicator_ids),
+            "status": c.status, "created_at": c.created_at, "decided_at": c.decided_at}
+
+
+@router.post("/public/complaints", status_code=201)
+def public_complaint(body: PublicComplaintIn, request: Request) -> dict[str, Any]:
+    """A user of a service complains directly (no account; limited per address). The token
+    follows the complaint and is shown only here."""
+    from vigil.accountability import complaints
+    from vigil.takedown.endpoints import client_address
+
+    request.app.state.vigil.public_reports.check(client_address(request), "public submissions")
+    with unit_of_work(request) as s:
+        c, token = complaints.file(s, statement=body.statement, via="direct",
+                                   provider_name=body.provider, reference=body.reference)
+        return {"id": c.public_id, "token": token, "status": c.status}
+
+
+@router.post("/public/complaints/status")
+def public_complaint_status(body: ComplaintKey, request: Request) -> dict[str, Any]:
+    from vigil.accountability import complaints
+    from vigil.takedown.endpoints import client_address
+
+    request.app.state.vigil.case_access.check(client_address(request), "look-ups")
+    with unit_of_work(request) as s:
+        c = complaints.status_for_complainant(s, body.id, body.token)
+        return {"id": c.public_id, "status": c.status, "decided_at": c.decided_at}
+
+
+@router.post("/complaints", status_code=201)
+def provider_complaint(body: ProviderComplaintIn, request: Request,
+                       actor: principal_of(Scope.MATCH)) -> dict[str, Any]:  # type: ignore[valid-type]
+    """A service passes on its user's complaint, naming the indicator(s) that matched."""
+    from vigil.accountability import complaints
+
+    with unit_of_work(request) as s:
+        c, token = complaints.file(s, statement=body.statement, via="provider", provider=actor,
+                                   reference=body.reference, indicator_ids=body.indicator_ids)
+        return {"id": c.public_id, "token": token, "status": c.status}
+
+
+@router.get("/complaints")
+def list_complaints(request: Request, actor: principal_of(Scope.INDICATORS_REVIEW),  # type: ignore[valid-type]
+                    status: str | None = Query(None, pattern="^(open|disputed|upheld|rejected)$"),
+                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    from vigil.accountability.models import Complaint
+
+    with unit_of_work(request) as s:
+        q = select(Complaint).order_by(Complaint.id).limit(limit)
+        if status:
+            q = q.where(Complaint.status == status)
+        return [_complaint_json(c) for c in s.scalars(q)]
+
+
+@router.post("/complaints/{complaint_id}/assessment")
+def assess_complaint(complaint_id: str, body: AssessmentIn, request: Request,
+                     actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+    from vigil.accountability import complaints
+
+    state = request.app.state.vigil
+    with unit_of_work(request) as s:
+        out = _complaint_json(complaints.assess(s, actor, complaint_id, body.decision, body.reason,
+                                                body.indicator_ids))
+    state.matcher.sync(state.read_session)
+    return out
+
+
+@router.get("/complaints/stats")
+def complaint_stats(request: Request, actor: principal_of(Scope.STATS_READ)) -> dict[str, int]:  # type: ignore[valid-type]
+    from vigil.accountability import complaints
+
+    with unit_of_work(request) as s:
+        return complaints.counts(s)

@@ -46,3 +46,38 @@ class IndicatorHits(Base):
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class Complaint(Base):
+    """A user of a service says their content was wrongly removed — directly (naming the
+    service and its reference) or through the service. ``status``: open → disputed (two
+    reviewers disagreed) → upheld | rejected. Only a hash of the complainant's token is kept."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16))  # direct | provider
+    provider_name: Mapped[str | None] = mapped_column(String(200))
+    provider_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(Text)
+    indicator_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ComplaintAssessment(Base):
+    """One reviewer's re-assessment of a complaint (each reviewer once)."""
+
+    __tablename__ = "complaint_assessments"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    decision: Mapped[str] = mapped_column(String(16))  # upheld | rejected
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

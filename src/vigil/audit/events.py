@@ -54,3 +54,6 @@ class AuditAction(StrEnum):
     MATCH_FEEDBACK = "match:feedback"
     INDICATOR_QUARANTINED = "indicator:quarantined"
     INDICATOR_REINSTATED = "indicator:reinstated"
+    COMPLAINT_FILED = "complaint:filed"
+    COMPLAINT_ASSESSED = "complaint:assessed"
+    COMPLAINT_DECIDED = "complaint:decided"

@@ -1,0 +1,65 @@
+"""Complaints about wrongful removal (both databases): two reviewers re-assess; upheld
+retracts the indicator (providers see the withdrawal), and the complainant sees the outcome."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth
+from tests.fixtures.world import build_world
+from vigil.db import transaction
+from vigil.indicators import service as indicators
+
+MD5 = "c4" * 16
+
+
+def test_upheld_complaint_retracts_the_indicator(client: TestClient,
+                                                 factory: sessionmaker[Session]) -> None:
+    w = build_world(factory)
+    with transaction(factory) as s:
+        (ind,) = indicators.propose(s, w.principals["centre"], [
+            indicators.Proposal("md5", MD5, "known-material", "test")])
+        indicators.verify(s, w.principals["partner"], ind.id)
+        ind_id = ind.id
+    # Directly, by the user, and through the provider.
+    bad = client.post("/v1/public/complaints", json={"provider": "", "reference": "x",
+                                                     "statement": "mine"})
+    assert bad.status_code == 422
+    direct = client.post("/v1/public/complaints", json={
+        "provider": "Provider", "reference": "removal-881", "statement": "a holiday photo"}).json()
+    via = client.post("/v1/complaints", headers=auth(w.tokens["provider"]), json={
+        "reference": "removal-882", "statement": "user says it is a painting",
+        "indicator_ids": [ind_id]}).json()
+    centre, centre2, partner = (auth(w.tokens[k]) for k in ("centre", "centre2", "partner"))
+    assert len(client.get("/v1/complaints", headers=centre).json()) == 2
+    assert client.get("/v1/complaints", headers=auth(w.tokens["provider"])).status_code == 403
+    # Two reviewers agree: upheld, and the indicator leaves the lists.
+    r = client.post(f"/v1/complaints/{via['id']}/assessment", headers=centre,
+                    json={"decision": "upheld", "reason": "a painting, not material"})
+    assert r.json()["status"] == "open"
+    again = client.post(f"/v1/complaints/{via['id']}/assessment", headers=centre,
+                        json={"decision": "upheld", "reason": "again"})
+    assert again.status_code == 409 and "another reviewer" in again.text
+    r = client.post(f"/v1/complaints/{via['id']}/assessment", headers=partner,
+                    json={"decision": "upheld", "reason": "agreed"})
+    assert r.json()["status"] == "upheld"
+    got = client.get(f"/v1/indicators/{ind_id}", headers=centre).json()
+    assert got["status"] == "retracted" and via["id"] in got["retract_reason"]
+    feed = client.get("/v1/lists/known-material/changes", headers=auth(w.tokens["provider"])).json()
+    assert [c["action"] for c in feed["changes"]] == ["add", "withdraw"]
+    status = client.post("/v1/public/complaints/status", json={"id": via["id"], "token": via["token"]})
+    assert status.json()["status"] == "upheld"
+    wrong = client.post("/v1/public/complaints/status", json={"id": via["id"], "token": direct["token"]})
+    assert wrong.status_code == 401
+    # Two reviewers disagree on the direct one: disputed until a third decides.
+    client.post(f"/v1/complaints/{direct['id']}/assessment", headers=centre,
+                json={"decision": "rejected", "reason": "matches known material"})
+    r = client.post(f"/v1/complaints/{direct['id']}/assessment", headers=partner,
+                    json={"decision": "upheld", "reason": "not sure", "indicator_ids": [ind_id]})
+    assert r.json()["status"] == "disputed"
+    r = client.post(f"/v1/complaints/{direct['id']}/assessment", headers=centre2,
+                    json={"decision": "rejected", "reason": "it is the listed material"})
+    assert r.json()["status"] == "rejected"
+    stats = client.get("/v1/complaints/stats", headers=auth(w.tokens["auditor"])).json()
+    assert stats == {"upheld": 1, "rejected": 1}
