@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import accounts, audit, bench, crawl, demo, hashing, matching, serve, victim, worker
+from vigil.cli import (
+    accounts,
+    audit,
+    bench,
+    crawl,
+    demo,
+    hashing,
+    matching,
+    serve,
+    transparency,
+    victim,
+    worker,
+)
 
 app = typer.Typer(
     name="vigil",
@@ -24,6 +36,7 @@ app.add_typer(accounts.app, name="account")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
+app.command("transparency-report")(transparency.transparency_command)
 
 
 def main() -> None:

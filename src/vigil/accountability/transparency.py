@@ -1,0 +1,139 @@
+"""The transparency report: what the Centre did in a period, in figures and charts, with no
+personal data — counts and medians only, organisations by name (they are not persons).
+
+``figures(session, start, end)`` computes everything from the database; ``write(...)`` puts
+``report.json`` and ``index.html`` (inline SVG charts, each with its table) in a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.accountability.models import Complaint
+from vigil.errors import Invalid
+from vigil.indicators.models import HashList, ListChange
+from vigil.orgs.models import Organisation
+from vigil.reports.models import Report
+from vigil.takedown.models import Notice
+from vigil.victims.models import VictimCase
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """``2026-Q3``, ``2026-07`` or ``2026`` → [start, end) in UTC."""
+    m = re.fullmatch(r"(\d{4})(?:-Q([1-4])|-(\d{2}))?", period.strip())
+    if not m or (m.group(3) and not 1 <= int(m.group(3)) <= 12):
+        raise Invalid(f"period must look like 2026-Q3, 2026-07 or 2026, not {period!r}")
+    year = int(m.group(1))
+    if m.group(2):
+        first = 3 * (int(m.group(2)) - 1) + 1
+        months = 3
+    elif m.group(3):
+        first, months = int(m.group(3)), 1
+    else:
+        first, months = 1, 12
+    end_month = first + months
+    start = datetime(year, first, 1, tzinfo=UTC)
+    end = datetime(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _median_hours(pairs: list[tuple[datetime, datetime]]) -> float | None:
+    hours = [(_aware(b) - _aware(a)).total_seconds() / 3600 for a, b in pairs]
+    return round(statistics.median(hours), 2) if hours else None
+
+
+def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    def within(col: Any) -> Any:
+        return (col >= start) & (col < end)
+
+    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+    received = session.execute(select(Report.provider_org, Report.jurisdictions, Report.assessment)
+                               .where(within(Report.submitted_at))).all()
+    by_provider = Counter(names.get(p, "?") for p, _, _ in received)
+    by_state: Counter[str] = Counter()
+    for _, jur, _ in received:
+        for state in (jur or "").split() or ["unknown"]:
+            by_state[state] += 1
+    assessed = Counter(a for (a,) in session.execute(
+        select(Report.assessment).where(within(Report.assessed_at))).all())
+    reviews = [(a, b) for a, b in session.execute(select(Report.submitted_at, Report.reviewed_at).where(
+        within(Report.reviewed_at), Report.submitted_at.is_not(None))) if a and b]
+    lists = dict(session.execute(select(HashList.id, HashList.name)).all())
+    changes = session.execute(select(ListChange.list_id, ListChange.action)
+                              .where(within(ListChange.at))).all()
+    added = Counter(lists.get(lid, "?") for lid, action in changes if action == "add")
+    withdrawn = Counter(lists.get(lid, "?") for lid, action in changes if action == "withdraw")
+    complaints = Counter(s for (s,) in session.execute(
+        select(Complaint.status).where(within(Complaint.created_at))).all())
+    removed = [(a, b) for a, b in session.execute(select(Notice.opened_at, Notice.removed_at)
+                                                  .where(within(Notice.removed_at))) if b]
+    return {
+        "period": {"start": start.date().isoformat(), "end": end.date().isoformat()},
+        "reports": {
+            "received": len(received),
+            "by_provider": dict(sorted(by_provider.items())),
+            "by_member_state": dict(sorted(by_state.items())),
+            "forwarded": session.scalar(select(func.count()).where(within(Report.forwarded_at))) or 0,
+            "manifestly_unfounded": assessed.get("manifestly_unfounded", 0),
+            "known_material": assessed.get("known_material", 0),
+            "new_material": assessed.get("new_material", 0) + assessed.get("solicitation", 0),
+            "reviewed": len(reviews),
+            "median_hours_to_review": _median_hours(reviews),
+        },
+        "indicators": {"added": dict(sorted(added.items())),
+                       "withdrawn": dict(sorted(withdrawn.items()))},
+        "complaints": {"received": sum(complaints.values()),
+                       "by_outcome": dict(sorted(complaints.items()))},
+        "takedown": {
+            "notices_opened": session.scalar(select(func.count()).where(within(Notice.opened_at))) or 0,
+            "removed": len(removed),
+            "median_hours_to_removal": _median_hours(removed),
+            "removed_within_60h": len([1 for a, b in removed
+                                       if (_aware(b) - _aware(a)).total_seconds() <= 60 * 3600]),
+            "escalations": session.scalar(select(func.count()).where(within(Notice.escalated_at))) or 0,
+            "reuploads": session.scalar(select(func.count()).where(
+                within(Notice.opened_at), Notice.reupload_of.is_not(None))) or 0,
+        },
+        "victims": {"cases_opened": session.scalar(select(func.count()).where(
+            within(VictimCase.created_at))) or 0},
+    }
+
+
+def write(session: Session, period: str, out: Path) -> dict[str, Any]:
+    from vigil.web.charts import bar_chart
+    from vigil.web.render import make_environment
+
+    start, end = period_bounds(period)
+    f = figures(session, start, end)
+    f["period"]["name"] = period
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(f, indent=2, sort_keys=True) + "\n")
+    r, t = f["reports"], f["takedown"]
+    charts = [(title, list(rows.items()), bar_chart(title, list(rows.items()))) for title, rows in (
+        ("Reports received, by provider", r["by_provider"]),
+        ("Reports received, by member state", r["by_member_state"]),
+        ("Reports assessed", {"known material": r["known_material"], "new material": r["new_material"],
+                              "manifestly unfounded": r["manifestly_unfounded"]}),
+        ("Indicators added, by list", f["indicators"]["added"]),
+        ("Indicators withdrawn, by list", f["indicators"]["withdrawn"]),
+        ("Complaints, by outcome", f["complaints"]["by_outcome"]),
+        ("Notices", {"opened": t["notices_opened"], "removed": t["removed"],
+                     "escalated": t["escalations"], "re-uploads": t["reuploads"]}),
+    )]
+    html = make_environment().get_template("transparency.html").render(
+        f=f, charts=charts, generated=date.today().isoformat())
+    (out / "index.html").write_text(html)
+    return f
