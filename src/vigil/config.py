@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     #: times its average hour of the past week, and at least ``flood_min_hits``.
     flood_factor: float = Field(default=20.0, gt=1)
     flood_min_hits: int = Field(default=1000, ge=1)
+    #: Unusual use: alert when an organisation's matching, report reading or list downloads in
+    #: the last hour exceed this many times its average hour of the past week (and a minimum).
+    unusual_use_factor: float = Field(default=10.0, gt=1)
+    unusual_use_min_events: int = Field(default=200, ge=1)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

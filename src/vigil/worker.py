@@ -156,7 +156,17 @@ class Worker:
             self.notifier = notifier_for(self.settings)
         self.seal_audit()
         self.flood_check()
+        self.usage_check()
         return len(check_notices(self.factory, self.settings, self.notifier))
+
+    def usage_check(self) -> int:
+        from vigil.accountability.usage import check
+
+        if self.settings is None:
+            return 0
+        with transaction(self.factory) as s:
+            return len(check(s, factor=self.settings.unusual_use_factor,
+                             min_events=self.settings.unusual_use_min_events))
 
     def flood_check(self) -> list[int]:
         from vigil.accountability.flood import check

@@ -50,3 +50,19 @@ def test_sudden_floods_are_quarantined_steady_traffic_is_not(
     (alert,) = client.get("/v1/alerts", headers=auth(w.tokens["centre"])).json()
     assert alert["kind"] == "flood" and alert["indicator_id"] == sudden
     assert "12 matches this hour" in alert["message"]
+
+
+def test_unusual_use_raises_an_alert(client: TestClient, factory: sessionmaker[Session]) -> None:
+    from vigil.accountability.usage import check as usage_check
+
+    w = build_world(factory)
+    for _ in range(6):
+        client.get("/v1/authority/reports", headers=auth(w.tokens["authority_de"]))
+    with transaction(factory) as s:
+        alerts = usage_check(s, factor=10, min_events=5)
+    assert [a.kind for a in alerts] == ["unusual_use"]
+    assert "LKA made 6 report:read" in alerts[0].message
+    with transaction(factory) as s:  # one alert per organisation, action and hour
+        assert usage_check(s, factor=10, min_events=5) == []
+    (shown,) = client.get("/v1/alerts", headers=auth(w.tokens["centre"])).json()
+    assert shown["kind"] == "unusual_use" and shown["indicator_id"] is None
