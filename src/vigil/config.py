@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     #: the last hour exceed this many times its average hour of the past week (and a minimum).
     unusual_use_factor: float = Field(default=10.0, gt=1)
     unusual_use_min_events: int = Field(default=200, ge=1)
+    #: Providers' webhooks for list events a change feed alone would make them wait for
+    #: (an upheld complaint): {"Provider name": "https://..."}, signed with ``webhook_secret``.
+    provider_webhooks: dict[str, str] = Field(default_factory=dict)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

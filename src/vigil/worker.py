@@ -127,8 +127,28 @@ class Worker:
                    self.subject_key)
         elif job.kind == "deliver_notice":
             self.handoff.deliver(Notice(**payload))
+        elif job.kind == "notify_providers":
+            self._notify_providers(payload)
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
+
+    def _notify_providers(self, payload: dict[str, object]) -> None:
+        """Signed webhooks to every provider that set one (VIGIL_PROVIDER_WEBHOOKS); a failure
+        raises, and the job is retried."""
+        import httpx
+
+        from vigil.reports.handoff import signature
+
+        if self.settings is None:
+            return
+        body = json.dumps(payload, sort_keys=True).encode()
+        secret = (self.settings.webhook_secret or "").encode()
+        for name, url in sorted(self.settings.provider_webhooks.items()):
+            r = httpx.post(url, content=body, timeout=10, trust_env=False, headers={
+                "Content-Type": "application/json",
+                "X-Vigil-Signature": signature(secret, int(time.time()), body)})
+            r.raise_for_status()
+            log.info("notified %s of %s", name, payload.get("event"))
 
     def _run_long(self, job: Job) -> None:
         payload = json.loads(job.payload)

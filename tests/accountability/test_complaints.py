@@ -63,3 +63,32 @@ def test_upheld_complaint_retracts_the_indicator(client: TestClient,
     assert r.json()["status"] == "rejected"
     stats = client.get("/v1/complaints/stats", headers=auth(w.tokens["auditor"])).json()
     assert stats == {"upheld": 1, "rejected": 1}
+
+
+def test_providers_hear_of_an_upheld_complaint_by_webhook(
+        client: TestClient, factory: sessionmaker[Session], site: object) -> None:
+    import json as _json
+
+    from vigil.config import Settings
+    from vigil.reports.handoff import verify_signature
+    from vigil.worker import Worker
+
+    w = build_world(factory)
+    with transaction(factory) as s:
+        (ind,) = indicators.propose(s, w.principals["centre"], [
+            indicators.Proposal("md5", MD5, "known-material", "test")])
+        indicators.verify(s, w.principals["partner"], ind.id)
+        ind_id = ind.id
+    c = client.post("/v1/complaints", headers=auth(w.tokens["provider"]), json={
+        "statement": "not material", "indicator_ids": [ind_id]}).json()
+    for who in ("centre", "partner"):
+        client.post(f"/v1/complaints/{c['id']}/assessment", headers=auth(w.tokens[who]),
+                    json={"decision": "upheld", "reason": "agreed"})
+    hook = f"http://127.0.0.1:{site.port}/provider-hook"  # type: ignore[attr-defined]
+    settings = Settings(environment="test", webhook_secret="s3cret",
+                        provider_webhooks={"Provider": hook})
+    Worker(factory, factory, settings=settings).run_once()
+    (req,) = site.requests("127.0.0.1", "/provider-hook")  # type: ignore[attr-defined]
+    body = _json.loads(req[4])
+    assert body == {"event": "complaint:upheld", "complaint": c["id"], "indicators": [ind_id]}
+    assert verify_signature(b"s3cret", req[5], req[4])

@@ -119,6 +119,13 @@ def _decide(session: Session, actor: Principal, c: Complaint, outcome: str) -> N
                 retracted += 1
     record(session, actor, AuditAction.COMPLAINT_DECIDED, subject=c.public_id,
            details={"outcome": outcome, "retracted": retracted})
+    if outcome == "upheld" and retracted:
+        from vigil.reports.service import enqueue
+
+        # Providers hear of it by webhook as well as in the change feed (after the commit).
+        enqueue(session, "notify_providers", {"event": "complaint:upheld",
+                                              "complaint": c.public_id,
+                                              "indicators": json.loads(c.indicator_ids)})
 
 
 def counts(session: Session) -> dict[str, int]:
