@@ -29,7 +29,7 @@ from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
 from vigil.errors import DomainError
 from vigil.indicators.matcher import LiveMatcher
-from vigil.ratelimit import RateLimiter
+from vigil.ratelimit import DailyQuota, RateLimiter
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
 
@@ -74,6 +74,8 @@ class AppState:
     case_access: Any = None
     #: Requests per key (None: no limit).
     key_limits: Any = None
+    #: Hashes matched per key per day (None: no quota).
+    match_quota: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
 
@@ -222,6 +224,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     from vigil.accountability.flood import HitCounter
 
     state.hit_counter = HitCounter()
+    if settings.match_hashes_per_day:
+        state.match_quota = DailyQuota(settings.match_hashes_per_day)
     if settings.key_requests_per_minute:
         state.key_limits = RateLimiter(settings.key_requests_per_minute, 60)
     app.state.vigil = state

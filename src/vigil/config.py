@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     #: Misuse guard: requests per API key (or workspace account) per minute, in each server
     #: worker; over it, 429 with Retry-After. 0 turns the limit off.
     key_requests_per_minute: int = Field(default=1200, ge=0)
+    #: Misuse guard: hashes a key may match per UTC day (in each server worker); 0: no quota.
+    match_hashes_per_day: int = Field(default=10_000_000, ge=0)
     #: Quarantine an indicator when this many different organisations report false positives.
     quarantine_false_positive_orgs: int = Field(default=2, ge=1)
     #: Flood guard: quarantine an indicator whose matches this hour exceed ``flood_factor``

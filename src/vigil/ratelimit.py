@@ -34,3 +34,31 @@ class RateLimiter:
                 raise RateLimited(f"too many {what}: at most {self.limit} per {window}; try "
                                   f"again in {retry} s", retry_after=retry)
             hits.append(t)
+
+
+class DailyQuota:
+    """A per-key amount per UTC day (hashes matched), counted in this server worker."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._day = ""
+        self._used: dict[str, int] = {}
+
+    def take(self, key: str, amount: int, what: str = "hashes") -> None:
+        import datetime as dt
+
+        t = dt.datetime.now(dt.UTC)
+        today = t.date().isoformat()
+        with self._lock:
+            if today != self._day:
+                self._day, self._used = today, {}
+            used = self._used.get(key, 0)
+            if used + amount > self.limit:
+                midnight = dt.datetime.combine(t.date() + dt.timedelta(days=1), dt.time(),
+                                               tzinfo=dt.UTC)
+                retry = max(1, int((midnight - t).total_seconds()))
+                raise RateLimited(f"daily quota of {self.limit:,} {what} for this key reached "
+                                  f"({used:,} used); it renews at midnight UTC",
+                                  retry_after=retry)
+            self._used[key] = used + amount

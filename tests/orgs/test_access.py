@@ -140,3 +140,17 @@ def test_each_key_is_limited_to_its_request_rate(db_url: str, data_dir: Path,
         # Another key is not affected; the public routes are not limited per key.
         assert client.get("/v1/log/head", headers=auth(w.tokens["auditor"])).status_code == 200
         assert client.get("/healthz").status_code == 200
+
+
+def test_daily_match_quota(db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    items = {"items": [{"signal_type": "md5", "value": "0" * 32}] * 4}
+    with make_client(db_url, data_dir, match_hashes_per_day=10) as client:
+        for _ in range(2):
+            assert client.post("/v1/match", headers=auth(w.tokens["provider"]), json=items).status_code == 200
+        r = client.post("/v1/match", headers=auth(w.tokens["provider"]), json=items)
+        assert r.status_code == 429 and "daily quota of 10 hashes" in r.json()["error"]["message"]
+        assert int(r.headers["Retry-After"]) <= 86400
+        assert client.post("/v1/match", headers=auth(w.tokens["centre"]), json=items).status_code == 200

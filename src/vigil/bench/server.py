@@ -31,7 +31,7 @@ def vigil_server(data: Path, database_url: str, workers: int,
     env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": database_url,
            "VIGIL_LOG_LEVEL": "WARNING",
            # The benchmark measures throughput: no per-key request limit.
-           "VIGIL_KEY_REQUESTS_PER_MINUTE": "0"}
+           "VIGIL_KEY_REQUESTS_PER_MINUTE": "0", "VIGIL_MATCH_HASHES_PER_DAY": "0"}
     with open(data / "server.log", "wb") as log:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "vigil", "serve", "--port", str(port),

@@ -161,6 +161,8 @@ def match(body: MatchIn, request: Request, actor: principal_of(Scope.MATCH)) -> 
             errors.append({"index": i, "error": exc.message})
     if errors:
         raise Invalid(f"{len(errors)} of {len(body.items)} hashes are invalid", items=errors)
+    if state.match_quota is not None:
+        state.match_quota.take(f"key:{actor.key_id}", len(parsed))
     matcher = state.matcher
     pdq_pos = [i for i, (st, _) in enumerate(parsed) if st is SignalType.PDQ]
     pdq_hits = matcher.match_pdq([parsed[i][1].hex for i in pdq_pos])
