@@ -50,8 +50,31 @@ def test_every_figure_matches_the_database(client: TestClient, factory: sessionm
     client.post("/v1/public/complaints", json={"provider": "Provider", "reference": "r1",
                                                "statement": "a drawing"})
     client.post("/v1/public/victim-cases", json={"hashes": [{"kind": "image", "md5": "9" * 32}]})
+    queue = client.get("/v1/review/queue", headers=auth(w.tokens["centre"])).json()
+    r = client.post(f"/v1/review/{queue[0]['id']}/decision", headers=auth(w.tokens["centre"]),
+                    json={"decision": "not_material", "reason": "benign"})
+    assert r.status_code == 200
     now = datetime.now(UTC)
     period = f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+    # Two notices removed in the period (5 h and 80 h after they opened), one still open; all
+    # placed at the start of the period, so that the test does not depend on today's date.
+    from datetime import timedelta
+
+    from vigil.db import transaction
+    from vigil.takedown.models import Notice, UrlReport
+
+    t0 = period_bounds(period)[0] + timedelta(hours=1)
+    with transaction(factory) as s:
+        for n, hours in enumerate((5, 80, None)):
+            u = UrlReport(public_id=f"u{n}", url=f"http://h.test/{n}", host="h.test",
+                          source="public", created_at=t0)
+            s.add(u)
+            s.flush()
+            s.add(Notice(url_report_id=u.id, url=u.url, host="h.test", provider="H", status=
+                         "removed" if hours else "open", opened_at=t0,
+                         next_action_at=now, sends=1, escalated_at=None,
+                         removed_at=t0 + timedelta(hours=hours) if hours else None,
+                         reupload_of=None))
     with factory() as s:
         f = write(s, period, tmp_path / "report")
         start, end = period_bounds(period)
@@ -70,6 +93,15 @@ def test_every_figure_matches_the_database(client: TestClient, factory: sessionm
     assert f["indicators"]["added"] == {"victim-submitted": 1}
     assert f["complaints"] == {"received": 1, "by_outcome": {"open": 1}}
     assert f["victims"] == {"cases_opened": 1}
+    with factory() as s:
+        reviewed = s.execute(select(Report.submitted_at, Report.reviewed_at)
+                             .where(Report.reviewed_at.is_not(None))).all()
+    (sub, rev), = reviewed
+    expected = round(((rev if rev.tzinfo else rev.replace(tzinfo=UTC))
+                      - (sub if sub.tzinfo else sub.replace(tzinfo=UTC))).total_seconds() / 3600, 2)
+    assert f["reports"]["reviewed"] == 1 and f["reports"]["median_hours_to_review"] == expected
+    assert f["takedown"] == {"notices_opened": 3, "removed": 2, "median_hours_to_removal": 42.5,
+                             "removed_within_60h": 1, "escalations": 0, "reuploads": 0}
     saved = json.loads((tmp_path / "report" / "report.json").read_text())
     assert saved["reports"] == f["reports"]
     html = (tmp_path / "report" / "index.html").read_text()
