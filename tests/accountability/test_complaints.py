@@ -7,9 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
-from tests.fixtures.world import build_world
-from vigil.db import transaction
-from vigil.indicators import service as indicators
+from tests.fixtures.world import active_indicator, build_world
 
 MD5 = "c4" * 16
 
@@ -17,11 +15,7 @@ MD5 = "c4" * 16
 def test_upheld_complaint_retracts_the_indicator(client: TestClient,
                                                  factory: sessionmaker[Session]) -> None:
     w = build_world(factory)
-    with transaction(factory) as s:
-        (ind,) = indicators.propose(s, w.principals["centre"], [
-            indicators.Proposal("md5", MD5, "known-material", "test")])
-        indicators.verify(s, w.principals["partner"], ind.id)
-        ind_id = ind.id
+    ind_id = active_indicator(factory, w, "md5", MD5)
     # Directly, by the user, and through the provider.
     bad = client.post("/v1/public/complaints", json={"provider": "", "reference": "x",
                                                      "statement": "mine"})
@@ -74,11 +68,7 @@ def test_providers_hear_of_an_upheld_complaint_by_webhook(
     from vigil.worker import Worker
 
     w = build_world(factory)
-    with transaction(factory) as s:
-        (ind,) = indicators.propose(s, w.principals["centre"], [
-            indicators.Proposal("md5", MD5, "known-material", "test")])
-        indicators.verify(s, w.principals["partner"], ind.id)
-        ind_id = ind.id
+    ind_id = active_indicator(factory, w, "md5", MD5)
     c = client.post("/v1/complaints", headers=auth(w.tokens["provider"]), json={
         "statement": "not material", "indicator_ids": [ind_id]}).json()
     for who in ("centre", "partner"):
