@@ -82,7 +82,8 @@ def test_review_with_blurred_previews_and_a_decision(browser: Any, live: Live,
     page.get_by_role("link", name="Start reviewing").click()
     first_report = page.url.rsplit("/", 1)[-1]
     assert first_report == live.workspace.reports[0]  # the urgent report first
-    page.wait_for_function("[...document.querySelectorAll('img.preview')]"
+    # A function, not an expression: the page's CSP forbids evaluating strings while polling.
+    page.wait_for_function("() => [...document.querySelectorAll('img.preview')]"
                            ".every(i => i.complete && i.naturalWidth > 0)")
     # Small, blurred and greyscale until revealed.
     sizes = page.eval_on_selector_all("img.preview", "els => els.map(e => [e.naturalWidth, "
