@@ -185,7 +185,9 @@ class SignedIn:
     principal: Principal
 
     def csrf_ok(self, value: str | None) -> bool:
-        return bool(value) and hmac.compare_digest(self.web.csrf_token, value or "")
+        # Bytes: compare_digest raises on non-ASCII str (a 500 instead of a refusal).
+        return bool(value) and hmac.compare_digest(self.web.csrf_token.encode(),
+                                                   (value or "").encode())
 
 
 def resolve(session: Session, settings: Settings, token: str | None) -> SignedIn | None:

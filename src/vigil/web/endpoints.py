@@ -70,7 +70,7 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)],
     check_origin(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     lang = language(request)
-    if not cookie or not hmac.compare_digest(cookie, csrf):
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
         return render(request, "login.html", {"login_csrf": cookie, "next": _safe_next(next),
                                               "error": translate(lang, "error.csrf")},
                       status=403)

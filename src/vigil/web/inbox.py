@@ -61,6 +61,7 @@ def download(report_id: ReportId, file_id: DbId, request: Request, signed: Offic
     state = request.app.state.vigil
     with transaction(state.session) as s:
         report = service.get_visible(s, signed.principal, report_id)
+        inbox.routing_of(s, signed.principal, report)  # only reports routed to the caller
         f = s.get(ReportFile, file_id)
         if f is None or f.report_id != report.id or f.storage_key is None or f.nonce is None:
             raise NotFound("no such file (or deleted at the end of its retention period)")

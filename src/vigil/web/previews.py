@@ -13,7 +13,8 @@ from vigil.matching.errors import HashingError
 from vigil.matching.hashing import decode_rgb
 from vigil.matching.video import looks_like_video
 
-MAX_PIXELS = 50_000_000
+#: Far below the hashing limit: a preview decodes on the server, for every file of a page.
+MAX_PIXELS = 12_000_000
 
 
 def _thumbnail(img: Image.Image, max_edge: int) -> bytes:

@@ -108,7 +108,7 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
     check_origin(request)
     lang = language(request)
     cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf):
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
         return render(request, "report_url.html", {"form_token": cookie,
                                                    "error": translate(lang, "error.csrf")}, status=403)
     state = request.app.state.vigil

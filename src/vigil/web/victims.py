@@ -57,7 +57,7 @@ def case_page(request: Request) -> Response:
 def _checked(request: Request, csrf: str) -> None:
     check_origin(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf):
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
         raise NotAuthenticated(translate(language(request), "error.csrf"))
 
 
