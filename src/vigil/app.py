@@ -24,14 +24,31 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.accountability.endpoints import router as accountability_router
+from vigil.accountability.flood import HitCounter
+from vigil.audit.endpoints import router as audit_router
+from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
 from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
 from vigil.errors import DomainError
+from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
+from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import DailyQuota, RateLimiter
+from vigil.reports.endpoints import router as reports_router
+from vigil.reports.storage import FileStore, load_file_key
+from vigil.takedown.endpoints import router as takedown_router
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
+from vigil.victims.endpoints import router as victims_router
+from vigil.web import endpoints as web
+from vigil.web import render as web_render
+from vigil.web.inbox import router as web_inbox
+from vigil.web.indicators import router as web_indicators
+from vigil.web.review import router as web_review
+from vigil.web.takedown import router as web_takedown
+from vigil.web.victims import router as web_victims
 
 log = logging.getLogger("vigil.http")
 
@@ -172,23 +189,6 @@ def _keep_uploads_in_memory(max_file_bytes: int) -> None:
 
 
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
-    from vigil.accountability.endpoints import router as accountability_router
-    from vigil.audit.endpoints import router as audit_router
-    from vigil.indicators.endpoints import router as indicators_router
-    from vigil.orgs.endpoints import router as orgs_router
-    from vigil.reports.endpoints import router as reports_router
-    from vigil.reports.storage import FileStore, load_file_key
-    from vigil.takedown.endpoints import router as takedown_router
-    from vigil.translog.endpoints import router as log_router
-    from vigil.victims.endpoints import router as victims_router
-    from vigil.web import endpoints as web
-    from vigil.web import render as web_render
-    from vigil.web.inbox import router as web_inbox
-    from vigil.web.indicators import router as web_indicators
-    from vigil.web.review import router as web_review
-    from vigil.web.takedown import router as web_takedown
-    from vigil.web.victims import router as web_victims
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
     # parts up to that size in memory never spills evidence to a temporary file.
@@ -221,8 +221,6 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
     state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
     state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
-    from vigil.accountability.flood import HitCounter
-
     state.hit_counter = HitCounter()
     if settings.match_hashes_per_day:
         state.match_quota = DailyQuota(settings.match_hashes_per_day)

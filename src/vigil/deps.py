@@ -97,5 +97,11 @@ def unit_of_work(request: Request) -> Iterator[Session]:
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+def client_address(request: Request) -> str:
+    """The address limits per client are keyed by (the socket's peer; a proxy in front must
+    be configured to pass the client's address to uvicorn)."""
+    return request.client.host if request.client else "unknown"
+
+
 def principal_of(scope: Scope) -> Any:
     return Annotated[Principal, require(scope)]

@@ -4,9 +4,9 @@ from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, I
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
-from vigil.orgs.models import ApiKey, Organisation
+from vigil.jobs.models import Job
+from vigil.orgs.models import ApiKey, Organisation, StaffAccount, WebSession
 from vigil.reports.models import (
-    Job,
     Question,
     RelatedReport,
     Report,
@@ -26,7 +26,6 @@ from vigil.takedown.models import (
 )
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.victims.models import CaseHash, VictimCase
-from vigil.web.models import StaffAccount, WebSession
 
 __all__ = [
     "Alert",

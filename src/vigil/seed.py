@@ -17,10 +17,14 @@ from vigil.db import transaction
 from vigil.indicators import service as indicators
 from vigil.indicators.models import HashList
 from vigil.matching.hashing import hash_image_bytes
+from vigil.orgs import accounts as staff
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
+from vigil.reports import service as reports
+from vigil.reports.schemas import FileMeta, ReportIn
+from vigil.reports.storage import FileStore, load_file_key
 from vigil.samples import encode, pattern_image
-from vigil.web import accounts as staff
+from vigil.worker import Worker
 
 DEMO_ORGS = [
     ("EU Centre (demo)", OrgKind.CENTRE, None, "analyst"),
@@ -59,9 +63,9 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
             keys.append({"organisation": name, "kind": kind.value, "holder": holder,
                          "key": issued.token})
             principals[kind] = orgs.authenticate(s, issued.token)
-        indicators.create_list(s, None, "known-material", "block", 31,
+        indicators.create_list(s, None, "known-material", "verified", 31,
                                "Verified indicators of known material (demo: benign images)")
-        indicators.create_list(s, None, "victim-submitted", "block", 31,
+        indicators.create_list(s, None, "victim-submitted", "unverified", 31,
                                "Hashes submitted by victims; review matches before acting")
         indicators.create_list(s, None, "non-material", "allow", 20,
                                "Benign look-alikes: a match here suppresses other matches")
@@ -96,11 +100,6 @@ def seed_reports(factory: sessionmaker[Session], settings: Settings, provider: P
     """Reports of new (benign, generated) material from a provider, one of them urgent, each
     with two image files, assessed by the worker: they wait in the review queue and reach the
     German authority's and Europol's inboxes."""
-    from vigil.reports import service as reports
-    from vigil.reports.schemas import FileMeta, ReportIn
-    from vigil.reports.storage import FileStore, load_file_key
-    from vigil.worker import Worker
-
     store = FileStore(settings.data_dir / "files", load_file_key(settings))
     ids = []
     for n in range(count):

@@ -15,20 +15,26 @@ import logging
 import time
 import traceback
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.accountability import flood, usage
+from vigil.audit.seal import seal
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators.matcher import LiveMatcher
+from vigil.jobs.models import Job
+from vigil.orgs.models import Organisation
 from vigil.reports.assessment import assess
-from vigil.reports.handoff import Handoff, Notice, NullHandoff
-from vigil.reports.models import Job
+from vigil.reports.handoff import Handoff, Notice, NullHandoff, signature
 from vigil.reports.retention import RetentionResult, apply_retention
-from vigil.reports.storage import FileStore
+from vigil.reports.storage import FileStore, load_file_key
 from vigil.takedown.notify import Notifier
+from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
 
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
@@ -55,8 +61,6 @@ class Worker:
         self.notifier: Notifier | None = None
         self.subject_key = b""
         if settings is not None:
-            from vigil.reports.storage import load_file_key
-
             # A key of its own purpose, derived from the file key.
             self.subject_key = hashlib.sha256(b"vigil-subject-key-v1" + load_file_key(settings)).digest()
 
@@ -129,26 +133,41 @@ class Worker:
             self.handoff.deliver(Notice(**payload))
         elif job.kind == "notify_providers":
             self._notify_providers(payload)
+        elif job.kind == "notify_provider":
+            self._notify_provider(session, payload)
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 
-    def _notify_providers(self, payload: dict[str, object]) -> None:
-        """Signed webhooks to every provider that set one (VIGIL_PROVIDER_WEBHOOKS); a failure
-        raises, and the job is retried."""
-        import httpx
-
-        from vigil.reports.handoff import signature
-
-        if self.settings is None:
-            return
+    def _post(self, name: str, url: str, payload: dict[str, object]) -> None:
+        """One signed webhook (``X-Vigil-Signature``, see :mod:`vigil.reports.handoff`); a
+        failure raises, and the job is retried."""
+        assert self.settings is not None
         body = json.dumps(payload, sort_keys=True).encode()
         secret = (self.settings.webhook_secret or "").encode()
+        r = httpx.post(url, content=body, timeout=10, trust_env=False, headers={
+            "Content-Type": "application/json",
+            "X-Vigil-Signature": signature(secret, int(time.time()), body)})
+        r.raise_for_status()
+        log.info("notified %s of %s", name, payload.get("event"))
+
+    def _notify_providers(self, payload: dict[str, object]) -> None:
+        """Every provider that set a webhook (VIGIL_PROVIDER_WEBHOOKS) hears of a list event."""
+        if self.settings is None:
+            return
         for name, url in sorted(self.settings.provider_webhooks.items()):
-            r = httpx.post(url, content=body, timeout=10, trust_env=False, headers={
-                "Content-Type": "application/json",
-                "X-Vigil-Signature": signature(secret, int(time.time()), body)})
-            r.raise_for_status()
-            log.info("notified %s of %s", name, payload.get("event"))
+            self._post(name, url, payload)
+
+    def _notify_provider(self, session: Session, payload: dict[str, Any]) -> None:
+        """One provider hears of its own report (e.g. an authority's request to delay the
+        user's notification), if it set a webhook; it reads the same in its view of the report
+        either way."""
+        if self.settings is None:
+            return
+        name = session.scalar(select(Organisation.name).where(
+            Organisation.id == int(payload["provider_org"])))
+        url = self.settings.provider_webhooks.get(name or "")
+        if url:
+            self._post(name or "", url, payload["payload"])
 
     def _run_long(self, job: Job) -> None:
         payload = json.loads(job.payload)
@@ -156,8 +175,6 @@ class Worker:
             s.execute(update(Job).where(Job.id == job.id)
                       .values(locked_until=now() + timedelta(hours=24)))
         if job.kind == "crawl":
-            from vigil.takedown.tasks import crawl_job
-
             if self.settings is None:
                 raise ValueError("a crawl job needs the worker's settings")
             crawl_job(self.factory, self.read_factory, self.settings, int(payload["crawl_id"]),
@@ -167,8 +184,6 @@ class Worker:
 
     def takedown(self) -> int:
         """Process the takedown notices that are due; returns how many."""
-        from vigil.takedown.tasks import check_notices, notifier_for
-
         if self.settings is None:
             return 0
         self._last_takedown = time.monotonic()
@@ -180,26 +195,20 @@ class Worker:
         return len(check_notices(self.factory, self.settings, self.notifier))
 
     def usage_check(self) -> int:
-        from vigil.accountability.usage import check
-
         if self.settings is None:
             return 0
         with transaction(self.factory) as s:
-            return len(check(s, factor=self.settings.unusual_use_factor,
+            return len(usage.check(s, factor=self.settings.unusual_use_factor,
                              min_events=self.settings.unusual_use_min_events))
 
     def flood_check(self) -> list[int]:
-        from vigil.accountability.flood import check
-
         if self.settings is None:
             return []
         with transaction(self.factory) as s:
-            return check(s, factor=self.settings.flood_factor, min_hits=self.settings.flood_min_hits)
+            return flood.check(s, factor=self.settings.flood_factor, min_hits=self.settings.flood_min_hits)
 
     def seal_audit(self) -> dict[str, object] | None:
         """Seal the audit events of the last while into the transparency log."""
-        from vigil.audit.seal import seal
-
         with transaction(self.factory) as s:
             return seal(s)
 

@@ -11,9 +11,9 @@ from tests.fixtures.api import auth
 from tests.fixtures.world import build_world
 from vigil.db import transaction
 from vigil.indicators import service as indicators
+from vigil.indicators.log_audit import verify_database
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind
-from vigil.translog.audit import verify_database
 
 MD5 = "a1" * 16
 

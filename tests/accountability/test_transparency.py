@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
 from tests.fixtures.world import build_world
-from vigil.accountability.transparency import period_bounds, write
+from vigil.accountability.transparency import period_bounds
 from vigil.errors import Invalid
 from vigil.indicators.models import ListChange
 from vigil.reports.models import Report
+from vigil.web.transparency import write
 from vigil.worker import Worker
 
 

@@ -66,7 +66,9 @@ def test_verified_indicator_matches_in_every_worker_within_a_second(
         _wait_for(matched, 1.0)  # worker two learns from the database, not from worker one
         res = _match(two, w.tokens["provider"], query)["results"]
         assert res[0]["matches"] == [{"indicator_id": pdq_id, "list": "known-material",
-                                      "signal_type": "pdq", "distance": 2, "label": "A1"}]
+                                      "trust": "verified", "signal_type": "pdq", "distance": 2,
+                                      "label": "A1"}]
+        assert res[0]["verdict"] == "verified_match"
         assert res[1]["matches"][0]["indicator_id"] == md5_id
 
         r = one.post(f"/v1/indicators/{pdq_id}/retract", headers=auth(w.tokens["centre"]),
@@ -109,8 +111,11 @@ def test_match_validation_and_limits(client: TestClient, factory: sessionmaker[S
 def test_allow_list_and_per_list_threshold(client: TestClient, factory: sessionmaker[Session]) -> None:
     w = build_world(factory)
     far = "f0" * 30 + "0f0f"  # 16 bits from PDQ
+    r = client.post("/v1/lists", headers=auth(w.tokens["centre"]),
+                    json={"name": "regional", "trust": "verified", "pdq_threshold": 20})
+    assert r.status_code == 201 and r.json()["trust"] == "verified"
     ids = []
-    for lst, value in (("known-material", PDQ), ("victim-submitted", "33" * 32)):
+    for lst, value in (("known-material", PDQ), ("regional", "33" * 32)):
         r = client.post("/v1/indicators", headers=auth(w.tokens["centre"]), json={"items": [
             {"signal_type": "pdq", "value": value, "list": lst, "legal_basis": "x"}]})
         ids.append(r.json()[0]["id"])
@@ -119,7 +124,7 @@ def test_allow_list_and_per_list_threshold(client: TestClient, factory: sessionm
     res = _match(client, w.tokens["provider"], [{"signal_type": "pdq", "value": far},
                                                  {"signal_type": "pdq", "value": "33" * 31 + "0c"}])
     assert [m["distance"] for m in res["results"][0]["matches"]] == [16]  # known-material: 31
-    assert res["results"][1]["matches"][0]["distance"] == 6  # victim-submitted: 20
+    assert res["results"][1]["matches"][0]["distance"] == 6  # regional: 20
     r = client.patch("/v1/lists/known-material", headers=auth(w.tokens["centre"]),
                      json={"pdq_threshold": 10})
     assert r.status_code == 200
@@ -130,7 +135,8 @@ def test_allow_list_and_per_list_threshold(client: TestClient, factory: sessionm
         {"signal_type": "pdq", "value": PDQ, "list": "non-material", "legal_basis": "x"}]})
     client.post(f"/v1/indicators/{r.json()[0]['id']}/verify", headers=auth(w.tokens["partner"]))
     res = _match(client, w.tokens["provider"], [{"signal_type": "pdq", "value": PDQ}])["results"][0]
-    assert res == {"index": 0, "matches": [], "suppressed_by_allow_list": True}
+    assert res == {"index": 0, "verdict": "allowed", "matches": [],
+                   "suppressed_by_allow_list": True}
 
 
 def test_match_calls_are_audited_without_hashes(client: TestClient,

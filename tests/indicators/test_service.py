@@ -74,7 +74,7 @@ def test_duplicate_proposal_conflicts(factory: sessionmaker[Session]) -> None:
     ind = _propose(factory, w.principals["centre"])
     with pytest.raises(Conflict, match=f"already pending.*indicator {ind.id}"):
         _propose(factory, w.principals["partner"])
-    _propose(factory, w.principals["partner"], lst="victim-submitted")  # another list is fine
+    _propose(factory, w.principals["partner"], lst="non-material")  # another list is fine
 
 
 def test_reject_and_retract_need_reasons_and_are_logged(factory: sessionmaker[Session]) -> None:

@@ -364,8 +364,8 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    from vigil.jobs.models import Job
     from vigil.reports.handoff import WebhookHandoff, verify_signature
-    from vigil.reports.models import Job
 
     received: list[tuple[str, bytes]] = []
     fail = {"left": 1}
@@ -485,7 +485,9 @@ def test_the_centre_sees_reports_but_never_acts_as_their_provider(
     w = build_world(factory)
     rep = submit(client, w, complete=False)
     centre = auth(w.tokens["centre"])
-    assert client.get(f"/v1/authority/reports/{rep['id']}", headers=centre).status_code == 200
+    # The Centre reads it as its reviewer; it is no authority the report was routed to.
+    assert client.get(f"/v1/review/{rep['id']}", headers=centre).status_code == 200
+    assert client.get(f"/v1/authority/reports/{rep['id']}", headers=centre).status_code == 404
     for method, path, body in (
             ("POST", f"/v1/reports/{rep['id']}/retract", {"reason": "x"}),
             ("POST", f"/v1/reports/{rep['id']}/finish", None),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth, make_client
 from tests.fixtures.site import Site
-from tests.fixtures.world import World, build_world
+from tests.fixtures.world import World, build_world, victim_indicators
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators import service as indicators
@@ -34,6 +34,9 @@ VICTIM = encode(pattern_image(78), "PNG")
 
 def _activate(factory: sessionmaker[Session], w: World, data: bytes, lst: str) -> None:
     h = hash_image_bytes(data)
+    if lst == "victim-submitted":  # a victim's own hash: through a case, never proposed
+        victim_indicators(factory, md5=h.md5, pdq=h.pdq)
+        return
     with transaction(factory) as s:
         (ind,) = indicators.propose(s, w.principals["centre"], [
             indicators.Proposal("pdq", h.pdq, lst, "test")])
@@ -86,13 +89,17 @@ def test_crawl_through_the_api_and_the_worker(db_url: str, data_dir: Path,
         Worker(factory, factory, settings=_settings(site, data_dir)).run_once()
         status = client.get(f"/v1/crawls/{crawl_id}", headers=auth(w.tokens["centre"])).json()
     assert status["status"] == "done" and status["matched"] == 2
-    # Matches became URL reports and notices; the victim-list one is flagged for review.
+    # A verified hit became a classified URL report and a notice; a hit on a victim's own
+    # (unverified) hash waits for an analyst: no notice goes out before a person looked.
     with factory() as s:
         notices = {n.url.rsplit("/", 1)[-1]: n for n in s.scalars(select(Notice))}
-        assert set(notices) == {"known.jpg", "victim.png"}
-        assert notices["victim.png"].victim_submitted and not notices["known.jpg"].victim_submitted
-        reports = list(s.scalars(select(UrlReport).where(UrlReport.source == "crawler")))
-        assert {r.list_name for r in reports} == {"known-material", "victim-submitted"}
+        assert set(notices) == {"known.jpg"}
+        reports = {r.url.rsplit("/", 1)[-1]: r for r in s.scalars(
+            select(UrlReport).where(UrlReport.source == "crawler"))}
+        assert reports["known.jpg"].classification == "illegal_international"
+        held = reports["victim.png"]
+        assert (held.classification, held.list_name, held.list_trust) == (
+            None, "victim-submitted", "unverified")
         # Nothing but a SHA-256 is kept of media that did not match; no file is written.
         media = list(s.scalars(select(CrawlUrl).where(CrawlUrl.kind == "media")))
         assert all(m.sha256 and len(m.sha256) == 64 for m in media if m.state == "done")

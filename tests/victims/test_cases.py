@@ -39,9 +39,9 @@ def test_case_lifecycle(client: TestClient, factory: sessionmaker[Session]) -> N
     number, pin = r.json()["case_number"], r.json()["pin"]
     assert re.fullmatch(r"([2-9A-HJKMNP-Z]{4}-){3}[2-9A-HJKMNP-Z]{4}", number)
     assert re.fullmatch(r"\d{8}", pin)
-    # Distributed at once, on the victim list, flagged for review by its list.
+    # Distributed at once, on the victim list, whose trust says: review before acting.
     (m,) = _match(client, w.tokens["provider"], item)
-    assert m["list"] == "victim-submitted"
+    assert (m["list"], m["trust"]) == ("victim-submitted", "unverified")
     feed = client.get("/v1/lists/victim-submitted/changes", headers=auth(w.tokens["provider"])).json()
     assert [c["action"] for c in feed["changes"]] == ["add", "add", "add"]  # md5, sha256, pdq
     # A provider reports matching material: the victim sees it, and whether it was forwarded.
@@ -51,10 +51,20 @@ def test_case_lifecycle(client: TestClient, factory: sessionmaker[Session]) -> N
         "hashes": [{"signal_type": "md5", "value": item["md5"]}],
         "users": [{"ips": [{"ip": "193.99.144.80", "at": "2026-11-01T09:00:00Z"}]}]})
     assert r.status_code == 201, r.text
+    report_id = r.json()["id"]
     Worker(factory, factory).run_once()
+    # Its only hit is a victim's own hash: held for a Centre reviewer, not forwarded unseen.
     status = client.post("/v1/public/victim-cases/status", json={"case_number": number, "pin": pin}).json()
     assert status["hashes"] == 3 and status["matches_found"] == 1 and not status["withdrawn"]
-    assert status["providers"] == [{"provider": "Provider", "reports": 1, "forwarded": 1}]
+    assert status["providers"] == [{"provider": "Provider", "reports": 1, "forwarded": 0,
+                                    "waiting_for_review": 1}]
+    assert status["waiting_for_review"] == 1
+    r = client.post(f"/v1/review/{report_id}/decision", headers=auth(w.tokens["centre"]),
+                    json={"decision": "material", "reason": "confirmed"})
+    assert r.status_code == 200, r.text
+    status = client.post("/v1/public/victim-cases/status", json={"case_number": number, "pin": pin}).json()
+    assert status["providers"] == [{"provider": "Provider", "reports": 1, "forwarded": 1,
+                                    "waiting_for_review": 0}]
     # More hashes later; then withdrawal takes them out of distribution at once.
     more = _item(2)
     r = client.post("/v1/public/victim-cases/hashes",
@@ -154,11 +164,22 @@ def test_proactive_search_finds_a_case_hash_and_the_victim_is_told(
                                 ["hosting-a.test"], CrawlOptions(per_host_delay=0)).id
     crawl_job(factory, factory, Settings(environment="test", resolver_overrides=site.overrides),
               crawl_id)
-    status = client.post("/v1/public/victim-cases/status",
-                         json={"case_number": case["case_number"], "pin": case["pin"]}).json()
+    key = {"case_number": case["case_number"], "pin": case["pin"]}
+    status = client.post("/v1/public/victim-cases/status", json=key).json()
     assert status["urls_found"] == 1 and status["matches_found"] == 1 and status["removed"] == 0
-    notices = client.get("/v1/notices", headers=auth(w.tokens["centre"])).json()
+    assert status["waiting_for_review"] == 1 and status["notices_sent"] == 0
+    # No notice before an analyst looked; the analyst's classification opens it.
+    centre = auth(w.tokens["centre"])
+    assert client.get("/v1/notices", headers=centre).json() == []
+    (waiting,) = client.get("/v1/url-reports", headers=centre, params={"classified": False}).json()
+    assert (waiting["list"], waiting["list_trust"]) == ("victim-submitted", "unverified")
+    r = client.post(f"/v1/url-reports/{waiting['id']}/classification", headers=centre,
+                    json={"classification": "illegal_international"})
+    assert r.status_code == 200, r.text
+    notices = client.get("/v1/notices", headers=centre).json()
     assert [n["victim_submitted"] for n in notices] == [True]
+    status = client.post("/v1/public/victim-cases/status", json=key).json()
+    assert status["urls_found"] == 1 and status["waiting_for_review"] == 0
 
 
 def test_the_log_audit_accepts_victim_hashes_and_the_audit_trail_is_sealed(
@@ -170,7 +191,7 @@ def test_the_log_audit_accepts_victim_hashes_and_the_audit_trail_is_sealed(
     from vigil.audit import seal
     from vigil.audit.models import AuditEvent
     from vigil.db import transaction
-    from vigil.translog.audit import verify_database
+    from vigil.indicators.log_audit import verify_database
 
     w = build_world(factory)
     case = client.post("/v1/public/victim-cases", json={"hashes": [_item(1)]}).json()

@@ -18,9 +18,9 @@ from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.errors import Invalid
+from vigil.orgs import accounts
 from vigil.orgs.access import Scope
-from vigil.web import accounts
-from vigil.web.models import StaffAccount, WebSession
+from vigil.orgs.models import StaffAccount, WebSession
 
 
 def _login(client: TestClient, username: str, password: str) -> object:

@@ -13,9 +13,9 @@ from tests.fixtures.api import make_client
 from tests.fixtures.site import Site
 from tests.fixtures.workspace import build_workspace, form_token, sign_in
 from vigil.db import transaction
+from vigil.orgs import accounts
 from vigil.samples import encode, pattern_image
 from vigil.takedown.models import Notice, UrlReport
-from vigil.web import accounts
 
 
 def _public_report(client: TestClient, url: str) -> str:

@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.accountability.models import Complaint, ComplaintAssessment
@@ -24,6 +24,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from vigil.indicators import service as indicators
+from vigil.jobs.queue import enqueue
 from vigil.orgs.access import Principal, Scope
 
 DECISIONS = ("upheld", "rejected")
@@ -114,22 +115,28 @@ def _decide(session: Session, actor: Principal, c: Complaint, outcome: str) -> N
             raise Conflict("an upheld complaint needs the indicator(s) involved (indicator_ids)")
         for ind_id in ids:
             ind = indicators.get_indicator(session, ind_id)
-            if ind.status in (indicators.PENDING, indicators.ACTIVE, "quarantined"):
+            if ind.status in indicators.LISTED:
                 indicators.retract(session, actor, ind_id, f"complaint {c.public_id} upheld")
                 retracted += 1
     record(session, actor, AuditAction.COMPLAINT_DECIDED, subject=c.public_id,
            details={"outcome": outcome, "retracted": retracted})
     if outcome == "upheld" and retracted:
-        from vigil.reports.service import enqueue
-
         # Providers hear of it by webhook as well as in the change feed (after the commit).
         enqueue(session, "notify_providers", {"event": "complaint:upheld",
                                               "complaint": c.public_id,
                                               "indicators": json.loads(c.indicator_ids)})
 
 
-def counts(session: Session) -> dict[str, int]:
-    from sqlalchemy import func
+def listed(session: Session, actor: Principal, status: str | None = None,
+           limit: int = 100) -> list[Complaint]:
+    """Complaints for reviewers, oldest first."""
+    actor.require(Scope.INDICATORS_REVIEW)
+    q = select(Complaint).order_by(Complaint.id).limit(limit)
+    if status:
+        q = q.where(Complaint.status == status)
+    return list(session.scalars(q))
 
+
+def counts(session: Session) -> dict[str, int]:
     return {status: n for status, n in session.execute(
         select(Complaint.status, func.count()).group_by(Complaint.status))}

@@ -3,17 +3,14 @@ indicators, and reviewers' alerts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from vigil.accountability import service
-from vigil.accountability.models import Alert
-from vigil.clock import now
-from vigil.deps import DbId, principal_of, unit_of_work
-from vigil.errors import NotFound
+from vigil.accountability import complaints, service
+from vigil.deps import DbId, client_address, principal_of, unit_of_work
 from vigil.orgs.access import Scope
 
 router = APIRouter(prefix="/v1")
@@ -63,22 +60,17 @@ def alerts(request: Request, actor: principal_of(Scope.INDICATORS_REVIEW),  # ty
            include_acknowledged: bool = False,
            limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     with unit_of_work(request) as s:
-        q = select(Alert).order_by(Alert.id.desc()).limit(limit)
-        if not include_acknowledged:
-            q = q.where(Alert.acknowledged_at.is_(None))
         return [{"id": a.id, "at": a.at, "kind": a.kind, "indicator_id": a.indicator_id,
                  "message": a.message, "acknowledged_at": a.acknowledged_at}
-                for a in s.scalars(q)]
+                for a in service.alerts(s, actor, include_acknowledged=include_acknowledged,
+                                        limit=limit)]
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(alert_id: DbId, request: Request,
                 actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        a = s.get(Alert, alert_id)
-        if a is None:
-            raise NotFound(f"no alert {alert_id}")
-        a.acknowledged_at = a.acknowledged_at or now()
+        a = service.acknowledge_alert(s, actor, alert_id)
         return {"id": a.id, "acknowledged_at": a.acknowledged_at}
 
 
@@ -108,8 +100,6 @@ class AssessmentIn(BaseModel):
 
 
 def _complaint_json(c: Any) -> dict[str, Any]:
-    import json
-
     return {"id": c.public_id, "via": c.via, "provider": c.provider_name, "reference": c.reference,
             "statement": c.statement, "indicator_ids": json.loads(c.indicator_ids),
             "status": c.status, "created_at": c.created_at, "decided_at": c.decided_at}
@@ -119,9 +109,6 @@ def _complaint_json(c: Any) -> dict[str, Any]:
 def public_complaint(body: PublicComplaintIn, request: Request) -> dict[str, Any]:
     """A user of a service complains directly (no account; limited per address). The token
     follows the complaint and is shown only here."""
-    from vigil.accountability import complaints
-    from vigil.takedown.endpoints import client_address
-
     request.app.state.vigil.public_reports.check(client_address(request), "public submissions")
     with unit_of_work(request) as s:
         c, token = complaints.file(s, statement=body.statement, via="direct",
@@ -131,9 +118,6 @@ def public_complaint(body: PublicComplaintIn, request: Request) -> dict[str, Any
 
 @router.post("/public/complaints/status")
 def public_complaint_status(body: ComplaintKey, request: Request) -> dict[str, Any]:
-    from vigil.accountability import complaints
-    from vigil.takedown.endpoints import client_address
-
     request.app.state.vigil.case_access.check(client_address(request), "look-ups")
     with unit_of_work(request) as s:
         c = complaints.status_for_complainant(s, body.id, body.token)
@@ -144,8 +128,6 @@ def public_complaint_status(body: ComplaintKey, request: Request) -> dict[str, A
 def provider_complaint(body: ProviderComplaintIn, request: Request,
                        actor: principal_of(Scope.MATCH)) -> dict[str, Any]:  # type: ignore[valid-type]
     """A service passes on its user's complaint, naming the indicator(s) that matched."""
-    from vigil.accountability import complaints
-
     with unit_of_work(request) as s:
         c, token = complaints.file(s, statement=body.statement, via="provider", provider=actor,
                                    reference=body.reference, indicator_ids=body.indicator_ids)
@@ -156,20 +138,13 @@ def provider_complaint(body: ProviderComplaintIn, request: Request,
 def list_complaints(request: Request, actor: principal_of(Scope.INDICATORS_REVIEW),  # type: ignore[valid-type]
                     status: str | None = Query(None, pattern="^(open|disputed|upheld|rejected)$"),
                     limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    from vigil.accountability.models import Complaint
-
     with unit_of_work(request) as s:
-        q = select(Complaint).order_by(Complaint.id).limit(limit)
-        if status:
-            q = q.where(Complaint.status == status)
-        return [_complaint_json(c) for c in s.scalars(q)]
+        return [_complaint_json(c) for c in complaints.listed(s, actor, status, limit)]
 
 
 @router.post("/complaints/{complaint_id}/assessment")
 def assess_complaint(complaint_id: str, body: AssessmentIn, request: Request,
                      actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
-    from vigil.accountability import complaints
-
     state = request.app.state.vigil
     with unit_of_work(request) as s:
         out = _complaint_json(complaints.assess(s, actor, complaint_id, body.decision, body.reason,
@@ -180,7 +155,5 @@ def assess_complaint(complaint_id: str, body: AssessmentIn, request: Request,
 
 @router.get("/complaints/stats")
 def complaint_stats(request: Request, actor: principal_of(Scope.STATS_READ)) -> dict[str, int]:  # type: ignore[valid-type]
-    from vigil.accountability import complaints
-
     with unit_of_work(request) as s:
         return complaints.counts(s)

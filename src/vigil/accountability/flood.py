@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vigil.accountability.models import IndicatorHits
 from vigil.accountability.service import quarantine
 from vigil.db import transaction
-from vigil.indicators import service as indicators
+from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.models import Indicator
 
 BASELINE_HOURS = 7 * 24
@@ -97,7 +97,7 @@ def check(session: Session, *, factor: float, min_hits: int,
         if count <= factor * baseline:
             continue
         ind = session.get(Indicator, ind_id, with_for_update=True)
-        if ind is None or ind.status != indicators.ACTIVE:
+        if ind is None or ind.status != IndicatorStatus.ACTIVE:
             continue
         quarantine(session, ind, "flood",
                    f"indicator {ind_id} quarantined: {count} matches this hour against a "

@@ -16,31 +16,25 @@ from vigil.accountability.models import Alert, MatchFeedback
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Invalid
+from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators import service as indicators
-from vigil.indicators.models import Indicator, ListChange
+from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus, transition
+from vigil.indicators.models import Indicator
 from vigil.orgs.access import Principal, Scope
-from vigil.translog import repository as log
 
 VERDICTS = ("true_positive", "false_positive")
-QUARANTINED = "quarantined"
 
 
 def quarantine(session: Session, ind: Indicator, kind: str, message: str,
-               actor: Principal | None = None) -> None:
-    if ind.status != indicators.ACTIVE:
-        return
-    ind.status = QUARANTINED
-    leaf = {"event": "indicator:quarantined", "indicator": ind.id, "list": ind.hash_list.name,
-            "signal_type": ind.signal_type,
-            "commitment": indicators.commitment(ind.salt, ind.signal_type, ind.value),
-            "status": QUARANTINED, "org": actor.organisation_id if actor else None,
-            "reason": kind, "at": now().isoformat()}
-    log.append(session, leaf)
-    session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="withdraw", at=now()))
+               actor: Principal | None = None) -> bool:
+    """Take an active indicator out of matching until a reviewer decides, and alert reviewers.
+    ``kind``: why (``false_positives``, ``flood``). Returns False if it was not active."""
+    if ind.status != IndicatorStatus.ACTIVE:
+        return False
+    transition(session, ind, IndicatorEvent.QUARANTINED, actor, reason=kind,
+               log_extra={"reason": kind})
     session.add(Alert(at=now(), kind=kind, indicator_id=ind.id, message=message))
-    record(session, actor, AuditAction.INDICATOR_QUARANTINED, subject=str(ind.id),
-           details={"reason": kind})
+    return True
 
 
 def record_feedback(session: Session, actor: Principal, indicator_id: int, verdict: str,
@@ -50,7 +44,7 @@ def record_feedback(session: Session, actor: Principal, indicator_id: int, verdi
     if verdict not in VERDICTS:
         raise Invalid(f"verdict must be one of {', '.join(VERDICTS)}")
     ind = indicators.get_indicator(session, indicator_id, for_update=True)
-    if ind.status not in (indicators.ACTIVE, QUARANTINED):
+    if ind.status not in (IndicatorStatus.ACTIVE, IndicatorStatus.QUARANTINED):
         raise Conflict(f"indicator {indicator_id} is {ind.status}; feedback is for active "
                        "indicators")
     fb = MatchFeedback(indicator_id=ind.id, organisation_id=actor.organisation_id,
@@ -64,7 +58,7 @@ def record_feedback(session: Session, actor: Principal, indicator_id: int, verdi
     orgs = session.scalar(select(func.count(func.distinct(MatchFeedback.organisation_id))).where(
         MatchFeedback.indicator_id == ind.id, MatchFeedback.verdict == "false_positive",
         *([MatchFeedback.at >= since] if since else [])))
-    if verdict == "false_positive" and ind.status == indicators.ACTIVE and (orgs or 0) >= threshold_orgs:
+    if verdict == "false_positive" and ind.status == IndicatorStatus.ACTIVE and (orgs or 0) >= threshold_orgs:
         quarantine(session, ind, "false_positives",
                    f"indicator {ind.id} quarantined: {orgs} organisations reported false "
                    "positives; review it, then reinstate or retract it", actor)
@@ -75,15 +69,24 @@ def record_feedback(session: Session, actor: Principal, indicator_id: int, verdi
 def reinstate(session: Session, actor: Principal, indicator_id: int, reason: str) -> Indicator:
     """A reviewer found the quarantined indicator right after all: it matches again."""
     actor.require(Scope.INDICATORS_REVIEW)
-    if not reason.strip():
-        raise Invalid("a reason is required to reinstate an indicator")
-    ind = indicators.get_indicator(session, indicator_id, for_update=True)
-    if ind.status != QUARANTINED:
-        raise Conflict(f"indicator {ind.id} is {ind.status}, not quarantined")
-    ind.status = indicators.ACTIVE
-    ind.decided_by_org, ind.decided_by_key, ind.decided_at = actor.organisation_id, actor.key_id, now()
-    log.append(session, indicators._leaf("indicator:reinstated", ind, actor))
-    session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="add", at=now()))
-    record(session, actor, AuditAction.INDICATOR_REINSTATED, subject=str(ind.id),
-           details={"reason": reason.strip()[:500]})
-    return ind
+    return transition(session, indicators.get_indicator(session, indicator_id, for_update=True),
+                      IndicatorEvent.REINSTATED, actor, reason=reason)
+
+
+def alerts(session: Session, actor: Principal, *, include_acknowledged: bool = False,
+           limit: int = 100) -> list[Alert]:
+    """Alerts for reviewers, newest first."""
+    actor.require(Scope.INDICATORS_REVIEW)
+    q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if not include_acknowledged:
+        q = q.where(Alert.acknowledged_at.is_(None))
+    return list(session.scalars(q))
+
+
+def acknowledge_alert(session: Session, actor: Principal, alert_id: int) -> Alert:
+    actor.require(Scope.INDICATORS_REVIEW)
+    a = session.get(Alert, alert_id)
+    if a is None:
+        raise NotFound(f"no alert {alert_id}")
+    a.acknowledged_at = a.acknowledged_at or now()
+    return a

@@ -1,18 +1,16 @@
 """The transparency report: what the Centre did in a period, in figures and charts, with no
 personal data — counts and medians only, organisations by name (they are not persons).
 
-``figures(session, start, end)`` computes everything from the database; ``write(...)`` puts
-``report.json`` and ``index.html`` (inline SVG charts, each with its table) in a folder.
+``figures(session, start, end)`` computes everything from the database; the page with its
+charts is drawn by :mod:`vigil.web.transparency` (``vigil transparency-report``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections import Counter
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +20,7 @@ from vigil.accountability.models import Complaint
 from vigil.errors import Invalid
 from vigil.indicators.models import HashList, ListChange
 from vigil.orgs.models import Organisation
+from vigil.reports.lifecycle import Assessment, ReportStatus
 from vigil.reports.models import Report
 from vigil.takedown.models import Notice
 from vigil.victims.models import VictimCase
@@ -71,6 +70,8 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
         select(Report.assessment).where(within(Report.assessed_at))).all())
     reviews = [(a, b) for a, b in session.execute(select(Report.submitted_at, Report.reviewed_at).where(
         within(Report.reviewed_at), Report.submitted_at.is_not(None))) if a and b]
+    confirmed = Counter(a for (a,) in session.execute(select(Report.assessment).where(
+        within(Report.reviewed_at), Report.review_decision == "material")).all())
     lists = dict(session.execute(select(HashList.id, HashList.name)).all())
     changes = session.execute(select(ListChange.list_id, ListChange.action)
                               .where(within(ListChange.at))).all()
@@ -87,9 +88,16 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
             "by_provider": dict(sorted(by_provider.items())),
             "by_member_state": dict(sorted(by_state.items())),
             "forwarded": session.scalar(select(func.count()).where(within(Report.forwarded_at))) or 0,
-            "manifestly_unfounded": assessed.get("manifestly_unfounded", 0),
-            "known_material": assessed.get("known_material", 0),
-            "new_material": assessed.get("new_material", 0) + assessed.get("solicitation", 0),
+            "manifestly_unfounded": session.scalar(select(func.count()).where(
+                within(Report.assessed_at), Report.status == ReportStatus.UNFOUNDED)) or 0,
+            # Matches of verified indicators (two organisations saw the material), of unverified
+            # ones only (victims' own hashes: held for review), and what reviewers confirmed.
+            "known_material": assessed.get(Assessment.KNOWN_MATERIAL, 0),
+            "unverified_match": assessed.get(Assessment.UNVERIFIED_MATCH, 0),
+            "confirmed_by_review": sum(confirmed.values()),
+            "unverified_confirmed_by_review": confirmed.get(Assessment.UNVERIFIED_MATCH, 0),
+            "new_material": assessed.get(Assessment.NEW_MATERIAL, 0)
+            + assessed.get(Assessment.SOLICITATION, 0),
             "reviewed": len(reviews),
             "median_hours_to_review": _median_hours(reviews),
         },
@@ -110,30 +118,3 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
         "victims": {"cases_opened": session.scalar(select(func.count()).where(
             within(VictimCase.created_at))) or 0},
     }
-
-
-def write(session: Session, period: str, out: Path) -> dict[str, Any]:
-    from vigil.web.charts import bar_chart
-    from vigil.web.render import make_environment
-
-    start, end = period_bounds(period)
-    f = figures(session, start, end)
-    f["period"]["name"] = period
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(f, indent=2, sort_keys=True) + "\n")
-    r, t = f["reports"], f["takedown"]
-    charts = [(title, list(rows.items()), bar_chart(title, list(rows.items()))) for title, rows in (
-        ("Reports received, by provider", r["by_provider"]),
-        ("Reports received, by member state", r["by_member_state"]),
-        ("Reports assessed", {"known material": r["known_material"], "new material": r["new_material"],
-                              "manifestly unfounded": r["manifestly_unfounded"]}),
-        ("Indicators added, by list", f["indicators"]["added"]),
-        ("Indicators withdrawn, by list", f["indicators"]["withdrawn"]),
-        ("Complaints, by outcome", f["complaints"]["by_outcome"]),
-        ("Notices", {"opened": t["notices_opened"], "removed": t["removed"],
-                     "escalated": t["escalations"], "re-uploads": t["reuploads"]}),
-    )]
-    html = make_environment().get_template("transparency.html").render(
-        f=f, charts=charts, generated=date.today().isoformat())
-    (out / "index.html").write_text(html)
-    return f

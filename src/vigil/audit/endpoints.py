@@ -8,10 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
-from vigil.audit import seal
-from vigil.audit.models import AuditEvent
+from vigil.audit import seal, service
 from vigil.deps import principal_of, unit_of_work
 from vigil.orgs.access import Scope
 
@@ -27,19 +25,9 @@ def events(request: Request, actor: principal_of(Scope.AUDIT_READ),  # type: ign
            since: datetime | None = None, until: datetime | None = None,
            after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> dict[str, Any]:
     """Audit events in order, filtered; page with ``after_id``. Never hashes or secrets."""
-    q = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id).limit(limit)
-    if action:
-        q = q.where(AuditEvent.action == action)
-    if subject:
-        q = q.where(AuditEvent.subject == subject)
-    if organisation:
-        q = q.where(AuditEvent.organisation_id == organisation)
-    if since:
-        q = q.where(AuditEvent.at >= since)
-    if until:
-        q = q.where(AuditEvent.at < until)
     with unit_of_work(request) as s:
-        rows = list(s.scalars(q))
+        rows = service.events(s, action=action, subject=subject, organisation=organisation,
+                              since=since, until=until, after_id=after_id, limit=limit)
         return {"events": [{"id": e.id, "at": e.at, "action": e.action,
                             "organisation": e.organisation_id, "key": e.api_key_id,
                             "subject": e.subject, "details": json.loads(e.details or "{}")}

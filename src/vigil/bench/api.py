@@ -56,7 +56,7 @@ def prepare(spec: ApiBenchSpec, data_dir: Path, codes: np.ndarray) -> tuple[str,
         key = orgs.issue_key(s, None, centre.id, "bench", set(KIND_SCOPES[OrgKind.CENTRE]))
         provider = orgs.create_organisation(s, None, "Bench Provider", OrgKind.PROVIDER)
         token = orgs.issue_key(s, None, provider.id, "bench", set(KIND_SCOPES[OrgKind.PROVIDER])).token
-        hl = indicators.create_list(s, None, "known-material", "block", 31)
+        hl = indicators.create_list(s, None, "known-material", "verified", 31)
         list_id, org_id, key_id = hl.id, centre.id, key.key.id
     now = datetime.now(UTC)
     hexes = unpack_hex(codes)

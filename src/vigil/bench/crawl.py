@@ -110,7 +110,7 @@ def _world(url: str, files: list[Path], planted: int) -> Any:
             org = orgs.create_organisation(s, None, name, kind)
             keys.append(orgs.authenticate(s, orgs.issue_key(s, None, org.id, "bench",
                                                             set(KIND_SCOPES[kind])).token))
-        indicators.create_list(s, None, "known-material", "block", 31)
+        indicators.create_list(s, None, "known-material", "verified", 31)
         step = max(1, len(files) // max(1, planted))
         created = indicators.propose(s, keys[0], [
             indicators.Proposal("md5", hash_image_file(f).md5, "known-material", "bench")

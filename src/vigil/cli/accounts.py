@@ -25,8 +25,8 @@ def add(
     from sqlalchemy import select
 
     from vigil.cli._db import unit_of_work
+    from vigil.orgs import accounts
     from vigil.orgs.models import Organisation
-    from vigil.web import accounts
 
     with unit_of_work() as s:
         org = s.scalar(select(Organisation).where(Organisation.name == organisation))

@@ -28,7 +28,7 @@ def verify(
 ) -> None:
     """Signatures, the Merkle tree, and that the indicators equal the replay of the log.
     Exit status 0 when everything checks out, 1 when a problem was found."""
-    from vigil.translog import audit
+    from vigil.indicators import log_audit as audit
 
     if url:
         if not key:

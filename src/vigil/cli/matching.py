@@ -16,13 +16,9 @@ from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
-from vigil.matching.listfile import HashList, ListMatch, load_snapshot_object, read_list
-from vigil.matching.signals import (
-    PDQ_DEFAULT_THRESHOLD,
-    PDQ_MIN_QUALITY,
-    SignalType,
-    parse_signal,
-)
+from vigil.matching.listfile import load_list, load_snapshot_object
+from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, match_items
+from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash, parse_signal
 from vigil.matching.video import VideoHashes
 
 _TYPED = re.compile(r"^([a-z_0-9]+):(.+)$", re.IGNORECASE)
@@ -31,30 +27,53 @@ _TYPED = re.compile(r"^([a-z_0-9]+):(.+)$", re.IGNORECASE)
 def match_command(
     queries: Annotated[list[str], typer.Argument(help="Files, directories, or hashes "
                                                  "(pdq:HEX, md5:HEX, sha256:HEX, or bare hex).")],
-    list_file: Annotated[Path, typer.Option("--list", help="List file: CSV, JSONL or "
-                                            "threatexchange's 'pdq <hex>' lines.")],
-    threshold: Annotated[int, typer.Option(min=0, max=MAX_THRESHOLD,
-                                           help="PDQ distance threshold.")] = PDQ_DEFAULT_THRESHOLD,
+    list_files: Annotated[list[Path], typer.Option(
+        "--list", help="A list to match against (repeat for several): a signed snapshot from a "
+        "vigil server (it carries its own trust level and threshold), or a CSV, JSONL or "
+        "threatexchange 'pdq <hex>' file.")],
+    allow_lists: Annotated[list[Path] | None, typer.Option(
+        "--allow-list", help="A list of benign look-alikes (repeatable): a query that matches "
+        "one is reported as no match.")] = None,
+    trust: Annotated[str, typer.Option(
+        help="Trust of plain (non-snapshot) --list files: 'verified' only if two organisations "
+        "confirmed every entry, else 'unverified' (hits are for review, never for action).")
+    ] = "unverified",
+    threshold: Annotated[int | None, typer.Option(
+        min=0, max=MAX_THRESHOLD, help="PDQ distance threshold for every list (default: each "
+        "snapshot's own, 31 for plain files).")] = None,
     dihedral: Annotated[bool, typer.Option(help="Also match rotated and mirrored images.")] = False,
     public_key: Annotated[Path | None, typer.Option(
-        help="For a snapshot downloaded from a vigil server: the server's public key (PEM, "
-             "from /v1/log/key). The snapshot's signature is checked; a bad one is refused.")] = None,
+        help="For snapshots downloaded from a vigil server: the server's public key (PEM, "
+             "from /v1/log/key). Every snapshot's signature is checked; a bad one is refused.")] = None,
     min_quality: Annotated[int, typer.Option(
         min=0, max=100, help="Images whose PDQ quality is below this are matched by MD5/SHA-256 "
         "only: flat images give PDQ hashes that collide (Meta's guidance: 50).")] = PDQ_MIN_QUALITY,
 ) -> None:
-    """Print one JSON line per match: the query, the signal type, the distance and the list
-    entry's id and label.
+    """Print one JSON line per hit: the query, the list, its trust, the verdict, the signal
+    type, the distance and the entry's id and label. The same match policy as the server:
+    per-list thresholds, allow lists suppress, and only a ``verified_match`` may be acted on
+    without a person's review.
 
     Exit status: 0 when every query was read (whether or not anything matched), 1 when some
-    query could not be read or hashed, 2 when the list file or an option is invalid.
+    query could not be read or hashed, 2 when a list file or an option is invalid.
     """
     try:
-        _check_signature(list_file, public_key)
-        hash_list = HashList(read_list(list_file))
-    except ListFileError as exc:
-        err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
+        level = Trust.parse(trust)
+        if level is Trust.ALLOW:
+            raise ListFileError("--trust allow: give allow lists with --allow-list")
+        sources = []
+        for path in list_files:
+            _check_signature(path, public_key)
+            sources.append(load_list(path, trust=level, threshold=threshold))
+        for path in allow_lists or []:
+            _check_signature(path, public_key)
+            hl = load_list(path, trust=Trust.ALLOW, threshold=threshold)
+            hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
+            sources.append(hl)
+    except (ListFileError, ValueError) as exc:
+        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
         raise typer.Exit(2) from None
+    source = Sources(sources)
     failed = 0
     matched = 0
     files: list[Path] = []
@@ -63,12 +82,12 @@ def match_command(
             files.extend(iter_files([q]))
             continue
         try:
-            rows = _match_hash(hash_list, q, threshold)
+            item = _hash_item(q)
         except InvalidSignal as exc:
             failed += 1
             err_console.print(f"[red]error[/red] {q}: {exc.message}", highlight=False)
             continue
-        matched += _emit(rows)
+        matched += _emit(q, match_items(source, [item])[0])
     options = HashOptions(dihedral=dihedral)
     with progress() as bar:
         task = bar.add_task("matching", total=len(files))
@@ -79,13 +98,15 @@ def match_command(
                 err_console.print(f"[red]error[/red] {result.path}: {result.error}", highlight=False)
                 continue
             h = result.hashes
-            if isinstance(h, ImageHashes) and h.quality < min_quality:
+            usable = not (isinstance(h, ImageHashes) and h.quality < min_quality)
+            if isinstance(h, ImageHashes) and not usable:
                 err_console.print(f"note: {result.path}: PDQ quality {h.quality} is below "
                                   f"{min_quality}; matched by MD5/SHA-256 only", highlight=False)
-            matched += _emit(_match_file(hash_list, result.path, h, threshold,
-                                         pdq=not (isinstance(h, ImageHashes)
-                                                  and h.quality < min_quality)))
-    err_console.print(f"{matched} match(es); list has {len(hash_list.entries)} entries")
+            extra = {"quality": h.quality} if isinstance(h, ImageHashes) and usable else {}
+            matched += _emit(result.path, match_items(source, [_file_item(h, usable)])[0],
+                             **extra)
+    entries = sum(len(s.entries) for s in sources)
+    err_console.print(f"{matched} match(es); {len(sources)} list(s) with {entries} entries")
     if failed:
         raise typer.Exit(1)
 
@@ -123,66 +144,56 @@ def _check_signature(list_file: Path, public_key: Path | None) -> None:
     err_console.print(f"{list_file}: signature verified", highlight=False)
 
 
-def _row(query: str, m: ListMatch, **extra: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"query": query, "signal_type": m.signal_type.value,
-                           "distance": m.distance, "id": m.entry.id, "label": m.entry.label}
-    if m.query_match_percent is not None:
-        row["query_match_percent"] = m.query_match_percent
-        row["target_match_percent"] = m.target_match_percent
-    row.update(extra)
-    return row
-
-
-def _emit(rows: list[dict[str, Any]]) -> int:
-    for row in rows:
+def _emit(query: str, outcome: Outcome, **extra: Any) -> int:
+    """One JSON line per hit that stands; a suppressed query is noted on stderr."""
+    if outcome.suppressed:
+        allow = ", ".join(sorted({c.list.name for c in outcome.allow_hits}))
+        err_console.print(f"note: {query}: matches the allow list ({allow}): no match",
+                          highlight=False)
+    for c in outcome.hits:
+        row: dict[str, Any] = {"query": query, "list": c.list.name, "trust": c.trust.value,
+                               "verdict": outcome.verdict.value,
+                               "signal_type": c.signal_type.value, "distance": c.distance,
+                               "id": str(c.key), "label": c.label}
+        if c.query_match_percent is not None:
+            row["query_match_percent"] = c.query_match_percent
+            row["target_match_percent"] = c.target_match_percent
+        if c.variant is not None:
+            row["transform"] = c.variant
+        row.update(extra)
         sys.stdout.write(json.dumps(row) + "\n")
     sys.stdout.flush()
-    return len(rows)
+    return len(outcome.hits)
 
 
-def _match_hash(hash_list: HashList, text: str, threshold: int) -> list[dict[str, Any]]:
+def _hash_item(text: str) -> Item:
+    """A hash given on the command line: ``type:value``, or bare hex (a 64-character one is
+    tried as PDQ and as SHA-256)."""
     typed = _TYPED.match(text)
     if typed:
-        candidates = [SignalType.parse(typed.group(1))]
-        value = typed.group(2)
-    else:
-        value = text.strip()
-        by_length = {32: [SignalType.MD5], 64: [SignalType.PDQ, SignalType.SHA256]}
-        if len(value) not in by_length:
-            raise InvalidSignal("not a file, and not a hash: give pdq:HEX, md5:HEX or sha256:HEX")
-        candidates = by_length[len(value)]
-    rows: list[dict[str, Any]] = []
-    for st in candidates:
+        st = SignalType.parse(typed.group(1))
+        signal = parse_signal(st, typed.group(2))
+        return Item.of((st, signal if isinstance(signal, VpdqHash) else signal.hex))
+    value = text.strip()
+    by_length = {32: [SignalType.MD5], 64: [SignalType.PDQ, SignalType.SHA256]}
+    if len(value) not in by_length:
+        raise InvalidSignal("not a file, and not a hash: give pdq:HEX, md5:HEX or sha256:HEX")
+    signals = []
+    for st in by_length[len(value)]:
         signal = parse_signal(st, value)
-        if st is SignalType.PDQ:
-            rows += [_row(text, m) for m in hash_list.match_pdq([signal.hex], threshold)[0]]  # type: ignore[union-attr]
-        elif st is SignalType.VPDQ:
-            rows += [_row(text, m) for m in hash_list.match_vpdq(signal, threshold)]  # type: ignore[arg-type]
-        else:
-            rows += [_row(text, m) for m in hash_list.match_digest(st, signal.hex)]  # type: ignore[union-attr]
-    return rows
+        assert not isinstance(signal, VpdqHash)
+        signals.append(Signal(st, signal.hex))
+    return Item(tuple(signals))
 
 
-def _match_file(hash_list: HashList, path: str, h: ImageHashes | VideoHashes,
-                threshold: int, pdq: bool = True) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    rows += [_row(path, m) for m in hash_list.match_digest(SignalType.MD5, h.md5)]
-    rows += [_row(path, m) for m in hash_list.match_digest(SignalType.SHA256, h.sha256)]
+def _file_item(h: ImageHashes | VideoHashes, pdq: bool) -> Item:
+    signals = [Signal(SignalType.MD5, h.md5), Signal(SignalType.SHA256, h.sha256)]
     if isinstance(h, VideoHashes):
-        rows += [_row(path, m) for m in hash_list.match_vpdq(h.vpdq, threshold)]
-        return rows
-    if not pdq:
-        return rows
-    variants = h.dihedral or {"original": h.pdq}
-    best: dict[int, tuple[ListMatch, str]] = {}
-    names = list(variants)
-    for name, matches in zip(names, hash_list.match_pdq([variants[n] for n in names], threshold),
-                             strict=True):
-        for m in matches:
-            key = m.entry.line
-            if key not in best or (m.distance or 0) < (best[key][0].distance or 0):
-                best[key] = (m, name)
-    for m, name in sorted(best.values(), key=lambda x: (x[0].distance or 0, x[0].entry.line)):
-        extra = {"transform": name} if h.dihedral else {}
-        rows.append(_row(path, m, quality=h.quality, **extra))
-    return rows
+        signals.append(Signal(SignalType.VPDQ, h.vpdq))
+    elif pdq:
+        variants = h.dihedral or {}
+        if variants:
+            signals += [Signal(SignalType.PDQ, v, name) for name, v in variants.items()]
+        else:
+            signals.append(Signal(SignalType.PDQ, h.pdq))
+    return Item(tuple(signals))

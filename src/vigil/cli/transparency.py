@@ -15,8 +15,8 @@ def transparency_command(
     out: Annotated[Path, typer.Option(help="Folder for index.html and report.json.")],
 ) -> None:
     """Write the transparency report for a period (counts and medians only, no personal data)."""
-    from vigil.accountability.transparency import write
     from vigil.cli._db import unit_of_work
+    from vigil.web.transparency import write
 
     with unit_of_work() as s:
         f = write(s, period, out)

@@ -12,7 +12,6 @@ from vigil.audit.service import record
 from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid, TooLarge
 from vigil.indicators import feeds, service
-from vigil.indicators.models import Indicator
 from vigil.indicators.schemas import (
     HitOut,
     IndicatorOut,
@@ -26,20 +25,11 @@ from vigil.indicators.schemas import (
     ReasonIn,
 )
 from vigil.matching.errors import InvalidSignal
+from vigil.matching.policy import Item, match_items
 from vigil.matching.signals import SignalType, VpdqHash, parse_signal
 from vigil.orgs.access import Scope
 
 router = APIRouter(prefix="/v1")
-
-
-def _out(ind: Indicator) -> IndicatorOut:
-    return IndicatorOut(
-        id=ind.id, list=ind.hash_list.name, signal_type=ind.signal_type, value=ind.value,
-        status=ind.status, label=ind.label, legal_basis=ind.legal_basis, source=ind.source,
-        proposed_by_org=ind.proposed_by_org, proposer=ind.proposer, proposed_at=ind.proposed_at,
-        decided_by_org=ind.decided_by_org, decided_at=ind.decided_at,
-        retracted_at=ind.retracted_at, retract_reason=ind.retract_reason, salt=ind.salt,
-        commitment=service.commitment(ind.salt, ind.signal_type, ind.value))
 
 
 def _after_change(request: Request) -> None:
@@ -57,7 +47,7 @@ def get_lists(request: Request, actor: principal_of(Scope.LISTS_DOWNLOAD)) -> An
 @router.post("/lists", response_model=ListOut, status_code=201)
 def create_list(body: ListIn, request: Request, actor: principal_of(Scope.LISTS_MANAGE)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        hl = service.create_list(s, actor, body.name, body.kind, body.pdq_threshold,
+        hl = service.create_list(s, actor, body.name, body.trust, body.pdq_threshold,
                                  body.description)
         out = ListOut.model_validate(hl)
     _after_change(request)
@@ -100,7 +90,7 @@ def propose(body: ProposeIn, request: Request,
             actor: principal_of(Scope.INDICATORS_PROPOSE)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
         created = service.propose(s, actor, [service.Proposal(**i.model_dump()) for i in body.items])
-        return [_out(i) for i in created]
+        return [IndicatorOut.of(i) for i in created]
 
 
 @router.get("/indicators", response_model=list[IndicatorOut])
@@ -108,21 +98,21 @@ def list_indicators(request: Request, actor: principal_of(Scope.INDICATORS_READ)
                     status: str | None = None, list_name: str | None = Query(None, alias="list"),
                     after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Any:
     with unit_of_work(request) as s:
-        return [_out(i) for i in service.list_indicators(s, actor, status, list_name, limit, after)]
+        return [IndicatorOut.of(i) for i in service.list_indicators(s, actor, status, list_name, limit, after)]
 
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorOut)
 def get_indicator(indicator_id: DbId, request: Request,
                   actor: principal_of(Scope.INDICATORS_READ)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        return _out(service.get_indicator(s, indicator_id))
+        return IndicatorOut.of(service.get_indicator(s, indicator_id))
 
 
 @router.post("/indicators/{indicator_id}/verify", response_model=IndicatorOut)
 def verify(indicator_id: DbId, request: Request,
            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        out = _out(service.verify(s, actor, indicator_id))
+        out = IndicatorOut.of(service.verify(s, actor, indicator_id))
     _after_change(request)
     return out
 
@@ -131,14 +121,14 @@ def verify(indicator_id: DbId, request: Request,
 def reject(indicator_id: DbId, body: ReasonIn, request: Request,
            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        return _out(service.reject(s, actor, indicator_id, body.reason))
+        return IndicatorOut.of(service.reject(s, actor, indicator_id, body.reason))
 
 
 @router.post("/indicators/{indicator_id}/retract", response_model=IndicatorOut)
 def retract(indicator_id: DbId, body: ReasonIn, request: Request,
             actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        out = _out(service.retract(s, actor, indicator_id, body.reason))
+        out = IndicatorOut.of(service.retract(s, actor, indicator_id, body.reason))
     _after_change(request)
     return out
 
@@ -151,43 +141,28 @@ def match(body: MatchIn, request: Request, actor: principal_of(Scope.MATCH)) -> 
         raise TooLarge(f"at most {limit} hashes per request, got {len(body.items)}")
     if not body.items:
         raise Invalid("no hashes to match")
-    parsed: list[tuple[SignalType, Any]] = []
+    items: list[Item] = []
     errors = []
     for i, item in enumerate(body.items):
         try:
             st = SignalType.parse(item.signal_type)
-            parsed.append((st, parse_signal(st, item.value)))
+            sig = parse_signal(st, item.value)
+            items.append(Item.of((st, sig if isinstance(sig, VpdqHash) else sig.hex)))
         except InvalidSignal as exc:
             errors.append({"index": i, "error": exc.message})
     if errors:
         raise Invalid(f"{len(errors)} of {len(body.items)} hashes are invalid", items=errors)
     if state.match_quota is not None:
-        state.match_quota.take(f"key:{actor.key_id}", len(parsed))
-    matcher = state.matcher
-    pdq_pos = [i for i, (st, _) in enumerate(parsed) if st is SignalType.PDQ]
-    pdq_hits = matcher.match_pdq([parsed[i][1].hex for i in pdq_pos])
-    hits: list[list[Any]] = [[] for _ in parsed]
-    for i, h in zip(pdq_pos, pdq_hits, strict=True):
-        hits[i] = h
-    for i, (st, sig) in enumerate(parsed):
-        if st is SignalType.VPDQ:
-            assert isinstance(sig, VpdqHash)
-            hits[i] = matcher.match_vpdq(sig)
-        elif st is not SignalType.PDQ:
-            hits[i] = matcher.match_digest(st, sig.hex)
-    results = []
-    total = 0
-    for i, item_hits in enumerate(hits):
-        allowed = any(h.list_kind == "allow" for h in item_hits)
-        shown = [] if allowed else [h for h in item_hits if h.list_kind == "block"]
-        total += len(shown)
-        results.append(MatchResult(
-            index=i, suppressed_by_allow_list=allowed and any(h.list_kind == "block" for h in item_hits),
-            matches=[HitOut(indicator_id=h.indicator_id, list=h.list, signal_type=h.signal_type,
-                            distance=h.distance, label=h.label) for h in shown]))
+        state.match_quota.take(f"key:{actor.key_id}", len(items))
+    outcomes = match_items(state.matcher, items)
+    results = [MatchResult(
+        index=i, verdict=o.verdict, suppressed_by_allow_list=o.suppressed,
+        matches=[HitOut(indicator_id=int(h.key), list=h.list.name, trust=h.trust,
+                        signal_type=h.signal_type.value, distance=h.distance, label=h.label)
+                 for h in o.hits]) for i, o in enumerate(outcomes)]
     with unit_of_work(request) as s:
         record(s, actor, AuditAction.MATCH_QUERIED,
-               details={"hashes": len(parsed), "matched_items": sum(1 for r in results if r.matches)})
-    state.metrics.hashes_matched.inc(len(parsed))
+               details={"hashes": len(items), "matched_items": sum(1 for r in results if r.matches)})
+    state.metrics.hashes_matched.inc(len(items))
     state.hit_counter.add([m.indicator_id for r in results for m in r.matches])
     return MatchOut(results=results)

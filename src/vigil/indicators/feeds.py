@@ -1,5 +1,7 @@
 """Signed list snapshots and change feeds, for providers that match on their own machines.
 
+Both carry the list's ``trust`` (verified, unverified, allow — see
+:mod:`vigil.matching.policy`): only hits on a verified list may lead to action without review.
 Both are JSON objects; ``signature`` is an Ed25519 signature (base64), by the log's key, over
 the canonical JSON (sorted keys, no spaces) of the object without ``signature``. The key is
 published at ``GET /v1/log/key``; ``vigil match --list FILE --public-key KEY`` checks it.
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.translog.sth import TreeHeadSigner
 
@@ -49,11 +52,11 @@ def snapshot(session: Session, hl: HashList, signer: TreeHeadSigner) -> dict[str
     seq = session.scalar(select(func.max(ListChange.seq))) or 0
     rows = session.execute(
         select(Indicator.id, Indicator.signal_type, Indicator.value, Indicator.label)
-        .where(Indicator.list_id == hl.id, Indicator.status == "active")
+        .where(Indicator.list_id == hl.id, Indicator.status == IndicatorStatus.ACTIVE)
         .order_by(Indicator.id)).all()
     body = {
         "format": FORMAT, "type": "snapshot", "list": hl.name, "kind": hl.kind,
-        "pdq_threshold": hl.pdq_threshold, "seq": seq,
+        "trust": hl.trust, "pdq_threshold": hl.pdq_threshold, "seq": seq,
         "generated_at": datetime.now(UTC).isoformat(),
         "entries": [{"id": r[0], "signal_type": r[1], "value": r[2], "label": r[3]}
                     for r in rows],
@@ -76,7 +79,8 @@ def changes(session: Session, hl: HashList, since: int, signer: TreeHeadSigner,
     if len(rows) < limit:
         until = max(until, high)
     body = {
-        "format": FORMAT, "type": "changes", "list": hl.name, "since": since, "until": until,
+        "format": FORMAT, "type": "changes", "list": hl.name, "trust": hl.trust,
+        "since": since, "until": until,
         "complete": len(rows) < limit,
         "changes": [{"seq": r[0], "action": r[1], "id": r[2], "signal_type": r[3],
                      "value": r[4]} for r in rows],

@@ -7,9 +7,9 @@ the feed every ``index_poll_interval`` seconds, so a verification or retraction 
 any worker is visible in every worker within about that interval; the worker that made the
 change syncs right after its commit.
 
-Index ids are indicator ids. PDQ queries use the largest threshold of any list, then each hit
-is kept only within its own list's threshold. A hit on an *allow* list (benign look-alikes)
-suppresses the item's block-list hits.
+Index ids are indicator ids. The matcher is a :class:`~vigil.matching.policy.CandidateSource`:
+PDQ queries use the largest threshold of any list and every candidate carries its list (name,
+trust, threshold); :func:`vigil.matching.policy.match_items` applies the rules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,8 @@ from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.matching.codes import pack_hex
 from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
-from vigil.matching.signals import SignalType, VpdqHash
+from vigil.matching.policy import Candidate, ListRef, Trust
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash
 from vigil.matching.video import vpdq_compare
 
 log = logging.getLogger(__name__)
@@ -36,24 +36,6 @@ log = logging.getLogger(__name__)
 _DIGEST_SIZE = {SignalType.MD5: 16, SignalType.SHA256: 32, SignalType.VIDEO_MD5: 16}
 _TYPES = list(SignalType)
 _TYPE_CODES = {st: i for i, st in enumerate(_TYPES)}
-
-
-@dataclass(frozen=True)
-class ListInfo:
-    id: int
-    name: str
-    kind: str
-    pdq_threshold: int
-
-
-@dataclass(frozen=True)
-class Hit:
-    indicator_id: int
-    list: str
-    list_kind: str
-    signal_type: str
-    distance: int | None
-    label: str | None
 
 
 class LiveMatcher:
@@ -68,7 +50,7 @@ class LiveMatcher:
         self._type_of = np.zeros(0, np.int8)
         self._labels: dict[int, str] = {}
         self._count = 0
-        self.lists: dict[int, ListInfo] = {}
+        self.lists: dict[int, ListRef] = {}
         self.last_seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,7 +60,7 @@ class LiveMatcher:
     def sync(self, factory: sessionmaker[Session]) -> int:
         """Apply every change committed since the last sync; returns how many."""
         with self._lock, factory() as session:
-            self.lists = {hl.id: ListInfo(hl.id, hl.name, hl.kind, hl.pdq_threshold)
+            self.lists = {hl.id: ListRef(hl.name, Trust(hl.trust), hl.pdq_threshold)
                           for hl in session.scalars(select(HashList))}
             changes = list(session.execute(
                 select(ListChange.seq, ListChange.indicator_id, ListChange.action)
@@ -175,52 +157,54 @@ class LiveMatcher:
     def __len__(self) -> int:
         return self._count
 
-    def _hit(self, ind_id: int, distance: int | None) -> Hit | None:
+    def _candidate(self, ind_id: int, distance: int | None, **extra: float) -> Candidate | None:
         if not self._loaded(ind_id):
             return None
         info = self.lists.get(int(self._list_of[ind_id]))
         if info is None:
             return None
-        return Hit(ind_id, info.name, info.kind, _TYPES[self._type_of[ind_id]].value, distance,
-                   self._labels.get(ind_id))
+        return Candidate(ind_id, info, _TYPES[self._type_of[ind_id]], distance,
+                         self._labels.get(ind_id), None, **extra)
 
-    def match_pdq(self, hexes: list[str]) -> list[list[Hit]]:
-        lists = list(self.lists.values())
+    def pdq_candidates(self, hexes: Sequence[str]) -> list[list[Candidate]]:
+        """Candidates within the largest threshold of any list (the policy applies each
+        list's own)."""
         if not hexes:
             return []
-        t = max((li.pdq_threshold for li in lists), default=31)
-        res = self.pdq.search_batch(pack_hex(hexes), t)
-        out: list[list[Hit]] = [[] for _ in hexes]
+        t = max((li.pdq_threshold for li in self.lists.values()), default=PDQ_DEFAULT_THRESHOLD)
+        res = self.pdq.search_batch(pack_hex(list(hexes)), t)
+        out: list[list[Candidate]] = [[] for _ in hexes]
         for q, ind_id, d in zip(res.query.tolist(), res.ids.tolist(), res.distances.tolist(),
                                 strict=True):
-            hit = self._hit(ind_id, d)
-            if hit is None:
-                continue
-            info = self.lists[int(self._list_of[ind_id])]
-            if d <= info.pdq_threshold:
-                out[q].append(hit)
+            c = self._candidate(ind_id, d)
+            if c is not None:
+                out[q].append(c)
         return out
 
-    def match_digest(self, st: SignalType, value: str) -> list[Hit]:
-        types = [st]
-        if st in (SignalType.MD5, SignalType.VIDEO_MD5):
-            types = [SignalType.MD5, SignalType.VIDEO_MD5]
-        hits = []
-        for t in types:
-            for ind_id in self.exact[t].lookup(value):
-                hit = self._hit(ind_id, 0)
-                if hit is not None:
-                    hits.append(hit)
-        return hits
+    def digest_candidates(self, signal_type: SignalType, hex_value: str) -> list[Candidate]:
+        # An MD5 is an MD5, whatever kind of file it was taken of.
+        types = ([SignalType.MD5, SignalType.VIDEO_MD5]
+                 if signal_type in (SignalType.MD5, SignalType.VIDEO_MD5) else [signal_type])
+        out = []
+        for st in types:
+            for ind_id in self.exact[st].lookup(hex_value):
+                c = self._candidate(ind_id, 0)
+                if c is not None:
+                    out.append(c)
+        return out
 
-    def match_vpdq(self, video: VpdqHash) -> list[Hit]:
-        hits = []
+    def vpdq_candidates(self, video: VpdqHash) -> list[Candidate]:
+        """Videos matching frame by frame within their list's threshold (vPDQ's rule)."""
+        out = []
         for ind_id, target in list(self.videos.items()):
             info = self.lists.get(int(self._list_of[ind_id])) if self._loaded(ind_id) else None
             if info is None:
                 continue
-            if vpdq_compare(video, target, distance=info.pdq_threshold).is_match():
-                hit = self._hit(ind_id, None)
-                if hit is not None:
-                    hits.append(hit)
-        return hits
+            result = vpdq_compare(video, target, distance=info.pdq_threshold)
+            if result.is_match():
+                c = self._candidate(ind_id, None,
+                                    query_match_percent=result.query_match_percent,
+                                    target_match_percent=result.target_match_percent)
+                if c is not None:
+                    out.append(c)
+        return out

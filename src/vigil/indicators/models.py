@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vigil.db import Base
@@ -13,16 +14,27 @@ class HashList(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    #: "block" (known material) or "allow" (benign look-alikes that suppress matches)
-    kind: Mapped[str] = mapped_column(String(16))
+    #: How far its entries may be relied on (:class:`vigil.matching.policy.Trust`): verified
+    #: (two organisations confirmed the material), unverified (victim-submitted), allow (benign
+    #: look-alikes that suppress matches). Fixed when the list is created.
+    trust: Mapped[str] = mapped_column(String(16))
     pdq_threshold: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+    @property
+    def kind(self) -> str:
+        """"allow" or "block": what older clients read (derived from ``trust``)."""
+        return "allow" if self.trust == "allow" else "block"
+
 
 class Indicator(Base):
-    """A hash on a list, with its provenance. ``status``: pending, active, rejected, retracted.
-    ``salt`` opens the commitment that the transparency log holds instead of the value."""
+    """A hash on a list, with its provenance. ``salt`` opens the commitment that the
+    transparency log holds instead of the value.
+
+    ``status`` (:class:`vigil.indicators.lifecycle.IndicatorStatus`) can be read and queried but
+    not assigned: only :func:`vigil.indicators.lifecycle.transition` changes it, together with
+    its log leaf, its list-feed entry and its audit record."""
 
     __tablename__ = "indicators"
     __table_args__ = (Index("ix_indicators_list_value", "list_id", "signal_type", "value"),)
@@ -32,7 +44,7 @@ class Indicator(Base):
     signal_type: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(Text)
     salt: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    _status: Mapped[str] = mapped_column("status", String(16), index=True)
     label: Mapped[str | None] = mapped_column(String(64))
     legal_basis: Mapped[str] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(200))
@@ -47,6 +59,10 @@ class Indicator(Base):
     retract_reason: Mapped[str | None] = mapped_column(Text)
 
     hash_list: Mapped[HashList] = relationship(lazy="selectin")
+
+    @hybrid_property
+    def status(self) -> str:
+        return self._status
 
 
 class ListChange(Base):

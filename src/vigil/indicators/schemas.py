@@ -5,12 +5,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.indicators.lifecycle import commitment
+from vigil.indicators.models import Indicator
+from vigil.matching.policy import Trust, Verdict
+
 
 class ListIn(BaseModel):
     name: str = Field(max_length=64)
-    kind: str = "block"
-    pdq_threshold: int = 31
-    description: str = ""
+    trust: Trust = Field(default=Trust.VERIFIED, description=(
+        "verified: entries need two organisations; unverified: self-declared (victims' own "
+        "hashes), hits are reviewed before any action; allow: benign look-alikes that "
+        "suppress other hits. Fixed once the list exists."))
+    pdq_threshold: int = Field(default=31, ge=0, le=64)
+    description: str = Field(default="", max_length=2000)
 
 
 class ListUpdate(BaseModel):
@@ -20,7 +27,8 @@ class ListUpdate(BaseModel):
 class ListOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     name: str
-    kind: str
+    trust: Trust
+    kind: str = Field(description='"allow" or "block" (derived from trust; for older clients)')
     pdq_threshold: int
     description: str
 
@@ -43,6 +51,17 @@ class ReasonIn(BaseModel):
 
 
 class IndicatorOut(BaseModel):
+    @classmethod
+    def of(cls, ind: Indicator) -> IndicatorOut:
+        return cls(
+            id=ind.id, list=ind.hash_list.name, signal_type=ind.signal_type, value=ind.value,
+            status=ind.status, label=ind.label, legal_basis=ind.legal_basis, source=ind.source,
+            proposed_by_org=ind.proposed_by_org, proposer=ind.proposer,
+            proposed_at=ind.proposed_at, decided_by_org=ind.decided_by_org,
+            decided_at=ind.decided_at, retracted_at=ind.retracted_at,
+            retract_reason=ind.retract_reason, salt=ind.salt,
+            commitment=commitment(ind.salt, ind.signal_type, ind.value))
+
     id: int
     list: str
     signal_type: str
@@ -74,6 +93,8 @@ class MatchIn(BaseModel):
 class HitOut(BaseModel):
     indicator_id: int
     list: str
+    trust: Trust = Field(description="the list's trust: only verified hits may be acted on "
+                                     "without review")
     signal_type: str
     distance: int | None
     label: str | None
@@ -81,6 +102,9 @@ class HitOut(BaseModel):
 
 class MatchResult(BaseModel):
     index: int
+    verdict: Verdict = Field(description=(
+        "verified_match: action without review is allowed; unverified_match: a person must "
+        "review before any action; allowed: a benign look-alike (no match); no_match"))
     matches: list[HitOut]
     suppressed_by_allow_list: bool = False
 

@@ -2,67 +2,69 @@
 
 Rules this module enforces (and nothing else may bypass):
 
-* an indicator enters as *pending*, with its provenance;
-* it becomes *active* only when a reviewer of a **different organisation** verifies it — the
-  proposer's own organisation cannot, and neither can the proposer;
-* reject (pending → rejected) and retract (active or pending → retracted, reason required);
-* every event is a leaf of the transparency log, appended in the same transaction as the
-  change, holding a salted commitment to the hash — never the hash itself;
-* activations and withdrawals are written to the list-change feed that providers and every
-  server worker follow. Services never commit: the caller's transaction does, once.
+* a list's trust (verified, unverified, allow) is fixed when it is created;
+* an indicator enters as *pending*, with its provenance, and becomes *active* only when a
+  reviewer of a **different organisation** verifies it; reject, retract (reason required);
+* every status change goes through :mod:`vigil.indicators.lifecycle` — one table, one function
+  that writes the status, the log leaf (a salted commitment, never the hash), the list-change
+  feed and the audit record in the caller's transaction. Services never commit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotFound
-from vigil.indicators.models import HashList, Indicator, ListChange
+from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus, commitment, create, transition
+from vigil.indicators.models import HashList, Indicator
 from vigil.matching.errors import InvalidSignal
 from vigil.matching.index import MAX_THRESHOLD
+from vigil.matching.policy import Trust
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash, parse_signal
 from vigil.orgs.access import Principal, Scope
 from vigil.translog import repository as log
 
-PENDING, ACTIVE, REJECTED, RETRACTED = "pending", "active", "rejected", "retracted"
-LIST_KINDS = ("block", "allow")
+__all__ = ["Proposal", "all_lists", "commitment", "create_list", "get_indicator", "get_list",
+           "list_indicators", "normalise", "propose", "reject", "retract", "update_list",
+           "verify"]
 
-
-def commitment(salt: str, signal_type: str, value: str) -> str:
-    """What the log holds instead of the hash: an auditor with the salt can open it."""
-    data = b"\0".join([b"vigil-commitment-v1", bytes.fromhex(salt), signal_type.encode(),
-                       value.encode()])
-    return hashlib.sha256(data).hexdigest()
+#: Statuses an indicator is "on the list" in (a second proposal of the same hash is refused).
+LISTED = (IndicatorStatus.PENDING, IndicatorStatus.ACTIVE, IndicatorStatus.QUARANTINED)
 
 
 # -- lists ------------------------------------------------------------------------------------
 
-def create_list(session: Session, actor: Principal | None, name: str, kind: str = "block",
-                pdq_threshold: int = PDQ_DEFAULT_THRESHOLD, description: str = "") -> HashList:
+def create_list(session: Session, actor: Principal | None, name: str,
+                trust: Trust | str = Trust.VERIFIED, pdq_threshold: int = PDQ_DEFAULT_THRESHOLD,
+                description: str = "") -> HashList:
+    """A new list. ``trust``: verified (entries need two organisations), unverified (victims'
+    own hashes: hits are reviewed before any action), allow (benign look-alikes)."""
     if actor is not None:
         actor.require(Scope.LISTS_MANAGE)
-    if kind not in LIST_KINDS:
-        raise Invalid(f"list kind must be one of {', '.join(LIST_KINDS)}, got {kind!r}")
+    try:
+        level = Trust.parse(str(trust))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
     if not 0 <= pdq_threshold <= MAX_THRESHOLD:
         raise Invalid(f"pdq_threshold must be between 0 and {MAX_THRESHOLD}")
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
         raise Invalid("list name: 1-64 letters, digits, '-' or '_'")
     if session.scalar(select(HashList).where(HashList.name == name)):
         raise Conflict(f"a list named {name!r} exists already")
-    hl = HashList(name=name, kind=kind, pdq_threshold=pdq_threshold, description=description,
-                  created_at=now())
+    hl = HashList(name=name, trust=level.value, pdq_threshold=pdq_threshold,
+                  description=description, created_at=now())
     session.add(hl)
     session.flush()
-    log.append(session, {"event": "list:created", "list": name, "kind": kind,
-                         "pdq_threshold": pdq_threshold, "at": hl.created_at.isoformat()})
+    log.append(session, {"event": "list:created", "list": name, "kind": hl.kind,
+                         "trust": level.value, "pdq_threshold": pdq_threshold,
+                         "at": hl.created_at.isoformat()})
     record(session, actor, AuditAction.LIST_CREATED, subject=name)
     return hl
 
@@ -114,14 +116,6 @@ def normalise(signal_type: str, value: str) -> tuple[str, str]:
     return st.value, text
 
 
-def _leaf(event: str, ind: Indicator, actor: Principal, **extra: object) -> dict[str, object]:
-    return {"event": event, "indicator": ind.id, "list": ind.hash_list.name,
-            "signal_type": ind.signal_type,
-            "commitment": commitment(ind.salt, ind.signal_type, ind.value),
-            "status": ind.status, "org": actor.organisation_id, "at": now().isoformat(),
-            **extra}
-
-
 def propose(session: Session, actor: Principal, proposals: list[Proposal]) -> list[Indicator]:
     """Propose indicators (all or none): each enters as pending."""
     actor.require(Scope.INDICATORS_PROPOSE)
@@ -142,24 +136,21 @@ def propose(session: Session, actor: Principal, proposals: list[Proposal]) -> li
         raise Invalid(f"{len(errors)} of {len(proposals)} proposals are invalid", items=errors)
     out = []
     for st, value, hl, p in prepared:
-        existing = session.scalar(select(Indicator).where(
-            Indicator.list_id == hl.id, Indicator.signal_type == st, Indicator.value == value,
-            Indicator.status.in_([PENDING, ACTIVE])))
+        existing = listed(session, hl, st, value)
         if existing is not None:
             raise Conflict(f"this {st} hash is already {existing.status} on list {hl.name!r} "
                            f"(indicator {existing.id})", indicator_id=existing.id)
-        ind = Indicator(list_id=hl.id, hash_list=hl, signal_type=st, value=value,
-                        salt=secrets.token_hex(16), status=PENDING, label=p.label,
-                        legal_basis=p.legal_basis.strip(), source=p.source,
-                        proposed_by_org=actor.organisation_id, proposed_by_key=actor.key_id,
-                        proposer=actor.holder, proposed_at=now())
-        session.add(ind)
-        session.flush()
-        log.append(session, _leaf("indicator:proposed", ind, actor))
-        record(session, actor, AuditAction.INDICATOR_PROPOSED, subject=str(ind.id),
-               details={"list": hl.name, "signal_type": st})
-        out.append(ind)
+        out.append(create(session, IndicatorEvent.PROPOSED, actor, hl, signal_type=st,
+                          value=value, legal_basis=p.legal_basis.strip(), label=p.label,
+                          source=p.source))
     return out
+
+
+def listed(session: Session, hl: HashList, signal_type: str, value: str) -> Indicator | None:
+    """The indicator holding this hash on this list (pending, active or quarantined), if any."""
+    return session.scalar(select(Indicator).where(
+        Indicator.list_id == hl.id, Indicator.signal_type == signal_type,
+        Indicator.value == value, Indicator.status.in_(LISTED)))
 
 
 def get_indicator(session: Session, indicator_id: int, *, for_update: bool = False) -> Indicator:
@@ -170,55 +161,23 @@ def get_indicator(session: Session, indicator_id: int, *, for_update: bool = Fal
 
 
 def verify(session: Session, actor: Principal, indicator_id: int) -> Indicator:
+    """A reviewer of another organisation confirms a pending indicator: it starts matching."""
     actor.require(Scope.INDICATORS_REVIEW)
-    ind = get_indicator(session, indicator_id, for_update=True)
-    if ind.status != PENDING:
-        raise Conflict(f"indicator {ind.id} is {ind.status}, not pending")
-    if ind.proposed_by_key == actor.key_id or ind.proposed_by_org == actor.organisation_id:
-        raise Conflict(
-            "two-organisation rule: an indicator must be verified by a reviewer of a "
-            "different organisation than the one that proposed it", indicator_id=ind.id)
-    ind.status = ACTIVE
-    ind.decided_by_org, ind.decided_by_key, ind.decided_at = actor.organisation_id, actor.key_id, now()
-    log.append(session, _leaf("indicator:verified", ind, actor))
-    session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="add", at=now()))
-    record(session, actor, AuditAction.INDICATOR_VERIFIED, subject=str(ind.id))
-    return ind
+    return transition(session, get_indicator(session, indicator_id, for_update=True),
+                      IndicatorEvent.VERIFIED, actor)
 
 
 def reject(session: Session, actor: Principal, indicator_id: int, reason: str) -> Indicator:
     actor.require(Scope.INDICATORS_REVIEW)
-    ind = get_indicator(session, indicator_id, for_update=True)
-    if ind.status != PENDING:
-        raise Conflict(f"indicator {ind.id} is {ind.status}, not pending")
-    if not reason or not reason.strip():
-        raise Invalid("a reason is required to reject")
-    ind.status = REJECTED
-    ind.decided_by_org, ind.decided_by_key, ind.decided_at = actor.organisation_id, actor.key_id, now()
-    ind.retract_reason = reason.strip()
-    log.append(session, _leaf("indicator:rejected", ind, actor))
-    record(session, actor, AuditAction.INDICATOR_REJECTED, subject=str(ind.id))
-    return ind
+    return transition(session, get_indicator(session, indicator_id, for_update=True),
+                      IndicatorEvent.REJECTED, actor, reason=reason)
 
 
 def retract(session: Session, actor: Principal, indicator_id: int, reason: str) -> Indicator:
+    """Take an indicator off its list for good (pending, active or quarantined)."""
     actor.require(Scope.INDICATORS_REVIEW)
-    if not reason or not reason.strip():
-        raise Invalid("a reason is required to retract an indicator")
-    ind = get_indicator(session, indicator_id, for_update=True)
-    if ind.status not in (PENDING, ACTIVE, "quarantined"):
-        raise Conflict(f"indicator {ind.id} is {ind.status}; only pending, active or "
-                       "quarantined ones can be retracted")
-    was_active = ind.status == ACTIVE  # a quarantined one has left the lists already
-    ind.status = RETRACTED
-    ind.retracted_at = now()
-    ind.retract_reason = reason.strip()
-    log.append(session, _leaf("indicator:retracted", ind, actor))
-    if was_active:
-        session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="withdraw",
-                               at=now()))
-    record(session, actor, AuditAction.INDICATOR_RETRACTED, subject=str(ind.id))
-    return ind
+    return transition(session, get_indicator(session, indicator_id, for_update=True),
+                      IndicatorEvent.RETRACTED, actor, reason=reason)
 
 
 def list_indicators(session: Session, actor: Principal, status: str | None = None,
@@ -227,8 +186,26 @@ def list_indicators(session: Session, actor: Principal, status: str | None = Non
     actor.require(Scope.INDICATORS_READ)
     q = select(Indicator).where(Indicator.id > after_id).order_by(Indicator.id).limit(limit)
     if status:
-        q = q.where(Indicator.status == status)
+        try:
+            q = q.where(Indicator.status == IndicatorStatus(status).value)
+        except ValueError:
+            known = ", ".join(s.value for s in IndicatorStatus)
+            raise Invalid(f"unknown status {status!r} (known: {known})") from None
     if list_name:
         q = q.where(Indicator.list_id == get_list(session, list_name).id)
     return list(session.scalars(q))
 
+
+
+def figures(session: Session) -> dict[str, Any]:
+    """Aggregates for the dashboard: active indicators by list, indicators by status."""
+    by_list = session.execute(
+        select(HashList.name, func.count(Indicator.id))
+        .join(Indicator, (Indicator.list_id == HashList.id)
+              & (Indicator.status == IndicatorStatus.ACTIVE), isouter=True)
+        .group_by(HashList.name).order_by(HashList.name)).all()
+    by_status = session.execute(select(Indicator.status, func.count())
+                                .group_by(Indicator.status).order_by(Indicator.status)).all()
+    return {"by_list": [(n, c) for n, c in by_list],
+            "by_indicator_status": [(s, c) for s, c in by_status],
+            "pending": dict(by_status).get(IndicatorStatus.PENDING.value, 0)}

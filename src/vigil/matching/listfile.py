@@ -9,6 +9,11 @@ Three formats are read, told apart by content (not by file name):
 Blank lines and lines starting with ``#`` are ignored. Any other bad line stops the read with a
 :class:`ListFileError` that names the line number and the problem: a list with a bad line is
 not half-loaded.
+
+A loaded list is a :class:`~vigil.matching.policy.CandidateSource` with a trust level and a
+PDQ threshold (:func:`load_list`): a signed snapshot carries both; a plain file gets what the
+caller says, and is *unverified* unless told otherwise — a hash of unknown provenance is a
+reason for review, never for action.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +31,7 @@ from vigil.matching.codes import pack_hex
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
+from vigil.matching.policy import Candidate, ListRef, Trust
 from vigil.matching.signals import (
     PDQ_DEFAULT_THRESHOLD,
     Digest,
@@ -194,11 +200,54 @@ class ListMatch:
     target_match_percent: float | None = None
 
 
-class HashList:
-    """A list loaded for matching: a PDQ index, exact indexes and vPDQ entries."""
+def load_list(path: Path | str, *, trust: Trust | None = None,
+              threshold: int | None = None) -> HashList:
+    """A list file ready for the match policy. A snapshot's own trust and threshold apply
+    (``threshold`` overrides the latter; a snapshot's trust cannot be overridden: it is
+    signed); a plain file is ``trust`` (default unverified) at ``threshold`` (default 31)."""
+    p = Path(path)
+    entries = read_list(p)
+    snapshot = None
+    try:
+        snapshot = load_snapshot_object(p.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError):
+        snapshot = None
+    if snapshot is not None:
+        level = snapshot_trust(snapshot)
+        t = threshold if threshold is not None else _threshold(snapshot.get("pdq_threshold"), p)
+        return HashList(entries, ListRef(str(snapshot.get("list") or p), level, t))
+    return HashList(entries, ListRef(str(p), trust or Trust.UNVERIFIED,
+                                     PDQ_DEFAULT_THRESHOLD if threshold is None else threshold))
 
-    def __init__(self, entries: list[ListEntry]) -> None:
+
+def snapshot_trust(snapshot: dict[str, object]) -> Trust:
+    """A snapshot's trust; one without (older servers) counts as unverified unless it is an
+    allow list — the safe side."""
+    raw = snapshot.get("trust")
+    if raw is None:
+        return Trust.ALLOW if snapshot.get("kind") == "allow" else Trust.UNVERIFIED
+    try:
+        return Trust.parse(str(raw))
+    except ValueError as exc:
+        raise ListFileError(str(exc)) from None
+
+
+def _threshold(value: object, p: Path) -> int:
+    if value is None:
+        return PDQ_DEFAULT_THRESHOLD
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 64:
+        raise ListFileError(f"{p}: pdq_threshold must be an integer 0-64, got {value!r}")
+    return value
+
+
+class HashList:
+    """A list loaded for matching: a PDQ index, exact indexes and vPDQ entries. As a
+    :class:`~vigil.matching.policy.CandidateSource` it answers with its ``ref`` (name, trust,
+    threshold)."""
+
+    def __init__(self, entries: list[ListEntry], ref: ListRef | None = None) -> None:
         self.entries = entries
+        self.ref = ref or ListRef("list", Trust.UNVERIFIED)
         pdq_rows = [i for i, e in enumerate(entries) if e.signal_type is SignalType.PDQ]
         self.pdq = PdqIndex.build(
             pack_hex([entries[i].value for i in pdq_rows]) if pdq_rows else np.empty((0, 4), np.uint64),
@@ -238,3 +287,19 @@ class HashList:
                 out.append(ListMatch(self.entries[i], SignalType.VPDQ, None,
                                      result.query_match_percent, result.target_match_percent))
         return out
+
+    # -- as a candidate source for the match policy -------------------------------------------
+
+    def pdq_candidates(self, hexes: Sequence[str]) -> list[list[Candidate]]:
+        return [[Candidate(m.entry.id, self.ref, SignalType.PDQ, m.distance, m.entry.label)
+                 for m in found] for found in self.match_pdq(list(hexes), self.ref.pdq_threshold)]
+
+    def digest_candidates(self, signal_type: SignalType, hex_value: str) -> list[Candidate]:
+        return [Candidate(m.entry.id, self.ref, m.signal_type, 0, m.entry.label)
+                for m in self.match_digest(signal_type, hex_value)]
+
+    def vpdq_candidates(self, video: VpdqHash) -> list[Candidate]:
+        return [Candidate(m.entry.id, self.ref, SignalType.VPDQ, None, m.entry.label,
+                          query_match_percent=m.query_match_percent,
+                          target_match_percent=m.target_match_percent)
+                for m in self.match_vpdq(video, self.ref.pdq_threshold)]

@@ -2,16 +2,14 @@
 
 Every API route declares one :class:`Scope`; a key carries a set of scopes; an organisation's
 kind bounds which scopes its keys may ever hold (a provider's key can never verify indicators,
-whatever it was issued with). Which *reports* an authority may see (issue 4) will be decided
-here too.
+whatever it was issued with). What a principal may *read* is decided by each domain's
+``repository.py`` (``readable`` queries), from the principal's kind and member state here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-
-from sqlalchemy import ColumnElement, exists, false, true
 
 from vigil.errors import Forbidden
 
@@ -93,26 +91,6 @@ def check_grant(kind: OrgKind, scopes: set[Scope]) -> None:
         raise Forbidden(f"an organisation of kind {kind.value!r} cannot hold: {names}")
 
 
-def visible_reports(principal: Principal) -> ColumnElement[bool]:
-    """Which reports this caller may see — the one place that decides, used by every report
-    query: a provider its own; an authority those routed to its member state; Europol those
-    routed to Europol; the Centre all; anyone else none."""
-    from vigil.reports.models import Report, Routing
-
-    if principal.kind is OrgKind.CENTRE:
-        return true()
-    if principal.kind in (OrgKind.PROVIDER, OrgKind.HOTLINE):
-        return Report.provider_org == principal.organisation_id
-    recipient = None
-    if principal.kind is OrgKind.AUTHORITY and principal.member_state:
-        recipient = principal.member_state
-    elif principal.kind is OrgKind.EUROPOL:
-        recipient = "europol"
-    if recipient is None:
-        return false()
-    return exists().where(Routing.report_id == Report.id, Routing.recipient == recipient)
-
-
 def routing_recipient(principal: Principal) -> str | None:
     """The routing name an authority or Europol receives under."""
     if principal.kind is OrgKind.AUTHORITY:
@@ -120,40 +98,3 @@ def routing_recipient(principal: Principal) -> str | None:
     if principal.kind is OrgKind.EUROPOL:
         return "europol"
     return None
-
-
-def visible_url_reports(principal: Principal) -> ColumnElement[bool]:
-    """Which reported URLs this caller may see and classify: the Centre all (the public's
-    reports come to it); a hotline those it reported; anyone else none."""
-    from vigil.takedown.models import UrlReport
-
-    if principal.kind is OrgKind.CENTRE:
-        return true()
-    if principal.kind is OrgKind.HOTLINE:
-        return UrlReport.reporter_org == principal.organisation_id
-    return false()
-
-
-def visible_notices(principal: Principal) -> ColumnElement[bool]:
-    """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
-    reports it made; an authority those escalated to its member state (the hosting country);
-    anyone else none."""
-    from vigil.takedown.models import Notice, UrlReport
-
-    if principal.kind is OrgKind.CENTRE:
-        return true()
-    if principal.kind is OrgKind.HOTLINE:
-        return exists().where(UrlReport.id == Notice.url_report_id,
-                              UrlReport.reporter_org == principal.organisation_id)
-    if principal.kind is OrgKind.AUTHORITY and principal.member_state:
-        return (Notice.hosting_country == principal.member_state) & Notice.escalated_at.is_not(None)
-    return false()
-
-
-def own_reports(principal: Principal) -> ColumnElement[bool]:
-    """Reports this caller filed: the provider-side routes (add files, finish, retract, answer
-    questions) act only on these — the Centre sees every report, but never acts as their
-    provider."""
-    from vigil.reports.models import Report
-
-    return Report.provider_org == principal.organisation_id

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from vigil.deps import DbId, principal_of, unit_of_work
 from vigil.errors import Invalid
-from vigil.orgs import service
+from vigil.orgs import accounts, service
 from vigil.orgs.access import OrgKind, Scope
 from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
 
@@ -68,8 +68,6 @@ class AccountOut(BaseModel):
 def create_account(org_id: DbId, body: AccountIn, request: Request,
                    actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
     """A workspace account for a person of the organisation, with a generated password."""
-    from vigil.web import accounts
-
     with unit_of_work(request) as s:
         made = accounts.create_account(s, actor, org_id, body.username, body.role,
                                        display_name=body.display_name, locale=body.locale)

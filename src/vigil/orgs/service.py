@@ -50,6 +50,11 @@ class IssuedKey:
     token: str  # shown once, never stored
 
 
+def names(session: Session) -> dict[int, str]:
+    """Every organisation's name by id (organisations are not persons: shown to staff)."""
+    return {i: n for i, n in session.execute(select(Organisation.id, Organisation.name))}
+
+
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -1,15 +1,16 @@
 """Assessment of a submitted report (run by ``vigil worker``).
 
-1. Match every hash (given by the provider or computed from its files) against the active
-   indicators: any block-list hit → *known material*; otherwise → *new material* (for human
-   review).
-2. *Manifestly unfounded*, with the reason stated: no content at all, or every hash matches
-   the ``non-material`` allow list and nothing else was reported.
-3. Priority: urgent first, then new material and solicitation, then known material.
-4. Jurisdiction: EU member states from the reported IP addresses (offline IP-to-country), the
-   declared country of the report and of each user; none found → ``unknown``.
-5. Unless manifestly unfounded: routed to Europol and to each member state found, and handed
-   off.
+1. Every file (all its hashes together) and every hash the provider gave is an item for the
+   match policy (:func:`vigil.matching.policy.match_items`), the same one ``POST /v1/match``
+   and the crawler use — so a hash on an allow list is suppressed here exactly as there.
+2. *Manifestly unfounded*, with the reason stated: no content at all, or every item matches
+   only the allow list (benign look-alikes) and nothing else was reported.
+3. A verified hit → *known material*: forwarded at once. Hits on unverified lists only (victims'
+   own hashes, never seen by the Centre) → *unverified match*: held in the review queue, placed
+   by its urgency, and forwarded only when a reviewer confirms. No hit → *new material* (or
+   solicitation): forwarded, and queued for a reviewer who may propose new indicators.
+4. Priority: urgent first, then new material, solicitation and unverified matches, then known
+   material. Jurisdiction: :mod:`vigil.reports.forwarding`.
 """
 
 from __future__ import annotations
@@ -17,63 +18,37 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict
 
-import iptocc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.indicators.matcher import LiveMatcher
+from vigil.matching.policy import CandidateSource, Item, Outcome, Signal, Verdict, match_items
 from vigil.matching.signals import SignalType, VpdqHash
-from vigil.reports.handoff import Handoff, Notice
-from vigil.reports.models import RelatedReport, Report, ReportHash, ReportSubject, Routing
-from vigil.reports.service import enqueue
-
-EU_MEMBER_STATES = frozenset([
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
-_ALIASES = {"EL": "GR"}  # the EU's code for Greece
+from vigil.reports import repository
+from vigil.reports.forwarding import forward, jurisdictions
+from vigil.reports.handoff import Handoff
+from vigil.reports.lifecycle import Assessment, ReportEvent, ReportStatus, transition
+from vigil.reports.models import RelatedReport, Report, ReportHash, ReportSubject
 
 PRIORITY_URGENT, PRIORITY_NEW, PRIORITY_KNOWN = 300, 200, 100
 
 
-def _state(code: str | None) -> str | None:
-    if not code:
-        return None
-    c = _ALIASES.get(code.upper(), code.upper())
-    return c if c in EU_MEMBER_STATES else None
-
-
-def jurisdictions(report: Report) -> list[str]:
-    found: set[str] = set()
-    if s := _state(report.declared_country):
-        found.add(s)
-    details = json.loads(report.details or "{}")
-    for user in details.get("users", []):
-        if s := _state(user.get("declared_country")):
-            found.add(s)
-        for ev in user.get("ips", []):
-            try:
-                cc = iptocc.country_code(ev["ip"])
-            except Exception:
-                cc = None
-            if s := _state(cc):
-                found.add(s)
-    return sorted(found)
-
-
-def _matches(matcher: LiveMatcher, h: ReportHash) -> list[tuple[int, str]]:
-    st = SignalType(h.signal_type)
-    if st is SignalType.PDQ:
-        hits = matcher.match_pdq([h.value])[0]
-    elif st is SignalType.VPDQ:
-        hits = matcher.match_vpdq(VpdqHash.parse(h.value))
-    else:
-        hits = matcher.match_digest(st, h.value)
-    return [(hit.indicator_id, hit.list_kind) for hit in hits]
+def items_of(hashes: list[ReportHash]) -> list[tuple[Item, list[ReportHash]]]:
+    """One item per uploaded file (its MD5, SHA-256, PDQ and vPDQ together, so that an allow
+    hit on one of them suppresses the others), and one per hash the provider gave."""
+    groups: dict[object, list[ReportHash]] = {}
+    for h in hashes:
+        groups.setdefault(("file", h.file_id) if h.file_id is not None else ("hash", h.id), []).append(h)
+    out = []
+    for rows in groups.values():
+        signals = tuple(Signal(SignalType(h.signal_type),
+                               VpdqHash.parse(h.value) if h.signal_type == SignalType.VPDQ else h.value)
+                        for h in rows)
+        out.append((Item(signals), rows))
+    return out
 
 
 def subject_digest(kind: str, value: str, key: bytes = b"") -> str:
@@ -115,57 +90,55 @@ def link_related(session: Session, report: Report, hashes: list[ReportHash],
     return len(links)
 
 
-def assess(session: Session, report_id: int, matcher: LiveMatcher, handoff: Handoff,
+def assess(session: Session, report_id: int, matcher: CandidateSource, handoff: Handoff,
            subject_key: bytes = b"") -> Report | None:
     report = session.get(Report, report_id, with_for_update=True)
-    if report is None or report.status not in ("submitted",):
+    if report is None or report.status != ReportStatus.SUBMITTED:
         return report  # retracted meanwhile, or already assessed (a retried job)
-    hashes = list(session.scalars(select(ReportHash).where(ReportHash.report_id == report.id)))
+    hashes = repository.hashes(session, report)
     details = json.loads(report.details or "{}")
     urls = details.get("urls", [])
     link_related(session, report, hashes, subject_key)
-    known = False
-    allowed_only = bool(hashes)
-    for h in hashes:
-        hits = _matches(matcher, h)
-        block = [i for i, kind in hits if kind == "block"]
-        if block:
-            known = True
-            h.matched_indicator = block[0]
-        if not any(kind == "allow" for _, kind in hits) or block:
-            allowed_only = False
-    unfounded = None
-    if not hashes and not urls and report.concerns != "solicitation":
-        unfounded = "no content: the report carries no files, hashes or URLs"
-    elif allowed_only and not urls and report.concerns != "solicitation":
-        unfounded = "all reported content matches the non-material list (benign look-alikes)"
+    grouped = items_of(hashes)
+    outcomes: list[Outcome] = match_items(matcher, [item for item, _ in grouped])
+    for outcome, (_, rows) in zip(outcomes, grouped, strict=True):
+        if outcome.hits:
+            for h in rows:  # what matched, for the case a victim follows and for reviewers
+                h.matched_indicator = int(outcome.hits[0].key)
+    verdicts = {o.verdict for o in outcomes}
     report.assessed_at = now()
+    report.jurisdictions = " ".join(jurisdictions(report)) or "unknown"
+    unfounded = None
+    if report.concerns != "solicitation" and not urls:
+        if not hashes:
+            unfounded = "no content: the report carries no files, hashes or URLs"
+        elif verdicts == {Verdict.ALLOWED}:
+            unfounded = "all reported content matches the non-material list (benign look-alikes)"
     if unfounded:
-        report.status = report.assessment = "manifestly_unfounded"
-        report.assessment_reason = unfounded
+        report.assessment, report.assessment_reason = Assessment.UNFOUNDED, unfounded
         report.priority = 0
         record(session, None, AuditAction.REPORT_ASSESSED, subject=report.public_id,
                details={"assessment": report.assessment})
+        transition(session, report, ReportEvent.FOUND_UNFOUNDED, None)
         return report
-    report.assessment = "known_material" if known else (
-        "solicitation" if report.concerns == "solicitation" else "new_material")
-    report.assessment_reason = ("matches verified indicators" if known
-                                else "no match: queued for human review")
+    if Verdict.VERIFIED in verdicts:
+        report.assessment = Assessment.KNOWN_MATERIAL
+        report.assessment_reason = "matches verified indicators"
+    elif Verdict.UNVERIFIED in verdicts:
+        report.assessment = Assessment.UNVERIFIED_MATCH
+        report.assessment_reason = ("matches only unverified (victim-submitted) indicators: held "
+                                    "for a Centre reviewer before forwarding")
+    else:
+        report.assessment = (Assessment.SOLICITATION if report.concerns == "solicitation"
+                             else Assessment.NEW_MATERIAL)
+        report.assessment_reason = "no match: forwarded, and queued for human review"
     report.priority = (PRIORITY_URGENT if report.urgent
-                       else PRIORITY_KNOWN if known else PRIORITY_NEW)
-    states = jurisdictions(report)
-    report.jurisdictions = " ".join(states) if states else "unknown"
-    for recipient in ["europol", *states]:
-        session.add(Routing(report_id=report.id, recipient=recipient, handed_off_at=now()))
-    session.flush()
-    for recipient in ["europol", *states]:
-        # One job per notice: delivered after this commits, retried on its own if it fails.
-        enqueue(session, "deliver_notice", asdict(
-            Notice(report.public_id, recipient, report.priority, report.urgent)))
-    report.status = "forwarded"
-    report.forwarded_at = now()
+                       else PRIORITY_KNOWN if report.assessment == Assessment.KNOWN_MATERIAL
+                       else PRIORITY_NEW)
     record(session, None, AuditAction.REPORT_ASSESSED, subject=report.public_id,
            details={"assessment": report.assessment, "priority": report.priority})
-    record(session, None, AuditAction.REPORT_FORWARDED, subject=report.public_id,
-           details={"recipients": ["europol", *states]})
+    if report.assessment == Assessment.UNVERIFIED_MATCH:
+        transition(session, report, ReportEvent.HELD_FOR_REVIEW, None)
+    else:
+        forward(session, report)
     return report

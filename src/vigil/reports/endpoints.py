@@ -9,16 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from vigil.audit.events import AuditAction
-from vigil.audit.service import record
 from vigil.deps import DbId, principal_of, unit_of_work
-from vigil.errors import Invalid, NotFound, TooLarge
-from vigil.orgs.access import Scope, own_reports, visible_reports
-from vigil.reports import inbox, service
-from vigil.reports.models import RelatedReport, Report, ReportFile
+from vigil.errors import Invalid, TooLarge
+from vigil.matching.content import hash_content
+from vigil.orgs.access import Scope
+from vigil.reports import inbox, repository, review, service
 from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
 from vigil.reports.storage import FileStore
 
@@ -85,14 +82,17 @@ async def submit_multipart(request: Request, response: Response,
     body = body.model_copy(update={"complete": False})
 
     def store_all() -> tuple[dict[str, Any], bool]:
-        # Database work, hashing and encryption: off the event loop.
+        # Hashing first, outside the transaction (a video takes a while to decode); then the
+        # database work and the encryption. All of it off the event loop.
+        hashed = [hash_content(data) for _, data in blobs]
         with unit_of_work(request) as s:
             rep, created = service.submit(s, actor, body, idempotency_key)
             if created:
-                for name, data in blobs:
+                for (name, data), content in zip(blobs, hashed, strict=True):
                     service.add_file(s, actor, rep.public_id, name, data, FileMeta(),
                                      _store(request), settings.max_file_bytes,
-                                     settings.max_report_bytes, settings.max_files_per_report)
+                                     settings.max_report_bytes, settings.max_files_per_report,
+                                     content)
                 service.finish(s, actor, rep.public_id)
             return service.summary(s, rep), created
 
@@ -121,12 +121,15 @@ async def add_file(report_id: str, request: Request,
             {"location": list(e["loc"]), "error": e["msg"]} for e in exc.errors()]) from None
 
     def store_one() -> dict[str, Any]:
+        content = hash_content(data) if data else None  # outside the transaction
         with unit_of_work(request) as s:
             f = service.add_file(s, actor, report_id, file.filename or "upload", data, file_meta,
                                  _store(request), settings.max_file_bytes,
-                                 settings.max_report_bytes, settings.max_files_per_report)
-            return {"file_id": f.id, "size": f.size, "md5": f.md5, "sha256": f.sha256,
-                    "pdq": f.pdq, "pdq_quality": f.pdq_quality, "note": f.hash_error}
+                                 settings.max_report_bytes, settings.max_files_per_report,
+                                 content)
+            return {"file_id": f.id, "size": f.size, "kind": f.kind, "md5": f.md5,
+                    "sha256": f.sha256, "pdq": f.pdq, "pdq_quality": f.pdq_quality,
+                    "vpdq": content.vpdq if content else None, "note": f.hash_error}
 
     return await run_in_threadpool(store_one)
 
@@ -153,17 +156,13 @@ def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  #
                  status: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Any:
     """The caller's own reports, newest first (a provider follows their status here)."""
     with unit_of_work(request) as s:
-        q = (select(Report).where(own_reports(actor)).order_by(Report.id.desc())
-             .limit(max(1, min(limit, 1000))))
-        if status:
-            q = q.where(Report.status == status)
-        return [service.summary(s, r) for r in s.scalars(q)]
+        return [service.summary(s, r) for r in repository.own_reports(s, actor, status, limit)]
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        return service.summary(s, service.get_own(s, actor, report_id))
+        return service.summary(s, repository.get_own(s, actor, report_id))
 
 
 # -- authorities and Europol ------------------------------------------------------------------
@@ -173,47 +172,34 @@ def authority_reports(request: Request, actor: principal_of(Scope.REPORTS_RECEIV
                       limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Reports routed to the caller's member state (or to Europol), most urgent first."""
     with unit_of_work(request) as s:
-        out = [service.summary(s, r) for r, _ in inbox.inbox(s, actor, limit)]
-        record(s, actor, AuditAction.REPORT_READ, details={"listed": len(out)})
-        return out
+        return [service.summary(s, r) for r, _ in inbox.inbox(s, actor, limit)]
 
 
 @router.get("/authority/reports/{report_id}")
 def authority_report(report_id: str, request: Request,
                      actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
     with unit_of_work(request) as s:
-        report = service.get_visible(s, actor, report_id)
-        files = s.scalars(select(ReportFile).where(ReportFile.report_id == report.id))
-        # Related reports, but only those this caller may see as well.
-        related = s.execute(
-            select(Report.public_id, RelatedReport.reason)
-            .join(RelatedReport, RelatedReport.related_id == Report.id)
-            .where(RelatedReport.report_id == report.id, visible_reports(actor))).all()
-        record(s, actor, AuditAction.REPORT_READ, subject=report.public_id)
+        routed = inbox.open_report(s, actor, report_id)
+        report = routed.report
         return {**service.summary(s, report), "incident_at": report.incident_at,
                 "concerns": report.concerns, "urgent": report.urgent,
                 "urgent_reason": report.urgent_reason, "legal_basis": report.legal_basis,
                 "declared_country": report.declared_country,
                 "content_removed": report.content_removed, "incident_type": report.incident_type,
-                "details": json.loads(report.details) if report.details else None,
-                "related": [{"id": pid, "reason": reason} for pid, reason in related],
-                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "md5": f.md5,
-                           "sha256": f.sha256, "pdq": f.pdq,
+                "details": routed.details,
+                "related": [{"id": pid, "reason": reason} for pid, reason in routed.related],
+                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "kind": f.kind,
+                           "md5": f.md5, "sha256": f.sha256, "pdq": f.pdq,
                            "industry_classification": f.industry_classification,
-                           "available": f.storage_key is not None} for f in files]}
+                           "available": f.storage_key is not None} for f in routed.files]}
 
 
 @router.get("/authority/reports/{report_id}/files/{file_id}")
 def authority_file(report_id: str, file_id: DbId, request: Request,
                    actor: principal_of(Scope.REPORTS_RECEIVE)) -> Response:  # type: ignore[valid-type]
+    """The original of a file of a report routed to the caller (the download is recorded)."""
     with unit_of_work(request) as s:
-        report = service.get_visible(s, actor, report_id)
-        f = s.get(ReportFile, file_id)
-        if f is None or f.report_id != report.id or f.storage_key is None or f.nonce is None:
-            raise NotFound("no such file (or deleted at the end of its retention period)")
-        data = _store(request).get(f.storage_key, f.nonce, service.aad(report.public_id, f.id))
-        record(s, actor, AuditAction.REPORT_FILE_DOWNLOADED, subject=report.public_id,
-               details={"file": f.id})
+        _, data = inbox.open_file(s, actor, report_id, file_id, _store(request))
     return Response(data, media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment"})
 
@@ -266,8 +252,6 @@ def _q(q: Any) -> dict[str, Any]:
 @router.get("/review/queue")
 def review_queue(request: Request, actor: principal_of(Scope.REPORTS_REVIEW)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
     """New material awaiting a human decision, urgent first, with its age."""
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
         t = datetime.now(UTC)
         return [{**service.summary(s, r), "urgent": r.urgent,
@@ -279,11 +263,29 @@ def _aware(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
+@router.get("/review/{report_id}")
+def review_report(report_id: str, request: Request,
+                  actor: principal_of(Scope.REPORTS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+    """A report as the Centre's reviewer sees it: its contents, its files by their hashes
+    (previews only in the workspace; originals never), its hits and questions. Audited."""
+    with unit_of_work(request) as s:
+        seen = review.open_report(s, actor, report_id)
+        report = seen.report
+        return {**service.summary(s, report), "incident_at": report.incident_at,
+                "concerns": report.concerns, "urgent": report.urgent,
+                "urgent_reason": report.urgent_reason, "details": seen.details,
+                "review_decision": report.review_decision,
+                "related": [{"id": pid, "reason": reason} for pid, reason in seen.related],
+                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "kind": f.kind,
+                           "md5": f.md5, "sha256": f.sha256, "pdq": f.pdq,
+                           "note": f.hash_error} for f in seen.files],
+                "hashes": [{"signal_type": h.signal_type, "value": h.value, "file_id": h.file_id,
+                            "matched_indicator": h.matched_indicator} for h in seen.hashes]}
+
+
 @router.post("/review/{report_id}/decision")
 def review_decision(report_id: str, body: DecisionIn, request: Request,
                     actor: principal_of(Scope.REPORTS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
         report, created = review.decide(s, actor, report_id, body.decision, body.reason,
                                         body.list, body.label)
@@ -294,37 +296,28 @@ def review_decision(report_id: str, body: DecisionIn, request: Request,
 @router.post("/authority/reports/{report_id}/questions", status_code=201)
 def authority_question(report_id: str, body: QuestionIn, request: Request,
                        actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
-        report = service.get_visible(s, actor, report_id)
-        return _q(review.ask(s, actor, report, body.question))
+        return _q(inbox.ask(s, actor, report_id, body.question))
 
 
 @router.get("/authority/reports/{report_id}/questions")
 def authority_questions(report_id: str, request: Request,
                         actor: principal_of(Scope.REPORTS_RECEIVE)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
     """Questions on a report routed to the caller, with the provider's answers."""
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
-        return [_q(q) for q in review.questions(s, actor, report_id)]
+        return [_q(q) for q in inbox.questions(s, actor, report_id)]
 
 
 @router.get("/reports/{report_id}/questions")
 def report_questions(report_id: str, request: Request,
                      actor: principal_of(Scope.REPORTS_SUBMIT)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
-        service.get_own(s, actor, report_id)  # the provider's side: its own reports only
-        return [_q(q) for q in review.questions(s, actor, report_id)]
+        # The provider's side: its own reports only.
+        return [_q(q) for q in repository.questions(s, repository.get_own(s, actor, report_id))]
 
 
 @router.post("/reports/{report_id}/questions/{question_id}/answer")
 def answer_question(report_id: str, question_id: DbId, body: AnswerIn, request: Request,
                     actor: principal_of(Scope.REPORTS_SUBMIT)) -> dict[str, Any]:  # type: ignore[valid-type]
-    from vigil.reports import review
-
     with unit_of_work(request) as s:
         return _q(review.answer(s, actor, report_id, question_id, body.answer))

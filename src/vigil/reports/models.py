@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.db import Base
@@ -23,9 +24,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 class Report(Base):
     """A provider's report (CSA proposal Art. 13 contents, with NCMEC CyberTipline detail).
 
-    ``status``: open (files may be added) → submitted → assessed (known, new,
-    manifestly_unfounded) → forwarded; or retracted by the provider.
-    """
+    ``status`` (:class:`vigil.reports.lifecycle.ReportStatus`) can be read and queried but not
+    assigned: only :func:`vigil.reports.lifecycle.transition` changes it."""
 
     __tablename__ = "reports"
     __table_args__ = (UniqueConstraint("provider_org", "idempotency_key"),)
@@ -36,7 +36,7 @@ class Report(Base):
     provider_key: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(24), index=True)
+    _status: Mapped[str] = mapped_column("status", String(24), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     incident_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -64,6 +64,10 @@ class Report(Base):
     reviewed_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    @hybrid_property
+    def status(self) -> str:
+        return self._status
+
 
 class ReportFile(Base):
     """An uploaded file: stored encrypted (AES-GCM) under ``storage_key``; hashes computed by
@@ -77,10 +81,13 @@ class ReportFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str | None] = mapped_column(String(64))
     nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    #: What the bytes are (typed by content, never by name): image | video | other.
+    kind: Mapped[str | None] = mapped_column(String(8))
     md5: Mapped[str] = mapped_column(String(32), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    #: Why the file could not be hashed perceptually (broken, a bomb, not an image or video).
     hash_error: Mapped[str | None] = mapped_column(Text)
     annotations: Mapped[str | None] = mapped_column(Text)  # JSON: NCMEC file annotations
     industry_classification: Mapped[str | None] = mapped_column(String(8))
@@ -118,22 +125,6 @@ class Routing(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     feedback: Mapped[str | None] = mapped_column(Text)
     delay_user_notice_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Job(Base):
-    """Background work, taken by ``vigil worker`` from the database; enqueued in the same
-    transaction as the change that needs it, so it exists exactly when that change does."""
-
-    __tablename__ = "jobs"
-
-    id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    run_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Question(Base):

@@ -1,8 +1,13 @@
 """Report intake: submit (idempotent), add files, finish, retract; what a provider sees.
 
-Every query for reports goes through :func:`visible` (``orgs.access.visible_reports``): no
-route can read a report its caller may not see. The assessment job is enqueued in the same
-transaction that completes the report, so it exists exactly when the report does.
+Reads go through :mod:`vigil.reports.repository` (what a caller may see is decided there);
+status changes through :mod:`vigil.reports.lifecycle`. The assessment job is enqueued in the
+same transaction that completes the report, so it exists exactly when the report does.
+
+Uploaded files are typed by their bytes and hashed by the Centre (:mod:`vigil.matching.content`):
+images get PDQ, videos vPDQ, every file MD5 and SHA-256. A file that cannot be decoded (broken,
+truncated, a decompression bomb) is kept, with its digests and the reason in ``hash_error``:
+one bad file never loses a report.
 """
 
 from __future__ import annotations
@@ -10,50 +15,25 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Invalid, NotFound, TooLarge
+from vigil.errors import Conflict, Invalid, TooLarge
 from vigil.indicators.service import normalise
-from vigil.matching.errors import HashingError
-from vigil.matching.hashing import HashOptions, hash_image_bytes
-from vigil.orgs.access import Principal, Scope, own_reports, visible_reports
-from vigil.reports.models import Job, Report, ReportFile, ReportHash
+from vigil.jobs.queue import enqueue
+from vigil.matching.content import ContentHashes, hash_content
+from vigil.orgs.access import Principal, Scope
+from vigil.reports import repository
+from vigil.reports.lifecycle import FINISHED, ReportEvent, ReportStatus, transition
+from vigil.reports.models import Report, ReportFile, ReportHash
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore
-
-
-def visible(principal: Principal) -> Select[Report]:
-    return select(Report).where(visible_reports(principal))
-
-
-def get_visible(session: Session, principal: Principal, public_id: str) -> Report:
-    report = session.scalar(visible(principal).where(Report.public_id == public_id))
-    if report is None:  # not found, or not yours: the same answer
-        raise NotFound(f"no report {public_id}")
-    return report
-
-
-def get_own(session: Session, principal: Principal, public_id: str, *,
-            for_update: bool = False) -> Report:
-    """A report the caller filed (locked for the rest of the transaction if ``for_update``)."""
-    q = select(Report).where(own_reports(principal), Report.public_id == public_id)
-    if for_update:
-        q = q.with_for_update()
-    report = session.scalar(q)
-    if report is None:
-        raise NotFound(f"no report {public_id}")
-    return report
-
-
-def enqueue(session: Session, kind: str, payload: dict[str, Any]) -> None:
-    session.add(Job(kind=kind, payload=json.dumps(payload), status="queued", attempts=0,
-                    run_after=now()))
 
 
 def request_fingerprint(body: ReportIn) -> str:
@@ -69,8 +49,7 @@ def submit(session: Session, actor: Principal, body: ReportIn,
         if not 1 <= len(idempotency_key) <= 200:
             raise Invalid("Idempotency-Key must be 1-200 characters")
         existing = session.scalar(select(Report).where(
-            Report.provider_org == actor.organisation_id,
-            Report.idempotency_key == idempotency_key))
+            repository.own(actor), Report.idempotency_key == idempotency_key))
         if existing is not None:
             if existing.request_hash != fingerprint:
                 raise Conflict("this Idempotency-Key was used for a different report")
@@ -90,19 +69,16 @@ def submit(session: Session, actor: Principal, body: ReportIn,
     report = Report(
         public_id=str(uuid.uuid4()), provider_org=actor.organisation_id,
         provider_key=actor.key_id, idempotency_key=idempotency_key, request_hash=fingerprint,
-        status="submitted" if body.complete else "open", created_at=now(),
-        submitted_at=now() if body.complete else None, incident_at=body.incident_at,
+        created_at=now(), incident_at=body.incident_at,
         concerns=body.concerns.value, urgent=body.urgent, urgent_reason=body.urgent_reason,
         legal_basis=body.legal_basis, declared_country=(body.declared_country or "").upper() or None,
         content_removed=body.content_removed, incident_type=body.incident_type,
         details=json.dumps(details), priority=0, jurisdictions="")
-    session.add(report)
-    session.flush()
+    transition(session, report, ReportEvent.SUBMITTED if body.complete else ReportEvent.OPENED,
+               actor, details={"hashes": len(hashes), "urgent": body.urgent}, new=True)
     if hashes:
         session.execute(insert(ReportHash), [
             {"report_id": report.id, "signal_type": st, "value": value} for st, value in hashes])
-    record(session, actor, AuditAction.REPORT_SUBMITTED if body.complete else AuditAction.REPORT_OPENED,
-           subject=report.public_id, details={"hashes": len(hashes), "urgent": body.urgent})
     if body.complete:
         enqueue(session, "assess_report", {"report_id": report.id})
     return report, True
@@ -110,33 +86,29 @@ def submit(session: Session, actor: Principal, body: ReportIn,
 
 def add_file(session: Session, actor: Principal, public_id: str, filename: str, data: bytes,
              meta: FileMeta, store: FileStore, max_file: int, max_report: int,
-             max_files: int) -> ReportFile:
+             max_files: int, content: ContentHashes | None = None) -> ReportFile:
+    """Store one file of an open report, encrypted, with the hashes the Centre computed.
+    ``content``: those hashes if the caller computed them already (outside the transaction:
+    decoding a video takes a while); otherwise they are computed here."""
     actor.require(Scope.REPORTS_SUBMIT)
-    report = get_own(session, actor, public_id, for_update=True)
-    if report.status != "open":
-        raise Conflict(f"report {public_id} is {report.status}; files can be added only while "
-                       "it is open")
     if not data:
         raise Invalid("the file is empty")
     if len(data) > max_file:
         raise TooLarge(f"file over the limit of {max_file} bytes")
+    report = repository.get_own(session, actor, public_id, for_update=True)
+    if report.status != ReportStatus.OPEN:
+        raise Conflict(f"report {public_id} is {report.status}; files can be added only while "
+                       "it is open")
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(ReportFile.size), 0))
                                    .where(ReportFile.report_id == report.id)).one()
     if count >= max_files:
         raise TooLarge(f"a report holds at most {max_files} files")
     if total + len(data) > max_report:
         raise TooLarge(f"the report's files would exceed {max_report} bytes")
-    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    sha256 = hashlib.sha256(data).hexdigest()
-    pdq = quality = error = None
-    try:
-        h = hash_image_bytes(data, HashOptions())
-        pdq, quality = h.pdq, h.quality
-    except HashingError as exc:
-        error = exc.message  # not an image vigil can hash perceptually: digests still count
+    h = content or hash_content(data)
     file = ReportFile(report_id=report.id, filename=filename[:255] or "upload", size=len(data),
-                      md5=md5, sha256=sha256, pdq=pdq, pdq_quality=quality, hash_error=error,
-                      annotations=json.dumps(meta.annotations),
+                      kind=h.kind, md5=h.md5, sha256=h.sha256, pdq=h.pdq, pdq_quality=h.quality,
+                      hash_error=h.error, annotations=json.dumps(meta.annotations),
                       industry_classification=meta.industry_classification,
                       viewed_by_provider=meta.viewed_by_provider,
                       publicly_available=meta.publicly_available, created_at=now())
@@ -146,12 +118,13 @@ def add_file(session: Session, actor: Principal, public_id: str, filename: str, 
     # If this transaction fails, the ciphertext must not outlive it as an orphan.
     key = file.storage_key
     session.info.setdefault("on_rollback", []).append(lambda: store.delete(key))
-    for st, value in (("md5", md5), ("sha256", sha256), ("pdq", pdq)):
-        if value is not None and (st != "pdq" or (quality or 0) >= 50):
+    signals = [("md5", h.md5), ("sha256", h.sha256), ("pdq", h.usable_pdq), ("vpdq", h.vpdq)]
+    for st, value in signals:
+        if value is not None:
             session.add(ReportHash(report_id=report.id, signal_type=st, value=value,
                                    file_id=file.id))
     record(session, actor, AuditAction.REPORT_FILE_ADDED, subject=public_id,
-           details={"file": file.id, "bytes": len(data)})
+           details={"file": file.id, "bytes": len(data), "kind": h.kind})
     return file
 
 
@@ -161,15 +134,11 @@ def aad(public_id: str, file_id: int) -> bytes:
 
 def finish(session: Session, actor: Principal, public_id: str) -> Report:
     actor.require(Scope.REPORTS_SUBMIT)
-    report = get_own(session, actor, public_id, for_update=True)
-    if report.status != "open":
-        if report.status in ("submitted", "known", "new", "forwarded", "manifestly_unfounded"):
-            return report  # finishing twice is harmless (client retries)
-        raise Conflict(f"report {public_id} is {report.status}")
-    report.status = "submitted"
-    report.submitted_at = now()
+    report = repository.get_own(session, actor, public_id, for_update=True)
+    if report.status in FINISHED:
+        return report  # finishing twice is harmless (client retries)
+    transition(session, report, ReportEvent.SUBMITTED, actor)
     enqueue(session, "assess_report", {"report_id": report.id})
-    record(session, actor, AuditAction.REPORT_SUBMITTED, subject=public_id)
     return report
 
 
@@ -177,24 +146,25 @@ def retract(session: Session, actor: Principal, public_id: str, reason: str) -> 
     actor.require(Scope.REPORTS_SUBMIT)
     if not reason.strip():
         raise Invalid("a reason is required to retract a report")
-    report = get_own(session, actor, public_id, for_update=True)
-    if report.status == "retracted":
+    report = repository.get_own(session, actor, public_id, for_update=True)
+    if report.status == ReportStatus.RETRACTED:
         return report
-    report.status = "retracted"
-    report.retracted_at = now()
+    transition(session, report, ReportEvent.RETRACTED, actor)
     report.assessment_reason = f"retracted by the provider: {reason.strip()}"
-    record(session, actor, AuditAction.REPORT_RETRACTED, subject=public_id)
     return report
 
 
 def summary(session: Session, report: Report, *, files: int | None = None,
             hashes: int | None = None) -> dict[str, Any]:
-    if files is None:
-        files = session.scalar(select(func.count()).where(ReportFile.report_id == report.id)) or 0
-    if hashes is None:
-        hashes = session.scalar(select(func.count()).where(ReportHash.report_id == report.id)) or 0
+    """The report as its provider (and everyone who may read it) sees it."""
+    if files is None or hashes is None:
+        files, hashes = repository.counts(session, report)
+    # Only a forwarded report has authorities that can ask the provider to wait.
+    hold: datetime | None = (repository.hold_user_notice_until(session, report)
+                             if report.forwarded_at is not None else None)
     return {"id": report.public_id, "status": report.status, "created_at": report.created_at,
             "submitted_at": report.submitted_at, "assessment": report.assessment,
             "assessment_reason": report.assessment_reason, "priority": report.priority,
             "jurisdictions": report.jurisdictions.split() if report.jurisdictions else [],
-            "forwarded": report.forwarded_at is not None, "files": files, "hashes": hashes}
+            "forwarded": report.forwarded_at is not None, "files": files, "hashes": hashes,
+            "hold_user_notice_until": hold}

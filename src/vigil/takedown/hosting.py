@@ -12,6 +12,10 @@ import iptocc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.errors import Invalid
+from vigil.orgs.access import Principal, Scope
 from vigil.takedown.fetch import Resolver
 from vigil.takedown.models import HostingContact
 from vigil.takedown.urls import in_domains
@@ -64,3 +68,26 @@ def resolve(session: Session, host: str, resolver: Resolver) -> Hosting:
         return Hosting(address, (best.country or _country(address)), best.provider, best.email,
                        best.webhook)
     return Hosting(address, _country(address), _domain(host), f"abuse@{_domain(host)}", None)
+
+
+def set_contact(session: Session, actor: Principal, match: str, provider: str,
+                email: str | None, webhook: str | None, country: str | None) -> HostingContact:
+    """Add or replace the directory entry for a domain (and its subdomains) or an address
+    range; audited."""
+    actor.require(Scope.TAKEDOWN_MANAGE)
+    if not email and not webhook:
+        raise Invalid("a hosting contact needs an e-mail address or a webhook")
+    if email and "@" not in email:
+        raise Invalid(f"not an e-mail address: {email!r}")
+    if webhook and not webhook.startswith(("https://", "http://")):
+        raise Invalid("the webhook must be an http(s) URL")
+    key = match.strip().lower()
+    c = session.scalar(select(HostingContact).where(HostingContact.match == key))
+    if c is None:
+        c = HostingContact(match=key, provider=provider)
+        session.add(c)
+    c.provider, c.email, c.webhook = provider, email, webhook
+    c.country = country.upper() if country else None
+    session.flush()
+    record(session, actor, AuditAction.HOSTING_CONTACT_SET, subject=key)
+    return c

@@ -32,6 +32,8 @@ class UrlReport(Base):
     #: For crawler hits: the indicator and list that matched (never the media itself).
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
     list_name: Mapped[str | None] = mapped_column(String(64))
+    #: That list's trust: "unverified" hits wait here for an analyst before any notice.
+    list_trust: Mapped[str | None] = mapped_column(String(16))
 
 
 class Notice(Base):

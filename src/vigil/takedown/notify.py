@@ -29,6 +29,8 @@ class NoticeMessage:
     sends: int
     victim_submitted: bool
     kind: str = "removal"  # removal | escalation
+    #: True: a verified indicator matched; False: an analyst assessed the URL.
+    verified_indicator: bool = False
 
     def subject(self) -> str:
         if self.kind == "escalation":
@@ -42,13 +44,14 @@ class NoticeMessage:
             f"URL: {self.url}",
             f"Hosting provider: {self.provider}",
             "",
-            "This URL serves material matching a verified indicator of child sexual abuse "
-            "material held by the EU Centre's lists. Please review it and remove it "
-            "without delay, and keep any data needed by law enforcement.",
+            ("This URL serves material matching a verified indicator of child sexual abuse "
+             "material held by the EU Centre's lists." if self.verified_indicator else
+             "An analyst has assessed the material at this URL as child sexual abuse material.")
+            + " Please remove it without delay, and keep any data needed by law enforcement.",
         ]
         if self.victim_submitted:
-            lines += ["", "The match is against a hash submitted by a victim; please review the "
-                          "content before acting."]
+            lines += ["", "It matches a hash that the person depicted submitted to ask for its "
+                          "removal."]
         if self.first_sent:
             lines += ["", f"First notified: {self.first_sent}. This notice is repeated until the "
                           "content is no longer served."]

@@ -24,11 +24,13 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
-from vigil.errors import Invalid, NotFound
+from vigil.errors import Invalid
+from vigil.matching.content import ContentHashes, hash_content
+from vigil.matching.policy import Outcome as MatchOutcome
+from vigil.matching.policy import Trust
 from vigil.matching.signals import PdqHash
-from vigil.orgs.access import Principal, Scope, visible_url_reports
-from vigil.takedown import hosting
-from vigil.takedown.content import ContentHashes, hash_content
+from vigil.orgs.access import Principal, Scope
+from vigil.takedown import hosting, repository
 from vigil.takedown.fetch import Fetched, Resolver
 from vigil.takedown.models import Notice, NoticeEvent, NoticeHash, UrlReport
 from vigil.takedown.notify import NoticeMessage, Notifier
@@ -66,14 +68,6 @@ def submit_url(session: Session, url: str, *, source: str, reporter: Principal |
     return report, True
 
 
-def get_url_report(session: Session, actor: Principal, public_id: str) -> UrlReport:
-    report = session.scalar(select(UrlReport).where(UrlReport.public_id == public_id,
-                                                    visible_url_reports(actor)))
-    if report is None:
-        raise NotFound(f"no URL report {public_id}")
-    return report
-
-
 def classify(session: Session, actor: Principal, public_id: str, classification: str,
              country: str | None, resolver: Resolver) -> tuple[UrlReport, Notice | None]:
     """An analyst's decision; illegal content gets a notice to its host."""
@@ -82,7 +76,7 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
         raise Invalid(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
     if classification == "illegal_national" and not (country and len(country) == 2 and country.isalpha()):
         raise Invalid("illegal_national needs the two-letter code of the country whose law it breaks")
-    report = get_url_report(session, actor, public_id)
+    report = repository.url_report(session, actor, public_id)
     if report.classification is not None:
         raise Invalid(f"URL report {public_id} is already classified as {report.classification}")
     report.classification = classification
@@ -90,8 +84,41 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
     report.classified_by_org, report.classified_at = actor.organisation_id, now()
     record(session, actor, AuditAction.URL_CLASSIFIED, subject=public_id,
            details={"classification": classification})
-    notice = open_notice(session, report, resolver)[0] if classification in ILLEGAL else None
+    notice = None
+    if classification in ILLEGAL:
+        # A crawler hit on a victim's own hash waited for this decision: its notice opens now.
+        notice = open_notice(session, report, resolver, indicator_id=report.indicator_id,
+                             victim_submitted=report.list_trust == Trust.UNVERIFIED)[0]
     return report, notice
+
+
+def crawler_hit(session: Session, url: str, outcome: MatchOutcome, resolver: Resolver,
+                content: ContentHashes) -> tuple[UrlReport, Notice | None, bool]:
+    """What the crawler does with a matching URL — the match policy decides: a verified hit is
+    classified by its indicator and gets a notice at once; a hit on an unverified list (a
+    victim's own hash) becomes a URL report that waits for an analyst's classification, and no
+    notice goes out before it. Returns the report, the notice (None while waiting) and whether
+    the notice is new."""
+    hit = outcome.hits[0]
+    report = repository.crawler_report(session, url)
+    if report is None:
+        report, _ = submit_url(session, url, source="crawler")
+    if report.classification is None:
+        report.indicator_id, report.list_name = int(hit.key), hit.list.name
+        report.list_trust = hit.trust.value
+    if not outcome.may_act:
+        return report, None, False
+    if report.classification is None:
+        report.classification = "illegal_international"  # decided by the verified indicator
+        report.classified_at = now()
+        record(session, None, AuditAction.URL_CLASSIFIED, subject=report.public_id,
+               details={"classification": report.classification, "by": "verified indicator",
+                        "indicator": int(hit.key)})
+    if report.classification not in ILLEGAL:
+        return report, None, False  # an analyst decided otherwise; that decision stands
+    notice, created = open_notice(session, report, resolver, content=content,
+                                  indicator_id=int(hit.key))
+    return report, notice, created
 
 
 # -- notices -----------------------------------------------------------------------------------
@@ -174,7 +201,8 @@ class Outcome:
 def _message(n: Notice, kind: str = "removal") -> NoticeMessage:
     first = _aware(n.opened_at).isoformat() if n.sends else None
     return NoticeMessage(f"vigil-notice-{n.id}", n.url, n.provider, first, n.sends,
-                         n.victim_submitted, kind)
+                         n.victim_submitted, kind,
+                         verified_indicator=n.indicator_id is not None and not n.victim_submitted)
 
 
 def process_notice(factory: sessionmaker[Session], notice_id: int, *,
@@ -261,17 +289,19 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
     return Outcome(notice_id, removed_by is not None, sent, escalate)
 
 
-def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
-    return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
-                                .order_by(NoticeEvent.id)))
-
-
 def as_json(n: Notice) -> dict[str, object]:
     return {"id": n.id, "url": n.url, "host": n.host, "hosting_country": n.hosting_country,
             "provider": n.provider, "status": n.status, "opened_at": n.opened_at,
             "sends": n.sends, "last_sent_at": n.last_sent_at, "escalated_at": n.escalated_at,
             "removed_at": n.removed_at, "removal_evidence": n.removal_evidence,
             "reupload_of": n.reupload_of, "victim_submitted": n.victim_submitted}
+
+
+def url_report_json(r: UrlReport) -> dict[str, object]:
+    return {"id": r.public_id, "url": r.url, "host": r.host, "source": r.source,
+            "created_at": r.created_at, "classification": r.classification,
+            "classification_country": r.classification_country, "list": r.list_name,
+            "list_trust": r.list_trust}
 
 
 def hashes_json(content: ContentHashes) -> str:

@@ -53,6 +53,12 @@ def leaf_hashes(session: Session, start: int = 0, end: int | None = None) -> lis
     return list(session.scalars(q))
 
 
+def entries_about(session: Session, subject: str) -> list[LogEntry]:
+    """The entries recorded about one subject (e.g. ``indicator:42``), in log order."""
+    return list(session.scalars(select(LogEntry).where(LogEntry.subject == subject)
+                                .order_by(LogEntry.index)))
+
+
 def entries(session: Session, start: int, end: int) -> list[LogEntry]:
     q = (select(LogEntry).where(LogEntry.index >= start, LogEntry.index < end)
          .order_by(LogEntry.index))

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from vigil.db import transaction
+from vigil.deps import client_address
 from vigil.errors import NotAuthenticated
-from vigil.takedown.endpoints import client_address
 from vigil.victims import service
 
 router = APIRouter(prefix="/v1/public/victim-cases")

@@ -2,11 +2,14 @@
 limited), add hashes, withdraw, and what happened.
 
 A case's hashes become *active* indicators on the ``victim-submitted`` list at once — nobody at
-the Centre has seen the content, so there is nothing for a second organisation to verify —
-and that list tells every recipient to review a match before acting. They are proposed under
-the Centre's own "victim intake" credential and logged like every other indicator. Withdrawing
-a case retracts them: they leave every server's index within a second and appear as
-withdrawals in the list's change feed.
+the Centre has seen the content, so there is nothing for a second organisation to verify. That
+list's trust is *unverified*: every path that matches (the match policy) treats a hit on it as
+a reason for review, never for action — a provider's report whose only hits are victims' hashes
+waits for a Centre reviewer before it is forwarded, and the crawler's hits wait for an
+analyst before any notice. The hashes enter under the Centre's own "victim intake" credential
+and are logged like every other indicator (``indicator:victim_submitted``). Withdrawing a case
+withdraws them (``indicator:withdrawn``): they leave every server's index within a second and
+appear as withdrawals in the list's change feed.
 """
 
 from __future__ import annotations
@@ -19,21 +22,22 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Invalid, NotAuthenticated
+from vigil.indicators import lifecycle
 from vigil.indicators import service as indicators
-from vigil.indicators.models import Indicator, ListChange
+from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus
+from vigil.indicators.models import Indicator
 from vigil.orgs import service as orgs
 from vigil.orgs.access import OrgKind, Principal, Scope
 from vigil.orgs.models import ApiKey, Organisation
-from vigil.reports.models import Report, ReportHash
-from vigil.takedown.models import Notice
-from vigil.translog import repository as log
+from vigil.reports.lifecycle import ReportStatus
+from vigil.victims import repository
 from vigil.victims.models import CaseHash, VictimCase
 
 LIST = "victim-submitted"
@@ -109,22 +113,12 @@ def _add(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
         raise Invalid(f"{len(errors)} hashes are invalid", items=errors)
     added = 0
     for kind, st, value in dict.fromkeys(values):
-        existing = session.scalar(select(Indicator).where(
-            Indicator.list_id == hl.id, Indicator.signal_type == st, Indicator.value == value,
-            Indicator.status == indicators.ACTIVE))
-        ind = existing
+        # The same hash from another case (active, or quarantined pending review) is shared.
+        ind = indicators.listed(session, hl, st, value)
         if ind is None:
-            ind = Indicator(list_id=hl.id, hash_list=hl, signal_type=st, value=value,
-                            salt=secrets.token_hex(16), status=indicators.ACTIVE, label=None,
-                            legal_basis="request of the person depicted (victim-led removal)",
-                            source="victim case", proposed_by_org=actor.organisation_id,
-                            proposed_by_key=actor.key_id, proposer=INTAKE_HOLDER,
-                            proposed_at=now(), decided_by_org=actor.organisation_id,
-                            decided_by_key=actor.key_id, decided_at=now())
-            session.add(ind)
-            session.flush()
-            log.append(session, indicators._leaf("indicator:victim_submitted", ind, actor))
-            session.add(ListChange(list_id=hl.id, indicator_id=ind.id, action="add", at=now()))
+            ind = lifecycle.create(session, IndicatorEvent.VICTIM_SUBMITTED, actor, hl,
+                                   signal_type=st, value=value, source="victim case",
+                                   legal_basis="request of the person depicted (victim-led removal)")
             added += 1
         session.add(CaseHash(case_id=case.id, indicator_id=ind.id, kind=kind))
     session.flush()
@@ -154,8 +148,7 @@ def open_case(session: Session, case_number: str, pin: str) -> VictimCase:
     the case for an hour (the failures are written by the caller's transaction)."""
     bad = NotAuthenticated("unknown case number or wrong PIN")
     number = case_number.strip().upper()
-    case = session.scalar(select(VictimCase).where(VictimCase.case_number == number)
-                          .with_for_update())
+    case = repository.by_number(session, number)
     if case is None:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY, pin or "-")
@@ -192,21 +185,14 @@ def withdraw(session: Session, case: VictimCase) -> int:
         return 0
     case.withdrawn_at = now()
     actor = _intake(session)
-    ids = set(session.scalars(select(CaseHash.indicator_id).where(CaseHash.case_id == case.id)))
     retracted = 0
-    for ind_id in sorted(ids):
-        others = session.scalar(select(func.count()).select_from(CaseHash).join(
-            VictimCase, VictimCase.id == CaseHash.case_id).where(
-            CaseHash.indicator_id == ind_id, VictimCase.id != case.id,
-            VictimCase.withdrawn_at.is_(None)))
+    for ind_id in repository.indicator_ids(session, case):
+        others = repository.other_open_cases_holding(session, case, ind_id)
         ind = session.get(Indicator, ind_id, with_for_update=True)
-        if others or ind is None or ind.status != indicators.ACTIVE:
+        if others or ind is None or ind.status != IndicatorStatus.ACTIVE:
             continue
-        ind.status, ind.retracted_at, ind.retract_reason = (indicators.RETRACTED, now(),
-                                                            "withdrawn by the victim")
-        log.append(session, indicators._leaf("indicator:retracted", ind, actor))
-        session.add(ListChange(list_id=ind.list_id, indicator_id=ind.id, action="withdraw",
-                               at=now()))
+        lifecycle.transition(session, ind, IndicatorEvent.WITHDRAWN, actor,
+                             reason="withdrawn by the victim")
         retracted += 1
     record(session, None, AuditAction.VICTIM_CASE_WITHDRAWN, subject=str(case.id),
            details={"retracted": retracted})
@@ -214,23 +200,25 @@ def withdraw(session: Session, case: VictimCase) -> int:
 
 
 def status(session: Session, case: VictimCase) -> dict[str, Any]:
-    """What happened — about this case only."""
-    ids = list(set(session.scalars(select(CaseHash.indicator_id).where(CaseHash.case_id == case.id))))
-    reports = session.execute(
-        select(Report.id, Organisation.name, Report.forwarded_at).distinct()
-        .join(ReportHash, ReportHash.report_id == Report.id)
-        .join(Organisation, Organisation.id == Report.provider_org)
-        .where(ReportHash.matched_indicator.in_(ids))).all() if ids else []
-    notices = list(session.scalars(select(Notice).where(Notice.indicator_id.in_(ids)))) if ids else []
+    """What happened — about this case only: reports from services that matched its hashes
+    (forwarded, or waiting for a Centre reviewer: a victim's hash alone is never acted on
+    unseen), URLs found by proactive search (with a notice, or waiting for an analyst), notices
+    sent and removals."""
+    ids = repository.indicator_ids(session, case)
+    reports = repository.matching_reports(session, ids)
+    notices = repository.notices_for(session, ids)
+    waiting_urls = repository.urls_waiting_for_review(session, ids)
     providers: dict[str, dict[str, int]] = {}
-    for _, name, forwarded in reports:
-        p = providers.setdefault(name, {"reports": 0, "forwarded": 0})
+    for name, report_status, forwarded in reports:
+        p = providers.setdefault(name, {"reports": 0, "forwarded": 0, "waiting_for_review": 0})
         p["reports"] += 1
         p["forwarded"] += forwarded is not None
+        p["waiting_for_review"] += report_status == ReportStatus.AWAITING_REVIEW
     return {"case_number": case.case_number, "created_at": case.created_at,
             "withdrawn": case.withdrawn_at is not None, "hashes": len(ids),
-            "matches_found": len(reports) + len(notices),
+            "matches_found": len(reports) + len(notices) + waiting_urls,
+            "waiting_for_review": waiting_urls + sum(p["waiting_for_review"] for p in providers.values()),
             "notices_sent": sum(n.sends for n in notices),
-            "urls_found": len(notices),
+            "urls_found": len(notices) + waiting_urls,
             "removed": sum(1 for n in notices if n.status == "removed"),
             "providers": [{"provider": k, **v} for k, v in sorted(providers.items())]}

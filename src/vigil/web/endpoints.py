@@ -8,16 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from vigil.charts import bar_chart
 from vigil.db import transaction
-from vigil.indicators.models import HashList, Indicator
+from vigil.indicators import service as indicators
+from vigil.orgs import accounts
 from vigil.orgs.access import Scope
-from vigil.reports.models import Report
-from vigil.reports.review import in_queue
-from vigil.web import accounts
-from vigil.web.charts import bar_chart
+from vigil.reports import repository
 from vigil.web.i18n import translate
 from vigil.web.render import (
     PREFIX,
@@ -110,24 +108,7 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 
 def figures(session: Session) -> dict[str, Any]:
     """The dashboard's numbers: aggregates only, never a report's content."""
-    waiting = session.execute(select(
-        func.count(), func.sum(case((Report.urgent, 1), else_=0)),
-        func.min(Report.submitted_at)).where(in_queue())).one()
-    ages = [r for (r,) in session.execute(select(Report.submitted_at).where(in_queue()))]
-    by_status = session.execute(select(Report.status, func.count()).group_by(Report.status)
-                                .order_by(Report.status)).all()
-    by_list = session.execute(
-        select(HashList.name, func.count(Indicator.id))
-        .join(Indicator, (Indicator.list_id == HashList.id) & (Indicator.status == "active"),
-              isouter=True)
-        .group_by(HashList.name).order_by(HashList.name)).all()
-    by_ind_status = session.execute(select(Indicator.status, func.count())
-                                    .group_by(Indicator.status).order_by(Indicator.status)).all()
-    return {"waiting": waiting[0], "urgent": waiting[1] or 0, "oldest": waiting[2],
-            "ages": ages, "by_status": [tuple(r) for r in by_status],
-            "by_list": [tuple(r) for r in by_list],
-            "by_indicator_status": [tuple(r) for r in by_ind_status],
-            "pending": dict(by_ind_status).get("pending", 0)}
+    return {**repository.queue_figures(session), **indicators.figures(session)}
 
 
 def age_buckets(submitted: list[Any]) -> list[tuple[str, int]]:

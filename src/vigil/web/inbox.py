@@ -1,26 +1,22 @@
 """The law-enforcement inbox: only the reports routed to the officer's own authority (or to
-Europol), decided by :func:`vigil.orgs.access.visible_reports` through the inbox service.
-Acknowledge, ask the provider for information, give feedback, ask to delay the user's
-notification; every read and download is audited."""
+Europol). Every page calls the same functions of :mod:`vigil.reports.inbox` as the API: open a
+report, download a file, acknowledge, ask the provider for information, give feedback, ask to
+delay the user's notification — the routing is checked there, once, and every read and
+download is audited there."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from vigil.audit.events import AuditAction
-from vigil.audit.service import record
 from vigil.db import transaction
 from vigil.deps import DbId
-from vigil.errors import DomainError, NotFound
-from vigil.orgs.access import Scope, visible_reports
-from vigil.reports import inbox, review, service
-from vigil.reports.models import RelatedReport, Report, ReportFile
-from vigil.web.accounts import SignedIn
+from vigil.errors import DomainError
+from vigil.orgs.access import Scope
+from vigil.orgs.accounts import SignedIn
+from vigil.reports import inbox
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, language, page, redirect, render
 
@@ -33,41 +29,24 @@ Officer = Annotated[SignedIn, page(Scope.REPORTS_RECEIVE)]
 def inbox_page(request: Request, signed: Officer) -> Response:
     with transaction(request.app.state.vigil.session) as s:
         rows = inbox.inbox(s, signed.principal, limit=500)
-        record(s, signed.principal, AuditAction.REPORT_READ, details={"listed": len(rows)})
     return render(request, "inbox.html", {"rows": rows})
 
 
 @router.get("/{report_id}")
 def inbox_report(report_id: ReportId, request: Request, signed: Officer) -> Response:
     with transaction(request.app.state.vigil.session) as s:
-        report = service.get_visible(s, signed.principal, report_id)
-        routing = inbox.routing_of(s, signed.principal, report)
-        files = list(s.scalars(select(ReportFile).where(ReportFile.report_id == report.id)
-                               .order_by(ReportFile.id)))
-        related = s.execute(
-            select(Report.public_id, RelatedReport.reason)
-            .join(RelatedReport, RelatedReport.related_id == Report.id)
-            .where(RelatedReport.report_id == report.id, visible_reports(signed.principal))).all()
-        questions = review.questions(s, signed.principal, report_id)
-        record(s, signed.principal, AuditAction.REPORT_READ, subject=report.public_id)
-    details = json.loads(report.details) if report.details else None
+        routed = inbox.open_report(s, signed.principal, report_id)
     return render(request, "inbox_report.html", {
-        "report": report, "routing": routing, "files": files, "related": related,
-        "questions": questions, "details": details, "max_delay": inbox.MAX_DELAY_DAYS})
+        "report": routed.report, "routing": routed.routing, "files": routed.files,
+        "related": routed.related, "questions": routed.questions, "details": routed.details,
+        "max_delay": inbox.MAX_DELAY_DAYS})
 
 
 @router.get("/{report_id}/files/{file_id}")
 def download(report_id: ReportId, file_id: DbId, request: Request, signed: Officer) -> Response:
     state = request.app.state.vigil
     with transaction(state.session) as s:
-        report = service.get_visible(s, signed.principal, report_id)
-        inbox.routing_of(s, signed.principal, report)  # only reports routed to the caller
-        f = s.get(ReportFile, file_id)
-        if f is None or f.report_id != report.id or f.storage_key is None or f.nonce is None:
-            raise NotFound("no such file (or deleted at the end of its retention period)")
-        data = state.file_store.get(f.storage_key, f.nonce, service.aad(report.public_id, f.id))
-        record(s, signed.principal, AuditAction.REPORT_FILE_DOWNLOADED, subject=report.public_id,
-               details={"file": f.id})
+        _, data = inbox.open_file(s, signed.principal, report_id, file_id, state.file_store)
     return Response(data, media_type="application/octet-stream",
                     headers={**SECURITY_HEADERS, "Content-Disposition": "attachment"})
 
@@ -93,8 +72,7 @@ def ask(report_id: ReportId, request: Request, signed: Officer,
     check_csrf(signed, csrf)
     try:
         with transaction(request.app.state.vigil.session) as s:
-            report = service.get_visible(s, signed.principal, report_id)
-            review.ask(s, signed.principal, report, question)
+            inbox.ask(s, signed.principal, report_id, question)
     except DomainError as exc:
         if exc.status == 404:
             raise

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.accountability import service as accountability
@@ -20,12 +19,11 @@ from vigil.db import transaction
 from vigil.deps import DbId
 from vigil.errors import DomainError
 from vigil.indicators import service
+from vigil.orgs import service as organisations
 from vigil.orgs.access import Scope
-from vigil.orgs.models import Organisation
+from vigil.orgs.accounts import SignedIn
 from vigil.translog import repository as translog
 from vigil.translog.merkle import ProofError, verify_inclusion
-from vigil.translog.models import LogEntry
-from vigil.web.accounts import SignedIn
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, check_csrf, language, page, redirect, render
 
@@ -35,10 +33,6 @@ Reader = Annotated[SignedIn, page(Scope.INDICATORS_READ)]
 Reviewer = Annotated[SignedIn, page(Scope.INDICATORS_REVIEW)]
 
 
-def _org_names(session: Session) -> dict[int, str]:
-    return {i: n for i, n in session.execute(select(Organisation.id, Organisation.name))}
-
-
 @router.get("")
 def indicators_page(request: Request, signed: Reader,
                     status: Annotated[str, Query(pattern=f"^({'|'.join(STATUSES)})$")] = "pending",
@@ -46,7 +40,7 @@ def indicators_page(request: Request, signed: Reader,
     with request.app.state.vigil.read_session() as s:
         rows = service.list_indicators(s, signed.principal, status=status, limit=101,
                                        after_id=after)
-        orgs = _org_names(s)
+        orgs = organisations.names(s)
     more = rows[100].id - 1 if len(rows) > 100 else None
     return render(request, "indicators.html", {"rows": rows[:100], "status": status,
                                                "statuses": STATUSES, "orgs": orgs, "more": more})
@@ -63,8 +57,7 @@ def log_events(request: Request, session: Session, indicator_id: int) -> tuple[A
     with state.tree_lock:
         head = translog.signed_head(session, state.tree_cache, state.signer)
         tree = state.tree_cache.tree
-        entries = session.scalars(select(LogEntry).where(
-            LogEntry.subject == f"indicator:{indicator_id}").order_by(LogEntry.index))
+        entries = translog.entries_about(session, f"indicator:{indicator_id}")
         events = []
         for e in entries:
             leaf = json.loads(e.leaf)
@@ -87,7 +80,7 @@ def indicator_page(indicator_id: DbId, request: Request, signed: Reader) -> Resp
     with transaction(state.session) as s:
         signed.principal.require(Scope.INDICATORS_READ)
         ind = service.get_indicator(s, indicator_id)
-        orgs = _org_names(s)
+        orgs = organisations.names(s)
         head, events = log_events(request, s, ind.id)
         commitment = service.commitment(ind.salt, ind.signal_type, ind.value)
         list_name = ind.hash_list.name

@@ -18,8 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vigil.db import transaction
 from vigil.errors import DomainError, Forbidden, NotAuthenticated
+from vigil.orgs import accounts
 from vigil.orgs.access import Scope
-from vigil.web import accounts
 from vigil.web.i18n import pick_language, since, translate
 
 PREFIX = "/app"

@@ -9,17 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
+from vigil.charts import bar_chart
 from vigil.db import transaction
+from vigil.deps import client_address
 from vigil.errors import DomainError
-from vigil.orgs.access import Scope, visible_notices, visible_url_reports
-from vigil.takedown import service
+from vigil.orgs.access import Scope
+from vigil.orgs.accounts import SignedIn
+from vigil.takedown import repository, service
 from vigil.takedown.fetch import Resolver
-from vigil.takedown.models import Notice, UrlReport
 from vigil.takedown.stats import takedown_stats
-from vigil.web.accounts import SignedIn
-from vigil.web.charts import bar_chart
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, check_csrf, check_origin, language, page, redirect, render
 
@@ -31,11 +30,8 @@ PUBLIC_CSRF_COOKIE = "vigil_report_csrf"
 @router.get(f"{PREFIX}/takedown")
 def takedown_page(request: Request, signed: Analyst) -> Response:
     with request.app.state.vigil.read_session() as s:
-        waiting = list(s.scalars(select(UrlReport).where(UrlReport.classification.is_(None),
-                                                         visible_url_reports(signed.principal))
-                                 .order_by(UrlReport.created_at).limit(200)))
-        notices = list(s.scalars(select(Notice).where(visible_notices(signed.principal))
-                                 .order_by(Notice.id.desc()).limit(200)))
+        waiting = repository.url_reports(s, signed.principal, classified=False, limit=200)
+        notices = repository.notices(s, signed.principal, limit=200)
     return render(request, "takedown.html", {"waiting": waiting, "notices": notices,
                                              "classifications": service.CLASSIFICATIONS})
 
@@ -103,7 +99,6 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
                   description: Annotated[str, Form(max_length=4000)] = "",
                   csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Anyone may report a URL here; limited per address like the public API."""
-    from vigil.takedown.endpoints import client_address
 
     check_origin(request)
     lang = language(request)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from vigil.db import transaction
+from vigil.deps import client_address
 from vigil.errors import DomainError, NotAuthenticated
 from vigil.victims import service
 from vigil.web.i18n import translate
@@ -66,7 +67,6 @@ def case_status(request: Request, case_number: Annotated[str, Form(max_length=32
                 pin: Annotated[str, Form(max_length=32)] = "",
                 csrf: Annotated[str, Form(max_length=200)] = "",
                 withdraw: Annotated[str, Form(max_length=8)] = "") -> Response:
-    from vigil.takedown.endpoints import client_address
 
     state = request.app.state.vigil
     try:

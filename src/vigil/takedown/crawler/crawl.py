@@ -6,10 +6,12 @@
 * Never leaves the allowed domains (links, redirects), honours robots.txt unless told not to
   (including its Crawl-delay), and waits ``per_host_delay`` seconds between requests to a host.
 * Media are fetched and hashed inside the task; the coordinator sees hashes only, matches them
-  against the active lists (allow lists suppress), and remembers each content's SHA-256 so that
-  identical content at many URLs is matched once. A hit becomes a URL report (source
-  ``crawler``, decided by the verified indicator) and a notice; a known indicator at a new URL
-  is counted as a re-upload.
+  through the match policy (:mod:`vigil.matching.policy`: per-list thresholds, allow lists
+  suppress, every hit with its list's trust), and remembers each content's SHA-256 so that
+  identical content at many URLs is matched once. A verified hit becomes a URL report (source
+  ``crawler``, classified by the indicator) and a notice; a known indicator at a new URL is
+  counted as a re-upload. A hit on an unverified list (a victim's own hash) becomes a URL
+  report that waits for an analyst's classification: no notice goes out before it.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.errors import Invalid, NotFound
-from vigil.indicators.matcher import Hit, LiveMatcher
+from vigil.indicators.matcher import LiveMatcher
+from vigil.matching.policy import Outcome, Verdict, match_items
 from vigil.orgs.access import Principal, Scope
 from vigil.takedown import service
-from vigil.takedown.content import block_hits, block_hits_batch
 from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_batch
 from vigil.takedown.fetch import Resolver, fetch, make_client
-from vigil.takedown.models import Crawl, CrawlUrl, UrlReport
+from vigil.takedown.models import Crawl, CrawlUrl
 from vigil.takedown.urls import host_of, in_domains, normalise, url_key
 
 ROBOTS_AGENT = "vigil-takedown"
@@ -76,6 +78,8 @@ class CrawlStats:
     media: int = 0
     bytes: int = 0
     hits: int = 0
+    #: Hits on unverified lists, waiting for an analyst before any notice.
+    held_for_review: int = 0
     notices: int = 0
     reuploads: int = 0
     duplicates: int = 0
@@ -120,9 +124,9 @@ def create_crawl(session: Session, actor: Principal | None, seeds: list[str],
 @dataclass
 class _Frontier:
     seen: set[str] = field(default_factory=set)
-    #: SHA-256 of content already matched in this crawl → its hits (identical bytes at another
-    #: URL are not matched again, but that URL still gets its own notice).
-    content: dict[str, list[Hit]] = field(default_factory=dict)
+    #: SHA-256 of content already matched in this crawl → its outcome (identical bytes at
+    #: another URL are not matched again, but that URL still gets its own notice).
+    content: dict[str, Outcome] = field(default_factory=dict)
     sightings: set[str] = field(default_factory=set)
 
 
@@ -297,9 +301,9 @@ class Crawler:
                  if isinstance(r, MediaResult) and r.content is not None
                  and r.content.sha256 not in self.mem.content}
         if fresh:  # match the batch's new contents with one index query
-            for sha, hits in zip(fresh, block_hits_batch(self.matcher, list(fresh.values())),
-                                 strict=True):
-                self.mem.content[sha] = hits
+            outcomes = match_items(self.matcher, [c.item() for c in fresh.values()])
+            for sha, outcome in zip(fresh, outcomes, strict=True):
+                self.mem.content[sha] = outcome
         with transaction(self.factory) as s:
             for (row_id, url, _kind, depth), result in buffer:
                 values: dict[str, Any] = {"state": "done", "error": None}
@@ -360,26 +364,19 @@ class Crawler:
     def _match(self, s: Session, url: str, result: MediaResult) -> bool:
         content = result.content
         assert content is not None
-        hits = self.mem.content.get(content.sha256)
-        if hits is None:
-            hits = self.mem.content[content.sha256] = block_hits(self.matcher, content)
+        outcome = self.mem.content.get(content.sha256)
+        if outcome is None:
+            outcome = self.mem.content[content.sha256] = match_items(self.matcher, [content.item()])[0]
         if content.sha256 in self.mem.sightings:
             self.stats.duplicates += 1  # the same bytes at another URL of this crawl
         self.mem.sightings.add(content.sha256)
-        if not hits:
+        if outcome.verdict not in (Verdict.VERIFIED, Verdict.UNVERIFIED):
             return False  # nothing of the media is kept: only its SHA-256, for de-duplication
-        hit = hits[0]
         self.stats.hits += 1
-        report = s.scalar(select(UrlReport).where(UrlReport.url == url,
-                                                  UrlReport.source == "crawler"))
-        if report is None:
-            report, _ = service.submit_url(s, url, source="crawler")
-            report.classification = "illegal_international"  # decided by the verified indicator
-            report.classified_at = now()
-            report.indicator_id, report.list_name = hit.indicator_id, hit.list
-        notice, created = service.open_notice(s, report, self.resolver, content=content,
-                                              indicator_id=hit.indicator_id,
-                                              victim_submitted=hit.list == "victim-submitted")
+        _, notice, created = service.crawler_hit(s, url, outcome, self.resolver, content)
+        if notice is None:
+            self.stats.held_for_review += outcome.requires_review
+            return True
         if created:
             self.stats.notices += 1
             self.stats.reuploads += notice.reupload_of is not None

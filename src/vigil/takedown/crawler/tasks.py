@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import httpx
 
 from vigil.errors import Invalid
-from vigil.takedown.content import ContentHashes, hash_content
+from vigil.matching.content import ContentHashes, hash_content
 from vigil.takedown.fetch import Fetched, Resolver, fetch, make_client
 from vigil.takedown.urls import host_of, in_domains, normalise
 

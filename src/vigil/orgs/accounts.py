@@ -27,8 +27,7 @@ from vigil.config import Settings
 from vigil.errors import Conflict, Invalid, NotFound
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope
-from vigil.orgs.models import Organisation
-from vigil.web.models import StaffAccount, WebSession
+from vigil.orgs.models import Organisation, StaffAccount, WebSession
 
 ROLE_SCOPES: dict[str, frozenset[Scope]] = {
     # Reviews new material and verifies other organisations' indicators.

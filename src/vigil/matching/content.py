@@ -1,0 +1,61 @@
+"""What a piece of content is, reduced to hashes: typed by its bytes (never by a name or a
+declared type), images get PDQ, videos vPDQ, everything MD5 and SHA-256. Report intake, the
+crawler and its re-checks keep these and nothing else of what they read.
+
+A file that cannot be decoded (broken, truncated, a decompression bomb, an unknown format) is
+not an error of the caller: its digests still count, and ``error`` says what was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+from vigil.matching.errors import HashingError
+from vigil.matching.hashing import HashOptions, hash_image_bytes
+from vigil.matching.policy import Item, Signal
+from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash
+from vigil.matching.video import hash_video_bytes, looks_like_video
+
+
+@dataclass(frozen=True)
+class ContentHashes:
+    sha256: str
+    md5: str
+    kind: str  # image | video | other
+    pdq: str | None = None
+    quality: int | None = None
+    vpdq: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @property
+    def usable_pdq(self) -> str | None:
+        """The PDQ hash if its quality is enough to match on (Meta's guidance: 50)."""
+        return self.pdq if self.pdq and (self.quality or 0) >= PDQ_MIN_QUALITY else None
+
+    def item(self) -> Item:
+        """What the match policy matches: the digests, a usable PDQ, the vPDQ."""
+        signals = [Signal(SignalType.MD5, self.md5), Signal(SignalType.SHA256, self.sha256)]
+        if self.usable_pdq:
+            signals.append(Signal(SignalType.PDQ, self.usable_pdq))
+        if self.vpdq:
+            signals.append(Signal(SignalType.VPDQ, VpdqHash.parse(self.vpdq)))
+        return Item(tuple(signals))
+
+
+def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHashes:
+    """Hash content held in memory; never raises for a bad file (see ``error``)."""
+    opts = options or HashOptions()
+    sha256 = hashlib.sha256(body).hexdigest()
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    try:
+        if looks_like_video(body[:256]):
+            v = hash_video_bytes(body, opts)
+            return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str())
+        h = hash_image_bytes(body, opts)
+        return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality)
+    except HashingError as exc:
+        return ContentHashes(sha256, md5, "other", error=exc.message)

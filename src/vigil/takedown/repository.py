@@ -1,0 +1,101 @@
+"""Every read of URL reports and notices goes through here, and what a principal may read is
+decided here only (:func:`readable_url_reports`, :func:`readable_notices`). Endpoints and pages
+never select these tables themselves (a test checks their imports).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, false, func, select, true
+from sqlalchemy.orm import Session
+
+from vigil.errors import NotFound
+from vigil.orgs.access import OrgKind, Principal
+from vigil.takedown.models import Crawl, CrawlUrl, Notice, NoticeEvent, UrlReport
+
+
+def readable_url_reports(principal: Principal) -> ColumnElement[bool]:
+    """Which reported URLs this caller may see and classify: the Centre all (the public's
+    reports come to it); a hotline those it reported; anyone else none."""
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    if principal.kind is OrgKind.HOTLINE:
+        return UrlReport.reporter_org == principal.organisation_id
+    return false()
+
+
+def readable_notices(principal: Principal) -> ColumnElement[bool]:
+    """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
+    reports it made; an authority those escalated to its member state (the hosting country);
+    anyone else none."""
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    if principal.kind is OrgKind.HOTLINE:
+        return exists().where(UrlReport.id == Notice.url_report_id,
+                              UrlReport.reporter_org == principal.organisation_id)
+    if principal.kind is OrgKind.AUTHORITY and principal.member_state:
+        return (Notice.hosting_country == principal.member_state) & Notice.escalated_at.is_not(None)
+    return false()
+
+
+def url_report(session: Session, principal: Principal, public_id: str) -> UrlReport:
+    report = session.scalar(select(UrlReport).where(UrlReport.public_id == public_id,
+                                                    readable_url_reports(principal)))
+    if report is None:
+        raise NotFound(f"no URL report {public_id}")
+    return report
+
+
+def url_reports(session: Session, principal: Principal, classified: bool | None = None,
+                limit: int = 100) -> list[UrlReport]:
+    """Oldest first; ``classified`` False: only those waiting for an analyst."""
+    q = select(UrlReport).where(readable_url_reports(principal)).order_by(UrlReport.created_at).limit(limit)
+    if classified is not None:
+        q = q.where(UrlReport.classification.is_not(None) if classified
+                    else UrlReport.classification.is_(None))
+    return list(session.scalars(q))
+
+
+def notices(session: Session, principal: Principal, status: str | None = None,
+            limit: int = 100) -> list[Notice]:
+    """Newest first."""
+    q = select(Notice).where(readable_notices(principal)).order_by(Notice.id.desc()).limit(limit)
+    if status:
+        q = q.where(Notice.status == status)
+    return list(session.scalars(q))
+
+
+def notice(session: Session, principal: Principal, notice_id: int) -> Notice:
+    n = session.scalar(select(Notice).where(Notice.id == notice_id, readable_notices(principal)))
+    if n is None:
+        raise NotFound(f"no notice {notice_id}")
+    return n
+
+
+def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
+    return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
+                                .order_by(NoticeEvent.id)))
+
+
+def crawler_report(session: Session, url: str) -> UrlReport | None:
+    """The crawler's own URL report for ``url``, if it made one before."""
+    return session.scalar(select(UrlReport).where(UrlReport.url == url,
+                                                  UrlReport.source == "crawler"))
+
+
+def crawl_status(session: Session, crawl_id: int) -> dict[str, Any]:
+    """A crawl's progress: URLs by kind and state, and how many media matched."""
+    crawl = session.get(Crawl, crawl_id)
+    if crawl is None:
+        raise NotFound(f"no crawl {crawl_id}")
+    counts = session.execute(select(CrawlUrl.kind, CrawlUrl.state, func.count())
+                             .where(CrawlUrl.crawl_id == crawl_id)
+                             .group_by(CrawlUrl.kind, CrawlUrl.state)).all()
+    matched = session.scalar(select(func.count()).where(CrawlUrl.crawl_id == crawl_id,
+                                                        CrawlUrl.matched.is_(True)))
+    return {"id": crawl.id, "status": crawl.status, "seeds": json.loads(crawl.seeds),
+            "allowed_domains": json.loads(crawl.allowed_domains),
+            "urls": {f"{k}:{st}": n for k, st, n in counts}, "matched": matched or 0,
+            "created_at": crawl.created_at, "finished_at": crawl.finished_at}
