@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +32,7 @@ from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
 from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
-from vigil.errors import DomainError
+from vigil.errors import ERROR_RESPONSES, DomainError
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
 from vigil.orgs.endpoints import router as orgs_router
@@ -95,6 +96,20 @@ class AppState:
     match_quota: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
+
+
+class HealthOut(BaseModel):
+    """The service is up, and how many indicators this worker's match index holds."""
+
+    status: str
+    indicators_loaded: int
+
+
+#: The metrics' answer, described for the API (Prometheus' text format, not JSON).
+_METRICS: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    200: {"description": "Prometheus metrics, text exposition format.",
+          "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}}
 
 
 class _BodyTooLarge(HTTPException):
@@ -250,11 +265,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     app.add_middleware(ObserveMiddleware, state=state)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "indicators_loaded": len(state.matcher)}
+    @app.get("/healthz", response_model=HealthOut, responses=ERROR_RESPONSES)
+    def healthz() -> HealthOut:
+        return HealthOut(status="ok", indicators_loaded=len(state.matcher))
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses=_METRICS)
     def metrics() -> Response:
         state.metrics.indicators_loaded.set(len(state.matcher))
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,11 @@
 request's unit of work.
 
 ``require(scope)`` is the only way a route gets a principal, and marks the route with its
-scope so that a test can walk every route and check that none is left undeclared.
+scope so that a test can walk every route and check that none is left undeclared. Routes take
+the principal through one typed alias per scope (``actor: MatchKey``). The key is read through
+FastAPI's ``HTTPBearer`` so that the API description declares the bearer scheme on every keyed
+operation; it never answers by itself (``auto_error=False``): a missing or unknown key is the
+app's own 401, raised by :func:`vigil.orgs.service.authenticate`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.db import transaction
@@ -35,18 +40,21 @@ PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/openapi.json"
                           "/v1/public/complaints", "/v1/public/complaints/status"})
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+#: The bearer scheme of the API description. It only reads the header: with ``auto_error`` off a
+#: missing or malformed header gives ``None``, and :func:`require` answers with the app's 401.
+_BEARER = HTTPBearer(auto_error=False, scheme_name="ApiKey", bearerFormat="vgl_...",
+                     description="An organisation's API key: `Authorization: Bearer vgl_...`.")
 
 
 def require(scope: Scope) -> Any:
     """A dependency: authenticate the bearer key, then check it holds ``scope``."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+                   ) -> Principal:
         state = request.app.state.vigil
-        principal: Principal = state.principals.get(_bearer(request), state.read_session)
+        token = credentials.credentials if credentials is not None else None
+        principal: Principal = state.principals.get(token, state.read_session)
         if state.key_limits is not None:
             state.key_limits.check(f"key:{principal.key_id}", "requests for this key")
         principal.require(scope)
@@ -56,6 +64,23 @@ def require(scope: Scope) -> Any:
     dependency.__vigil_scope__ = scope  # type: ignore[attr-defined]
     dependency.__name__ = f"require_{scope.value.replace(':', '_')}"
     return Depends(dependency)
+
+
+#: The principal of a route, by the scope the route requires: ``actor: MatchKey``.
+OrgsManageKey = Annotated[Principal, require(Scope.ORGS_MANAGE)]
+ListsManageKey = Annotated[Principal, require(Scope.LISTS_MANAGE)]
+IndicatorsProposeKey = Annotated[Principal, require(Scope.INDICATORS_PROPOSE)]
+IndicatorsReviewKey = Annotated[Principal, require(Scope.INDICATORS_REVIEW)]
+IndicatorsReadKey = Annotated[Principal, require(Scope.INDICATORS_READ)]
+ListsDownloadKey = Annotated[Principal, require(Scope.LISTS_DOWNLOAD)]
+MatchKey = Annotated[Principal, require(Scope.MATCH)]
+LogReadKey = Annotated[Principal, require(Scope.LOG_READ)]
+AuditReadKey = Annotated[Principal, require(Scope.AUDIT_READ)]
+ReportsSubmitKey = Annotated[Principal, require(Scope.REPORTS_SUBMIT)]
+ReportsReceiveKey = Annotated[Principal, require(Scope.REPORTS_RECEIVE)]
+ReportsReviewKey = Annotated[Principal, require(Scope.REPORTS_REVIEW)]
+StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
+TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 
 
 class PrincipalCache:
@@ -101,7 +126,3 @@ def client_address(request: Request) -> str:
     """The address limits per client are keyed by (the socket's peer; a proxy in front must
     be configured to pass the client's address to uvicorn)."""
     return request.client.host if request.client else "unknown"
-
-
-def principal_of(scope: Scope) -> Any:
-    return Annotated[Principal, require(scope)]

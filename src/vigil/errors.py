@@ -1,10 +1,13 @@
 """Domain errors of the service layer: a stable code, an HTTP status, a message that names the
 problem. One handler in :mod:`vigil.app` renders them; nothing below the endpoints raises
-HTTP exceptions."""
+HTTP exceptions. :class:`ErrorOut` describes the body that handler renders, for the API
+description; every API router declares it for each error status (:data:`ERROR_RESPONSES`)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 
 class DomainError(Exception):
@@ -52,3 +55,53 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     status = 429
+
+
+class ErrorItem(BaseModel):
+    """One problem of an invalid request: where it is (`location`, or `index` into the list of
+    items sent) and what is wrong with it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    location: list[str | int] | None = None
+    index: int | None = None
+    error: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable `code` (`not_authenticated`, `forbidden`, `not_found`,
+    `conflict`, `too_large`, `invalid`, `rate_limited`), a message that names the problem, and
+    the error's own details (`items`, `scope`, `retry_after`, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    items: list[ErrorItem] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer of the API."""
+
+    error: ErrorDetail
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+#: The error answers every API route may give, for the API description
+#: (``APIRouter(responses=ERROR_RESPONSES)``).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("No key, or an unknown, malformed or revoked key; on the public case and "
+                "complaint routes, a wrong number, PIN or token (`not_authenticated`)."),
+    403: _error("The key lacks the route's scope, or its organisation may not act on this "
+                "(`forbidden`)."),
+    404: _error("No such thing, or none the caller may see (`not_found`)."),
+    409: _error("The request conflicts with the current state (`conflict`)."),
+    413: _error("The request body, a file or a list is over its limit (`too_large`)."),
+    422: _error("The request is invalid; `items` names each problem (`invalid`)."),
+    429: {**_error("Too many requests (`rate_limited`)."),
+          "headers": {"Retry-After": {"description": "Seconds until a request may succeed again.",
+                                      "schema": {"type": "integer"}}}},
+}

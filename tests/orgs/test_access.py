@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args, get_origin
 
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
 from tests.fixtures.world import build_world
 from vigil.db import transaction
 from vigil.deps import PUBLIC_PATHS, route_scope
+from vigil.errors import ERROR_RESPONSES, ErrorOut
 from vigil.orgs import service as orgs
 from vigil.orgs.access import Scope
 
@@ -84,6 +88,69 @@ def test_no_key_bad_key_revoked_key_and_wrong_scope(client: TestClient,
             r = client.request(method, path, headers=auth(narrow))
             assert r.status_code == 403, (method, path, r.text)
             assert scope.value in r.json()["error"]["message"]
+
+
+def _described_api(app: object) -> list[APIRoute]:
+    """The routes of the API description: all but the workspace's pages, the public help and
+    report pages, and the root's redirect to the workspace."""
+    return [r for r in api_routes(app) if not r.path.startswith(("/app", "/help/"))
+            and r.path not in ("/report", "/")]
+
+
+def _declares_its_answer(route: APIRoute) -> bool:
+    """A pydantic model (or a list of one) as the response model, or a raw response (not JSON
+    rendered by FastAPI) whose success answer is described by a model or its content."""
+    model = route.response_model
+    if get_origin(model) is list:
+        (model,) = get_args(model)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return True
+    raw = isinstance(route.response_class, type) and issubclass(route.response_class, Response) \
+        and not issubclass(route.response_class, JSONResponse)
+    success = route.responses.get(route.status_code or 200, {})
+    return raw and ("model" in success or "content" in success)
+
+
+def test_every_api_route_declares_its_answer_and_its_errors(client: TestClient) -> None:
+    routes = _described_api(client.app)
+    assert len(routes) > 50
+    for route in routes:
+        name = f"{sorted(route.methods)} {route.path}"
+        assert route.include_in_schema, name
+        assert _declares_its_answer(route), f"{name}: no response model or described answer"
+        for status in ERROR_RESPONSES:
+            assert route.responses.get(status, {}).get("model") is ErrorOut, \
+                f"{name}: the error answer {status} is not declared"
+
+
+def test_the_api_description_declares_the_bearer_key(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert len(schemes) == 1
+    (name, scheme), = schemes.items()
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert spec["paths"]["/v1/match"]["post"]["security"] == [{name: []}]
+    assert "security" not in spec["paths"]["/v1/public/url-reports"]["post"]
+    # Every keyed operation requires the key; no public one does.
+    for route in _described_api(client.app):
+        for method in route.methods:
+            operation = spec["paths"][route.path][method.lower()]
+            if route.path in PUBLIC_PATHS:
+                assert "security" not in operation, (method, route.path)
+            else:
+                assert operation.get("security") == [{name: []}], (method, route.path)
+    # The error body and the typed answers are in the description too.
+    error = spec["paths"]["/v1/match"]["post"]["responses"]["401"]["content"]["application/json"]
+    assert error["schema"]["$ref"].endswith("/ErrorOut")
+    assert {"ErrorOut", "MatchOut", "ReportOut", "NoticeOut"} <= set(spec["components"]["schemas"])
+
+
+def test_no_key_is_the_apps_own_401_not_the_frameworks(client: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer"},
+                    {"Authorization": "Bearer   "}, auth("vgl_nope_nope")):
+        r = client.post("/v1/match", headers=headers, json={"items": []})
+        assert r.status_code == 401, (headers, r.text)
+        assert r.json()["error"]["code"] == "not_authenticated", headers
 
 
 def test_public_routes(client: TestClient) -> None:

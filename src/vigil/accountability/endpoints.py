@@ -10,10 +10,20 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from vigil.accountability import complaints, service
-from vigil.deps import DbId, client_address, principal_of, unit_of_work
-from vigil.orgs.access import Scope
+from vigil.accountability.schemas import (
+    AlertAcknowledgedOut,
+    AlertOut,
+    ComplaintCountsOut,
+    ComplaintFiledOut,
+    ComplaintOut,
+    ComplaintStatusOut,
+    MatchFeedbackOut,
+    ReinstatedOut,
+)
+from vigil.deps import DbId, IndicatorsReviewKey, MatchKey, StatsReadKey, client_address, unit_of_work
+from vigil.errors import ERROR_RESPONSES
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 class FeedbackIn(BaseModel):
@@ -23,9 +33,8 @@ class FeedbackIn(BaseModel):
                                   description="your own reference for the matched item")
 
 
-@router.post("/match/feedback", status_code=201)
-def feedback(body: FeedbackIn, request: Request,
-             actor: principal_of(Scope.MATCH)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/match/feedback", response_model=MatchFeedbackOut, status_code=201)
+def feedback(body: FeedbackIn, request: Request, actor: MatchKey) -> MatchFeedbackOut:
     """Tell the Centre whether a match was right; false positives from several organisations
     quarantine the indicator."""
     state = request.app.state.vigil
@@ -33,8 +42,8 @@ def feedback(body: FeedbackIn, request: Request,
         fb, quarantined = service.record_feedback(
             s, actor, body.indicator_id, body.verdict, body.reference,
             state.settings.quarantine_false_positive_orgs)
-        out = {"id": fb.id, "indicator_id": fb.indicator_id, "verdict": fb.verdict,
-               "quarantined": quarantined}
+        out = MatchFeedbackOut(id=fb.id, indicator_id=fb.indicator_id, verdict=fb.verdict,
+                               quarantined=quarantined)
     if quarantined:
         state.matcher.sync(state.read_session)
     return out
@@ -44,34 +53,33 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
 
 
-@router.post("/indicators/{indicator_id}/reinstate")
+@router.post("/indicators/{indicator_id}/reinstate", response_model=ReinstatedOut)
 def reinstate(indicator_id: DbId, body: ReasonIn, request: Request,
-              actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+              actor: IndicatorsReviewKey) -> ReinstatedOut:
     state = request.app.state.vigil
     with unit_of_work(request) as s:
         ind = service.reinstate(s, actor, indicator_id, body.reason)
-        out = {"id": ind.id, "status": ind.status}
+        out = ReinstatedOut(id=ind.id, status=ind.status)
     state.matcher.sync(state.read_session)
     return out
 
 
-@router.get("/alerts")
-def alerts(request: Request, actor: principal_of(Scope.INDICATORS_REVIEW),  # type: ignore[valid-type]
+@router.get("/alerts", response_model=list[AlertOut])
+def alerts(request: Request, actor: IndicatorsReviewKey,
            include_acknowledged: bool = False,
-           limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+           limit: int = Query(100, ge=1, le=1000)) -> list[AlertOut]:
     with unit_of_work(request) as s:
-        return [{"id": a.id, "at": a.at, "kind": a.kind, "indicator_id": a.indicator_id,
-                 "message": a.message, "acknowledged_at": a.acknowledged_at}
+        return [AlertOut(id=a.id, at=a.at, kind=a.kind, indicator_id=a.indicator_id,
+                         message=a.message, acknowledged_at=a.acknowledged_at)
                 for a in service.alerts(s, actor, include_acknowledged=include_acknowledged,
                                         limit=limit)]
 
 
-@router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(alert_id: DbId, request: Request,
-                actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertAcknowledgedOut)
+def acknowledge(alert_id: DbId, request: Request, actor: IndicatorsReviewKey) -> AlertAcknowledgedOut:
     with unit_of_work(request) as s:
         a = service.acknowledge_alert(s, actor, alert_id)
-        return {"id": a.id, "acknowledged_at": a.acknowledged_at}
+        return AlertAcknowledgedOut(id=a.id, acknowledged_at=a.acknowledged_at)
 
 
 # -- complaints --------------------------------------------------------------------------------
@@ -99,61 +107,60 @@ class AssessmentIn(BaseModel):
     indicator_ids: list[int] = Field(default_factory=list, max_length=100)
 
 
-def _complaint_json(c: Any) -> dict[str, Any]:
-    return {"id": c.public_id, "via": c.via, "provider": c.provider_name, "reference": c.reference,
-            "statement": c.statement, "indicator_ids": json.loads(c.indicator_ids),
-            "status": c.status, "created_at": c.created_at, "decided_at": c.decided_at}
+def _complaint_out(c: Any) -> ComplaintOut:
+    return ComplaintOut(id=c.public_id, via=c.via, provider=c.provider_name, reference=c.reference,
+                        statement=c.statement, indicator_ids=json.loads(c.indicator_ids),
+                        status=c.status, created_at=c.created_at, decided_at=c.decided_at)
 
 
-@router.post("/public/complaints", status_code=201)
-def public_complaint(body: PublicComplaintIn, request: Request) -> dict[str, Any]:
+@router.post("/public/complaints", response_model=ComplaintFiledOut, status_code=201)
+def public_complaint(body: PublicComplaintIn, request: Request) -> ComplaintFiledOut:
     """A user of a service complains directly (no account; limited per address). The token
     follows the complaint and is shown only here."""
     request.app.state.vigil.public_reports.check(client_address(request), "public submissions")
     with unit_of_work(request) as s:
         c, token = complaints.file(s, statement=body.statement, via="direct",
                                    provider_name=body.provider, reference=body.reference)
-        return {"id": c.public_id, "token": token, "status": c.status}
+        return ComplaintFiledOut(id=c.public_id, token=token, status=c.status)
 
 
-@router.post("/public/complaints/status")
-def public_complaint_status(body: ComplaintKey, request: Request) -> dict[str, Any]:
+@router.post("/public/complaints/status", response_model=ComplaintStatusOut)
+def public_complaint_status(body: ComplaintKey, request: Request) -> ComplaintStatusOut:
     request.app.state.vigil.case_access.check(client_address(request), "look-ups")
     with unit_of_work(request) as s:
         c = complaints.status_for_complainant(s, body.id, body.token)
-        return {"id": c.public_id, "status": c.status, "decided_at": c.decided_at}
+        return ComplaintStatusOut(id=c.public_id, status=c.status, decided_at=c.decided_at)
 
 
-@router.post("/complaints", status_code=201)
-def provider_complaint(body: ProviderComplaintIn, request: Request,
-                       actor: principal_of(Scope.MATCH)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/complaints", response_model=ComplaintFiledOut, status_code=201)
+def provider_complaint(body: ProviderComplaintIn, request: Request, actor: MatchKey) -> ComplaintFiledOut:
     """A service passes on its user's complaint, naming the indicator(s) that matched."""
     with unit_of_work(request) as s:
         c, token = complaints.file(s, statement=body.statement, via="provider", provider=actor,
                                    reference=body.reference, indicator_ids=body.indicator_ids)
-        return {"id": c.public_id, "token": token, "status": c.status}
+        return ComplaintFiledOut(id=c.public_id, token=token, status=c.status)
 
 
-@router.get("/complaints")
-def list_complaints(request: Request, actor: principal_of(Scope.INDICATORS_REVIEW),  # type: ignore[valid-type]
+@router.get("/complaints", response_model=list[ComplaintOut])
+def list_complaints(request: Request, actor: IndicatorsReviewKey,
                     status: str | None = Query(None, pattern="^(open|disputed|upheld|rejected)$"),
-                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+                    limit: int = Query(100, ge=1, le=1000)) -> list[ComplaintOut]:
     with unit_of_work(request) as s:
-        return [_complaint_json(c) for c in complaints.listed(s, actor, status, limit)]
+        return [_complaint_out(c) for c in complaints.listed(s, actor, status, limit)]
 
 
-@router.post("/complaints/{complaint_id}/assessment")
+@router.post("/complaints/{complaint_id}/assessment", response_model=ComplaintOut)
 def assess_complaint(complaint_id: str, body: AssessmentIn, request: Request,
-                     actor: principal_of(Scope.INDICATORS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+                     actor: IndicatorsReviewKey) -> ComplaintOut:
     state = request.app.state.vigil
     with unit_of_work(request) as s:
-        out = _complaint_json(complaints.assess(s, actor, complaint_id, body.decision, body.reason,
-                                                body.indicator_ids))
+        out = _complaint_out(complaints.assess(s, actor, complaint_id, body.decision, body.reason,
+                                               body.indicator_ids))
     state.matcher.sync(state.read_session)
     return out
 
 
-@router.get("/complaints/stats")
-def complaint_stats(request: Request, actor: principal_of(Scope.STATS_READ)) -> dict[str, int]:  # type: ignore[valid-type]
+@router.get("/complaints/stats", response_model=ComplaintCountsOut)
+def complaint_stats(request: Request, actor: StatsReadKey) -> ComplaintCountsOut:
     with unit_of_work(request) as s:
-        return complaints.counts(s)
+        return ComplaintCountsOut(complaints.counts(s))

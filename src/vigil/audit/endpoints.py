@@ -5,39 +5,40 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
 from vigil.audit import seal, service
-from vigil.deps import principal_of, unit_of_work
-from vigil.orgs.access import Scope
+from vigil.audit.schemas import AuditEventOut, AuditEventsOut, AuditVerificationOut
+from vigil.deps import AuditReadKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES
 
-router = APIRouter(prefix="/v1/audit")
+router = APIRouter(prefix="/v1/audit", responses=ERROR_RESPONSES)
 
 
-@router.get("/events")
-def events(request: Request, actor: principal_of(Scope.AUDIT_READ),  # type: ignore[valid-type]
+@router.get("/events", response_model=AuditEventsOut)
+def events(request: Request, actor: AuditReadKey,
            action: str | None = Query(None, max_length=64,
                                       description="e.g. report:read, report:file_downloaded"),
            subject: str | None = Query(None, max_length=64),
            organisation: int | None = Query(None, ge=1, le=2**31 - 1),
            since: datetime | None = None, until: datetime | None = None,
-           after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> dict[str, Any]:
+           after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> AuditEventsOut:
     """Audit events in order, filtered; page with ``after_id``. Never hashes or secrets."""
     with unit_of_work(request) as s:
         rows = service.events(s, action=action, subject=subject, organisation=organisation,
                               since=since, until=until, after_id=after_id, limit=limit)
-        return {"events": [{"id": e.id, "at": e.at, "action": e.action,
-                            "organisation": e.organisation_id, "key": e.api_key_id,
-                            "subject": e.subject, "details": json.loads(e.details or "{}")}
-                           for e in rows],
-                "next_after_id": rows[-1].id if len(rows) == limit else None}
+        return AuditEventsOut(
+            events=[AuditEventOut(id=e.id, at=e.at, action=e.action, organisation=e.organisation_id,
+                                  key=e.api_key_id, subject=e.subject,
+                                  details=json.loads(e.details or "{}"))
+                    for e in rows],
+            next_after_id=rows[-1].id if len(rows) == limit else None)
 
 
-@router.get("/verify")
-def verify(request: Request, actor: principal_of(Scope.AUDIT_READ)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/verify", response_model=AuditVerificationOut)
+def verify(request: Request, actor: AuditReadKey) -> AuditVerificationOut:
     """Re-chain every sealed range of the audit trail against its seal in the log."""
     with unit_of_work(request) as s:
         problems = seal.verify(s)
-        return {"intact": not problems, "problems": problems}
+        return AuditVerificationOut(intact=not problems, problems=problems)

@@ -5,26 +5,40 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from vigil.deps import principal_of, unit_of_work
-from vigil.errors import Invalid
-from vigil.orgs.access import Scope
+from vigil.deps import LogReadKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES, Invalid
 from vigil.translog import repository
 from vigil.translog.merkle import MerkleTree, ProofError
+from vigil.translog.schemas import (
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LogEntriesOut,
+    LogEntryOut,
+    TreeHeadOut,
+)
 
-router = APIRouter(prefix="/v1/log")
+router = APIRouter(prefix="/v1/log", responses=ERROR_RESPONSES)
+
+#: The public key's answer, described for the API (the body is PEM text, not JSON).
+_PEM: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The public key, PEM (SubjectPublicKeyInfo).",
+          "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+#: What a proof builder returns.
+P = TypeVar("P")
 
 
 def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-@router.get("/key", response_class=PlainTextResponse)
+@router.get("/key", response_class=PlainTextResponse, responses=_PEM)
 def public_key(request: Request) -> str:
     """The Ed25519 public key (PEM) that signs tree heads, snapshots and deltas. Public."""
     key = request.app.state.vigil.signer.public_key
@@ -33,14 +47,15 @@ def public_key(request: Request) -> str:
     return pem.decode()
 
 
-@router.get("/head")
-def head(request: Request, actor: principal_of(Scope.LOG_READ)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/head", response_model=TreeHeadOut)
+def head(request: Request, actor: LogReadKey) -> TreeHeadOut:
     state = request.app.state.vigil
     with unit_of_work(request) as s, state.tree_lock:
-        return repository.signed_head(s, state.tree_cache, state.signer).to_json()
+        sth = repository.signed_head(s, state.tree_cache, state.signer)
+        return TreeHeadOut.model_validate(sth.to_json())
 
 
-def _proof(request: Request, make: Callable[[MerkleTree], dict[str, Any]]) -> dict[str, Any]:
+def _proof(request: Request, make: Callable[[MerkleTree], P]) -> P:
     """Run ``make`` on the current tree; a request outside the tree is a 422."""
     state = request.app.state.vigil
     with unit_of_work(request) as s, state.tree_lock:
@@ -50,33 +65,33 @@ def _proof(request: Request, make: Callable[[MerkleTree], dict[str, Any]]) -> di
             raise Invalid(str(exc)) from None
 
 
-@router.get("/proof/inclusion")
-def inclusion(request: Request, actor: principal_of(Scope.LOG_READ),  # type: ignore[valid-type]
-              index: int = Query(ge=0), size: int = Query(ge=1)) -> dict[str, Any]:
-    def make(tree: MerkleTree) -> dict[str, Any]:
+@router.get("/proof/inclusion", response_model=InclusionProofOut)
+def inclusion(request: Request, actor: LogReadKey,
+              index: int = Query(ge=0), size: int = Query(ge=1)) -> InclusionProofOut:
+    def make(tree: MerkleTree) -> InclusionProofOut:
         path = tree.inclusion_proof(index, size)  # checks the range before the leaf is read
-        return {"index": index, "tree_size": size, "leaf_hash": _b64(tree.leaf(index)),
-                "audit_path": [_b64(p) for p in path]}
+        return InclusionProofOut(index=index, tree_size=size, leaf_hash=_b64(tree.leaf(index)),
+                                 audit_path=[_b64(p) for p in path])
 
     return _proof(request, make)
 
 
-@router.get("/proof/consistency")
-def consistency(request: Request, actor: principal_of(Scope.LOG_READ),  # type: ignore[valid-type]
-                first: int = Query(ge=1), second: int = Query(ge=1)) -> dict[str, Any]:
-    return _proof(request, lambda tree: {
-        "first": first, "second": second,
-        "consistency_path": [_b64(p) for p in tree.consistency_proof(first, second)]})
+@router.get("/proof/consistency", response_model=ConsistencyProofOut)
+def consistency(request: Request, actor: LogReadKey,
+                first: int = Query(ge=1), second: int = Query(ge=1)) -> ConsistencyProofOut:
+    return _proof(request, lambda tree: ConsistencyProofOut(
+        first=first, second=second,
+        consistency_path=[_b64(p) for p in tree.consistency_proof(first, second)]))
 
 
-@router.get("/entries")
-def entries(request: Request, actor: principal_of(Scope.LOG_READ),  # type: ignore[valid-type]
-            start: int = Query(0, ge=0), end: int | None = Query(None, ge=1)) -> dict[str, Any]:
+@router.get("/entries", response_model=LogEntriesOut)
+def entries(request: Request, actor: LogReadKey,
+            start: int = Query(0, ge=0), end: int | None = Query(None, ge=1)) -> LogEntriesOut:
     stop = start + 1000 if end is None else min(end, start + 1000)
     if stop <= start:
         raise Invalid("end must be greater than start")
     with unit_of_work(request) as s:
         rows = repository.entries(s, start, stop)
-        return {"entries": [{"index": e.index, "leaf": json.loads(e.leaf),
-                             "leaf_data": _b64(e.leaf), "leaf_hash": _b64(e.leaf_hash)}
-                            for e in rows]}
+        return LogEntriesOut(entries=[LogEntryOut(index=e.index, leaf=json.loads(e.leaf),
+                                                  leaf_data=_b64(e.leaf), leaf_hash=_b64(e.leaf_hash))
+                                      for e in rows])

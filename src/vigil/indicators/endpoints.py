@@ -3,20 +3,29 @@ service function inside the request's unit of work, render."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
-from vigil.deps import DbId, principal_of, unit_of_work
-from vigil.errors import Invalid, TooLarge
+from vigil.deps import (
+    DbId,
+    IndicatorsProposeKey,
+    IndicatorsReadKey,
+    IndicatorsReviewKey,
+    ListsDownloadKey,
+    ListsManageKey,
+    MatchKey,
+    unit_of_work,
+)
+from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
 from vigil.indicators import feeds, service
 from vigil.indicators.schemas import (
     HitOut,
     IndicatorOut,
+    ListChangesOut,
     ListIn,
     ListOut,
+    ListSnapshotOut,
     ListUpdate,
     MatchIn,
     MatchOut,
@@ -27,9 +36,8 @@ from vigil.indicators.schemas import (
 from vigil.matching.errors import InvalidSignal
 from vigil.matching.policy import Item, match_items
 from vigil.matching.signals import SignalType, VpdqHash, parse_signal
-from vigil.orgs.access import Scope
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 def _after_change(request: Request) -> None:
@@ -39,13 +47,13 @@ def _after_change(request: Request) -> None:
 
 
 @router.get("/lists", response_model=list[ListOut])
-def get_lists(request: Request, actor: principal_of(Scope.LISTS_DOWNLOAD)) -> Any:  # type: ignore[valid-type]
+def get_lists(request: Request, actor: ListsDownloadKey) -> list[ListOut]:
     with unit_of_work(request) as s:
         return [ListOut.model_validate(hl) for hl in service.all_lists(s)]
 
 
 @router.post("/lists", response_model=ListOut, status_code=201)
-def create_list(body: ListIn, request: Request, actor: principal_of(Scope.LISTS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def create_list(body: ListIn, request: Request, actor: ListsManageKey) -> ListOut:
     with unit_of_work(request) as s:
         hl = service.create_list(s, actor, body.name, body.trust, body.pdq_threshold,
                                  body.description)
@@ -55,62 +63,57 @@ def create_list(body: ListIn, request: Request, actor: principal_of(Scope.LISTS_
 
 
 @router.patch("/lists/{name}", response_model=ListOut)
-def update_list(name: str, body: ListUpdate, request: Request,
-                actor: principal_of(Scope.LISTS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def update_list(name: str, body: ListUpdate, request: Request, actor: ListsManageKey) -> ListOut:
     with unit_of_work(request) as s:
         out = ListOut.model_validate(service.update_list(s, actor, name, body.pdq_threshold))
     _after_change(request)
     return out
 
 
-@router.get("/lists/{name}/snapshot")
-def list_snapshot(name: str, request: Request,
-                  actor: principal_of(Scope.LISTS_DOWNLOAD)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/lists/{name}/snapshot", response_model=ListSnapshotOut)
+def list_snapshot(name: str, request: Request, actor: ListsDownloadKey) -> ListSnapshotOut:
     with unit_of_work(request) as s:
         hl = service.get_list(s, name)
         snap = feeds.snapshot(s, hl, request.app.state.vigil.signer)
         record(s, actor, AuditAction.LIST_SNAPSHOT_DOWNLOADED, subject=name,
                details={"entries": len(snap["entries"]), "seq": snap["seq"]})
-        return snap
+        return ListSnapshotOut.model_validate(snap)
 
 
-@router.get("/lists/{name}/changes")
-def list_changes(name: str, request: Request, actor: principal_of(Scope.LISTS_DOWNLOAD),  # type: ignore[valid-type]
-                 since: int = Query(0, ge=0)) -> dict[str, Any]:
+@router.get("/lists/{name}/changes", response_model=ListChangesOut)
+def list_changes(name: str, request: Request, actor: ListsDownloadKey,
+                 since: int = Query(0, ge=0)) -> ListChangesOut:
     with unit_of_work(request) as s:
         hl = service.get_list(s, name)
         feed = feeds.changes(s, hl, since, request.app.state.vigil.signer)
         record(s, actor, AuditAction.LIST_CHANGES_DOWNLOADED, subject=name,
                details={"since": since, "changes": len(feed["changes"])})
-        return feed
+        return ListChangesOut.model_validate(feed)
 
 
 @router.post("/indicators", response_model=list[IndicatorOut], status_code=201)
-def propose(body: ProposeIn, request: Request,
-            actor: principal_of(Scope.INDICATORS_PROPOSE)) -> Any:  # type: ignore[valid-type]
+def propose(body: ProposeIn, request: Request, actor: IndicatorsProposeKey) -> list[IndicatorOut]:
     with unit_of_work(request) as s:
         created = service.propose(s, actor, [service.Proposal(**i.model_dump()) for i in body.items])
         return [IndicatorOut.of(i) for i in created]
 
 
 @router.get("/indicators", response_model=list[IndicatorOut])
-def list_indicators(request: Request, actor: principal_of(Scope.INDICATORS_READ),  # type: ignore[valid-type]
+def list_indicators(request: Request, actor: IndicatorsReadKey,
                     status: str | None = None, list_name: str | None = Query(None, alias="list"),
-                    after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Any:
+                    after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[IndicatorOut]:
     with unit_of_work(request) as s:
         return [IndicatorOut.of(i) for i in service.list_indicators(s, actor, status, list_name, limit, after)]
 
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorOut)
-def get_indicator(indicator_id: DbId, request: Request,
-                  actor: principal_of(Scope.INDICATORS_READ)) -> Any:  # type: ignore[valid-type]
+def get_indicator(indicator_id: DbId, request: Request, actor: IndicatorsReadKey) -> IndicatorOut:
     with unit_of_work(request) as s:
         return IndicatorOut.of(service.get_indicator(s, indicator_id))
 
 
 @router.post("/indicators/{indicator_id}/verify", response_model=IndicatorOut)
-def verify(indicator_id: DbId, request: Request,
-           actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+def verify(indicator_id: DbId, request: Request, actor: IndicatorsReviewKey) -> IndicatorOut:
     with unit_of_work(request) as s:
         out = IndicatorOut.of(service.verify(s, actor, indicator_id))
     _after_change(request)
@@ -118,15 +121,13 @@ def verify(indicator_id: DbId, request: Request,
 
 
 @router.post("/indicators/{indicator_id}/reject", response_model=IndicatorOut)
-def reject(indicator_id: DbId, body: ReasonIn, request: Request,
-           actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+def reject(indicator_id: DbId, body: ReasonIn, request: Request, actor: IndicatorsReviewKey) -> IndicatorOut:
     with unit_of_work(request) as s:
         return IndicatorOut.of(service.reject(s, actor, indicator_id, body.reason))
 
 
 @router.post("/indicators/{indicator_id}/retract", response_model=IndicatorOut)
-def retract(indicator_id: DbId, body: ReasonIn, request: Request,
-            actor: principal_of(Scope.INDICATORS_REVIEW)) -> Any:  # type: ignore[valid-type]
+def retract(indicator_id: DbId, body: ReasonIn, request: Request, actor: IndicatorsReviewKey) -> IndicatorOut:
     with unit_of_work(request) as s:
         out = IndicatorOut.of(service.retract(s, actor, indicator_id, body.reason))
     _after_change(request)
@@ -134,7 +135,7 @@ def retract(indicator_id: DbId, body: ReasonIn, request: Request,
 
 
 @router.post("/match", response_model=MatchOut)
-def match(body: MatchIn, request: Request, actor: principal_of(Scope.MATCH)) -> Any:  # type: ignore[valid-type]
+def match(body: MatchIn, request: Request, actor: MatchKey) -> MatchOut:
     state = request.app.state.vigil
     limit = state.settings.match_max_items
     if len(body.items) > limit:

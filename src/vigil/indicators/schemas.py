@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -111,3 +112,49 @@ class MatchResult(BaseModel):
 
 class MatchOut(BaseModel):
     results: list[MatchResult]
+
+
+class SnapshotEntryOut(BaseModel):
+    id: int
+    signal_type: str
+    value: str
+    label: str | None
+
+
+class ListSnapshotOut(BaseModel):
+    """A signed snapshot of a list's active indicators. `signature` covers the canonical JSON
+    (sorted keys, no spaces) of every other field, exactly as sent."""
+
+    format: str
+    type: str
+    list: str
+    kind: str
+    trust: Trust
+    pdq_threshold: int
+    seq: int
+    generated_at: str = Field(description="ISO 8601, as signed")
+    entries: builtins.list[SnapshotEntryOut]
+    signature: str = Field(description="base64 Ed25519 signature by the log's key")
+
+
+class ListChangeOut(BaseModel):
+    seq: int
+    action: str
+    id: int
+    signal_type: str
+    value: str
+
+
+class ListChangesOut(BaseModel):
+    """A signed feed of a list's changes after `since`, signed like a snapshot; `complete` is
+    false when more changes follow: ask again from `until`."""
+
+    format: str
+    type: str
+    list: str
+    trust: Trust
+    since: int
+    until: int
+    complete: bool
+    changes: builtins.list[ListChangeOut]
+    signature: str = Field(description="base64 Ed25519 signature by the log's key")

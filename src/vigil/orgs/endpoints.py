@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from vigil.deps import DbId, principal_of, unit_of_work
-from vigil.errors import Invalid
+from vigil.deps import DbId, OrgsManageKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES, Invalid
 from vigil.orgs import accounts, service
 from vigil.orgs.access import OrgKind, Scope
 from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 @router.post("/orgs", response_model=OrgOut, status_code=201)
-def create_org(body: OrgIn, request: Request, actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def create_org(body: OrgIn, request: Request, actor: OrgsManageKey) -> OrgOut:
     try:
         kind = OrgKind(body.kind)
     except ValueError:
@@ -27,8 +25,7 @@ def create_org(body: OrgIn, request: Request, actor: principal_of(Scope.ORGS_MAN
 
 
 @router.post("/orgs/{org_id}/keys", response_model=KeyOut, status_code=201)
-def issue_key(org_id: DbId, body: KeyIn, request: Request,
-              actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def issue_key(org_id: DbId, body: KeyIn, request: Request, actor: OrgsManageKey) -> KeyOut:
     try:
         scopes = {Scope(s) for s in body.scopes}
     except ValueError as exc:
@@ -40,7 +37,7 @@ def issue_key(org_id: DbId, body: KeyIn, request: Request,
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut)
-def revoke_key(key_id: DbId, request: Request, actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+def revoke_key(key_id: DbId, request: Request, actor: OrgsManageKey) -> KeyOut:
     with unit_of_work(request) as s:
         key = service.revoke_key(s, actor, key_id)
         return KeyOut(id=key.id, organisation_id=key.organisation_id, holder=key.holder,
@@ -66,7 +63,7 @@ class AccountOut(BaseModel):
 
 @router.post("/orgs/{org_id}/accounts", response_model=AccountOut, status_code=201)
 def create_account(org_id: DbId, body: AccountIn, request: Request,
-                   actor: principal_of(Scope.ORGS_MANAGE)) -> Any:  # type: ignore[valid-type]
+                   actor: OrgsManageKey) -> AccountOut:
     """A workspace account for a person of the organisation, with a generated password."""
     with unit_of_work(request) as s:
         made = accounts.create_account(s, actor, org_id, body.username, body.role,

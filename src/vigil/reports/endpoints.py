@@ -11,15 +11,35 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from vigil.deps import DbId, principal_of, unit_of_work
-from vigil.errors import Invalid, TooLarge
+from vigil.deps import DbId, ReportsReceiveKey, ReportsReviewKey, ReportsSubmitKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
 from vigil.matching.content import hash_content
-from vigil.orgs.access import Scope
 from vigil.reports import inbox, repository, review, service
-from vigil.reports.schemas import FileMeta, ReportIn, ReportOut
+from vigil.reports.schemas import (
+    AcknowledgementOut,
+    AuthorityFileOut,
+    AuthorityReportOut,
+    FeedbackOut,
+    FileAddedOut,
+    FileMeta,
+    QuestionOut,
+    RelatedReportOut,
+    ReportIn,
+    ReportOut,
+    ReviewDecisionOut,
+    ReviewFileOut,
+    ReviewHashOut,
+    ReviewQueueItemOut,
+    ReviewReportOut,
+)
 from vigil.reports.storage import FileStore
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+
+#: A file's original, for the API description (the body is the bytes, not JSON).
+_ORIGINAL: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's original bytes.",
+          "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _store(request: Request) -> FileStore:
@@ -28,9 +48,10 @@ def _store(request: Request) -> FileStore:
 
 
 @router.post("/reports", status_code=201, response_class=Response,
-             responses={201: {"model": ReportOut}, 200: {"model": ReportOut}})
-def submit_report(body: ReportIn, request: Request,
-                  actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+             responses={201: {"model": ReportOut, "description": "The report, filed."},
+                        200: {"model": ReportOut, "description": "A retry with the same "
+                              "Idempotency-Key: the report filed the first time."}})
+def submit_report(body: ReportIn, request: Request, actor: ReportsSubmitKey,
                   idempotency_key: Annotated[str | None, Header()] = None) -> Response:
     """File a report. With an ``Idempotency-Key`` header a retry returns the first report
     (200) instead of creating another."""
@@ -57,9 +78,10 @@ def _iso(value: Any) -> str:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-@router.post("/reports/multipart", response_model=ReportOut, status_code=201)
-async def submit_multipart(request: Request, response: Response,
-                           actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+@router.post("/reports/multipart", response_model=ReportOut, status_code=201,
+             responses={200: {"model": ReportOut, "description": "A retry with the same "
+                              "Idempotency-Key: the report filed the first time."}})
+async def submit_multipart(request: Request, response: Response, actor: ReportsSubmitKey,
                            report: Annotated[str, Form()],
                            files: Annotated[list[UploadFile], File()],
                            idempotency_key: Annotated[str | None, Header()] = None) -> Any:
@@ -105,11 +127,10 @@ async def submit_multipart(request: Request, response: Response,
     return out
 
 
-@router.post("/reports/{report_id}/files", status_code=201)
-async def add_file(report_id: str, request: Request,
-                   actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+@router.post("/reports/{report_id}/files", response_model=FileAddedOut, status_code=201)
+async def add_file(report_id: str, request: Request, actor: ReportsSubmitKey,
                    file: Annotated[UploadFile, File()],
-                   meta: Annotated[str, Form()] = "{}") -> dict[str, Any]:
+                   meta: Annotated[str, Form()] = "{}") -> FileAddedOut:
     settings = request.app.state.vigil.settings
     data = await file.read(settings.max_file_bytes + 1)
     if len(data) > settings.max_file_bytes:
@@ -120,22 +141,22 @@ async def add_file(report_id: str, request: Request,
         raise Invalid("invalid file metadata", items=[
             {"location": list(e["loc"]), "error": e["msg"]} for e in exc.errors()]) from None
 
-    def store_one() -> dict[str, Any]:
+    def store_one() -> FileAddedOut:
         content = hash_content(data) if data else None  # outside the transaction
         with unit_of_work(request) as s:
             f = service.add_file(s, actor, report_id, file.filename or "upload", data, file_meta,
                                  _store(request), settings.max_file_bytes,
                                  settings.max_report_bytes, settings.max_files_per_report,
                                  content)
-            return {"file_id": f.id, "size": f.size, "kind": f.kind, "md5": f.md5,
-                    "sha256": f.sha256, "pdq": f.pdq, "pdq_quality": f.pdq_quality,
-                    "vpdq": content.vpdq if content else None, "note": f.hash_error}
+            return FileAddedOut(file_id=f.id, size=f.size, kind=f.kind, md5=f.md5, sha256=f.sha256,
+                                pdq=f.pdq, pdq_quality=f.pdq_quality,
+                                vpdq=content.vpdq if content else None, note=f.hash_error)
 
     return await run_in_threadpool(store_one)
 
 
 @router.post("/reports/{report_id}/finish", response_model=ReportOut)
-def finish(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+def finish(report_id: str, request: Request, actor: ReportsSubmitKey) -> Any:
     with unit_of_work(request) as s:
         return service.summary(s, service.finish(s, actor, report_id))
 
@@ -146,13 +167,13 @@ class RetractIn(BaseModel):
 
 @router.post("/reports/{report_id}/retract", response_model=ReportOut)
 def retract(report_id: str, body: RetractIn, request: Request,
-            actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+            actor: ReportsSubmitKey) -> Any:
     with unit_of_work(request) as s:
         return service.summary(s, service.retract(s, actor, report_id, body.reason))
 
 
 @router.get("/reports", response_model=list[ReportOut])
-def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  # type: ignore[valid-type]
+def list_reports(request: Request, actor: ReportsSubmitKey,
                  status: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Any:
     """The caller's own reports, newest first (a provider follows their status here)."""
     with unit_of_work(request) as s:
@@ -160,43 +181,44 @@ def list_reports(request: Request, actor: principal_of(Scope.REPORTS_SUBMIT),  #
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def get_report(report_id: str, request: Request, actor: principal_of(Scope.REPORTS_SUBMIT)) -> Any:  # type: ignore[valid-type]
+def get_report(report_id: str, request: Request, actor: ReportsSubmitKey) -> Any:
     with unit_of_work(request) as s:
         return service.summary(s, repository.get_own(s, actor, report_id))
 
 
 # -- authorities and Europol ------------------------------------------------------------------
 
-@router.get("/authority/reports")
-def authority_reports(request: Request, actor: principal_of(Scope.REPORTS_RECEIVE),  # type: ignore[valid-type]
-                      limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+@router.get("/authority/reports", response_model=list[ReportOut])
+def authority_reports(request: Request, actor: ReportsReceiveKey,
+                      limit: int = Query(100, ge=1, le=1000)) -> list[ReportOut]:
     """Reports routed to the caller's member state (or to Europol), most urgent first."""
     with unit_of_work(request) as s:
-        return [service.summary(s, r) for r, _ in inbox.inbox(s, actor, limit)]
+        return [ReportOut.model_validate(service.summary(s, r)) for r, _ in inbox.inbox(s, actor, limit)]
 
 
-@router.get("/authority/reports/{report_id}")
-def authority_report(report_id: str, request: Request,
-                     actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/authority/reports/{report_id}", response_model=AuthorityReportOut)
+def authority_report(report_id: str, request: Request, actor: ReportsReceiveKey) -> AuthorityReportOut:
     with unit_of_work(request) as s:
         routed = inbox.open_report(s, actor, report_id)
         report = routed.report
-        return {**service.summary(s, report), "incident_at": report.incident_at,
-                "concerns": report.concerns, "urgent": report.urgent,
-                "urgent_reason": report.urgent_reason, "legal_basis": report.legal_basis,
-                "declared_country": report.declared_country,
-                "content_removed": report.content_removed, "incident_type": report.incident_type,
-                "details": routed.details,
-                "related": [{"id": pid, "reason": reason} for pid, reason in routed.related],
-                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "kind": f.kind,
-                           "md5": f.md5, "sha256": f.sha256, "pdq": f.pdq,
-                           "industry_classification": f.industry_classification,
-                           "available": f.storage_key is not None} for f in routed.files]}
+        return AuthorityReportOut.model_validate({
+            **service.summary(s, report), "incident_at": report.incident_at,
+            "concerns": report.concerns, "urgent": report.urgent,
+            "urgent_reason": report.urgent_reason, "legal_basis": report.legal_basis,
+            "declared_country": report.declared_country,
+            "content_removed": report.content_removed, "incident_type": report.incident_type,
+            "details": routed.details,
+            "related": [RelatedReportOut(id=pid, reason=reason) for pid, reason in routed.related],
+            "files": [AuthorityFileOut(id=f.id, filename=f.filename, size=f.size, kind=f.kind,
+                                       md5=f.md5, sha256=f.sha256, pdq=f.pdq,
+                                       industry_classification=f.industry_classification,
+                                       available=f.storage_key is not None)
+                      for f in routed.files]})
 
 
-@router.get("/authority/reports/{report_id}/files/{file_id}")
-def authority_file(report_id: str, file_id: DbId, request: Request,
-                   actor: principal_of(Scope.REPORTS_RECEIVE)) -> Response:  # type: ignore[valid-type]
+@router.get("/authority/reports/{report_id}/files/{file_id}", response_class=Response,
+            responses=_ORIGINAL)
+def authority_file(report_id: str, file_id: DbId, request: Request, actor: ReportsReceiveKey) -> Response:
     """The original of a file of a report routed to the caller (the download is recorded)."""
     with unit_of_work(request) as s:
         _, data = inbox.open_file(s, actor, report_id, file_id, _store(request))
@@ -204,12 +226,11 @@ def authority_file(report_id: str, file_id: DbId, request: Request,
                     headers={"Content-Disposition": "attachment"})
 
 
-@router.post("/authority/reports/{report_id}/acknowledge")
-def acknowledge(report_id: str, request: Request,
-                actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/authority/reports/{report_id}/acknowledge", response_model=AcknowledgementOut)
+def acknowledge(report_id: str, request: Request, actor: ReportsReceiveKey) -> AcknowledgementOut:
     with unit_of_work(request) as s:
         routing = inbox.acknowledge(s, actor, report_id)
-        return {"id": report_id, "acknowledged_at": routing.acknowledged_at}
+        return AcknowledgementOut(id=report_id, acknowledged_at=routing.acknowledged_at)
 
 
 class FeedbackIn(BaseModel):
@@ -217,14 +238,13 @@ class FeedbackIn(BaseModel):
     delay_user_notice_days: int | None = Field(default=None, ge=1, le=inbox.MAX_DELAY_DAYS)
 
 
-@router.post("/authority/reports/{report_id}/feedback")
-def feedback(report_id: str, body: FeedbackIn, request: Request,
-             actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/authority/reports/{report_id}/feedback", response_model=FeedbackOut)
+def feedback(report_id: str, body: FeedbackIn, request: Request, actor: ReportsReceiveKey) -> FeedbackOut:
     with unit_of_work(request) as s:
         routing = inbox.give_feedback(s, actor, report_id, body.outcome,
                                       body.delay_user_notice_days)
-        return {"id": report_id, "feedback": routing.feedback,
-                "delay_user_notice_until": routing.delay_user_notice_until}
+        return FeedbackOut(id=report_id, feedback=routing.feedback,
+                           delay_user_notice_until=routing.delay_user_notice_until)
 
 
 # -- review at the Centre, and questions --------------------------------------------------------
@@ -244,80 +264,79 @@ class AnswerIn(BaseModel):
     answer: str = Field(min_length=1, max_length=20000)
 
 
-def _q(q: Any) -> dict[str, Any]:
-    return {"id": q.id, "question": q.question, "asked_at": q.asked_at, "answer": q.answer,
-            "answered_at": q.answered_at}
+def _q(q: Any) -> QuestionOut:
+    return QuestionOut(id=q.id, question=q.question, asked_at=q.asked_at, answer=q.answer,
+                       answered_at=q.answered_at)
 
 
-@router.get("/review/queue")
-def review_queue(request: Request, actor: principal_of(Scope.REPORTS_REVIEW)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+@router.get("/review/queue", response_model=list[ReviewQueueItemOut])
+def review_queue(request: Request, actor: ReportsReviewKey) -> list[ReviewQueueItemOut]:
     """New material awaiting a human decision, urgent first, with its age."""
     with unit_of_work(request) as s:
         t = datetime.now(UTC)
-        return [{**service.summary(s, r), "urgent": r.urgent,
-                 "age_seconds": int((t - _aware(r.submitted_at or r.created_at)).total_seconds()),
-                 "review_decision": r.review_decision} for r in review.queue(s, actor)]
+        return [ReviewQueueItemOut.model_validate({
+            **service.summary(s, r), "urgent": r.urgent,
+            "age_seconds": int((t - _aware(r.submitted_at or r.created_at)).total_seconds()),
+            "review_decision": r.review_decision}) for r in review.queue(s, actor)]
 
 
 def _aware(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-@router.get("/review/{report_id}")
-def review_report(report_id: str, request: Request,
-                  actor: principal_of(Scope.REPORTS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/review/{report_id}", response_model=ReviewReportOut)
+def review_report(report_id: str, request: Request, actor: ReportsReviewKey) -> ReviewReportOut:
     """A report as the Centre's reviewer sees it: its contents, its files by their hashes
     (previews only in the workspace; originals never), its hits and questions. Audited."""
     with unit_of_work(request) as s:
         seen = review.open_report(s, actor, report_id)
         report = seen.report
-        return {**service.summary(s, report), "incident_at": report.incident_at,
-                "concerns": report.concerns, "urgent": report.urgent,
-                "urgent_reason": report.urgent_reason, "details": seen.details,
-                "review_decision": report.review_decision,
-                "related": [{"id": pid, "reason": reason} for pid, reason in seen.related],
-                "files": [{"id": f.id, "filename": f.filename, "size": f.size, "kind": f.kind,
-                           "md5": f.md5, "sha256": f.sha256, "pdq": f.pdq,
-                           "note": f.hash_error} for f in seen.files],
-                "hashes": [{"signal_type": h.signal_type, "value": h.value, "file_id": h.file_id,
-                            "matched_indicator": h.matched_indicator} for h in seen.hashes]}
+        return ReviewReportOut.model_validate({
+            **service.summary(s, report), "incident_at": report.incident_at,
+            "concerns": report.concerns, "urgent": report.urgent,
+            "urgent_reason": report.urgent_reason, "details": seen.details,
+            "review_decision": report.review_decision,
+            "related": [RelatedReportOut(id=pid, reason=reason) for pid, reason in seen.related],
+            "files": [ReviewFileOut(id=f.id, filename=f.filename, size=f.size, kind=f.kind,
+                                    md5=f.md5, sha256=f.sha256, pdq=f.pdq, note=f.hash_error)
+                      for f in seen.files],
+            "hashes": [ReviewHashOut(signal_type=h.signal_type, value=h.value, file_id=h.file_id,
+                                     matched_indicator=h.matched_indicator) for h in seen.hashes]})
 
 
-@router.post("/review/{report_id}/decision")
+@router.post("/review/{report_id}/decision", response_model=ReviewDecisionOut)
 def review_decision(report_id: str, body: DecisionIn, request: Request,
-                    actor: principal_of(Scope.REPORTS_REVIEW)) -> dict[str, Any]:  # type: ignore[valid-type]
+                    actor: ReportsReviewKey) -> ReviewDecisionOut:
     with unit_of_work(request) as s:
         report, created = review.decide(s, actor, report_id, body.decision, body.reason,
                                         body.list, body.label)
-        return {"id": report.public_id, "review_decision": report.review_decision,
-                "pending_indicators": created}
+        return ReviewDecisionOut(id=report.public_id, review_decision=report.review_decision,
+                                 pending_indicators=created)
 
 
-@router.post("/authority/reports/{report_id}/questions", status_code=201)
+@router.post("/authority/reports/{report_id}/questions", response_model=QuestionOut, status_code=201)
 def authority_question(report_id: str, body: QuestionIn, request: Request,
-                       actor: principal_of(Scope.REPORTS_RECEIVE)) -> dict[str, Any]:  # type: ignore[valid-type]
+                       actor: ReportsReceiveKey) -> QuestionOut:
     with unit_of_work(request) as s:
         return _q(inbox.ask(s, actor, report_id, body.question))
 
 
-@router.get("/authority/reports/{report_id}/questions")
-def authority_questions(report_id: str, request: Request,
-                        actor: principal_of(Scope.REPORTS_RECEIVE)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+@router.get("/authority/reports/{report_id}/questions", response_model=list[QuestionOut])
+def authority_questions(report_id: str, request: Request, actor: ReportsReceiveKey) -> list[QuestionOut]:
     """Questions on a report routed to the caller, with the provider's answers."""
     with unit_of_work(request) as s:
         return [_q(q) for q in inbox.questions(s, actor, report_id)]
 
 
-@router.get("/reports/{report_id}/questions")
-def report_questions(report_id: str, request: Request,
-                     actor: principal_of(Scope.REPORTS_SUBMIT)) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+@router.get("/reports/{report_id}/questions", response_model=list[QuestionOut])
+def report_questions(report_id: str, request: Request, actor: ReportsSubmitKey) -> list[QuestionOut]:
     with unit_of_work(request) as s:
         # The provider's side: its own reports only.
         return [_q(q) for q in repository.questions(s, repository.get_own(s, actor, report_id))]
 
 
-@router.post("/reports/{report_id}/questions/{question_id}/answer")
+@router.post("/reports/{report_id}/questions/{question_id}/answer", response_model=QuestionOut)
 def answer_question(report_id: str, question_id: DbId, body: AnswerIn, request: Request,
-                    actor: principal_of(Scope.REPORTS_SUBMIT)) -> dict[str, Any]:  # type: ignore[valid-type]
+                    actor: ReportsSubmitKey) -> QuestionOut:
     with unit_of_work(request) as s:
         return _q(review.answer(s, actor, report_id, question_id, body.answer))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -87,7 +88,9 @@ class FileMeta(Strict):
     publicly_available: bool | None = None
 
 
-class ReportOut(BaseModel):
+class ReportSummaryBase(BaseModel):
+    """The fields every view of a report starts with."""
+
     id: str
     status: str
     created_at: datetime
@@ -97,5 +100,129 @@ class ReportOut(BaseModel):
     priority: int
     jurisdictions: list[str]
     forwarded: bool
+
+
+class ReportOut(ReportSummaryBase):
+    """A report as its provider (and everyone who may read it) sees it."""
+
     files: int
     hashes: int
+    hold_user_notice_until: datetime | None = Field(description=(
+        "set while an authority has asked the provider to delay notifying its user"))
+
+
+class FileAddedOut(BaseModel):
+    """A file added to a report, with the hashes the Centre computed from it."""
+
+    file_id: int
+    size: int
+    kind: str | None
+    md5: str
+    sha256: str
+    pdq: str | None
+    pdq_quality: int | None
+    vpdq: str | None
+    note: str | None = Field(description="why the file could not be hashed perceptually")
+
+
+class RelatedReportOut(BaseModel):
+    id: str
+    reason: str = Field(description="same_hash or same_user")
+
+
+class AuthorityFileOut(BaseModel):
+    id: int
+    filename: str
+    size: int
+    kind: str | None
+    md5: str
+    sha256: str
+    pdq: str | None
+    industry_classification: str | None
+    available: bool = Field(description="false once the original was deleted at the end of "
+                                        "its retention period")
+
+
+class AuthorityReportOut(ReportSummaryBase):
+    """A report as the authority (or Europol) it was routed to sees it."""
+
+    files: list[AuthorityFileOut]
+    hashes: int
+    hold_user_notice_until: datetime | None
+    incident_at: datetime
+    concerns: str
+    urgent: bool
+    urgent_reason: str | None
+    legal_basis: str
+    declared_country: str | None
+    content_removed: bool
+    incident_type: str | None
+    details: dict[str, Any] | None
+    related: list[RelatedReportOut]
+
+
+class AcknowledgementOut(BaseModel):
+    id: str
+    acknowledged_at: datetime | None
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    feedback: str | None
+    delay_user_notice_until: datetime | None
+
+
+class QuestionOut(BaseModel):
+    """A request for more information about a report, and the provider's answer."""
+
+    id: int
+    question: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+
+class ReviewQueueItemOut(ReportOut):
+    urgent: bool
+    age_seconds: int
+    review_decision: str | None
+
+
+class ReviewFileOut(BaseModel):
+    id: int
+    filename: str
+    size: int
+    kind: str | None
+    md5: str
+    sha256: str
+    pdq: str | None
+    note: str | None
+
+
+class ReviewHashOut(BaseModel):
+    signal_type: str
+    value: str
+    file_id: int | None
+    matched_indicator: int | None
+
+
+class ReviewReportOut(ReportSummaryBase):
+    """A report as the Centre's reviewer sees it: files by their hashes, never originals."""
+
+    files: list[ReviewFileOut]
+    hashes: list[ReviewHashOut]
+    hold_user_notice_until: datetime | None
+    incident_at: datetime
+    concerns: str
+    urgent: bool
+    urgent_reason: str | None
+    details: dict[str, Any]
+    review_decision: str | None
+    related: list[RelatedReportOut]
+
+
+class ReviewDecisionOut(BaseModel):
+    id: str
+    review_decision: str | None
+    pending_indicators: list[int] = Field(description="indicators proposed from the report's "
+                                                      "hashes, awaiting a second organisation")

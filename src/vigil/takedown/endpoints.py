@@ -3,20 +3,39 @@ hosting directory, notices, crawls, figures, and the authorities' view of escala
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from vigil.deps import DbId, client_address, principal_of, unit_of_work
+from vigil.deps import (
+    DbId,
+    ReportsReceiveKey,
+    ReportsSubmitKey,
+    StatsReadKey,
+    TakedownManageKey,
+    client_address,
+    unit_of_work,
+)
+from vigil.errors import ERROR_RESPONSES
 from vigil.jobs.queue import enqueue
-from vigil.orgs.access import Scope
 from vigil.takedown import hosting, repository, service
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
 from vigil.takedown.fetch import Resolver
+from vigil.takedown.schemas import (
+    ClassifiedUrlReportOut,
+    CrawlQueuedOut,
+    CrawlStatusOut,
+    HostingContactOut,
+    HotlineUrlReportOut,
+    NoticeDetailOut,
+    NoticeEventOut,
+    NoticeOut,
+    TakedownStatsOut,
+    UrlReportOut,
+    UrlReportReceivedOut,
+)
 from vigil.takedown.stats import takedown_stats
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 class UrlIn(BaseModel):
@@ -24,31 +43,31 @@ class UrlIn(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
 
 
-@router.post("/public/url-reports", status_code=202)
-def public_url_report(body: UrlIn, request: Request) -> dict[str, Any]:
+@router.post("/public/url-reports", response_model=UrlReportReceivedOut, status_code=202)
+def public_url_report(body: UrlIn, request: Request) -> UrlReportReceivedOut:
     """Anyone may report a URL (no account). Limited per address; the answer says only that
     the report was received."""
     request.app.state.vigil.public_reports.check(client_address(request), "URL reports")
     with unit_of_work(request) as s:
         report, _ = service.submit_url(s, body.url, source="public", description=body.description)
-        return {"id": report.public_id, "status": "received"}
+        return UrlReportReceivedOut(id=report.public_id, status="received")
 
 
-@router.post("/url-reports", status_code=201)
-def hotline_url_report(body: UrlIn, request: Request,
-                       actor: principal_of(Scope.REPORTS_SUBMIT)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/url-reports", response_model=HotlineUrlReportOut, status_code=201)
+def hotline_url_report(body: UrlIn, request: Request, actor: ReportsSubmitKey) -> HotlineUrlReportOut:
     with unit_of_work(request) as s:
         report, created = service.submit_url(s, body.url, source="hotline", reporter=actor,
                                              description=body.description)
-        return {**service.url_report_json(report), "created": created}
+        return HotlineUrlReportOut.model_validate({**service.url_report_json(report), "created": created})
 
 
-@router.get("/url-reports")
-def list_url_reports(request: Request, actor: principal_of(Scope.TAKEDOWN_MANAGE),  # type: ignore[valid-type]
+@router.get("/url-reports", response_model=list[UrlReportOut])
+def list_url_reports(request: Request, actor: TakedownManageKey,
                      classified: bool | None = None,
-                     limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+                     limit: int = Query(100, ge=1, le=1000)) -> list[UrlReportOut]:
     with unit_of_work(request) as s:
-        return [service.url_report_json(r) for r in repository.url_reports(s, actor, classified, limit)]
+        return [UrlReportOut.model_validate(service.url_report_json(r))
+                for r in repository.url_reports(s, actor, classified, limit)]
 
 
 class ClassificationIn(BaseModel):
@@ -56,14 +75,15 @@ class ClassificationIn(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
 
 
-@router.post("/url-reports/{report_id}/classification")
+@router.post("/url-reports/{report_id}/classification", response_model=ClassifiedUrlReportOut)
 def classify(report_id: str, body: ClassificationIn, request: Request,
-             actor: principal_of(Scope.TAKEDOWN_MANAGE)) -> dict[str, Any]:  # type: ignore[valid-type]
+             actor: TakedownManageKey) -> ClassifiedUrlReportOut:
     settings = request.app.state.vigil.settings
     with unit_of_work(request) as s:
         report, notice = service.classify(s, actor, report_id, body.classification, body.country,
                                           Resolver(settings.resolver_overrides))
-        return {**service.url_report_json(report), "notice": service.as_json(notice) if notice else None}
+        return ClassifiedUrlReportOut.model_validate(
+            {**service.url_report_json(report), "notice": service.as_json(notice) if notice else None})
 
 
 class ContactIn(BaseModel):
@@ -75,42 +95,42 @@ class ContactIn(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
 
 
-@router.put("/hosting-contacts")
-def set_contact(body: ContactIn, request: Request,
-                actor: principal_of(Scope.TAKEDOWN_MANAGE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.put("/hosting-contacts", response_model=HostingContactOut)
+def set_contact(body: ContactIn, request: Request, actor: TakedownManageKey) -> HostingContactOut:
     """Add or replace a hosting directory entry."""
     with unit_of_work(request) as s:
         c = hosting.set_contact(s, actor, body.match, body.provider, body.email, body.webhook,
                                 body.country)
-        return {"id": c.id, "match": c.match, "provider": c.provider, "email": c.email,
-                "webhook": c.webhook, "country": c.country}
+        return HostingContactOut(id=c.id, match=c.match, provider=c.provider, email=c.email,
+                                 webhook=c.webhook, country=c.country)
 
 
-@router.get("/notices")
-def list_notices(request: Request, actor: principal_of(Scope.TAKEDOWN_MANAGE),  # type: ignore[valid-type]
+@router.get("/notices", response_model=list[NoticeOut])
+def list_notices(request: Request, actor: TakedownManageKey,
                  status: str | None = Query(None, pattern="^(open|removed|closed)$"),
-                 limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+                 limit: int = Query(100, ge=1, le=1000)) -> list[NoticeOut]:
     with unit_of_work(request) as s:
-        return [service.as_json(n) for n in repository.notices(s, actor, status, limit)]
+        return [NoticeOut.model_validate(service.as_json(n))
+                for n in repository.notices(s, actor, status, limit)]
 
 
-@router.get("/notices/{notice_id}")
-def get_notice(notice_id: DbId, request: Request,
-               actor: principal_of(Scope.TAKEDOWN_MANAGE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/notices/{notice_id}", response_model=NoticeDetailOut)
+def get_notice(notice_id: DbId, request: Request, actor: TakedownManageKey) -> NoticeDetailOut:
     with unit_of_work(request) as s:
         n = repository.notice(s, actor, notice_id)
-        return {**service.as_json(n), "events": [
-            {"at": e.at, "kind": e.kind, "detail": e.detail}
-            for e in repository.notice_events(s, n.id)]}
+        return NoticeDetailOut.model_validate({**service.as_json(n), "events": [
+            NoticeEventOut(at=e.at, kind=e.kind, detail=e.detail)
+            for e in repository.notice_events(s, n.id)]})
 
 
-@router.get("/authority/notices")
-def authority_notices(request: Request, actor: principal_of(Scope.REPORTS_RECEIVE),  # type: ignore[valid-type]
-                      limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+@router.get("/authority/notices", response_model=list[NoticeOut])
+def authority_notices(request: Request, actor: ReportsReceiveKey,
+                      limit: int = Query(100, ge=1, le=1000)) -> list[NoticeOut]:
     """Notices escalated to the caller's member state: material hosted there that its provider
     has not removed in time."""
     with unit_of_work(request) as s:
-        return [service.as_json(n) for n in repository.notices(s, actor, limit=limit)]
+        return [NoticeOut.model_validate(service.as_json(n))
+                for n in repository.notices(s, actor, limit=limit)]
 
 
 class CrawlIn(BaseModel):
@@ -125,9 +145,8 @@ class CrawlIn(BaseModel):
                                   description="a Dask scheduler address; default: a local pool")
 
 
-@router.post("/crawls", status_code=202)
-def start_crawl(body: CrawlIn, request: Request,
-                actor: principal_of(Scope.TAKEDOWN_MANAGE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.post("/crawls", response_model=CrawlQueuedOut, status_code=202)
+def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> CrawlQueuedOut:
     """Queue a proactive search; ``vigil worker`` runs it."""
     opts = CrawlOptions(max_depth=body.max_depth, max_pages=body.max_pages,
                         per_host_delay=body.per_host_delay, obey_robots=body.obey_robots)
@@ -135,18 +154,17 @@ def start_crawl(body: CrawlIn, request: Request,
         crawl = create_crawl(s, actor, body.seeds, body.allowed_domains, opts)
         enqueue(s, "crawl", {"crawl_id": crawl.id, "workers": body.workers,
                              "scheduler": body.scheduler})
-        return {"id": crawl.id, "status": crawl.status}
+        return CrawlQueuedOut(id=crawl.id, status=crawl.status)
 
 
-@router.get("/crawls/{crawl_id}")
-def crawl_status(crawl_id: DbId, request: Request,
-                 actor: principal_of(Scope.TAKEDOWN_MANAGE)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/crawls/{crawl_id}", response_model=CrawlStatusOut)
+def crawl_status(crawl_id: DbId, request: Request, actor: TakedownManageKey) -> CrawlStatusOut:
     with unit_of_work(request) as s:
-        return repository.crawl_status(s, crawl_id)
+        return CrawlStatusOut.model_validate(repository.crawl_status(s, crawl_id))
 
 
-@router.get("/takedown/stats")
-def stats(request: Request, actor: principal_of(Scope.STATS_READ)) -> dict[str, Any]:  # type: ignore[valid-type]
+@router.get("/takedown/stats", response_model=TakedownStatsOut)
+def stats(request: Request, actor: StatsReadKey) -> TakedownStatsOut:
     """Time to removal per host and per country, notices sent, escalations, re-uploads."""
     with unit_of_work(request) as s:
-        return takedown_stats(s)
+        return TakedownStatsOut.model_validate(takedown_stats(s))

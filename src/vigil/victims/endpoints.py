@@ -3,17 +3,23 @@ Case creation and case access are limited per address; wrong PINs lock a case.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from vigil.db import transaction
 from vigil.deps import client_address
-from vigil.errors import NotAuthenticated
+from vigil.errors import ERROR_RESPONSES, NotAuthenticated
 from vigil.victims import service
+from vigil.victims.schemas import CaseCreatedOut, CaseStatusOut, CaseWithdrawnOut, HashesAddedOut
 
-router = APIRouter(prefix="/v1/public/victim-cases")
+router = APIRouter(prefix="/v1/public/victim-cases", responses=ERROR_RESPONSES)
+
+#: What an action on an opened case returns.
+T = TypeVar("T")
 
 
 class HashItem(BaseModel):
@@ -43,7 +49,7 @@ def _items(items: list[HashItem]) -> list[service.CaseHashIn]:
     return [service.CaseHashIn(h.kind, h.md5, h.sha256, h.pdq, h.quality) for h in items]
 
 
-def _open(request: Request, body: CaseKey, action: Any) -> Any:
+def _open(request: Request, body: CaseKey, action: Callable[[Session, Any], T]) -> T:
     """Open the case in one transaction and act on it; a wrong PIN is counted even though the
     request fails."""
     state = request.app.state.vigil
@@ -59,8 +65,8 @@ def _open(request: Request, body: CaseKey, action: Any) -> Any:
     raise failure
 
 
-@router.post("", status_code=201)
-def create(body: CaseIn, request: Request) -> dict[str, Any]:
+@router.post("", response_model=CaseCreatedOut, status_code=201)
+def create(body: CaseIn, request: Request) -> CaseCreatedOut:
     """Open a case with hashes made on the person's own device. The PIN is shown only here."""
     state = request.app.state.vigil
     state.case_creation.check(client_address(request), "new cases")
@@ -68,28 +74,28 @@ def create(body: CaseIn, request: Request) -> dict[str, Any]:
         case, pin = service.create_case(s, _items(body.hashes), body.country, body.age_group)
         number = case.case_number
     state.matcher.sync(state.read_session)
-    return {"case_number": number, "pin": pin,
-            "note": "Keep the case number and PIN safe: the PIN cannot be shown again."}
+    return CaseCreatedOut(case_number=number, pin=pin,
+                          note="Keep the case number and PIN safe: the PIN cannot be shown again.")
 
 
-@router.post("/status")
-def case_status(body: CaseKey, request: Request) -> dict[str, Any]:
-    return _open(request, body, service.status)  # type: ignore[no-any-return]
+@router.post("/status", response_model=CaseStatusOut)
+def case_status(body: CaseKey, request: Request) -> CaseStatusOut:
+    return _open(request, body, lambda s, case: CaseStatusOut.model_validate(service.status(s, case)))
 
 
-@router.post("/hashes")
-def add(body: AddIn, request: Request) -> dict[str, Any]:
+@router.post("/hashes", response_model=HashesAddedOut)
+def add(body: AddIn, request: Request) -> HashesAddedOut:
     state = request.app.state.vigil
-    result = _open(request, body, lambda s, case: {
-        "added": service.add_hashes(s, case, _items(body.hashes))})
+    result = _open(request, body, lambda s, case: HashesAddedOut(
+        added=service.add_hashes(s, case, _items(body.hashes))))
     state.matcher.sync(state.read_session)
-    return result  # type: ignore[no-any-return]
+    return result
 
 
-@router.post("/withdraw")
-def withdraw(body: CaseKey, request: Request) -> dict[str, Any]:
+@router.post("/withdraw", response_model=CaseWithdrawnOut)
+def withdraw(body: CaseKey, request: Request) -> CaseWithdrawnOut:
     state = request.app.state.vigil
-    result = _open(request, body, lambda s, case: {"withdrawn": True,
-                                                    "retracted": service.withdraw(s, case)})
+    result = _open(request, body, lambda s, case: CaseWithdrawnOut(
+        withdrawn=True, retracted=service.withdraw(s, case)))
     state.matcher.sync(state.read_session)
-    return result  # type: ignore[no-any-return]
+    return result
