@@ -33,6 +33,7 @@ from vigil.reports.assessment import assess
 from vigil.reports.handoff import Handoff, Notice, NullHandoff, signature
 from vigil.reports.retention import RetentionResult, apply_retention
 from vigil.reports.storage import FileStore, load_file_key
+from vigil.takedown.fetch import Resolver, connect_to
 from vigil.takedown.notify import Notifier
 from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
 
@@ -144,8 +145,9 @@ class Worker:
         assert self.settings is not None
         body = json.dumps(payload, sort_keys=True).encode()
         secret = (self.settings.webhook_secret or "").encode()
-        r = httpx.post(url, content=body, timeout=10, trust_env=False, headers={
-            "Content-Type": "application/json",
+        target, host = connect_to(url, Resolver(self.settings.resolver_overrides))
+        r = httpx.post(target, content=body, timeout=10, trust_env=False, headers={
+            **host, "Content-Type": "application/json",
             "X-Vigil-Signature": signature(secret, int(time.time()), body)})
         r.raise_for_status()
         log.info("notified %s of %s", name, payload.get("event"))

@@ -136,3 +136,29 @@ def test_bench_record_appends_a_markdown_table(tmp_path: Path) -> None:
     assert lines[1].startswith("### bench intake — ") and "4 clients, 2 worker(s)" in lines[1]
     assert lines[-3:] == ["| reports/s | p50 (ms) | p99 (ms) | max (ms) | stored |",
                           "|---:|---:|---:|---:|---:|", "| 516 | 1.2 | 2.5 | 3.0 | 10 |"]
+
+
+def test_match_states_trust_and_applies_allow_lists(tmp_path: Path) -> None:
+    """The same policy as the server: a plain list is unverified unless the user says the
+    entries were verified; an allow list suppresses; each hit says its list, trust, verdict."""
+    listed = write_scene(tmp_path / "listed.png", 7, "PNG")
+    h = json.loads(vigil("hash", str(listed)).stdout)
+    block = tmp_path / "block.csv"
+    block.write_text(f"pdq,{h['pdq']},ind-7\n")
+    allow = tmp_path / "benign.csv"
+    allow.write_text(f"md5,{h['md5']},benign-1\n")
+
+    proc = vigil("match", "--list", str(block), str(listed))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert (row["list"], row["trust"], row["verdict"], row["id"]) == (
+        str(block), "unverified", "unverified_match", "ind-7")
+    proc = vigil("match", "--list", str(block), "--trust", "verified", str(listed))
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert (row["trust"], row["verdict"]) == ("verified", "verified_match")
+    # The allow list matches the file's MD5: the PDQ hit is suppressed, the file does not match.
+    proc = vigil("match", "--list", str(block), "--allow-list", str(allow), str(listed))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and "matches the allow list" in proc.stderr
+    proc = vigil("match", "--list", str(block), "--trust", "allow", str(listed))
+    assert proc.returncode == 2 and "--allow-list" in proc.stderr

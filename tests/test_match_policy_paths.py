@@ -1,0 +1,224 @@
+"""One match policy on every path: the same benign pictures and the same lists, matched through
+``POST /v1/match``, report assessment, the crawler and ``vigil match`` on the signed snapshots,
+must give the same verdict — verified hits may be acted on, unverified ones wait for a person,
+an allow-list hit suppresses, quarantined and retracted indicators never match, and each list's
+threshold is its own.
+
+Lists (tests/fixtures/world.py): known-material (verified, 31), victim-submitted (unverified,
+20), non-material (allow, 10). Each case lists indicators as (kind, bits flipped from the
+picture's PDQ)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth
+from tests.fixtures.site import Site
+from tests.fixtures.world import World, active_indicator, build_world, victim_indicators
+from vigil.accountability import service as accountability
+from vigil.config import Settings
+from vigil.db import transaction
+from vigil.indicators import service as indicators
+from vigil.matching.hashing import hash_image_bytes
+from vigil.matching.policy import Candidate, ListRef, Trust, Verdict, decide
+from vigil.matching.signals import PdqHash, SignalType
+from vigil.samples import encode, pattern_image
+from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
+from vigil.takedown.models import Notice, UrlReport
+from vigil.takedown.tasks import crawl_job
+from vigil.worker import Worker
+
+V, U, A, N = Verdict.VERIFIED, Verdict.UNVERIFIED, Verdict.ALLOWED, Verdict.NONE
+CASES: list[tuple[str, list[tuple[str, int]], Verdict]] = [
+    ("verified only", [("verified", 10)], V),
+    ("unverified only", [("unverified", 5)], U),
+    ("verified and allow", [("verified", 3), ("allow", 4)], A),
+    ("unverified and allow", [("unverified", 3), ("allow", 4)], A),
+    ("verified and unverified", [("verified", 6), ("unverified", 2)], V),
+    ("quarantined", [("quarantined", 2)], N),
+    ("retracted", [("retracted", 2)], N),
+    ("verified at its threshold", [("verified", 31)], V),
+    ("verified beyond its threshold", [("verified", 32)], N),
+    ("unverified at its threshold", [("unverified", 20)], U),
+    ("unverified beyond its threshold", [("unverified", 21)], N),
+    ("allow beyond its threshold", [("verified", 3), ("allow", 11)], V),
+]
+
+
+def flip(hex_value: str, bits: int) -> str:
+    """The hash with its first ``bits`` bits inverted: exactly ``bits`` away."""
+    n = int(hex_value, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{n:064x}"
+
+
+def _setup(factory: sessionmaker[Session], w: World, pdq: str, indicators_of_case: list[tuple[str, int]],
+           n: int) -> None:
+    for kind, bits in indicators_of_case:
+        value = flip(pdq, bits)
+        if kind == "unverified":
+            victim_indicators(factory, md5=f"{n:032x}", pdq=value)
+        elif kind == "allow":
+            active_indicator(factory, w, "pdq", value, "non-material")
+        else:
+            ind = active_indicator(factory, w, "pdq", value)
+            with transaction(factory) as s:
+                if kind == "retracted":
+                    indicators.retract(s, w.principals["centre"], ind, "listed by mistake")
+                elif kind == "quarantined":  # false positives from two organisations
+                    for who in ("provider", "authority_de"):
+                        accountability.record_feedback(s, w.principals[who], ind,
+                                                       "false_positive", None, 2)
+
+
+def _pictures(n: int) -> list[bytes]:
+    """Generated scenes whose PDQ quality is high enough to match on from content (50, Meta's
+    rule: every path applies it to what it hashes itself)."""
+    out = []
+    seed = 700
+    while len(out) < n:
+        data = encode(pattern_image(seed, (320, 240)), "PNG")
+        if hash_image_bytes(data).quality >= 70:
+            out.append(data)
+        seed += 1
+    return out
+
+
+def _api(client: TestClient, w: World, pdqs: list[str]) -> list[Verdict]:
+    r = client.post("/v1/match", headers=auth(w.tokens["provider"]),
+                    json={"items": [{"signal_type": "pdq", "value": p} for p in pdqs]})
+    assert r.status_code == 200, r.text
+    return [Verdict(x["verdict"]) for x in r.json()["results"]]
+
+
+#: What report assessment says for each verdict.
+ASSESSMENT = {V: "known_material", U: "unverified_match", A: "manifestly_unfounded",
+              N: "new_material"}
+
+
+def _reports(client: TestClient, w: World, factory: sessionmaker[Session],
+             images: list[bytes]) -> list[Verdict]:
+    ids = []
+    for i, data in enumerate(images):
+        body = {"incident_at": "2026-11-01T10:00:00Z", "concerns": "known_material",
+                "legal_basis": "test", "content_removed": True}
+        r = client.post("/v1/reports/multipart", headers=auth(w.tokens["provider"]),
+                        data={"report": json.dumps(body)},
+                        files=[("files", (f"case-{i}.png", data, "image/png"))])
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    Worker(factory, factory).run_once()
+    by_assessment = {a: v for v, a in ASSESSMENT.items()}
+    out = []
+    for rid in ids:
+        got = client.get(f"/v1/reports/{rid}", headers=auth(w.tokens["provider"])).json()
+        verdict = by_assessment[got["assessment"]]
+        out.append(verdict)
+        # Only a verified hit (or no hit: new material) is forwarded without a person.
+        status = {V: "forwarded", U: "awaiting_review", A: "manifestly_unfounded",
+                  N: "forwarded"}[verdict]
+        assert got["status"] == status and got["forwarded"] == (status == "forwarded"), got
+    return out
+
+
+def _crawler(factory: sessionmaker[Session], w: World, site: Site, images: list[bytes]) -> list[str]:
+    """What the crawler did per picture: 'notice' (acted), 'held' (waits for an analyst),
+    'nothing'."""
+    links = "".join(f'<img src="/img/case-{i}.png">' for i in range(len(images)))
+    site.put("hosting-a.test", "/", f"<html><body>{links}</body></html>")
+    for i, data in enumerate(images):
+        site.put("hosting-a.test", f"/img/case-{i}.png", data, "image/png")
+    with transaction(factory) as s:
+        crawl_id = create_crawl(s, w.principals["centre"], [site.url("hosting-a.test", "/")],
+                                ["hosting-a.test"], CrawlOptions(per_host_delay=0)).id
+    crawl_job(factory, factory, Settings(environment="test", resolver_overrides=site.overrides),
+              crawl_id, workers=1)
+    with factory() as s:
+        reports = {r.url.rsplit("/", 1)[-1]: r for r in s.scalars(
+            select(UrlReport).where(UrlReport.source == "crawler"))}
+        notices = {n.url.rsplit("/", 1)[-1] for n in s.scalars(select(Notice))}
+    out = []
+    for i in range(len(images)):
+        name = f"case-{i}.png"
+        report = reports.get(name)
+        if name in notices:
+            assert report is not None and report.classification == "illegal_international"
+            out.append("notice")
+        elif report is not None:
+            assert report.classification is None and report.list_trust == "unverified"
+            out.append("held")
+        else:
+            out.append("nothing")
+    return out
+
+
+CRAWLER = {V: "notice", U: "held", A: "nothing", N: "nothing"}
+
+
+def _cli(client: TestClient, w: World, tmp: Path, images: list[bytes]) -> list[Verdict]:
+    key = tmp / "log-key.pem"
+    key.write_text(client.get("/v1/log/key").text)
+    lists = []
+    for name in ("known-material", "victim-submitted", "non-material"):
+        snap = client.get(f"/v1/lists/{name}/snapshot", headers=auth(w.tokens["provider"]))
+        assert snap.status_code == 200
+        lists += ["--list", str(tmp / f"{name}.json")]
+        (tmp / f"{name}.json").write_text(snap.text)
+    files = []
+    for i, data in enumerate(images):
+        (tmp / f"case-{i}.png").write_bytes(data)
+        files.append(str(tmp / f"case-{i}.png"))
+    done = subprocess.run([sys.executable, "-m", "vigil", "match", *lists, "--public-key",
+                           str(key), *files], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    out = []
+    for f in files:
+        mine = {r["verdict"] for r in rows if r["query"] == f}
+        assert len(mine) <= 1
+        if mine:
+            out.append(Verdict(mine.pop()))
+        else:
+            out.append(A if f"{f}: matches the allow list" in done.stderr else N)
+    return out
+
+
+def test_every_path_gives_the_same_verdict(client: TestClient, factory: sessionmaker[Session],
+                                           site: Site, tmp_path: Path) -> None:
+    w = build_world(factory)
+    images = _pictures(len(CASES))
+    pdqs = [hash_image_bytes(data).pdq for data in images]
+    # The pictures are far apart: no case's indicators reach another case's picture.
+    for i, a in enumerate(pdqs):
+        for b in pdqs[i + 1:]:
+            assert PdqHash.parse(a).distance(PdqHash.parse(b)) > 64
+    for n, ((_, case, _), pdq) in enumerate(zip(CASES, pdqs, strict=True)):
+        _setup(factory, w, pdq, case, n)
+    client.app.state.vigil.matcher.sync(client.app.state.vigil.read_session)  # type: ignore[attr-defined]
+    expected = [v for _, _, v in CASES]
+    names = [c for c, _, _ in CASES]
+
+    api = _api(client, w, pdqs)
+    assert dict(zip(names, api, strict=True)) == dict(zip(names, expected, strict=True))
+    reports = _reports(client, w, factory, images)
+    assert dict(zip(names, reports, strict=True)) == dict(zip(names, expected, strict=True))
+    crawler = _crawler(factory, w, site, images)
+    assert dict(zip(names, crawler, strict=True)) == {c: CRAWLER[v] for c, v in zip(names, expected, strict=True)}
+    cli = _cli(client, w, tmp_path, images)
+    assert dict(zip(names, cli, strict=True)) == dict(zip(names, expected, strict=True))
+
+
+@pytest.mark.parametrize(("bits", "verdict"), [(0, V), (31, V), (32, N)])
+def test_the_policy_function_alone(bits: int, verdict: Verdict) -> None:
+    """The same rules, without a database: a verified list at its threshold and one beyond."""
+    ref = ListRef("known", Trust.VERIFIED, 31)
+    outcome = decide([Candidate(1, ref, SignalType.PDQ, bits)])
+    assert outcome.verdict is verdict and outcome.may_act == (verdict is V)
