@@ -36,6 +36,8 @@ from vigil.reports.storage import FileStore, load_file_key
 from vigil.takedown.fetch import Resolver, connect_to
 from vigil.takedown.notify import Notifier
 from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
+from vigil.translog.repository import TreeCache, signed_head
+from vigil.translog.sth import TreeHeadSigner
 
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
@@ -57,6 +59,8 @@ class Worker:
         self.settings = settings
         self.store = store
         self._last_retention = 0.0
+        self._signer: TreeHeadSigner | None = None
+        self._tree = TreeCache()
         self._last_takedown = 0.0
         #: How takedown notices are sent (None: e-mail and webhooks from the settings).
         self.notifier: Notifier | None = None
@@ -210,9 +214,23 @@ class Worker:
             return flood.check(s, factor=self.settings.flood_factor, min_hits=self.settings.flood_min_hits)
 
     def seal_audit(self) -> dict[str, object] | None:
-        """Seal the audit events of the last while into the transparency log."""
+        """Seal the audit events of the last while into the transparency log, then sign a
+        tree head: an entry is tamper-evident only once a signed head covers it, and heads
+        must not wait for someone to ask for one."""
         with transaction(self.factory) as s:
-            return seal(s)
+            leaf = seal(s)
+        self.sign_head()
+        return leaf
+
+    def sign_head(self) -> int | None:
+        """Sign (and store) a head for the log as it is now; returns its size."""
+        if self.settings is None:
+            return None
+        if self._signer is None:
+            self._signer = TreeHeadSigner.from_file(self.settings.effective_log_key_path,
+                                                    create=True)
+        with transaction(self.factory) as s:
+            return signed_head(s, self._tree, self._signer).size
 
     def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0) -> None:
         while True:

@@ -92,12 +92,19 @@ def test_provider_matches_locally_against_a_signed_snapshot(server: tuple[str, P
     assert proc.returncode == 2 and "signature is invalid" in proc.stderr
 
 
-def test_audit_verify_against_the_server(server: tuple[str, Path]) -> None:
+def test_audit_verify_against_the_server(server: tuple[str, Path], tmp_path: Path) -> None:
     base, data = server
-    proc = vigil("audit", "verify", "--url", base, "--key", _keys(data)["auditor"])
+    state = tmp_path / "heads.json"
+    args = ("audit", "verify", "--url", base, "--key", _keys(data)["auditor"], "--state", str(state))
+    proc = vigil(*args)
     assert proc.returncode == 0, proc.stderr
-    assert "OK:" in proc.stderr and "(12 active)" in proc.stderr
-    proc = vigil("audit", "verify", "--url", base, "--key", "vgl_bad_key")
+    assert "OK:" in proc.stderr and "(12 active)" in proc.stderr and "audit events" in proc.stderr
+    kept = json.loads(state.read_text())  # the auditor keeps the head it verified ...
+    assert len(kept) == 1
+    proc = vigil(*args)  # ... and the next run proves the log still contains it
+    assert proc.returncode == 0, proc.stderr
+    assert "consistent with the head of size" in proc.stderr
+    proc = vigil("audit", "verify", "--url", base, "--key", "vgl_bad_key", "--no-state")
     assert proc.returncode != 0
 
 

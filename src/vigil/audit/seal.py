@@ -3,14 +3,23 @@
 Every so often (``vigil worker``) the events not yet sealed — and older than a minute, so that
 no transaction still in flight can commit into a sealed range — are chained
 (``h = SHA-256(h || canonical event)``) and the final digest goes into the transparency log as
-an ``audit:sealed`` leaf. The log's signed heads and consistency proofs then vouch for the
-audit trail: an event changed, removed or slipped in later no longer gives the sealed digest.
+an ``audit:sealed`` leaf; the worker then signs a tree head. The log's signed heads and
+consistency proofs vouch for the seals, and the seals for the trail: an event changed, removed
+or slipped in later no longer gives the sealed digest.
+
+Verification reads the seals from the leaves themselves — never from a column the leaf hash
+does not cover (``log_entries.subject`` is only an index for the writer) — and re-chains every
+sealed range, the same way on the server (``GET /v1/audit/verify``) and in ``vigil audit
+verify`` (which fetches the events and the leaves with an auditor's key and checks them
+itself). Events younger than the last seal are not covered yet: they are sealed within about
+two minutes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,40 +31,66 @@ from vigil.translog import repository as log
 from vigil.translog.models import LogEntry
 
 SEAL_SUBJECT = "audit:seal"
+SEAL_EVENT = "audit:sealed"
 
 
-def _canonical(e: AuditEvent) -> bytes:
-    at = e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)
-    return json.dumps({"id": e.id, "at": at.isoformat(), "action": e.action,
-                       "org": e.organisation_id, "key": e.api_key_id, "subject": e.subject,
-                       "details": json.loads(e.details or "{}")},
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """The bytes an event is chained by: ``id``, ``at`` (ISO 8601; a time without a zone is
+    UTC), ``action``, ``org``, ``key``, ``subject``, ``details`` (a JSON object), as canonical
+    JSON. ``at`` may be a datetime or the ISO text the API returns: both give the same bytes."""
+    at = event["at"]
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return json.dumps({"id": event["id"], "at": at.isoformat(),
+                       "action": event["action"], "org": event["org"], "key": event["key"],
+                       "subject": event["subject"], "details": event["details"]},
                       sort_keys=True, separators=(",", ":")).encode()
 
 
-def chain(events: list[AuditEvent]) -> str:
+def as_mapping(e: AuditEvent) -> dict[str, Any]:
+    return {"id": e.id, "at": e.at, "action": e.action, "org": e.organisation_id,
+            "key": e.api_key_id, "subject": e.subject, "details": json.loads(e.details or "{}")}
+
+
+def chain(events: Iterable[Mapping[str, Any]]) -> str:
     h = b"\x00" * 32
     for e in events:
-        h = hashlib.sha256(h + _canonical(e)).digest()
+        h = hashlib.sha256(h + canonical(e)).digest()
     return h.hex()
 
 
-def _seals(session: Session) -> list[dict[str, Any]]:
-    return [json.loads(e.leaf) for e in session.scalars(
-        select(LogEntry).where(LogEntry.subject == SEAL_SUBJECT).order_by(LogEntry.index))]
+def seals_in(leaves: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The seal leaves among parsed log leaves, in log order."""
+    return [leaf for leaf in leaves if leaf.get("event") == SEAL_EVENT]
+
+
+def _last_seal(session: Session) -> Mapping[str, Any] | None:
+    # The writer may use the index column as a hint: if someone cleared it, the next seal
+    # overlaps an earlier one, which verification reports.
+    entry = session.scalar(select(LogEntry).where(LogEntry.subject == SEAL_SUBJECT)
+                           .order_by(LogEntry.index.desc()).limit(1))
+    if entry is None:
+        return None
+    leaf: dict[str, Any] = json.loads(entry.leaf)
+    return leaf if leaf.get("event") == SEAL_EVENT else None
 
 
 def seal(session: Session, *, older_than: timedelta = timedelta(minutes=1),
          at: datetime | None = None) -> dict[str, Any] | None:
-    """Seal the events after the last seal; returns the leaf, or None if there was nothing."""
-    seals = _seals(session)
-    after = seals[-1]["last_id"] if seals else 0
+    """Seal the events after the last seal; returns the leaf, or None if there was nothing.
+    Two workers sealing at once take turns (the log's lock), so seals never overlap."""
+    log.lock(session)
+    last = _last_seal(session)
+    after = int(last["last_id"]) if last else 0
     cutoff = (at or datetime.now(UTC)) - older_than
     events = list(session.scalars(select(AuditEvent).where(
         AuditEvent.id > after, AuditEvent.at <= cutoff).order_by(AuditEvent.id)))
     if not events:
         return None
-    leaf = {"event": "audit:sealed", "first_id": events[0].id, "last_id": events[-1].id,
-            "count": len(events), "digest": chain(events), "at": datetime.now(UTC).isoformat()}
+    leaf = {"event": SEAL_EVENT, "first_id": events[0].id, "after_id": after,
+            "last_id": events[-1].id, "count": len(events),
+            "digest": chain(as_mapping(e) for e in events), "at": datetime.now(UTC).isoformat()}
     index = log.append(session, leaf)
     session.flush()
     entry = session.get(LogEntry, index)
@@ -64,15 +99,38 @@ def seal(session: Session, *, older_than: timedelta = timedelta(minutes=1),
     return leaf
 
 
-def verify(session: Session) -> list[str]:
-    """Re-chain every sealed range; returns the problems (none: the sealed trail is intact)."""
+def check(seals: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Re-chain every sealed range against its seal. ``events``: every audit event, in id
+    order (as :func:`as_mapping` gives them, or as ``GET /v1/audit/events`` returns them).
+    Returns the problems (none: the sealed trail is intact). One pass over the events."""
     problems = []
     previous = 0
-    for s in _seals(session):
-        events = list(session.scalars(select(AuditEvent).where(
-            AuditEvent.id > previous, AuditEvent.id <= s["last_id"]).order_by(AuditEvent.id)))
-        if len(events) != s["count"] or chain(events) != s["digest"]:
-            problems.append(f"audit events {previous + 1}-{s['last_id']} differ from the seal in "
-                            f"log entry {s['index']} ({len(events)} events now, {s['count']} sealed)")
-        previous = s["last_id"]
+    i = 0
+    for s in seals:
+        last, count = int(s["last_id"]), int(s["count"])
+        if int(s.get("after_id", previous)) != previous:
+            problems.append(f"audit seal in log entry {s.get('index')} starts after event "
+                            f"{s.get('after_id')}, but the seal before it ended at {previous} "
+                            "(seals overlap or leave a gap)")
+        while i < len(events) and int(events[i]["id"]) <= previous:
+            i += 1
+        start = i
+        while i < len(events) and int(events[i]["id"]) <= last:
+            i += 1
+        span = events[start:i]
+        if len(span) != count or chain(span) != s["digest"]:
+            problems.append(f"audit events {previous + 1}-{last} differ from the seal in log "
+                            f"entry {s.get('index')} ({len(span)} events now, {count} sealed)")
+        previous = max(previous, last)
     return problems
+
+
+def verify(session: Session) -> list[str]:
+    """The server's own check (``GET /v1/audit/verify``): the seals read from every leaf of the
+    log, every sealed range re-chained."""
+    seals = seals_in(json.loads(e.leaf) for e in session.scalars(
+        select(LogEntry).order_by(LogEntry.index).execution_options(yield_per=10_000)))
+    last = max((int(s["last_id"]) for s in seals), default=0)
+    events = [as_mapping(e) for e in session.scalars(
+        select(AuditEvent).where(AuditEvent.id <= last).order_by(AuditEvent.id))]
+    return check(seals, events)

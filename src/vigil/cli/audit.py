@@ -25,16 +25,29 @@ def verify(
     public_key: Annotated[Path | None, typer.Option(
         help="The log's public key (PEM). Default: fetched from the server, or derived from "
              "the signing key in the data directory.")] = None,
+    state: Annotated[Path | None, typer.Option(
+        help="Where the last verified signed head is kept, per log: the next run proves the log "
+             "still contains it (default: ~/.local/state/vigil/audit-heads.json, or "
+             "$XDG_STATE_HOME/vigil/...).")] = None,
+    no_state: Annotated[bool, typer.Option("--no-state", help="Neither read nor keep a head.")] = False,
 ) -> None:
-    """Signatures, the Merkle tree, and that the indicators equal the replay of the log.
+    """Signatures, the Merkle tree, that the indicators equal the replay of the log, that the
+    audit trail matches its seals, and that the log still contains the head seen last time.
     Exit status 0 when everything checks out, 1 when a problem was found."""
-    from vigil.indicators import log_audit as audit
+    import os
 
+    from vigil.indicators import log_audit as audit
+    from vigil.translog.audit import HeadStore
+    from vigil.translog.sth import log_id_of
+
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    store = None if no_state else HeadStore(state or base / "vigil" / "audit-heads.json")
     if url:
         if not key:
             raise typer.BadParameter("--url needs --key (or VIGIL_API_KEY)")
         pub = _load_key(public_key) if public_key else _fetch_key(url)
-        report = audit.verify_server(url, key, pub)
+        known = store.get(log_id_of(pub)) if store else None
+        report = audit.verify_server(url, key, pub, known)
     else:
         from vigil.config import Settings
         from vigil.db import make_engine, session_factory
@@ -45,9 +58,10 @@ def verify(
             pub = _load_key(public_key)
         else:
             pub = TreeHeadSigner.from_file(settings.effective_log_key_path).public_key
+        known = store.get(log_id_of(pub)) if store else None
         engine = make_engine(database or settings.effective_database_url)
         with session_factory(engine)() as session:
-            report = audit.verify_database(session, pub)
+            report = audit.verify_database(session, pub, known)
         engine.dispose()
     for note in report.notes:
         err_console.print(f"note: {note}", highlight=False)
@@ -55,9 +69,12 @@ def verify(
         err_console.print(f"[red]problem[/red] {problem}", highlight=False)
     verdict = "[green]OK[/green]" if report.ok else "[red]FAILED[/red]"
     err_console.print(f"{verdict}: {report.entries} log entries, {report.heads_checked} signed "
-                      f"heads, {report.indicators_checked} indicators ({report.active} active)")
+                      f"heads, {report.indicators_checked} indicators ({report.active} active), "
+                      f"{report.audit_events_checked} audit events under {report.seals} seals")
     if not report.ok:
         raise typer.Exit(1)
+    if store is not None and report.head is not None:
+        store.put(report.head)
 
 
 def _load_key(path: Path) -> Ed25519PublicKey:

@@ -13,9 +13,14 @@ Checks, in order:
    proposal; the indicators and lists tables must agree row by row (a changed value, status,
    list or trust is caught), with nothing missing and nothing extra;
 4. the list-change feed (what providers and the live index follow) yields exactly the active
-   set of the replay.
+   set of the replay;
+5. the audit trail: every sealed range of audit events re-chained against its seal, the seals
+   read from the leaves (:mod:`vigil.audit.seal`);
+6. the log still contains the head the auditor saw last time (``known``: same root at that
+   size).
 
-It works on a database directly, or on a server through its API (as an auditor's key).
+It works on a database directly, or on a server through its API (as an auditor's key: the
+events and the leaves are fetched and checked here, not taken from the server's word).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +38,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.audit import seal
+from vigil.audit.models import AuditEvent
 from vigil.indicators.lifecycle import TRANSITIONS, IndicatorEvent, IndicatorStatus, commitment, find
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.matching.policy import Trust
-from vigil.translog.audit import AuditReport, check_heads, check_leaves
+from vigil.translog.audit import AuditReport, check_against_known, check_heads, check_leaves
 from vigil.translog.merkle import MerkleTree
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.translog.sth import SignedTreeHead, public_key_bytes
@@ -161,7 +168,16 @@ def compare(replayed: Replay, rows: Iterable[tuple[int, str, str, str, str]],
                                "distributed")
 
 
-def verify_database(session: Session, key: Ed25519PublicKey) -> AuditReport:
+def _audit_trail(leaves: list[dict[str, Any]], events: list[dict[str, Any]],
+                 report: AuditReport) -> None:
+    seals = seal.seals_in(leaves)
+    report.seals = len(seals)
+    report.audit_events_checked = len(events)
+    report.problems += [f"audit trail: {p}" for p in seal.check(seals, events)]
+
+
+def verify_database(session: Session, key: Ed25519PublicKey,
+                    known: SignedTreeHead | None = None) -> AuditReport:
     report = AuditReport()
     rows = [(e.index, e.leaf, e.leaf_hash)
             for e in session.scalars(select(LogEntry).order_by(LogEntry.index))]
@@ -175,6 +191,12 @@ def verify_database(session: Session, key: Ed25519PublicKey) -> AuditReport:
     heads = [SignedTreeHead(log_id, h.size, h.timestamp_ms, h.root, h.signature)
              for h in session.scalars(select(TreeHead).order_by(TreeHead.size))]
     check_heads(tree, heads, key, report)
+    check_against_known(tree, known, report)
+    if heads:
+        report.head = heads[-1]
+        if heads[-1].size < len(tree):
+            report.notes.append(f"{len(tree) - heads[-1].size} entries after the last signed "
+                                "head are not yet covered by a signature")
     replayed = replay(leaves, report)
     lists = {hl.id: (hl.name, hl.trust) for hl in session.scalars(select(HashList))}
     ind_rows = [(i.id, lists.get(i.list_id, ("?", ""))[0], i.status,
@@ -183,10 +205,12 @@ def verify_database(session: Session, key: Ed25519PublicKey) -> AuditReport:
     changes = [(c.indicator_id, c.action)
                for c in session.scalars(select(ListChange).order_by(ListChange.seq))]
     compare(replayed, ind_rows, changes, report, dict(lists.values()))
+    _audit_trail(leaves, [seal.as_mapping(e) for e in session.scalars(
+        select(AuditEvent).order_by(AuditEvent.id))], report)
     return report
 
 
-def _get(base: str, path: str, token: str) -> Any:
+def _http_get(base: str, path: str, token: str) -> Any:
     if not base.startswith(("http://", "https://")):
         raise ValueError(f"server URL must start with http:// or https://, got {base!r}")
     req = urllib.request.Request(base.rstrip("/") + path,  # noqa: S310 - scheme checked above
@@ -195,9 +219,15 @@ def _get(base: str, path: str, token: str) -> Any:
         return json.loads(resp.read())
 
 
-def verify_server(base: str, token: str, key: Ed25519PublicKey) -> AuditReport:
-    """The same checks through the API, as an auditor sees them (heads other than the current
-    one are checked through consistency proofs by the caller's earlier head, if any)."""
+Getter = Callable[[str, str, str], Any]
+
+
+def verify_server(base: str, token: str, key: Ed25519PublicKey,
+                  known: SignedTreeHead | None = None, get: Getter | None = None) -> AuditReport:
+    """The same checks through the API, as an auditor sees them: the current signed head, and
+    ``known`` — the head the auditor saw last time — must be contained in the same log.
+    ``get(base, path, token)`` fetches JSON (default: over HTTP)."""
+    _get = get or _http_get
     report = AuditReport()
     head = SignedTreeHead.from_json(_get(base, "/v1/log/head", token))
     rows: list[tuple[int, bytes, bytes]] = []
@@ -211,8 +241,12 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey) -> AuditReport:
             rows.append((e["index"], leaf, base64.b64decode(e["leaf_hash"])))
         start = page[-1]["index"] + 1
     leaves = check_leaves(rows, report)
-    check_heads(MerkleTree(r[2] for r in rows), [head], key, report)
+    tree = MerkleTree(r[2] for r in rows)
+    check_heads(tree, [head], key, report)
+    check_against_known(tree, known, report)
+    report.head = head
     replayed = replay(leaves, report)
+    _server_audit_trail(base, token, _get, leaves, report)
     ind_rows = []
     after = 0
     while True:
@@ -246,3 +280,25 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey) -> AuditReport:
             since = feed["until"]
     compare(replayed, ind_rows, changes, report, {lst["name"]: lst["trust"] for lst in lists})
     return report
+
+
+def _server_audit_trail(base: str, token: str, get: Getter, leaves: list[dict[str, Any]],
+                        report: AuditReport) -> None:
+    """Fetch every audit event (needs audit:read) and re-chain the sealed ranges here."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        try:
+            page = get(base, f"/v1/audit/events?after_id={after}&limit=5000", token)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 403:
+                report.notes.append("audit trail not checked: this key lacks audit:read")
+                return
+            raise
+        events += [{"id": e["id"], "at": e["at"], "action": e["action"],
+                    "org": e["organisation"], "key": e["key"], "subject": e["subject"],
+                    "details": e["details"]} for e in page["events"]]
+        if page["next_after_id"] is None:
+            break
+        after = page["next_after_id"]
+    _audit_trail(leaves, events, report)

@@ -6,8 +6,10 @@ indicators' history — is replayed by :mod:`vigil.indicators.log_audit`.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -22,6 +24,10 @@ class AuditReport:
     heads_checked: int = 0
     indicators_checked: int = 0
     active: int = 0
+    audit_events_checked: int = 0
+    seals: int = 0
+    #: The newest signed head the check vouched for (the auditor keeps it for next time).
+    head: SignedTreeHead | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -67,3 +73,47 @@ def check_heads(tree: MerkleTree, heads: list[SignedTreeHead], key: Ed25519Publi
         elif tree.root(head.size) != head.root:
             report.problems.append(f"tree head {head.size}: the stored entries no longer give "
                                    "the signed root (history was rewritten)")
+
+
+def check_against_known(tree: MerkleTree, known: SignedTreeHead | None, report: AuditReport) -> None:
+    """The log must still contain the head the auditor saw last time: same root at that size
+    (an append-only log is consistent with every head it ever signed)."""
+    if known is None:
+        return
+    if known.size > len(tree):
+        report.problems.append(f"the log has {len(tree)} entries, fewer than the {known.size} of "
+                               "a head you saw before (entries were removed)")
+    elif tree.root(known.size) != known.root:
+        report.problems.append(f"the log is not consistent with the head of size {known.size} you "
+                               "saw before (history was rewritten)")
+    else:
+        report.notes.append(f"consistent with the head of size {known.size} you saw before")
+
+
+class HeadStore:
+    """The last signed head an auditor verified, per log, in a JSON file of its own
+    (``vigil audit verify --state``): the next run proves the log still contains it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{self.path}: not a head file ({exc})") from None
+        return data if isinstance(data, dict) else {}
+
+    def get(self, log_id: bytes) -> SignedTreeHead | None:
+        entry = self._read().get(base64.b64encode(log_id).decode())
+        return SignedTreeHead.from_json(entry) if isinstance(entry, dict) else None
+
+    def put(self, head: SignedTreeHead) -> None:
+        data = self._read()
+        data[base64.b64encode(head.log_id).decode()] = head.to_json()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.replace(self.path)

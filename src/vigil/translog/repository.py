@@ -41,6 +41,13 @@ def append(session: Session, leaf: dict[str, Any]) -> int:
     return index
 
 
+def lock(session: Session) -> None:
+    """Take the log's append lock for the rest of the transaction (a writer that must read the
+    log and then append, like the audit seal, so that two workers cannot both append the same
+    thing)."""
+    session.get(LogState, 1, with_for_update=True, populate_existing=True)
+
+
 def size(session: Session) -> int:
     state = session.get(LogState, 1)
     return state.size if state else 0

@@ -60,6 +60,11 @@ class SignedTreeHead:
             raise ProofError(f"malformed tree head: {exc}") from None
 
 
+def log_id_of(key: Ed25519PublicKey) -> bytes:
+    """A log's id: the SHA-256 of its public key."""
+    return hashlib.sha256(public_key_bytes(key)).digest()
+
+
 def tree_head_bytes(log_id: bytes, size: int, timestamp_ms: int, root: bytes) -> bytes:
     return _PREFIX + log_id + struct.pack(">QQ", size, timestamp_ms) + root
 
@@ -94,7 +99,7 @@ class TreeHeadSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
         self.public_key = private_key.public_key()
-        self.log_id = hashlib.sha256(public_key_bytes(self.public_key)).digest()
+        self.log_id = log_id_of(self.public_key)
 
     @classmethod
     def generate(cls) -> TreeHeadSigner:
