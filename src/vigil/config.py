@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil.egress import EgressPolicy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
@@ -74,8 +76,16 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     #: Where escalations go: {"DE": "mailto:...@..." or "https://..."} per hosting country.
     authority_contacts: dict[str, str] = Field(default_factory=dict)
-    #: Fixed addresses for host names (JSON {"host": "address"}); tests use loopback.
+    #: Fixed addresses for host names (JSON {"host": "address"}); tests use loopback. A host
+    #: listed here is pinned: the egress policy lets vigil connect to it at that address.
     resolver_overrides: dict[str, str] = Field(default_factory=dict)
+    #: Hosts and networks of the Centre's own services that may be at non-public addresses
+    #: (JSON ["smtp.internal", "10.0.5.0/24"]): its SMTP relay, its Dask scheduler. Everything
+    #: else vigil connects to must be at a public address (vigil.egress).
+    egress_allow: list[str] = Field(default_factory=list)
+    #: A Dask scheduler for crawls ("tcp://host:8786"); none: a local process pool. Chosen by
+    #: the Centre here, never by an API caller.
+    dask_scheduler: str | None = None
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     fetch_timeout: float = Field(default=15, gt=0)
@@ -119,6 +129,10 @@ class Settings(BaseSettings):
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.environment == "production"
+
+    def egress(self) -> EgressPolicy:
+        """The egress policy of these settings (:mod:`vigil.egress`)."""
+        return EgressPolicy.of(self.resolver_overrides, self.egress_allow)
 
     @property
     def effective_log_key_path(self) -> Path:

@@ -17,7 +17,6 @@ import traceback
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,14 +29,14 @@ from vigil.indicators.matcher import LiveMatcher
 from vigil.jobs.models import Job
 from vigil.orgs.models import Organisation
 from vigil.reports.assessment import assess
-from vigil.reports.handoff import Handoff, Notice, NullHandoff, signature
+from vigil.reports.handoff import Handoff, Notice, NullHandoff
 from vigil.reports.retention import RetentionResult, apply_retention
 from vigil.reports.storage import FileStore, load_file_key
-from vigil.takedown.fetch import Resolver, connect_to
 from vigil.takedown.notify import Notifier
 from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
 from vigil.translog.repository import TreeCache, signed_head
 from vigil.translog.sth import TreeHeadSigner
+from vigil.webhooks import WebhookSender
 
 log = logging.getLogger("vigil.worker")
 MAX_ATTEMPTS = 5
@@ -143,17 +142,11 @@ class Worker:
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 
-    def _post(self, name: str, url: str, payload: dict[str, object]) -> None:
-        """One signed webhook (``X-Vigil-Signature``, see :mod:`vigil.reports.handoff`); a
-        failure raises, and the job is retried."""
+    def _post(self, name: str, url: str, payload: dict[str, Any]) -> None:
+        """One signed webhook through the one sender; a failure raises, and the job is
+        retried."""
         assert self.settings is not None
-        body = json.dumps(payload, sort_keys=True).encode()
-        secret = (self.settings.webhook_secret or "").encode()
-        target, host = connect_to(url, Resolver(self.settings.resolver_overrides))
-        r = httpx.post(target, content=body, timeout=10, trust_env=False, headers={
-            **host, "Content-Type": "application/json",
-            "X-Vigil-Signature": signature(secret, int(time.time()), body)})
-        r.raise_for_status()
+        WebhookSender(self.settings.egress()).send(url, payload, self.settings.webhook_secret or "")
         log.info("notified %s of %s", name, payload.get("event"))
 
     def _notify_providers(self, payload: dict[str, object]) -> None:
@@ -184,7 +177,7 @@ class Worker:
             if self.settings is None:
                 raise ValueError("a crawl job needs the worker's settings")
             crawl_job(self.factory, self.read_factory, self.settings, int(payload["crawl_id"]),
-                      workers=int(payload.get("workers", 2)), scheduler=payload.get("scheduler"))
+                      workers=int(payload.get("workers", 2)))
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 

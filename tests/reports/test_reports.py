@@ -364,8 +364,10 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    from vigil.egress import EgressPolicy
     from vigil.jobs.models import Job
     from vigil.reports.handoff import WebhookHandoff, verify_signature
+    from vigil.webhooks import WebhookSender
 
     received: list[tuple[str, bytes]] = []
     fail = {"left": 1}
@@ -390,8 +392,10 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
     try:
         w = build_world(factory)
         rep = submit(client, w)
+        # The receiver listens on loopback: pinned, as a deployment pins its own endpoints.
         hook = WebhookHandoff({"DE": url, "europol": url}, b"unused",
-                              secrets={"DE": b"shared-secret", "europol": b"europol-secret"})
+                              secrets={"DE": b"shared-secret", "europol": b"europol-secret"},
+                              sender=WebhookSender(EgressPolicy.of(allow=["127.0.0.1"])))
         worker = Worker(factory, factory, hook)
         worker.run_once()  # assessment; the DE notice fails once (503) and is re-queued
         from datetime import UTC, datetime, timedelta

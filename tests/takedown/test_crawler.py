@@ -17,13 +17,13 @@ from tests.fixtures.site import Site
 from tests.fixtures.world import World, build_world, victim_indicators
 from vigil.config import Settings
 from vigil.db import transaction
+from vigil.egress import EgressPolicy
 from vigil.indicators import service as indicators
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.hashing import hash_image_bytes
 from vigil.samples import encode, pattern_image
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl, run_crawl
 from vigil.takedown.crawler.executors import crawl_executor
-from vigil.takedown.fetch import Resolver
 from vigil.takedown.models import Crawl, CrawlUrl, Notice, UrlReport
 from vigil.takedown.tasks import crawl_job
 from vigil.worker import Worker
@@ -126,16 +126,16 @@ def test_crawl_resumes_where_it_stopped(factory: sessionmaker[Session], site: Si
         crawl_id = crawl.id
     matcher = LiveMatcher()
     matcher.sync(factory)
-    resolver = Resolver(site.overrides)
+    policy = EgressPolicy.of(site.overrides)
     with crawl_executor(workers=2) as pool:
-        first = run_crawl(factory, crawl_id, executor=pool, matcher=matcher, resolver=resolver,
+        first = run_crawl(factory, crawl_id, executor=pool, matcher=matcher, policy=policy,
                           stop_after=3)
         assert not first.finished
         with factory() as s:
             assert s.get(Crawl, crawl_id).status == "running"  # type: ignore[union-attr]
             queued = s.scalar(select(func.count()).where(CrawlUrl.state == "queued"))
         assert queued and queued > 0
-        second = run_crawl(factory, crawl_id, executor=pool, matcher=matcher, resolver=resolver)
+        second = run_crawl(factory, crawl_id, executor=pool, matcher=matcher, policy=policy)
     assert second.finished and second.hits == 1
     with factory() as s:
         rows = list(s.scalars(select(CrawlUrl).where(CrawlUrl.crawl_id == crawl_id)))
@@ -152,7 +152,9 @@ def _crawl(factory: sessionmaker[Session], w: World, site: Site, seeds: list[str
     with transaction(factory) as s:
         crawl_id = create_crawl(s, w.principals["centre"], seeds, domains,
                                 CrawlOptions(per_host_delay=0)).id
-    settings = Settings(environment="test", resolver_overrides=site.overrides)
+    # The tests' Dask cluster listens on loopback: pinned, as a deployment pins its own.
+    settings = Settings(environment="test", resolver_overrides=site.overrides,
+                        egress_allow=["127.0.0.1/32"])
     crawl_job(factory, factory, settings, crawl_id, **executor)  # type: ignore[arg-type]
     return crawl_id
 

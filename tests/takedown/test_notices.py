@@ -17,9 +17,9 @@ from tests.fixtures.world import World, build_world
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
+from vigil.egress import EgressPolicy
 from vigil.reports.handoff import verify_signature
 from vigil.samples import encode, pattern_image
-from vigil.takedown.fetch import Resolver
 from vigil.takedown.models import Notice, NoticeEvent
 from vigil.takedown.notify import NullNotifier, Sender
 from vigil.takedown.tasks import check_notices
@@ -31,7 +31,9 @@ def _settings(site: Site, data_dir: Path, smtp: Mailbox | None = None, **kw: obj
     return Settings(data_dir=data_dir, environment="test", resolver_overrides=site.overrides,
                     smtp_host=smtp.host if smtp else None, smtp_port=smtp.port if smtp else 25,
                     webhook_secret=SECRET, notice_resend_hours=24, notice_escalate_hours=60,
-                    authority_contacts={"DE": "mailto:lka@authority.test"}, **kw)  # type: ignore[arg-type]
+                    authority_contacts={"DE": "mailto:lka@authority.test"},
+                    # The tests' SMTP relay listens on loopback: pinned, as a deployment pins its own.
+                    egress_allow=[smtp.host] if smtp else [], **kw)  # type: ignore[arg-type]
 
 
 def _report_and_classify(client: TestClient, w: World, url: str) -> dict[str, object]:
@@ -91,7 +93,7 @@ def test_notice_lifecycle_until_removal(db_url: str, data_dir: Path, factory: se
         assert notice["provider"] == "Hosting A GmbH" and notice["hosting_country"] == "DE"
         nid = notice["id"]
         sender = Sender(smtp.host, smtp.port, "notices@vigil.test", SECRET.encode(),
-                        resolver=Resolver(site.overrides))
+                        policy=settings.egress())
         t0 = now()
         # First pass: baseline hashes of what is served, and the first notice.
         (o,) = check_notices(factory, settings, sender, at=t0)
@@ -155,7 +157,7 @@ def test_content_replaced_counts_as_removed_and_webhooks_are_signed(
         n = s.get(Notice, nid)
         assert n is not None and n.removal_evidence == "no_longer_matches"
     # A real webhook delivery carries a signature the receiver can check.
-    sender = Sender(None, 25, "x", SECRET.encode(), resolver=Resolver(site.overrides))
+    sender = Sender(None, 25, "x", SECRET.encode(), policy=EgressPolicy.of(site.overrides))
     from vigil.takedown.notify import NoticeMessage
 
     sender.webhook(site.url("hosting-b.test", "/hook2"),
@@ -190,10 +192,10 @@ def test_fetches_never_reach_the_centres_own_network(site: Site) -> None:
     with make_client() as client:
         for url in ("http://127.0.0.1:5432/", "http://10.0.0.1/x", "http://[::1]/",
                     "http://169.254.169.254/latest/meta-data/"):
-            got = fetch(url, client, resolver=Resolver(), max_bytes=1000, timeout=2)
+            got = fetch(url, client, policy=EgressPolicy(), max_bytes=1000, timeout=2)
             assert got.body is None and "non-public address" in (got.error or ""), url
         # Hosts pinned in the overrides (the tests' loopback sites) are fetched.
         site.put("hosting-a.test", "/ok", "fine", "text/plain")
-        got = fetch(site.url("hosting-a.test", "/ok"), client, resolver=Resolver(site.overrides),
+        got = fetch(site.url("hosting-a.test", "/ok"), client, policy=EgressPolicy.of(site.overrides),
                     max_bytes=1000, timeout=2)
         assert got.body == b"fine"

@@ -122,10 +122,10 @@ def _world(url: str, files: list[Path], planted: int) -> Any:
 
 def _crawl_run(factory: Any, base: str, workers: int) -> tuple[float, Any]:
     from vigil.db import transaction
+    from vigil.egress import EgressPolicy
     from vigil.indicators.matcher import LiveMatcher
     from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl, run_crawl
     from vigil.takedown.crawler.executors import crawl_executor
-    from vigil.takedown.fetch import Resolver
 
     start = time.perf_counter()
     with transaction(factory) as s:
@@ -136,7 +136,7 @@ def _crawl_run(factory: Any, base: str, workers: int) -> tuple[float, Any]:
     with crawl_executor(workers) as pool:
         # The loopback site is pinned: fetches refuse non-public addresses otherwise.
         stats = run_crawl(factory, crawl_id, executor=pool, matcher=matcher,
-                          resolver=Resolver({"127.0.0.1": "127.0.0.1"}))
+                          policy=EgressPolicy.of({"127.0.0.1": "127.0.0.1"}))
     return time.perf_counter() - start, stats
 
 

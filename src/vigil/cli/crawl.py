@@ -22,7 +22,6 @@ def _run(crawl_id: int, workers: int, scheduler: str | None) -> None:
     from vigil.migrations import upgrade
     from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
     from vigil.takedown.crawler.executors import crawl_executor
-    from vigil.takedown.fetch import Resolver
 
     settings = Settings()
     upgrade(settings.effective_database_url)
@@ -39,9 +38,10 @@ def _run(crawl_id: int, workers: int, scheduler: str | None) -> None:
     try:
         with Live(console=err_console, transient=True,
                   auto_refresh=err_console.is_terminal) as live, \
-                crawl_executor(workers, scheduler) as executor:
+                crawl_executor(workers, scheduler or settings.dask_scheduler,
+                               settings.egress()) as executor:
             stats = run_crawl(factory, crawl_id, executor=executor, matcher=matcher,
-                              resolver=Resolver(settings.resolver_overrides),
+                              policy=settings.egress(),
                               progress=lambda st: live.update(line(st)))
     except KeyboardInterrupt:
         err_console.print(f"stopped; `vigil crawl resume {crawl_id}` continues where it stopped")
@@ -63,7 +63,9 @@ def start(
     robots: Annotated[bool, typer.Option(help="Obey robots.txt.")] = True,
     workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 2,
     scheduler: Annotated[str | None, typer.Option(help="A Dask scheduler address (instead of "
-                                                  "local processes).")] = None,
+                                                  "local processes; default VIGIL_DASK_SCHEDULER). "
+                                                  "It must be public or pinned in "
+                                                  "VIGIL_EGRESS_ALLOW.")] = None,
 ) -> None:
     """Create a crawl and run it in the foreground."""
     from vigil.cli._db import unit_of_work

@@ -31,6 +31,7 @@ def worker_command(
     handoff = None
     if settings.webhooks:
         from vigil.reports.handoff import WebhookHandoff
+        from vigil.webhooks import WebhookSender
 
         missing = [r for r in settings.webhooks
                    if r not in settings.webhook_secrets and not settings.webhook_secret]
@@ -38,6 +39,7 @@ def worker_command(
             raise typer.BadParameter(f"no webhook secret for {', '.join(missing)} (set "
                                      "VIGIL_WEBHOOK_SECRETS or VIGIL_WEBHOOK_SECRET)")
         handoff = WebhookHandoff(settings.webhooks, (settings.webhook_secret or "").encode(),
+                                 sender=WebhookSender(settings.egress()),
                                  secrets={k: v.encode() for k, v in settings.webhook_secrets.items()})
     worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
                     settings=settings, store=store)

@@ -4,7 +4,7 @@ hosting directory, notices, crawls, figures, and the authorities' view of escala
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.deps import (
     DbId,
@@ -19,7 +19,6 @@ from vigil.errors import ERROR_RESPONSES
 from vigil.jobs.queue import enqueue
 from vigil.takedown import hosting, repository, service
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
-from vigil.takedown.fetch import Resolver
 from vigil.takedown.schemas import (
     ClassifiedUrlReportOut,
     CrawlQueuedOut,
@@ -81,7 +80,7 @@ def classify(report_id: str, body: ClassificationIn, request: Request,
     settings = request.app.state.vigil.settings
     with unit_of_work(request) as s:
         report, notice = service.classify(s, actor, report_id, body.classification, body.country,
-                                          Resolver(settings.resolver_overrides))
+                                          settings.egress())
         return ClassifiedUrlReportOut.model_validate(
             {**service.url_report_json(report), "notice": service.as_json(notice) if notice else None})
 
@@ -134,6 +133,11 @@ def authority_notices(request: Request, actor: ReportsReceiveKey,
 
 
 class CrawlIn(BaseModel):
+    """Where to search and how politely. Where the crawl's tasks run (a local pool, or the
+    Dask scheduler of ``VIGIL_DASK_SCHEDULER``) is the Centre's setting, never a caller's."""
+
+    model_config = ConfigDict(extra="forbid")
+
     seeds: list[str] = Field(min_length=1, max_length=1000)
     allowed_domains: list[str] = Field(min_length=1, max_length=100)
     max_depth: int = Field(default=3, ge=0, le=50)
@@ -141,8 +145,6 @@ class CrawlIn(BaseModel):
     per_host_delay: float = Field(default=1.0, ge=0, le=3600)
     obey_robots: bool = True
     workers: int = Field(default=2, ge=1, le=64)
-    scheduler: str | None = Field(default=None, max_length=200,
-                                  description="a Dask scheduler address; default: a local pool")
 
 
 @router.post("/crawls", response_model=CrawlQueuedOut, status_code=202)
@@ -152,8 +154,7 @@ def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> Cr
                         per_host_delay=body.per_host_delay, obey_robots=body.obey_robots)
     with unit_of_work(request) as s:
         crawl = create_crawl(s, actor, body.seeds, body.allowed_domains, opts)
-        enqueue(s, "crawl", {"crawl_id": crawl.id, "workers": body.workers,
-                             "scheduler": body.scheduler})
+        enqueue(s, "crawl", {"crawl_id": crawl.id, "workers": body.workers})
         return CrawlQueuedOut(id=crawl.id, status=crawl.status)
 
 

@@ -1,4 +1,4 @@
-"""Who hosts a URL and where: host → address (the resolver) → the hosting directory
+"""Who hosts a URL and where: host → address (the egress policy's resolution) → the hosting directory
 (``hosting_contacts``: a domain and its subdomains, or an address range) → provider, abuse
 contact, country. Without a directory entry the country comes from the address (offline
 IP-to-country) and notices go to ``abuse@<host's domain>`` (RFC 2142)."""
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
 from vigil.orgs.access import Principal, Scope
-from vigil.takedown.fetch import Resolver
 from vigil.takedown.models import HostingContact
 from vigil.takedown.urls import in_domains
 
@@ -50,8 +50,9 @@ def _domain(host: str) -> str:
     return ".".join(labels[-2:]) if len(labels) >= 2 else host
 
 
-def resolve(session: Session, host: str, resolver: Resolver) -> Hosting:
-    address = resolver.address(host)
+def resolve(session: Session, host: str, policy: EgressPolicy) -> Hosting:
+    found = policy.addresses(host)
+    address = found[0] if found else None
     contacts = list(session.scalars(select(HostingContact)))
     best: HostingContact | None = None
     for c in contacts:  # the most specific domain wins; an address range otherwise

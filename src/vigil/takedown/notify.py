@@ -3,21 +3,18 @@ implementation that records what it would send (tests, dry runs).
 
 A notice names the URL, when it was first reported, how many times it has been sent and a
 reference; it never carries the content or the hash itself (a hash list must not leak through
-notices). Webhooks are signed like report hand-offs (``X-Vigil-Signature``)."""
+notices). Webhooks go through the one webhook sender (:mod:`vigil.webhooks`: signed, guarded
+by the egress policy); the SMTP relay must be public or pinned in the settings too."""
 
 from __future__ import annotations
 
-import json
 import smtplib
-import time
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
-import httpx
-
-from vigil.reports.handoff import signature
-from vigil.takedown.fetch import Resolver, connect_to
+from vigil.egress import EgressPolicy
+from vigil.webhooks import WebhookSender
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,8 @@ class NullNotifier:
 
 @dataclass
 class Sender:
-    """The real one: SMTP for e-mail (no e-mail when ``smtp_host`` is None) and signed POSTs."""
+    """The real one: SMTP for e-mail (no e-mail when ``smtp_host`` is None) and signed webhooks
+    through the one webhook sender; both through the egress policy."""
 
     smtp_host: str | None
     smtp_port: int
@@ -88,12 +86,13 @@ class Sender:
     webhook_secret: bytes
     timeout: float = 10.0
     smtp_starttls: bool = False
-    #: Fixed addresses for webhook hosts (the same overrides as the re-checks).
-    resolver: Resolver | None = None
+    policy: EgressPolicy = field(default_factory=EgressPolicy)
 
     def email(self, to: str, message: NoticeMessage) -> None:
         if self.smtp_host is None:
             raise RuntimeError("no SMTP server configured (VIGIL_SMTP_HOST)")
+        # The relay comes from the settings; it must still be public or pinned there.
+        self.policy.check_endpoint(f"{self.smtp_host}:{self.smtp_port}")
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender, to, message.subject()
         mail["X-Vigil-Reference"] = message.reference
@@ -104,11 +103,6 @@ class Sender:
             smtp.send_message(mail)
 
     def webhook(self, url: str, message: NoticeMessage) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise ValueError("a webhook URL must be http(s)")
-        body = json.dumps({"event": f"notice:{message.kind}", **asdict(message)}).encode()
-        target, host = (url, {}) if self.resolver is None else connect_to(url, self.resolver)
-        r = httpx.post(target, content=body, timeout=self.timeout, trust_env=False, headers={
-            **host, "Content-Type": "application/json",
-            "X-Vigil-Signature": signature(self.webhook_secret, int(time.time()), body)})
-        r.raise_for_status()
+        WebhookSender(self.policy, self.timeout).send(
+            url, {"event": f"notice:{message.kind}", **asdict(message)}, self.webhook_secret,
+            msg_id=f"{message.reference}-{message.kind}-{message.sends}")

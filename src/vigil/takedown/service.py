@@ -24,6 +24,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
+from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
 from vigil.matching.content import ContentHashes, hash_content
 from vigil.matching.policy import Outcome as MatchOutcome
@@ -31,7 +32,7 @@ from vigil.matching.policy import Trust
 from vigil.matching.signals import PdqHash
 from vigil.orgs.access import Principal, Scope
 from vigil.takedown import hosting, repository
-from vigil.takedown.fetch import Fetched, Resolver
+from vigil.takedown.fetch import Fetched
 from vigil.takedown.models import Notice, NoticeEvent, NoticeHash, UrlReport
 from vigil.takedown.notify import NoticeMessage, Notifier
 from vigil.takedown.urls import host_of, normalise
@@ -69,7 +70,7 @@ def submit_url(session: Session, url: str, *, source: str, reporter: Principal |
 
 
 def classify(session: Session, actor: Principal, public_id: str, classification: str,
-             country: str | None, resolver: Resolver) -> tuple[UrlReport, Notice | None]:
+             country: str | None, policy: EgressPolicy) -> tuple[UrlReport, Notice | None]:
     """An analyst's decision; illegal content gets a notice to its host."""
     actor.require(Scope.TAKEDOWN_MANAGE)
     if classification not in CLASSIFICATIONS:
@@ -87,12 +88,12 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
     notice = None
     if classification in ILLEGAL:
         # A crawler hit on a victim's own hash waited for this decision: its notice opens now.
-        notice = open_notice(session, report, resolver, indicator_id=report.indicator_id,
+        notice = open_notice(session, report, policy, indicator_id=report.indicator_id,
                              victim_submitted=report.list_trust == Trust.UNVERIFIED)[0]
     return report, notice
 
 
-def crawler_hit(session: Session, url: str, outcome: MatchOutcome, resolver: Resolver,
+def crawler_hit(session: Session, url: str, outcome: MatchOutcome, policy: EgressPolicy,
                 content: ContentHashes) -> tuple[UrlReport, Notice | None, bool]:
     """What the crawler does with a matching URL — the match policy decides: a verified hit is
     classified by its indicator and gets a notice at once; a hit on an unverified list (a
@@ -116,7 +117,7 @@ def crawler_hit(session: Session, url: str, outcome: MatchOutcome, resolver: Res
                         "indicator": int(hit.key)})
     if report.classification not in ILLEGAL:
         return report, None, False  # an analyst decided otherwise; that decision stands
-    notice, created = open_notice(session, report, resolver, content=content,
+    notice, created = open_notice(session, report, policy, content=content,
                                   indicator_id=int(hit.key))
     return report, notice, created
 
@@ -135,7 +136,7 @@ def _store_hashes(session: Session, notice: Notice, content: ContentHashes) -> N
         session.add(NoticeHash(notice_id=notice.id, signal_type=st, value=value))
 
 
-def open_notice(session: Session, report: UrlReport, resolver: Resolver, *,
+def open_notice(session: Session, report: UrlReport, policy: EgressPolicy, *,
                 content: ContentHashes | None = None, indicator_id: int | None = None,
                 victim_submitted: bool = False) -> tuple[Notice, bool]:
     """Open a notice for a report's URL (or return the one already open for it, ``False``). A
@@ -145,7 +146,7 @@ def open_notice(session: Session, report: UrlReport, resolver: Resolver, *,
                                                    Notice.status == "open"))
     if existing is not None:
         return existing, False
-    where = hosting.resolve(session, report.host, resolver)
+    where = hosting.resolve(session, report.host, policy)
     earlier = None
     if indicator_id is not None:
         earlier = session.scalar(select(func.min(Notice.id)).where(

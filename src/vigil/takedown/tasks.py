@@ -13,7 +13,7 @@ from vigil.indicators.matcher import LiveMatcher
 from vigil.takedown import service
 from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
 from vigil.takedown.crawler.executors import crawl_executor
-from vigil.takedown.fetch import Fetched, Resolver, fetch, make_client
+from vigil.takedown.fetch import Fetched, fetch, make_client
 from vigil.takedown.notify import Notifier, NullNotifier, Sender
 
 log = logging.getLogger("vigil.takedown")
@@ -25,13 +25,13 @@ def notifier_for(settings: Settings | None) -> Notifier:
     secret = (settings.webhook_secret or "").encode()
     return Sender(settings.smtp_host, settings.smtp_port, settings.smtp_sender, secret,
                   smtp_starttls=settings.smtp_starttls,
-                  resolver=Resolver(settings.resolver_overrides))
+                  policy=settings.egress())
 
 
 def check_notices(factory: sessionmaker[Session], settings: Settings, notifier: Notifier,
                   at: datetime | None = None, limit: int = 100) -> list[service.Outcome]:
     """Process every notice that is due: re-check, send or confirm removal, escalate."""
-    resolver = Resolver(settings.resolver_overrides)
+    policy = settings.egress()
     with factory() as s:
         due = service.due_notices(s, at, limit)
     if not due:
@@ -39,7 +39,7 @@ def check_notices(factory: sessionmaker[Session], settings: Settings, notifier: 
     outcomes = []
     with make_client() as client:
         def get(url: str) -> Fetched:
-            return fetch(url, client, resolver=resolver, max_bytes=settings.fetch_max_bytes,
+            return fetch(url, client, policy=policy, max_bytes=settings.fetch_max_bytes,
                          timeout=settings.fetch_timeout)
 
         for notice_id in due:
@@ -53,8 +53,10 @@ def check_notices(factory: sessionmaker[Session], settings: Settings, notifier: 
 def crawl_job(factory: sessionmaker[Session], read_factory: sessionmaker[Session],
               settings: Settings, crawl_id: int, workers: int = 2,
               scheduler: str | None = None) -> CrawlStats:
+    """Run a crawl: on a local pool, or on ``scheduler`` (default: the settings' Dask
+    scheduler), which the egress policy must allow."""
     matcher = LiveMatcher()
     matcher.sync(read_factory)
-    with crawl_executor(workers, scheduler) as executor:
+    with crawl_executor(workers, scheduler or settings.dask_scheduler, settings.egress()) as executor:
         return run_crawl(factory, crawl_id, executor=executor, matcher=matcher,
-                         resolver=Resolver(settings.resolver_overrides))
+                         policy=settings.egress())

@@ -17,7 +17,6 @@ from vigil.errors import DomainError
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.takedown import repository, service
-from vigil.takedown.fetch import Resolver
 from vigil.takedown.stats import takedown_stats
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, check_csrf, check_origin, language, page, redirect, render
@@ -47,7 +46,7 @@ def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, s
         with transaction(request.app.state.vigil.session) as s:
             report, notice = service.classify(s, signed.principal, report_id, classification,
                                               country.strip() or None,
-                                              Resolver(settings.resolver_overrides))
+                                              settings.egress())
             url = report.url
     except DomainError as exc:
         if exc.status == 404:

@@ -32,13 +32,14 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.db import transaction
+from vigil.egress import EgressPolicy
 from vigil.errors import Invalid, NotFound
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.policy import Outcome, Verdict, match_items
 from vigil.orgs.access import Principal, Scope
 from vigil.takedown import service
 from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_batch
-from vigil.takedown.fetch import Resolver, fetch, make_client
+from vigil.takedown.fetch import fetch, make_client
 from vigil.takedown.models import Crawl, CrawlUrl
 from vigil.takedown.urls import host_of, in_domains, normalise, url_key
 
@@ -132,12 +133,12 @@ class _Frontier:
 
 class Crawler:
     def __init__(self, factory: sessionmaker[Session], crawl_id: int, *, executor: Executor,
-                 matcher: LiveMatcher, resolver: Resolver,
+                 matcher: LiveMatcher, policy: EgressPolicy,
                  progress: Callable[[CrawlStats], None] | None = None) -> None:
         self.factory = factory
         self.executor = executor
         self.matcher = matcher
-        self.resolver = resolver
+        self.policy = policy
         self.progress = progress
         with factory() as s:
             crawl = s.get(Crawl, crawl_id)
@@ -151,8 +152,7 @@ class Crawler:
             counts = dict(s.execute(select(CrawlUrl.kind, func.count()).where(
                 CrawlUrl.crawl_id == crawl_id, CrawlUrl.state != "queued")
                 .group_by(CrawlUrl.kind)).all())
-        self.task_opts = TaskOptions(self.domains, self.opts.max_bytes, self.opts.timeout,
-                                     tuple(sorted(resolver.overrides.items())))
+        self.task_opts = TaskOptions(self.domains, self.opts.max_bytes, self.opts.timeout, policy)
         self.stats = CrawlStats(crawl_id, pages=counts.get("page", 0), media=counts.get("media", 0))
         self.robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
         self.delay: dict[str, float] = {}
@@ -165,7 +165,7 @@ class Crawler:
         host = host_of(url)
         if host not in self.robots:
             base = url.split("/", 3)
-            got = fetch(f"{base[0]}//{base[2]}/robots.txt", self._client, resolver=self.resolver,
+            got = fetch(f"{base[0]}//{base[2]}/robots.txt", self._client, policy=self.policy,
                         max_bytes=512 * 1024, timeout=self.opts.timeout)
             parser = None
             if got.status == 200 and got.body is not None:
@@ -373,7 +373,7 @@ class Crawler:
         if outcome.verdict not in (Verdict.VERIFIED, Verdict.UNVERIFIED):
             return False  # nothing of the media is kept: only its SHA-256, for de-duplication
         self.stats.hits += 1
-        _, notice, created = service.crawler_hit(s, url, outcome, self.resolver, content)
+        _, notice, created = service.crawler_hit(s, url, outcome, self.policy, content)
         if notice is None:
             self.stats.held_for_review += outcome.requires_review
             return True
@@ -384,7 +384,7 @@ class Crawler:
 
 
 def run_crawl(factory: sessionmaker[Session], crawl_id: int, *, executor: Executor,
-              matcher: LiveMatcher, resolver: Resolver, stop_after: int | None = None,
+              matcher: LiveMatcher, policy: EgressPolicy, stop_after: int | None = None,
               progress: Callable[[CrawlStats], None] | None = None) -> CrawlStats:
-    return Crawler(factory, crawl_id, executor=executor, matcher=matcher, resolver=resolver,
+    return Crawler(factory, crawl_id, executor=executor, matcher=matcher, policy=policy,
                    progress=progress).run(stop_after)

@@ -1,6 +1,8 @@
 """Where a crawl's tasks run: a local process pool by default, or a Dask distributed cluster
-when a scheduler address is given. Both are ``concurrent.futures`` executors, so the crawl's
-code path is the same."""
+when a scheduler address is given (by the settings, or the operator at the command line — never
+by an API caller: Dask's protocol unpickles what the scheduler sends). Both are
+``concurrent.futures`` executors, so the crawl's code path is the same. The scheduler is an
+outbound connection like any other: the egress policy must allow it."""
 
 from __future__ import annotations
 
@@ -9,10 +11,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
+from vigil.egress import EgressPolicy
+
 
 @contextmanager
-def crawl_executor(workers: int = 2, scheduler: str | None = None) -> Iterator[Executor]:
+def crawl_executor(workers: int = 2, scheduler: str | None = None,
+                   policy: EgressPolicy | None = None) -> Iterator[Executor]:
     if scheduler:
+        (policy or EgressPolicy()).check_endpoint(scheduler)  # raises EgressRefused
         from distributed import Client
 
         client = Client(scheduler)  # type: ignore[no-untyped-call]

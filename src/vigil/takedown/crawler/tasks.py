@@ -10,9 +10,10 @@ from html.parser import HTMLParser
 
 import httpx
 
+from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
 from vigil.matching.content import ContentHashes, hash_content
-from vigil.takedown.fetch import Fetched, Resolver, fetch, make_client
+from vigil.takedown.fetch import Fetched, fetch, make_client
 from vigil.takedown.urls import host_of, in_domains, normalise
 
 MEDIA_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif",
@@ -24,7 +25,8 @@ class TaskOptions:
     allowed_domains: tuple[str, ...]
     max_bytes: int
     timeout: float
-    overrides: tuple[tuple[str, str], ...] = ()
+    #: The egress policy (picklable: it travels to the pool's processes and to Dask workers).
+    policy: EgressPolicy = field(default_factory=EgressPolicy)
     max_page_bytes: int = 5 * 1024 * 1024
 
 
@@ -98,7 +100,7 @@ def _http() -> httpx.Client:
 
 
 def _get(url: str, opts: TaskOptions, max_bytes: int) -> Fetched:
-    return fetch(url, _http(), resolver=Resolver(dict(opts.overrides)), max_bytes=max_bytes,
+    return fetch(url, _http(), policy=opts.policy, max_bytes=max_bytes,
                  timeout=opts.timeout,
                  allow_redirect=lambda u: in_domains(host_of(u), list(opts.allowed_domains)))
 
