@@ -22,8 +22,10 @@ from tests.fixtures.world import build_world
 from tests.reports.test_reports import report_body
 from vigil.clock import now
 from vigil.config import Settings
+from vigil.db import transaction
 from vigil.egress import EgressPolicy, EgressRefused
 from vigil.jobs.models import Job
+from vigil.jobs.queue import enqueue
 from vigil.reports.handoff import WebhookHandoff
 from vigil.samples import encode, pattern_image
 from vigil.takedown.crawler.executors import crawl_executor
@@ -32,7 +34,7 @@ from vigil.takedown.fetch import make_client as http_client
 from vigil.takedown.models import NoticeEvent
 from vigil.takedown.notify import NoticeMessage, Sender
 from vigil.takedown.tasks import check_notices
-from vigil.webhooks import WebhookFailed, WebhookSender
+from vigil.webhooks import WebhookFailed, WebhookSender, verify_signature, verify_standard
 from vigil.worker import Worker
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "vigil"
@@ -174,3 +176,30 @@ def test_the_api_never_takes_a_destination(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     crawl = spec["components"]["schemas"]["CrawlIn"]
     assert "scheduler" not in crawl["properties"] and crawl.get("additionalProperties") is False
+
+
+def test_no_webhook_is_sent_unsigned(site: Site) -> None:
+    site.put("hosting-b.test", "/hook", "ok", "text/plain")
+    with pytest.raises(WebhookFailed, match="never sent unsigned"):
+        WebhookSender(EgressPolicy.of(site.overrides)).send(site.url("hosting-b.test", "/hook"),
+                                                            {"event": "x"}, "")
+    assert not site.requests("hosting-b.test")
+
+
+def test_each_provider_has_its_own_webhook_secret(data_dir: Path, factory: sessionmaker[Session],
+                                                   site: Site) -> None:
+    """One provider's secret cannot forge another's events."""
+    build_world(factory)
+    settings = Settings(data_dir=data_dir, environment="test", resolver_overrides=site.overrides,
+                        provider_webhooks={"Provider": site.url("hosting-b.test", "/p")},
+                        provider_webhook_secrets={"Provider": "provider-own"},
+                        webhook_secret="shared")
+    with transaction(factory) as s:
+        enqueue(s, "notify_providers", {"event": "complaint:upheld", "complaint": "c-1"})
+    Worker(factory, factory, settings=settings).run_once()
+    (req,) = site.requests("hosting-b.test", "/p")
+    body, headers = req[4], req[6]
+    assert verify_signature(b"provider-own", req[5], body)
+    assert not verify_signature(b"shared", req[5], body)
+    assert verify_standard(b"provider-own", headers, body)  # the Standard Webhooks headers
+    assert not verify_standard(b"shared", headers, body)

@@ -222,3 +222,40 @@ def test_the_policy_function_alone(bits: int, verdict: Verdict) -> None:
     ref = ListRef("known", Trust.VERIFIED, 31)
     outcome = decide([Candidate(1, ref, SignalType.PDQ, bits)])
     assert outcome.verdict is verdict and outcome.may_act == (verdict is V)
+
+
+def test_an_allow_hit_through_a_rotation_suppresses_only_that_rotation() -> None:
+    """A mirrored copy of a benign look-alike is not the picture: it must not hide an exact
+    verified hit of the picture as given (found by ``vigil match --dihedral``)."""
+    known = ListRef("known", Trust.VERIFIED, 31)
+    allow = ListRef("benign", Trust.ALLOW, 10)
+    exact = Candidate(1, known, SignalType.MD5, 0)
+    rotated_allow = Candidate("b", allow, SignalType.PDQ, 2, variant="flip_x")
+    assert decide([exact, rotated_allow]).verdict is V
+    through_same = Candidate(2, known, SignalType.PDQ, 5, variant="flip_x")
+    out = decide([through_same, rotated_allow])
+    assert out.verdict is A and out.suppressed
+    as_given_allow = Candidate("b", allow, SignalType.PDQ, 8, variant="original")
+    assert decide([exact, rotated_allow, as_given_allow]).verdict is A
+
+
+def test_given_hashes_of_one_file_are_matched_together(client: TestClient,
+                                                       factory: sessionmaker[Session]) -> None:
+    """A provider that sends a file's hashes with one reference gets the file's verdict; hashes
+    sent without one are matched one by one, as POST /v1/match does."""
+    w = build_world(factory)
+    picture = _pictures(1)[0]
+    h = hash_image_bytes(picture)
+    active_indicator(factory, w, "md5", h.md5)  # verified
+    active_indicator(factory, w, "pdq", h.pdq, "non-material")  # and a benign look-alike
+    base = {"incident_at": "2026-11-01T10:00:00Z", "concerns": "known_material",
+            "legal_basis": "test", "content_removed": True}
+    together = [{"signal_type": "md5", "value": h.md5, "file": "f1"},
+                {"signal_type": "pdq", "value": h.pdq, "file": "f1"}]
+    apart = [{"signal_type": "md5", "value": h.md5}, {"signal_type": "pdq", "value": h.pdq}]
+    ids = [client.post("/v1/reports", headers=auth(w.tokens["provider"]),
+                       json={**base, "hashes": hashes}).json()["id"] for hashes in (together, apart)]
+    Worker(factory, factory).run_once()
+    got = [client.get(f"/v1/reports/{i}", headers=auth(w.tokens["provider"])).json()["assessment"]
+           for i in ids]
+    assert got == ["manifestly_unfounded", "known_material"]

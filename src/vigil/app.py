@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.accountability.endpoints import router as accountability_router
 from vigil.accountability.flood import HitCounter
@@ -32,7 +33,7 @@ from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
 from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
-from vigil.errors import ERROR_RESPONSES, DomainError
+from vigil.errors import ERROR_RESPONSES, DomainError, NotFound
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
 from vigil.orgs.endpoints import router as orgs_router
@@ -255,6 +256,19 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     async def body_too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
         return JSONResponse({"error": {"code": "too_large", "message": exc.detail}},
                             status_code=413)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Unknown routes and methods answer like every other error (the API's error body, or
+        the workspace's error page)."""
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        message = {404: "no such route", 405: f"{request.method} is not allowed here"}.get(
+            exc.status_code, str(exc.detail))
+        if exc.status_code == 404 and (request.url.path.startswith((web_render.PREFIX + "/", "/help/"))
+                                       or request.url.path == "/report"):
+            return web_render.error_page(request, NotFound(message))
+        return JSONResponse({"error": {"code": code, "message": message}},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

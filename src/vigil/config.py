@@ -107,8 +107,12 @@ class Settings(BaseSettings):
     unusual_use_factor: float = Field(default=10.0, gt=1)
     unusual_use_min_events: int = Field(default=200, ge=1)
     #: Providers' webhooks for list events a change feed alone would make them wait for
-    #: (an upheld complaint): {"Provider name": "https://..."}, signed with ``webhook_secret``.
+    #: (an upheld complaint) and for their own reports (a delay of the user's notification):
+    #: {"Provider name": "https://..."}, each signed with the provider's own secret from
+    #: ``provider_webhook_secrets`` (so that no provider can forge another's events), else
+    #: with ``webhook_secret``; a provider with neither gets nothing unsigned.
     provider_webhooks: dict[str, str] = Field(default_factory=dict)
+    provider_webhook_secrets: dict[str, str] = Field(default_factory=dict)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)

@@ -12,6 +12,7 @@ from vigil.reports.models import (
     Report,
     ReportFile,
     ReportHash,
+    ReportMatch,
     ReportSubject,
     Routing,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "Report",
     "ReportFile",
     "ReportHash",
+    "ReportMatch",
     "ReportSubject",
     "Routing",
     "StaffAccount",

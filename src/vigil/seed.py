@@ -45,7 +45,9 @@ DEMO_ACCOUNTS = [
     ("europol-officer", OrgKind.EUROPOL, "officer", "en"),
     ("auditor", OrgKind.AUDITOR, "auditor", "en"),
 ]
-DE_IP = "193.99.144.80"  # a German address in the offline IP-to-country data
+DE_IP = "193.99.144.80"
+#: Scenes on the demo's known-material list: 0-2 are those `vigil demo` lists as well.
+DEMO_SCENES = (0, 1, 2, 1003, 1004, 1005, 1006, 1007)  # a German address in the offline IP-to-country data
 
 
 def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings | None = None) -> Path:
@@ -71,8 +73,11 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
                                "Benign look-alikes: a match here suppresses other matches")
         centre, partner = principals[OrgKind.CENTRE], principals[OrgKind.PARTNER_CENTRE]
         proposals = []
-        for seed in range(8):
-            h = hash_image_bytes(encode(pattern_image(1000 + seed)))
+        # The scenes `vigil demo` lists (0-2, as PNG) come first, so that the README's tour
+        # matches its edited copies against the server's signed snapshot; then other scenes.
+        for seed in DEMO_SCENES:
+            data = encode(pattern_image(seed), "PNG") if seed < 3 else encode(pattern_image(seed))
+            h = hash_image_bytes(data)
             proposals.append(indicators.Proposal("pdq", h.pdq, "known-material",
                                                  "demo data", "A1" if seed % 2 else "B1"))
             proposals.append(indicators.Proposal("md5", h.md5, "known-material", "demo data"))

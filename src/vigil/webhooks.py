@@ -94,13 +94,17 @@ class WebhookSender:
 
     def send(self, url: str, payload: dict[str, Any], secret: str | bytes,
              msg_id: str | None = None) -> None:
-        """Deliver ``payload``; raises :class:`WebhookFailed` naming what went wrong."""
+        """Deliver ``payload``; raises :class:`WebhookFailed` naming what went wrong. A webhook
+        is never sent unsigned: an empty secret is refused."""
+        key = key_bytes(secret)
+        if not key:
+            raise WebhookFailed("no webhook secret configured for this recipient: a webhook is "
+                                "never sent unsigned")
         try:
             target = self.policy.target(url)
         except EgressRefused as exc:
             raise WebhookFailed(exc.message) from None
         body = json.dumps(payload, sort_keys=True).encode()
-        key = key_bytes(secret)
         ts = int(time.time())
         msg_id = msg_id or f"msg_{secrets.token_urlsafe(18)}"
         headers = {**target.headers, "Content-Type": "application/json",

@@ -27,6 +27,7 @@ from vigil.config import Settings
 from vigil.db import transaction
 from vigil.indicators.matcher import LiveMatcher
 from vigil.jobs.models import Job
+from vigil.jobs.queue import enqueue
 from vigil.orgs.models import Organisation
 from vigil.reports.assessment import assess
 from vigil.reports.handoff import Handoff, Notice, NullHandoff
@@ -136,7 +137,7 @@ class Worker:
         elif job.kind == "deliver_notice":
             self.handoff.deliver(Notice(**payload))
         elif job.kind == "notify_providers":
-            self._notify_providers(payload)
+            self._notify_providers(session, payload)
         elif job.kind == "notify_provider":
             self._notify_provider(session, payload)
         else:
@@ -146,23 +147,25 @@ class Worker:
         """One signed webhook through the one sender; a failure raises, and the job is
         retried."""
         assert self.settings is not None
-        WebhookSender(self.settings.egress()).send(url, payload, self.settings.webhook_secret or "")
+        secret = self.settings.provider_webhook_secrets.get(name) or self.settings.webhook_secret
+        WebhookSender(self.settings.egress()).send(url, payload, secret or "")
         log.info("notified %s of %s", name, payload.get("event"))
 
-    def _notify_providers(self, payload: dict[str, object]) -> None:
-        """Every provider that set a webhook (VIGIL_PROVIDER_WEBHOOKS) hears of a list event."""
+    def _notify_providers(self, session: Session, payload: dict[str, Any]) -> None:
+        """Every provider that set a webhook (VIGIL_PROVIDER_WEBHOOKS) hears of a list event:
+        one job each, so that one failing receiver is retried alone."""
         if self.settings is None:
             return
-        for name, url in sorted(self.settings.provider_webhooks.items()):
-            self._post(name, url, payload)
+        for name in sorted(self.settings.provider_webhooks):
+            enqueue(session, "notify_provider", {"provider": name, "payload": payload})
 
     def _notify_provider(self, session: Session, payload: dict[str, Any]) -> None:
-        """One provider hears of its own report (e.g. an authority's request to delay the
-        user's notification), if it set a webhook; it reads the same in its view of the report
-        either way."""
+        """One provider hears of an event: a list event (by name), or one about its own report
+        (by organisation: e.g. an authority's request to delay the user's notification, which it
+        also reads in its view of the report)."""
         if self.settings is None:
             return
-        name = session.scalar(select(Organisation.name).where(
+        name = payload.get("provider") or session.scalar(select(Organisation.name).where(
             Organisation.id == int(payload["provider_org"])))
         url = self.settings.provider_webhooks.get(name or "")
         if url:
@@ -191,7 +194,8 @@ class Worker:
         self.seal_audit()
         self.flood_check()
         self.usage_check()
-        return len(check_notices(self.factory, self.settings, self.notifier))
+        self.matcher.sync(self.read_factory)
+        return len(check_notices(self.factory, self.settings, self.notifier, matcher=self.matcher))
 
     def usage_check(self) -> int:
         if self.settings is None:

@@ -74,11 +74,12 @@ def test_providers_hear_of_an_upheld_complaint_by_webhook(
     for who in ("centre", "partner"):
         client.post(f"/v1/complaints/{c['id']}/assessment", headers=auth(w.tokens[who]),
                     json={"decision": "upheld", "reason": "agreed"})
-    hook = f"http://127.0.0.1:{site.port}/provider-hook"  # type: ignore[attr-defined]
+    hook = site.url("hosting-b.test", "/provider-hook")  # type: ignore[attr-defined]
     settings = Settings(environment="test", webhook_secret="s3cret",
-                        provider_webhooks={"Provider": hook})
+                        provider_webhooks={"Provider": hook},
+                        resolver_overrides=site.overrides)  # type: ignore[attr-defined]
     Worker(factory, factory, settings=settings).run_once()
-    (req,) = site.requests("127.0.0.1", "/provider-hook")  # type: ignore[attr-defined]
+    (req,) = site.requests("hosting-b.test", "/provider-hook")  # type: ignore[attr-defined]
     body = _json.loads(req[4])
     assert body == {"event": "complaint:upheld", "complaint": c["id"], "indicators": [ind_id]}
     assert verify_signature(b"s3cret", req[5], req[4])

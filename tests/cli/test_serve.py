@@ -78,7 +78,7 @@ def test_provider_matches_locally_against_a_signed_snapshot(server: tuple[str, P
     key = tmp_path / "log-key.pem"
     key.write_bytes(_get(base + "/v1/log/key"))
     query = tmp_path / "listed.jpg"
-    query.write_bytes(encode(pattern_image(1000)))  # the demo list is made from these scenes
+    query.write_bytes(encode(pattern_image(1003)))  # the demo list is made from these scenes
     proc = vigil("match", "--list", str(snap), "--public-key", str(key), str(query))
     assert proc.returncode == 0, proc.stderr
     assert "signature verified" in proc.stderr

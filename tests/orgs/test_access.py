@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -221,3 +221,40 @@ def test_daily_match_quota(db_url: str, data_dir: Path, factory: sessionmaker[Se
         assert r.status_code == 429 and "daily quota of 10 hashes" in r.json()["error"]["message"]
         assert int(r.headers["Retry-After"]) <= 86400
         assert client.post("/v1/match", headers=auth(w.tokens["centre"]), json=items).status_code == 200
+
+
+def _unbounded_integers(node: object, where: str, schemas: dict[str, Any] | None = None,
+                        seen: set[str] | None = None) -> list[str]:
+    found: list[str] = []
+    seen = set() if seen is None else seen
+    if isinstance(node, dict):
+        if node.get("type") == "integer" and "maximum" not in node and "exclusiveMaximum" not in node:
+            found.append(where)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and schemas is not None and ref not in seen:
+            seen.add(ref)
+            name = ref.rsplit("/", 1)[-1]
+            found += _unbounded_integers(schemas[name], f"{where}->{name}", schemas, seen)
+        for key, value in node.items():
+            found += _unbounded_integers(value, f"{where}.{key}", schemas, seen)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _unbounded_integers(value, f"{where}[{i}]", schemas, seen)
+    return found
+
+
+def test_every_integer_a_caller_sends_is_bounded(client: TestClient) -> None:
+    """An integer past 64 bits reached the database as a 500; every integer in a request —
+    path, query or body, alone or in a list — declares its bounds, so it is a 422 instead."""
+    spec = client.get("/openapi.json").json()
+    found = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            schemas = spec["components"]["schemas"]
+            for param in op.get("parameters", []):
+                found += _unbounded_integers(param.get("schema", {}),
+                                             f"{method} {path} {param['name']}", schemas)
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                found += _unbounded_integers(media.get("schema", {}), f"{method} {path} body",
+                                             schemas)
+    assert not found, "\n".join(found)

@@ -5,6 +5,7 @@ hashed at intake and a broken file never loses a report. (Both databases.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from vigil.accountability.transparency import figures
 from vigil.config import Settings
 from vigil.matching.video import hash_video_file
 from vigil.reports.handoff import NullHandoff, verify_signature
+from vigil.samples import encode, pattern_image
 from vigil.worker import Worker
 
 
@@ -32,14 +34,19 @@ def _year() -> tuple[datetime, datetime]:
 def test_a_victims_hash_alone_waits_for_a_reviewer(client: TestClient,
                                                    factory: sessionmaker[Session]) -> None:
     w = build_world(factory)
-    victim_md5 = "5e" * 16
-    victim_indicators(factory, md5=victim_md5)
+    picture = encode(pattern_image(41))
+    victim_indicators(factory, md5=hashlib.md5(picture).hexdigest())
     provider, centre = auth(w.tokens["provider"]), auth(w.tokens["centre"])
-    plain = client.post("/v1/reports", headers=provider, json=report_body(
-        hashes=[{"signal_type": "md5", "value": victim_md5}])).json()
-    urgent = client.post("/v1/reports", headers=provider, json=report_body(
-        hashes=[{"signal_type": "md5", "value": victim_md5}], urgent=True,
-        urgent_reason="a child at risk now")).json()
+
+    def report(**extra: object) -> dict[str, str]:
+        r = client.post("/v1/reports/multipart", headers=provider,
+                        data={"report": json.dumps(report_body(hashes=[], **extra))},
+                        files=[("files", ("upload.jpg", picture, "image/jpeg"))])
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    plain = report()
+    urgent = report(urgent=True, urgent_reason="a child at risk now")
     handoff = NullHandoff()
     Worker(factory, factory, handoff).run_once()
     for rid in (plain["id"], urgent["id"]):
@@ -78,6 +85,22 @@ def test_a_victims_hash_alone_waits_for_a_reviewer(client: TestClient,
             f["reports"]["unverified_confirmed_by_review"], f["reports"]["forwarded"],
             f["reports"]["manifestly_unfounded"]) == (2, 1, 1, 1, 1)
     assert client.get("/v1/review/queue", headers=centre).json() == []
+
+
+def test_a_victims_hash_without_a_file_cannot_be_confirmed_unseen(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """Only a hash, no file: there is nothing for the reviewer to look at, so nothing is
+    confirmed; the reviewer asks the provider or closes it."""
+    w = build_world(factory)
+    victim_indicators(factory, md5="5e" * 16)
+    rep = client.post("/v1/reports", headers=auth(w.tokens["provider"]), json=report_body(
+        hashes=[{"signal_type": "md5", "value": "5e" * 16}])).json()
+    Worker(factory, factory).run_once()
+    r = client.post(f"/v1/review/{rep['id']}/decision", headers=auth(w.tokens["centre"]),
+                    json={"decision": "material", "reason": "looks right"})
+    assert r.status_code == 409 and "nothing to look at" in r.text
+    got = client.get(f"/v1/reports/{rep['id']}", headers=auth(w.tokens["provider"])).json()
+    assert got["status"] == "awaiting_review" and not got["forwarded"]
 
 
 def test_a_verified_hit_is_forwarded_at_once_even_beside_a_victims_hash(
@@ -119,7 +142,7 @@ def test_a_delay_of_the_users_notification_reaches_the_provider(
         worker.run_once()
     posts = site.requests("hosting-b.test")
     assert [p[2] for p in posts] == ["/provider-hook"]  # only the report's own provider
-    _, _, _, method, body, signature = posts[0]
+    _, _, _, method, body, signature, _ = posts[0]
     assert method == "POST" and verify_signature(b"s3cret", signature, body)
     event = json.loads(body)
     assert event["event"] == "report:user_notice_delayed" and event["report"] == rep["id"]
@@ -145,8 +168,8 @@ def test_videos_get_vpdq_at_intake_and_a_broken_file_never_loses_the_report(
     seen = client.get(f"/v1/review/{rid}", headers=auth(w.tokens["centre"])).json()
     kinds = {f["filename"]: (f["kind"], f["note"]) for f in seen["files"]}
     assert kinds["clip.bin"] == ("video", None)  # typed by its bytes, not its name
-    assert kinds["bomb.png"][0] == "other" and "pixels" in kinds["bomb.png"][1]
-    assert kinds["broken.jpg"][0] == "other" and kinds["broken.jpg"][1]
+    assert kinds["bomb.png"][0] == "image" and "pixels" in kinds["bomb.png"][1]  # a PNG, refused
+    assert kinds["broken.jpg"][0] == "image" and kinds["broken.jpg"][1]  # a JPEG that breaks
     vpdq = [h for h in seen["hashes"] if h["signal_type"] == "vpdq"]
     assert len(vpdq) == 1 and vpdq[0]["matched_indicator"] is not None
     assert seen["assessment"] == "known_material"  # the video matched its listed vPDQ

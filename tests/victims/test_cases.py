@@ -4,6 +4,7 @@ feed, and limits on guessing."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,14 @@ def test_case_lifecycle(client: TestClient, factory: sessionmaker[Session]) -> N
     assert (m["list"], m["trust"]) == ("victim-submitted", "unverified")
     feed = client.get("/v1/lists/victim-submitted/changes", headers=auth(w.tokens["provider"])).json()
     assert [c["action"] for c in feed["changes"]] == ["add", "add", "add"]  # md5, sha256, pdq
-    # A provider reports matching material: the victim sees it, and whether it was forwarded.
-    r = client.post("/v1/reports", headers=auth(w.tokens["provider"]), json={
-        "incident_at": "2026-11-01T10:00:00Z", "concerns": "known_material",
-        "legal_basis": "Regulation (EU) 2024/1307", "content_removed": True,
-        "hashes": [{"signal_type": "md5", "value": item["md5"]}],
-        "users": [{"ips": [{"ip": "193.99.144.80", "at": "2026-11-01T09:00:00Z"}]}]})
+    # A provider reports matching material (the file itself): the victim sees it, and
+    # whether it was forwarded.
+    report = {"incident_at": "2026-11-01T10:00:00Z", "concerns": "known_material",
+              "legal_basis": "Regulation (EU) 2024/1307", "content_removed": True,
+              "users": [{"ips": [{"ip": "193.99.144.80", "at": "2026-11-01T09:00:00Z"}]}]}
+    r = client.post("/v1/reports/multipart", headers=auth(w.tokens["provider"]),
+                    data={"report": json.dumps(report)},
+                    files=[("files", ("upload.jpg", encode(pattern_image(1)), "image/jpeg"))])
     assert r.status_code == 201, r.text
     report_id = r.json()["id"]
     Worker(factory, factory).run_once()

@@ -4,7 +4,7 @@ indicators, and reviewers' alerts."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -22,6 +22,8 @@ from vigil.accountability.schemas import (
 )
 from vigil.deps import DbId, IndicatorsReviewKey, MatchKey, StatsReadKey, client_address, unit_of_work
 from vigil.errors import ERROR_RESPONSES
+
+IndicatorId = Annotated[int, Field(ge=1, le=2**62)]
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -93,7 +95,7 @@ class PublicComplaintIn(BaseModel):
 class ProviderComplaintIn(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
     statement: str = Field(min_length=1, max_length=4000)
-    indicator_ids: list[int] = Field(min_length=1, max_length=100)
+    indicator_ids: list[IndicatorId] = Field(min_length=1, max_length=100)
 
 
 class ComplaintKey(BaseModel):
@@ -104,7 +106,7 @@ class ComplaintKey(BaseModel):
 class AssessmentIn(BaseModel):
     decision: str = Field(pattern="^(upheld|rejected)$")
     reason: str = Field(min_length=1, max_length=4000)
-    indicator_ids: list[int] = Field(default_factory=list, max_length=100)
+    indicator_ids: list[IndicatorId] = Field(default_factory=list, max_length=100)
 
 
 def _complaint_out(c: Any) -> ComplaintOut:

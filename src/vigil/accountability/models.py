@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base
+from vigil.db import Base, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -21,7 +21,7 @@ class MatchFeedback(Base):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     verdict: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str | None] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Alert(Base):
@@ -31,11 +31,11 @@ class Alert(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
     message: Mapped[str] = mapped_column(Text)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IndicatorHits(Base):
@@ -44,7 +44,7 @@ class IndicatorHits(Base):
     __tablename__ = "indicator_hits"
 
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), primary_key=True)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -65,8 +65,8 @@ class Complaint(Base):
     statement: Mapped[str] = mapped_column(Text)
     indicator_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     status: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ComplaintAssessment(Base):
@@ -80,4 +80,4 @@ class ComplaintAssessment(Base):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     decision: Mapped[str] = mapped_column(String(16))  # upheld | rejected
     reason: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

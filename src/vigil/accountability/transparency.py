@@ -7,6 +7,7 @@ charts is drawn by :mod:`vigil.web.transparency` (``vigil transparency-report``)
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections import Counter
@@ -18,12 +19,20 @@ from sqlalchemy.orm import Session
 
 from vigil.accountability.models import Complaint
 from vigil.errors import Invalid
-from vigil.indicators.models import HashList, ListChange
+from vigil.indicators.lifecycle import IndicatorEvent
 from vigil.orgs.models import Organisation
 from vigil.reports.lifecycle import Assessment, ReportStatus
 from vigil.reports.models import Report
 from vigil.takedown.models import Notice
+from vigil.translog.models import LogEntry
 from vigil.victims.models import VictimCase
+
+#: Which lifecycle events each figure counts, by list.
+_INDICATOR_FIGURES = {
+    IndicatorEvent.VERIFIED: "added", IndicatorEvent.VICTIM_SUBMITTED: "added",
+    IndicatorEvent.RETRACTED: "withdrawn", IndicatorEvent.WITHDRAWN: "withdrawn",
+    IndicatorEvent.QUARANTINED: "quarantined", IndicatorEvent.REINSTATED: "reinstated",
+}
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -72,11 +81,15 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
         within(Report.reviewed_at), Report.submitted_at.is_not(None))) if a and b]
     confirmed = Counter(a for (a,) in session.execute(select(Report.assessment).where(
         within(Report.reviewed_at), Report.review_decision == "material")).all())
-    lists = dict(session.execute(select(HashList.id, HashList.name)).all())
-    changes = session.execute(select(ListChange.list_id, ListChange.action)
-                              .where(within(ListChange.at))).all()
-    added = Counter(lists.get(lid, "?") for lid, action in changes if action == "add")
-    withdrawn = Counter(lists.get(lid, "?") for lid, action in changes if action == "withdraw")
+    # What happened to indicators, from the log's own events (a reinstatement is not a new
+    # indicator, nor a quarantine a retraction).
+    events: dict[str, Counter[str]] = {k: Counter() for k in _INDICATOR_FIGURES.values()}
+    for leaf in session.scalars(select(LogEntry.leaf).where(within(LogEntry.created_at),
+                                                            LogEntry.subject.like("indicator:%"))):
+        body = json.loads(leaf)
+        key = _INDICATOR_FIGURES.get(body.get("event", ""))
+        if key:
+            events[key][body.get("list", "?")] += 1
     complaints = Counter(s for (s,) in session.execute(
         select(Complaint.status).where(within(Complaint.created_at))).all())
     removed = [(a, b) for a, b in session.execute(select(Notice.opened_at, Notice.removed_at)
@@ -101,8 +114,7 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
             "reviewed": len(reviews),
             "median_hours_to_review": _median_hours(reviews),
         },
-        "indicators": {"added": dict(sorted(added.items())),
-                       "withdrawn": dict(sorted(withdrawn.items()))},
+        "indicators": {k: dict(sorted(v.items())) for k, v in events.items()},
         "complaints": {"received": sum(complaints.values()),
                        "by_outcome": dict(sorted(complaints.items()))},
         "takedown": {

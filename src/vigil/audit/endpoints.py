@@ -23,7 +23,7 @@ def events(request: Request, actor: AuditReadKey,
            subject: str | None = Query(None, max_length=64),
            organisation: int | None = Query(None, ge=1, le=2**31 - 1),
            since: datetime | None = None, until: datetime | None = None,
-           after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> AuditEventsOut:
+           after_id: int = Query(0, ge=0, le=2**62), limit: int = Query(500, ge=1, le=5000)) -> AuditEventsOut:
     """Audit events in order, filtered; page with ``after_id``. Never hashes or secrets."""
     with unit_of_work(request) as s:
         rows = service.events(s, action=action, subject=subject, organisation=organisation,

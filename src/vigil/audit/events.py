@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     NOTICE_SENT = "notice:sent"
     NOTICE_ESCALATED = "notice:escalated"
     NOTICE_REMOVED = "notice:removed"
+    NOTICE_CLOSED = "notice:closed"
     CRAWL_STARTED = "crawl:started"
     CRAWL_FINISHED = "crawl:finished"
     HOSTING_CONTACT_SET = "hosting:contact_set"

@@ -67,7 +67,7 @@ def _proof(request: Request, make: Callable[[MerkleTree], P]) -> P:
 
 @router.get("/proof/inclusion", response_model=InclusionProofOut)
 def inclusion(request: Request, actor: LogReadKey,
-              index: int = Query(ge=0), size: int = Query(ge=1)) -> InclusionProofOut:
+              index: int = Query(ge=0, le=2**62), size: int = Query(ge=1, le=2**62)) -> InclusionProofOut:
     def make(tree: MerkleTree) -> InclusionProofOut:
         path = tree.inclusion_proof(index, size)  # checks the range before the leaf is read
         return InclusionProofOut(index=index, tree_size=size, leaf_hash=_b64(tree.leaf(index)),
@@ -78,7 +78,7 @@ def inclusion(request: Request, actor: LogReadKey,
 
 @router.get("/proof/consistency", response_model=ConsistencyProofOut)
 def consistency(request: Request, actor: LogReadKey,
-                first: int = Query(ge=1), second: int = Query(ge=1)) -> ConsistencyProofOut:
+                first: int = Query(ge=1, le=2**62), second: int = Query(ge=1, le=2**62)) -> ConsistencyProofOut:
     return _proof(request, lambda tree: ConsistencyProofOut(
         first=first, second=second,
         consistency_path=[_b64(p) for p in tree.consistency_proof(first, second)]))
@@ -86,7 +86,7 @@ def consistency(request: Request, actor: LogReadKey,
 
 @router.get("/entries", response_model=LogEntriesOut)
 def entries(request: Request, actor: LogReadKey,
-            start: int = Query(0, ge=0), end: int | None = Query(None, ge=1)) -> LogEntriesOut:
+            start: int = Query(0, ge=0, le=2**62), end: int | None = Query(None, ge=1, le=2**62)) -> LogEntriesOut:
     stop = start + 1000 if end is None else min(end, start + 1000)
     if stop <= start:
         raise Invalid("end must be greater than start")

@@ -32,6 +32,14 @@ def bench_match(
 
     if compare_threatexchange and threshold != 31:
         raise typer.BadParameter("PDQIndex's threshold is fixed at 31; use --threshold 31")
+    if compare_threatexchange:
+        import importlib.util
+
+        missing = [m for m in ("threatexchange", "faiss") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise typer.BadParameter(f"--compare-threatexchange needs {', '.join(missing)}: "
+                                     "install them with `./scripts/install --test` (or "
+                                     "`pip install -e '.[compare]'`)")
     err_console.print(f"bench match: {size:,} hashes, {queries:,} queries, threshold {threshold}")
     result = run(BenchSpec(size, queries, threshold, seed), compare_threatexchange)
     table = _table(result)

@@ -17,7 +17,7 @@ from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
 from vigil.matching.listfile import load_list, load_snapshot_object
-from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, match_items
+from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, Verdict, match_items
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash, parse_signal
 from vigil.matching.video import VideoHashes
 
@@ -146,7 +146,7 @@ def _check_signature(list_file: Path, public_key: Path | None) -> None:
 
 def _emit(query: str, outcome: Outcome, **extra: Any) -> int:
     """One JSON line per hit that stands; a suppressed query is noted on stderr."""
-    if outcome.suppressed:
+    if outcome.verdict is Verdict.ALLOWED and outcome.suppressed:
         allow = ", ".join(sorted({c.list.name for c in outcome.allow_hits}))
         err_console.print(f"note: {query}: matches the allow list ({allow}): no match",
                           highlight=False)

@@ -42,6 +42,7 @@ def serve_command(
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     if demo:

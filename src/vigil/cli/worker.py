@@ -22,6 +22,7 @@ def worker_command(
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     read_engine = make_engine(settings.effective_database_url, read_only=True)

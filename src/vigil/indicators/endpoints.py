@@ -82,7 +82,7 @@ def list_snapshot(name: str, request: Request, actor: ListsDownloadKey) -> ListS
 
 @router.get("/lists/{name}/changes", response_model=ListChangesOut)
 def list_changes(name: str, request: Request, actor: ListsDownloadKey,
-                 since: int = Query(0, ge=0)) -> ListChangesOut:
+                 since: int = Query(0, ge=0, le=2**62)) -> ListChangesOut:
     with unit_of_work(request) as s:
         hl = service.get_list(s, name)
         feed = feeds.changes(s, hl, since, request.app.state.vigil.signer)
@@ -101,7 +101,8 @@ def propose(body: ProposeIn, request: Request, actor: IndicatorsProposeKey) -> l
 @router.get("/indicators", response_model=list[IndicatorOut])
 def list_indicators(request: Request, actor: IndicatorsReadKey,
                     status: str | None = None, list_name: str | None = Query(None, alias="list"),
-                    after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[IndicatorOut]:
+                    after: int = Query(0, ge=0, le=2**62),
+                    limit: int = Query(100, ge=1, le=1000)) -> list[IndicatorOut]:
     with unit_of_work(request) as s:
         return [IndicatorOut.of(i) for i in service.list_indicators(s, actor, status, list_name, limit, after)]
 

@@ -117,6 +117,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
     Transition(_E.WITHDRAWN, _S.ACTIVE, _S.RETRACTED, _F.WITHDRAW, _A.INDICATOR_WITHDRAWN,
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
+    # Withdrawn while quarantined: gone for good, so no reviewer can reinstate it.
+    Transition(_E.WITHDRAWN, _S.QUARANTINED, _S.RETRACTED, None, _A.INDICATOR_WITHDRAWN,
+               Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
 )
 _BY_KEY: dict[tuple[IndicatorEvent, IndicatorStatus | None], Transition] = {
     (t.event, t.source): t for t in TRANSITIONS}
@@ -180,8 +183,9 @@ def transition(session: Session, ind: Indicator, event: IndicatorEvent, actor: P
         actor.require(row.scope)
     trust = Trust(ind.hash_list.trust)
     if row.lists is not None and trust not in row.lists:
+        article = "an" if trust.value[0] in "aeiou" else "a"
         raise Conflict(f"{event.value.split(':')[1]} is not possible on list "
-                       f"{ind.hash_list.name!r} (a {trust.value} list)")
+                       f"{ind.hash_list.name!r} ({article} {trust.value} list)")
     text = (reason or "").strip()
     if row.reason_required and not text:
         raise Invalid(f"a reason is required to {_verb(event)} an indicator")

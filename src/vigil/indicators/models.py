@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vigil.db import Base
+from vigil.db import Base, UTCDateTime
 
 
 class HashList(Base):
@@ -20,7 +20,7 @@ class HashList(Base):
     trust: Mapped[str] = mapped_column(String(16))
     pdq_threshold: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     @property
     def kind(self) -> str:
@@ -51,11 +51,11 @@ class Indicator(Base):
     proposed_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     proposed_by_key: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     proposer: Mapped[str] = mapped_column(String(200))
-    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     decided_by_key: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retract_reason: Mapped[str | None] = mapped_column(Text)
 
     hash_list: Mapped[HashList] = relationship(lazy="selectin")
@@ -75,4 +75,4 @@ class ListChange(Base):
     list_id: Mapped[int] = mapped_column(ForeignKey("hash_lists.id"), index=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
     action: Mapped[str] = mapped_column(String(16))  # "add" | "withdraw"
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

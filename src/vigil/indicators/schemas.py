@@ -12,6 +12,10 @@ from vigil.matching.policy import Trust, Verdict
 
 
 class ListIn(BaseModel):
+    # An unknown field is refused: an older client's "kind": "allow" must not quietly make a
+    # verified block list.
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(max_length=64)
     trust: Trust = Field(default=Trust.VERIFIED, description=(
         "verified: entries need two organisations; unverified: self-declared (victims' own "
@@ -22,7 +26,11 @@ class ListIn(BaseModel):
 
 
 class ListUpdate(BaseModel):
-    pdq_threshold: int
+    """Only the threshold changes; a list's trust never does (an unknown field is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pdq_threshold: int = Field(ge=0, le=64)
 
 
 class ListOut(BaseModel):

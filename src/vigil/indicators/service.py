@@ -56,8 +56,9 @@ def create_list(session: Session, actor: Principal | None, name: str,
         raise Invalid(f"pdq_threshold must be between 0 and {MAX_THRESHOLD}")
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
         raise Invalid("list name: 1-64 letters, digits, '-' or '_'")
-    if session.scalar(select(HashList).where(HashList.name == name)):
-        raise Conflict(f"a list named {name!r} exists already")
+    same = session.scalar(select(HashList).where(func.lower(HashList.name) == name.lower()))
+    if same is not None:  # names differing only in case would be look-alikes
+        raise Conflict(f"a list named {same.name!r} exists already")
     hl = HashList(name=name, trust=level.value, pdq_threshold=pdq_threshold,
                   description=description, created_at=now())
     session.add(hl)

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from vigil.matching.errors import HashingError
-from vigil.matching.hashing import HashOptions, hash_image_bytes
+from vigil.matching.hashing import UNRECOGNISED, HashOptions, hash_image_bytes
 from vigil.matching.policy import Item, Signal
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash
 from vigil.matching.video import hash_video_bytes, looks_like_video
@@ -46,16 +46,27 @@ class ContentHashes:
         return Item(tuple(signals))
 
 
+#: Limits for content that arrives over the network (report uploads, the crawler): an hour of
+#: video at one frame a second, two minutes of decoding, 50 megapixels a frame.
+NETWORK = HashOptions(max_frames=3600, max_decode_seconds=120.0)
+
+
 def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHashes:
     """Hash content held in memory; never raises for a bad file (see ``error``)."""
-    opts = options or HashOptions()
+    opts = options or NETWORK
     sha256 = hashlib.sha256(body).hexdigest()
     md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    video = looks_like_video(body[:256])
     try:
-        if looks_like_video(body[:256]):
+        if video:
             v = hash_video_bytes(body, opts)
             return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str())
         h = hash_image_bytes(body, opts)
         return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality)
     except HashingError as exc:
-        return ContentHashes(sha256, md5, "other", error=exc.message)
+        # Typed by its bytes even when it cannot be decoded: a broken video is a video.
+        kind = "video" if video else "other" if exc.message == UNRECOGNISED else "image"
+        return ContentHashes(sha256, md5, kind, error=exc.message)
+    except Exception as exc:  # never lose the digests (and the report) to a hashing failure
+        return ContentHashes(sha256, md5, "video" if video else "other",
+                             error=f"cannot hash: {type(exc).__name__}: {exc}"[:300])

@@ -40,6 +40,9 @@ DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
 # Pillow's own bomb guard raises at twice its MAX_IMAGE_PIXELS; vigil's limit must stay below.
 _PILLOW_HARD_LIMIT = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
+#: The error of bytes that are no image format Pillow knows.
+UNRECOGNISED = "not a recognised image format"
+
 #: Names of the dihedral transformations, in pdqhash's order.
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270",
                   "flip_x", "flip_y", "flip_plus", "flip_minus")
@@ -56,6 +59,8 @@ class HashOptions:
     seconds_per_hash: float = 1.0
     #: Video: stop after this many hashed frames.
     max_frames: int = 100_000
+    #: Video: give up (a per-file error) after this many seconds of decoding.
+    max_decode_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if not 0 < self.max_pixels <= _PILLOW_HARD_LIMIT:
@@ -143,7 +148,7 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise HashingError("not a recognised image format") from None
+        raise HashingError(UNRECOGNISED) from None
     except Image.DecompressionBombError:
         # Pillow refuses sizes over twice its own limit before vigil sees the header.
         raise HashingError(
@@ -152,6 +157,8 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
         ) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise HashingError(f"corrupt image header: {exc}") from None
+    except Exception as exc:  # a decoder's own failure on hostile input, whatever its type
+        raise HashingError(f"cannot read image header: {type(exc).__name__}: {exc}"[:300]) from None
     fmt = img.format or "unknown"
     width, height = img.size
     if width <= 0 or height <= 0:
@@ -177,4 +184,6 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
         raise HashingError(f"cannot decode image ({fmt}): {text}") from None
     except MemoryError:
         raise HashingError("image too large to decode in memory") from None
+    except Exception as exc:  # a decoder's own failure on hostile input, whatever its type
+        raise HashingError(f"cannot decode image ({fmt}): {type(exc).__name__}: {exc}"[:300]) from None
     return np.asarray(rgb), fmt

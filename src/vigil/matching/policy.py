@@ -1,5 +1,5 @@
 """The match policy: the one place where hashes become hits, used by every path that matches
-(``POST /v1/match``, report assessment, the crawler and its re-checks, ``vigil match``).
+(``POST /v1/match``, report assessment, the crawler, notice re-checks, ``vigil match``).
 
 A *list* has a trust level, and every hit carries its list's:
 
@@ -20,7 +20,10 @@ and :func:`decide` turns each item's candidates into an :class:`Outcome`:
 1. PDQ candidates farther than their own list's threshold are dropped (per-list thresholds;
    vPDQ applies the list's threshold frame by frame inside the source);
 2. one candidate per indicator and list, the closest (and which variant found it);
-3. any allow-list hit → ``allowed`` (and ``suppressed`` when block hits were dropped for it);
+3. any allow-list hit → ``allowed`` (and ``suppressed`` when block hits were dropped for it).
+   An allow hit found only through a rotated or mirrored variant of the query suppresses only
+   the hits found through that same variant: it says the *rotated* picture is a known
+   look-alike, not the picture itself;
 4. otherwise a verified hit → ``verified_match``; else an unverified hit →
    ``unverified_match``; else ``no_match``.
 
@@ -130,12 +133,14 @@ _TRUST_ORDER = {Trust.VERIFIED: 0, Trust.UNVERIFIED: 1, Trust.ALLOW: 2}
 
 def decide(candidates: Iterable[Candidate]) -> Outcome:
     """Apply the policy to every candidate of one item (the module's docstring has the rules)."""
-    best: dict[tuple[str, int | str], Candidate] = {}
+    best: dict[tuple[str, int | str, bool], Candidate] = {}
     for c in candidates:
         if c.signal_type is SignalType.PDQ and (c.distance is None
                                                or c.distance > c.list.pdq_threshold):
             continue
-        k = (c.list.name, c.key)
+        # An allow hit through the query as given must not be hidden by a closer one through
+        # a variant: they mean different things (see above).
+        k = (c.list.name, c.key, c.trust is Trust.ALLOW and c.variant in _AS_GIVEN)
         old = best.get(k)
         if old is None or (c.distance or 0) < (old.distance or 0):
             best[k] = c
@@ -143,12 +148,20 @@ def decide(candidates: Iterable[Candidate]) -> Outcome:
                                                  c.list.name, str(c.key)))
     allow = tuple(c for c in kept if c.trust is Trust.ALLOW)
     block = tuple(c for c in kept if c.trust is not Trust.ALLOW)
-    if allow:
+    if any(a.variant in _AS_GIVEN for a in allow):
         return Outcome(Verdict.ALLOWED, (), allow, suppressed=bool(block))
-    if not block:
-        return Outcome(Verdict.NONE)
-    verdict = Verdict.VERIFIED if block[0].trust is Trust.VERIFIED else Verdict.UNVERIFIED
-    return Outcome(verdict, block)
+    variants = {a.variant for a in allow}
+    standing = tuple(b for b in block if b.variant not in variants)
+    if not standing:
+        return Outcome(Verdict.ALLOWED if allow else Verdict.NONE, (), allow,
+                       suppressed=bool(block))
+    verdict = Verdict.VERIFIED if standing[0].trust is Trust.VERIFIED else Verdict.UNVERIFIED
+    return Outcome(verdict, standing, allow, suppressed=len(standing) < len(block))
+
+
+#: Variants that stand for the query as given (digests have none; "original" is the untransformed
+#: member of the dihedral set).
+_AS_GIVEN = (None, "original")
 
 
 @dataclass(frozen=True)

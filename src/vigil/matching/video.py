@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,10 @@ def _hash_video(data: bytes, source: str | io.BytesIO, opts: HashOptions) -> Vid
         raise HashingError(f"cannot decode video: {exc}") from None
     except (OSError, ValueError) as exc:
         raise HashingError(f"cannot decode video: {exc}") from None
+    except MemoryError:
+        raise HashingError("video too large to decode in memory") from None
+    except Exception as exc:  # a decoder's own failure on hostile input, whatever its type
+        raise HashingError(f"cannot decode video: {type(exc).__name__}: {exc}"[:300]) from None
     if not frames:
         raise HashingError("video has no decodable frames")
     return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt)
@@ -108,6 +113,8 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
         if not container.streams.video:
             raise HashingError("no video stream in file")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise HashingError("the video stream has no decoder (unknown or broken codec)")
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > opts.max_pixels:
             raise HashingError(
@@ -120,11 +127,16 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
         # vPDQ samples every round(fps * seconds_per_hash)-th frame.
         every = max(1, round(rate * opts.seconds_per_hash))
         frames: list[VpdqFrame] = []
+        deadline = time.monotonic() + opts.max_decode_seconds
         for number, frame in enumerate(container.decode(stream)):
-            if number % every:
-                continue
+            # Every decoded frame is checked, sampled or not: a stream may change its size.
             if frame.width * frame.height > opts.max_pixels:
                 raise HashingError(f"video frame {number} too large: {frame.width}x{frame.height}")
+            if time.monotonic() > deadline:
+                raise HashingError(f"video takes longer than {opts.max_decode_seconds:g} s to "
+                                   "decode")
+            if number % every:
+                continue
             rgb = frame.to_ndarray(format="rgb24")
             bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
             ts = float(frame.time) if frame.time is not None else number / rate

@@ -58,8 +58,10 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
                                   Scope.REPORTS_RECEIVE}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
                                 Scope.REPORTS_RECEIVE}),
+    # An auditor checks that what is distributed (lists, their trust, the change feeds) equals
+    # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
-                                Scope.STATS_READ}),
+                                Scope.STATS_READ, Scope.LISTS_DOWNLOAD}),
 }
 
 

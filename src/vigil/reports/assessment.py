@@ -31,17 +31,20 @@ from vigil.reports import repository
 from vigil.reports.forwarding import forward, jurisdictions
 from vigil.reports.handoff import Handoff
 from vigil.reports.lifecycle import Assessment, ReportEvent, ReportStatus, transition
-from vigil.reports.models import RelatedReport, Report, ReportHash, ReportSubject
+from vigil.reports.models import RelatedReport, Report, ReportHash, ReportMatch, ReportSubject
 
 PRIORITY_URGENT, PRIORITY_NEW, PRIORITY_KNOWN = 300, 200, 100
 
 
 def items_of(hashes: list[ReportHash]) -> list[tuple[Item, list[ReportHash]]]:
     """One item per uploaded file (its MD5, SHA-256, PDQ and vPDQ together, so that an allow
-    hit on one of them suppresses the others), and one per hash the provider gave."""
+    hit on one of them suppresses the others), one per file reference the provider gave with
+    its hashes, and one per other hash the provider gave."""
     groups: dict[object, list[ReportHash]] = {}
     for h in hashes:
-        groups.setdefault(("file", h.file_id) if h.file_id is not None else ("hash", h.id), []).append(h)
+        key = (("file", h.file_id) if h.file_id is not None
+               else ("ref", h.file_ref) if h.file_ref is not None else ("hash", h.id))
+        groups.setdefault(key, []).append(h)
     out = []
     for rows in groups.values():
         signals = tuple(Signal(SignalType(h.signal_type),
@@ -101,10 +104,15 @@ def assess(session: Session, report_id: int, matcher: CandidateSource, handoff: 
     link_related(session, report, hashes, subject_key)
     grouped = items_of(hashes)
     outcomes: list[Outcome] = match_items(matcher, [item for item, _ in grouped])
+    matched: dict[int, str] = {}
     for outcome, (_, rows) in zip(outcomes, grouped, strict=True):
         if outcome.hits:
-            for h in rows:  # what matched, for the case a victim follows and for reviewers
+            for h in rows:  # the best hit, shown to reviewers beside each hash
                 h.matched_indicator = int(outcome.hits[0].key)
+        for hit in outcome.hits:  # every hit: a victim follows what matched their hashes
+            matched.setdefault(int(hit.key), hit.trust.value)
+    for ind_id, trust in sorted(matched.items()):
+        session.add(ReportMatch(report_id=report.id, indicator_id=ind_id, trust=trust))
     verdicts = {o.verdict for o in outcomes}
     report.assessed_at = now()
     report.jurisdictions = " ".join(jurisdictions(report)) or "unknown"

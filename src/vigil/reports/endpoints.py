@@ -271,7 +271,9 @@ def _q(q: Any) -> QuestionOut:
 
 @router.get("/review/queue", response_model=list[ReviewQueueItemOut])
 def review_queue(request: Request, actor: ReportsReviewKey) -> list[ReviewQueueItemOut]:
-    """New material awaiting a human decision, urgent first, with its age."""
+    """Reports waiting for a Centre reviewer — new material, solicitation, and reports whose
+    only hits are unverified (held: forwarded only when a reviewer confirms) — urgent first,
+    with their age."""
     with unit_of_work(request) as s:
         t = datetime.now(UTC)
         return [ReviewQueueItemOut.model_validate({

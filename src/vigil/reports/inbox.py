@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -45,6 +45,10 @@ class RoutedReport:
     related: list[tuple[str, str]]
     questions: list[Question]
     details: dict[str, Any] | None
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def _routed(session: Session, actor: Principal, public_id: str) -> tuple[Report, Routing]:
@@ -118,14 +122,20 @@ def give_feedback(session: Session, actor: Principal, public_id: str, outcome: s
     record(session, actor, AuditAction.REPORT_FEEDBACK, subject=report.public_id,
            details={"delay_days": delay_user_notice_days})
     if delay_user_notice_days:
-        routing.delay_user_notice_until = now() + timedelta(days=delay_user_notice_days)
+        # At most 18 months from the hand-off, however often it is asked again.
+        latest = _aware(routing.handed_off_at) + timedelta(days=MAX_DELAY_DAYS)
+        if now() >= latest:
+            raise Invalid(f"the user's notification could be delayed until {latest.date()} at "
+                          f"the latest ({MAX_DELAY_DAYS} days from the hand-off)")
+        routing.delay_user_notice_until = min(now() + timedelta(days=delay_user_notice_days),
+                                              latest)
         session.flush()
-        until = repository.hold_user_notice_until(session, report)
-        assert until is not None
+        hold = repository.hold_user_notice_until(session, report)
+        assert hold is not None
         record(session, actor, AuditAction.REPORT_USER_NOTICE_DELAYED, subject=report.public_id,
-               details={"until": until.isoformat()})
+               details={"until": _aware(hold).isoformat()})
         enqueue(session, "notify_provider", {
             "provider_org": report.provider_org,
             "payload": {"event": "report:user_notice_delayed", "report": report.public_id,
-                        "hold_user_notice_until": until.isoformat()}})
+                        "hold_user_notice_until": _aware(hold).isoformat()}})
     return routing

@@ -5,7 +5,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base
+from vigil.db import Base, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -37,9 +36,9 @@ class Report(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     _status: Mapped[str] = mapped_column("status", String(24), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    incident_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_at: Mapped[datetime] = mapped_column(UTCDateTime())
     concerns: Mapped[str] = mapped_column(String(24))  # known_material | new_material | solicitation
     urgent: Mapped[bool] = mapped_column(Boolean)
     urgent_reason: Mapped[str | None] = mapped_column(Text)
@@ -54,15 +53,15 @@ class Report(Base):
     assessment: Mapped[str | None] = mapped_column(String(32))
     assessment_reason: Mapped[str | None] = mapped_column(Text)
     jurisdictions: Mapped[str] = mapped_column(String(200), default="")  # "DE FR" or "unknown"
-    assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    forwarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    personal_data_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    personal_data_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Human review of new material: material | not_material | needs_information
     review_decision: Mapped[str | None] = mapped_column(String(24))
     review_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @hybrid_property
     def status(self) -> str:
@@ -93,8 +92,8 @@ class ReportFile(Base):
     industry_classification: Mapped[str | None] = mapped_column(String(8))
     viewed_by_provider: Mapped[bool | None] = mapped_column(Boolean)
     publicly_available: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReportHash(Base):
@@ -107,7 +106,24 @@ class ReportHash(Base):
     signal_type: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(Text)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("report_files.id"))
+    #: The provider's own reference for the file a given hash was taken of: hashes with the
+    #: same reference are matched together, like the hashes of an uploaded file.
+    file_ref: Mapped[str | None] = mapped_column(String(200))
+    #: The best hit (verified first) of this hash's file or item; every hit: ``ReportMatch``.
     matched_indicator: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
+
+
+class ReportMatch(Base):
+    """Every indicator a report's content matched at its assessment (the hits that stood after
+    the match policy), with the list's trust."""
+
+    __tablename__ = "report_matches"
+    __table_args__ = (UniqueConstraint("report_id", "indicator_id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
+    trust: Mapped[str] = mapped_column(String(16))
 
 
 class Routing(Base):
@@ -121,10 +137,10 @@ class Routing(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
     #: a member-state code ("DE") or "europol"
     recipient: Mapped[str] = mapped_column(String(16), index=True)
-    handed_off_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handed_off_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     feedback: Mapped[str | None] = mapped_column(Text)
-    delay_user_notice_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delay_user_notice_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Question(Base):
@@ -137,9 +153,9 @@ class Question(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
     asked_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     question: Mapped[str] = mapped_column(Text)
-    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answer: Mapped[str | None] = mapped_column(Text)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
 
 

@@ -47,8 +47,14 @@ def visible(principal: Principal) -> Select[Report]:
     return select(Report).where(readable(principal))
 
 
-def get_readable(session: Session, principal: Principal, public_id: str) -> Report:
-    report = session.scalar(visible(principal).where(Report.public_id == public_id))
+def get_readable(session: Session, principal: Principal, public_id: str, *,
+                 for_update: bool = False) -> Report:
+    """A report the caller may read (locked for the rest of the transaction if
+    ``for_update``: a decision and a retraction racing each other take turns)."""
+    q = visible(principal).where(Report.public_id == public_id)
+    if for_update:
+        q = q.with_for_update()
+    report = session.scalar(q)
     if report is None:  # not found, or not yours: the same answer
         raise NotFound(f"no report {public_id}")
     return report

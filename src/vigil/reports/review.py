@@ -98,7 +98,9 @@ def decide(session: Session, actor: Principal, public_id: str, decision: str, re
         raise Invalid(f"decision must be one of {', '.join(DECISIONS)}")
     if not reason.strip():
         raise Invalid("a reason is required")
-    report = repository.get_readable(session, actor, public_id)
+    # Locked: two reviewers deciding at once, or a decision racing the provider's retraction,
+    # take turns, and the second sees what the first did.
+    report = repository.get_readable(session, actor, public_id, for_update=True)
     if report.status == ReportStatus.RETRACTED:
         raise Conflict(f"report {public_id} was retracted by its provider")
     if report.assessment not in repository.REVIEW_ASSESSMENTS:
@@ -107,6 +109,13 @@ def decide(session: Session, actor: Principal, public_id: str, decision: str, re
     if report.review_decision in ("material", "not_material"):
         raise Conflict(f"report {public_id} was already decided: {report.review_decision}")
     created: list[int] = []
+    held = report.status == ReportStatus.AWAITING_REVIEW
+    if decision == "material" and held and not any(f.storage_key for f in repository.files(session, report)):
+        # Its hits are self-declared hashes nobody at the Centre has seen; with no file there is
+        # nothing for the reviewer to confirm.
+        raise Conflict("nothing to look at: this report carries no file to review. Ask the "
+                       "provider (needs_information) to report it again with the file, or "
+                       "decide not_material")
     if decision == "material":
         hl = indicators.get_list(session, list_name)
         if hl.trust != Trust.VERIFIED:
@@ -128,8 +137,10 @@ def decide(session: Session, actor: Principal, public_id: str, decision: str, re
     report.reviewed_by_org, report.reviewed_at = actor.organisation_id, now()
     record(session, actor, AuditAction.REPORT_REVIEWED, subject=public_id,
            details={"decision": decision, "indicators": len(created)})
-    if report.status == ReportStatus.AWAITING_REVIEW:
+    if held:
         if decision == "material":
+            report.assessment_reason = ("matched only unverified indicators; a Centre reviewer "
+                                        "confirmed it: forwarded")
             forward(session, report, actor)
         elif decision == "not_material":
             report.assessment_reason = f"a reviewer found it is not material: {reason.strip()}"

@@ -49,6 +49,10 @@ class ReportedUser(Strict):
 class HashIn(Strict):
     signal_type: str
     value: str = Field(max_length=4_000_000)
+    #: Your reference for the file this hash was taken of: hashes with the same reference are
+    #: matched together (an allow-list hit on one suppresses the others), as an uploaded file's
+    #: are; without it each hash is matched alone, as ``POST /v1/match`` does.
+    file: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ElsewhereReport(Strict):

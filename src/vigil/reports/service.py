@@ -58,7 +58,7 @@ def submit(session: Session, actor: Principal, body: ReportIn,
     hashes = []
     for i, h in enumerate(body.hashes):
         try:
-            hashes.append(normalise(h.signal_type, h.value))
+            hashes.append((*normalise(h.signal_type, h.value), h.file))
         except Invalid as exc:
             errors.append({"location": ["body", "hashes", i], "error": exc.message})
     if errors:
@@ -78,7 +78,8 @@ def submit(session: Session, actor: Principal, body: ReportIn,
                actor, details={"hashes": len(hashes), "urgent": body.urgent}, new=True)
     if hashes:
         session.execute(insert(ReportHash), [
-            {"report_id": report.id, "signal_type": st, "value": value} for st, value in hashes])
+            {"report_id": report.id, "signal_type": st, "value": value, "file_ref": ref}
+            for st, value, ref in hashes])
     if body.complete:
         enqueue(session, "assess_report", {"report_id": report.id})
     return report, True

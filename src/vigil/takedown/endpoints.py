@@ -141,10 +141,10 @@ class CrawlIn(BaseModel):
     seeds: list[str] = Field(min_length=1, max_length=1000)
     allowed_domains: list[str] = Field(min_length=1, max_length=100)
     max_depth: int = Field(default=3, ge=0, le=50)
-    max_pages: int = Field(default=10_000, ge=1)
+    max_pages: int = Field(default=10_000, ge=1, le=100_000)
     per_host_delay: float = Field(default=1.0, ge=0, le=3600)
     obey_robots: bool = True
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=2, ge=1, le=8, description="local worker processes")
 
 
 @router.post("/crawls", response_model=CrawlQueuedOut, status_code=202)
@@ -161,7 +161,7 @@ def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> Cr
 @router.get("/crawls/{crawl_id}", response_model=CrawlStatusOut)
 def crawl_status(crawl_id: DbId, request: Request, actor: TakedownManageKey) -> CrawlStatusOut:
     with unit_of_work(request) as s:
-        return CrawlStatusOut.model_validate(repository.crawl_status(s, crawl_id))
+        return CrawlStatusOut.model_validate(repository.crawl_status(s, actor, crawl_id))
 
 
 @router.get("/takedown/stats", response_model=TakedownStatsOut)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base
+from vigil.db import Base, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -24,11 +24,11 @@ class UrlReport(Base):
     source: Mapped[str] = mapped_column(String(16))  # public | hotline | crawler
     reporter_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     classification: Mapped[str | None] = mapped_column(String(24))
     classification_country: Mapped[str | None] = mapped_column(String(2))
     classified_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    classified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: For crawler hits: the indicator and list that matched (never the media itself).
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"))
     list_name: Mapped[str | None] = mapped_column(String(64))
@@ -55,12 +55,12 @@ class Notice(Base):
     #: The indicator a crawler hit matched (a re-upload is the same indicator at a new URL).
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"), index=True)
     victim_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    next_action_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_action_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     sends: Mapped[int] = mapped_column(Integer, default=0)
-    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removal_evidence: Mapped[str | None] = mapped_column(String(32))
     #: A known hash reappearing at a new URL: the earlier notice it repeats.
     reupload_of: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
@@ -74,7 +74,7 @@ class NoticeEvent(Base):
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
 
@@ -116,8 +116,10 @@ class Crawl(Base):
     allowed_domains: Mapped[str] = mapped_column(Text)  # JSON list
     options: Mapped[str] = mapped_column(Text, default="{}")  # JSON: limits, robots, rate
     status: Mapped[str] = mapped_column(String(16))  # queued | running | done | stopped
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Who started it (None: the operator at the command line); others cannot read it.
+    created_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CrawlUrl(Base):

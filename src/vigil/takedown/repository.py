@@ -85,9 +85,16 @@ def crawler_report(session: Session, url: str) -> UrlReport | None:
                                                   UrlReport.source == "crawler"))
 
 
-def crawl_status(session: Session, crawl_id: int) -> dict[str, Any]:
+def readable_crawls(principal: Principal) -> ColumnElement[bool]:
+    """The Centre reads every crawl; an organisation those it started."""
+    if principal.kind is OrgKind.CENTRE:
+        return true()
+    return Crawl.created_by_org == principal.organisation_id
+
+
+def crawl_status(session: Session, principal: Principal, crawl_id: int) -> dict[str, Any]:
     """A crawl's progress: URLs by kind and state, and how many media matched."""
-    crawl = session.get(Crawl, crawl_id)
+    crawl = session.scalar(select(Crawl).where(Crawl.id == crawl_id, readable_crawls(principal)))
     if crawl is None:
         raise NotFound(f"no crawl {crawl_id}")
     counts = session.execute(select(CrawlUrl.kind, CrawlUrl.state, func.count())

@@ -26,9 +26,11 @@ from vigil.config import Settings
 from vigil.db import transaction
 from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
+from vigil.indicators.lifecycle import IndicatorStatus
+from vigil.indicators.models import Indicator
 from vigil.matching.content import ContentHashes, hash_content
+from vigil.matching.policy import CandidateSource, Trust, Verdict, match_items
 from vigil.matching.policy import Outcome as MatchOutcome
-from vigil.matching.policy import Trust
 from vigil.matching.signals import PdqHash
 from vigil.orgs.access import Principal, Scope
 from vigil.takedown import hosting, repository
@@ -50,13 +52,19 @@ def _aware(d: datetime) -> datetime:
 
 def submit_url(session: Session, url: str, *, source: str, reporter: Principal | None = None,
                description: str | None = None) -> tuple[UrlReport, bool]:
-    """Record a reported URL. A URL already waiting for classification is not queued twice
-    (returns the waiting report, ``False``)."""
+    """Record a reported URL. The same reporter's URL already waiting for classification is
+    not queued twice (returns the waiting report, ``False``). Another reporter's waiting report
+    of the same URL is never returned — it would tell the caller what others (the crawler, the
+    public, another hotline) reported; the analyst's one decision covers them all
+    (:func:`classify`)."""
     clean = normalise(url)
     if description is not None and len(description) > 4000:
         raise Invalid("the description is longer than 4000 characters")
-    waiting = session.scalar(select(UrlReport).where(UrlReport.url == clean,
-                                                     UrlReport.classification.is_(None)))
+    same_reporter = (UrlReport.reporter_org == reporter.organisation_id if reporter is not None
+                     else UrlReport.reporter_org.is_(None))
+    waiting = session.scalar(select(UrlReport).where(
+        UrlReport.url == clean, UrlReport.classification.is_(None),
+        UrlReport.source == source, same_reporter))
     if waiting is not None:
         return waiting, False
     report = UrlReport(public_id=str(uuid.uuid4()), url=clean, host=host_of(clean), source=source,
@@ -80,11 +88,23 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
     report = repository.url_report(session, actor, public_id)
     if report.classification is not None:
         raise Invalid(f"URL report {public_id} is already classified as {report.classification}")
-    report.classification = classification
-    report.classification_country = country.upper() if country and classification == "illegal_national" else None
-    report.classified_by_org, report.classified_at = actor.organisation_id, now()
-    record(session, actor, AuditAction.URL_CLASSIFIED, subject=public_id,
-           details={"classification": classification})
+    # One decision for every report of this URL still waiting (the public's, a hotline's, the
+    # crawler's): the same URL is not classified twice.
+    others = list(session.scalars(select(UrlReport).where(
+        UrlReport.url == report.url, UrlReport.classification.is_(None),
+        UrlReport.id != report.id)))
+    for r in (report, *others):
+        r.classification = classification
+        r.classification_country = (country.upper() if country and classification == "illegal_national"
+                                    else None)
+        r.classified_by_org, r.classified_at = actor.organisation_id, now()
+        record(session, actor, AuditAction.URL_CLASSIFIED, subject=r.public_id,
+               details={"classification": classification})
+    if report.indicator_id is None:  # a crawler hit among the others brings its indicator
+        hit = next((r for r in others if r.indicator_id is not None), None)
+        if hit is not None:
+            report.indicator_id, report.list_name, report.list_trust = (
+                hit.indicator_id, hit.list_name, hit.list_trust)
     notice = None
     if classification in ILLEGAL:
         # A crawler hit on a victim's own hash waited for this decision: its notice opens now.
@@ -206,10 +226,25 @@ def _message(n: Notice, kind: str = "removal") -> NoticeMessage:
                          verified_indicator=n.indicator_id is not None and not n.victim_submitted)
 
 
+def _close(factory: sessionmaker[Session], notice_id: int, at: datetime, why: str) -> Outcome:
+    """Stop a notice for good: what it was based on no longer stands."""
+    with transaction(factory) as s:
+        n = s.get(Notice, notice_id, with_for_update=True)
+        if n is not None and n.status == "open":
+            n.status = "closed"
+            s.add(NoticeEvent(notice_id=n.id, at=at, kind="closed", detail=why))
+            record(s, None, AuditAction.NOTICE_CLOSED, subject=str(n.id), details={"why": why})
+    return Outcome(notice_id, False, 0, False)
+
+
 def process_notice(factory: sessionmaker[Session], notice_id: int, *,
                    fetch: Callable[[str], Fetched], notifier: Notifier, settings: Settings,
-                   at: datetime | None = None) -> Outcome:
-    """Re-check, then send (or confirm removal), then escalate if it is time."""
+                   at: datetime | None = None, matcher: CandidateSource | None = None) -> Outcome:
+    """Re-check, then send (or confirm removal), then escalate if it is time.
+
+    A notice that an indicator opened stops (``closed``) when the indicator no longer stands —
+    retracted, quarantined, withdrawn by the victim — or when, through the match policy
+    (``matcher``), what the URL serves now matches an allow list."""
     at = at or now()
     with factory() as s:
         n = s.get(Notice, notice_id)
@@ -217,7 +252,12 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
             return Outcome(notice_id, False, 0, False)
         stored = [(h.signal_type, h.value) for h in s.scalars(
             select(NoticeHash).where(NoticeHash.notice_id == n.id))]
+        basis = (s.scalar(select(Indicator.status).where(Indicator.id == n.indicator_id))
+                 if n.indicator_id is not None else None)
         s.expunge(n)
+    if n.indicator_id is not None and basis != IndicatorStatus.ACTIVE:
+        return _close(factory, notice_id, at, f"indicator {n.indicator_id} is {basis}: the "
+                                              "notice no longer stands")
     events: list[tuple[str, str | None]] = []
     fetched = fetch(n.url)
     removed_by: str | None = None
@@ -226,6 +266,9 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
         removed_by = f"gone_{fetched.status}"
     elif fetched.body is not None and fetched.status == 200:
         content = hash_content(fetched.body)
+        if matcher is not None and match_items(matcher, [content.item()])[0].verdict is Verdict.ALLOWED:
+            return _close(factory, notice_id, at, "what the URL serves matches an allow list "
+                                                  "(a benign look-alike)")
         if not stored:
             baseline = content  # first look: this is what the notice is about
             events.append(("baseline", content.kind))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.config import Settings
 from vigil.indicators.matcher import LiveMatcher
+from vigil.matching.policy import CandidateSource
 from vigil.takedown import service
 from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
 from vigil.takedown.crawler.executors import crawl_executor
@@ -29,8 +30,11 @@ def notifier_for(settings: Settings | None) -> Notifier:
 
 
 def check_notices(factory: sessionmaker[Session], settings: Settings, notifier: Notifier,
-                  at: datetime | None = None, limit: int = 100) -> list[service.Outcome]:
-    """Process every notice that is due: re-check, send or confirm removal, escalate."""
+                  at: datetime | None = None, limit: int = 100,
+                  matcher: CandidateSource | None = None) -> list[service.Outcome]:
+    """Process every notice that is due: re-check, send or confirm removal, escalate; stop
+    those whose indicator no longer stands (and, with ``matcher``, those whose content is now
+    allow-listed)."""
     policy = settings.egress()
     with factory() as s:
         due = service.due_notices(s, at, limit)
@@ -44,7 +48,8 @@ def check_notices(factory: sessionmaker[Session], settings: Settings, notifier: 
 
         for notice_id in due:
             outcomes.append(service.process_notice(factory, notice_id, fetch=get,
-                                                   notifier=notifier, settings=settings, at=at))
+                                                   notifier=notifier, settings=settings, at=at,
+                                                   matcher=matcher))
     log.info("takedown: %d notice(s) processed, %d removed", len(outcomes),
              sum(o.removed for o in outcomes))
     return outcomes

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base
+from vigil.db import Base, UTCDateTime
 
 
 class LogEntry(Base):
@@ -16,7 +16,7 @@ class LogEntry(Base):
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: What the entry is about ("indicator:42"), to find an indicator's entries and proofs
     #: without reading the log. Not part of the leaf: the log's hashes do not depend on it.
     subject: Mapped[str | None] = mapped_column(String(64), index=True)

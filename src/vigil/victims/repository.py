@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from vigil.orgs.access import Principal
 from vigil.orgs.models import Organisation
-from vigil.reports.models import Report, ReportHash
+from vigil.reports.models import Report, ReportMatch
 from vigil.takedown.models import Notice, UrlReport
 from vigil.victims.models import CaseHash, VictimCase
 
@@ -40,25 +40,32 @@ def other_open_cases_holding(session: Session, case: VictimCase, indicator_id: i
         VictimCase.withdrawn_at.is_(None))) or 0
 
 
-def matching_reports(session: Session, ids: list[int]) -> list[tuple[str, str, Any]]:
-    """(provider name, report status, forwarded at) of every report that matched one of the
-    indicators."""
-    if not ids:
-        return []
-    return [(name, status, fwd) for _, name, status, fwd in session.execute(
+def matching_reports(session: Session, case: VictimCase) -> list[tuple[str, str, Any]]:
+    """(provider name, report status, forwarded at) of every report whose content matched one
+    of this case's hashes *after the case added it*: the same hash may be another person's
+    too, and what happened before this case asked is not this case's to know."""
+    rows = session.execute(
         select(Report.id, Organisation.name, Report.status, Report.forwarded_at).distinct()
-        .join(ReportHash, ReportHash.report_id == Report.id)
+        .join(ReportMatch, ReportMatch.report_id == Report.id)
+        .join(CaseHash, (CaseHash.indicator_id == ReportMatch.indicator_id)
+              & (CaseHash.case_id == case.id))
         .join(Organisation, Organisation.id == Report.provider_org)
-        .where(ReportHash.matched_indicator.in_(ids))).all()]
+        .where(Report.assessed_at >= CaseHash.added_at)).all()
+    return [(name, status, fwd) for _, name, status, fwd in rows]
 
 
-def notices_for(session: Session, ids: list[int]) -> list[Notice]:
-    return list(session.scalars(select(Notice).where(Notice.indicator_id.in_(ids)))) if ids else []
+def notices_for(session: Session, case: VictimCase) -> list[Notice]:
+    """Notices opened for this case's hashes since the case added them."""
+    return list(session.scalars(
+        select(Notice).distinct()
+        .join(CaseHash, (CaseHash.indicator_id == Notice.indicator_id) & (CaseHash.case_id == case.id))
+        .where(Notice.opened_at >= CaseHash.added_at)))
 
 
-def urls_waiting_for_review(session: Session, ids: list[int]) -> int:
-    """URLs the crawler found serving one of the indicators, waiting for an analyst."""
-    if not ids:
-        return 0
-    return session.scalar(select(func.count()).where(
-        UrlReport.indicator_id.in_(ids), UrlReport.classification.is_(None))) or 0
+def urls_waiting_for_review(session: Session, case: VictimCase) -> int:
+    """URLs the crawler found serving this case's hashes since it added them, waiting for an
+    analyst."""
+    return session.scalar(
+        select(func.count(func.distinct(UrlReport.id)))
+        .join(CaseHash, (CaseHash.indicator_id == UrlReport.indicator_id) & (CaseHash.case_id == case.id))
+        .where(UrlReport.classification.is_(None), UrlReport.created_at >= CaseHash.added_at)) or 0

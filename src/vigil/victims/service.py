@@ -111,7 +111,6 @@ def _add(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
             values.append((item.kind, st2, v2))
     if errors:
         raise Invalid(f"{len(errors)} hashes are invalid", items=errors)
-    added = 0
     for kind, st, value in dict.fromkeys(values):
         # The same hash from another case (active, or quarantined pending review) is shared.
         ind = indicators.listed(session, hl, st, value)
@@ -119,10 +118,11 @@ def _add(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
             ind = lifecycle.create(session, IndicatorEvent.VICTIM_SUBMITTED, actor, hl,
                                    signal_type=st, value=value, source="victim case",
                                    legal_basis="request of the person depicted (victim-led removal)")
-            added += 1
-        session.add(CaseHash(case_id=case.id, indicator_id=ind.id, kind=kind))
+        session.add(CaseHash(case_id=case.id, indicator_id=ind.id, kind=kind, added_at=now()))
     session.flush()
-    return added
+    # How many of the person's hashes were taken, not how many were new: that another person
+    # had submitted the same hash is theirs to know, not this case's.
+    return len(dict.fromkeys(values))
 
 
 def create_case(session: Session, items: list[CaseHashIn], country: str | None = None,
@@ -179,24 +179,28 @@ def add_hashes(session: Session, case: VictimCase, items: list[CaseHashIn]) -> i
 
 
 def withdraw(session: Session, case: VictimCase) -> int:
-    """Withdraw the case: its hashes leave distribution at once (unless another case holds the
-    same hash). Returns how many indicators were retracted."""
+    """Withdraw the case: its hashes leave distribution at once and for good — quarantined ones
+    too, so that no reviewer can reinstate them — unless another open case holds the same
+    hash. Returns how many of the case's hashes were withdrawn *for this case* (all of them:
+    whether another person's case keeps the same hash listed is not told)."""
     if case.withdrawn_at is not None:
         return 0
     case.withdrawn_at = now()
     actor = _intake(session)
     retracted = 0
-    for ind_id in repository.indicator_ids(session, case):
+    ids = repository.indicator_ids(session, case)
+    for ind_id in ids:
         others = repository.other_open_cases_holding(session, case, ind_id)
         ind = session.get(Indicator, ind_id, with_for_update=True)
-        if others or ind is None or ind.status != IndicatorStatus.ACTIVE:
+        if others or ind is None or ind.status not in (IndicatorStatus.ACTIVE,
+                                                       IndicatorStatus.QUARANTINED):
             continue
         lifecycle.transition(session, ind, IndicatorEvent.WITHDRAWN, actor,
                              reason="withdrawn by the victim")
         retracted += 1
     record(session, None, AuditAction.VICTIM_CASE_WITHDRAWN, subject=str(case.id),
            details={"retracted": retracted})
-    return retracted
+    return len(ids)
 
 
 def status(session: Session, case: VictimCase) -> dict[str, Any]:
@@ -205,9 +209,9 @@ def status(session: Session, case: VictimCase) -> dict[str, Any]:
     unseen), URLs found by proactive search (with a notice, or waiting for an analyst), notices
     sent and removals."""
     ids = repository.indicator_ids(session, case)
-    reports = repository.matching_reports(session, ids)
-    notices = repository.notices_for(session, ids)
-    waiting_urls = repository.urls_waiting_for_review(session, ids)
+    reports = repository.matching_reports(session, case)
+    notices = repository.notices_for(session, case)
+    waiting_urls = repository.urls_waiting_for_review(session, case)
     providers: dict[str, dict[str, int]] = {}
     for name, report_status, forwarded in reports:
         p = providers.setdefault(name, {"reports": 0, "forwarded": 0, "waiting_for_review": 0})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 
+import av
 from PIL import Image
 
 from vigil.matching.errors import HashingError
@@ -26,14 +27,21 @@ def _thumbnail(img: Image.Image, max_edge: int) -> bytes:
 
 
 def _video_frame(data: bytes) -> Image.Image | None:
-    import av
-
+    """The first frame, within the same pixel limit as images (checked on the stream's declared
+    size before anything is decoded, and on the frame)."""
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                return None
+            ctx = container.streams.video[0].codec_context
+            if ctx is None or ctx.width * ctx.height > MAX_PIXELS:
+                return None
             for frame in container.decode(video=0):
+                if frame.width * frame.height > MAX_PIXELS:
+                    return None
                 image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
                 return image
-    except (av.FFmpegError, ValueError, IndexError):
+    except Exception:  # a decoder's failure on hostile input: no preview, never a 500
         return None
     return None
 

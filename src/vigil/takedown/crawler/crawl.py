@@ -111,7 +111,8 @@ def create_crawl(session: Session, actor: Principal | None, seeds: list[str],
         raise Invalid("a crawl needs at least one seed")
     opts = options or CrawlOptions()
     crawl = Crawl(seeds=json.dumps(clean), allowed_domains=json.dumps(domains),
-                  options=json.dumps(asdict(opts)), status="queued", created_at=now())
+                  options=json.dumps(asdict(opts)), status="queued", created_at=now(),
+                  created_by_org=actor.organisation_id if actor is not None else None)
     session.add(crawl)
     session.flush()
     for url in dict.fromkeys(clean):
