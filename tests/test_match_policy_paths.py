@@ -26,6 +26,7 @@ from tests.fixtures.world import World, active_indicator, build_world, victim_in
 from vigil.accountability import service as accountability
 from vigil.config import Settings
 from vigil.db import transaction
+from vigil.indicators import receipts
 from vigil.indicators import service as indicators
 from vigil.matching.hashing import hash_image_bytes
 from vigil.matching.policy import Candidate, ListRef, Trust, Verdict, decide
@@ -36,6 +37,7 @@ from vigil.takedown.models import Notice, UrlReport
 from vigil.takedown.tasks import crawl_job
 from vigil.worker import Worker
 
+KEY = b"receipts of the test"
 V, U, A, N = Verdict.VERIFIED, Verdict.UNVERIFIED, Verdict.ALLOWED, Verdict.NONE
 CASES: list[tuple[str, list[tuple[str, int]], Verdict]] = [
     ("verified only", [("verified", 10)], V),
@@ -74,8 +76,10 @@ def _setup(factory: sessionmaker[Session], w: World, pdq: str, indicators_of_cas
                     indicators.retract(s, w.principals["centre"], ind, "listed by mistake")
                 elif kind == "quarantined":  # false positives from two organisations
                     for who in ("provider", "authority_de"):
-                        accountability.record_feedback(s, w.principals[who], ind,
-                                                       "false_positive", None, 2)
+                        org = w.principals[who].organisation_id
+                        accountability.record_feedback(s, w.principals[who],
+                                                       receipts.match_id(KEY, org, ind),
+                                                       "false_positive", None, 2, KEY)
 
 
 def _pictures(n: int) -> list[bytes]:

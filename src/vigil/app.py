@@ -34,6 +34,7 @@ from vigil.config import Settings
 from vigil.db import make_engine, session_factory
 from vigil.deps import PrincipalCache
 from vigil.errors import ERROR_RESPONSES, DomainError, NotFound
+from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
 from vigil.orgs.endpoints import router as orgs_router
@@ -97,6 +98,8 @@ class AppState:
     match_quota: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
+    #: The key of match receipts (indicators/receipts.py), derived from the file key.
+    receipt_key: bytes = b""
 
 
 class HealthOut(BaseModel):
@@ -212,10 +215,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
+    file_key = load_file_key(settings)
     state = AppState(settings, engine, factory, session_factory(read_engine),
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
-                     LiveMatcher(), Metrics(),
-                     FileStore(settings.data_dir / "files", load_file_key(settings)))
+                     LiveMatcher(), Metrics(), FileStore(settings.data_dir / "files", file_key),
+                     receipt_key=receipts.receipt_key(file_key))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

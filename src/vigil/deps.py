@@ -81,6 +81,7 @@ ReportsReceiveKey = Annotated[Principal, require(Scope.REPORTS_RECEIVE)]
 ReportsReviewKey = Annotated[Principal, require(Scope.REPORTS_REVIEW)]
 StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
 TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
+OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
 
 
 class PrincipalCache:

@@ -65,6 +65,11 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
             keys.append({"organisation": name, "kind": kind.value, "holder": holder,
                          "key": issued.token})
             principals[kind] = orgs.authenticate(s, issued.token)
+        # The partner centre reviews only once a second party (the oversight office) approved it.
+        orgs.approve_organisation(s, principals[OrgKind.AUDITOR],
+                                  principals[OrgKind.PARTNER_CENTRE].organisation_id)
+        principals[OrgKind.PARTNER_CENTRE] = orgs.authenticate(
+            s, next(k["key"] for k in keys if k["kind"] == OrgKind.PARTNER_CENTRE.value))
         indicators.create_list(s, None, "known-material", "verified", 31,
                                "Verified indicators of known material (demo: benign images)")
         indicators.create_list(s, None, "victim-submitted", "unverified", 31,

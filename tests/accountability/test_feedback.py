@@ -18,10 +18,15 @@ from vigil.orgs.access import KIND_SCOPES, OrgKind
 MD5 = "a1" * 16
 
 
-def _match(client: TestClient, token: str) -> list[object]:
+def _match(client: TestClient, token: str) -> list[dict[str, object]]:
     r = client.post("/v1/match", headers=auth(token),
                     json={"items": [{"signal_type": "md5", "value": MD5}]})
     return r.json()["results"][0]["matches"]  # type: ignore[no-any-return]
+
+
+def _receipt(client: TestClient, token: str) -> str:
+    (hit,) = _match(client, token)
+    return str(hit["match_id"])
 
 
 def test_false_positives_quarantine_then_review(client: TestClient,
@@ -37,14 +42,18 @@ def test_false_positives_quarantine_then_review(client: TestClient,
     provider = w.tokens["provider"]
     state = client.app.state.vigil  # type: ignore[attr-defined]
     state.matcher.sync(state.read_session)  # made in the database directly: load it now
-    assert _match(client, provider)
-    body = {"indicator_id": ind_id, "verdict": "false_positive", "reference": "item-17"}
+    body = {"match_id": _receipt(client, provider), "verdict": "false_positive",
+            "reference": "item-17"}
     r = client.post("/v1/match/feedback", headers=auth(provider), json=body)
     assert r.status_code == 201 and r.json()["quarantined"] is False
     # The same organisation again does not count twice.
     assert client.post("/v1/match/feedback", headers=auth(provider), json=body).json()["quarantined"] is False
     assert _match(client, provider)
+    # Another organisation's receipt is no receipt: only what one matched counts.
     r = client.post("/v1/match/feedback", headers=auth(second), json=body)
+    assert r.status_code == 404
+    r = client.post("/v1/match/feedback", headers=auth(second),
+                    json={**body, "match_id": _receipt(client, second)})
     assert r.json()["quarantined"] is True
     assert _match(client, provider) == []  # out of matching at once
     feed = client.get("/v1/lists/known-material/changes", headers=auth(provider)).json()
@@ -54,7 +63,7 @@ def test_false_positives_quarantine_then_review(client: TestClient,
     assert alert["kind"] == "false_positives" and alert["indicator_id"] == ind_id
     assert client.get("/v1/alerts", headers=auth(provider)).status_code == 403
     bad = client.post("/v1/match/feedback", headers=auth(provider),
-                      json={"indicator_id": ind_id, "verdict": "maybe"})
+                      json={"match_id": body["match_id"], "verdict": "maybe"})
     assert bad.status_code == 422
     # A reviewer looks again and reinstates it; it matches again.
     r = client.post(f"/v1/indicators/{ind_id}/reinstate", headers=centre, json={"reason": "checked"})
@@ -66,3 +75,23 @@ def test_false_positives_quarantine_then_review(client: TestClient,
     with factory() as s:
         report = verify_database(s, key)
     assert report.ok, report.problems
+
+
+def test_feedback_is_no_oracle_and_needs_a_real_match(client: TestClient,
+                                                      factory: sessionmaker[Session]) -> None:
+    """Guessing ids quarantines nothing, and every kind of bad receipt — made up, another
+    organisation's, for a pending or retracted indicator — gets the same answer."""
+    w = build_world(factory)
+    provider = auth(w.tokens["provider"])
+    with transaction(factory) as s:
+        pending = indicators.propose(s, w.principals["centre"], [
+            indicators.Proposal("md5", "b2" * 16, "known-material", "test")])[0].id
+    answers = set()
+    for receipt in ("m_made-up", f"{pending}", "m_" + "A" * 38, ""):
+        r = client.post("/v1/match/feedback", headers=provider,
+                        json={"match_id": receipt or "x", "verdict": "false_positive"})
+        answers.add((r.status_code, r.json()["error"]["message"]))
+    assert len(answers) == 1 and next(iter(answers))[0] == 404
+    r = client.post("/v1/match/feedback", headers=provider,
+                    json={"indicator_id": pending, "verdict": "false_positive"})
+    assert r.status_code == 422  # the old form, by id, is refused

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.accountability import complaints, service
 from vigil.accountability.schemas import (
@@ -29,7 +29,11 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 class FeedbackIn(BaseModel):
-    indicator_id: int = Field(ge=1, le=2**62)
+    model_config = ConfigDict(extra="forbid")
+
+    match_id: str = Field(min_length=1, max_length=64, description=(
+        "the match_id of a hit of POST /v1/match (valid 30 days, for your organisation "
+        "only); a provider that matched locally asks POST /v1/match for one"))
     verdict: str = Field(pattern="^(true_positive|false_positive)$")
     reference: str | None = Field(default=None, max_length=200,
                                   description="your own reference for the matched item")
@@ -37,13 +41,13 @@ class FeedbackIn(BaseModel):
 
 @router.post("/match/feedback", response_model=MatchFeedbackOut, status_code=201)
 def feedback(body: FeedbackIn, request: Request, actor: MatchKey) -> MatchFeedbackOut:
-    """Tell the Centre whether a match was right; false positives from several organisations
-    quarantine the indicator."""
+    """Tell the Centre whether a match you received was right; false positives from several
+    organisations quarantine the indicator."""
     state = request.app.state.vigil
     with unit_of_work(request) as s:
         fb, quarantined = service.record_feedback(
-            s, actor, body.indicator_id, body.verdict, body.reference,
-            state.settings.quarantine_false_positive_orgs)
+            s, actor, body.match_id, body.verdict, body.reference,
+            state.settings.quarantine_false_positive_orgs, state.receipt_key)
         out = MatchFeedbackOut(id=fb.id, indicator_id=fb.indicator_id, verdict=fb.verdict,
                                quarantined=quarantined)
     if quarantined:

@@ -16,7 +16,8 @@ from vigil.accountability.models import Alert, MatchFeedback
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Invalid, NotFound
+from vigil.errors import Invalid, NotFound
+from vigil.indicators import receipts
 from vigil.indicators import service as indicators
 from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus, transition
 from vigil.indicators.models import Indicator
@@ -37,16 +38,21 @@ def quarantine(session: Session, ind: Indicator, kind: str, message: str,
     return True
 
 
-def record_feedback(session: Session, actor: Principal, indicator_id: int, verdict: str,
-                    reference: str | None, threshold_orgs: int) -> tuple[MatchFeedback, bool]:
-    """Record a verdict; returns it and whether the indicator was quarantined by it."""
+def record_feedback(session: Session, actor: Principal, match_id: str, verdict: str,
+                    reference: str | None, threshold_orgs: int,
+                    key: bytes) -> tuple[MatchFeedback, bool]:
+    """Record a verdict on a match the caller received (its ``match_id``, from ``POST
+    /v1/match``); returns it and whether the indicator was quarantined by it. A receipt that
+    is not the caller's, or too old, is "no such match" — one answer whatever the indicator's
+    status, so feedback tells nothing about indicators."""
     actor.require(Scope.MATCH)
     if verdict not in VERDICTS:
         raise Invalid(f"verdict must be one of {', '.join(VERDICTS)}")
-    ind = indicators.get_indicator(session, indicator_id, for_update=True)
-    if ind.status not in (IndicatorStatus.ACTIVE, IndicatorStatus.QUARANTINED):
-        raise Conflict(f"indicator {indicator_id} is {ind.status}; feedback is for active "
-                       "indicators")
+    indicator_id = receipts.indicator_of(key, actor.organisation_id, match_id)
+    ind = session.get(Indicator, indicator_id, with_for_update=True) if indicator_id else None
+    if ind is None:
+        raise NotFound(f"no such match (a match_id from POST /v1/match of the last "
+                       f"{receipts.VALID_DAYS} days)")
     fb = MatchFeedback(indicator_id=ind.id, organisation_id=actor.organisation_id,
                        api_key_id=actor.key_id, verdict=verdict,
                        reference=(reference or "").strip()[:200] or None, at=now())

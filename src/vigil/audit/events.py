@@ -7,6 +7,7 @@ class AuditAction(StrEnum):
     """Every audited action, named ``subject:action`` so that it can be searched and counted."""
 
     ORG_CREATED = "org:created"
+    ORG_APPROVED = "org:approved"
     KEY_ISSUED = "key:issued"
     KEY_REVOKED = "key:revoked"
     LIST_CREATED = "list:created"
@@ -54,6 +55,8 @@ class AuditAction(StrEnum):
     CRAWL_STARTED = "crawl:started"
     CRAWL_FINISHED = "crawl:finished"
     HOSTING_CONTACT_SET = "hosting:contact_set"
+    HOSTING_CONTACT_PROPOSED = "hosting:contact_proposed"
+    HOSTING_CONTACT_DECIDED = "hosting:contact_decided"
     VICTIM_CASE_CREATED = "victim_case:created"
     VICTIM_CASE_UPDATED = "victim_case:updated"
     VICTIM_CASE_WITHDRAWN = "victim_case:withdrawn"

@@ -18,7 +18,7 @@ from vigil.deps import (
     unit_of_work,
 )
 from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
-from vigil.indicators import feeds, service
+from vigil.indicators import feeds, receipts, service
 from vigil.indicators.schemas import (
     HitOut,
     IndicatorOut,
@@ -157,10 +157,13 @@ def match(body: MatchIn, request: Request, actor: MatchKey) -> MatchOut:
     if state.match_quota is not None:
         state.match_quota.take(f"key:{actor.key_id}", len(items))
     outcomes = match_items(state.matcher, items)
+    day = receipts.today()
     results = [MatchResult(
         index=i, verdict=o.verdict, suppressed_by_allow_list=o.suppressed,
         matches=[HitOut(indicator_id=int(h.key), list=h.list.name, trust=h.trust,
-                        signal_type=h.signal_type.value, distance=h.distance, label=h.label)
+                        signal_type=h.signal_type.value, distance=h.distance, label=h.label,
+                        match_id=receipts.match_id(state.receipt_key, actor.organisation_id,
+                                                   int(h.key), day))
                  for h in o.hits]) for i, o in enumerate(outcomes)]
     with unit_of_work(request) as s:
         record(s, actor, AuditAction.MATCH_QUERIED,

@@ -84,10 +84,25 @@ _TARGET = {t.event: t.target for t in TRANSITIONS}
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
     state: dict[int, Replayed] = {}
     lists: dict[str, Trust] = {}
+    approved: set[object] = set()  # organisations that may review (logs before approvals: all)
+    kinds: dict[object, object] = {}
     for leaf in leaves:
         name = leaf.get("event")
         if name == "list:created":
             lists[leaf["list"]] = _list_trust(leaf)
+            continue
+        if name == "org:created":
+            kinds[leaf.get("org")] = leaf.get("kind")
+            if leaf.get("approved", True):
+                approved.add(leaf.get("org"))
+            continue
+        if name == "org:approved":
+            by = leaf.get("by")
+            may = kinds.get(by) == "auditor" or (kinds.get(by) == "partner_centre" and by in approved)
+            if by == leaf.get("org") or not may:
+                report.problems.append(f"log: organisation {leaf.get('org')} was approved by "
+                                       f"{leaf.get('by')}, which may not approve it")
+            approved.add(leaf.get("org"))
             continue
         try:
             event = IndicatorEvent(str(name))
@@ -111,6 +126,9 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
         if row is not None and row.two_organisations and old is not None and org == old.proposer_org:
             report.problems.append(f"log: indicator {ind} was verified by the organisation "
                                    "that proposed it (two-organisation rule)")
+        if row is not None and row.two_organisations and org not in approved:
+            report.problems.append(f"log: indicator {ind} was verified by organisation {org} "
+                                   "before a second party approved it to review")
         if leaf.get("status") not in (None, target.value):
             report.problems.append(f"log: indicator {ind}'s {event.value} entry says status "
                                    f"{leaf.get('status')!r}, the lifecycle says {target.value!r}")

@@ -107,6 +107,8 @@ class HitOut(BaseModel):
     signal_type: str
     distance: int | None
     label: str | None
+    match_id: str = Field(description="your receipt for this hit: give it with feedback "
+                                      "(POST /v1/match/feedback) within 30 days")
 
 
 class MatchResult(BaseModel):

@@ -8,6 +8,7 @@ whatever it was issued with). What a principal may *read* is decided by each dom
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,6 +42,9 @@ class Scope(StrEnum):
     STATS_READ = "stats:read"
     #: Classify reported URLs, run proactive searches, follow notices (analysts, hotlines).
     TAKEDOWN_MANAGE = "takedown:manage"
+    #: Approve a new organisation that may review indicators (a second party to the Centre
+    #: that created it: an approved partner centre, or an auditor).
+    ORGS_APPROVE = "orgs:approve"
 
 
 _ALL = frozenset(Scope)
@@ -48,7 +52,8 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.CENTRE: _ALL,
     OrgKind.PARTNER_CENTRE: frozenset({
         Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
-        Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ, Scope.STATS_READ}),
+        Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ, Scope.STATS_READ,
+        Scope.ORGS_APPROVE}),
     # (reports:review stays with the Centre: it reads the reports themselves)
     OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
                                  Scope.REPORTS_SUBMIT}),
@@ -61,8 +66,23 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     # An auditor checks that what is distributed (lists, their trust, the change feeds) equals
     # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
-                                Scope.STATS_READ, Scope.LISTS_DOWNLOAD}),
+                                Scope.STATS_READ, Scope.LISTS_DOWNLOAD, Scope.ORGS_APPROVE}),
 }
+
+#: Kinds whose organisations may review indicators: a new one must be approved by a second
+#: party before its keys can, or the Centre alone could meet the two-organisation rule by
+#: creating a partner and verifying its own proposals with that partner's key.
+REVIEWING_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if Scope.INDICATORS_REVIEW in scopes)
+
+
+def effective_scopes(kind: OrgKind, approved: bool, granted: Iterable[str | Scope]) -> frozenset[Scope]:
+    """What a key (or a staff account's key) of an organisation may do now: what it was
+    granted, within what the organisation's kind allows, and without reviewing indicators
+    while a reviewing organisation waits for its approval. The one place that says so."""
+    scopes = frozenset(Scope(s) for s in granted) & KIND_SCOPES[kind]
+    if kind in REVIEWING_KINDS and not approved:
+        scopes -= {Scope.INDICATORS_REVIEW}
+    return scopes
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from vigil.clock import now
 from vigil.config import Settings
 from vigil.errors import Conflict, Invalid, NotFound
 from vigil.orgs import service as orgs
-from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope
+from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
 from vigil.orgs.models import Organisation, StaffAccount, WebSession
 
 ROLE_SCOPES: dict[str, frozenset[Scope]] = {
@@ -118,8 +118,8 @@ def principal_of(account: StaffAccount) -> Principal:
     key = account.api_key
     org = key.organisation
     kind = OrgKind(org.kind)
-    scopes = frozenset(Scope(s) for s in key.scopes.split()) & KIND_SCOPES[kind]
-    return Principal(org.id, org.name, kind, org.member_state, key.id, account.username, scopes)
+    return Principal(org.id, org.name, kind, org.member_state, key.id, account.username,
+                     effective_scopes(kind, org.approved_at is not None, key.scopes.split()))
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from vigil.deps import DbId, OrgsManageKey, unit_of_work
+from vigil.deps import DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES, Invalid
 from vigil.orgs import accounts, service
-from vigil.orgs.access import OrgKind, Scope
+from vigil.orgs.access import REVIEWING_KINDS, OrgKind, Scope
 from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -21,7 +21,18 @@ def create_org(body: OrgIn, request: Request, actor: OrgsManageKey) -> OrgOut:
                       f"{', '.join(k.value for k in OrgKind)})") from None
     with unit_of_work(request) as s:
         org = service.create_organisation(s, actor, body.name, kind, body.member_state)
-        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state)
+        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
+                      approved=org.approved_at is not None or OrgKind(org.kind) not in REVIEWING_KINDS)
+
+
+@router.post("/orgs/{org_id}/approve", response_model=OrgOut)
+def approve_org(org_id: DbId, request: Request, actor: OrgsApproveKey) -> OrgOut:
+    """A second party (an approved partner centre, or an auditor) approves a new organisation
+    that may review indicators; until then its keys cannot verify anything."""
+    with unit_of_work(request) as s:
+        org = service.approve_organisation(s, actor, org_id)
+        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
+                      approved=True)
 
 
 @router.post("/orgs/{org_id}/keys", response_model=KeyOut, status_code=201)

@@ -16,6 +16,10 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(32))
     member_state: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: For organisations whose kind may review indicators: when a second party (an approved
+    #: reviewing organisation, or an auditor) approved it; until then its keys cannot review.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
 
 
 class ApiKey(Base):

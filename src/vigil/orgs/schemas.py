@@ -14,6 +14,9 @@ class OrgOut(BaseModel):
     name: str
     kind: str
     member_state: str | None
+    approved: bool = Field(default=True, description=(
+        "false for a new organisation that may review indicators until a second party (an "
+        "approved partner centre, or an auditor) approves it: POST /v1/orgs/{id}/approve"))
 
 
 class KeyIn(BaseModel):

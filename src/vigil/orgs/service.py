@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Invalid, NotAuthenticated, NotFound
-from vigil.orgs.access import OrgKind, Principal, Scope, allowed_scopes, check_grant
+from vigil.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from vigil.orgs.access import REVIEWING_KINDS, OrgKind, Principal, Scope, check_grant, effective_scopes
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.translog import repository as translog
 
@@ -33,14 +33,47 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
     org = Organisation(name=name, kind=kind.value,
                        member_state=member_state.upper() if member_state else None,
                        created_at=now())
+    if kind in REVIEWING_KINDS and not session.scalar(select(Organisation.id).where(
+            Organisation.kind.in_([k.value for k in REVIEWING_KINDS]),
+            Organisation.approved_at.is_not(None)).limit(1)):
+        org.approved_at = org.created_at  # the first reviewing organisation: nobody to ask
     session.add(org)
     session.flush()
     # Who may verify indicators depends on organisations and keys: they are in the log too,
     # so that an auditor can see every organisation that ever took part in verification.
     translog.append(session, {"event": "org:created", "org": org.id, "kind": kind.value,
-                              "member_state": org.member_state, "at": org.created_at.isoformat()})
+                              "member_state": org.member_state,
+                              "approved": org.approved_at is not None or kind not in REVIEWING_KINDS,
+                              "at": org.created_at.isoformat()})
     record(session, actor, AuditAction.ORG_CREATED, subject=str(org.id),
            details={"kind": kind.value})
+    return org
+
+
+def approve_organisation(session: Session, actor: Principal, organisation_id: int) -> Organisation:
+    """A second party approves a new reviewing organisation: an approved partner centre or an
+    auditor — never the Centre, which creates organisations, and never the organisation
+    itself. Recorded in the log (``org:approved``) and the audit trail."""
+    actor.require(Scope.ORGS_APPROVE)
+    org = session.get(Organisation, organisation_id, with_for_update=True)
+    if org is None:
+        raise NotFound(f"no organisation {organisation_id}")
+    if OrgKind(org.kind) not in REVIEWING_KINDS:
+        raise Conflict(f"organisation {org.id} is a {org.kind}: it reviews no indicators and "
+                       "needs no approval")
+    if org.approved_at is not None:
+        raise Conflict(f"organisation {org.id} was approved already")
+    approver = session.get(Organisation, actor.organisation_id)
+    assert approver is not None
+    allowed = actor.kind is OrgKind.AUDITOR or (
+        actor.kind is OrgKind.PARTNER_CENTRE and approver.approved_at is not None)
+    if not allowed or approver.id == org.id:
+        raise Forbidden("a reviewing organisation is approved by a second party: an approved "
+                        "partner centre or an auditor, not the Centre that created it")
+    org.approved_at, org.approved_by_org = now(), approver.id
+    translog.append(session, {"event": "org:approved", "org": org.id, "by": approver.id,
+                              "at": org.approved_at.isoformat()})
+    record(session, actor, AuditAction.ORG_APPROVED, subject=str(org.id))
     return org
 
 
@@ -109,7 +142,6 @@ def authenticate(session: Session, token: str | None) -> Principal:
         raise bad
     org = key.organisation
     kind = OrgKind(org.kind)
-    granted = {Scope(s) for s in key.scopes.split()} & set(allowed_scopes(kind))
     return Principal(org.id, org.name, kind, org.member_state, key.id, key.holder,
-                     frozenset(granted))
+                     effective_scopes(kind, org.approved_at is not None, key.scopes.split()))
 

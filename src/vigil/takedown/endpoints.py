@@ -3,6 +3,8 @@ hosting directory, notices, crawls, figures, and the authorities' view of escala
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +26,7 @@ from vigil.takedown.schemas import (
     CrawlQueuedOut,
     CrawlStatusOut,
     HostingContactOut,
+    HostingProposalOut,
     HotlineUrlReportOut,
     NoticeDetailOut,
     NoticeEventOut,
@@ -96,12 +99,49 @@ class ContactIn(BaseModel):
 
 @router.put("/hosting-contacts", response_model=HostingContactOut)
 def set_contact(body: ContactIn, request: Request, actor: TakedownManageKey) -> HostingContactOut:
-    """Add or replace a hosting directory entry."""
+    """Add or replace a hosting directory entry — the Centre only (it decides where every
+    organisation's notices go); others propose entries."""
     with unit_of_work(request) as s:
         c = hosting.set_contact(s, actor, body.match, body.provider, body.email, body.webhook,
                                 body.country)
         return HostingContactOut(id=c.id, match=c.match, provider=c.provider, email=c.email,
                                  webhook=c.webhook, country=c.country)
+
+
+def _proposal(p: Any) -> HostingProposalOut:
+    return HostingProposalOut(id=p.id, match=p.match, provider=p.provider, email=p.email,
+                              webhook=p.webhook, country=p.country, status=p.status,
+                              proposed_at=p.proposed_at, decided_at=p.decided_at)
+
+
+@router.post("/hosting-contacts/proposals", response_model=HostingProposalOut, status_code=201)
+def propose_contact(body: ContactIn, request: Request, actor: TakedownManageKey) -> HostingProposalOut:
+    """Propose an entry for the hosting directory (the Centre approves or rejects it)."""
+    with unit_of_work(request) as s:
+        return _proposal(hosting.propose(s, actor, body.match, body.provider, body.email,
+                                         body.webhook, body.country))
+
+
+@router.get("/hosting-contacts/proposals", response_model=list[HostingProposalOut])
+def list_proposals(request: Request, actor: TakedownManageKey,
+                   status: str | None = Query(None, pattern="^(proposed|approved|rejected)$"),
+                   ) -> list[HostingProposalOut]:
+    """Proposals: all of them for the Centre, one's own for anyone else."""
+    with unit_of_work(request) as s:
+        return [_proposal(p) for p in hosting.proposals(s, actor, status)]
+
+
+class ProposalDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+
+
+@router.post("/hosting-contacts/proposals/{proposal_id}/decision", response_model=HostingProposalOut)
+def decide_proposal(proposal_id: DbId, body: ProposalDecisionIn, request: Request,
+                    actor: TakedownManageKey) -> HostingProposalOut:
+    """The Centre approves (the entry is written) or rejects a proposal."""
+    with unit_of_work(request) as s:
+        return _proposal(hosting.decide_proposal(s, actor, proposal_id, body.approve))
 
 
 @router.get("/notices", response_model=list[NoticeOut])

@@ -94,6 +94,26 @@ class HostingContact(Base):
     country: Mapped[str | None] = mapped_column(String(2))
 
 
+class HostingContactProposal(Base):
+    """An entry for the hosting directory proposed by another organisation (a hotline): the
+    directory decides where every organisation's notices and escalations go, so only the
+    Centre writes it, approving proposals or not."""
+
+    __tablename__ = "hosting_contact_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    webhook: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(String(2))
+    proposed_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), index=True)  # proposed | approved | rejected
+    decided_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class NoticeHash(Base):
     """A digest of what a notice's URL served, to recognise the same content at a new URL
     (re-upload) and to see whether a re-check still finds it."""

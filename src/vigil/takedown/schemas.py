@@ -75,6 +75,18 @@ class HostingContactOut(BaseModel):
     country: str | None
 
 
+class HostingProposalOut(BaseModel):
+    id: int
+    match: str
+    provider: str
+    email: str | None
+    webhook: str | None
+    country: str | None
+    status: str = Field(description="proposed, approved or rejected")
+    proposed_at: datetime
+    decided_at: datetime | None
+
+
 class CrawlQueuedOut(BaseModel):
     id: int
     status: str
