@@ -37,6 +37,7 @@ from vigil.errors import ERROR_RESPONSES, DomainError, NotFound
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
+from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import DailyQuota, RateLimiter
 from vigil.reports.endpoints import router as reports_router
@@ -100,6 +101,8 @@ class AppState:
     hit_counter: Any = None
     #: The key of match receipts (indicators/receipts.py), derived from the file key.
     receipt_key: bytes = b""
+    #: Failed workspace sign-ins by source (orgs/accounts.py).
+    login_throttle: Any = None
 
 
 class HealthOut(BaseModel):
@@ -208,7 +211,7 @@ def _keep_uploads_in_memory(max_file_bytes: int) -> None:
 
 
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
     # parts up to that size in memory never spills evidence to a temporary file.
     _keep_uploads_in_memory(settings.max_report_bytes)
@@ -241,6 +244,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
     state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
     state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
+    state.login_throttle = accounts.LoginThrottle(settings.login_max_failures,
+                                                  settings.login_lockout_minutes)
     state.hit_counter = HitCounter()
     if settings.match_hashes_per_day:
         state.match_quota = DailyQuota(settings.match_hashes_per_day)
@@ -253,7 +258,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         if request.url.path.startswith((web_render.PREFIX + "/", "/help/")) or request.url.path == "/report":
             return web_render.error_page(request, exc)
         headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message, **exc.details}},
+        details = dict(exc.details)
+        items = details.get("items")
+        if isinstance(items, list) and len(items) > 100:  # answers do not grow with the request
+            details["items"], details["more"] = items[:100], len(items) - 100
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message, **details}},
                             status_code=exc.status, headers=headers)
 
     @app.exception_handler(_BodyTooLarge)
@@ -276,10 +285,13 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        # At most the first 100 problems: an answer must not grow with a hostile request.
         items = [{"location": list(e.get("loc", ())), "error": e.get("msg", "")}
-                 for e in exc.errors()]
+                 for e in errors[:100]]
+        more = {"more": len(errors) - 100} if len(errors) > 100 else {}
         return JSONResponse({"error": {"code": "invalid", "message": "the request is invalid",
-                                       "items": items}}, status_code=422)
+                                       "items": items, **more}}, status_code=422)
 
     app.add_middleware(ObserveMiddleware, state=state)
 

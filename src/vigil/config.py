@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     #: How often each server worker polls the database for indicator changes (seconds).
     index_poll_interval: float = Field(default=0.25, gt=0, le=5)
     #: Largest batch a provider may send to POST /v1/match.
-    match_max_items: int = Field(default=1000, gt=0)
+    match_max_items: int = Field(default=1000, gt=0, le=10_000)
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_level: str = "INFO"
@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
     #: Retention of reports judged manifestly unfounded (shorter: nothing to act on).
     retention_days_unfounded: int = Field(default=90, gt=0)
-    #: Workspace sign-in: consecutive failures before an account is locked, and for how long.
+    #: Workspace sign-in: failures for one username from one address before that address's
+    #: attempts for it fail unchecked, and for how long (per source: nobody locks others out).
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1)
     #: A workspace session ends after this long without a request, and after ``..._max_hours``.

@@ -78,6 +78,7 @@ class ErrorDetail(BaseModel):
     code: str
     message: str
     items: list[ErrorItem] | None = None
+    more: int | None = None  # problems beyond the first 100 of ``items``
 
 
 class ErrorOut(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import traceback
 from datetime import timedelta
@@ -31,7 +32,7 @@ from vigil.jobs.queue import enqueue
 from vigil.orgs.models import Organisation
 from vigil.reports.assessment import assess
 from vigil.reports.handoff import Handoff, Notice, NullHandoff
-from vigil.reports.retention import RetentionResult, apply_retention
+from vigil.reports.retention import RetentionResult, apply_retention, sweep_orphans
 from vigil.reports.storage import FileStore, load_file_key
 from vigil.takedown.notify import Notifier
 from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
@@ -75,14 +76,18 @@ class Worker:
             return None
         with transaction(self.factory) as s:
             result = apply_retention(s, self.settings, self.store)
+        with transaction(self.factory) as s:
+            result.orphans_deleted = sweep_orphans(s, self.store)
         self._last_retention = time.monotonic()
         return result
 
-    def _claim(self) -> Job | None:
+    def _claim(self, long: bool = False) -> Job | None:
+        """The next due job of the short queue (or, with ``long``, of the long one)."""
+        kinds = Job.kind.in_(LONG_JOBS) if long else Job.kind.not_in(LONG_JOBS)
         with transaction(self.factory) as s:
             t = now()
             candidate = s.scalar(
-                select(Job).where(or_(
+                select(Job).where(kinds, or_(
                     (Job.status == "queued") & (Job.run_after <= t),
                     (Job.status == "running") & (Job.locked_until < t)))
                 .order_by(Job.id).limit(1))
@@ -100,34 +105,46 @@ class Worker:
             return candidate
 
     def run_once(self) -> int:
-        """Run every job that is due; returns how many ran."""
+        """Run every short job that is due (assessments, hand-offs, webhooks); returns how
+        many ran. Long jobs (crawls) have a queue of their own (:meth:`run_long_once`): an
+        hour-long crawl never holds an urgent report unassessed."""
         self.matcher.sync(self.read_factory)
         ran = 0
         while (job := self._claim()) is not None:
             ran += 1
             try:
-                if job.kind in LONG_JOBS:
-                    # Long jobs write in transactions of their own as they go (a crawl's
-                    # frontier): they must not run inside the job's transaction.
-                    self._run_long(job)
-                    with transaction(self.factory) as s:
-                        s.execute(update(Job).where(Job.id == job.id)
-                                  .values(status="done", locked_until=None))
-                    continue
                 with transaction(self.factory) as s:
                     self._run(s, job)
                     s.execute(update(Job).where(Job.id == job.id)
                               .values(status="done", locked_until=None))
             except Exception:
-                error = traceback.format_exc(limit=5)
-                log.exception("job %s (%s) failed", job.id, job.kind)
-                with transaction(self.factory) as s:
-                    failed = job.attempts >= MAX_ATTEMPTS
-                    s.execute(update(Job).where(Job.id == job.id).values(
-                        status="failed" if failed else "queued", last_error=error[-4000:],
-                        locked_until=None,
-                        run_after=now() + timedelta(seconds=2 ** job.attempts)))
+                self._failed(job)
         return ran
+
+    def run_long_once(self) -> int:
+        """Run the long jobs that are due, one after the other; returns how many ran."""
+        ran = 0
+        while (job := self._claim(long=True)) is not None:
+            ran += 1
+            try:
+                # Long jobs write in transactions of their own as they go (a crawl's
+                # frontier): they must not run inside the job's transaction.
+                self._run_long(job)
+                with transaction(self.factory) as s:
+                    s.execute(update(Job).where(Job.id == job.id)
+                              .values(status="done", locked_until=None))
+            except Exception:
+                self._failed(job)
+        return ran
+
+    def _failed(self, job: Job) -> None:
+        error = traceback.format_exc(limit=5)
+        log.exception("job %s (%s) failed", job.id, job.kind)
+        with transaction(self.factory) as s:
+            failed = job.attempts >= MAX_ATTEMPTS
+            s.execute(update(Job).where(Job.id == job.id).values(
+                status="failed" if failed else "queued", last_error=error[-4000:],
+                locked_until=None, run_after=now() + timedelta(seconds=2 ** job.attempts)))
 
     def _run(self, session: Session, job: Job) -> None:
         payload = json.loads(job.payload)
@@ -229,7 +246,19 @@ class Worker:
         with transaction(self.factory) as s:
             return signed_head(s, self._tree, self._signer).size
 
-    def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0) -> None:
+    def run_forever(self, interval: float = 0.5, retention_every: float = 3600.0,
+                    queues: tuple[str, ...] = ("short", "long")) -> None:
+        """Serve the queues until stopped: long jobs on a thread of their own, so that the
+        short queue and the periodic work never wait for them."""
+        if "long" in queues:
+            def long_loop() -> None:
+                while True:
+                    if self.run_long_once() == 0:
+                        time.sleep(interval)
+
+            threading.Thread(target=long_loop, name="vigil-long-jobs", daemon=True).start()
+        if "short" not in queues:
+            threading.Event().wait()
         while True:
             if time.monotonic() - self._last_retention > retention_every:
                 self.retention()

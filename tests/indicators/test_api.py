@@ -94,11 +94,17 @@ def test_match_validation_and_limits(client: TestClient, factory: sessionmaker[S
     token = w.tokens["provider"]
     r = client.post("/v1/match", headers=auth(token), json={"items": [
         {"signal_type": "pdq", "value": PDQ}, {"signal_type": "pdq", "value": "nothex"},
-        {"signal_type": "tlsh", "value": "x"}, {"signal_type": "md5", "value": 42}]})
+        {"signal_type": "tlsh", "value": "x"}, {"signal_type": "md5", "value": "ab"}]})
     assert r.status_code == 422
     items = r.json()["error"]["items"]
     assert [i["index"] for i in items] == [1, 2, 3]
     assert "unknown signal type 'tlsh'" in items[1]["error"]
+    # a value of the wrong JSON type is refused by the schema, naming where it is
+    r = client.post("/v1/match", headers=auth(token), json={"items": [
+        {"signal_type": "pdq", "value": PDQ}, {"signal_type": "md5", "value": 42}]})
+    assert r.status_code == 422
+    assert all(i["location"][:4] == ["body", "items", 1, "value"]
+               for i in r.json()["error"]["items"])
     r = client.post("/v1/match", headers=auth(token),
                     json={"items": [{"signal_type": "md5", "value": MD5}] * 1001})
     assert r.status_code == 413

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -125,3 +126,29 @@ def test_failed_transaction_leaves_no_leaf_and_no_audit(factory: sessionmaker[Se
         after = (s.scalar(select(func.count()).select_from(LogEntry)),
                  s.scalar(select(func.count()).select_from(AuditEvent)))
     assert after == before
+
+
+def test_a_vpdq_query_compares_only_videos_that_share_a_frame(
+        factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """vPDQ queries go through the frame index: one query against many listed videos compares
+    with the one that shares frames, not with every video (a long query against a few
+    videos cost half a minute of CPU before)."""
+    from tests.fixtures.videos import write_video
+    from tests.fixtures.world import active_indicator, build_world
+    from vigil.indicators import matcher as live
+    from vigil.matching.policy import Item, match_items
+    from vigil.matching.signals import SignalType
+    from vigil.matching.video import hash_video_file
+
+    w = build_world(factory)
+    videos = [hash_video_file(write_video(tmp_path / f"v{i}.mp4", seed=200 + i)).vpdq for i in range(6)]
+    for v in videos:
+        active_indicator(factory, w, "vpdq", v.to_str())
+    m = live.LiveMatcher()
+    m.sync(factory)
+    compared = []
+    real = live.vpdq_compare
+    monkeypatch.setattr(live, "vpdq_compare", lambda q, t, **kw: compared.append(t) or real(q, t, **kw))
+    (out,) = match_items(m, [Item.of((SignalType.VPDQ, videos[3]))])
+    assert out.verdict.value == "verified_match" and len(out.hits) == 1
+    assert [[f.pdq for f in v.frames] for v in compared] == [[f.pdq for f in videos[3].frames]]

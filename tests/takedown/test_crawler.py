@@ -86,7 +86,7 @@ def test_crawl_through_the_api_and_the_worker(db_url: str, data_dir: Path,
         assert client.post("/v1/crawls", headers=auth(w.tokens["provider"]), json={
             "seeds": ["http://hosting-a.test/"], "allowed_domains": ["hosting-a.test"]}
         ).status_code == 403
-        Worker(factory, factory, settings=_settings(site, data_dir)).run_once()
+        Worker(factory, factory, settings=_settings(site, data_dir)).run_long_once()
         status = client.get(f"/v1/crawls/{crawl_id}", headers=auth(w.tokens["centre"])).json()
     assert status["status"] == "done" and status["matched"] == 2
     # A verified hit became a classified URL report and a notice; a hit on a victim's own
@@ -223,3 +223,38 @@ def test_crawl_from_the_command_line(tmp_path: Path, site: Site) -> None:
     outside = subprocess.run([*cmd[:5], "http://elsewhere.test/", "--domain", "hosting-a.test"],
                              capture_output=True, text=True, env=env, timeout=300, check=False)
     assert outside.returncode == 2 and "outside the allowed domains" in outside.stderr
+
+
+def test_a_long_crawl_never_holds_up_reports_and_can_be_cancelled(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session], site: Site) -> None:
+    """Crawls have a queue of their own: a crawl waiting an hour between requests does not keep
+    an urgent report unassessed. A crawl stops at its time limit (resumable) or when cancelled."""
+    from tests.reports.test_reports import report_body
+
+    w = build_world(factory)
+    build_site(site)
+    with make_client(db_url, data_dir, resolver_overrides=site.overrides) as client:
+        slow = client.post("/v1/crawls", headers=auth(w.tokens["centre"]), json={
+            "seeds": [site.url("hosting-a.test", "/")], "allowed_domains": ["hosting-a.test"],
+            "per_host_delay": 3600}).json()
+        rep = client.post("/v1/reports", headers=auth(w.tokens["provider"]), json=report_body(
+            urgent=True, urgent_reason="a child at risk now")).json()
+        worker = Worker(factory, factory, settings=_settings(site, data_dir))
+        assert worker.run_once() >= 1  # the short queue: the report, not the crawl
+        got = client.get(f"/v1/reports/{rep['id']}", headers=auth(w.tokens["provider"])).json()
+        assert got["status"] == "forwarded"
+        assert client.get(f"/v1/crawls/{slow['id']}", headers=auth(w.tokens["centre"])).json()["status"] == "queued"
+        r = client.post(f"/v1/crawls/{slow['id']}/cancel", headers=auth(w.tokens["centre"]))
+        assert r.status_code == 200 and r.json()["status"] == "cancelled"
+        assert worker.run_long_once() == 1  # taken, and it stops at once
+        status = client.get(f"/v1/crawls/{slow['id']}", headers=auth(w.tokens["centre"])).json()
+        assert status["status"] == "cancelled" and status["urls"] == {"page:queued": 1}
+    # A time limit stops a crawl, resumable.
+    with transaction(factory) as s:
+        crawl_id = create_crawl(s, w.principals["centre"], [site.url("hosting-a.test", "/")],
+                                ["hosting-a.test"], CrawlOptions(per_host_delay=0.2, max_seconds=0.3)).id
+    stats = crawl_job(factory, factory, _settings(site, data_dir), crawl_id, workers=1)
+    assert not stats.finished
+    with factory() as s:
+        crawl = s.get(Crawl, crawl_id)
+        assert crawl is not None and crawl.status == "stopped"

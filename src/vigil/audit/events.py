@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     NOTICE_CLOSED = "notice:closed"
     CRAWL_STARTED = "crawl:started"
     CRAWL_FINISHED = "crawl:finished"
+    CRAWL_CANCELLED = "crawl:cancelled"
     HOSTING_CONTACT_SET = "hosting:contact_set"
     HOSTING_CONTACT_PROPOSED = "hosting:contact_proposed"
     HOSTING_CONTACT_DECIDED = "hosting:contact_decided"

@@ -13,8 +13,13 @@ from vigil.cli._console import err_console
 def worker_command(
     once: Annotated[bool, typer.Option(help="Run the jobs that are due, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
+    queue: Annotated[str, typer.Option(help="Which jobs: 'short' (assessments, hand-offs, "
+                                       "webhooks, and the periodic work), 'long' (crawls), or "
+                                       "'all' (long ones on a thread of their own).")] = "all",
 ) -> None:
-    """Take jobs from the database and run them (several workers may share the queue)."""
+    """Take jobs from the database and run them (several workers may share the queues)."""
+    if queue not in ("short", "long", "all"):
+        raise typer.BadParameter("--queue is short, long or all")
     from vigil.config import Settings
     from vigil.db import make_engine, session_factory
     from vigil.migrations import upgrade
@@ -45,7 +50,8 @@ def worker_command(
     worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
                     settings=settings, store=store)
     if once:
-        ran = worker.run_once()
+        ran = (worker.run_once() if queue != "long" else 0) + (
+            worker.run_long_once() if queue != "short" else 0)
         kept = worker.retention()
         notices = worker.takedown()
         err_console.print(f"ran {ran} job(s); retention deleted {kept.files_deleted if kept else 0}"
@@ -54,4 +60,4 @@ def worker_command(
                           f"{notices} takedown notice(s)")
         return
     err_console.print("vigil worker: waiting for jobs")
-    worker.run_forever(interval)
+    worker.run_forever(interval, queues=("short", "long") if queue == "all" else (queue,))

@@ -7,7 +7,12 @@ the feed every ``index_poll_interval`` seconds, so a verification or retraction 
 any worker is visible in every worker within about that interval; the worker that made the
 change syncs right after its commit.
 
-Index ids are indicator ids. The matcher is a :class:`~vigil.matching.policy.CandidateSource`:
+Index ids are indicator ids. vPDQ queries go through an index too: every usable frame of every
+video indicator is in a PDQ index of frames, a query's frames find the candidate videos there,
+and only those are compared by vPDQ's rule (a match needs at least one close pair of frames, so
+no match is missed) — not a comparison with every video on the list.
+
+The matcher is a :class:`~vigil.matching.policy.CandidateSource`:
 PDQ queries use the largest threshold of any list and every candidate carries its list (name,
 trust, threshold); :func:`vigil.matching.policy.match_items` applies the rules.
 """
@@ -29,10 +34,12 @@ from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
 from vigil.matching.policy import Candidate, ListRef, Trust
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash
-from vigil.matching.video import vpdq_compare
+from vigil.matching.video import usable_frames, vpdq_compare
 
 log = logging.getLogger(__name__)
 
+#: Frame slots per video indicator in the frame index (vPDQ hashes carry at most 100,000).
+FRAME_SLOTS = 1 << 17
 _DIGEST_SIZE = {SignalType.MD5: 16, SignalType.SHA256: 32, SignalType.VIDEO_MD5: 16}
 _TYPES = list(SignalType)
 _TYPE_CODES = {st: i for i, st in enumerate(_TYPES)}
@@ -44,6 +51,9 @@ class LiveMatcher:
         self.pdq = PdqIndex()
         self.exact = {st: ExactIndex(size) for st, size in _DIGEST_SIZE.items()}
         self.videos: dict[int, VpdqHash] = {}
+        #: Usable frames of every video indicator: id = indicator id * FRAME_SLOTS + frame.
+        self.frames = PdqIndex()
+        self._frame_count: dict[int, int] = {}
         # Per indicator id, in numpy arrays rather than a dict of tuples: a million Python
         # objects would cost ~200 MB and make every full garbage collection pause requests.
         self._list_of = np.zeros(0, np.int32)  # 0: not loaded
@@ -113,7 +123,13 @@ class LiveMatcher:
                 pdq_ids.append(ind_id)
                 pdq_values.append(value)
             elif st is SignalType.VPDQ:
-                self.videos[ind_id] = VpdqHash.parse(value)
+                video = VpdqHash.parse(value)
+                self.videos[ind_id] = video
+                frames = usable_frames(video)[: FRAME_SLOTS - 1]
+                if frames:
+                    self.frames.add(pack_hex(frames),
+                                    np.arange(len(frames), dtype=np.int64) + ind_id * FRAME_SLOTS)
+                    self._frame_count[ind_id] = len(frames)
             else:
                 exact[st][0].append(ind_id)
                 exact[st][1].append(value)
@@ -133,6 +149,9 @@ class LiveMatcher:
                 self.pdq.remove([ind_id])
             elif st is SignalType.VPDQ:
                 self.videos.pop(ind_id, None)
+                n = self._frame_count.pop(ind_id, 0)
+                if n:
+                    self.frames.remove(np.arange(n, dtype=np.int64) + ind_id * FRAME_SLOTS)
             else:
                 self.exact[st].remove([ind_id])
 
@@ -194,10 +213,19 @@ class LiveMatcher:
         return out
 
     def vpdq_candidates(self, video: VpdqHash) -> list[Candidate]:
-        """Videos matching frame by frame within their list's threshold (vPDQ's rule)."""
+        """Videos matching frame by frame within their list's threshold (vPDQ's rule), among
+        those that share at least one close frame with the query (the frame index)."""
+        frames = usable_frames(video)
+        if not frames or not len(self.frames):
+            return []
+        t = max((li.pdq_threshold for li in self.lists.values()), default=PDQ_DEFAULT_THRESHOLD)
+        near = self.frames.search_batch(pack_hex(frames), t)
         out = []
-        for ind_id, target in list(self.videos.items()):
+        for ind_id in sorted({int(i) // FRAME_SLOTS for i in near.ids.tolist()}):
+            target = self.videos.get(ind_id)
             info = self.lists.get(int(self._list_of[ind_id])) if self._loaded(ind_id) else None
+            if target is None:
+                continue
             if info is None:
                 continue
             result = vpdq_compare(video, target, distance=info.pdq_threshold)

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.indicators.lifecycle import commitment
 from vigil.indicators.models import Indicator
@@ -90,13 +89,31 @@ class IndicatorOut(BaseModel):
     commitment: str
 
 
+#: The most hashes one match call may carry, whatever VIGIL_MATCH_MAX_ITEMS says: checked
+#: while the body is read, before anything is validated item by item.
+MATCH_HARD_LIMIT = 10_000
+#: The most frames a vPDQ query may carry (an hour and a half at one frame a second).
+VPDQ_QUERY_FRAMES = 6_000
+
+
 class MatchItem(BaseModel):
-    signal_type: str
-    value: Any
+    signal_type: str = Field(max_length=16)
+    value: str | list[str] = Field(description=(
+        "hex for PDQ and digests; vPDQ as threatexchange's text (a JSON list of "
+        "\"<pdq>,<quality>,<timestamp>\") or that list itself"))
+
+    @field_validator("value")
+    @classmethod
+    def _bounded(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, str) and len(v) > 100 * VPDQ_QUERY_FRAMES:
+            raise ValueError(f"a hash of at most {100 * VPDQ_QUERY_FRAMES} characters")
+        if isinstance(v, list) and (len(v) > VPDQ_QUERY_FRAMES or any(len(f) > 100 for f in v)):
+            raise ValueError(f"a vPDQ of at most {VPDQ_QUERY_FRAMES} frames")
+        return v
 
 
 class MatchIn(BaseModel):
-    items: list[MatchItem]
+    items: list[MatchItem] = Field(max_length=MATCH_HARD_LIMIT)
 
 
 class HitOut(BaseModel):

@@ -171,6 +171,11 @@ def _usable(frames: tuple[VpdqFrame, ...], quality: int) -> list[str]:
     return out
 
 
+def usable_frames(video: VpdqHash, quality: int = PDQ_MIN_QUALITY) -> list[str]:
+    """The frames vPDQ compares: distinct hashes of frames good enough to match on."""
+    return _usable(video.frames, quality)
+
+
 def vpdq_compare(query: VpdqHash, target: VpdqHash, *,
                  distance: int = PDQ_DEFAULT_THRESHOLD,
                  quality: int = PDQ_MIN_QUALITY) -> VpdqMatch:

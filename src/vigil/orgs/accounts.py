@@ -8,10 +8,11 @@ at "the key" — the two-person rule, provenance, the audit trail — applies to
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.config import Settings
-from vigil.errors import Conflict, Invalid, NotFound
+from vigil.errors import Conflict, Invalid, NotFound, RateLimited
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
 from vigil.orgs.models import Organisation, StaffAccount, WebSession
@@ -130,7 +131,6 @@ class SignIn:
     token: str | None = None
     session: WebSession | None = None
     account: StaffAccount | None = None
-    locked_minutes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -141,39 +141,91 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def sign_in(session: Session, settings: Settings, username: str, password: str) -> SignIn:
+class LoginThrottle:
+    """Failed sign-ins counted by *source* (the client's address), in this server process:
+    after ``max_failures`` failures for one username from one address, that address's
+    attempts for that username fail without a check for ``minutes``; after ten times as many
+    from one address, for any username, its attempts get a 429 that says so. Nobody can lock
+    another person out from elsewhere, and a blocked attempt answers exactly like a wrong
+    password (the same message, status and argon2 time): sign-in tells nothing about which
+    usernames exist or are being attacked."""
+
+    def __init__(self, max_failures: int, minutes: int) -> None:
+        self.max_failures = max_failures
+        self.window = minutes * 60.0
+        self._lock = threading.Lock()
+        self._fails: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str], t: float) -> list[float]:
+        hits = [x for x in self._fails.get(key, []) if x > t - self.window]
+        self._fails[key] = hits
+        return hits
+
+    def check_source(self, source: str) -> None:
+        """Raises :class:`~vigil.errors.RateLimited` for a source over its overall budget."""
+        t = time.monotonic()
+        with self._lock:
+            n = len(self._recent((source, ""), t))
+        if n >= 10 * self.max_failures:
+            raise RateLimited("too many failed sign-ins from your address; try again later",
+                              retry_after=int(self.window))
+
+    def blocked(self, source: str, username: str) -> bool:
+        with self._lock:
+            return len(self._recent((source, username), time.monotonic())) >= self.max_failures
+
+    def failed(self, source: str, username: str) -> bool:
+        """Count a failure; True when this source is now blocked for this username."""
+        t = time.monotonic()
+        with self._lock:
+            if len(self._fails) > 100_000:  # bounded memory under a flood of sources
+                self._fails.clear()
+            for key in ((source, username), (source, "")):
+                self._fails.setdefault(key, []).append(t)
+            return len(self._recent((source, username), t)) >= self.max_failures
+
+    def succeeded(self, source: str, username: str) -> None:
+        with self._lock:
+            self._fails.pop((source, username), None)
+
+
+def sign_in(session: Session, settings: Settings, username: str, password: str, *,
+            source: str = "unknown", throttle: LoginThrottle | None = None) -> SignIn:
+    """Check a password; every failure — unknown user, disabled account, wrong password, a
+    source blocked for this username — gives the same :class:`SignIn` after the same work."""
     t = now()
+    name = username.strip().lower()
+    if throttle is not None:
+        throttle.check_source(source)
     account = session.scalar(select(StaffAccount).where(
-        StaffAccount.username == username.strip().lower()).with_for_update(of=StaffAccount))
-    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password or "-")
-        return SignIn()
-    actor = principal_of(account)
-    if account.locked_until is not None and _aware(account.locked_until) > t:
-        left = _aware(account.locked_until) - t
-        return SignIn(locked_minutes=max(1, int(left.total_seconds() // 60) + 1))
+        StaffAccount.username == name).with_for_update(of=StaffAccount))
+    usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
+    blocked = throttle is not None and throttle.blocked(source, name)
     try:
-        _hasher.verify(account.password_hash, password)
+        _hasher.verify(account.password_hash if usable and account else _DUMMY_HASH, password or "-")
+        ok = usable and not blocked
     except (VerificationError, InvalidHashError):
-        account.failed_logins += 1
-        record(session, actor, AuditAction.ACCOUNT_SIGN_IN_FAILED, subject=str(account.id),
-               details={"failures": account.failed_logins})
-        if account.failed_logins >= settings.login_max_failures:
-            account.locked_until = t + timedelta(minutes=settings.login_lockout_minutes)
-            account.failed_logins = 0
-            record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
-                   details={"minutes": settings.login_lockout_minutes})
-            return SignIn(locked_minutes=settings.login_lockout_minutes)
+        ok = False
+    if not ok or account is None:
+        if usable and account is not None:
+            actor = principal_of(account)
+            record(session, actor, AuditAction.ACCOUNT_SIGN_IN_FAILED, subject=str(account.id),
+                   details={"blocked_source": blocked})
+            if throttle is not None and not blocked and throttle.failed(source, name):
+                record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
+                       details={"minutes": settings.login_lockout_minutes, "per_source": True})
+        elif throttle is not None:
+            throttle.failed(source, name)
         return SignIn()
-    account.failed_logins, account.locked_until = 0, None
+    if throttle is not None:
+        throttle.succeeded(source, name)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)
     web = WebSession(id=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32),
                      created_at=t, last_seen_at=t)
     session.add(web)
-    record(session, actor, AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id))
+    record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id))
     return SignIn(token, web, account)
 
 

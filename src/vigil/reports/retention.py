@@ -26,6 +26,7 @@ from vigil.reports.storage import FileStore
 class RetentionResult:
     files_deleted: int = 0
     personal_data_deleted: int = 0
+    orphans_deleted: int = 0
 
 
 def apply_retention(session: Session, settings: Settings, store: FileStore,
@@ -60,3 +61,22 @@ def apply_retention(session: Session, settings: Settings, store: FileStore,
                details={"reason": "retention"})
         result.personal_data_deleted += 1
     return result
+
+
+def sweep_orphans(session: Session, store: FileStore, older_than: float = 3600.0) -> int:
+    """Delete ciphertext no report file points at (a crash between writing a file and its
+    transaction's commit leaves one); only files older than ``older_than`` seconds, so that an
+    upload in progress is never touched. Returns how many were deleted."""
+    names = store.keys(older_than)
+    if not names:
+        return 0
+    known = set(session.scalars(select(ReportFile.storage_key).where(
+        ReportFile.storage_key.in_([n for n in names if not n.endswith(".tmp")]))))
+    gone = 0
+    for name in names:
+        if name not in known:
+            store.remove_name(name)
+            gone += 1
+    if gone:
+        record(session, None, AuditAction.REPORT_FILES_DELETED, details={"orphans": gone})
+    return gone

@@ -54,7 +54,7 @@ class FileStore:
     def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
         self._aead = AESGCM(key)
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, storage_key: str) -> Path:
         if not storage_key.isalnum():
@@ -86,3 +86,15 @@ class FileStore:
 
     def delete(self, storage_key: str) -> None:
         self._path(storage_key).unlink(missing_ok=True)
+
+    def keys(self, older_than: float) -> list[str]:
+        """Stored keys (and half-written ``.tmp`` files) last changed over ``older_than``
+        seconds ago."""
+        cutoff = time.time() - older_than
+        return [p.name for p in self.root.glob("*/*")
+                if p.is_file() and p.stat().st_mtime < cutoff]
+
+    def remove_name(self, name: str) -> None:
+        stem = name.removesuffix(".tmp")
+        if stem.isalnum():
+            (self.root / stem[:2] / name).unlink(missing_ok=True)

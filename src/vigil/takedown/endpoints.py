@@ -20,6 +20,7 @@ from vigil.deps import (
 from vigil.errors import ERROR_RESPONSES
 from vigil.jobs.queue import enqueue
 from vigil.takedown import hosting, repository, service
+from vigil.takedown.crawler import crawl as crawler
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
 from vigil.takedown.schemas import (
     ClassifiedUrlReportOut,
@@ -185,13 +186,16 @@ class CrawlIn(BaseModel):
     per_host_delay: float = Field(default=1.0, ge=0, le=3600)
     obey_robots: bool = True
     workers: int = Field(default=2, ge=1, le=8, description="local worker processes")
+    max_minutes: int = Field(default=360, ge=1, le=7 * 24 * 60,
+                             description="stop (resumable) after this long")
 
 
 @router.post("/crawls", response_model=CrawlQueuedOut, status_code=202)
 def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> CrawlQueuedOut:
     """Queue a proactive search; ``vigil worker`` runs it."""
     opts = CrawlOptions(max_depth=body.max_depth, max_pages=body.max_pages,
-                        per_host_delay=body.per_host_delay, obey_robots=body.obey_robots)
+                        per_host_delay=body.per_host_delay, obey_robots=body.obey_robots,
+                        max_seconds=body.max_minutes * 60.0)
     with unit_of_work(request) as s:
         crawl = create_crawl(s, actor, body.seeds, body.allowed_domains, opts)
         enqueue(s, "crawl", {"crawl_id": crawl.id, "workers": body.workers})
@@ -202,6 +206,15 @@ def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> Cr
 def crawl_status(crawl_id: DbId, request: Request, actor: TakedownManageKey) -> CrawlStatusOut:
     with unit_of_work(request) as s:
         return CrawlStatusOut.model_validate(repository.crawl_status(s, actor, crawl_id))
+
+
+@router.post("/crawls/{crawl_id}/cancel", response_model=CrawlQueuedOut)
+def cancel_crawl(crawl_id: DbId, request: Request, actor: TakedownManageKey) -> CrawlQueuedOut:
+    """Stop a crawl for good (the one who started it, or the Centre); a running crawl stops
+    with its next batch of results."""
+    with unit_of_work(request) as s:
+        crawl = crawler.cancel_crawl(s, actor, crawl_id)
+        return CrawlQueuedOut(id=crawl.id, status=crawl.status)
 
 
 @router.get("/takedown/stats", response_model=TakedownStatsOut)

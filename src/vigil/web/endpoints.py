@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from vigil.charts import bar_chart
 from vigil.db import transaction
+from vigil.deps import client_address
 from vigil.indicators import service as indicators
 from vigil.orgs import accounts
 from vigil.orgs.access import Scope
@@ -74,13 +75,13 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)],
                       status=403)
     state = request.app.state.vigil
     with transaction(state.session) as s:
-        outcome = accounts.sign_in(s, state.settings, username, password)
+        outcome = accounts.sign_in(s, state.settings, username, password,
+                                   source=client_address(request), throttle=state.login_throttle)
     if not outcome.ok or outcome.account is None or outcome.token is None:
-        message = (translate(lang, "login.locked", minutes=outcome.locked_minutes)
-                   if outcome.locked_minutes else translate(lang, "login.failed"))
+        # One answer for every failure: a wrong password, an unknown user, a blocked source.
         return render(request, "login.html", {"login_csrf": cookie, "next": _safe_next(next),
-                                              "error": message, "username": username},
-                      status=423 if outcome.locked_minutes else 401)
+                                              "error": translate(lang, "login.failed"),
+                                              "username": username}, status=401)
     with state.read_session() as s:
         signed = accounts.resolve(s, state.settings, outcome.token)
     assert signed is not None

@@ -110,8 +110,6 @@ EN: dict[str, str] = {
     "login.password": "Password",
     "login.submit": "Sign in",
     "login.failed": "Wrong username or password.",
-    "login.locked": "This account is locked after repeated failed sign-ins. Try again in "
-                    "{minutes} minutes.",
     "login.signed_out": "You are signed out.",
     "dash.title": "Dashboard",
     "dash.waiting": "Waiting for review",
@@ -373,8 +371,6 @@ DE: dict[str, str] = {
     "login.password": "Passwort",
     "login.submit": "Anmelden",
     "login.failed": "Benutzername oder Passwort ist falsch.",
-    "login.locked": "Dieses Konto ist nach wiederholten Fehlversuchen gesperrt. Versuchen Sie "
-                    "es in {minutes} Minuten erneut.",
     "login.signed_out": "Sie sind abgemeldet.",
     "dash.title": "Übersicht",
     "dash.waiting": "Warten auf Prüfung",

@@ -137,11 +137,11 @@ def _read_flash(request: Request) -> tuple[str, str] | None:
     from urllib.parse import unquote
 
     raw = request.cookies.get(FLASH_COOKIE)
-    if not raw:
+    if not raw or len(raw) > 4096:  # ours are short; anything else is not ours
         return None
     try:
         kind, text = json.loads(unquote(raw))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     return (kind, text) if kind in ("ok", "error") and isinstance(text, str) else None
 

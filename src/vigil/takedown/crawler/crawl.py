@@ -33,7 +33,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.egress import EgressPolicy
-from vigil.errors import Invalid, NotFound
+from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.policy import Outcome, Verdict, match_items
 from vigil.orgs.access import Principal, Scope
@@ -41,6 +41,7 @@ from vigil.takedown import service
 from vigil.takedown.crawler.tasks import MediaResult, PageResult, TaskOptions, fetch_batch
 from vigil.takedown.fetch import fetch, make_client
 from vigil.takedown.models import Crawl, CrawlUrl
+from vigil.takedown.repository import readable_crawls
 from vigil.takedown.urls import host_of, in_domains, normalise, url_key
 
 ROBOTS_AGENT = "vigil-takedown"
@@ -60,10 +61,14 @@ class CrawlOptions:
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 15.0
     in_flight: int = 16
+    #: A crawl stops (resumable) after this long, whatever is left.
+    max_seconds: float = 6 * 3600.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_depth <= 50:
             raise Invalid("max_depth must be 0-50")
+        if not 0 < self.max_seconds <= 7 * 86400:
+            raise Invalid("max_seconds must be more than 0 and at most a week")
         if self.per_host_delay < 0 or self.in_flight < 1 or self.max_bytes < 1 or self.timeout <= 0:
             raise Invalid("per_host_delay >= 0, in_flight >= 1, max_bytes >= 1, timeout > 0")
 
@@ -120,6 +125,21 @@ def create_crawl(session: Session, actor: Principal | None, seeds: list[str],
                              depth=0, state="queued"))
     record(session, actor, AuditAction.CRAWL_STARTED, subject=str(crawl.id),
            details={"domains": domains, "seeds": len(clean)})
+    return crawl
+
+
+def cancel_crawl(session: Session, actor: Principal, crawl_id: int) -> Crawl:
+    """Stop a crawl (queued or running) for good; the one who started it, or the Centre."""
+    actor.require(Scope.TAKEDOWN_MANAGE)
+    crawl = session.scalar(select(Crawl).where(Crawl.id == crawl_id, readable_crawls(actor))
+                           .with_for_update())
+    if crawl is None:
+        raise NotFound(f"no crawl {crawl_id}")
+    if crawl.status in ("done", "cancelled"):
+        raise Conflict(f"crawl {crawl_id} is {crawl.status} already")
+    crawl.status = "cancelled"
+    crawl.finished_at = now()
+    record(session, actor, AuditAction.CRAWL_CANCELLED, subject=str(crawl.id))
     return crawl
 
 
@@ -190,8 +210,19 @@ class Crawler:
                              .order_by(CrawlUrl.id).limit(5000)).all()
         return deque((r.id, r.url, r.kind, r.depth) for r in rows if r.id not in exclude)
 
+    def _cancelled(self) -> bool:
+        with self.factory() as s:
+            return s.scalar(select(Crawl.status).where(Crawl.id == self.crawl_id)) == "cancelled"
+
     def run(self, stop_after: int | None = None) -> CrawlStats:
+        """Crawl until the frontier is empty, ``stop_after`` URLs were processed, the time
+        limit passed (status ``stopped``: ``vigil crawl resume`` continues) or someone cancelled
+        it (``POST /v1/crawls/{id}/cancel``; checked with every batch of results)."""
         start = time.monotonic()
+        if self._cancelled():
+            self.stats.finished = True
+            self._client.close()
+            return self.stats
         with transaction(self.factory) as s:
             s.execute(update(Crawl).where(Crawl.id == self.crawl_id).values(status="running"))
         inflight: dict[Future[Any], list[Row]] = {}
@@ -200,6 +231,7 @@ class Crawler:
         processed = 0
         last_flush = time.monotonic()
         stopped = False
+        outcome = "done"
         while True:
             if not pending and not inflight:
                 self._flush(buffer)
@@ -225,18 +257,27 @@ class Crawler:
                 busy_ids = {r[0] for rows in inflight.values() for r in rows}
                 pending.extend(r for r in self._flush(buffer) if r[0] not in busy_ids)
                 last_flush = time.monotonic()
+                if self._cancelled():
+                    outcome = "cancelled"
+                    break
             if stop_after is not None and processed >= stop_after:
                 stopped = True
                 break
+            if time.monotonic() - start > self.opts.max_seconds:
+                outcome = "stopped"
+                break
+        for f in inflight:  # what is still running is fetched again on resume
+            f.cancel()
         self._flush(buffer)
         self.stats.seconds += time.monotonic() - start
         if not stopped:
             with transaction(self.factory) as s:
-                s.execute(update(Crawl).where(Crawl.id == self.crawl_id)
-                          .values(status="done", finished_at=now()))
+                s.execute(update(Crawl).where(Crawl.id == self.crawl_id, Crawl.status != "cancelled")
+                          .values(status=outcome, finished_at=now()))
                 record(s, None, AuditAction.CRAWL_FINISHED, subject=str(self.crawl_id),
-                       details={k: v for k, v in self.stats.to_json().items() if k != "seconds"})
-            self.stats.finished = True
+                       details={"outcome": outcome, **{k: v for k, v in self.stats.to_json().items()
+                                                       if k != "seconds"}})
+            self.stats.finished = outcome == "done"
         self._client.close()
         return self.stats
 
