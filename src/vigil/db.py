@@ -11,6 +11,8 @@ the same transaction as the action.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import threading
 import weakref
@@ -20,7 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import DateTime, MetaData, Text, TypeDecorator, create_engine, event, literal_column, select, update
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -54,6 +59,106 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class ColumnKeyMissing(RuntimeError):
+    """Sealed personal data whose key this process does not hold (``VIGIL_FILE_KEY`` changed
+    or not given)."""
+
+
+_SEAL_PREFIX = "pd1:"
+_column_keys: dict[str, AESGCM] = {}
+_current_key: list[str] = []
+_keys_lock = threading.Lock()
+
+
+def column_key_from(file_key: bytes) -> bytes:
+    """The 32-byte key for personal-data columns, derived from the evidence-file key
+    (HKDF-SHA256, RFC 5869) so that one secret is kept and each use has its own key."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"vigil personal-data columns v1").derive(file_key)
+
+
+def use_column_key(key: bytes) -> str:
+    """Seal personal-data columns with ``key`` from now on in this process (values sealed
+    with keys used before stay readable). Returns the key's id, which each value carries."""
+    if len(key) != 32:
+        raise ValueError("a column key is 32 bytes (AES-256)")
+    kid = hashlib.sha256(b"vigil-column-key-id" + key).hexdigest()[:12]
+    with _keys_lock:
+        _column_keys[kid] = AESGCM(key)
+        _current_key[:] = [kid]
+    return kid
+
+
+def seal_text(value: str, where: str) -> str:
+    """``value`` sealed with AES-256-GCM as ``pd1:<key id>:<base64(nonce ‖ ciphertext)>``;
+    ``where`` (``table.column``) is bound as associated data, so a value moved to another
+    column does not open. Raises :class:`ColumnKeyMissing` when no key is in use."""
+    with _keys_lock:
+        if not _current_key:
+            raise ColumnKeyMissing("no key for personal data: the process did not load "
+                                   "VIGIL_FILE_KEY (vigil.reports.storage.load_file_key)")
+        kid = _current_key[0]
+        aead = _column_keys[kid]
+    nonce = os.urandom(12)
+    ct = aead.encrypt(nonce, value.encode("utf-8", "surrogatepass"), where.encode())
+    return f"{_SEAL_PREFIX}{kid}:{base64.b64encode(nonce + ct).decode()}"
+
+
+def open_text(stored: str, where: str) -> str:
+    """The value :func:`seal_text` sealed. A value written before columns were sealed (no
+    ``pd1:`` prefix) comes back as it is until :func:`reseal_plaintext` rewrites it."""
+    if not stored.startswith(_SEAL_PREFIX):
+        return stored
+    kid, _, blob = stored[len(_SEAL_PREFIX):].partition(":")
+    with _keys_lock:
+        aead = _column_keys.get(kid)
+    if aead is None:
+        raise ColumnKeyMissing(f"personal data in {where} is sealed with key {kid}, which "
+                               "this process does not hold (was VIGIL_FILE_KEY changed?)")
+    raw = base64.b64decode(blob)
+    return aead.decrypt(raw[:12], raw[12:], where.encode()).decode("utf-8", "surrogatepass")
+
+
+class PersonalText(TypeDecorator[str]):
+    """Free text that may hold personal data and that nothing queries (a report's details,
+    a complainant's statement): sealed before it reaches the database and opened when read,
+    like the evidence files (issue 13). ``where`` names the column for the associated data."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else seal_text(value, self.where)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else open_text(value, self.where)
+
+
+def personal_columns() -> list[tuple[Any, Any]]:
+    """Every (table, column) declared :class:`PersonalText`: found from the metadata, so a new
+    one is sealed, swept and tested without a list to keep in step."""
+    return [(t, c) for t in Base.metadata.sorted_tables for c in t.columns
+            if isinstance(c.type, PersonalText)]
+
+
+def reseal_plaintext(session: Session, batch: int = 500) -> int:
+    """Rewrite up to ``batch`` personal values per column that were stored before sealing (a
+    database from an older version). Returns how many were sealed."""
+    n = 0
+    for table, col in personal_columns():
+        raw = literal_column(f"{table.name}.{col.name}", Text())  # as stored, not opened
+        rows = session.execute(select(table.c.id, raw).where(
+            col.isnot(None), ~raw.startswith(_SEAL_PREFIX)).limit(batch)).all()
+        for row_id, value in rows:
+            session.execute(update(table).where(table.c.id == row_id).values({col.name: value}))
+            n += 1
+    return n
 
 
 def _private_file(path: Path) -> None:

@@ -25,7 +25,7 @@ from vigil.accountability import flood, usage
 from vigil.audit.seal import seal
 from vigil.clock import now
 from vigil.config import Settings
-from vigil.db import transaction
+from vigil.db import reseal_plaintext, transaction
 from vigil.indicators.matcher import LiveMatcher
 from vigil.jobs.models import Job
 from vigil.jobs.queue import enqueue
@@ -78,6 +78,8 @@ class Worker:
             result = apply_retention(s, self.settings, self.store)
         with transaction(self.factory) as s:
             result.orphans_deleted = sweep_orphans(s, self.store)
+        with transaction(self.factory) as s:
+            result.personal_sealed = reseal_plaintext(s)
         self._last_retention = time.monotonic()
         return result
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base, UTCDateTime
+from vigil.db import Base, PersonalText, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -62,7 +62,7 @@ class Complaint(Base):
     provider_name: Mapped[str | None] = mapped_column(String(200))
     provider_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     reference: Mapped[str | None] = mapped_column(String(200))
-    statement: Mapped[str] = mapped_column(Text)
+    statement: Mapped[str] = mapped_column(PersonalText("complaints.statement"))
     indicator_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

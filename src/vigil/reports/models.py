@@ -15,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base, UTCDateTime
+from vigil.db import Base, PersonalText, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -41,14 +41,14 @@ class Report(Base):
     incident_at: Mapped[datetime] = mapped_column(UTCDateTime())
     concerns: Mapped[str] = mapped_column(String(24))  # known_material | new_material | solicitation
     urgent: Mapped[bool] = mapped_column(Boolean)
-    urgent_reason: Mapped[str | None] = mapped_column(Text)
+    urgent_reason: Mapped[str | None] = mapped_column(PersonalText("reports.urgent_reason"))
     legal_basis: Mapped[str] = mapped_column(String(200))
     declared_country: Mapped[str | None] = mapped_column(String(2))
     content_removed: Mapped[bool] = mapped_column(Boolean)
     incident_type: Mapped[str | None] = mapped_column(String(64))
     #: Personal data and the rest of the report (users, IPs, URLs, ...), as JSON. Deleted at
     #: the end of the retention period (anonymous counts stay).
-    details: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(PersonalText("reports.details"))
     priority: Mapped[int] = mapped_column(Integer, default=0, index=True)
     assessment: Mapped[str | None] = mapped_column(String(32))
     assessment_reason: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,8 @@ class RetentionResult:
     files_deleted: int = 0
     personal_data_deleted: int = 0
     orphans_deleted: int = 0
+    #: personal values from before columns were sealed, sealed now
+    personal_sealed: int = 0
 
 
 def apply_retention(session: Session, settings: Settings, store: FileStore,

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.config import Settings
+from vigil.db import column_key_from, use_column_key
 from vigil.errors import DomainError
 from vigil.translog.sth import write_new_secret
 
@@ -26,7 +27,16 @@ class StorageError(DomainError):
 
 def load_file_key(settings: Settings) -> bytes:
     """The 32-byte key: from ``VIGIL_FILE_KEY`` (base64), or outside production a key file
-    generated in the data directory. Production refuses to start without an explicit key."""
+    generated in the data directory. Production refuses to start without an explicit key.
+
+    Every process that loads it (server, worker, seed) also seals and opens the personal-data
+    columns with a key derived from it (:func:`vigil.db.use_column_key`)."""
+    key = _read_file_key(settings)
+    use_column_key(column_key_from(key))
+    return key
+
+
+def _read_file_key(settings: Settings) -> bytes:
     if settings.file_key:
         try:
             key = base64.b64decode(settings.file_key, validate=True)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base, UTCDateTime
+from vigil.db import Base, PersonalText, UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -23,7 +23,7 @@ class UrlReport(Base):
     host: Mapped[str] = mapped_column(String(255), index=True)
     source: Mapped[str] = mapped_column(String(16))  # public | hotline | crawler
     reporter_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(PersonalText("url_reports.description"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     classification: Mapped[str | None] = mapped_column(String(24))
     classification_country: Mapped[str | None] = mapped_column(String(2))

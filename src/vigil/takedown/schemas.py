@@ -27,6 +27,7 @@ class UrlReportOut(BaseModel):
     classification_country: str | None
     list: str | None = Field(description="the list whose indicator matched the URL's content")
     list_trust: str | None
+    description: str | None = Field(default=None, description="what the reporter wrote")
 
 
 class HotlineUrlReportOut(UrlReportOut):

@@ -345,7 +345,7 @@ def url_report_json(r: UrlReport) -> dict[str, object]:
     return {"id": r.public_id, "url": r.url, "host": r.host, "source": r.source,
             "created_at": r.created_at, "classification": r.classification,
             "classification_country": r.classification_country, "list": r.list_name,
-            "list_trust": r.list_trust}
+            "list_trust": r.list_trust, "description": r.description}
 
 
 def hashes_json(content: ContentHashes) -> str:
