@@ -82,6 +82,20 @@ TAMPERING = {
     "a list's trust raised": (
         "UPDATE hash_lists SET trust = 'verified' WHERE name = 'victim-submitted'",
         "trust is 'verified' but the log says 'unverified'"),
+    "an indicator's status changed": (
+        "UPDATE indicators SET status = 'retracted' WHERE id = (SELECT MIN(id) FROM indicators)",
+        "status is 'retracted' but the log says 'active'"),
+    "an indicator's value changed": (
+        "UPDATE indicators SET value = 'ffffffffffffffffffffffffffffffff'"
+        " WHERE id = (SELECT MIN(id) FROM indicators)", "differs from what the log committed"),
+    "a log entry deleted": (
+        "DELETE FROM log_entries WHERE \"index\" = 1", "entry 1 is missing"),
+    "a log entry's leaf rewritten": (
+        "UPDATE log_entries SET leaf = (SELECT leaf FROM log_entries WHERE \"index\" = 0)"
+        " WHERE \"index\" = 1", "leaf does not match its hash"),
+    "a signed head's root rewritten": (
+        "UPDATE tree_heads SET root = (SELECT leaf_hash FROM log_entries WHERE \"index\" = 0)",
+        "tree head signature is invalid"),
     "the log's size rewritten": (
         "UPDATE log_state SET size = size + 5", "size is recorded as"),
 }
