@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     match_hashes_per_day: int = Field(default=10_000_000, ge=0)
     #: Quarantine an indicator when this many different organisations report false positives.
     quarantine_false_positive_orgs: int = Field(default=2, ge=1)
+    #: How many different indicators one organisation's false positives may help quarantine a
+    #: day; beyond that its feedback waits for reviewers (who get an alert).
+    quarantine_feedback_per_day: int = Field(default=20, ge=0)
     #: Flood guard: quarantine an indicator whose matches this hour exceed ``flood_factor``
     #: times its average hour of the past week, and at least ``flood_min_hits``.
     flood_factor: float = Field(default=20.0, gt=1)

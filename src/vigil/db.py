@@ -161,10 +161,20 @@ def reseal_plaintext(session: Session, batch: int = 500) -> int:
     return n
 
 
+def private_dir(path: Path) -> Path:
+    """A folder of vigil's data (the data folder, the evidence store) that only the service's
+    user may enter: created 0700, and narrowed to 0700 when found wider (an older version, or
+    a hand-made folder). Returns ``path``."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def _private_file(path: Path) -> None:
     """The SQLite file (personal data, evidence metadata) readable by the service's user only:
     created 0600 in a 0700 folder; SQLite gives its -wal and -shm files the same mode."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     elif path.stat().st_mode & 0o077:

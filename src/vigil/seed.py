@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.config import Settings
-from vigil.db import transaction
+from vigil.db import private_dir, transaction
 from vigil.indicators import service as indicators
 from vigil.indicators.models import HashList
 from vigil.matching.hashing import hash_image_bytes
@@ -65,11 +65,8 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
             keys.append({"organisation": name, "kind": kind.value, "holder": holder,
                          "key": issued.token})
             principals[kind] = orgs.authenticate(s, issued.token)
-        # The partner centre reviews only once a second party (the oversight office) approved it.
-        orgs.approve_organisation(s, principals[OrgKind.AUDITOR],
-                                  principals[OrgKind.PARTNER_CENTRE].organisation_id)
-        principals[OrgKind.PARTNER_CENTRE] = orgs.authenticate(
-            s, next(k["key"] for k in keys if k["kind"] == OrgKind.PARTNER_CENTRE.value))
+        # Set up by the operator: the founding organisations, approved from the start (an
+        # organisation the Centre adds later through the API waits for a second party).
         indicators.create_list(s, None, "known-material", "verified", 31,
                                "Verified indicators of known material (demo: benign images)")
         indicators.create_list(s, None, "victim-submitted", "unverified", 31,
@@ -99,7 +96,7 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
                              "kind": kind.value})
     if settings is not None:
         seed_reports(factory, settings, principals[OrgKind.PROVIDER])
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     out.touch(mode=0o600)
     out.write_text(json.dumps({"keys": keys, "accounts": accounts}, indent=2) + "\n")
     return out

@@ -191,10 +191,26 @@ class Worker:
             self._post(name or "", url, payload["payload"])
 
     def _run_long(self, job: Job) -> None:
+        # The lease is renewed while the job runs, so no second worker starts it again; if
+        # this process dies, the lease runs out within LEASE and another worker resumes it.
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(LEASE.total_seconds() / 3):
+                with transaction(self.factory) as s:
+                    s.execute(update(Job).where(Job.id == job.id, Job.status == "running")
+                              .values(locked_until=now() + LEASE))
+
+        beat = threading.Thread(target=renew, name=f"vigil-lease-{job.id}", daemon=True)
+        beat.start()
+        try:
+            self._run_long_job(job)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run_long_job(self, job: Job) -> None:
         payload = json.loads(job.payload)
-        with transaction(self.factory) as s:  # a long lease: no second worker starts it again
-            s.execute(update(Job).where(Job.id == job.id)
-                      .values(locked_until=now() + timedelta(hours=24)))
         if job.kind == "crawl":
             if self.settings is None:
                 raise ValueError("a crawl job needs the worker's settings")

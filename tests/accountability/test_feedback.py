@@ -4,10 +4,12 @@ follows every step."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.fixtures.api import auth
+from tests.fixtures.api import auth, make_client
 from tests.fixtures.world import build_world
 from vigil.db import transaction
 from vigil.indicators import service as indicators
@@ -95,3 +97,33 @@ def test_feedback_is_no_oracle_and_needs_a_real_match(client: TestClient,
     r = client.post("/v1/match/feedback", headers=provider,
                     json={"indicator_id": pending, "verdict": "false_positive"})
     assert r.status_code == 422  # the old form, by id, is refused
+
+
+def test_two_organisations_cannot_quarantine_a_whole_list(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    """A provider holds the lists, so it can get a receipt for every listed hash by matching
+    it. Past its daily budget, its false positives wait for reviewers, who get one alert."""
+    w = build_world(factory)
+    values = [f"{i:02x}" * 16 for i in range(0x30, 0x35)]
+    with transaction(factory) as s:
+        for v in values:
+            (ind,) = indicators.propose(s, w.principals["centre"], [
+                indicators.Proposal("md5", v, "known-material", "test")])
+            indicators.verify(s, w.principals["partner"], ind.id)
+        other = orgs.create_organisation(s, None, "Second Provider", OrgKind.PROVIDER)
+        second = orgs.issue_key(s, None, other.id, "p2", set(KIND_SCOPES[OrgKind.PROVIDER])).token
+    with make_client(db_url, data_dir, quarantine_feedback_per_day=2) as client:
+        state = client.app.state.vigil  # type: ignore[attr-defined]
+        state.matcher.sync(state.read_session)
+        quarantined = []
+        for token in (w.tokens["provider"], second):
+            hits = client.post("/v1/match", headers=auth(token), json={"items": [
+                {"signal_type": "md5", "value": v} for v in values]}).json()["results"]
+            for result in hits:
+                r = client.post("/v1/match/feedback", headers=auth(token), json={
+                    "match_id": result["matches"][0]["match_id"], "verdict": "false_positive"})
+                assert r.status_code == 201
+                quarantined.append(r.json()["quarantined"])
+        assert quarantined.count(True) == 2  # the budget, not the list
+        alerts = client.get("/v1/alerts", headers=auth(w.tokens["centre"])).json()
+        assert [a["kind"] for a in alerts].count("feedback_volume") == 2  # one per organisation

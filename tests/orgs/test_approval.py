@@ -4,11 +4,15 @@ review indicators is approved by a second party first — and the log audit chec
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
 from tests.fixtures.world import build_world
 from vigil.indicators.log_audit import replay
+from vigil.orgs import accounts
+from vigil.orgs.access import Scope
+from vigil.orgs.models import StaffAccount
 from vigil.translog.audit import AuditReport
 
 
@@ -54,3 +58,70 @@ def test_the_log_audit_refuses_a_verification_by_an_unapproved_organisation() ->
     replay(leaves, report)
     assert any("before a second party approved it" in p for p in report.problems), report.problems
     assert any("may not approve it" in p for p in report.problems), report.problems
+
+
+def _propose(client: TestClient, token: str, value: str) -> int:
+    r = client.post("/v1/indicators", headers=auth(token), json={"items": [
+        {"signal_type": "md5", "value": value, "list": "known-material", "legal_basis": "x"}]})
+    assert r.status_code == 201, r.text
+    return int(r.json()[0]["id"])
+
+
+def test_a_key_the_centre_issues_to_an_approved_partner_cannot_review_until_confirmed(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """The Centre issues keys; a key that would act as another organisation (review, approve)
+    works as such only once a second party confirms it — or the Centre could verify its own
+    proposals with a key it minted for the partner."""
+    w = build_world(factory)
+    centre = auth(w.tokens["centre"])
+    partner_org = w.principals["partner"].organisation_id
+    r = client.post(f"/v1/orgs/{partner_org}/keys", headers=centre, json={
+        "holder": "minted", "scopes": ["indicators:review", "indicators:read"]})
+    assert r.status_code == 201 and r.json()["approved"] is False
+    minted, minted_id = r.json()["token"], r.json()["id"]
+    ind = _propose(client, w.tokens["centre"], "cd" * 16)
+    assert client.post(f"/v1/indicators/{ind}/verify", headers=auth(minted)).status_code == 403
+    # Not the Centre, not the key's own organisation: another second party confirms it.
+    assert client.post(f"/v1/keys/{minted_id}/approve", headers=centre).status_code == 403
+    assert client.post(f"/v1/keys/{minted_id}/approve",
+                       headers=auth(w.tokens["partner"])).status_code == 403
+    r = client.post(f"/v1/keys/{minted_id}/approve", headers=auth(w.tokens["auditor"]))
+    assert r.status_code == 200 and r.json()["approved"] is True
+    client.app.state.vigil.principals._entries.clear()  # type: ignore[attr-defined]
+    assert client.post(f"/v1/indicators/{ind}/verify", headers=auth(minted)).status_code == 200
+    # The same for a workspace account the Centre makes for the partner.
+    r = client.post(f"/v1/orgs/{partner_org}/accounts", headers=centre,
+                    json={"username": "minted.reviewer", "role": "reviewer"})
+    assert r.status_code == 201
+    with factory() as s:
+        account = s.scalars(select(StaffAccount).where(
+            StaffAccount.username == "minted.reviewer")).one()
+        assert Scope.INDICATORS_REVIEW not in accounts.principal_of(account).scopes
+    # Keys that act as no second party, and the Centre's own keys, need nobody.
+    r = client.post(f"/v1/orgs/{partner_org}/keys", headers=centre,
+                    json={"holder": "matcher", "scopes": ["match"]})
+    assert r.json()["approved"] is True
+    r = client.post(f"/v1/orgs/{w.principals['centre'].organisation_id}/keys", headers=centre,
+                    json={"holder": "own reviewer", "scopes": ["indicators:review"]})
+    assert r.json()["approved"] is True
+
+
+def test_an_auditor_the_centre_creates_cannot_approve_until_approved(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """Otherwise the Centre creates an auditor, has it approve a partner it also created, and
+    verifies its own proposals with the partner's key."""
+    w = build_world(factory)
+    centre = auth(w.tokens["centre"])
+    r = client.post("/v1/orgs", headers=centre, json={"name": "Puppet office", "kind": "auditor"})
+    assert r.status_code == 201 and r.json()["approved"] is False
+    puppet = r.json()["id"]
+    token = client.post(f"/v1/orgs/{puppet}/keys", headers=centre, json={
+        "holder": "x", "scopes": ["orgs:approve", "audit:read"]}).json()["token"]
+    shadow = client.post("/v1/orgs", headers=centre,
+                         json={"name": "Shadow two", "kind": "partner_centre"}).json()["id"]
+    assert client.post(f"/v1/orgs/{shadow}/approve", headers=auth(token)).status_code == 403
+    # The founding auditor approves the new one; then it may approve others.
+    assert client.post(f"/v1/orgs/{puppet}/approve",
+                       headers=auth(w.tokens["auditor"])).status_code == 200
+    client.app.state.vigil.principals._entries.clear()  # type: ignore[attr-defined]
+    assert client.post(f"/v1/orgs/{shadow}/approve", headers=auth(token)).status_code == 200

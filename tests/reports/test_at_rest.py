@@ -21,7 +21,7 @@ from tests.fixtures.api import auth, make_client
 from tests.fixtures.world import build_world
 from tests.reports.test_reports import report_body
 from vigil.config import Settings
-from vigil.db import ColumnKeyMissing, open_text, personal_columns, seal_text, use_column_key
+from vigil.db import ColumnKeyMissing, open_text, personal_columns, private_dir, seal_text, use_column_key
 from vigil.migrations import upgrade
 from vigil.reports.storage import FileStore, load_file_key
 from vigil.samples import encode, pattern_image
@@ -36,6 +36,22 @@ def test_a_new_data_directory_is_private(tmp_path: Path) -> None:
         pass
     for path in (data, data / "vigil.db", data / "files"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_evidence_is_private_and_wide_folders_are_narrowed(tmp_path: Path) -> None:
+    root = tmp_path / "files"
+    root.mkdir(mode=0o777)
+    root.chmod(0o777)  # made by hand, or by an older version
+    store = FileStore(root, bytes(32))
+    key, _ = store.put(b"ciphertext to be", b"aad")
+    stored = root / key[:2] / key
+    for path in (root, stored.parent, stored):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    private_dir(data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
 
 def test_orphan_ciphertext_is_swept(client: TestClient, factory: sessionmaker[Session],

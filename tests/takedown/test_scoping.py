@@ -18,6 +18,8 @@ from vigil.db import transaction
 from vigil.indicators import service as indicators
 from vigil.indicators.matcher import LiveMatcher
 from vigil.matching.hashing import hash_image_bytes
+from vigil.orgs import service as orgs
+from vigil.orgs.access import KIND_SCOPES, OrgKind
 from vigil.samples import encode, pattern_image
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
 from vigil.takedown.models import Notice
@@ -46,7 +48,16 @@ def test_a_report_of_the_same_url_tells_nothing_about_others(
         # Nobody but the Centre reads the crawl.
         assert client.get(f"/v1/crawls/{crawl_id}", headers=auth(w.tokens["centre"])).status_code == 200
         assert client.get(f"/v1/crawls/{crawl_id}", headers=auth(w.tokens["provider"])).status_code == 403
-        # One classification decides every waiting report of the URL.
+        # A hotline's classification settles its own report only: never the public's, a
+        # provider's or the crawler's (one of which waits for an analyst: a victim's hash).
+        with transaction(factory) as s:
+            org = orgs.create_organisation(s, None, "Hotline", OrgKind.HOTLINE)
+            hotline = auth(orgs.issue_key(s, None, org.id, "k", set(KIND_SCOPES[OrgKind.HOTLINE])).token)
+        mine = client.post("/v1/url-reports", headers=hotline, json={"url": url}).json()["id"]
+        r = client.post(f"/v1/url-reports/{mine}/classification", headers=hotline,
+                        json={"classification": "not_illegal"})
+        assert r.status_code == 200, r.text
+        # One classification by the Centre decides every waiting report of the URL.
         waiting = client.get("/v1/url-reports", headers=auth(w.tokens["centre"]),
                              params={"classified": False}).json()
         assert len(waiting) == 3

@@ -47,7 +47,8 @@ def feedback(body: FeedbackIn, request: Request, actor: MatchKey) -> MatchFeedba
     with unit_of_work(request) as s:
         fb, quarantined = service.record_feedback(
             s, actor, body.match_id, body.verdict, body.reference,
-            state.settings.quarantine_false_positive_orgs, state.receipt_key)
+            state.settings.quarantine_false_positive_orgs, state.receipt_key,
+            state.settings.quarantine_feedback_per_day)
         out = MatchFeedbackOut(id=fb.id, indicator_id=fb.indicator_id, verdict=fb.verdict,
                                quarantined=quarantined)
     if quarantined:

@@ -9,6 +9,8 @@ then reinstates it or retracts it.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -38,13 +40,32 @@ def quarantine(session: Session, ind: Indicator, kind: str, message: str,
     return True
 
 
+def _within_budget(session: Session, org_id: int, indicator_id: int, budget: int) -> bool:
+    """Whether ``org_id``'s false positive on the indicator is among the first ``budget``
+    different indicators it called false in the last day. A provider holds the lists, so it
+    can get a receipt for any listed hash by matching it: receipts alone cannot stop two
+    organisations from quarantining a whole list; the budget does."""
+    firsts = session.execute(
+        select(MatchFeedback.indicator_id, func.min(MatchFeedback.id).label("first"))
+        .where(MatchFeedback.organisation_id == org_id,
+               MatchFeedback.verdict == "false_positive",
+               MatchFeedback.at >= now() - timedelta(days=1))
+        .group_by(MatchFeedback.indicator_id)
+        .order_by("first").limit(budget)).all()
+    return any(i == indicator_id for i, _ in firsts)
+
+
 def record_feedback(session: Session, actor: Principal, match_id: str, verdict: str,
                     reference: str | None, threshold_orgs: int,
-                    key: bytes) -> tuple[MatchFeedback, bool]:
+                    key: bytes, daily_budget: int = 20) -> tuple[MatchFeedback, bool]:
     """Record a verdict on a match the caller received (its ``match_id``, from ``POST
     /v1/match``); returns it and whether the indicator was quarantined by it. A receipt that
     is not the caller's, or too old, is "no such match" — one answer whatever the indicator's
-    status, so feedback tells nothing about indicators."""
+    status, so feedback tells nothing about indicators.
+
+    An organisation's false positives count towards quarantine for at most ``daily_budget``
+    different indicators a day (``VIGIL_QUARANTINE_FEEDBACK_PER_DAY``); beyond that they are
+    kept, reviewers get one alert a day about the organisation, and reviewers decide."""
     actor.require(Scope.MATCH)
     if verdict not in VERDICTS:
         raise Invalid(f"verdict must be one of {', '.join(VERDICTS)}")
@@ -61,15 +82,29 @@ def record_feedback(session: Session, actor: Principal, match_id: str, verdict: 
     record(session, actor, AuditAction.MATCH_FEEDBACK, subject=str(ind.id),
            details={"verdict": verdict})
     since = ind.decided_at
-    orgs = session.scalar(select(func.count(func.distinct(MatchFeedback.organisation_id))).where(
+    if verdict == "false_positive" and not _within_budget(session, actor.organisation_id,
+                                                          ind.id, daily_budget):
+        _alert_volume(session, actor)
+        return fb, False
+    voters = session.scalars(select(func.distinct(MatchFeedback.organisation_id)).where(
         MatchFeedback.indicator_id == ind.id, MatchFeedback.verdict == "false_positive",
-        *([MatchFeedback.at >= since] if since else [])))
+        *([MatchFeedback.at >= since] if since else []))).all()
+    orgs = sum(1 for org in voters if _within_budget(session, org, ind.id, daily_budget))
     if verdict == "false_positive" and ind.status == IndicatorStatus.ACTIVE and (orgs or 0) >= threshold_orgs:
         quarantine(session, ind, "false_positives",
                    f"indicator {ind.id} quarantined: {orgs} organisations reported false "
                    "positives; review it, then reinstate or retract it", actor)
         return fb, True
     return fb, False
+
+
+def _alert_volume(session: Session, actor: Principal) -> None:
+    message = (f"{actor.organisation_name} called more indicators false today than its "
+               "feedback may quarantine; its false positives wait for a reviewer")
+    if session.scalar(select(Alert.id).where(Alert.kind == "feedback_volume",
+                                             Alert.message == message,
+                                             Alert.at >= now() - timedelta(days=1))) is None:
+        session.add(Alert(at=now(), kind="feedback_volume", indicator_id=None, message=message))
 
 
 def reinstate(session: Session, actor: Principal, indicator_id: int, reason: str) -> Indicator:

@@ -8,6 +8,7 @@ class AuditAction(StrEnum):
 
     ORG_CREATED = "org:created"
     ORG_APPROVED = "org:approved"
+    KEY_APPROVED = "key:approved"
     KEY_ISSUED = "key:issued"
     KEY_REVOKED = "key:revoked"
     LIST_CREATED = "list:created"

@@ -15,12 +15,12 @@ from vigil.cli._console import err_console
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     from vigil.config import Settings
-    from vigil.db import make_engine, session_factory, transaction
+    from vigil.db import make_engine, private_dir, session_factory, transaction
     from vigil.errors import DomainError
     from vigil.migrations import upgrade
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     try:

@@ -17,10 +17,11 @@ def db_upgrade() -> None:
     """Apply the migrations to the database in VIGIL_DATABASE_URL (default: SQLite in the data
     directory)."""
     from vigil.config import Settings
+    from vigil.db import private_dir
     from vigil.migrations import upgrade
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     err_console.print("database is up to date")
 
@@ -37,13 +38,13 @@ def serve_command(
     import uvicorn
 
     from vigil.config import Settings
-    from vigil.db import make_engine, session_factory
+    from vigil.db import make_engine, private_dir, session_factory
     from vigil.migrations import upgrade
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     if demo:
         from vigil.seed import seed_demo

@@ -50,10 +50,12 @@ def worker_command(
     worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
                     settings=settings, store=store)
     if once:
-        ran = (worker.run_once() if queue != "long" else 0) + (
-            worker.run_long_once() if queue != "short" else 0)
+        # Short jobs and the periodic work first: a crawl (which may run for hours) never
+        # holds them back.
+        ran = worker.run_once() if queue != "long" else 0
         kept = worker.retention()
         notices = worker.takedown()
+        ran += worker.run_long_once() if queue != "short" else 0
         err_console.print(f"ran {ran} job(s); retention deleted {kept.files_deleted if kept else 0}"
                           f" file(s) and personal data of "
                           f"{kept.personal_data_deleted if kept else 0} report(s); processed "

@@ -42,8 +42,8 @@ class Scope(StrEnum):
     STATS_READ = "stats:read"
     #: Classify reported URLs, run proactive searches, follow notices (analysts, hotlines).
     TAKEDOWN_MANAGE = "takedown:manage"
-    #: Approve a new organisation that may review indicators (a second party to the Centre
-    #: that created it: an approved partner centre, or an auditor).
+    #: Approve a new organisation that may review or approve, or a key the Centre issued to
+    #: one (a second party to the Centre: an approved partner centre, or an auditor).
     ORGS_APPROVE = "orgs:approve"
 
 
@@ -69,19 +69,35 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
                                 Scope.STATS_READ, Scope.LISTS_DOWNLOAD, Scope.ORGS_APPROVE}),
 }
 
-#: Kinds whose organisations may review indicators: a new one must be approved by a second
-#: party before its keys can, or the Centre alone could meet the two-organisation rule by
-#: creating a partner and verifying its own proposals with that partner's key.
+#: Scopes that make an organisation a *second party*: it reviews indicators (the second
+#: organisation of the two-organisation rule) or approves other second parties. Whoever holds
+#: them must really be that organisation, so they are the scopes the approval rules guard.
+SECOND_PARTY_SCOPES = frozenset({Scope.INDICATORS_REVIEW, Scope.ORGS_APPROVE})
+
+#: Kinds whose organisations may review indicators.
 REVIEWING_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if Scope.INDICATORS_REVIEW in scopes)
 
+#: Kinds whose new organisations must be approved by a second party before their second-party
+#: scopes work: every kind that may review or approve. Otherwise the Centre alone could meet the
+#: two-organisation rule by creating a partner (or an auditor that then approves a partner)
+#: and using its key. Organisations the operator sets up on the server (``vigil org add``,
+#: the seed) are the founding ones: approved from the start, and shown so in the log.
+APPROVED_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if scopes & SECOND_PARTY_SCOPES)
 
-def effective_scopes(kind: OrgKind, approved: bool, granted: Iterable[str | Scope]) -> frozenset[Scope]:
+#: Who may approve an organisation or a key: a second party, never the Centre.
+APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})
+
+
+def effective_scopes(kind: OrgKind, org_approved: bool, key_approved: bool,
+                     granted: Iterable[str | Scope]) -> frozenset[Scope]:
     """What a key (or a staff account's key) of an organisation may do now: what it was
-    granted, within what the organisation's kind allows, and without reviewing indicators
-    while a reviewing organisation waits for its approval. The one place that says so."""
+    granted, within what the organisation's kind allows, and without the second-party scopes
+    (:data:`SECOND_PARTY_SCOPES`) while the organisation waits for its approval or while the
+    key — issued by another organisation, the Centre — waits for a second party to confirm
+    that its holder is that organisation. The one place that says so."""
     scopes = frozenset(Scope(s) for s in granted) & KIND_SCOPES[kind]
-    if kind in REVIEWING_KINDS and not approved:
-        scopes -= {Scope.INDICATORS_REVIEW}
+    if (kind in APPROVED_KINDS and not org_approved) or not key_approved:
+        scopes -= SECOND_PARTY_SCOPES
     return scopes
 
 

@@ -120,7 +120,8 @@ def principal_of(account: StaffAccount) -> Principal:
     org = key.organisation
     kind = OrgKind(org.kind)
     return Principal(org.id, org.name, kind, org.member_state, key.id, account.username,
-                     effective_scopes(kind, org.approved_at is not None, key.scopes.split()))
+                     effective_scopes(kind, org.approved_at is not None,
+                                      key.approved_at is not None, key.scopes.split()))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from vigil.deps import DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES, Invalid
 from vigil.orgs import accounts, service
-from vigil.orgs.access import REVIEWING_KINDS, OrgKind, Scope
+from vigil.orgs.access import OrgKind, Scope
 from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -22,7 +22,7 @@ def create_org(body: OrgIn, request: Request, actor: OrgsManageKey) -> OrgOut:
     with unit_of_work(request) as s:
         org = service.create_organisation(s, actor, body.name, kind, body.member_state)
         return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
-                      approved=org.approved_at is not None or OrgKind(org.kind) not in REVIEWING_KINDS)
+                      approved=org.approved_at is not None)
 
 
 @router.post("/orgs/{org_id}/approve", response_model=OrgOut)
@@ -35,6 +35,16 @@ def approve_org(org_id: DbId, request: Request, actor: OrgsApproveKey) -> OrgOut
                       approved=True)
 
 
+@router.post("/keys/{key_id}/approve", response_model=KeyOut)
+def approve_key(key_id: DbId, request: Request, actor: OrgsApproveKey) -> KeyOut:
+    """A second party (an approved partner centre, or an auditor — not the key's organisation,
+    not the Centre) confirms a key the Centre issued to an organisation with review or approve
+    scopes; until then the key works without those scopes."""
+    with unit_of_work(request) as s:
+        key = service.approve_key(s, actor, key_id)
+        return KeyOut.of(key)
+
+
 @router.post("/orgs/{org_id}/keys", response_model=KeyOut, status_code=201)
 def issue_key(org_id: DbId, body: KeyIn, request: Request, actor: OrgsManageKey) -> KeyOut:
     try:
@@ -43,16 +53,14 @@ def issue_key(org_id: DbId, body: KeyIn, request: Request, actor: OrgsManageKey)
         raise Invalid(f"unknown scope: {exc}") from None
     with unit_of_work(request) as s:
         issued = service.issue_key(s, actor, org_id, body.holder, scopes)
-        return KeyOut(id=issued.key.id, organisation_id=org_id, holder=issued.key.holder,
-                      scopes=issued.key.scopes.split(), token=issued.token)
+        return KeyOut.of(issued.key, issued.token)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut)
 def revoke_key(key_id: DbId, request: Request, actor: OrgsManageKey) -> KeyOut:
     with unit_of_work(request) as s:
         key = service.revoke_key(s, actor, key_id)
-        return KeyOut(id=key.id, organisation_id=key.organisation_id, holder=key.holder,
-                      scopes=key.scopes.split(), revoked=True)
+        return KeyOut.of(key)
 
 
 class AccountIn(BaseModel):

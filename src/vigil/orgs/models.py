@@ -16,8 +16,9 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(32))
     member_state: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: For organisations whose kind may review indicators: when a second party (an approved
-    #: reviewing organisation, or an auditor) approved it; until then its keys cannot review.
+    #: For organisations whose kind may review or approve: when a second party (an approved
+    #: partner centre, or an auditor) approved it — or, for the founding organisations the
+    #: operator set up, when they were created; until then its keys cannot review or approve.
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
 
@@ -35,8 +36,15 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The organisation that issued it (None: the operator, on the server).
+    issued_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    #: A key with second-party scopes that another organisation issued works as such only
+    #: once a second party confirmed it (or approved its organisation); else set at issue.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
 
-    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    organisation: Mapped[Organisation] = relationship(lazy="joined",
+                                                      foreign_keys=[organisation_id])
 
 
 

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from vigil.orgs.models import ApiKey
 
 
 class OrgIn(BaseModel):
@@ -15,8 +20,9 @@ class OrgOut(BaseModel):
     kind: str
     member_state: str | None
     approved: bool = Field(default=True, description=(
-        "false for a new organisation that may review indicators until a second party (an "
-        "approved partner centre, or an auditor) approves it: POST /v1/orgs/{id}/approve"))
+        "false for a new organisation that may review indicators or approve others (partner "
+        "centre, auditor, a second centre) until a second party — an approved partner centre "
+        "or auditor — approves it: POST /v1/orgs/{id}/approve"))
 
 
 class KeyIn(BaseModel):
@@ -31,3 +37,13 @@ class KeyOut(BaseModel):
     scopes: list[str]
     token: str | None = Field(default=None, description="Shown once, at issue; never again.")
     revoked: bool = False
+    approved: bool = Field(default=True, description=(
+        "false for a key with indicators:review or orgs:approve that the Centre issued to "
+        "another organisation: it works without those scopes until a second party confirms it "
+        "(POST /v1/keys/{id}/approve) or approves its organisation"))
+
+    @classmethod
+    def of(cls, key: ApiKey, token: str | None = None) -> KeyOut:
+        return cls(id=key.id, organisation_id=key.organisation_id, holder=key.holder,
+                   scopes=key.scopes.split(), token=token, revoked=key.revoked_at is not None,
+                   approved=key.approved_at is not None)

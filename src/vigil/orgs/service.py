@@ -15,7 +15,16 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from vigil.orgs.access import REVIEWING_KINDS, OrgKind, Principal, Scope, check_grant, effective_scopes
+from vigil.orgs.access import (
+    APPROVED_KINDS,
+    APPROVER_KINDS,
+    SECOND_PARTY_SCOPES,
+    OrgKind,
+    Principal,
+    Scope,
+    check_grant,
+    effective_scopes,
+)
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.translog import repository as translog
 
@@ -24,6 +33,9 @@ TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
 
 def create_organisation(session: Session, actor: Principal | None, name: str, kind: OrgKind,
                         member_state: str | None = None) -> Organisation:
+    """A new organisation. One whose kind may review or approve (:data:`APPROVED_KINDS`) is
+    approved from the start only when the operator sets it up on the server (``actor`` None:
+    a founding organisation); created through the API, it waits for a second party."""
     if kind is OrgKind.AUTHORITY and not member_state:
         raise Invalid("an authority needs its member-state code (e.g. 'DE')")
     if member_state and (len(member_state) != 2 or not member_state.isalpha()):
@@ -33,48 +45,83 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
     org = Organisation(name=name, kind=kind.value,
                        member_state=member_state.upper() if member_state else None,
                        created_at=now())
-    if kind in REVIEWING_KINDS and not session.scalar(select(Organisation.id).where(
-            Organisation.kind.in_([k.value for k in REVIEWING_KINDS]),
-            Organisation.approved_at.is_not(None)).limit(1)):
-        org.approved_at = org.created_at  # the first reviewing organisation: nobody to ask
+    if actor is None or kind not in APPROVED_KINDS:
+        org.approved_at = org.created_at
     session.add(org)
     session.flush()
     # Who may verify indicators depends on organisations and keys: they are in the log too,
-    # so that an auditor can see every organisation that ever took part in verification.
+    # so that an auditor can see every organisation that ever took part in verification, and
+    # which were founding ones (approved with no approver).
     translog.append(session, {"event": "org:created", "org": org.id, "kind": kind.value,
                               "member_state": org.member_state,
-                              "approved": org.approved_at is not None or kind not in REVIEWING_KINDS,
+                              "approved": org.approved_at is not None,
+                              "by": actor.organisation_id if actor else None,
                               "at": org.created_at.isoformat()})
     record(session, actor, AuditAction.ORG_CREATED, subject=str(org.id),
            details={"kind": kind.value})
     return org
 
 
+def _second_party(session: Session, actor: Principal, subject_org: int, what: str) -> Organisation:
+    """The approving organisation, if it may approve ``what`` of ``subject_org``: an approved
+    partner centre or auditor other than the subject — never the Centre."""
+    actor.require(Scope.ORGS_APPROVE)
+    approver = session.get(Organisation, actor.organisation_id)
+    assert approver is not None
+    if (actor.kind not in APPROVER_KINDS or approver.approved_at is None
+            or approver.id == subject_org):
+        raise Forbidden(f"{what} is approved by a second party: an approved partner centre or "
+                        "auditor other than the organisation itself, not the Centre")
+    return approver
+
+
 def approve_organisation(session: Session, actor: Principal, organisation_id: int) -> Organisation:
-    """A second party approves a new reviewing organisation: an approved partner centre or an
-    auditor — never the Centre, which creates organisations, and never the organisation
-    itself. Recorded in the log (``org:approved``) and the audit trail."""
+    """A second party approves a new organisation that may review or approve — and with it the
+    keys it holds now. Recorded in the log (``org:approved``, with the keys) and the audit
+    trail."""
     actor.require(Scope.ORGS_APPROVE)
     org = session.get(Organisation, organisation_id, with_for_update=True)
     if org is None:
         raise NotFound(f"no organisation {organisation_id}")
-    if OrgKind(org.kind) not in REVIEWING_KINDS:
-        raise Conflict(f"organisation {org.id} is a {org.kind}: it reviews no indicators and "
-                       "needs no approval")
+    if OrgKind(org.kind) not in APPROVED_KINDS:
+        raise Conflict(f"organisation {org.id} is a {org.kind}: it reviews and approves nothing "
+                       "and needs no approval")
     if org.approved_at is not None:
         raise Conflict(f"organisation {org.id} was approved already")
-    approver = session.get(Organisation, actor.organisation_id)
-    assert approver is not None
-    allowed = actor.kind is OrgKind.AUDITOR or (
-        actor.kind is OrgKind.PARTNER_CENTRE and approver.approved_at is not None)
-    if not allowed or approver.id == org.id:
-        raise Forbidden("a reviewing organisation is approved by a second party: an approved "
-                        "partner centre or an auditor, not the Centre that created it")
+    approver = _second_party(session, actor, org.id, "a new reviewing or approving organisation")
     org.approved_at, org.approved_by_org = now(), approver.id
+    keys = session.scalars(select(ApiKey).where(ApiKey.organisation_id == org.id,
+                                                ApiKey.approved_at.is_(None),
+                                                ApiKey.revoked_at.is_(None))).all()
+    for key in keys:
+        key.approved_at, key.approved_by_org = org.approved_at, approver.id
     translog.append(session, {"event": "org:approved", "org": org.id, "by": approver.id,
-                              "at": org.approved_at.isoformat()})
-    record(session, actor, AuditAction.ORG_APPROVED, subject=str(org.id))
+                              "keys": [k.id for k in keys], "at": org.approved_at.isoformat()})
+    record(session, actor, AuditAction.ORG_APPROVED, subject=str(org.id),
+           details={"keys": [k.id for k in keys]})
     return org
+
+
+def approve_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
+    """A second party confirms a key that another organisation (the Centre) issued to an
+    organisation with review or approve scopes: until then the key works without them."""
+    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id)
+                         .with_for_update(of=ApiKey))
+    if key is None:
+        raise NotFound(f"no key {key_id}")
+    if key.approved_at is not None:
+        raise Conflict(f"key {key.id} needs no approval or was approved already")
+    if key.revoked_at is not None:
+        raise Conflict(f"key {key.id} was revoked")
+    approver = _second_party(session, actor, key.organisation_id,
+                             "a key that reviews or approves")
+    key.approved_at, key.approved_by_org = now(), approver.id
+    translog.append(session, {"event": "key:approved", "org": key.organisation_id,
+                              "key": key.id, "by": approver.id,
+                              "at": key.approved_at.isoformat()})
+    record(session, actor, AuditAction.KEY_APPROVED, subject=str(key.id),
+           details={"organisation": key.organisation_id})
+    return key
 
 
 @dataclass(frozen=True)
@@ -102,13 +149,20 @@ def issue_key(session: Session, actor: Principal | None, organisation_id: int, h
     check_grant(OrgKind(org.kind), scopes)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    issuer = actor.organisation_id if actor is not None else None
+    t = now()
+    # A key that would act as a second party, issued by another organisation, waits for a
+    # second party to confirm it (approving a new organisation confirms the keys it holds).
+    pending = (issuer is not None and issuer != org.id and bool(scopes & SECOND_PARTY_SCOPES))
     key = ApiKey(organisation_id=org.id, holder=holder, prefix=prefix,
                  secret_hash=_hash_secret(secret),
-                 scopes=" ".join(sorted(s.value for s in scopes)), created_at=now())
+                 scopes=" ".join(sorted(s.value for s in scopes)), created_at=t,
+                 issued_by_org=issuer, approved_at=None if pending else t)
     session.add(key)
     session.flush()
     translog.append(session, {"event": "key:issued", "org": org.id, "key": key.id,
-                              "scopes": key.scopes, "at": key.created_at.isoformat()})
+                              "scopes": key.scopes, "by": issuer, "approved": not pending,
+                              "at": key.created_at.isoformat()})
     record(session, actor, AuditAction.KEY_ISSUED, subject=str(key.id),
            details={"organisation": org.id, "scopes": key.scopes})
     return IssuedKey(key, f"{TOKEN_PREFIX}_{prefix}_{secret}")
@@ -143,5 +197,6 @@ def authenticate(session: Session, token: str | None) -> Principal:
     org = key.organisation
     kind = OrgKind(org.kind)
     return Principal(org.id, org.name, kind, org.member_state, key.id, key.holder,
-                     effective_scopes(kind, org.approved_at is not None, key.scopes.split()))
+                     effective_scopes(kind, org.approved_at is not None,
+                                      key.approved_at is not None, key.scopes.split()))
 

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.config import Settings
-from vigil.db import column_key_from, use_column_key
+from vigil.db import column_key_from, private_dir, use_column_key
 from vigil.errors import DomainError
 from vigil.translog.sth import write_new_secret
 
@@ -64,7 +64,7 @@ class FileStore:
     def __init__(self, root: Path, key: bytes) -> None:
         self.root = root
         self._aead = AESGCM(key)
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(root)
 
     def _path(self, storage_key: str) -> Path:
         if not storage_key.isalnum():
@@ -75,9 +75,9 @@ class FileStore:
         storage_key = secrets.token_hex(16)
         nonce = os.urandom(12)
         path = self._path(storage_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             fh.write(self._aead.encrypt(nonce, data, aad))
             fh.flush()
             os.fsync(fh.fileno())

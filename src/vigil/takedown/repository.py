@@ -48,6 +48,15 @@ def url_report(session: Session, principal: Principal, public_id: str) -> UrlRep
     return report
 
 
+def waiting_of_url(session: Session, principal: Principal, report: UrlReport) -> list[UrlReport]:
+    """The other reports of ``report``'s URL still waiting for a classification that this
+    caller may decide: the Centre every one; a hotline only its own (its decision never
+    settles the public's, a provider's or the crawler's reports)."""
+    return list(session.scalars(select(UrlReport).where(
+        UrlReport.url == report.url, UrlReport.classification.is_(None),
+        UrlReport.id != report.id, readable_url_reports(principal))))
+
+
 def url_reports(session: Session, principal: Principal, classified: bool | None = None,
                 limit: int = 100) -> list[UrlReport]:
     """Oldest first; ``classified`` False: only those waiting for an analyst."""

@@ -88,11 +88,9 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
     report = repository.url_report(session, actor, public_id)
     if report.classification is not None:
         raise Invalid(f"URL report {public_id} is already classified as {report.classification}")
-    # One decision for every report of this URL still waiting (the public's, a hotline's, the
-    # crawler's): the same URL is not classified twice.
-    others = list(session.scalars(select(UrlReport).where(
-        UrlReport.url == report.url, UrlReport.classification.is_(None),
-        UrlReport.id != report.id)))
+    # One decision for every report of this URL still waiting that the caller may decide (the
+    # Centre's analyst: the public's, hotlines', the crawler's): not classified twice.
+    others = repository.waiting_of_url(session, actor, report)
     for r in (report, *others):
         r.classification = classification
         r.classification_country = (country.upper() if country and classification == "illegal_national"
