@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_level: str = "INFO"
+    #: Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; none:
+    #: the socket's peer is the client, whatever a request's headers say.
+    trusted_proxies: list[str] = Field(default_factory=list)
     #: How long a worker remembers an authenticated key; a revocation takes effect within this.
     auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: AES-256 key for evidence files, base64. Required in production; elsewhere a key file is

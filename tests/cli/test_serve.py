@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from vigil.samples import encode, pattern_image
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("serve")
     port = free_port()
-    env = {**os.environ, "VIGIL_DATA_DIR": str(data)}
+    env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_PUBLIC_REPORTS_PER_HOUR": "3"}
     env.pop("VIGIL_DATABASE_URL", None)
     log = open(data / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--demo", "--port", str(port)],
@@ -139,3 +140,21 @@ def test_demo_accounts_sign_in_to_the_workspace(server: tuple[str, Path]) -> Non
     with opener.open(f"{base}/app/review", timeout=30) as r:
         queue = r.read().decode()
     assert queue.count("/app/review/") >= 4  # the demo's reports wait for review
+
+
+def test_a_forwarded_for_header_does_not_make_a_new_client(server: tuple[str, Path]) -> None:
+    """Per-address limits (and the sign-in throttle) key on the socket's peer unless the
+    operator names a trusted proxy (VIGIL_TRUSTED_PROXIES): a header is not an address."""
+    base, _ = server
+    codes = []
+    for i in range(5):
+        req = urllib.request.Request(
+            base + "/v1/public/url-reports", method="POST",
+            data=json.dumps({"url": f"https://example.org/{i}"}).encode(),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": f"10.9.9.{i}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                codes.append(r.status)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+    assert codes == [202, 202, 202, 429, 429]

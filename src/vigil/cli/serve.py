@@ -55,8 +55,14 @@ def serve_command(
         err_console.print(f"demo keys and workspace passwords: {path}")
     err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
                       "/docs)")
+    # The client's address (per-address limits, the sign-in throttle) is the socket's peer,
+    # unless a reverse proxy the operator names passes it on: uvicorn's default would believe
+    # X-Forwarded-For from any local process.
+    proxy_headers = bool(settings.trusted_proxies)
+    allow_ips = ",".join(settings.trusted_proxies) or None
     if workers <= 1:
-        uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning")
+        uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning",
+                    proxy_headers=proxy_headers, forwarded_allow_ips=allow_ips)
         return
     # Several workers share one listening socket. uvicorn creates it with protocol 0, which
     # asyncio takes for "not TCP" and so leaves Nagle's algorithm on: every keep-alive response
@@ -71,5 +77,6 @@ def serve_command(
     sock.bind((host, port))
     sock.set_inheritable(True)
     config = uvicorn.Config("vigil.asgi:app", host=host, port=port, workers=workers,
-                            log_level="warning")
+                            log_level="warning", proxy_headers=proxy_headers,
+                            forwarded_allow_ips=allow_ips)
     Multiprocess(config, sockets=[sock]).run()
