@@ -17,7 +17,7 @@ from tests.fixtures.world import build_world
 from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
-from vigil.errors import Invalid
+from vigil.errors import Invalid, RateLimited
 from vigil.orgs import accounts
 from vigil.orgs.access import Scope
 from vigil.orgs.models import StaffAccount, WebSession
@@ -215,3 +215,15 @@ def test_accounts_from_the_command_line_and_the_api(tmp_path: Path, client: Test
     r = client.post(f"/v1/orgs/{de}/accounts", headers=auth(w.tokens["provider"]),
                     json={"username": "mallory", "role": "admin"})
     assert r.status_code == 403
+
+
+def test_a_flood_of_usernames_never_resets_a_sources_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttle's memory is bounded, but making it forget does not help an attacker: the
+    counts per source survive a flood of usernames."""
+    throttle = accounts.LoginThrottle(max_failures=2, minutes=15)
+    monkeypatch.setattr(accounts.LoginThrottle, "MAX_KEYS", 50)
+    for i in range(200):
+        throttle.failed("198.51.100.7", f"user{i}")
+    assert len(throttle._fails) <= 51
+    with pytest.raises(RateLimited):
+        throttle.check_source("198.51.100.7")

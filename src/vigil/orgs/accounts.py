@@ -171,6 +171,17 @@ class LoginThrottle:
             raise RateLimited("too many failed sign-ins from your address; try again later",
                               retry_after=int(self.window))
 
+    #: Counters kept at most; past it, expired ones go, then per-username ones (the counts per
+    #: source stay, so a flood of usernames never resets anyone's source budget).
+    MAX_KEYS = 100_000
+
+    def _prune(self, t: float) -> None:
+        for key in [k for k, hits in self._fails.items() if not hits or hits[-1] <= t - self.window]:
+            del self._fails[key]
+        if len(self._fails) > self.MAX_KEYS:
+            for key in [k for k in self._fails if k[1]]:
+                del self._fails[key]
+
     def blocked(self, source: str, username: str) -> bool:
         with self._lock:
             return len(self._recent((source, username), time.monotonic())) >= self.max_failures
@@ -179,8 +190,8 @@ class LoginThrottle:
         """Count a failure; True when this source is now blocked for this username."""
         t = time.monotonic()
         with self._lock:
-            if len(self._fails) > 100_000:  # bounded memory under a flood of sources
-                self._fails.clear()
+            if len(self._fails) > self.MAX_KEYS:  # bounded memory under a flood of sources
+                self._prune(t)
             for key in ((source, username), (source, "")):
                 self._fails.setdefault(key, []).append(t)
             return len(self._recent((source, username), t)) >= self.max_failures
