@@ -1,5 +1,6 @@
 """Edges of the API that once gave 500s or a second error shape: unknown routes and methods,
-timestamps that came back without a zone on SQLite."""
+timestamps that came back without a zone on SQLite, bodies that cannot be read, and values the
+database cannot hold (most found by the fuzzer, tests/test_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,53 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(client: TestClient
 def test_huge_integers_are_refused_not_crashed_on(client: TestClient,
                                                   factory: sessionmaker[Session]) -> None:
     w = build_world(factory)
-    for path in ("/v1/lists/known-material/changes?since=9223372036854775808",
-                 "/v1/indicators?after=9223372036854775808"):
-        key = w.tokens["centre"]
-        r = client.get(path, headers=auth(key))
+    for path, actor in (("/v1/lists/known-material/changes?since=9223372036854775808", "centre"),
+                        ("/v1/indicators?after=9223372036854775808", "centre"),
+                        # Beyond PostgreSQL's INTEGER (the audit trail's ids): was a DataError.
+                        ("/v1/audit/events?after_id=2147483648", "auditor")):
+        r = client.get(path, headers=auth(w.tokens[actor]))
         assert r.status_code == 422, (path, r.text)
+
+
+def test_a_body_that_cannot_be_read_is_refused_by_name(client: TestClient,
+                                                       factory: sessionmaker[Session]) -> None:
+    """Starlette and FastAPI answered a bare 400 (code `error`), which no route documents."""
+    w = build_world(factory)
+    centre, provider = auth(w.tokens["centre"]), auth(w.tokens["provider"])
+    r = client.post("/v1/orgs", content=b'{"name": "\xff"}',
+                    headers={**centre, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid" and "cannot be read" in error["message"]
+    assert "utf-8" in error["items"][0]["error"] and error["items"][0]["location"] == ["body"]
+
+    r = client.post("/v1/reports/any/files", content=b"not multipart at all",
+                    headers={**provider, "Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid", r.text
+
+    fields = "".join(f'--b\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n'
+                     for i in range(1001)) + "--b--\r\n"
+    r = client.post("/v1/reports/any/files", content=fields.encode(),
+                    headers={**provider, "Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "too_large" and "Too many fields" in r.json()["error"]["message"]
+
+
+def test_values_the_database_cannot_hold_are_refused_by_name(client: TestClient,
+                                                             factory: sessionmaker[Session]) -> None:
+    """NUL in text was a 500 on PostgreSQL (stored on SQLite); a time before year 1 or after
+    9999 in UTC was a 500 on both. Now a 422 on both that says what is wrong."""
+    w = build_world(factory)
+    centre, auditor = auth(w.tokens["centre"]), auth(w.tokens["auditor"])
+    r = client.post("/v1/orgs", headers=centre, json={"name": "A\x00B", "kind": "provider"})
+    assert r.status_code == 422, r.text
+    assert "NUL character" in r.json()["error"]["message"]
+    r = client.get("/v1/lists/a%00b/changes", headers=centre)
+    assert r.status_code == 422 and "NUL character" in r.json()["error"]["message"], r.text
+    for query in ("since=0001-01-01T00:00:00%2B01:00", "until=9999-12-31T23:59:59-01:00"):
+        r = client.get(f"/v1/audit/events?{query}", headers=auditor)
+        assert r.status_code == 422, (query, r.text)
+        assert "out of range in UTC" in r.json()["error"]["message"]
 
 
 def test_every_timestamp_has_its_zone(client: TestClient, factory: sessionmaker[Session]) -> None:
@@ -36,3 +79,37 @@ def test_every_timestamp_has_its_zone(client: TestClient, factory: sessionmaker[
     ind = r.json()[0]["id"]
     got = client.get(f"/v1/indicators/{ind}", headers=auth(w.tokens["centre"])).json()
     assert got["proposed_at"].endswith(("Z", "+00:00")), got["proposed_at"]
+
+
+def test_limits_per_client_group_an_ipv6_line_by_its_network() -> None:
+    """One IPv6 subscriber holds a whole /64: counted per address, a rate limit would be
+    18 quintillion limits. Addresses of one /64 are one client; IPv4 (mapped or not) is kept."""
+    from starlette.requests import Request
+
+    from vigil.deps import client_address
+
+    def of(host: str) -> str:
+        return client_address(Request({"type": "http", "client": (host, 1234), "headers": []}))
+
+    assert of("2001:db8:1:2::1") == of("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert of("2001:db8:1:3::1") != of("2001:db8:1:2::1")
+    assert of("192.0.2.7") == of("::ffff:192.0.2.7") == "192.0.2.7"
+    assert of("testclient") == "testclient"  # not an address: kept as it is
+
+
+def test_hostile_json_and_filters_are_refused_by_name(client: TestClient,
+                                                      factory: sessionmaker[Session]) -> None:
+    """JSON nested 100,000 deep and a 5,000-digit number were "There was an error parsing the
+    body"; an unknown status filter listed nothing, as if there were no such reports."""
+    w = build_world(factory)
+    centre, provider = auth(w.tokens["centre"]), auth(w.tokens["provider"])
+    for body, named in ((b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+                        (b'{"name": ' + b"9" * 5000 + b"}", "4300 digits")):
+        r = client.post("/v1/orgs", content=body,
+                        headers={**centre, "Content-Type": "application/json"})
+        assert r.status_code == 422 and named in r.json()["error"]["message"], r.text
+    for path, key in (("/v1/reports?status=garbage", provider),
+                      ("/v1/indicators?status=garbage", centre)):
+        r = client.get(path, headers=key)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["error"]["items"][0]["location"] == ["query", "status"]

@@ -31,9 +31,9 @@ from vigil.accountability.flood import HitCounter
 from vigil.audit.endpoints import router as audit_router
 from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
-from vigil.db import make_engine, session_factory
+from vigil.db import Unstorable, make_engine, private_dir, session_factory
 from vigil.deps import PrincipalCache
-from vigil.errors import ERROR_RESPONSES, DomainError, NotFound
+from vigil.errors import ERROR_RESPONSES, DomainError, Invalid, NotFound, TooLarge
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
@@ -201,6 +201,28 @@ class ObserveMiddleware:
                                      "org": principal.organisation_id if principal else None}))
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> DomainError:
+    """What Starlette and FastAPI answer with a bare 400 (a JSON body that is not UTF-8, broken
+    multipart data, a form over Starlette's own part and field limits), as the API's own error:
+    422 ``invalid`` naming the problem, or 413 ``too_large`` for a passed limit. One answer
+    for every unreadable body, the one a malformed JSON body already gets, and documented on
+    every route (``ERROR_RESPONSES``)."""
+    cause = exc.__cause__  # behind FastAPI's "There was an error parsing the body"
+    if isinstance(cause, UnicodeDecodeError):
+        problem = f"not valid text: {cause}"
+    elif isinstance(cause, RecursionError):
+        problem = "JSON nested too deeply"
+    elif isinstance(cause, ValueError):  # e.g. an integer of more than 4300 digits
+        problem = f"not valid JSON: {cause}"
+    else:
+        problem = str(exc.detail)
+    items = [{"location": ["body"], "error": problem}]
+    # Starlette's limits: "Too many fields. Maximum number ...", "Part exceeded maximum size ...".
+    if cause is None and "maximum" in problem.lower():
+        return TooLarge(f"the request body is over a limit: {problem}", items=items)
+    return Invalid(f"the request body cannot be read: {problem}", items=items)
+
+
 def _keep_uploads_in_memory(max_file_bytes: int) -> None:
     """Starlette spools multipart parts over 1 MiB to a temporary file: evidence would touch
     the disk in clear. Keep parts in memory up to the per-file limit instead (larger uploads
@@ -211,7 +233,7 @@ def _keep_uploads_in_memory(max_file_bytes: int) -> None:
 
 
 def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAPI:
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     # A whole upload request is bounded by max_report_bytes (counted as it arrives), so keeping
     # parts up to that size in memory never spills evidence to a temporary file.
     _keep_uploads_in_memory(settings.max_report_bytes)
@@ -265,6 +287,10 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         return JSONResponse({"error": {"code": exc.code, "message": exc.message, **details}},
                             status_code=exc.status, headers=headers)
 
+    @app.exception_handler(Unstorable)
+    async def unstorable(request: Request, exc: Unstorable) -> Response:
+        return await domain_error(request, Invalid(str(exc)))
+
     @app.exception_handler(_BodyTooLarge)
     async def body_too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
         return JSONResponse({"error": {"code": "too_large", "message": exc.detail}},
@@ -273,7 +299,10 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """Unknown routes and methods answer like every other error (the API's error body, or
-        the workspace's error page)."""
+        the workspace's error page). A body that cannot be read at all is an invalid request
+        like any other (:func:`_unreadable_body`), never a bare 400."""
+        if exc.status_code == 400:
+            return await domain_error(request, _unreadable_body(exc))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         message = {404: "no such route", 405: f"{request.method} is not allowed here"}.get(
             exc.status_code, str(exc.detail))

@@ -14,9 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import DateTime, MetaData, Text, TypeDecorator, create_engine, event, literal_column, select, update
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DontWrapMixin
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -42,6 +44,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Unstorable(DontWrapMixin, ValueError):
+    """A value the database cannot hold: text with the NUL character (U+0000), which
+    PostgreSQL's text cannot store, or a time that has no UTC equivalent. Refused on SQLite
+    too, so that both databases hold the same data; the boundaries turn it into an answer that
+    names the problem (a 422 in the API). Raised as it is, not wrapped in SQLAlchemy's
+    ``StatementError``."""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is stored in UTC and always comes back aware (UTC). SQLite keeps no
     time zone: without this, the same column came back naive there and aware on PostgreSQL,
@@ -53,7 +63,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is a time before year 1 in UTC
+            raise Unstorable(f"the time {value.isoformat()} is out of range in UTC") from None
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -181,9 +194,46 @@ def _private_file(path: Path) -> None:
         path.chmod(0o600)
 
 
+def _bound_values(parameters: Any, names: Sequence[str] | None) -> Iterator[tuple[str | None, Any]]:
+    """(name, value) of every bound parameter: a dict or a tuple (``names`` in its order), or
+    a list of them (executemany)."""
+    if isinstance(parameters, Mapping):
+        yield from parameters.items()
+    elif isinstance(parameters, tuple):
+        for i, value in enumerate(parameters):
+            yield (names[i] if names is not None and i < len(names) else None), value
+    elif isinstance(parameters, list):
+        for row in parameters:
+            yield from _bound_values(row, names)
+
+
+#: SQLAlchemy's suffix of a bound parameter's name (``name_1``, ``legal_basis__0``).
+_PARAM_SUFFIX = re.compile(r"_+\d+$")
+
+
+def _refuse_nul(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+    """Before every statement: no text with NUL reaches the database, whichever way it came
+    (an API body, a query string, a form, a crawled page), so that PostgreSQL never fails on
+    it in the middle of a transaction."""
+    compiled = getattr(context, "compiled", None)
+    names = getattr(compiled, "positiontup", None)
+    for name, value in _bound_values(parameters, names):
+        if isinstance(value, str) and "\x00" in value:
+            where = f" ({_PARAM_SUFFIX.sub('', name)})" if name else ""
+            raise Unstorable(f"text may not contain the NUL character (U+0000){where}")
+
+
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
-    """An engine for ``url``. On SQLite, transactions take the write lock at BEGIN unless
-    ``read_only`` (readers never block writers in WAL mode, so they need no lock)."""
+    """An engine for ``url``; it refuses text with NUL (:class:`Unstorable`) on every
+    database. On SQLite, transactions take the write lock at BEGIN unless ``read_only``
+    (readers never block writers in WAL mode, so they need no lock)."""
+    engine = _engine(url, read_only=read_only, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _engine(url: str, *, read_only: bool, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -12,6 +12,7 @@ app's own 401, raised by :func:`vigil.orgs.service.authenticate`.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -119,11 +120,27 @@ def unit_of_work(request: Request) -> Iterator[Session]:
         yield session
 
 
-#: A database id in a path: bounded, so that a huge number is a 422, not a database error.
-DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+#: The largest id of an ``INTEGER`` column on PostgreSQL. Ids and paging cursors from a
+#: request that are compared with such a column are bounded by it, so that a huge number is a
+#: 422, not a database error.
+MAX_DB_ID = 2**31 - 1
+
+#: A database id in a path.
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
 
 
 def client_address(request: Request) -> str:
-    """The address limits per client are keyed by (the socket's peer; a proxy in front must
-    be configured to pass the client's address to uvicorn)."""
-    return request.client.host if request.client else "unknown"
+    """The address limits per client are keyed by: the socket's peer (or the client's address
+    passed by a proxy named in ``VIGIL_TRUSTED_PROXIES``). An IPv6 client is keyed by its /64
+    network — one subscriber line usually holds a whole /64, so a per-address limit would be
+    no limit at all."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from vigil.audit import seal, service
 from vigil.audit.schemas import AuditEventOut, AuditEventsOut, AuditVerificationOut
-from vigil.deps import AuditReadKey, unit_of_work
+from vigil.deps import MAX_DB_ID, AuditReadKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/audit", responses=ERROR_RESPONSES)
@@ -21,9 +21,9 @@ def events(request: Request, actor: AuditReadKey,
            action: str | None = Query(None, max_length=64,
                                       description="e.g. report:read, report:file_downloaded"),
            subject: str | None = Query(None, max_length=64),
-           organisation: int | None = Query(None, ge=1, le=2**31 - 1),
+           organisation: int | None = Query(None, ge=1, le=MAX_DB_ID),
            since: datetime | None = None, until: datetime | None = None,
-           after_id: int = Query(0, ge=0, le=2**62), limit: int = Query(500, ge=1, le=5000)) -> AuditEventsOut:
+           after_id: int = Query(0, ge=0, le=MAX_DB_ID), limit: int = Query(500, ge=1, le=5000)) -> AuditEventsOut:
     """Audit events in order, filtered; page with ``after_id``. Never hashes or secrets."""
     with unit_of_work(request) as s:
         rows = service.events(s, action=action, subject=subject, organisation=organisation,

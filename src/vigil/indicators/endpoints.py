@@ -19,6 +19,7 @@ from vigil.deps import (
 )
 from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
 from vigil.indicators import feeds, receipts, service
+from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.schemas import (
     HitOut,
     IndicatorOut,
@@ -100,7 +101,8 @@ def propose(body: ProposeIn, request: Request, actor: IndicatorsProposeKey) -> l
 
 @router.get("/indicators", response_model=list[IndicatorOut])
 def list_indicators(request: Request, actor: IndicatorsReadKey,
-                    status: str | None = None, list_name: str | None = Query(None, alias="list"),
+                    status: IndicatorStatus | None = None,
+                    list_name: str | None = Query(None, alias="list", max_length=64),
                     after: int = Query(0, ge=0, le=2**62),
                     limit: int = Query(100, ge=1, le=1000)) -> list[IndicatorOut]:
     with unit_of_work(request) as s:

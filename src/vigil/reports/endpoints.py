@@ -15,6 +15,7 @@ from vigil.deps import DbId, ReportsReceiveKey, ReportsReviewKey, ReportsSubmitK
 from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
 from vigil.matching.content import hash_content
 from vigil.reports import inbox, repository, review, service
+from vigil.reports.lifecycle import ReportStatus
 from vigil.reports.schemas import (
     AcknowledgementOut,
     AuthorityFileOut,
@@ -174,8 +175,9 @@ def retract(report_id: str, body: RetractIn, request: Request,
 
 @router.get("/reports", response_model=list[ReportOut])
 def list_reports(request: Request, actor: ReportsSubmitKey,
-                 status: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> Any:
-    """The caller's own reports, newest first (a provider follows their status here)."""
+                 status: ReportStatus | None = None, limit: int = Query(100, ge=1, le=1000)) -> Any:
+    """The caller's own reports, newest first (a provider follows their status here);
+    ``status`` one of the report statuses (422 for any other)."""
     with unit_of_work(request) as s:
         return [service.summary(s, r) for r in repository.own_reports(s, actor, status, limit)]
 
