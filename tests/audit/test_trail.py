@@ -98,6 +98,24 @@ TAMPERING = {
         "tree head signature is invalid"),
     "the log's size rewritten": (
         "UPDATE log_state SET size = size + 5", "size is recorded as"),
+    # Every PDQ query within 64 bits matches a verified list; on the allow list, every match
+    # is suppressed.
+    "every list's PDQ threshold raised": (
+        "UPDATE hash_lists SET pdq_threshold = 64",
+        "list 'known-material': pdq_threshold is 64 but the log says 31"),
+    "an indicator's label changed": (
+        "UPDATE indicators SET label = 'relabelled' WHERE id = (SELECT MIN(id) FROM indicators)",
+        "its label differs from what the log committed to"),
+    "who verified an indicator changed": (  # the Centre (1) named instead of the partner (2)
+        "UPDATE indicators SET decided_by_org = proposed_by_org"
+        " WHERE id = (SELECT MIN(id) FROM indicators)",
+        "decided by organisation 1 but the log says 2"),
+    "an organisation's kind changed": (
+        "UPDATE organisations SET kind = 'partner_centre' WHERE name = 'Provider'",
+        "kind is 'partner_centre' but the log says 'provider'"),
+    "an organisation's approver changed": (
+        "UPDATE organisations SET approved_by_org = 1 WHERE name = 'Partner'",
+        "approval differs from the log"),
 }
 
 

@@ -23,6 +23,7 @@ so the rules the service applies and the rules the auditor checks cannot drift a
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -141,13 +142,31 @@ def commitment(salt: str, signal_type: str, value: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def label_commitment(salt: str, label: str | None) -> str:
+    """What the log holds instead of the label, opened like :func:`commitment`. A label can
+    name a series or a case, and the log is read more widely (``log:read``) than the lists that
+    carry labels (``lists:download``) and can never forget: so the log commits to it instead
+    of spelling it out. ``None`` (no label) is committed to as well, so that adding one shows."""
+    data = b"\0".join([b"vigil-label-v1", bytes.fromhex(salt), json.dumps(label).encode()])
+    return hashlib.sha256(data).hexdigest()
+
+
+#: The statuses that record who decided (``decided_by_org``): the organisation whose event
+#: made the indicator active or rejected it. The audit replays the same rule from the log.
+DECIDING = frozenset({IndicatorStatus.ACTIVE, IndicatorStatus.REJECTED})
+
+
 def leaf(event: str, ind: Indicator, actor: Principal | None, **extra: object) -> dict[str, Any]:
-    """The log leaf of an indicator event."""
+    """The log leaf of an indicator event. ``org`` is the acting organisation (the replay
+    derives ``decided_by_org`` from it) and ``key`` the acting key (a reviewing key works only
+    once a second party approved it, which the replay checks too); ``label_commitment`` and
+    ``key`` were added later: leaves without them are not compared."""
     return {"event": event, "indicator": ind.id, "list": ind.hash_list.name,
             "signal_type": ind.signal_type,
             "commitment": commitment(ind.salt, ind.signal_type, ind.value),
+            "label_commitment": label_commitment(ind.salt, ind.label),
             "status": ind.status, "org": actor.organisation_id if actor else None,
-            "at": now().isoformat(), **extra}
+            "key": actor.key_id if actor else None, "at": now().isoformat(), **extra}
 
 
 def create(session: Session, event: IndicatorEvent, actor: Principal, hash_list: HashList, *,
@@ -196,7 +215,7 @@ def transition(session: Session, ind: Indicator, event: IndicatorEvent, actor: P
                        indicator_id=ind.id)
     t = now()
     ind._status = row.target.value
-    if row.target is IndicatorStatus.ACTIVE or row.target is IndicatorStatus.REJECTED:
+    if row.target in DECIDING:
         ind.decided_by_org = actor.organisation_id if actor else None
         ind.decided_by_key = actor.key_id if actor else None
         ind.decided_at = t

@@ -5,19 +5,27 @@ Checks, in order:
 1. the log's entries are dense (0..n-1), each leaf hashes to its stored hash and names its own
    index (:func:`vigil.translog.audit.check_leaves`);
 2. every tree head the log ever signed has a valid signature and the root of the stored leaves
-   at its size (so history was never rewritten, reordered or truncated);
+   at its size (so history was never rewritten, reordered or truncated), and no entry has
+   waited longer for a signed head than the worker lets it
+   (:func:`vigil.translog.audit.check_coverage`: else the heads were removed);
 3. replaying the leaves with the lifecycle's own table
-   (:data:`vigil.indicators.lifecycle.TRANSITIONS`) gives every indicator's status, list and
-   commitment, and every list's trust; each event must be allowed from the status before it,
-   on its kind of list, and a verification must come from another organisation than the
-   proposal; the indicators and lists tables must agree row by row (a changed value, status,
-   list or trust is caught), with nothing missing and nothing extra;
+   (:data:`vigil.indicators.lifecycle.TRANSITIONS`) gives every indicator's status, list,
+   commitments (value and label) and deciding organisation, every list's trust and PDQ
+   threshold, and every organisation's kind and approval; each event must be allowed from the
+   status before it, on its kind of list, by an organisation whose logged kind holds the
+   event's scope — and, for a second party's scope (reviewing), that a second party had
+   approved by then —, and a verification must come from another organisation than the
+   proposal; the indicators, lists and organisations tables must agree row by row, with
+   nothing missing and nothing extra;
 4. the list-change feed (what providers and the live index follow) yields exactly the active
    set of the replay;
 5. the audit trail: every sealed range of audit events re-chained against its seal, the seals
    read from the leaves (:mod:`vigil.audit.seal`);
 6. the log still contains the head the auditor saw last time (``known``: same root at that
    size).
+
+Fields added to leaves later (a list's ``org``, an indicator's ``label_commitment``) are
+checked where a leaf has them; older leaves are replayed as they were written.
 
 It works on a database directly, or on a server through its API (as an auditor's key: the
 events and the leaves are fetched and checked here, not taken from the server's word).
@@ -31,7 +39,8 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -40,20 +49,37 @@ from sqlalchemy.orm import Session
 
 from vigil.audit import seal
 from vigil.audit.models import AuditEvent
-from vigil.indicators.lifecycle import TRANSITIONS, IndicatorEvent, IndicatorStatus, commitment, find
+from vigil.indicators import log_orgs
+from vigil.indicators.lifecycle import (
+    DECIDING,
+    TRANSITIONS,
+    IndicatorEvent,
+    IndicatorStatus,
+    commitment,
+    find,
+    label_commitment,
+)
+from vigil.indicators.log_orgs import OrgLog
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.matching.policy import Trust
-from vigil.translog.audit import AuditReport, check_against_known, check_heads, check_leaves
+from vigil.orgs.access import Scope
+from vigil.orgs.models import Organisation
+from vigil.translog.audit import (
+    AuditReport,
+    check_against_known,
+    check_coverage,
+    check_heads,
+    check_leaves,
+)
 from vigil.translog.merkle import MerkleTree
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.translog.sth import SignedTreeHead, public_key_bytes
 
-__all__ = ["AuditReport", "replay", "verify_database", "verify_server"]
+__all__ = ["AuditReport", "StoredIndicator", "replay", "verify_database", "verify_server"]
 
 #: Logs written before lists carried a trust level name it by these rules (the same ones the
 #: migration that added the column applied).
 LEGACY_VICTIM_LIST = "victim-submitted"
-
 
 @dataclass(frozen=True)
 class Replayed:
@@ -62,12 +88,21 @@ class Replayed:
     commitment: str
     status: str
     proposer_org: int | None = None
+    #: The organisation whose event made it active or rejected it; ``decided``: whether the log
+    #: tells (every leaf names its organisation, but a leaf without ``org`` would not).
+    decided_by_org: int | None = None
+    decided: bool = True
+    #: From the newest leaf that carries one (older leaves do not: then not compared).
+    label_commitment: str | None = None
 
 
 @dataclass
 class Replay:
     indicators: dict[int, Replayed]
     lists: dict[str, Trust]
+    #: Each list's PDQ threshold, as created or last updated (None: not in its leaf).
+    thresholds: dict[str, int | None] = field(default_factory=dict)
+    orgs: OrgLog = field(default_factory=OrgLog)
 
 
 def _list_trust(leaf: dict[str, Any]) -> Trust:
@@ -79,30 +114,43 @@ def _list_trust(leaf: dict[str, Any]) -> Trust:
 
 
 _TARGET = {t.event: t.target for t in TRANSITIONS}
+#: The scope of each event (every row of one event asks the same).
+_SCOPE = {t.event: t.scope for t in TRANSITIONS}
+
+
+def _list_event(leaf: dict[str, Any], replayed: Replay, report: AuditReport) -> None:
+    name = str(leaf.get("list"))
+    created = leaf.get("event") == "list:created"
+    if created:
+        replayed.lists[name] = _list_trust(leaf)
+        replayed.thresholds[name] = None
+    elif name not in replayed.lists:
+        report.problems.append(f"log: list {name!r} was updated before it was created")
+    if isinstance(leaf.get("pdq_threshold"), int):
+        replayed.thresholds[name] = leaf["pdq_threshold"]
+    replayed.orgs.check(leaf.get("org"), Scope.LISTS_MANAGE,
+                        f"list {name!r} {'created' if created else 'updated'}", report)
 
 
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
-    state: dict[int, Replayed] = {}
-    lists: dict[str, Trust] = {}
-    approved: set[object] = set()  # organisations that may review (logs before approvals: all)
-    kinds: dict[object, object] = {}
+    out = Replay({}, {})
+    state, orgs = out.indicators, out.orgs
     for leaf in leaves:
         name = leaf.get("event")
-        if name == "list:created":
-            lists[leaf["list"]] = _list_trust(leaf)
-            continue
         if name == "org:created":
-            kinds[leaf.get("org")] = leaf.get("kind")
-            if leaf.get("approved", True):
-                approved.add(leaf.get("org"))
+            orgs.created(leaf, report)
             continue
         if name == "org:approved":
-            by = leaf.get("by")
-            may = kinds.get(by) == "auditor" or (kinds.get(by) == "partner_centre" and by in approved)
-            if by == leaf.get("org") or not may:
-                report.problems.append(f"log: organisation {leaf.get('org')} was approved by "
-                                       f"{leaf.get('by')}, which may not approve it")
-            approved.add(leaf.get("org"))
+            orgs.approved(leaf, report)
+            continue
+        if name == "key:issued":
+            orgs.key_issued(leaf, report)
+            continue
+        if name == "key:approved":
+            orgs.key_approved(leaf, report)
+            continue
+        if name in ("list:created", "list:updated"):
+            _list_event(leaf, out, report)
             continue
         try:
             event = IndicatorEvent(str(name))
@@ -117,7 +165,7 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
         if row is None:
             report.problems.append(f"log: indicator {ind} {event.value} while "
                                    f"{source.value if source else 'not yet proposed'}")
-        trust = lists.get(leaf["list"])
+        trust = out.lists.get(leaf["list"])
         if row is not None and row.lists is not None and trust not in row.lists:
             report.problems.append(
                 f"log: indicator {ind} {event.value} on list {leaf['list']!r}, a "
@@ -126,50 +174,88 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
         if row is not None and row.two_organisations and old is not None and org == old.proposer_org:
             report.problems.append(f"log: indicator {ind} was verified by the organisation "
                                    "that proposed it (two-organisation rule)")
-        if row is not None and row.two_organisations and org not in approved:
-            report.problems.append(f"log: indicator {ind} was verified by organisation {org} "
-                                   "before a second party approved it to review")
+        orgs.check(org, _SCOPE[event], f"indicator {ind} {event.value.split(':')[1]}", report,
+                   leaf.get("key"))
         if leaf.get("status") not in (None, target.value):
             report.problems.append(f"log: indicator {ind}'s {event.value} entry says status "
                                    f"{leaf.get('status')!r}, the lifecycle says {target.value!r}")
         proposer = org if source is None else (old.proposer_org if old else None)
+        decided, known = (old.decided_by_org, old.decided) if old else (None, True)
+        if target in DECIDING:
+            decided, known = (org if isinstance(org, int) else None), "org" in leaf
+        label = leaf.get("label_commitment")
+        if old is not None and old.label_commitment is not None:
+            if label is not None and label != old.label_commitment:
+                report.problems.append(f"log: indicator {ind}'s label changed at {event.value}")
+            label = label or old.label_commitment
         new = Replayed(leaf["list"], leaf["signal_type"], leaf["commitment"], target.value,
-                       proposer)
+                       proposer, decided, known, label)
         if old is not None and old.commitment != new.commitment:
             report.problems.append(f"log: indicator {ind}'s commitment changed at {event.value}")
         state[ind] = new
-    return Replay(state, lists)
+    if orgs.unlogged:
+        report.notes.append(f"{len(orgs.unlogged)} organisations acted before organisations "
+                            "were logged: their kind and approval are not checked")
+    return out
 
 
-def compare(replayed: Replay, rows: Iterable[tuple[int, str, str, str, str]],
+@dataclass(frozen=True)
+class StoredIndicator:
+    """An indicator as the database (or the API) holds it, in the terms the log uses."""
+
+    id: int
+    list: str
+    status: str
+    #: Of the row's salt, type and value, and of its salt and label.
+    commitment: str
+    label_commitment: str
+    signal_type: str
+    proposed_by_org: int | None
+    decided_by_org: int | None
+
+
+def compare(replayed: Replay, rows: Iterable[StoredIndicator],
             changes: list[tuple[int, str]], report: AuditReport,
-            lists: dict[str, str] | None = None) -> None:
-    """rows: (id, list name, status, commitment of the row's salt+type+value, signal type);
-    lists: name → trust as stored (None: not checked)."""
+            lists: dict[str, tuple[str, int]] | None = None) -> None:
+    """lists: name → (trust, PDQ threshold) as stored (None: not checked)."""
     state = replayed.indicators
-    for name, trust in sorted((lists or {}).items()):
+    for name, (trust, threshold) in sorted((lists or {}).items()):
         logged = replayed.lists.get(name)
         if logged is None:
             report.problems.append(f"list {name!r} is not in the log")
-        elif logged.value != trust:
+            continue
+        if logged.value != trust:
             report.problems.append(f"list {name!r}: trust is {trust!r} but the log says "
                                    f"{logged.value!r}")
+        want = replayed.thresholds.get(name)
+        if want is not None and want != threshold:
+            report.problems.append(f"list {name!r}: pdq_threshold is {threshold} but the log "
+                                   f"says {want}")
     seen = set()
-    for ind_id, list_name, status, commit, signal_type in rows:
-        seen.add(ind_id)
+    for row in rows:
+        seen.add(row.id)
         report.indicators_checked += 1
-        r = state.get(ind_id)
+        r = state.get(row.id)
         if r is None:
-            report.problems.append(f"indicator {ind_id} is not in the log")
+            report.problems.append(f"indicator {row.id} is not in the log")
             continue
-        if r.commitment != commit:
-            report.problems.append(f"indicator {ind_id}: its hash value or salt differs from "
+        if r.commitment != row.commitment:
+            report.problems.append(f"indicator {row.id}: its hash value or salt differs from "
                                    "what the log committed to")
-        if r.status != status:
-            report.problems.append(f"indicator {ind_id}: status is {status!r} but the log says "
-                                   f"{r.status!r}")
-        if r.list != list_name or r.signal_type != signal_type:
-            report.problems.append(f"indicator {ind_id}: list or type differs from the log")
+        if r.label_commitment is not None and r.label_commitment != row.label_commitment:
+            report.problems.append(f"indicator {row.id}: its label differs from what the log "
+                                   "committed to")
+        if r.status != row.status:
+            report.problems.append(f"indicator {row.id}: status is {row.status!r} but the log "
+                                   f"says {r.status!r}")
+        if r.list != row.list or r.signal_type != row.signal_type:
+            report.problems.append(f"indicator {row.id}: list or type differs from the log")
+        if r.proposer_org is not None and r.proposer_org != row.proposed_by_org:
+            report.problems.append(f"indicator {row.id}: proposed by organisation "
+                                   f"{row.proposed_by_org} but the log says {r.proposer_org}")
+        if r.decided and r.decided_by_org != row.decided_by_org:
+            report.problems.append(f"indicator {row.id}: decided by organisation "
+                                   f"{row.decided_by_org} but the log says {r.decided_by_org}")
     for ind_id in sorted(set(state) - seen):
         report.problems.append(f"indicator {ind_id} is in the log but missing from the database")
     active = {i for i, r in state.items() if r.status == IndicatorStatus.ACTIVE}
@@ -194,11 +280,25 @@ def _audit_trail(leaves: list[dict[str, Any]], events: list[dict[str, Any]],
     report.problems += [f"audit trail: {p}" for p in seal.check(seals, events)]
 
 
+def _written(entry: LogEntry) -> datetime:
+    """When an entry was written: the older of its row's time and its leaf's ``at`` (both can
+    be rewritten once no head covers the entry; taking the older makes a forger rewrite both)."""
+    times = [entry.created_at]
+    try:
+        at = datetime.fromisoformat(str(json.loads(entry.leaf)["at"]))
+        times.append(at if at.tzinfo else at.replace(tzinfo=UTC))
+    except (ValueError, KeyError, TypeError):
+        pass
+    return min(times)
+
+
 def verify_database(session: Session, key: Ed25519PublicKey,
-                    known: SignedTreeHead | None = None) -> AuditReport:
+                    known: SignedTreeHead | None = None, *,
+                    now: datetime | None = None) -> AuditReport:
+    """``now``: the time the entries no head covers are aged against (default: the clock)."""
     report = AuditReport()
-    rows = [(e.index, e.leaf, e.leaf_hash)
-            for e in session.scalars(select(LogEntry).order_by(LogEntry.index))]
+    entries = list(session.scalars(select(LogEntry).order_by(LogEntry.index)))
+    rows = [(e.index, e.leaf, e.leaf_hash) for e in entries]
     leaves = check_leaves(rows, report)
     state_row = session.get(LogState, 1)
     if state_row is None or state_row.size != len(rows):
@@ -212,17 +312,22 @@ def verify_database(session: Session, key: Ed25519PublicKey,
     check_against_known(tree, known, report)
     if heads:
         report.head = heads[-1]
-        if heads[-1].size < len(tree):
-            report.notes.append(f"{len(tree) - heads[-1].size} entries after the last signed "
-                                "head are not yet covered by a signature")
+    check_coverage(min(heads[-1].size, len(tree)) if heads else 0,
+                   [_written(e) for e in entries], now or datetime.now(UTC), report)
     replayed = replay(leaves, report)
-    lists = {hl.id: (hl.name, hl.trust) for hl in session.scalars(select(HashList))}
-    ind_rows = [(i.id, lists.get(i.list_id, ("?", ""))[0], i.status,
-                 commitment(i.salt, i.signal_type, i.value), i.signal_type)
-                for i in session.scalars(select(Indicator).order_by(Indicator.id))]
+    lists = {hl.id: hl for hl in session.scalars(select(HashList))}
+    ind_rows = [StoredIndicator(
+        i.id, lists[i.list_id].name if i.list_id in lists else "?", i.status,
+        commitment(i.salt, i.signal_type, i.value), label_commitment(i.salt, i.label),
+        i.signal_type, i.proposed_by_org, i.decided_by_org)
+        for i in session.scalars(select(Indicator).order_by(Indicator.id))]
     changes = [(c.indicator_id, c.action)
                for c in session.scalars(select(ListChange).order_by(ListChange.seq))]
-    compare(replayed, ind_rows, changes, report, dict(lists.values()))
+    compare(replayed, ind_rows, changes, report,
+            {hl.name: (hl.trust, hl.pdq_threshold) for hl in lists.values()})
+    orgs = session.scalars(select(Organisation).order_by(Organisation.id))
+    log_orgs.compare(replayed.orgs, [(o.id, o.kind, o.approved_at is not None, o.approved_by_org)
+                                     for o in orgs], report)
     _audit_trail(leaves, [seal.as_mapping(e) for e in session.scalars(
         select(AuditEvent).order_by(AuditEvent.id))], report)
     return report
@@ -264,16 +369,21 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
     check_against_known(tree, known, report)
     report.head = head
     replayed = replay(leaves, report)
+    report.notes.append("organisations not compared with the log: the API does not list them "
+                        "(their history in the log is checked)")
     _server_audit_trail(base, token, _get, leaves, report)
-    ind_rows = []
+    ind_rows: list[StoredIndicator] = []
     after = 0
     while True:
         page = _get(base, f"/v1/indicators?after={after}&limit=1000", token)
         if not page:
             break
         for i in page:
-            ind_rows.append((i["id"], i["list"], i["status"],
-                             commitment(i["salt"], i["signal_type"], i["value"]), i["signal_type"]))
+            ind_rows.append(StoredIndicator(
+                i["id"], i["list"], i["status"],
+                commitment(i["salt"], i["signal_type"], i["value"]),
+                label_commitment(i["salt"], i.get("label")), i["signal_type"],
+                i.get("proposed_by_org"), i.get("decided_by_org")))
         after = page[-1]["id"]
     # The feed's view (needs lists:download; an auditor's key may not have it).
     try:
@@ -296,7 +406,8 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
             if feed["complete"]:
                 break
             since = feed["until"]
-    compare(replayed, ind_rows, changes, report, {lst["name"]: lst["trust"] for lst in lists})
+    compare(replayed, ind_rows, changes, report,
+            {lst["name"]: (lst["trust"], lst["pdq_threshold"]) for lst in lists})
     return report
 
 

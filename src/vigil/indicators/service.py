@@ -63,8 +63,11 @@ def create_list(session: Session, actor: Principal | None, name: str,
                   description=description, created_at=now())
     session.add(hl)
     session.flush()
+    # The threshold decides what matches (on an allow list: what is suppressed), so it is in
+    # the log like the trust; ``org`` (None: the operator) lets the audit check who may.
     log.append(session, {"event": "list:created", "list": name, "kind": hl.kind,
                          "trust": level.value, "pdq_threshold": pdq_threshold,
+                         "org": actor.organisation_id if actor else None,
                          "at": hl.created_at.isoformat()})
     record(session, actor, AuditAction.LIST_CREATED, subject=name)
     return hl
@@ -77,7 +80,7 @@ def update_list(session: Session, actor: Principal, name: str, pdq_threshold: in
         raise Invalid(f"pdq_threshold must be between 0 and {MAX_THRESHOLD}")
     hl.pdq_threshold = pdq_threshold
     log.append(session, {"event": "list:updated", "list": name, "pdq_threshold": pdq_threshold,
-                         "at": now().isoformat()})
+                         "org": actor.organisation_id, "at": now().isoformat()})
     record(session, actor, AuditAction.LIST_UPDATED, subject=name,
            details={"pdq_threshold": pdq_threshold})
     return hl

@@ -1,7 +1,11 @@
 """Checks of the transparency log itself, for ``vigil audit verify``: the entries are dense and
-each leaf hashes to its stored hash (:func:`check_leaves`), and every signed tree head verifies
-and still has the root of the stored leaves (:func:`check_heads`). What the leaves *say* — the
-indicators' history — is replayed by :mod:`vigil.indicators.log_audit`.
+each leaf hashes to its stored hash (:func:`check_leaves`), every signed tree head verifies
+and still has the root of the stored leaves (:func:`check_heads`), and no entry has waited
+longer for a signed head than the worker would let it (:func:`check_coverage`). What the leaves
+*say* — the indicators' history — is replayed by :mod:`vigil.indicators.log_audit`.
+
+A *problem* fails the check (exit status 1); a *note* is said and passes: something not
+checked, or not yet checkable, that is no sign of tampering.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +78,33 @@ def check_heads(tree: MerkleTree, heads: list[SignedTreeHead], key: Ed25519Publi
         elif tree.root(head.size) != head.root:
             report.problems.append(f"tree head {head.size}: the stored entries no longer give "
                                    "the signed root (history was rewritten)")
+
+
+#: How long an entry may wait for a signed head before that is a problem, not a note. The
+#: worker signs a head every minute (after sealing the audit trail; ``takedown_check_seconds``,
+#: 60 s by default), so an entry older than this with no head over it means the heads were
+#: removed — which lets whoever removed them rewrite the entries unseen — or the worker has
+#: stopped signing; both leave the log without tamper-evidence. Ten minutes spares a worker
+#: restart or a slow round of work; younger entries are only noted.
+UNSIGNED_GRACE = timedelta(minutes=10)
+
+
+def check_coverage(signed: int, written: list[datetime], now: datetime, report: AuditReport) -> None:
+    """``signed``: the size of the newest signed head (0: none); ``written``: when each entry was
+    written, in index order (its oldest known time). Reports the entries no head covers."""
+    tail = written[signed:]
+    if not tail:
+        return
+    oldest = min(tail)
+    if now - oldest > UNSIGNED_GRACE:
+        minutes = int(UNSIGNED_GRACE.total_seconds() // 60)
+        report.problems.append(
+            f"log: {len(tail)} entries, the oldest written {oldest:%Y-%m-%d %H:%M} UTC, are "
+            f"covered by no signed head (the worker signs one every minute; after {minutes} "
+            "minutes this means signed heads were removed, or the worker stopped signing)")
+    else:
+        report.notes.append(f"{len(tail)} entries after the last signed head are not yet "
+                            "covered by a signature")
 
 
 def check_against_known(tree: MerkleTree, known: SignedTreeHead | None, report: AuditReport) -> None:
