@@ -94,7 +94,9 @@ def test_limits_per_client_group_an_ipv6_line_by_its_network() -> None:
     assert of("2001:db8:1:2::1") == of("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
     assert of("2001:db8:1:3::1") != of("2001:db8:1:2::1")
     assert of("192.0.2.7") == of("::ffff:192.0.2.7") == "192.0.2.7"
-    assert of("testclient") == "testclient"  # not an address: kept as it is
+    # Not an address (a proxy passing a client's header as it is): one client for all, so
+    # that made-up values do not each get a fresh budget.
+    assert of("zzz") == of("zzz2") == of("testclient") == "unknown"
 
 
 def test_hostile_json_and_filters_are_refused_by_name(client: TestClient,
@@ -104,7 +106,7 @@ def test_hostile_json_and_filters_are_refused_by_name(client: TestClient,
     w = build_world(factory)
     centre, provider = auth(w.tokens["centre"]), auth(w.tokens["provider"])
     for body, named in ((b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-                        (b'{"name": ' + b"9" * 5000 + b"}", "4300 digits")):
+                        (b'{"name": ' + b"9" * 5000 + b"}", "more than 4300 digits")):
         r = client.post("/v1/orgs", content=body,
                         headers={**centre, "Content-Type": "application/json"})
         assert r.status_code == 422 and named in r.json()["error"]["message"], r.text
@@ -113,3 +115,20 @@ def test_hostile_json_and_filters_are_refused_by_name(client: TestClient,
         r = client.get(path, headers=key)
         assert r.status_code == 422, (path, r.text)
         assert r.json()["error"]["items"][0]["location"] == ["query", "status"]
+
+
+def test_a_body_in_the_wrong_form_is_told_which_form(client: TestClient,
+                                                     factory: sessionmaker[Session]) -> None:
+    """Valid JSON sent as text/plain was "Input should be a valid dictionary"; JSON sent to the
+    multipart route was "Field required" twice. Each now says what to send."""
+    w = build_world(factory)
+    centre, provider = auth(w.tokens["centre"]), auth(w.tokens["provider"])
+    r = client.post("/v1/orgs", content=b'{"name": "x", "kind": "provider"}',
+                    headers={**centre, "Content-Type": "text/plain"})
+    assert r.status_code == 422 and "Content-Type: application/json" in r.json()["error"]["message"]
+    r = client.post("/v1/reports/multipart", json={"report": "{}"}, headers=provider)
+    assert r.status_code == 422 and "multipart/form-data" in r.json()["error"]["message"]
+    r = client.post("/v1/orgs", json={}, headers=centre)  # the right form, fields missing
+    assert r.json()["error"]["message"] == "the request is invalid"
+    assert {tuple(i["location"]) for i in r.json()["error"]["items"]} == {("body", "name"),
+                                                                         ("body", "kind")}

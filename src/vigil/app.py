@@ -7,16 +7,18 @@ is created at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import params as fastapi_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,7 +35,7 @@ from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
 from vigil.db import Unstorable, make_engine, private_dir, session_factory
 from vigil.deps import PrincipalCache
-from vigil.errors import ERROR_RESPONSES, DomainError, Invalid, NotFound, TooLarge
+from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFound, TooLarge
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
@@ -106,10 +108,11 @@ class AppState:
 
 
 class HealthOut(BaseModel):
-    """The service is up, and how many indicators this worker's match index holds."""
+    """The service is up. Public, so it says nothing more: a count of loaded indicators told
+    anyone whether a victim's hash was already held (``vigil_indicators_loaded`` on
+    ``/metrics``, for the Centre's monitoring, says it)."""
 
     status: str
-    indicators_loaded: int
 
 
 #: The metrics' answer, described for the API (Prometheus' text format, not JSON).
@@ -201,6 +204,38 @@ class ObserveMiddleware:
                                      "org": principal.organisation_id if principal else None}))
 
 
+def _within(request: Request, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether the client's address (the socket's peer, or the one a trusted proxy passed)
+    lies in one of ``networks``."""
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in n for n in networks)
+
+
+def _what_is_wrong(request: Request, errors: Sequence[Any]) -> str:
+    """The message of a 422 from the request's validation: the body in the wrong form (JSON
+    where a form is expected or the other way round) is said so, not as a field's error."""
+    body = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("body",)]
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    field = getattr(request.scope.get("route"), "body_field", None)
+    wants_form = field is not None and isinstance(field.field_info, fastapi_params.Form)
+    if body and wants_form and media != "multipart/form-data":
+        return "the request is invalid: send it as multipart/form-data"
+    if body and not wants_form and media != "application/json" and any(
+            tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in body):
+        return "the request is invalid: send the body as JSON (Content-Type: application/json)"
+    return "the request is invalid"
+
+
+#: What pydantic says when a body that should be a JSON object is something else (a string:
+#: the raw body of a request that was not sent as JSON).
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
 def _unreadable_body(exc: StarletteHTTPException) -> DomainError:
     """What Starlette and FastAPI answer with a bare 400 (a JSON body that is not UTF-8, broken
     multipart data, a form over Starlette's own part and field limits), as the API's own error:
@@ -212,7 +247,9 @@ def _unreadable_body(exc: StarletteHTTPException) -> DomainError:
         problem = f"not valid text: {cause}"
     elif isinstance(cause, RecursionError):
         problem = "JSON nested too deeply"
-    elif isinstance(cause, ValueError):  # e.g. an integer of more than 4300 digits
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        problem = "a number has more than 4300 digits"
+    elif isinstance(cause, ValueError):
         problem = f"not valid JSON: {cause}"
     else:
         problem = str(exc.detail)
@@ -319,17 +356,25 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         items = [{"location": list(e.get("loc", ())), "error": e.get("msg", "")}
                  for e in errors[:100]]
         more = {"more": len(errors) - 100} if len(errors) > 100 else {}
-        return JSONResponse({"error": {"code": "invalid", "message": "the request is invalid",
+        return JSONResponse({"error": {"code": "invalid", "message": _what_is_wrong(request, errors),
                                        "items": items, **more}}, status_code=422)
 
     app.add_middleware(ObserveMiddleware, state=state)
 
     @app.get("/healthz", response_model=HealthOut, responses=ERROR_RESPONSES)
     def healthz() -> HealthOut:
-        return HealthOut(status="ok", indicators_loaded=len(state.matcher))
+        """Anyone: the service is up."""
+        return HealthOut(status="ok")
+
+    monitoring = [ipaddress.ip_network(n, strict=False) for n in settings.metrics_allow]
 
     @app.get("/metrics", response_class=Response, responses=_METRICS)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """The Centre's monitoring only: clients at the addresses of ``VIGIL_METRICS_ALLOW``
+        (default loopback). Request counts per route tell when people use the public routes."""
+        if not _within(request, monitoring):
+            raise Forbidden("metrics are served to the Centre's monitoring only "
+                            "(VIGIL_METRICS_ALLOW)")
         state.metrics.indicators_loaded.set(len(state.matcher))
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

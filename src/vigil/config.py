@@ -6,11 +6,13 @@ that have development defaults are refused outside development (``VIGIL_ENVIRONM
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vigil.egress import EgressPolicy
 
@@ -31,9 +33,14 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_level: str = "INFO"
-    #: Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; none:
-    #: the socket's peer is the client, whatever a request's headers say.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Reverse proxies (addresses or networks, comma-separated or a JSON list) whose
+    #: X-Forwarded-For names the client; none: the socket's peer is the client, whatever a
+    #: request's headers say.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Who may read ``/metrics`` (addresses or networks, comma-separated or a JSON list): the
+    #: counters tell when people use public routes, so only the Centre's own monitoring.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     #: How long a worker remembers an authenticated key; a revocation takes effect within this.
     auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: AES-256 key for evidence files, base64. Required in production; elsewhere a key file is
@@ -86,7 +93,7 @@ class Settings(BaseSettings):
     #: Hosts and networks of the Centre's own services that may be at non-public addresses
     #: (JSON ["smtp.internal", "10.0.5.0/24"]): its SMTP relay, its Dask scheduler. Everything
     #: else vigil connects to must be at a public address (vigil.egress).
-    egress_allow: list[str] = Field(default_factory=list)
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: A Dask scheduler for crawls ("tcp://host:8786"); none: a local process pool. Chosen by
     #: the Centre here, never by an API caller.
     dask_scheduler: str | None = None
@@ -123,6 +130,32 @@ class Settings(BaseSettings):
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)
+
+    @field_validator("trusted_proxies", "metrics_allow", "egress_allow", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        """``a,b`` or ``["a", "b"]`` from the environment; a list as it is."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc.msg}") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if item == "*":  # uvicorn's "every proxy"
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a network") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -134,11 +134,10 @@ def client_address(request: Request) -> str:
     passed by a proxy named in ``VIGIL_TRUSTED_PROXIES``). An IPv6 client is keyed by its /64
     network — one subscriber line usually holds a whole /64, so a per-address limit would be
     no limit at all."""
-    host = request.client.host if request.client else "unknown"
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:  # no address (a proxy passed something else): one client, all of them
+        return "unknown"
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
             return str(address.ipv4_mapped)

@@ -99,12 +99,12 @@ def test_a_threshold_changed_through_the_api_is_logged_and_checked(
     back behind the log's back is caught."""
     w = _signed_world(factory, settings)
     with transaction(factory) as s:
-        indicators.update_list(s, w.principals["centre"], "non-material", 40)
+        indicators.update_list(s, w.principals["centre"], "non-material", 25)
     assert _verify(factory, settings).ok
     with engine.begin() as conn:
         conn.execute(text("UPDATE hash_lists SET pdq_threshold = 10 WHERE name = 'non-material'"))
     report = _verify(factory, settings)
-    assert "list 'non-material': pdq_threshold is 10 but the log says 40" in report.problems, \
+    assert "list 'non-material': pdq_threshold is 10 but the log says 25" in report.problems, \
         report.problems
 
 
@@ -159,7 +159,7 @@ def test_leaves_written_before_the_new_fields_are_replayed_as_they_were() -> Non
                    "signal_type": "md5", "commitment": c, "status": "active", "org": 2,
                    "label_commitment": label_commitment(salt, None)})
     report = AuditReport()
-    log_audit.compare(log_audit.replay(leaves, report), [stored], [(1, "add")], report)
+    log_audit.compare(log_audit.replay(leaves, report), [stored], [("known-material", 1, "add")], report)
     assert "indicator 1: its label differs from what the log committed to" in report.problems
 
 
@@ -210,3 +210,55 @@ def test_key_approvals_in_the_log_are_judged_like_organisation_approvals() -> No
         "log: key 7 was approved by organisation 1, which may not approve it",
         "log: key 8 was approved but never issued"]
     assert replayed.orgs.keys[7].approved
+
+
+def test_a_feed_rewritten_to_move_a_hash_onto_the_allow_list_is_caught(
+        factory: sessionmaker[Session], engine: Engine, settings: Settings) -> None:
+    """Found by an attempt to break the audit: a withdrawal slipped into the verified list's
+    feed and an addition into the allow list's — providers drop the hash and then suppress it
+    — passed, because the check kept the last action per indicator whatever its list."""
+    w = _signed_world(factory, settings)
+    ind = active_indicator(factory, w, "md5", "0e" * 16)
+    assert _verify(factory, settings).ok
+    with engine.begin() as conn:
+        lists = dict(conn.execute(text("SELECT name, id FROM hash_lists")).all())
+        for name, action in (("known-material", "withdraw"), ("non-material", "add")):
+            conn.execute(text("INSERT INTO list_changes (list_id, indicator_id, action, at) "
+                              "VALUES (:l, :i, :a, :t)"),
+                         {"l": lists[name], "i": ind, "a": action, "t": now()})
+    report = _verify(factory, settings)
+    assert f"change feed: indicator {ind} is distributed as active on list 'non-material' but " \
+           "the log says it is not" in report.problems, report.problems
+    assert f"change feed: indicator {ind} is active on list 'known-material' in the log but " \
+           "not distributed there" in report.problems, report.problems
+
+
+def test_a_verification_written_into_the_log_behind_vigils_back_is_caught(
+        factory: sessionmaker[Session], engine: Engine, settings: Settings) -> None:
+    """Found by an attempt to break the audit: with write access to the database, a leaf
+    saying the partner verified a pending indicator was appended (and the row, the feed set
+    to match); the worker then signed a head over it and the audit said OK. Every indicator
+    event is written as a leaf and an audit event together: a leaf alone is a forgery."""
+    from vigil.indicators.lifecycle import leaf
+    from vigil.indicators.models import Indicator
+    from vigil.translog import repository as log
+
+    w = _signed_world(factory, settings)
+    with transaction(factory) as s:
+        (ind,) = indicators.propose(s, w.principals["centre"], [
+            indicators.Proposal("md5", "0f" * 16, "known-material", "test")])
+        ind_id = ind.id
+    assert _verify(factory, settings).ok
+    with transaction(factory) as s:  # what a forger writes, without the audit event
+        row = s.get(Indicator, ind_id)
+        assert row is not None
+        row._status = "active"
+        row.decided_by_org = w.principals["partner"].organisation_id
+        log.append(s, leaf("indicator:verified", row, w.principals["partner"]))
+        s.execute(text("INSERT INTO list_changes (list_id, indicator_id, action, at) "
+                       "VALUES (:l, :i, 'add', :t)"), {"l": row.list_id, "i": ind_id, "t": now()})
+    Worker(factory, factory, settings=settings).sign_head()
+    report = _verify(factory, settings)
+    partner = w.principals["partner"].organisation_id
+    assert f"log: indicator {ind_id} verified by organisation {partner} (1x) with no such " \
+           "audit event: written outside vigil" in report.problems, report.problems

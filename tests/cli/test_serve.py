@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.bench.server import free_port
+from vigil.bench.server import free_port, loaded_indicators
 from vigil.samples import encode, pattern_image
 
 
@@ -33,9 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if json.loads(r.read())["indicators_loaded"] > 0:
-                        break
+                if loaded_indicators(base) > 0:
+                    break
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:

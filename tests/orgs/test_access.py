@@ -154,10 +154,18 @@ def test_no_key_is_the_apps_own_401_not_the_frameworks(client: TestClient) -> No
 
 
 def test_public_routes(client: TestClient) -> None:
-    assert client.get("/healthz").json()["status"] == "ok"
+    """The health check says only that the service is up: a count of loaded indicators there
+    told anyone whether a victim's hash was held already (found by an attempt to break the
+    service). Metrics go to the Centre's monitoring (loopback by default), not to anyone."""
+    assert client.get("/healthz").json() == {"status": "ok"}
     assert "BEGIN PUBLIC KEY" in client.get("/v1/log/key").text
-    assert "vigil_http_requests_total" in client.get("/metrics").text
     assert client.get("/openapi.json").json()["info"]["title"] == "vigil"
+    r = client.get("/metrics")  # from "testclient": not an address in VIGIL_METRICS_ALLOW
+    assert r.status_code == 403 and "VIGIL_METRICS_ALLOW" in r.text
+    for address in ("127.0.0.1", "::1"):
+        local = TestClient(client.app, client=(address, 50000))
+        assert "vigil_http_requests_total" in local.get("/metrics").text
+    assert TestClient(client.app, client=("192.0.2.9", 50000)).get("/metrics").status_code == 403
 
 
 def test_kind_bounds_scopes(client: TestClient, factory: sessionmaker[Session]) -> None:

@@ -125,3 +125,48 @@ def test_an_auditor_the_centre_creates_cannot_approve_until_approved(
                        headers=auth(w.tokens["auditor"])).status_code == 200
     client.app.state.vigil.principals._entries.clear()  # type: ignore[attr-defined]
     assert client.post(f"/v1/orgs/{shadow}/approve", headers=auth(token)).status_code == 200
+
+
+def test_the_centre_cannot_propose_through_a_key_it_minted_and_verify_alone(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """Found by an attempt to break approvals: the Centre minted a proposing key for another
+    organisation (a hotline),
+    proposed with it, and verified as the Centre — two organisations on paper, one in fact,
+    and the hash went into the verified list with an OK audit. A proposing key the Centre
+    issues now waits for a second party like a reviewing one, and the audit says so if it
+    was used before."""
+    w = build_world(factory)
+    centre = auth(w.tokens["centre"])
+    authority_org = w.principals["authority_de"].organisation_id  # any proposing kind
+    r = client.post(f"/v1/orgs/{authority_org}/keys", headers=centre, json={
+        "holder": "puppet", "scopes": ["indicators:propose"]})
+    assert r.status_code == 201 and r.json()["approved"] is False
+    puppet, puppet_id = r.json()["token"], r.json()["id"]
+    r = client.post("/v1/indicators", headers=auth(puppet), json={"items": [
+        {"signal_type": "md5", "value": "ce" * 16, "list": "known-material",
+         "legal_basis": "test"}]})
+    assert r.status_code == 403 and "indicators:propose" in r.text
+    # Confirmed by a second party, the key is the authority's word, and the Centre may verify.
+    assert client.post(f"/v1/keys/{puppet_id}/approve",
+                       headers=auth(w.tokens["auditor"])).status_code == 200
+    client.app.state.vigil.principals._entries.clear()  # type: ignore[attr-defined]
+    ind = _propose(client, puppet, "ce" * 16)
+    assert client.post(f"/v1/indicators/{ind}/verify", headers=centre).status_code == 200
+    # Nor can the Centre make a second centre of its own: it would hold the Centre's powers.
+    r = client.post("/v1/orgs", headers=centre, json={"name": "Centre 2", "kind": "centre"})
+    assert r.status_code == 403 and "one Centre" in r.text
+    # The audit judges a proposal by a key the log shows pending.
+    leaves = [
+        {"event": "org:created", "org": 1, "kind": "centre", "approved": True},
+        {"event": "org:created", "org": 5, "kind": "hotline", "approved": True, "by": 1},
+        {"event": "key:issued", "org": 5, "key": 9, "scopes": "indicators:propose", "by": 1,
+         "approved": False},
+        {"event": "list:created", "list": "known-material", "trust": "verified",
+         "pdq_threshold": 31},
+        {"event": "indicator:proposed", "indicator": 1, "list": "known-material",
+         "signal_type": "md5", "commitment": "00" * 32, "status": "pending", "org": 5, "key": 9},
+    ]
+    report = AuditReport()
+    replay(leaves, report)
+    assert report.problems == ["log: indicator 1 proposed by key 9 before a second party "
+                               "approved it (indicators:propose)"]

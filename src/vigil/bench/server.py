@@ -3,7 +3,6 @@ threads that drive it for a fixed time."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -44,6 +43,16 @@ def vigil_server(data: Path, database_url: str, workers: int,
             server.wait(timeout=30)
 
 
+def loaded_indicators(base: str) -> int:
+    """How many indicators a server worker's index holds (``vigil_index_indicators`` on
+    ``/metrics``, served to loopback)."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:  # noqa: S310 - loopback
+        for line in r.read().decode().splitlines():
+            if line.startswith("vigil_index_indicators "):
+                return int(float(line.split()[1]))
+    return 0
+
+
 def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[bytes],
                 data: Path) -> None:
     deadline = time.monotonic() + 600
@@ -53,10 +62,9 @@ def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[byt
             raise RuntimeError("server did not become ready: "
                                f"{(data / 'server.log').read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                if json.loads(r.read())["indicators_loaded"] >= size:
-                    ready += 1
-                    continue
+            if loaded_indicators(f"http://127.0.0.1:{port}") >= size:
+                ready += 1
+                continue
         except OSError:
             pass
         time.sleep(0.5)

@@ -5,21 +5,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy.orm import Session
 
 from vigil.cli._console import err_console
 
+if TYPE_CHECKING:
+    from vigil.config import Settings
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad one is one line naming its variable (exit 2),
+    never a traceback."""
+    from pydantic import ValidationError
+
+    from vigil.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = "VIGIL_" + "_".join(str(p) for p in e["loc"][:1]).upper()
+            err_console.print(f"[red]setting {name}: {e['msg']}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
-    from vigil.config import Settings
     from vigil.db import make_engine, private_dir, session_factory, transaction
     from vigil.errors import DomainError
     from vigil.migrations import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)

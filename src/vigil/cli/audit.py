@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from vigil.cli._console import err_console
+from vigil.cli._db import load_settings
 
 app = typer.Typer(help="Audit the log and the indicator database.", no_args_is_help=True)
 
@@ -49,11 +50,10 @@ def verify(
         known = store.get(log_id_of(pub)) if store else None
         report = audit.verify_server(url, key, pub, known)
     else:
-        from vigil.config import Settings
         from vigil.db import make_engine, session_factory
         from vigil.translog.sth import TreeHeadSigner
 
-        settings = Settings()
+        settings = load_settings()
         if public_key:
             pub = _load_key(public_key)
         else:

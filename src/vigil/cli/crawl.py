@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli._console import err_console
+from vigil.cli._db import load_settings
 
 app = typer.Typer(help="Proactive search: crawl allowed domains, match media against the "
                        "active lists, open notices for hits.", no_args_is_help=True)
@@ -16,14 +17,13 @@ app = typer.Typer(help="Proactive search: crawl allowed domains, match media aga
 def _run(crawl_id: int, workers: int, scheduler: str | None) -> None:
     from rich.live import Live
 
-    from vigil.config import Settings
     from vigil.db import make_engine, session_factory
     from vigil.indicators.matcher import LiveMatcher
     from vigil.migrations import upgrade
     from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
     from vigil.takedown.crawler.executors import crawl_executor
 
-    settings = Settings()
+    settings = load_settings()
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)

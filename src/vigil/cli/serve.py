@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli._console import err_console
+from vigil.cli._db import load_settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -16,11 +17,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def db_upgrade() -> None:
     """Apply the migrations to the database in VIGIL_DATABASE_URL (default: SQLite in the data
     directory)."""
-    from vigil.config import Settings
     from vigil.db import private_dir
     from vigil.migrations import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     err_console.print("database is up to date")
@@ -37,11 +37,10 @@ def serve_command(
     """Run the Centre's API server (applies migrations first)."""
     import uvicorn
 
-    from vigil.config import Settings
     from vigil.db import make_engine, private_dir, session_factory
     from vigil.migrations import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     private_dir(settings.data_dir)

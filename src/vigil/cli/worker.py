@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vigil.cli._console import err_console
+from vigil.cli._db import load_settings
 
 
 def worker_command(
@@ -20,12 +21,11 @@ def worker_command(
     """Take jobs from the database and run them (several workers may share the queues)."""
     if queue not in ("short", "long", "all"):
         raise typer.BadParameter("--queue is short, long or all")
-    from vigil.config import Settings
     from vigil.db import make_engine, session_factory
     from vigil.migrations import upgrade
     from vigil.worker import Worker
 
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     upgrade(settings.effective_database_url)

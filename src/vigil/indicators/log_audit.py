@@ -38,6 +38,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,7 +216,7 @@ class StoredIndicator:
 
 
 def compare(replayed: Replay, rows: Iterable[StoredIndicator],
-            changes: list[tuple[int, str]], report: AuditReport,
+            changes: list[tuple[str, int, str]], report: AuditReport,
             lists: dict[str, tuple[str, int]] | None = None) -> None:
     """lists: name → (trust, PDQ threshold) as stored (None: not checked)."""
     state = replayed.indicators
@@ -260,16 +261,19 @@ def compare(replayed: Replay, rows: Iterable[StoredIndicator],
         report.problems.append(f"indicator {ind_id} is in the log but missing from the database")
     active = {i for i, r in state.items() if r.status == IndicatorStatus.ACTIVE}
     report.active = len(active)
-    fed: dict[int, str] = {}
-    for ind_id, action in changes:
-        fed[ind_id] = action
-    fed_active = {i for i, a in fed.items() if a == "add"}
-    for ind_id in sorted(fed_active - active):
-        report.problems.append(f"change feed: indicator {ind_id} is distributed as active but "
-                               "the log says it is not")
-    for ind_id in sorted(active - fed_active):
-        report.problems.append(f"change feed: indicator {ind_id} is active in the log but not "
-                               "distributed")
+    # Each list's feed on its own: a withdrawal slipped into one list's feed and an addition
+    # into another's (an allow list's, which then suppresses it) is caught by list.
+    fed: dict[tuple[str, int], str] = {}
+    for list_name, ind_id, action in changes:
+        fed[list_name, ind_id] = action
+    fed_active = {key for key, a in fed.items() if a == "add"}
+    on_lists = {(state[i].list, i) for i in active}
+    for list_name, ind_id in sorted(fed_active - on_lists):
+        report.problems.append(f"change feed: indicator {ind_id} is distributed as active on "
+                               f"list {list_name!r} but the log says it is not")
+    for list_name, ind_id in sorted(on_lists - fed_active):
+        report.problems.append(f"change feed: indicator {ind_id} is active on list "
+                               f"{list_name!r} in the log but not distributed there")
 
 
 def _audit_trail(leaves: list[dict[str, Any]], events: list[dict[str, Any]],
@@ -278,6 +282,29 @@ def _audit_trail(leaves: list[dict[str, Any]], events: list[dict[str, Any]],
     report.seals = len(seals)
     report.audit_events_checked = len(events)
     report.problems += [f"audit trail: {p}" for p in seal.check(seals, events)]
+    _acts_in_both(leaves, events, report)
+
+
+#: The audit action each indicator event records (one per event, whatever the row).
+_AUDIT = {t.event.value: t.audit.value for t in TRANSITIONS}
+
+
+def _acts_in_both(leaves: list[dict[str, Any]], events: list[dict[str, Any]],
+                  report: AuditReport) -> None:
+    """Every indicator event is written twice in one transaction — a log leaf and an audit
+    event (:func:`vigil.indicators.lifecycle.transition`) — by the same organisation. A leaf
+    with no event (or an event with no leaf) was written outside vigil: whoever forges a
+    verification must forge both, and the audit trail's chain with it."""
+    logged = Counter((_AUDIT[str(leaf["event"])], str(leaf.get("indicator")), leaf.get("org"))
+                     for leaf in leaves if str(leaf.get("event")) in _AUDIT)
+    recorded = Counter((str(e["action"]), str(e.get("subject")), e.get("org"))
+                       for e in events if e.get("action") in _AUDIT.values())
+    for (action, ind, org), n in sorted((logged - recorded).items(), key=str):
+        report.problems.append(f"log: indicator {ind} {action.split(':')[1]} by organisation "
+                               f"{org} ({n}x) with no such audit event: written outside vigil")
+    for (action, ind, org), n in sorted((recorded - logged).items(), key=str):
+        report.problems.append(f"audit trail: indicator {ind} {action.split(':')[1]} by "
+                               f"organisation {org} ({n}x) is not in the log")
 
 
 def _written(entry: LogEntry) -> datetime:
@@ -321,7 +348,7 @@ def verify_database(session: Session, key: Ed25519PublicKey,
         commitment(i.salt, i.signal_type, i.value), label_commitment(i.salt, i.label),
         i.signal_type, i.proposed_by_org, i.decided_by_org)
         for i in session.scalars(select(Indicator).order_by(Indicator.id))]
-    changes = [(c.indicator_id, c.action)
+    changes = [(lists[c.list_id].name if c.list_id in lists else "?", c.indicator_id, c.action)
                for c in session.scalars(select(ListChange).order_by(ListChange.seq))]
     compare(replayed, ind_rows, changes, report,
             {hl.name: (hl.trust, hl.pdq_threshold) for hl in lists.values()})
@@ -393,16 +420,16 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
     if lists is None:
         report.notes.append("change feed and list trust not checked: this key lacks "
                             "lists:download")
-        active = [(i, "add") for i, r in replayed.indicators.items()
+        active = [(r.list, i, "add") for i, r in replayed.indicators.items()
                   if r.status == IndicatorStatus.ACTIVE]
         compare(replayed, ind_rows, active, report)
         return report
-    changes: list[tuple[int, str]] = []
+    changes: list[tuple[str, int, str]] = []
     for lst in lists:
         since = 0
         while True:
             feed = _get(base, f"/v1/lists/{lst['name']}/changes?since={since}", token)
-            changes += [(c["id"], c["action"]) for c in feed["changes"]]
+            changes += [(lst["name"], c["id"], c["action"]) for c in feed["changes"]]
             if feed["complete"]:
                 break
             since = feed["until"]

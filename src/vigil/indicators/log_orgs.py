@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.orgs.access import APPROVER_KINDS, KIND_SCOPES, REVIEWING_KINDS, SECOND_PARTY_SCOPES, OrgKind, Scope
+from vigil.orgs.access import (
+    APPROVER_KINDS,
+    KIND_SCOPES,
+    REVIEWING_KINDS,
+    SECOND_PARTY_SCOPES,
+    VOUCHED_SCOPES,
+    OrgKind,
+    Scope,
+)
 from vigil.translog.audit import AuditReport
 
 
@@ -68,6 +76,10 @@ class OrgLog:
             return
         if org in self.known:
             report.problems.append(f"log: organisation {org} was created twice")
+        if kind == OrgKind.CENTRE.value and leaf.get("by") is not None:
+            report.problems.append(f"log: organisation {org}, a centre, was created by "
+                                   f"organisation {leaf.get('by')} (only the operator sets up "
+                                   "the Centre)")
         self.known[org] = LoggedOrg(kind, bool(leaf.get("approved", True)), exact="by" in leaf)
 
     def approved(self, leaf: dict[str, Any], report: AuditReport) -> None:
@@ -119,7 +131,7 @@ class OrgLog:
         if logged_key is not None and logged_key.org != org:
             report.problems.append(f"log: {what} by organisation {org} with key {key}, which "
                                    f"the log issued to organisation {logged_key.org}")
-        elif logged_key is not None and scope in SECOND_PARTY_SCOPES and not logged_key.approved:
+        elif logged_key is not None and scope in VOUCHED_SCOPES and not logged_key.approved:
             report.problems.append(f"log: {what} by key {key} before a second party approved "
                                    f"it ({scope.value})")
         logged = self.known.get(org) if isinstance(org, int) else None

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vigil.indicators.lifecycle import commitment
 from vigil.indicators.models import Indicator
 from vigil.matching.policy import Trust, Verdict
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MAX_LIST_THRESHOLD
 
 
 class ListIn(BaseModel):
@@ -20,7 +21,7 @@ class ListIn(BaseModel):
         "verified: entries need two organisations; unverified: self-declared (victims' own "
         "hashes), hits are reviewed before any action; allow: benign look-alikes that "
         "suppress other hits. Fixed once the list exists."))
-    pdq_threshold: int = Field(default=31, ge=0, le=64)
+    pdq_threshold: int = Field(default=PDQ_DEFAULT_THRESHOLD, ge=0, le=PDQ_MAX_LIST_THRESHOLD)
     description: str = Field(default="", max_length=2000)
 
 
@@ -29,7 +30,7 @@ class ListUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pdq_threshold: int = Field(ge=0, le=64)
+    pdq_threshold: int = Field(ge=0, le=PDQ_MAX_LIST_THRESHOLD)
 
 
 class ListOut(BaseModel):

@@ -25,9 +25,8 @@ from vigil.errors import Conflict, Invalid, NotFound
 from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus, commitment, create, transition
 from vigil.indicators.models import HashList, Indicator
 from vigil.matching.errors import InvalidSignal
-from vigil.matching.index import MAX_THRESHOLD
 from vigil.matching.policy import Trust
-from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash, parse_signal
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MAX_LIST_THRESHOLD, SignalType, VpdqHash, parse_signal
 from vigil.orgs.access import Principal, Scope
 from vigil.translog import repository as log
 
@@ -52,8 +51,7 @@ def create_list(session: Session, actor: Principal | None, name: str,
         level = Trust.parse(str(trust))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-    if not 0 <= pdq_threshold <= MAX_THRESHOLD:
-        raise Invalid(f"pdq_threshold must be between 0 and {MAX_THRESHOLD}")
+    _check_threshold(pdq_threshold)
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
         raise Invalid("list name: 1-64 letters, digits, '-' or '_'")
     same = session.scalar(select(HashList).where(func.lower(HashList.name) == name.lower()))
@@ -73,11 +71,16 @@ def create_list(session: Session, actor: Principal | None, name: str,
     return hl
 
 
+def _check_threshold(pdq_threshold: int) -> None:
+    if not 0 <= pdq_threshold <= PDQ_MAX_LIST_THRESHOLD:
+        raise Invalid(f"pdq_threshold must be between 0 and {PDQ_MAX_LIST_THRESHOLD} (beyond, "
+                      "distinct pictures match)")
+
+
 def update_list(session: Session, actor: Principal, name: str, pdq_threshold: int) -> HashList:
     actor.require(Scope.LISTS_MANAGE)
     hl = get_list(session, name)
-    if not 0 <= pdq_threshold <= MAX_THRESHOLD:
-        raise Invalid(f"pdq_threshold must be between 0 and {MAX_THRESHOLD}")
+    _check_threshold(pdq_threshold)
     hl.pdq_threshold = pdq_threshold
     log.append(session, {"event": "list:updated", "list": name, "pdq_threshold": pdq_threshold,
                          "org": actor.organisation_id, "at": now().isoformat()})

@@ -28,6 +28,13 @@ PDQ_BITS = 256
 PDQ_HEX_LEN = 64
 #: Meta's recommended match threshold for PDQ (Hamming distance, inclusive).
 PDQ_DEFAULT_THRESHOLD = 31
+#: The largest threshold a list on a server may have. A list's threshold decides what its
+#: hits do for every organisation (a verified list's hits may lead to action, an allow list's
+#: suppress other hits), and beyond PDQ's recommended 31 bits distinct pictures start to
+#: match (PDQ's documentation, pdq/README.md in facebook/ThreatExchange): one key setting 64
+#: would make every picture a verified match, or suppress every hit. Local matching
+#: (``vigil match --threshold``) may go further, its results are the caller's own.
+PDQ_MAX_LIST_THRESHOLD = PDQ_DEFAULT_THRESHOLD
 #: PDQ hashes below this quality carry too little information to match on (Meta's guidance).
 PDQ_MIN_QUALITY = 50
 #: Most frames a vPDQ hash may carry (a day of video at one frame a second is 86,400).

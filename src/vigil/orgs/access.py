@@ -84,6 +84,12 @@ REVIEWING_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if Scope.INDI
 #: the seed) are the founding ones: approved from the start, and shown so in the log.
 APPROVED_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if scopes & SECOND_PARTY_SCOPES)
 
+#: Scopes a key issued by *another* organisation (the Centre) holds only once a second party
+#: confirmed that its holder is the organisation it names: the second-party scopes, and
+#: proposing — a proposal is one organisation's word in the two-organisation rule, so a
+#: proposing key the Centre issued and kept would let the Centre propose and verify alone.
+VOUCHED_SCOPES = SECOND_PARTY_SCOPES | {Scope.INDICATORS_PROPOSE}
+
 #: Who may approve an organisation or a key: a second party, never the Centre.
 APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})
 
@@ -91,13 +97,16 @@ APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})
 def effective_scopes(kind: OrgKind, org_approved: bool, key_approved: bool,
                      granted: Iterable[str | Scope]) -> frozenset[Scope]:
     """What a key (or a staff account's key) of an organisation may do now: what it was
-    granted, within what the organisation's kind allows, and without the second-party scopes
-    (:data:`SECOND_PARTY_SCOPES`) while the organisation waits for its approval or while the
-    key — issued by another organisation, the Centre — waits for a second party to confirm
-    that its holder is that organisation. The one place that says so."""
+    granted, within what the organisation's kind allows, without the second-party scopes
+    (:data:`SECOND_PARTY_SCOPES`) while the organisation waits for its approval, and without
+    :data:`VOUCHED_SCOPES` while the key — issued by another organisation, the Centre — waits
+    for a second party to confirm that its holder is that organisation. The one place that
+    says so."""
     scopes = frozenset(Scope(s) for s in granted) & KIND_SCOPES[kind]
-    if (kind in APPROVED_KINDS and not org_approved) or not key_approved:
+    if kind in APPROVED_KINDS and not org_approved:
         scopes -= SECOND_PARTY_SCOPES
+    if not key_approved:
+        scopes -= VOUCHED_SCOPES
     return scopes
 
 

@@ -18,7 +18,7 @@ from vigil.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFoun
 from vigil.orgs.access import (
     APPROVED_KINDS,
     APPROVER_KINDS,
-    SECOND_PARTY_SCOPES,
+    VOUCHED_SCOPES,
     OrgKind,
     Principal,
     Scope,
@@ -35,7 +35,13 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
                         member_state: str | None = None) -> Organisation:
     """A new organisation. One whose kind may review or approve (:data:`APPROVED_KINDS`) is
     approved from the start only when the operator sets it up on the server (``actor`` None:
-    a founding organisation); created through the API, it waits for a second party."""
+    a founding organisation); created through the API, it waits for a second party. The
+    Centre itself is only ever set up by the operator."""
+    if actor is not None and kind is OrgKind.CENTRE:
+        # A second "centre" would hold the Centre's powers (organisations, lists, the
+        # hosting directory) the moment it had a key, approved by nobody.
+        raise Forbidden("there is one Centre, set up by the operator on the server; an "
+                        "organisation of kind 'centre' cannot be created through the API")
     if kind is OrgKind.AUTHORITY and not member_state:
         raise Invalid("an authority needs its member-state code (e.g. 'DE')")
     if member_state and (len(member_state) != 2 or not member_state.isalpha()):
@@ -104,7 +110,8 @@ def approve_organisation(session: Session, actor: Principal, organisation_id: in
 
 def approve_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
     """A second party confirms a key that another organisation (the Centre) issued to an
-    organisation with review or approve scopes: until then the key works without them."""
+    organisation with proposing, reviewing or approving scopes (:data:`VOUCHED_SCOPES`):
+    until then the key works without them."""
     key = session.scalar(select(ApiKey).where(ApiKey.id == key_id)
                          .with_for_update(of=ApiKey))
     if key is None:
@@ -114,7 +121,7 @@ def approve_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
     if key.revoked_at is not None:
         raise Conflict(f"key {key.id} was revoked")
     approver = _second_party(session, actor, key.organisation_id,
-                             "a key that reviews or approves")
+                             "a key that proposes, reviews or approves")
     key.approved_at, key.approved_by_org = now(), approver.id
     translog.append(session, {"event": "key:approved", "org": key.organisation_id,
                               "key": key.id, "by": approver.id,
@@ -151,9 +158,10 @@ def issue_key(session: Session, actor: Principal | None, organisation_id: int, h
     secret = secrets.token_urlsafe(32)
     issuer = actor.organisation_id if actor is not None else None
     t = now()
-    # A key that would act as a second party, issued by another organisation, waits for a
-    # second party to confirm it (approving a new organisation confirms the keys it holds).
-    pending = (issuer is not None and issuer != org.id and bool(scopes & SECOND_PARTY_SCOPES))
+    # A key that would propose or act as a second party, issued by another organisation,
+    # waits for a second party to confirm it (approving a new organisation confirms the keys
+    # it holds): :data:`VOUCHED_SCOPES`.
+    pending = (issuer is not None and issuer != org.id and bool(scopes & VOUCHED_SCOPES))
     key = ApiKey(organisation_id=org.id, holder=holder, prefix=prefix,
                  secret_hash=_hash_secret(secret),
                  scopes=" ".join(sorted(s.value for s in scopes)), created_at=t,
