@@ -63,7 +63,7 @@ TAMPERING = {
     "distributed without verification": (
         "INSERT INTO list_changes (list_id, indicator_id, action, at) "
         "SELECT list_id, id, 'add', proposed_at FROM indicators WHERE id = :pending",
-        "distributed as active but the log says it is not"),
+        "is distributed as active on list"),
 }
 
 
