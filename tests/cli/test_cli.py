@@ -51,6 +51,29 @@ def test_hash_reports_every_broken_file(tmp_path: Path) -> None:
         assert reason in error
 
 
+def test_what_vigil_hash_writes_vigil_match_reads_as_a_list(tmp_path: Path) -> None:
+    """`vigil hash img.png > h.jsonl; vigil match --list h.jsonl img.png` refused its own
+    output ("missing field 'signal_type'"). Each record's hashes are entries, its path the id;
+    a file that could not be hashed is no entry."""
+    listed = write_scene(tmp_path / "listed.png", 21, "PNG")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    hashed = vigil("hash", str(listed), str(tmp_path / "broken.png"))
+    assert hashed.returncode == 1  # one file could not be hashed
+    lst = tmp_path / "h.jsonl"
+    lst.write_text(hashed.stdout.replace("\n", "\r\n"))  # as an editor on Windows saves it
+    proc = vigil("match", "--list", str(lst), str(listed))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    # One file's three hashes are one entry's id: one hit, by its exact hash.
+    assert [(r["id"], r["signal_type"], r["distance"]) for r in rows] == [(str(listed), "md5", 0)]
+    assert "3 entries" in proc.stderr
+    # Its PDQ alone still finds the picture re-encoded.
+    jpeg = tmp_path / "listed.jpg"
+    jpeg.write_bytes(encode(pattern_image(21), "JPEG", quality=80))
+    rows = [json.loads(line) for line in vigil("match", "--list", str(lst), str(jpeg)).stdout.splitlines()]
+    assert [(r["id"], r["signal_type"]) for r in rows] == [(str(listed), "pdq")]
+
+
 def test_match_files_and_hashes_against_csv_list(tmp_path: Path) -> None:
     img = pattern_image(7)
     listed = write_scene(tmp_path / "listed.png", 7, "PNG")

@@ -90,6 +90,13 @@ def test_provider_matches_locally_against_a_signed_snapshot(server: tuple[str, P
     snap.write_text(json.dumps(obj))
     proc = vigil("match", "--list", str(snap), "--public-key", str(key), str(query))
     assert proc.returncode == 2 and "signature is invalid" in proc.stderr
+    # With a byte-order mark and CRLF line ends: the list reader took it for a snapshot (and
+    # its trust), the signature check did not even look. One reader now serves both.
+    snap.write_bytes(b"\xef\xbb\xbf" + json.dumps(obj, indent=1).replace("\n", "\r\n").encode())
+    proc = vigil("match", "--list", str(snap), "--public-key", str(key), str(query))
+    assert proc.returncode == 2 and "signature is invalid" in proc.stderr, proc.stderr
+    proc = vigil("match", "--list", str(snap), str(query))
+    assert "is a vigil snapshot; give --public-key" in proc.stderr, proc.stderr
 
 
 def test_audit_verify_against_the_server(server: tuple[str, Path], tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from tests.fixtures.images import real_video
 from tests.fixtures.videos import write_video
 from vigil.matching.batch import hash_file
 from vigil.matching.hashing import HashOptions
-from vigil.matching.signals import VpdqFrame, VpdqHash
+from vigil.matching.signals import PdqHash, VpdqFrame, VpdqHash
 from vigil.matching.video import hash_video_file, vpdq_compare
 
 
@@ -95,3 +95,20 @@ def test_video_frame_pixel_limit(tmp_path: Path) -> None:
     path = write_video(tmp_path / "v.mp4", 1)
     result = hash_file(path, HashOptions(max_pixels=1000))
     assert result.error is not None and "too large" in result.error
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_video_turned_by_its_display_matrix_hashes_like_the_upright_one(
+        tmp_path: Path, rotation: int) -> None:
+    """Phones store portrait video sideways with a display matrix; players turn it. The
+    frames are hashed as shown, so the same video matches whichever way it was stored."""
+    upright = hash_video_file(write_video(tmp_path / "upright.mp4", 4))
+    turned = hash_video_file(write_video(tmp_path / f"turned-{rotation}.mp4", 4,
+                                         rotation=rotation))
+    assert (turned.width, turned.height) == (upright.width, upright.height)
+    distances = [PdqHash(a.pdq).distance(PdqHash(b.pdq))
+                 for a, b in zip(upright.vpdq.frames, turned.vpdq.frames, strict=True)]
+    # Both are lossy: compression differs (up to ~18 bits here), the picture does not (unturned
+    # frames are over 100 bits apart).
+    assert max(distances) <= 31, distances
+    assert vpdq_compare(turned.vpdq, upright.vpdq).is_match()

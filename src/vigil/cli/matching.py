@@ -16,7 +16,7 @@ from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
-from vigil.matching.listfile import load_list, load_snapshot_object
+from vigil.matching.listfile import list_from_text, load_snapshot_object, read_list_text
 from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, Verdict, match_items
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash, parse_signal
 from vigil.matching.video import VideoHashes
@@ -63,11 +63,13 @@ def match_command(
             raise ListFileError("--trust allow: give allow lists with --allow-list")
         sources = []
         for path in list_files:
-            _check_signature(path, public_key)
-            sources.append(load_list(path, trust=level, threshold=threshold))
+            text = read_list_text(path)
+            _check_signature(path, load_snapshot_object(text), public_key)
+            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold))
         for path in allow_lists or []:
-            _check_signature(path, public_key)
-            hl = load_list(path, trust=Trust.ALLOW, threshold=threshold)
+            text = read_list_text(path)
+            _check_signature(path, load_snapshot_object(text), public_key)
+            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold)
             hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
             sources.append(hl)
     except (ListFileError, ValueError) as exc:
@@ -111,12 +113,10 @@ def match_command(
         raise typer.Exit(1)
 
 
-def _check_signature(list_file: Path, public_key: Path | None) -> None:
-    try:
-        text = list_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return  # read_list reports it
-    snapshot = load_snapshot_object(text)
+def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
+                     public_key: Path | None) -> None:
+    """``snapshot``: the list file's snapshot object, from the same text the list is read
+    from (a byte-order mark once hid a snapshot from this check but not from the reader)."""
     if snapshot is None:
         if public_key is not None:
             raise ListFileError(f"{list_file}: --public-key given, but this is not a signed "

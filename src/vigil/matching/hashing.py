@@ -1,17 +1,31 @@
 """Image hashing: PDQ (with its quality), MD5 and SHA-256, and on request the 8 dihedral PDQs.
 
-The preprocessing pipeline is fixed, because a list and a scanner that preprocess differently
-disagree by several bits (decoding at reduced size alone moves PDQ by a median 6-7 bits):
+**The decoding pipeline** — one for every path (``vigil hash``, report intake, the crawler,
+``vigil match``, victims' cases, the seed), mirrored exactly by the browser hasher
+(``web/static/victim/hasher-worker.js``); a test requires the same pixels, and so the same
+PDQ, from both for every kind of file in ``tests/matching/test_decoding.py``. A list and a
+scanner that decode differently disagree by tens of bits, so it is fixed:
 
 1. Read the file's bytes (at most ``max_file_bytes``); MD5 and SHA-256 are of these bytes.
 2. Identify the format with Pillow from the bytes (never from the file name).
 3. Refuse images with more than ``max_pixels`` pixels *before* decoding (decompression bombs).
-4. Decode the first frame at full resolution. No EXIF rotation is applied: other hash sources
-   (threatexchange, HMA) hash the stored pixels, and the dihedral hashes cover rotations.
-5. Convert to 8-bit RGB with Pillow's ``convert("RGB")``; an alpha channel is dropped, a palette
-   is expanded. For RGB and greyscale images this is exactly what threatexchange does.
-6. Hash with the reference PDQ implementation (``pdqhash``, Meta's C++ code): the library
-   downsamples with its Jarosz filters; vigil never resizes first.
+4. Decode the first frame (of an animation: what a browser shows first) at full resolution.
+5. **The displayed orientation**: the EXIF Orientation tag (1-8, in JPEG, PNG, WebP, TIFF) is
+   applied, as browsers, phones and on-device hashers show and hash the picture (decision
+   0014). A tag with any other value is ignored.
+6. **8 bits per sample, by the high byte**: 16-bit samples keep their high byte — what
+   browsers do (libpng's ``strip_16``) and what Pillow does with 16-bit RGB; 32-bit integer
+   samples likewise (the high byte of 0 to 2**32-1); floating-point samples are taken as 0.0-1.0
+   and rounded to 0-255 (NaN is 0).
+7. **Transparency composited on white** (:data:`BACKGROUND`), as a page shows it, with the
+   browser's arithmetic: premultiplied (``round(c·a/255)``) plus ``255 - a``. This covers RGBA,
+   LA, palette images with a transparent entry and greyscale or RGB with a transparent colour.
+8. Everything else becomes 8-bit RGB by Pillow's conversion: palette, bilevel (0/255),
+   greyscale (R = G = B), CMYK (Adobe-inverted CMYK JPEGs included), YCbCr.
+9. Hash with the reference PDQ implementation (``pdqhash``, Meta's C++ code): it downsamples
+   with its Jarosz filters; vigil never resizes first. The dihedral hashes are the PDQs of the
+   8 transformed pixel arrays (not the DCT's shortcut, which is off by up to 36 bits), so a
+   lossless rotation or mirror of a picture is at distance 0.
 
 Errors never escape as exceptions of the imaging library: every failure is a
 :class:`HashingError` whose message says what was wrong with the file.
@@ -29,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pdqhash
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vigil.matching.errors import HashingError
 
@@ -43,9 +57,30 @@ _PILLOW_HARD_LIMIT = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 #: The error of bytes that are no image format Pillow knows.
 UNRECOGNISED = "not a recognised image format"
 
-#: Names of the dihedral transformations, in pdqhash's order.
+#: Names of the dihedral transformations, in pdqhash's order: rotations counter-clockwise,
+#: ``flip_x`` mirrors top to bottom, ``flip_y`` left to right, ``flip_plus`` across the main
+#: diagonal (transpose), ``flip_minus`` across the other one.
 DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270",
                   "flip_x", "flip_y", "flip_plus", "flip_minus")
+
+#: The background transparent pixels are composited on (white, as a page shows them).
+BACKGROUND = 255
+
+#: Rows composited at a time: bounds the temporary arrays of a large image (a few MB each).
+_ROWS = 256
+
+
+def dihedral_variants(rgb: np.ndarray) -> list[np.ndarray]:
+    """The 8 transformed arrays of an H x W x C image, in :data:`DIHEDRAL_NAMES`' order."""
+    t = rgb.transpose(1, 0, 2)
+    return [rgb, np.rot90(rgb, 1), np.rot90(rgb, 2), np.rot90(rgb, 3),
+            rgb[::-1], rgb[:, ::-1], t, t[::-1, ::-1]]
+
+
+def pdq_of(rgb: np.ndarray) -> tuple[str, int]:
+    """PDQ (64 hex) and quality of an H x W x 3 uint8 array."""
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return bits_to_hex(bits), int(quality)
 
 
 @dataclass(frozen=True)
@@ -121,16 +156,16 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
     if len(data) > opts.max_file_bytes:
         raise HashingError(f"file too large: more than {opts.max_file_bytes} bytes")
     rgb, fmt = decode_rgb(data, opts.max_pixels)
-    bits, quality = pdqhash.compute(rgb)
+    pdq, quality = pdq_of(rgb)
     dihedral = None
     if opts.dihedral:
-        all_bits, _ = pdqhash.compute_dihedral(rgb)
-        dihedral = {name: bits_to_hex(b) for name, b in zip(DIHEDRAL_NAMES, all_bits, strict=True)}
+        dihedral = {name: pdq_of(v)[0] if name != "original" else pdq
+                    for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(rgb), strict=True)}
     return ImageHashes(
         md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
-        pdq=bits_to_hex(bits),
-        quality=int(quality),
+        pdq=pdq,
+        quality=quality,
         width=rgb.shape[1],
         height=rgb.shape[0],
         format=fmt,
@@ -144,7 +179,7 @@ def hash_image_file(path: Path | str, options: HashOptions | None = None) -> Ima
 
 
 def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
-    """Steps 2-5 of the pipeline: bytes -> (H x W x 3 uint8 array, format name)."""
+    """Steps 2-8 of the pipeline: bytes -> (H x W x 3 uint8 array as displayed, format name)."""
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -174,7 +209,7 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.seek(0)
             img.load()
-            rgb = img.convert("RGB")
+            rgb = displayed_rgb(img)
     except Image.DecompressionBombError as exc:
         raise HashingError(f"image too large: {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
@@ -186,4 +221,58 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
         raise HashingError("image too large to decode in memory") from None
     except Exception as exc:  # a decoder's own failure on hostile input, whatever its type
         raise HashingError(f"cannot decode image ({fmt}): {type(exc).__name__}: {exc}"[:300]) from None
-    return np.asarray(rgb), fmt
+    return rgb, fmt
+
+
+def displayed_rgb(img: Image.Image) -> np.ndarray:
+    """Steps 5-8 of the pipeline on a loaded image: H x W x 3 uint8, as a browser shows it
+    (oriented, 8 bits by the high byte, transparency on white)."""
+    img = _oriented(img)
+    mode = img.mode
+    if mode.startswith("I;16"):
+        grey = (np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8)
+    elif mode == "I":
+        grey = ((np.asarray(img).astype(np.int64) & 0xFFFFFFFF) >> 24).astype(np.uint8)
+    elif mode == "F":
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
+        grey = np.clip(np.floor(values * 255 + 0.5), 0, 255).astype(np.uint8)
+    elif _has_alpha(img):
+        return _on_background(np.asarray(img.convert("RGBA")), webp=img.format == "WEBP")
+    else:
+        return np.asarray(img.convert("RGB"))
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _oriented(img: Image.Image) -> Image.Image:
+    """The picture turned as its EXIF Orientation says (1-8); any other value, or unreadable
+    EXIF, leaves it as stored."""
+    try:
+        orientation = img.getexif().get(0x0112)
+    except Exception:  # hostile EXIF: the stored pixels, as a browser would show them
+        return img
+    if orientation not in range(2, 9):
+        return img
+    return ImageOps.exif_transpose(img) or img
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return ("A" in img.mode or "a" in img.mode
+            or (img.mode in ("P", "L", "RGB") and "transparency" in img.info))
+
+
+def _on_background(rgba: np.ndarray, *, webp: bool = False) -> np.ndarray:
+    """RGBA (straight alpha) composited on :data:`BACKGROUND` with a browser's arithmetic:
+    premultiply — rounded as Skia's ``SkMulDiv255Round`` does, or for WebP as libwebp's
+    decoder does (``x * a * 32897 >> 23``, its ``PREMULTIPLY``, which rounds down) —, then
+    source-over on the background."""
+    out = np.empty((*rgba.shape[:2], 3), np.uint8)
+    for top in range(0, rgba.shape[0], _ROWS):
+        part = rgba[top:top + _ROWS].astype(np.uint32)
+        alpha = part[:, :, 3:4]
+        if webp:
+            premultiplied = (part[:, :, :3] * alpha * 32897) >> 23
+        else:
+            t = part[:, :, :3] * alpha + 128
+            premultiplied = (t + (t >> 8)) >> 8
+        out[top:top + _ROWS] = premultiplied + BACKGROUND * (255 - alpha) // 255
+    return out

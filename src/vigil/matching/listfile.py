@@ -3,9 +3,12 @@
 Three formats are read, told apart by content (not by file name):
 
 * CSV: ``signal_type,value[,id,label]`` per line; an optional header line naming those columns.
-* JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``.
+* JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``;
+  or the output of ``vigil hash`` as it is (each record's hashes, its path as the id).
 * threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``).
 
+Files are UTF-8 (a byte-order mark is dropped) with any line ends (``\n``, ``\r\n``, ``\r``),
+read by one reader (:func:`read_list_text`) for every format and for the signature check.
 Blank lines and lines starting with ``#`` are ignored. Any other bad line stops the read with a
 :class:`ListFileError` that names the line number and the problem: a list with a bad line is
 not half-loaded.
@@ -56,7 +59,10 @@ class ListEntry:
     line: int
 
 
-def read_list(path: Path | str) -> list[ListEntry]:
+def read_list_text(path: Path | str) -> str:
+    """A list file's text: the one reader of every list format *and* of the signature check,
+    so that both see the same text (at most :data:`MAX_LIST_BYTES`; UTF-8, a byte-order mark
+    dropped; line ends of any kind are split later). Raises :class:`ListFileError`."""
     p = Path(path)
     try:
         if p.stat().st_size > MAX_LIST_BYTES:
@@ -65,10 +71,13 @@ def read_list(path: Path | str) -> list[ListEntry]:
     except OSError as exc:
         raise ListFileError(f"{p}: cannot read list file: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ListFileError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    return parse_list(text, source=str(p))
+
+
+def read_list(path: Path | str) -> list[ListEntry]:
+    return parse_list(read_list_text(path), source=str(path))
 
 
 SNAPSHOT_FORMAT = "vigil-list-v1"
@@ -129,19 +138,21 @@ def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            row = parse(stripped)
+            rows = _jsonl_rows(stripped) if parse is _jsonl_row else [parse(stripped)]
         except (InvalidSignal, ValueError) as exc:
             msg = exc.message if isinstance(exc, InvalidSignal) else str(exc)
             raise ListFileError(f"{source}, line {number}: {msg}") from None
-        if row is None:  # header
-            continue
-        st_name, value, ident, label = row
-        try:
-            st = SignalType.parse(st_name)
-            signal = parse_signal(st, value)
-        except InvalidSignal as exc:
-            raise ListFileError(f"{source}, line {number}: {exc.message}") from None
-        entries.append(ListEntry(st, _text(signal), ident or str(number), label or None, number))
+        for row in rows:
+            if row is None:  # header
+                continue
+            st_name, value, ident, label = row
+            try:
+                st = SignalType.parse(st_name)
+                signal = parse_signal(st, value)
+            except InvalidSignal as exc:
+                raise ListFileError(f"{source}, line {number}: {exc.message}") from None
+            entries.append(ListEntry(st, _text(signal), ident or str(number), label or None,
+                                     number))
     return entries
 
 
@@ -161,7 +172,35 @@ def _csv_row(line: str) -> tuple[str, str, str | None, str | None] | None:
     return cells[0].strip(), cells[1].strip(), cells[2].strip() or None, cells[3].strip() or None
 
 
-def _jsonl_row(line: str) -> tuple[str, str, str | None, str | None]:
+#: The hashes of a ``vigil hash`` record that become list entries (its dihedral variants do
+#: not: a list holds the picture, the query side turns it).
+_HASH_RECORD_FIELDS = {"image": ("md5", "sha256", "pdq"), "video": ("md5", "sha256", "vpdq")}
+
+
+def _jsonl_rows(line: str) -> list[_Row]:
+    """One JSONL line: a list entry (``signal_type``, ``value``), or a record of ``vigil hash``
+    (``path``, ``kind`` and its hashes: one entry per hash, its id the path; a record of a
+    file that could not be hashed holds none)."""
+    obj = _json_object(line)
+    if "signal_type" not in obj and "path" in obj and ("kind" in obj or "error" in obj):
+        if "error" in obj:
+            return []
+        fields = _HASH_RECORD_FIELDS.get(str(obj["kind"]))
+        if fields is None:
+            raise ValueError(f"a vigil hash record of unknown kind {obj['kind']!r}")
+        rows: list[_Row] = []
+        for name in fields:
+            value = obj.get(name)
+            if isinstance(value, str) and value:
+                st = "video_md5" if name == "md5" and obj["kind"] == "video" else name
+                rows.append((st, value, str(obj["path"]), None))
+        if not rows:
+            raise ValueError("a vigil hash record without hashes")
+        return rows
+    return [_jsonl_row(line, obj)]
+
+
+def _json_object(line: str) -> dict[str, object]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -170,6 +209,12 @@ def _jsonl_row(line: str) -> tuple[str, str, str | None, str | None]:
         raise ValueError("invalid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
+    return obj
+
+
+def _jsonl_row(line: str, parsed: dict[str, object] | None = None
+               ) -> tuple[str, str, str | None, str | None]:
+    obj = parsed if parsed is not None else _json_object(line)
     for key in ("signal_type", "value"):
         if key not in obj:
             raise ValueError(f"missing field {key!r}")
@@ -205,18 +250,21 @@ def load_list(path: Path | str, *, trust: Trust | None = None,
     """A list file ready for the match policy. A snapshot's own trust and threshold apply
     (``threshold`` overrides the latter; a snapshot's trust cannot be overridden: it is
     signed); a plain file is ``trust`` (default unverified) at ``threshold`` (default 31)."""
-    p = Path(path)
-    entries = read_list(p)
-    snapshot = None
-    try:
-        snapshot = load_snapshot_object(p.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError):
-        snapshot = None
+    return list_from_text(read_list_text(path), str(path), trust=trust, threshold=threshold)
+
+
+def list_from_text(text: str, source: str, *, trust: Trust | None = None,
+                   threshold: int | None = None) -> HashList:
+    """:func:`load_list` on text read by :func:`read_list_text` (a caller that checks the
+    snapshot's signature reads it once, for both)."""
+    entries = parse_list(text, source)
+    snapshot = load_snapshot_object(text)
     if snapshot is not None:
         level = snapshot_trust(snapshot)
-        t = threshold if threshold is not None else _threshold(snapshot.get("pdq_threshold"), p)
-        return HashList(entries, ListRef(str(snapshot.get("list") or p), level, t))
-    return HashList(entries, ListRef(str(p), trust or Trust.UNVERIFIED,
+        t = threshold if threshold is not None else _threshold(snapshot.get("pdq_threshold"),
+                                                               Path(source))
+        return HashList(entries, ListRef(str(snapshot.get("list") or source), level, t))
+    return HashList(entries, ListRef(source, trust or Trust.UNVERIFIED,
                                      PDQ_DEFAULT_THRESHOLD if threshold is None else threshold))
 
 

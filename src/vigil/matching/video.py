@@ -127,6 +127,7 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
         # vPDQ samples every round(fps * seconds_per_hash)-th frame.
         every = max(1, round(rate * opts.seconds_per_hash))
         frames: list[VpdqFrame] = []
+        turns = 0
         deadline = time.monotonic() + opts.max_decode_seconds
         for number, frame in enumerate(container.decode(stream)):
             # Every decoded frame is checked, sampled or not: a stream may change its size.
@@ -137,13 +138,31 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
                                    "decode")
             if number % every:
                 continue
-            rgb = frame.to_ndarray(format="rgb24")
+            if number == 0:
+                turns = _quarter_turns(frame.rotation)
+            rgb = displayed_frame(frame.to_ndarray(format="rgb24"), frame.rotation)
             bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
             ts = float(frame.time) if frame.time is not None else number / rate
             frames.append(VpdqFrame(bits_to_hex(bits), int(quality), round(ts, 3), number))
             if len(frames) >= opts.max_frames:
                 break
+        if turns % 2:
+            width, height = height, width  # as displayed
         return frames, width, height, duration, container.format.name
+
+
+def _quarter_turns(rotation: float | int | None) -> int:
+    return round((rotation or 0) / 90) % 4
+
+
+def displayed_frame(rgb: np.ndarray, rotation: float | int | None) -> np.ndarray:
+    """A decoded frame as players show it: turned by the container's display matrix
+    (``rotation``: degrees counter-clockwise, FFmpeg's ``av_display_rotation_get``, the
+    way ``ffmpeg`` and phones' players apply it), so that a phone's portrait video hashes
+    like the same video stored upright. Quarter turns only; a mirroring matrix is not
+    applied."""
+    turns = _quarter_turns(rotation)
+    return np.rot90(rgb, turns) if turns else rgb
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,17 @@ async function hashFile(file) {
                 sha256: hex(await crypto.subtle.digest("SHA-256", buffer)),
                 kind: file.type.startsWith("video/") ? "video" : "image", pdq: null, quality: null };
   if (out.kind === "image") {
-    // As the server decodes: no EXIF rotation, no colour-space conversion, no premultiplying.
-    const bitmap = await createImageBitmap(file, { imageOrientation: "none",
-      colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    // As the server decodes (vigil/matching/hashing.py, "the decoding pipeline"): the
+    // displayed orientation (EXIF applied), no colour-space conversion (the server ignores
+    // embedded profiles too), the first frame, 8 bits, and transparency composited on white
+    // (premultiplied, then drawn over a white canvas: the server does the same arithmetic).
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image",
+      colorSpaceConversion: "none", premultiplyAlpha: "premultiply" });
     if (bitmap.width * bitmap.height > MAX_PIXELS) throw new Error("too many pixels");
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, bitmap.width, bitmap.height);
     ctx.drawImage(bitmap, 0, 0);
     const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
     const { hex: pdq, quality } = pdqFromRGBA(data, bitmap.width, bitmap.height);
