@@ -68,11 +68,13 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
         # Set up by the operator: the founding organisations, approved from the start (an
         # organisation the Centre adds later through the API waits for a second party).
         indicators.create_list(s, None, "known-material", "verified", 31,
-                               "Verified indicators of known material (demo: benign images)")
+                               "Verified indicators of known material (demo: benign images)",
+                               robust=True)
         indicators.create_list(s, None, "victim-submitted", "unverified", 31,
                                "Hashes submitted by victims; review matches before acting")
         indicators.create_list(s, None, "non-material", "allow", 20,
-                               "Benign look-alikes: a match here suppresses other matches")
+                               "Benign look-alikes: a match here suppresses other matches",
+                               robust=True)
         centre, partner = principals[OrgKind.CENTRE], principals[OrgKind.PARTNER_CENTRE]
         proposals = []
         # The scenes `vigil demo` lists (0-2, as PNG) come first, so that the README's tour

@@ -153,7 +153,7 @@ def test_leaves_written_before_the_new_fields_are_replayed_as_they_were() -> Non
                                        label_commitment(salt, "any"), "md5", 1, None)
     report = AuditReport()
     log_audit.compare(log_audit.replay(leaves, report), [stored], [], report,
-                      {"known-material": ("verified", 31)})
+                      {"known-material": ("verified", 31, False)})
     assert report.ok, report.problems
     leaves.append({"event": "indicator:verified", "indicator": 1, "list": "known-material",
                    "signal_type": "md5", "commitment": c, "status": "active", "org": 2,
@@ -262,3 +262,23 @@ def test_a_verification_written_into_the_log_behind_vigils_back_is_caught(
     partner = w.principals["partner"].organisation_id
     assert f"log: indicator {ind_id} verified by organisation {partner} (1x) with no such " \
            "audit event: written outside vigil" in report.problems, report.problems
+
+
+def test_a_list_opted_into_robust_matching_behind_the_logs_back_is_caught() -> None:
+    """Robust hits widen what a list matches, like its threshold: the flag is in the log, and
+    the table must say what the log says."""
+    leaves: list[dict[str, Any]] = [
+        {"event": "list:created", "list": "known-material", "trust": "verified",
+         "pdq_threshold": 31, "robust": False},
+    ]
+    report = AuditReport()
+    log_audit.compare(log_audit.replay(leaves, report), [], [], report,
+                      {"known-material": ("verified", 31, True)})
+    assert report.problems == ["list 'known-material': robust matching is on but the log says "
+                               "off"]
+    leaves.append({"event": "list:updated", "list": "known-material", "pdq_threshold": 31,
+                   "robust": True})
+    report = AuditReport()
+    log_audit.compare(log_audit.replay(leaves, report), [], [], report,
+                      {"known-material": ("verified", 31, True)})
+    assert report.ok, report.problems

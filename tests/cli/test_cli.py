@@ -185,3 +185,36 @@ def test_match_states_trust_and_applies_allow_lists(tmp_path: Path) -> None:
     assert proc.stdout == "" and "matches the allow list" in proc.stderr
     proc = vigil("match", "--list", str(block), "--trust", "allow", str(listed))
     assert proc.returncode == 2 and "--allow-list" in proc.stderr
+
+
+def test_match_robust_finds_a_padded_and_mirrored_copy(tmp_path: Path) -> None:
+    listed = write_scene(tmp_path / "listed.png", 33, "PNG")
+    lst = tmp_path / "h.jsonl"
+    lst.write_text(vigil("hash", str(listed)).stdout)
+    scene = Image.open(listed).convert("RGB")
+    padded = Image.new("RGB", (scene.width + 128, scene.height + 96), (255, 255, 255))
+    padded.paste(scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (64, 48))
+    query = tmp_path / "query.jpg"
+    padded.save(query, quality=90)
+    assert vigil("match", "--list", str(lst), str(query)).stdout == ""  # plain PDQ misses it
+    proc = vigil("match", "--robust", "--list", str(lst), str(query))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["signal_type"] == "pdq" and row["distance"] <= 31 and row["transform"] != "original"
+    hashed = json.loads(vigil("hash", "--robust", str(query)).stdout)
+    assert hashed["robust"]["original"] == hashed["pdq"] and len(hashed["robust"]) >= 14
+
+
+def test_bench_quality_prints_recall_per_edit_as_json_last(tmp_path: Path) -> None:
+    for seed in (51, 52):
+        write_scene(tmp_path / f"photo-{seed}.png", seed, "PNG")
+    proc = vigil("bench", "quality", "--images", str(tmp_path), "--min-pairs", "20",
+                 "--record", str(tmp_path / "bench.md"))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert set(result["plain"]) == set(result["robust"]) and "mirror" in result["plain"]
+    assert result["robust"]["mirror"] == 1.0 and result["plain"]["jpeg_q30"] == 1.0
+    assert result["pairs"] >= 20 and result["false_matches"] == {"plain": 0, "robust": 0}
+    assert result["cost_ratio"] > 1
+    recorded = (tmp_path / "bench.md").read_text()
+    assert "| mirror | 0.0% | 100.0% |" in recorded and list(tmp_path.glob("bench-quality-*.svg"))

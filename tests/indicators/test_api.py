@@ -69,7 +69,7 @@ def test_verified_indicator_matches_in_every_worker_within_a_second(
         assert hit.pop("match_id").startswith("m_")  # the receipt feedback needs
         assert res[0]["matches"] == [{"indicator_id": pdq_id, "list": "known-material",
                                       "trust": "verified", "signal_type": "pdq", "distance": 2,
-                                      "label": "A1"}]
+                                      "label": "A1", "variant": None}]
         assert res[0]["verdict"] == "verified_match"
         assert res[1]["matches"][0]["indicator_id"] == md5_id
 
@@ -234,3 +234,46 @@ def test_out_of_range_ids_and_limits_are_422(client: TestClient,
     r = client.post("/v1/match", headers=auth(w.tokens["provider"]), json={"items": [
         {"signal_type": "vpdq", "value": '[{"pdq": "' + "a" * 64 + '", "quality": null, "timestamp": 0}]'}]})
     assert r.status_code == 422
+
+
+def test_robust_mode_matches_a_mirrored_picture_and_says_how(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """A provider sends the PDQ of a mirrored copy with its robust variants (`vigil hash
+    --robust`): the listed picture is found through the variant that undoes the mirror, and
+    the hit says so. Variants without robust mode, or unknown ones, are refused by name."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.fixtures.world import active_indicator
+    from vigil.matching.hashing import pdq_of
+    from vigil.matching.robust import robust_pdqs
+    from vigil.samples import pattern_image
+
+    w = build_world(factory)
+    scene = pattern_image(41, (640, 480)).convert("RGB")
+    ind = active_indicator(factory, w, "pdq", pdq_of(np.asarray(scene))[0])
+    mirrored = np.asarray(scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    variants = robust_pdqs(mirrored)
+    item = {"signal_type": "pdq", "value": variants["original"], "variants": variants}
+    provider = auth(w.tokens["provider"])
+    plain = client.post("/v1/match", headers=provider, json={"items": [
+        {"signal_type": "pdq", "value": variants["original"]}]})
+    assert plain.json()["results"][0]["verdict"] == "no_match"
+    # Robust hits count only on lists the Centre opted in.
+    r = client.post("/v1/match", headers=provider, json={"robust": True, "items": [item]})
+    assert r.status_code == 200 and r.json()["results"][0]["verdict"] == "no_match", r.text
+    r = client.patch("/v1/lists/known-material", headers=auth(w.tokens["centre"]),
+                     json={"robust": True})
+    assert r.status_code == 200 and r.json()["robust"] is True
+    assert r.json()["pdq_threshold"] == 31  # left as it was
+    client.app.state.vigil.matcher.sync(factory)
+    r = client.post("/v1/match", headers=provider, json={"robust": True, "items": [item]})
+    assert r.status_code == 200, r.text
+    (hit,) = r.json()["results"][0]["matches"]
+    assert hit["indicator_id"] == ind and hit["variant"] == "flip_y" and hit["distance"] <= 31
+    assert r.json()["results"][0]["verdict"] == "verified_match"
+    r = client.post("/v1/match", headers=provider, json={"items": [item]})
+    assert r.status_code == 422 and "robust" in r.text
+    r = client.post("/v1/match", headers=provider, json={"robust": True, "items": [
+        {**item, "variants": {"sideways": variants["original"]}}]})
+    assert r.status_code == 422 and "unknown variant 'sideways'" in r.text

@@ -294,3 +294,35 @@ def test_a_long_job_keeps_a_short_lease_and_is_resumed_after_its_worker_dies(
         job = s.scalars(select(Job).where(Job.status == "queued")).one()
         job.status, job.locked_until = "running", now() - timedelta(seconds=1)
     assert Worker(factory, factory).run_long_once() == 1
+
+
+def test_a_robust_crawl_finds_a_mirrored_copy_on_a_list_opted_in(
+        factory: sessionmaker[Session], site: Site) -> None:
+    """The crawler's setting: with ``robust``, a mirrored copy of a listed picture is found
+    (through the variant that undoes the mirror), on a list the Centre opted in; without it,
+    or on a list that was not opted in, it is not."""
+    from PIL import Image
+
+    w = build_world(factory)
+    _activate(factory, w, KNOWN, "known-material")
+    mirrored = pattern_image(77).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    site.put("hosting-b.test", "/", "<html><img src='/m.jpg'></html>")
+    site.put("hosting-b.test", "/m.jpg", encode(mirrored), "image/jpeg")
+    policy = EgressPolicy.of(site.overrides)
+
+    def crawl(robust: bool) -> int:
+        with transaction(factory) as s:
+            crawl_id = create_crawl(s, w.principals["centre"], [site.url("hosting-b.test", "/")],
+                                    ["hosting-b.test"], CrawlOptions(per_host_delay=0,
+                                                                  robust=robust)).id
+        matcher = LiveMatcher()
+        matcher.sync(factory)
+        with crawl_executor(workers=1) as pool:
+            return run_crawl(factory, crawl_id, executor=pool, matcher=matcher,
+                             policy=policy).hits
+
+    assert crawl(robust=False) == 0
+    assert crawl(robust=True) == 0  # known-material takes no robust hits yet
+    with transaction(factory) as s:
+        indicators.update_list(s, w.principals["centre"], "known-material", robust=True)
+    assert crawl(robust=True) == 1

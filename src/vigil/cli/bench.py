@@ -153,6 +153,81 @@ def bench_crawl(
     print(json.dumps(result))
 
 
+@app.command("quality")
+def bench_quality(
+    images: Annotated[Path | None, typer.Option(
+        help="A folder of photos (default: the benign photographs of Debian's opencv-doc, "
+             "which the test install provides).")] = None,
+    threshold: Annotated[int, typer.Option(min=0, max=64)] = 31,
+    min_pairs: Annotated[int, typer.Option(
+        min=1, help="Pairs of distinct pictures to look for false matches among (generated "
+                    "scenes are added to reach it).")] = 100_000,
+    record: Annotated[Path | None, typer.Option(
+        help="Append the results and a chart to this Markdown file (e.g. docs/benchmarks.md); "
+             "the chart is written beside it as an SVG file.")] = None,
+) -> None:
+    """Recall after everyday edits, plain PDQ against robust matching; false matches among
+    every pair of distinct pictures; robust mode's cost per query image."""
+    from vigil.bench.match import machine
+    from vigil.bench.quality import EDITS, default_photos, run, steps
+    from vigil.cli._console import progress
+    from vigil.matching.batch import iter_files
+
+    photos = sorted(iter_files([images])) if images is not None else default_photos()
+    if not photos:
+        raise typer.BadParameter("no photos found" + (f" in {images}" if images else
+                                 ": install Debian's opencv-doc or give --images"))
+    err_console.print(f"bench quality: {len(photos)} photos, {len(EDITS)} edits, "
+                      f"threshold {threshold}")
+    with progress() as bar:
+        tasks = {stage: bar.add_task(stage, total=n)
+                 for stage, n in steps(len(photos), min_pairs)}
+        result = run(photos, threshold=threshold, min_pairs=min_pairs,
+                     progress=lambda stage, n: bar.advance(tasks[stage], n))
+    result["machine"] = machine()
+    table = Table(title=f"recall at distance <= {threshold}, {len(photos)} photos")
+    for column in ("edit", "plain PDQ", "robust"):
+        table.add_column(column)
+    for edit in EDITS:
+        table.add_row(edit, f"{result['plain'][edit]:.0%}", f"{result['robust'][edit]:.0%}")
+    err_console.print(table)
+    err_console.print(f"false matches among {result['pairs']:,} pairs: plain "
+                      f"{result['false_matches']['plain']}, robust "
+                      f"{result['false_matches']['robust']}; robust costs "
+                      f"{result['cost_ratio']}x plain per query image")
+    if record is not None:
+        _record_quality(record, result)
+    print(json.dumps(result))
+
+
+def _record_quality(path: Path, result: dict[str, Any]) -> None:
+    from vigil.charts import grouped_bars_svg
+
+    chart = path.with_name(f"bench-quality-{dt.date.today().isoformat()}.svg")
+    edits = list(result["plain"])
+    chart.write_text(grouped_bars_svg(
+        "Recall after each edit (share of photos still found)", edits,
+        {"plain PDQ": [result["plain"][e] for e in edits],
+         "robust": [result["robust"][e] for e in edits]}), encoding="utf-8")
+    lines = [
+        f"\n### bench quality — {dt.date.today().isoformat()} — {result['photos']} photos, "
+        f"threshold {result['threshold']}\n",
+        f"Machine: {result['machine']}\n",
+        f"![recall per edit, plain PDQ and robust]({chart.name})\n",
+        "| edit | plain PDQ | robust |",
+        "|---|---:|---:|",
+        *[f"| {e} | {result['plain'][e]:.1%} | {result['robust'][e]:.1%} |" for e in edits],
+        "",
+        f"False matches among {result['pairs']:,} pairs of distinct pictures ({result['photos']} "
+        f"photos, {result['distractors']} generated scenes): plain "
+        f"{result['false_matches']['plain']}, robust {result['false_matches']['robust']}. "
+        f"Robust mode costs {result['cost_ratio']}x plain PDQ per query image (median, "
+        "decoding included).",
+    ]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
 def _table(result: dict[str, Any]) -> Table:
     table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
     table.add_column("figure")

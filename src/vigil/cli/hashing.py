@@ -18,6 +18,10 @@ from vigil.matching.hashing import DEFAULT_MAX_PIXELS, HashOptions
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive).")],
     dihedral: Annotated[bool, typer.Option(help="Also print the 8 dihedral PDQ hashes.")] = False,
+    robust: Annotated[bool, typer.Option(help="Also print the robust variants' PDQ hashes "
+                                         "(mirrors, turns, trimmed borders and captions, "
+                                         "small crops and rotations), for /v1/match's "
+                                         "robust mode.")] = False,
     max_pixels: Annotated[int, typer.Option(help="Refuse images larger than this.")] = DEFAULT_MAX_PIXELS,
     seconds_per_hash: Annotated[float, typer.Option(
         help="Video: seconds between hashed frames (0: every frame).")] = 1.0,
@@ -29,7 +33,7 @@ def hash_command(
     the exit status is 1 if any file failed.
     """
     try:
-        options = HashOptions(max_pixels=max_pixels, dihedral=dihedral,
+        options = HashOptions(max_pixels=max_pixels, dihedral=dihedral, robust=robust,
                               seconds_per_hash=seconds_per_hash)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

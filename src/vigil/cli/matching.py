@@ -42,6 +42,10 @@ def match_command(
         min=0, max=MAX_THRESHOLD, help="PDQ distance threshold for every list (default: each "
         "snapshot's own, 31 for plain files).")] = None,
     dihedral: Annotated[bool, typer.Option(help="Also match rotated and mirrored images.")] = False,
+    robust: Annotated[bool, typer.Option(help=(
+        "Robust mode: also match the picture mirrored, turned, without borders or a caption "
+        "bar, uncropped a little and turned back 2 or 5 degrees; each hit says which variant "
+        "found it (docs/benchmarks.md has its recall and cost)."))] = False,
     public_key: Annotated[Path | None, typer.Option(
         help="For snapshots downloaded from a vigil server: the server's public key (PEM, "
              "from /v1/log/key). Every snapshot's signature is checked; a bad one is refused.")] = None,
@@ -90,7 +94,7 @@ def match_command(
             err_console.print(f"[red]error[/red] {q}: {exc.message}", highlight=False)
             continue
         matched += _emit(q, match_items(source, [item])[0])
-    options = HashOptions(dihedral=dihedral)
+    options = HashOptions(dihedral=dihedral, robust=robust)
     with progress() as bar:
         task = bar.add_task("matching", total=len(files))
         for result in hash_files(files, options, jobs=os.cpu_count() or 1):
@@ -191,7 +195,7 @@ def _file_item(h: ImageHashes | VideoHashes, pdq: bool) -> Item:
     if isinstance(h, VideoHashes):
         signals.append(Signal(SignalType.VPDQ, h.vpdq))
     elif pdq:
-        variants = h.dihedral or {}
+        variants = h.robust or h.dihedral or {}
         if variants:
             signals += [Signal(SignalType.PDQ, v, name) for name, v in variants.items()]
         else:

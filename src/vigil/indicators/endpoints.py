@@ -35,8 +35,9 @@ from vigil.indicators.schemas import (
     ReasonIn,
 )
 from vigil.matching.errors import InvalidSignal
-from vigil.matching.policy import Item, match_items
-from vigil.matching.signals import SignalType, VpdqHash, parse_signal
+from vigil.matching.policy import Item, Signal, match_items
+from vigil.matching.robust import VARIANT_NAMES
+from vigil.matching.signals import PdqHash, SignalType, VpdqHash, parse_signal
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -57,7 +58,7 @@ def get_lists(request: Request, actor: ListsDownloadKey) -> list[ListOut]:
 def create_list(body: ListIn, request: Request, actor: ListsManageKey) -> ListOut:
     with unit_of_work(request) as s:
         hl = service.create_list(s, actor, body.name, body.trust, body.pdq_threshold,
-                                 body.description)
+                                 body.description, robust=body.robust)
         out = ListOut.model_validate(hl)
     _after_change(request)
     return out
@@ -66,7 +67,8 @@ def create_list(body: ListIn, request: Request, actor: ListsManageKey) -> ListOu
 @router.patch("/lists/{name}", response_model=ListOut)
 def update_list(name: str, body: ListUpdate, request: Request, actor: ListsManageKey) -> ListOut:
     with unit_of_work(request) as s:
-        out = ListOut.model_validate(service.update_list(s, actor, name, body.pdq_threshold))
+        out = ListOut.model_validate(service.update_list(s, actor, name, body.pdq_threshold,
+                                                         robust=body.robust))
     _after_change(request)
     return out
 
@@ -97,6 +99,22 @@ def propose(body: ProposeIn, request: Request, actor: IndicatorsProposeKey) -> l
     with unit_of_work(request) as s:
         created = service.propose(s, actor, [service.Proposal(**i.model_dump()) for i in body.items])
         return [IndicatorOut.of(i) for i in created]
+
+
+def _robust_item(st: SignalType, sig: object, variants: dict[str, str], robust: bool) -> Item:
+    """A PDQ item with its robust variants (each one a PDQ of the same picture, by name)."""
+    if not robust:
+        raise InvalidSignal("variants are matched in robust mode only: send \"robust\": true")
+    if st is not SignalType.PDQ or not isinstance(sig, PdqHash):
+        raise InvalidSignal("variants belong to a PDQ hash")
+    unknown = sorted(set(variants) - set(VARIANT_NAMES))
+    if unknown:
+        raise InvalidSignal(f"unknown variant {unknown[0]!r}; variants are "
+                            f"{', '.join(VARIANT_NAMES)}")
+    signals = [Signal(SignalType.PDQ, sig.hex, "original")]
+    signals += [Signal(SignalType.PDQ, PdqHash.parse(v).hex, name)
+                for name, v in variants.items() if name != "original"]
+    return Item(tuple(signals))
 
 
 @router.get("/indicators", response_model=list[IndicatorOut])
@@ -151,7 +169,8 @@ def match(body: MatchIn, request: Request, actor: MatchKey) -> MatchOut:
         try:
             st = SignalType.parse(item.signal_type)
             sig = parse_signal(st, item.value)
-            items.append(Item.of((st, sig if isinstance(sig, VpdqHash) else sig.hex)))
+            items.append(Item.of((st, sig if isinstance(sig, VpdqHash) else sig.hex))
+                         if not item.variants else _robust_item(st, sig, item.variants, body.robust))
         except InvalidSignal as exc:
             errors.append({"index": i, "error": exc.message})
     if errors:
@@ -165,7 +184,8 @@ def match(body: MatchIn, request: Request, actor: MatchKey) -> MatchOut:
         matches=[HitOut(indicator_id=int(h.key), list=h.list.name, trust=h.trust,
                         signal_type=h.signal_type.value, distance=h.distance, label=h.label,
                         match_id=receipts.match_id(state.receipt_key, actor.organisation_id,
-                                                   int(h.key), day))
+                                                   int(h.key), day),
+                        variant=None if h.variant in (None, "original") else h.variant)
                  for h in o.hits]) for i, o in enumerate(outcomes)]
     with unit_of_work(request) as s:
         record(s, actor, AuditAction.MATCH_QUERIED,

@@ -103,6 +103,9 @@ class Replay:
     lists: dict[str, Trust]
     #: Each list's PDQ threshold, as created or last updated (None: not in its leaf).
     thresholds: dict[str, int | None] = field(default_factory=dict)
+    #: Whether each list takes robust hits, as created or last updated (logs from before
+    #: robust matching say nothing: False, as the migration set every list).
+    robust: dict[str, bool] = field(default_factory=dict)
     orgs: OrgLog = field(default_factory=OrgLog)
 
 
@@ -129,6 +132,8 @@ def _list_event(leaf: dict[str, Any], replayed: Replay, report: AuditReport) -> 
         report.problems.append(f"log: list {name!r} was updated before it was created")
     if isinstance(leaf.get("pdq_threshold"), int):
         replayed.thresholds[name] = leaf["pdq_threshold"]
+    if created or "robust" in leaf:
+        replayed.robust[name] = leaf.get("robust") is True
     replayed.orgs.check(leaf.get("org"), Scope.LISTS_MANAGE,
                         f"list {name!r} {'created' if created else 'updated'}", report)
 
@@ -217,10 +222,10 @@ class StoredIndicator:
 
 def compare(replayed: Replay, rows: Iterable[StoredIndicator],
             changes: list[tuple[str, int, str]], report: AuditReport,
-            lists: dict[str, tuple[str, int]] | None = None) -> None:
-    """lists: name → (trust, PDQ threshold) as stored (None: not checked)."""
+            lists: dict[str, tuple[str, int, bool]] | None = None) -> None:
+    """lists: name → (trust, PDQ threshold, robust) as stored (None: not checked)."""
     state = replayed.indicators
-    for name, (trust, threshold) in sorted((lists or {}).items()):
+    for name, (trust, threshold, robust) in sorted((lists or {}).items()):
         logged = replayed.lists.get(name)
         if logged is None:
             report.problems.append(f"list {name!r} is not in the log")
@@ -232,6 +237,10 @@ def compare(replayed: Replay, rows: Iterable[StoredIndicator],
         if want is not None and want != threshold:
             report.problems.append(f"list {name!r}: pdq_threshold is {threshold} but the log "
                                    f"says {want}")
+        if replayed.robust.get(name, False) != robust:
+            report.problems.append(f"list {name!r}: robust matching is "
+                                   f"{'on' if robust else 'off'} but the log says "
+                                   f"{'on' if replayed.robust.get(name) else 'off'}")
     seen = set()
     for row in rows:
         seen.add(row.id)
@@ -351,7 +360,7 @@ def verify_database(session: Session, key: Ed25519PublicKey,
     changes = [(lists[c.list_id].name if c.list_id in lists else "?", c.indicator_id, c.action)
                for c in session.scalars(select(ListChange).order_by(ListChange.seq))]
     compare(replayed, ind_rows, changes, report,
-            {hl.name: (hl.trust, hl.pdq_threshold) for hl in lists.values()})
+            {hl.name: (hl.trust, hl.pdq_threshold, hl.robust) for hl in lists.values()})
     orgs = session.scalars(select(Organisation).order_by(Organisation.id))
     log_orgs.compare(replayed.orgs, [(o.id, o.kind, o.approved_at is not None, o.approved_by_org)
                                      for o in orgs], report)
@@ -434,7 +443,8 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
                 break
             since = feed["until"]
     compare(replayed, ind_rows, changes, report,
-            {lst["name"]: (lst["trust"], lst["pdq_threshold"]) for lst in lists})
+            {lst["name"]: (lst["trust"], lst["pdq_threshold"], bool(lst.get("robust")))
+             for lst in lists})
     return report
 
 

@@ -70,7 +70,7 @@ class LiveMatcher:
     def sync(self, factory: sessionmaker[Session]) -> int:
         """Apply every change committed since the last sync; returns how many."""
         with self._lock, factory() as session:
-            self.lists = {hl.id: ListRef(hl.name, Trust(hl.trust), hl.pdq_threshold)
+            self.lists = {hl.id: ListRef(hl.name, Trust(hl.trust), hl.pdq_threshold, hl.robust)
                           for hl in session.scalars(select(HashList))}
             changes = list(session.execute(
                 select(ListChange.seq, ListChange.indicator_id, ListChange.action)

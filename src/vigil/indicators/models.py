@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -19,6 +19,9 @@ class HashList(Base):
     #: look-alikes that suppress matches). Fixed when the list is created.
     trust: Mapped[str] = mapped_column(String(16))
     pdq_threshold: Mapped[int] = mapped_column(Integer)
+    #: Whether a query's robust variants (mirrors, trims, turns: vigil.matching.robust) may
+    #: hit this list; off unless the Centre opts the list in.
+    robust: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

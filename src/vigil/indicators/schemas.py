@@ -22,15 +22,19 @@ class ListIn(BaseModel):
         "hashes), hits are reviewed before any action; allow: benign look-alikes that "
         "suppress other hits. Fixed once the list exists."))
     pdq_threshold: int = Field(default=PDQ_DEFAULT_THRESHOLD, ge=0, le=PDQ_MAX_LIST_THRESHOLD)
+    robust: bool = Field(default=False, description=(
+        "whether a query's robust variants (mirrors, trims, turns) may hit this list"))
     description: str = Field(default="", max_length=2000)
 
 
 class ListUpdate(BaseModel):
-    """Only the threshold changes; a list's trust never does (an unknown field is refused)."""
+    """The threshold and robust matching change; a list's trust never does (an unknown field
+    is refused). A field left out stays as it is."""
 
     model_config = ConfigDict(extra="forbid")
 
-    pdq_threshold: int = Field(ge=0, le=PDQ_MAX_LIST_THRESHOLD)
+    pdq_threshold: int | None = Field(default=None, ge=0, le=PDQ_MAX_LIST_THRESHOLD)
+    robust: bool | None = None
 
 
 class ListOut(BaseModel):
@@ -39,6 +43,7 @@ class ListOut(BaseModel):
     trust: Trust
     kind: str = Field(description='"allow" or "block" (derived from trust; for older clients)')
     pdq_threshold: int
+    robust: bool
     description: str
 
 
@@ -102,6 +107,10 @@ class MatchItem(BaseModel):
     value: str | list[str] = Field(description=(
         "hex for PDQ and digests; vPDQ as threatexchange's text (a JSON list of "
         "\"<pdq>,<quality>,<timestamp>\") or that list itself"))
+    variants: dict[str, str] | None = Field(default=None, max_length=32, description=(
+        "PDQ only, with `robust: true`: the PDQ of each robust variant of the picture, by "
+        "name (rotate90, flip_y, trimmed-border, caption-top, uncrop-2.5, rotate+2, ...; "
+        "`vigil hash --robust` prints them)"))
 
     @field_validator("value")
     @classmethod
@@ -115,6 +124,9 @@ class MatchItem(BaseModel):
 
 class MatchIn(BaseModel):
     items: list[MatchItem] = Field(max_length=MATCH_HARD_LIMIT)
+    robust: bool = Field(default=False, description=(
+        "robust mode: each PDQ item's `variants` are matched too, and every hit says which "
+        "variant found it (`vigil hash --robust` computes them; docs/hashing.md)"))
 
 
 class HitOut(BaseModel):
@@ -127,6 +139,8 @@ class HitOut(BaseModel):
     label: str | None
     match_id: str = Field(description="your receipt for this hit: give it with feedback "
                                       "(POST /v1/match/feedback) within 30 days")
+    variant: str | None = Field(default=None, description=(
+        "robust mode: the variant of the picture that found it (null: the hash as sent)"))
 
 
 class MatchResult(BaseModel):

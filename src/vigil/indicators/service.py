@@ -42,9 +42,10 @@ LISTED = (IndicatorStatus.PENDING, IndicatorStatus.ACTIVE, IndicatorStatus.QUARA
 
 def create_list(session: Session, actor: Principal | None, name: str,
                 trust: Trust | str = Trust.VERIFIED, pdq_threshold: int = PDQ_DEFAULT_THRESHOLD,
-                description: str = "") -> HashList:
+                description: str = "", *, robust: bool = False) -> HashList:
     """A new list. ``trust``: verified (entries need two organisations), unverified (victims'
-    own hashes: hits are reviewed before any action), allow (benign look-alikes)."""
+    own hashes: hits are reviewed before any action), allow (benign look-alikes). ``robust``:
+    whether a query's robust variants may hit it (opt-in)."""
     if actor is not None:
         actor.require(Scope.LISTS_MANAGE)
     try:
@@ -57,7 +58,7 @@ def create_list(session: Session, actor: Principal | None, name: str,
     same = session.scalar(select(HashList).where(func.lower(HashList.name) == name.lower()))
     if same is not None:  # names differing only in case would be look-alikes
         raise Conflict(f"a list named {same.name!r} exists already")
-    hl = HashList(name=name, trust=level.value, pdq_threshold=pdq_threshold,
+    hl = HashList(name=name, trust=level.value, pdq_threshold=pdq_threshold, robust=robust,
                   description=description, created_at=now())
     session.add(hl)
     session.flush()
@@ -65,7 +66,7 @@ def create_list(session: Session, actor: Principal | None, name: str,
     # the log like the trust; ``org`` (None: the operator) lets the audit check who may.
     log.append(session, {"event": "list:created", "list": name, "kind": hl.kind,
                          "trust": level.value, "pdq_threshold": pdq_threshold,
-                         "org": actor.organisation_id if actor else None,
+                         "robust": robust, "org": actor.organisation_id if actor else None,
                          "at": hl.created_at.isoformat()})
     record(session, actor, AuditAction.LIST_CREATED, subject=name)
     return hl
@@ -77,15 +78,24 @@ def _check_threshold(pdq_threshold: int) -> None:
                       "distinct pictures match)")
 
 
-def update_list(session: Session, actor: Principal, name: str, pdq_threshold: int) -> HashList:
+def update_list(session: Session, actor: Principal, name: str, pdq_threshold: int | None = None,
+                *, robust: bool | None = None) -> HashList:
+    """A list's threshold and whether robust variants may hit it (None: unchanged); logged
+    with both, as they stand after the change."""
     actor.require(Scope.LISTS_MANAGE)
     hl = get_list(session, name)
-    _check_threshold(pdq_threshold)
-    hl.pdq_threshold = pdq_threshold
-    log.append(session, {"event": "list:updated", "list": name, "pdq_threshold": pdq_threshold,
-                         "org": actor.organisation_id, "at": now().isoformat()})
+    if pdq_threshold is None and robust is None:
+        raise Invalid("nothing to change: give pdq_threshold or robust")
+    if pdq_threshold is not None:
+        _check_threshold(pdq_threshold)
+        hl.pdq_threshold = pdq_threshold
+    if robust is not None:
+        hl.robust = robust
+    log.append(session, {"event": "list:updated", "list": name, "pdq_threshold": hl.pdq_threshold,
+                         "robust": hl.robust, "org": actor.organisation_id,
+                         "at": now().isoformat()})
     record(session, actor, AuditAction.LIST_UPDATED, subject=name,
-           details={"pdq_threshold": pdq_threshold})
+           details={"pdq_threshold": hl.pdq_threshold, "robust": hl.robust})
     return hl
 
 

@@ -44,6 +44,8 @@ class FileResult:
             }
             if h.dihedral is not None:
                 out["dihedral"] = h.dihedral
+            if h.robust is not None:
+                out["robust"] = h.robust
             return out
         return {
             "path": self.path, "kind": "video", "md5": h.md5, "sha256": h.sha256,

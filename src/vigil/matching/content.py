@@ -27,6 +27,8 @@ class ContentHashes:
     quality: int | None = None
     vpdq: str | None = None
     error: str | None = None
+    #: Robust variants' PDQs by name (hashed with ``robust``), matched as variants.
+    variants: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -41,6 +43,8 @@ class ContentHashes:
         signals = [Signal(SignalType.MD5, self.md5), Signal(SignalType.SHA256, self.sha256)]
         if self.usable_pdq:
             signals.append(Signal(SignalType.PDQ, self.usable_pdq))
+            signals += [Signal(SignalType.PDQ, v, name)
+                        for name, v in (self.variants or {}).items() if name != "original"]
         if self.vpdq:
             signals.append(Signal(SignalType.VPDQ, VpdqHash.parse(self.vpdq)))
         return Item(tuple(signals))
@@ -49,6 +53,8 @@ class ContentHashes:
 #: Limits for content that arrives over the network (report uploads, the crawler): an hour of
 #: video at one frame a second, two minutes of decoding, 50 megapixels a frame.
 NETWORK = HashOptions(max_frames=3600, max_decode_seconds=120.0)
+#: The same, with robust variants (a crawl that asks for robust matching).
+ROBUST = HashOptions(max_frames=3600, max_decode_seconds=120.0, robust=True)
 
 
 def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHashes:
@@ -62,7 +68,8 @@ def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHash
             v = hash_video_bytes(body, opts)
             return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str())
         h = hash_image_bytes(body, opts)
-        return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality)
+        return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality,
+                             variants=h.robust)
     except HashingError as exc:
         # Typed by its bytes even when it cannot be decoded: a broken video is a video.
         kind = "video" if video else "other" if exc.message == UNRECOGNISED else "image"

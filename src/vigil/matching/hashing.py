@@ -90,6 +90,8 @@ class HashOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     dihedral: bool = False
+    #: Also the robust variants' PDQs (:mod:`vigil.matching.robust`; the dihedral ones among them).
+    robust: bool = False
     #: Video: one frame every this many seconds (0: every frame); vPDQ's default is 1.
     seconds_per_hash: float = 1.0
     #: Video: stop after this many hashed frames.
@@ -116,6 +118,8 @@ class ImageHashes:
     height: int
     format: str
     dihedral: dict[str, str] | None = field(default=None)
+    #: Variant name -> PDQ, with ``original`` (:data:`vigil.matching.robust.VARIANT_NAMES`).
+    robust: dict[str, str] | None = field(default=None)
 
     kind = "image"
 
@@ -161,11 +165,17 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
     if opts.dihedral:
         dihedral = {name: pdq_of(v)[0] if name != "original" else pdq
                     for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(rgb), strict=True)}
+    robust = None
+    if opts.robust:
+        from vigil.matching.robust import robust_pdqs  # it builds on this module
+
+        robust = robust_pdqs(rgb, pdq)
     return ImageHashes(
         md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
         pdq=pdq,
         quality=quality,
+        robust=robust,
         width=rgb.shape[1],
         height=rgb.shape[0],
         format=fmt,

@@ -18,7 +18,9 @@ loaded by ``vigil match``) for the raw candidates of every signal, with one batc
 and :func:`decide` turns each item's candidates into an :class:`Outcome`:
 
 1. PDQ candidates farther than their own list's threshold are dropped (per-list thresholds;
-   vPDQ applies the list's threshold frame by frame inside the source);
+   vPDQ applies the list's threshold frame by frame inside the source), and so are those
+   found through a variant of the query (robust mode, dihedral) on a list that takes none
+   (:attr:`ListRef.robust`);
 2. one candidate per indicator and list, the closest (and which variant found it);
 3. any allow-list hit → ``allowed`` (and ``suppressed`` when block hits were dropped for it).
    An allow hit found only through a rotated or mirrored variant of the query suppresses only
@@ -77,6 +79,8 @@ class ListRef:
     name: str
     trust: Trust
     pdq_threshold: int = PDQ_DEFAULT_THRESHOLD
+    #: Whether hits through a query's variants (robust mode, dihedral) count on this list.
+    robust: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,8 @@ def decide(candidates: Iterable[Candidate]) -> Outcome:
         if c.signal_type is SignalType.PDQ and (c.distance is None
                                                or c.distance > c.list.pdq_threshold):
             continue
+        if c.variant not in _AS_GIVEN and not c.list.robust:
+            continue  # the list was not opted in to robust matching
         # An allow hit through the query as given must not be hidden by a closer one through
         # a variant: they mean different things (see above).
         k = (c.list.name, c.key, c.trust is Trust.ALLOW and c.variant in _AS_GIVEN)

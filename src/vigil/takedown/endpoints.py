@@ -188,6 +188,8 @@ class CrawlIn(BaseModel):
     workers: int = Field(default=2, ge=1, le=8, description="local worker processes")
     max_minutes: int = Field(default=360, ge=1, le=7 * 24 * 60,
                              description="stop (resumable) after this long")
+    robust: bool = Field(default=False, description=(
+        "match every image robustly too (mirrors, trims, turns), on the lists opted in"))
 
 
 @router.post("/crawls", response_model=CrawlQueuedOut, status_code=202)
@@ -195,7 +197,7 @@ def start_crawl(body: CrawlIn, request: Request, actor: TakedownManageKey) -> Cr
     """Queue a proactive search; ``vigil worker`` runs it."""
     opts = CrawlOptions(max_depth=body.max_depth, max_pages=body.max_pages,
                         per_host_delay=body.per_host_delay, obey_robots=body.obey_robots,
-                        max_seconds=body.max_minutes * 60.0)
+                        max_seconds=body.max_minutes * 60.0, robust=body.robust)
     with unit_of_work(request) as s:
         crawl = create_crawl(s, actor, body.seeds, body.allowed_domains, opts)
         enqueue(s, "crawl", {"crawl_id": crawl.id, "workers": body.workers})

@@ -63,6 +63,8 @@ class CrawlOptions:
     in_flight: int = 16
     #: A crawl stops (resumable) after this long, whatever is left.
     max_seconds: float = 6 * 3600.0
+    #: Match images robustly too (vigil.matching.robust), on the lists opted in.
+    robust: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_depth <= 50:
@@ -173,7 +175,8 @@ class Crawler:
             counts = dict(s.execute(select(CrawlUrl.kind, func.count()).where(
                 CrawlUrl.crawl_id == crawl_id, CrawlUrl.state != "queued")
                 .group_by(CrawlUrl.kind)).all())
-        self.task_opts = TaskOptions(self.domains, self.opts.max_bytes, self.opts.timeout, policy)
+        self.task_opts = TaskOptions(self.domains, self.opts.max_bytes, self.opts.timeout, policy,
+                                     robust=self.opts.robust)
         self.stats = CrawlStats(crawl_id, pages=counts.get("page", 0), media=counts.get("media", 0))
         self.robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
         self.delay: dict[str, float] = {}

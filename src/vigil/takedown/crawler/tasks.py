@@ -12,7 +12,7 @@ import httpx
 
 from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
-from vigil.matching.content import ContentHashes, hash_content
+from vigil.matching.content import ROBUST, ContentHashes, hash_content
 from vigil.takedown.fetch import Fetched, fetch, make_client
 from vigil.takedown.urls import host_of, in_domains, normalise
 
@@ -28,6 +28,8 @@ class TaskOptions:
     #: The egress policy (picklable: it travels to the pool's processes and to Dask workers).
     policy: EgressPolicy = field(default_factory=EgressPolicy)
     max_page_bytes: int = 5 * 1024 * 1024
+    #: Hash images with their robust variants too.
+    robust: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def fetch_media(url: str, opts: TaskOptions) -> MediaResult:
     if got.body is None or got.status != 200:
         return MediaResult(url, got.status, error=got.error or f"HTTP {got.status}")
     size = len(got.body)
-    content = hash_content(got.body)
+    content = hash_content(got.body, ROBUST if opts.robust else None)
     del got  # the bytes go no further than this function
     return MediaResult(url, 200, content, size)
 
