@@ -218,3 +218,21 @@ def test_bench_quality_prints_recall_per_edit_as_json_last(tmp_path: Path) -> No
     assert result["cost_ratio"] > 1
     recorded = (tmp_path / "bench.md").read_text()
     assert "| mirror | 0.0% | 100.0% |" in recorded and list(tmp_path.glob("bench-quality-*.svg"))
+
+
+def test_match_robust_finds_a_video_re_encoded_sideways(tmp_path: Path) -> None:
+    """Robust mode turns every sampled frame too: a copy stored sideways with nothing in the
+    container to say so is found through the variant that turns it back."""
+    from tests.fixtures.videos import write_video
+
+    upright = write_video(tmp_path / "upright.mp4", 61, size=(640, 480))
+    sideways = write_video(tmp_path / "sideways.mp4", 61, size=(640, 480), rotation=90,
+                           display_matrix=False)
+    lst = tmp_path / "h.jsonl"
+    lst.write_text(vigil("hash", str(upright)).stdout)
+    assert vigil("match", "--list", str(lst), str(upright)).stdout != ""  # frames good enough
+    assert vigil("match", "--list", str(lst), str(sideways)).stdout == ""
+    proc = vigil("match", "--robust", "--list", str(lst), str(sideways))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["signal_type"] == "vpdq" and row["transform"] == "rotate90"

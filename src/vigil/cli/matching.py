@@ -163,7 +163,8 @@ def _emit(query: str, outcome: Outcome, **extra: Any) -> int:
             row["query_match_percent"] = c.query_match_percent
             row["target_match_percent"] = c.target_match_percent
         if c.variant is not None:
-            row["transform"] = c.variant
+            # "variant", as /v1/match names it; "transform", as earlier versions did.
+            row["variant"] = row["transform"] = c.variant
         row.update(extra)
         sys.stdout.write(json.dumps(row) + "\n")
     sys.stdout.flush()
@@ -194,6 +195,7 @@ def _file_item(h: ImageHashes | VideoHashes, pdq: bool) -> Item:
     signals = [Signal(SignalType.MD5, h.md5), Signal(SignalType.SHA256, h.sha256)]
     if isinstance(h, VideoHashes):
         signals.append(Signal(SignalType.VPDQ, h.vpdq))
+        signals += [Signal(SignalType.VPDQ, v, name) for name, v in (h.robust or {}).items()]
     elif pdq:
         variants = h.robust or h.dihedral or {}
         if variants:

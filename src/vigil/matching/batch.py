@@ -56,6 +56,8 @@ class FileResult:
                 for f in h.vpdq.frames
             ],
             "vpdq": h.vpdq.to_str(),
+            **({"robust": {name: v.to_str() for name, v in h.robust.items()}}
+               if h.robust is not None else {}),
         }
 
 

@@ -36,6 +36,7 @@ against the log; a list file holds what its snapshot distributed).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -237,7 +238,9 @@ def match_items(source: CandidateSource, items: Sequence[Item]) -> list[Outcome]
                 pdq_hexes.append(s.value)
             elif s.signal_type is SignalType.VPDQ:
                 assert isinstance(s.value, VpdqHash)
-                found[i] += source.vpdq_candidates(s.value)
+                cands = source.vpdq_candidates(s.value)
+                found[i] += cands if s.variant is None else [
+                    dataclasses.replace(c, variant=s.variant) for c in cands]
             else:
                 assert isinstance(s.value, str)
                 found[i] += source.digest_candidates(s.signal_type, s.value)

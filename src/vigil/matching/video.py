@@ -26,7 +26,14 @@ import pdqhash
 
 from vigil.matching.codes import pack_hex
 from vigil.matching.errors import HashingError
-from vigil.matching.hashing import HashOptions, bits_to_hex, read_limited
+from vigil.matching.hashing import (
+    DIHEDRAL_NAMES,
+    HashOptions,
+    bits_to_hex,
+    dihedral_variants,
+    pdq_of,
+    read_limited,
+)
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MIN_QUALITY, VpdqFrame, VpdqHash
 
 #: threatexchange's defaults for deciding that two videos match.
@@ -66,6 +73,9 @@ class VideoHashes:
     height: int
     duration: float | None
     format: str
+    #: Robust mode: the vPDQ of the frames mirrored and turned, by dihedral variant name
+    #: (``original`` left out: it is ``vpdq``).
+    robust: dict[str, VpdqHash] | None = None
 
     kind = "video"
 
@@ -91,7 +101,7 @@ def _hash_video(data: bytes, source: str | io.BytesIO, opts: HashOptions) -> Vid
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        frames, width, height, duration, fmt = _frames(source, opts)
+        frames, width, height, duration, fmt, turned = _frames(source, opts)
     except HashingError:
         raise
     except av.error.FFmpegError as exc:
@@ -104,11 +114,14 @@ def _hash_video(data: bytes, source: str | io.BytesIO, opts: HashOptions) -> Vid
         raise HashingError(f"cannot decode video: {type(exc).__name__}: {exc}"[:300]) from None
     if not frames:
         raise HashingError("video has no decodable frames")
-    return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt)
+    robust = ({name: VpdqHash(tuple(fs)) for name, fs in turned.items()} if opts.robust
+              else None)
+    return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt,
+                       robust)
 
 
 def _frames(source: str | io.BytesIO, opts: HashOptions
-            ) -> tuple[list[VpdqFrame], int, int, float | None, str]:
+            ) -> tuple[list[VpdqFrame], int, int, float | None, str, dict[str, list[VpdqFrame]]]:
     with av.open(source, mode="r", metadata_errors="ignore") as container:
         if not container.streams.video:
             raise HashingError("no video stream in file")
@@ -127,6 +140,9 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
         # vPDQ samples every round(fps * seconds_per_hash)-th frame.
         every = max(1, round(rate * opts.seconds_per_hash))
         frames: list[VpdqFrame] = []
+        # Robust mode: every sampled frame mirrored and turned too (a video re-encoded
+        # sideways or mirrored, without a display matrix to say so).
+        turned: dict[str, list[VpdqFrame]] = {n: [] for n in DIHEDRAL_NAMES[1:]}
         turns = 0
         deadline = time.monotonic() + opts.max_decode_seconds
         for number, frame in enumerate(container.decode(stream)):
@@ -144,11 +160,15 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
             bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
             ts = float(frame.time) if frame.time is not None else number / rate
             frames.append(VpdqFrame(bits_to_hex(bits), int(quality), round(ts, 3), number))
+            if opts.robust:
+                for name, v in zip(DIHEDRAL_NAMES[1:], dihedral_variants(rgb)[1:], strict=True):
+                    pdq, q = pdq_of(v)
+                    turned[name].append(VpdqFrame(pdq, q, round(ts, 3), number))
             if len(frames) >= opts.max_frames:
                 break
         if turns % 2:
             width, height = height, width  # as displayed
-        return frames, width, height, duration, container.format.name
+        return frames, width, height, duration, container.format.name, turned
 
 
 def _quarter_turns(rotation: float | int | None) -> int:
