@@ -243,6 +243,24 @@ def test_an_allow_hit_through_a_rotation_suppresses_only_that_rotation() -> None
     assert decide([exact, rotated_allow, as_given_allow]).verdict is A
 
 
+def test_robust_mode_never_hides_a_hit_that_stands_without_it() -> None:
+    """Found by an attempt to break robust mode: the closest candidate of an entry came
+    through a variant an allow list also hit, so the entry's hit through the picture as given
+    (20 bits, verified) was dropped with it and the verdict became "allowed"."""
+    known = ListRef("known", Trust.VERIFIED, 31)
+    allow = ListRef("benign", Trust.ALLOW, 10)
+    as_given = Candidate(1, known, SignalType.PDQ, 20, variant="original")
+    assert decide([as_given]).verdict is V
+    out = decide([as_given, Candidate(1, known, SignalType.PDQ, 5, variant="flip_y"),
+                  Candidate(9, allow, SignalType.PDQ, 8, variant="flip_y")])
+    assert out.verdict is V and [(h.key, h.distance, h.variant) for h in out.hits] == [
+        (1, 20, "original")]
+    assert not out.suppressed  # the entry still stands
+    # Without an allow hit, the closest way to the entry is the one reported.
+    out = decide([as_given, Candidate(1, known, SignalType.PDQ, 5, variant="flip_y")])
+    assert [(h.distance, h.variant) for h in out.hits] == [(5, "flip_y")]
+
+
 def test_given_hashes_of_one_file_are_matched_together(client: TestClient,
                                                        factory: sessionmaker[Session]) -> None:
     """A provider that sends a file's hashes with one reference gets the file's verdict; hashes

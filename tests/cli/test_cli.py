@@ -236,3 +236,19 @@ def test_match_robust_finds_a_video_re_encoded_sideways(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
     assert row["signal_type"] == "vpdq" and row["transform"] == "rotate90"
+
+
+def test_a_snapshot_whose_signature_was_not_checked_is_not_trusted(tmp_path: Path) -> None:
+    """Anyone can write "trust": "verified" into a file: without --public-key, a snapshot's
+    hits are unverified (review first), never a verified match."""
+    listed = write_scene(tmp_path / "listed.png", 71, "PNG")
+    h = json.loads(vigil("hash", str(listed)).stdout)
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"format": "vigil-list-v1", "type": "snapshot", "list": "x",
+                                  "trust": "verified", "pdq_threshold": 31,
+                                  "entries": [{"id": 1, "signal_type": "md5", "value": h["md5"],
+                                               "label": None}]}))
+    proc = vigil("match", "--list", str(forged), str(listed))
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["trust"] == "unverified" and row["verdict"] == "unverified_match", row
+    assert "its trust is not taken" in proc.stderr

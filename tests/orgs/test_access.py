@@ -229,6 +229,15 @@ def test_daily_match_quota(db_url: str, data_dir: Path, factory: sessionmaker[Se
         assert r.status_code == 429 and "daily quota of 10 hashes" in r.json()["error"]["message"]
         assert int(r.headers["Retry-After"]) <= 86400
         assert client.post("/v1/match", headers=auth(w.tokens["centre"]), json=items).status_code == 200
+        # A robust item's variants are hashes looked up too: they count (1 + 9 = 10).
+        robust = {"robust": True, "items": [{"signal_type": "pdq", "value": "0f" * 32,
+                                             "variants": {n: "0f" * 32 for n in (
+                                                 "rotate90", "rotate180", "rotate270", "flip_x",
+                                                 "flip_y", "flip_plus", "flip_minus",
+                                                 "rotate+2", "rotate-2")}}]}
+        europol = auth(w.tokens["europol"])
+        assert client.post("/v1/match", headers=europol, json=robust).status_code == 200
+        assert client.post("/v1/match", headers=europol, json=items).status_code == 429
 
 
 def _unbounded_integers(node: object, where: str, schemas: dict[str, Any] | None = None,

@@ -68,12 +68,14 @@ def match_command(
         sources = []
         for path in list_files:
             text = read_list_text(path)
-            _check_signature(path, load_snapshot_object(text), public_key)
-            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold))
+            signed = _check_signature(path, load_snapshot_object(text), public_key)
+            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold,
+                                          signed=signed))
         for path in allow_lists or []:
             text = read_list_text(path)
-            _check_signature(path, load_snapshot_object(text), public_key)
-            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold)
+            signed = _check_signature(path, load_snapshot_object(text), public_key)
+            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold,
+                                signed=signed)
             hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
             sources.append(hl)
     except (ListFileError, ValueError) as exc:
@@ -118,18 +120,21 @@ def match_command(
 
 
 def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
-                     public_key: Path | None) -> None:
-    """``snapshot``: the list file's snapshot object, from the same text the list is read
-    from (a byte-order mark once hid a snapshot from this check but not from the reader)."""
+                     public_key: Path | None) -> bool:
+    """Whether ``snapshot`` (the list file's snapshot object, from the same text the list is
+    read from: a byte-order mark once hid a snapshot from this check but not from the reader)
+    carries a verified signature; a bad one is an error. Without a key, a snapshot's own
+    trust is not taken."""
     if snapshot is None:
         if public_key is not None:
             raise ListFileError(f"{list_file}: --public-key given, but this is not a signed "
                                 "vigil snapshot")
-        return
+        return False
     if public_key is None:
         err_console.print(f"warning: {list_file} is a vigil snapshot; give --public-key to "
-                          "check its signature", highlight=False)
-        return
+                          "check its signature (until then its trust is not taken: matched "
+                          "as --trust says)", highlight=False)
+        return False
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -146,6 +151,7 @@ def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
     except ValueError as exc:
         raise ListFileError(f"{list_file}: {exc}") from None
     err_console.print(f"{list_file}: signature verified", highlight=False)
+    return True
 
 
 def _emit(query: str, outcome: Outcome, **extra: Any) -> int:

@@ -176,7 +176,8 @@ def match(body: MatchIn, request: Request, actor: MatchKey) -> MatchOut:
     if errors:
         raise Invalid(f"{len(errors)} of {len(body.items)} hashes are invalid", items=errors)
     if state.match_quota is not None:
-        state.match_quota.take(f"key:{actor.key_id}", len(items))
+        # Every hash looked up counts, a robust item's variants too.
+        state.match_quota.take(f"key:{actor.key_id}", sum(len(i.signals) for i in items))
     outcomes = match_items(state.matcher, items)
     day = receipts.today()
     results = [MatchResult(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -107,7 +108,8 @@ class MatchItem(BaseModel):
     value: str | list[str] = Field(description=(
         "hex for PDQ and digests; vPDQ as threatexchange's text (a JSON list of "
         "\"<pdq>,<quality>,<timestamp>\") or that list itself"))
-    variants: dict[str, str] | None = Field(default=None, max_length=32, description=(
+    variants: dict[str, Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=32, description=(
         "PDQ only, with `robust: true`: the PDQ of each robust variant of the picture, by "
         "name (rotate90, flip_y, trimmed-border, caption-top, uncrop-2.5, rotate+2, ...; "
         "`vigil hash --robust` prints them)"))

@@ -10,9 +10,9 @@ scanner that decode differently disagree by tens of bits, so it is fixed:
 2. Identify the format with Pillow from the bytes (never from the file name).
 3. Refuse images with more than ``max_pixels`` pixels *before* decoding (decompression bombs).
 4. Decode the first frame (of an animation: what a browser shows first) at full resolution.
-5. **The displayed orientation**: the EXIF Orientation tag (1-8, in JPEG, PNG, WebP, TIFF) is
-   applied, as browsers, phones and on-device hashers show and hash the picture (decision
-   0014). A tag with any other value is ignored.
+5. **The displayed orientation**: the EXIF Orientation tag (2-8) is applied where browsers
+   read it: a JPEG's EXIF, a PNG's ``eXIf`` chunk before the image data, a TIFF's own tag
+   (decision 0014). WebP's EXIF, XMP and PNG text chunks are ignored, as Chromium ignores them.
 6. **8 bits per sample, by the high byte**: 16-bit samples keep their high byte — what
    browsers do (libpng's ``strip_16``) and what Pillow does with 16-bit RGB; 32-bit integer
    samples likewise (the high byte of 0 to 2**32-1); floating-point samples are taken as 0.0-1.0
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pdqhash
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from vigil.matching.errors import HashingError
 
@@ -217,9 +217,10 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
         with warnings.catch_warnings():
             # Size was checked above against vigil's own limit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img.seek(0)
+            orientation = orientation_of(img)  # before loading: as browsers read it
+            img.seek(_first_shown_frame(img))
             img.load()
-            rgb = displayed_rgb(img)
+            rgb = displayed_rgb(img, orientation)
     except Image.DecompressionBombError as exc:
         raise HashingError(f"image too large: {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
@@ -234,13 +235,20 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
     return rgb, fmt
 
 
-def displayed_rgb(img: Image.Image) -> np.ndarray:
+def displayed_rgb(img: Image.Image, orientation: int | None = None) -> np.ndarray:
     """Steps 5-8 of the pipeline on a loaded image: H x W x 3 uint8, as a browser shows it
-    (oriented, 8 bits by the high byte, transparency on white)."""
-    img = _oriented(img)
+    (turned by ``orientation``, from :func:`orientation_of` before loading; 8 bits by the
+    high byte; transparency on white)."""
+    if orientation in _TURNS:
+        img = img.transpose(_TURNS[orientation])
     mode = img.mode
     if mode.startswith("I;16"):
-        grey = (np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8)
+        raw = np.asarray(img).astype(np.uint16)
+        grey = (raw >> 8).astype(np.uint8)
+        key = img.info.get("transparency")
+        if isinstance(key, int):  # a transparent grey level, as the 16-bit sample
+            alpha = np.where(raw == key, 0, 255).astype(np.uint8)
+            return _on_background(np.dstack([grey, grey, grey, alpha]))
     elif mode == "I":
         grey = ((np.asarray(img).astype(np.int64) & 0xFFFFFFFF) >> 24).astype(np.uint8)
     elif mode == "F":
@@ -253,21 +261,49 @@ def displayed_rgb(img: Image.Image) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def _oriented(img: Image.Image) -> Image.Image:
-    """The picture turned as its EXIF Orientation says (1-8); any other value, or unreadable
-    EXIF, leaves it as stored."""
+def _first_shown_frame(img: Image.Image) -> int:
+    """The frame a browser shows first: 0, except in an animated PNG whose default image is
+    not part of the animation (browsers show the animation's first frame; hashing the hidden
+    default image would let anyone wrap a listed picture in a benign one)."""
+    if img.format == "PNG" and getattr(img, "default_image", False) \
+            and getattr(img, "n_frames", 1) > 1:
+        return 1
+    return 0
+
+
+#: How each EXIF Orientation value is undone (as Pillow's ``ImageOps.exif_transpose``).
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+          4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+          6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
+
+
+def orientation_of(img: Image.Image) -> int | None:
+    """The EXIF Orientation (2-8) where browsers read it, taken *before* the image data is
+    loaded: a JPEG's EXIF segment, a PNG's ``eXIf`` chunk before the image data, a TIFF's own
+    tag (no browser shows TIFF; the format says to turn it). Not WebP's EXIF, XMP, or a PNG's
+    text chunks, which Chromium ignores: turning what a browser does not turn would put the
+    server's hash 130 bits from the browser's. None: as stored."""
     try:
-        orientation = img.getexif().get(0x0112)
+        if img.format in ("JPEG", "MPO", "PNG"):
+            raw = img.info.get("exif")
+            if not isinstance(raw, bytes) or not raw:
+                return None
+            exif = Image.Exif()
+            exif.load(raw)
+            value = exif.get(0x0112)
+        elif img.format == "TIFF":
+            value = getattr(img, "tag_v2", {}).get(0x0112)
+        else:
+            return None
     except Exception:  # hostile EXIF: the stored pixels, as a browser would show them
-        return img
-    if orientation not in range(2, 9):
-        return img
-    return ImageOps.exif_transpose(img) or img
+        return None
+    return value if isinstance(value, int) and value in _TURNS else None
 
 
 def _has_alpha(img: Image.Image) -> bool:
     return ("A" in img.mode or "a" in img.mode
-            or (img.mode in ("P", "L", "RGB") and "transparency" in img.info))
+            or (img.mode in ("P", "L", "RGB", "1") and "transparency" in img.info))
 
 
 def _on_background(rgba: np.ndarray, *, webp: bool = False) -> np.ndarray:

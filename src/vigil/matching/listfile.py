@@ -191,7 +191,9 @@ def _jsonl_rows(line: str) -> list[_Row]:
         rows: list[_Row] = []
         for name in fields:
             value = obj.get(name)
-            if isinstance(value, str) and value:
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"a vigil hash record's {name!r} must be a hash, got {value!r}")
+            if isinstance(value, str):
                 st = "video_md5" if name == "md5" and obj["kind"] == "video" else name
                 rows.append((st, value, str(obj["path"]), None))
         if not rows:
@@ -246,21 +248,26 @@ class ListMatch:
 
 
 def load_list(path: Path | str, *, trust: Trust | None = None,
-              threshold: int | None = None) -> HashList:
-    """A list file ready for the match policy. A snapshot's own trust and threshold apply
-    (``threshold`` overrides the latter; a snapshot's trust cannot be overridden: it is
-    signed); a plain file is ``trust`` (default unverified) at ``threshold`` (default 31)."""
-    return list_from_text(read_list_text(path), str(path), trust=trust, threshold=threshold)
+              threshold: int | None = None, signed: bool = False) -> HashList:
+    """A list file ready for the match policy. A snapshot's own threshold applies
+    (``threshold`` overrides it) and, once its signature was verified by the caller
+    (``signed``: ``vigil.indicators.feeds.verify``), its own trust, which cannot be overridden;
+    a plain file, or an unverified snapshot, is ``trust`` (default unverified) at
+    ``threshold`` (default 31)."""
+    return list_from_text(read_list_text(path), str(path), trust=trust, threshold=threshold,
+                          signed=signed)
 
 
 def list_from_text(text: str, source: str, *, trust: Trust | None = None,
-                   threshold: int | None = None) -> HashList:
+                   threshold: int | None = None, signed: bool = False) -> HashList:
     """:func:`load_list` on text read by :func:`read_list_text` (a caller that checks the
-    snapshot's signature reads it once, for both)."""
+    snapshot's signature reads it once, for both). ``signed``: whether a snapshot's signature
+    was verified; if not, its trust is not taken (anyone can write "verified" into a file):
+    it is ``trust`` (default unverified) like a plain file's."""
     entries = parse_list(text, source)
     snapshot = load_snapshot_object(text)
     if snapshot is not None:
-        level = snapshot_trust(snapshot)
+        level = snapshot_trust(snapshot) if signed else (trust or Trust.UNVERIFIED)
         t = threshold if threshold is not None else _threshold(snapshot.get("pdq_threshold"),
                                                                Path(source))
         return HashList(entries, ListRef(str(snapshot.get("list") or source), level, t))

@@ -138,32 +138,47 @@ _TRUST_ORDER = {Trust.VERIFIED: 0, Trust.UNVERIFIED: 1, Trust.ALLOW: 2}
 
 def decide(candidates: Iterable[Candidate]) -> Outcome:
     """Apply the policy to every candidate of one item (the module's docstring has the rules)."""
-    best: dict[tuple[str, int | str, bool], Candidate] = {}
+    # The closest candidate per entry *and variant*: an allow hit through one variant
+    # suppresses only the block hits through that variant, so a block hit through another
+    # (the query as given, say) must not be hidden behind a closer one that is suppressed.
+    best: dict[tuple[str, int | str, str | None], Candidate] = {}
     for c in candidates:
         if c.signal_type is SignalType.PDQ and (c.distance is None
                                                or c.distance > c.list.pdq_threshold):
             continue
         if c.variant not in _AS_GIVEN and not c.list.robust:
             continue  # the list was not opted in to robust matching
-        # An allow hit through the query as given must not be hidden by a closer one through
-        # a variant: they mean different things (see above).
-        k = (c.list.name, c.key, c.trust is Trust.ALLOW and c.variant in _AS_GIVEN)
+        k = (c.list.name, c.key, None if c.variant in _AS_GIVEN else c.variant)
         old = best.get(k)
         if old is None or (c.distance or 0) < (old.distance or 0):
             best[k] = c
-    kept = sorted(best.values(), key=lambda c: (_TRUST_ORDER[c.trust], c.distance or 0,
-                                                 c.list.name, str(c.key)))
-    allow = tuple(c for c in kept if c.trust is Trust.ALLOW)
-    block = tuple(c for c in kept if c.trust is not Trust.ALLOW)
-    if any(a.variant in _AS_GIVEN for a in allow):
+    allow_all = [c for c in best.values() if c.trust is Trust.ALLOW]
+    allow = _closest_per_entry(allow_all)
+    block = [c for c in best.values() if c.trust is not Trust.ALLOW]
+    blocked_entries = {(c.list.name, c.key) for c in block}
+    if any(a.variant in _AS_GIVEN for a in allow_all):
         return Outcome(Verdict.ALLOWED, (), allow, suppressed=bool(block))
-    variants = {a.variant for a in allow}
-    standing = tuple(b for b in block if b.variant not in variants)
+    variants = {a.variant for a in allow_all}
+    standing = _closest_per_entry(b for b in block if b.variant not in variants)
     if not standing:
         return Outcome(Verdict.ALLOWED if allow else Verdict.NONE, (), allow,
                        suppressed=bool(block))
     verdict = Verdict.VERIFIED if standing[0].trust is Trust.VERIFIED else Verdict.UNVERIFIED
-    return Outcome(verdict, standing, allow, suppressed=len(standing) < len(block))
+    return Outcome(verdict, standing, allow,
+                   suppressed=len(standing) < len(blocked_entries))
+
+
+def _closest_per_entry(candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:
+    """One candidate per (list, entry), the closest, in the policy's order (verified first,
+    then by distance)."""
+    best: dict[tuple[str, int | str], Candidate] = {}
+    for c in candidates:
+        old = best.get((c.list.name, c.key))
+        if old is None or (c.distance or 0) < (old.distance or 0) or (
+                c.distance == old.distance and c.variant in _AS_GIVEN):
+            best[c.list.name, c.key] = c
+    return tuple(sorted(best.values(), key=lambda c: (_TRUST_ORDER[c.trust], c.distance or 0,
+                                                      c.list.name, str(c.key))))
 
 
 #: Variants that stand for the query as given (digests have none; "original" is the untransformed

@@ -175,6 +175,11 @@ def rotated(rgb: np.ndarray, degrees: float) -> np.ndarray:
 def variants(rgb: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """Every variant but ``original`` (which is the plain PDQ), on the reduced picture."""
     small = reduced(rgb)
+    if min(small.shape[:2]) < 16:  # too small to have a frame, a bar or a margin
+        for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(small), strict=True):
+            if name != "original":
+                yield name, v
+        return
     trims = {name: t for name, (share, tolerance, sides) in TRIMS.items()
              if (t := trim_bands(small, share, tolerance, sides)) is not None}
     for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(small), strict=True):
