@@ -245,7 +245,7 @@ def test_robust_mode_matches_a_mirrored_picture_and_says_how(
     from PIL import Image
 
     from tests.fixtures.world import active_indicator
-    from vigil.matching.hashing import pdq_of
+    from vigil.matching.pdq import pdq_of
     from vigil.matching.robust import robust_pdqs
     from vigil.samples import pattern_image
 

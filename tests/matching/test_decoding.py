@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures.decoding import variants
-from vigil.matching.hashing import decode_rgb, hash_image_bytes, pdq_of
+from vigil.matching.hashing import decode_rgb, hash_image_bytes
+from vigil.matching.pdq import pdq_of
 from vigil.matching.signals import PdqHash
 from vigil.samples import pattern_image
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vigil.matching.hashing import HashOptions, hash_image_bytes, pdq_of
+from vigil.matching.hashing import HashOptions, hash_image_bytes
+from vigil.matching.pdq import pdq_of
 from vigil.matching.robust import VARIANT_NAMES, robust_pdqs, trim_bands
 from vigil.matching.signals import PdqHash
 from vigil.samples import encode, pattern_image

@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pdqhash
 from PIL import Image, UnidentifiedImageError
 
 from vigil.matching.errors import HashingError
+from vigil.matching.pdq import DIHEDRAL_NAMES, dihedral_variants, pdq_of
+from vigil.matching.robust import robust_pdqs
 
 #: Default refusal limit for decoded size: 50 megapixels (e.g. 8660 x 5773).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -57,30 +58,11 @@ _PILLOW_HARD_LIMIT = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 #: The error of bytes that are no image format Pillow knows.
 UNRECOGNISED = "not a recognised image format"
 
-#: Names of the dihedral transformations, in pdqhash's order: rotations counter-clockwise,
-#: ``flip_x`` mirrors top to bottom, ``flip_y`` left to right, ``flip_plus`` across the main
-#: diagonal (transpose), ``flip_minus`` across the other one.
-DIHEDRAL_NAMES = ("original", "rotate90", "rotate180", "rotate270",
-                  "flip_x", "flip_y", "flip_plus", "flip_minus")
-
 #: The background transparent pixels are composited on (white, as a page shows them).
 BACKGROUND = 255
 
 #: Rows composited at a time: bounds the temporary arrays of a large image (a few MB each).
 _ROWS = 256
-
-
-def dihedral_variants(rgb: np.ndarray) -> list[np.ndarray]:
-    """The 8 transformed arrays of an H x W x C image, in :data:`DIHEDRAL_NAMES`' order."""
-    t = rgb.transpose(1, 0, 2)
-    return [rgb, np.rot90(rgb, 1), np.rot90(rgb, 2), np.rot90(rgb, 3),
-            rgb[::-1], rgb[:, ::-1], t, t[::-1, ::-1]]
-
-
-def pdq_of(rgb: np.ndarray) -> tuple[str, int]:
-    """PDQ (64 hex) and quality of an H x W x 3 uint8 array."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return bits_to_hex(bits), int(quality)
 
 
 @dataclass(frozen=True)
@@ -124,11 +106,6 @@ class ImageHashes:
     kind = "image"
 
 
-def bits_to_hex(bits: np.ndarray) -> str:
-    """pdqhash's 256 bits (first bit most significant) as 64 hex characters."""
-    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
-
-
 def read_limited(path: Path, max_bytes: int) -> bytes:
     """A file's bytes, refusing files over ``max_bytes`` and naming OS errors plainly."""
     try:
@@ -167,8 +144,6 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
                     for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(rgb), strict=True)}
     robust = None
     if opts.robust:
-        from vigil.matching.robust import robust_pdqs  # it builds on this module
-
         robust = robust_pdqs(rgb, pdq)
     return ImageHashes(
         md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),

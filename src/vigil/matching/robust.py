@@ -10,7 +10,7 @@ it (:attr:`vigil.matching.policy.Candidate.variant`) and its PDQ distance.
 The variants of an H x W x 3 picture (as displayed, :mod:`vigil.matching.hashing`):
 
 * the 8 dihedral transformations (mirrors, quarter turns), named as
-  :data:`~vigil.matching.hashing.DIHEDRAL_NAMES`; and ``unframed-`` those of the picture
+  :data:`~vigil.matching.pdq.DIHEDRAL_NAMES`; and ``unframed-`` those of the picture
   without its frame, when it has one (a border of one colour on two opposite sides alike);
 * ``trimmed-border``: a border of one colour removed from every edge (padding,
   letterboxing); ``trimmed-top`` and ``trimmed-bottom``: a bar of one colour that may carry
@@ -36,7 +36,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image
 
-from vigil.matching.hashing import DIHEDRAL_NAMES, dihedral_variants, pdq_of
+from vigil.matching.pdq import DIHEDRAL_NAMES, dihedral_variants, pdq_of
 
 #: Longer side of the reduced picture the variants are made from.
 WORK_SIDE = 1024

@@ -26,14 +26,8 @@ import pdqhash
 
 from vigil.matching.codes import pack_hex
 from vigil.matching.errors import HashingError
-from vigil.matching.hashing import (
-    DIHEDRAL_NAMES,
-    HashOptions,
-    bits_to_hex,
-    dihedral_variants,
-    pdq_of,
-    read_limited,
-)
+from vigil.matching.hashing import HashOptions, read_limited
+from vigil.matching.pdq import DIHEDRAL_NAMES, bits_to_hex, dihedral_variants, pdq_of
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MIN_QUALITY, VpdqFrame, VpdqHash
 
 #: threatexchange's defaults for deciding that two videos match.
