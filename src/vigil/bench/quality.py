@@ -26,8 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 from vigil.matching.codes import pack_hex
-from vigil.matching.hashing import decode_rgb, hash_image_bytes
-from vigil.matching.robust import robust_pdqs
+from vigil.matching.hashing import HashOptions, decode_rgb, hash_image_bytes
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD
 from vigil.samples import pattern_image
 
@@ -137,11 +136,10 @@ def _distances(queries: list[str], targets: np.ndarray) -> np.ndarray:
 
 
 def _hashes(data: bytes, robust: bool) -> list[str]:
-    plain = hash_image_bytes(data)
-    if not robust:
-        return [plain.pdq]
-    rgb, _ = decode_rgb(data, 50_000_000)
-    return list(robust_pdqs(rgb, plain.pdq).values())
+    """The PDQ hashes a query file is matched by: its own, or every robust variant's — the
+    same call ``vigil match`` makes."""
+    h = hash_image_bytes(data, HashOptions(robust=robust))
+    return list(h.robust.values()) if h.robust is not None else [h.pdq]
 
 
 def _corpus_size(photos: int, min_pairs: int) -> int:
