@@ -75,8 +75,8 @@ def test_the_browser_and_the_server_hash_every_stored_form_of_a_picture_alike(
     """The decoding pipeline, mirrored: the same PDQ, bit for bit, from the victim's page and
     from the server for every variant browsers decode (EXIF 1-8 in PNG and JPEG, 16-bit grey
     and RGB, RGBA, LA, palette with transparency, bilevel, CMYK and progressive JPEG, WebP, GIF
-    animated or not, BMP). Before, an EXIF-rotated PNG was 120-128 bits apart and a half
-    transparent one 34."""
+    animated or not, BMP, a colour profile). Before, an EXIF-rotated PNG was 120-128 bits
+    apart and a half transparent one 34."""
     files = []
     for v in variants(9, (257, 193)):
         if v.in_browsers:
@@ -92,7 +92,9 @@ def test_the_browser_and_the_server_hash_every_stored_form_of_a_picture_alike(
     got = {h["name"]: h for h in page.evaluate("window.vigilHashes")}
     apart = {f.name: PdqHash.parse(got[f.name]["pdq"]).distance(
         PdqHash.parse(hash_image_file(f).pdq)) for f in files}
-    assert {n: d for n, d in apart.items() if d} == {}, apart
+    # Bit for bit, except through a colour profile: two colour engines (LittleCMS here,
+    # Chromium's there) differ by one level in places, a few bits of PDQ.
+    assert {n: d for n, d in apart.items() if d > (4 if n.startswith("icc-") else 0)} == {}, apart
     assert len(apart) >= 30
     context.close()
 

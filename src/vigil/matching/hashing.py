@@ -20,8 +20,10 @@ scanner that decode differently disagree by tens of bits, so it is fixed:
 7. **Transparency composited on white** (:data:`BACKGROUND`), as a page shows it, with the
    browser's arithmetic: premultiplied (``round(c·a/255)``) plus ``255 - a``. This covers RGBA,
    LA, palette images with a transparent entry and greyscale or RGB with a transparent colour.
-8. Everything else becomes 8-bit RGB by Pillow's conversion: palette, bilevel (0/255),
-   greyscale (R = G = B), CMYK (Adobe-inverted CMYK JPEGs included), YCbCr.
+8. An embedded ICC profile is applied into sRGB, as colour-managed browsers show the picture
+   (LittleCMS here, within one level of Chromium's engine); everything else becomes 8-bit RGB
+   by Pillow's conversion: palette, bilevel (0/255), greyscale (R = G = B), CMYK
+   (Adobe-inverted CMYK JPEGs included), YCbCr.
 9. Hash with the reference PDQ implementation (``pdqhash``, Meta's C++ code): it downsamples
    with its Jarosz filters; vigil never resizes first. The dihedral hashes are the PDQs of the
    8 transformed pixel arrays (not the DCT's shortcut, which is off by up to 36 bits), so a
@@ -33,6 +35,7 @@ Errors never escape as exceptions of the imaging library: every failure is a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from vigil.matching.errors import HashingError
 from vigil.matching.pdq import DIHEDRAL_NAMES, dihedral_variants, pdq_of
@@ -214,8 +217,10 @@ def displayed_rgb(img: Image.Image, orientation: int | None = None) -> np.ndarra
     """Steps 5-8 of the pipeline on a loaded image: H x W x 3 uint8, as a browser shows it
     (turned by ``orientation``, from :func:`orientation_of` before loading; 8 bits by the
     high byte; transparency on white)."""
+    webp = img.format == "WEBP"
     if orientation in _TURNS:
         img = img.transpose(_TURNS[orientation])
+    img = _in_srgb(img)
     mode = img.mode
     if mode.startswith("I;16"):
         raw = np.asarray(img).astype(np.uint16)
@@ -230,10 +235,39 @@ def displayed_rgb(img: Image.Image, orientation: int | None = None) -> np.ndarra
         values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
         grey = np.clip(np.floor(values * 255 + 0.5), 0, 255).astype(np.uint8)
     elif _has_alpha(img):
-        return _on_background(np.asarray(img.convert("RGBA")), webp=img.format == "WEBP")
+        return _on_background(np.asarray(img.convert("RGBA")), webp=webp)
     else:
         return np.asarray(img.convert("RGB"))
     return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _in_srgb(img: Image.Image) -> Image.Image:
+    """The picture through its embedded ICC profile into sRGB, as a colour-managed browser
+    shows it (a profile can even invert the stored values); LittleCMS here and Chromium's
+    engine agree within one level. Without a profile, with a broken one (browsers ignore it
+    then too), or in a mode profiles are not applied to (16-bit, float), as stored."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK"):
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+        colour = img.convert({"RGBA": "RGB", "LA": "L"}.get(img.mode, img.mode))
+        shown = ImageCms.profileToProfile(colour, source, _srgb(), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img
+    if shown is None:
+        return img
+    if alpha is not None:
+        shown.putalpha(alpha)
+    return shown
 
 
 def _first_shown_frame(img: Image.Image) -> int:

@@ -19,11 +19,11 @@ async function hashFile(file) {
                 kind: file.type.startsWith("video/") ? "video" : "image", pdq: null, quality: null };
   if (out.kind === "image") {
     // As the server decodes (vigil/matching/hashing.py, "the decoding pipeline"): the
-    // displayed orientation (EXIF applied), no colour-space conversion (the server ignores
-    // embedded profiles too), the first frame, 8 bits, and transparency composited on white
-    // (premultiplied, then drawn over a white canvas: the server does the same arithmetic).
+    // displayed orientation (EXIF applied), colours through the embedded profile into sRGB
+    // (the server does the same), the first frame, 8 bits, and transparency composited on
+    // white (premultiplied, then drawn over a white canvas: the server's arithmetic too).
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image",
-      colorSpaceConversion: "none", premultiplyAlpha: "premultiply" });
+      colorSpaceConversion: "default", premultiplyAlpha: "premultiply" });
     if (bitmap.width * bitmap.height > MAX_PIXELS) throw new Error("too many pixels");
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
