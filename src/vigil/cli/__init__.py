@@ -11,6 +11,7 @@ from vigil.cli import (
     crawl,
     demo,
     hashing,
+    init,
     matching,
     serve,
     transparency,
@@ -29,6 +30,7 @@ app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
+app.command("init")(init.init_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")

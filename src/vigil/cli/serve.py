@@ -9,6 +9,7 @@ import typer
 
 from vigil.cli._console import err_console
 from vigil.cli._db import load_settings
+from vigil.cli.init import NOT_INITIALISED, check_keys, initialised
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -45,6 +46,7 @@ def serve_command(
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
+    check_keys(settings)
     if demo:
         from vigil.seed import seed_demo
 
@@ -52,6 +54,14 @@ def serve_command(
         path = seed_demo(session_factory(engine), settings.data_dir, settings)
         engine.dispose()
         err_console.print(f"demo keys and workspace passwords: {path}")
+    else:
+        engine = make_engine(settings.effective_database_url)
+        with session_factory(engine)() as s:
+            ready = initialised(s)
+        engine.dispose()
+        if not ready:
+            err_console.print(f"[red]{NOT_INITIALISED}[/red]", highlight=False)
+            raise typer.Exit(2)
     err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
                       "/docs)")
     # The client's address (per-address limits, the sign-in throttle) is the socket's peer,

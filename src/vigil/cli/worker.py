@@ -9,6 +9,7 @@ import typer
 
 from vigil.cli._console import err_console
 from vigil.cli._db import load_settings
+from vigil.cli.init import check_keys
 
 
 def worker_command(
@@ -26,6 +27,7 @@ def worker_command(
     from vigil.worker import Worker
 
     settings = load_settings()
+    check_keys(settings)
     logging.basicConfig(level=settings.log_level, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
     upgrade(settings.effective_database_url)

@@ -1,0 +1,83 @@
+"""``vigil init``: the first start of a real instance — the Centre, its first administrator
+and the keys, on an empty database; and the checks ``vigil serve`` and ``vigil worker`` make
+before they start."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vigil.cli._console import err_console
+from vigil.cli._db import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from vigil.config import Settings
+
+#: What ``vigil serve`` says on a database nobody has initialised.
+NOT_INITIALISED = ("this database has no Centre yet: run `vigil init --centre NAME --admin "
+                   "USERNAME` first (or `vigil serve --demo` for a demonstration)")
+
+
+def initialised(session: Session) -> bool:
+    """Whether the Centre organisation exists (``vigil init``, or the demo, made it)."""
+    from sqlalchemy import select
+
+    from vigil.orgs.access import OrgKind
+    from vigil.orgs.models import Organisation
+
+    return session.scalar(select(Organisation.id).where(
+        Organisation.kind == OrgKind.CENTRE.value).limit(1)) is not None
+
+
+def check_keys(settings: Settings) -> None:
+    """The file key and the log key can be loaded (created outside production); a missing or
+    bad one is one line and exit status 2, never a traceback."""
+    from vigil.reports.storage import load_file_key
+    from vigil.translog.sth import TreeHeadSigner
+
+    try:
+        load_file_key(settings)
+        TreeHeadSigner.from_file(settings.effective_log_key_path, create=True)
+    except (ValueError, OSError) as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def init_command(
+    centre: Annotated[str, typer.Option(help="The Centre organisation's name.")],
+    admin: Annotated[str, typer.Option(help="Sign-in name of the first administrator.")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the administrator's password from standard input "
+        "(otherwise one is generated and shown once).")] = False,
+) -> None:
+    """Set up an empty database: the Centre organisation (a founding organisation, approved
+    from the start), its first administrator, and the file and log keys. Refuses to run on a
+    database that has a Centre already."""
+    from vigil.cli._db import unit_of_work
+    from vigil.orgs import accounts
+    from vigil.orgs import service as orgs
+    from vigil.orgs.access import OrgKind
+
+    settings = load_settings()
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            err_console.print("[red]no password on standard input[/red]")
+            raise typer.Exit(2)
+    check_keys(settings)
+    with unit_of_work() as s:
+        if initialised(s):
+            err_console.print("[red]this database has a Centre already: vigil init runs once[/red]")
+            raise typer.Exit(2)
+        org = orgs.create_organisation(s, None, centre, OrgKind.CENTRE)
+        made = accounts.create_account(s, None, org.id, admin, "admin", password=password)
+    err_console.print(f"the Centre {centre!r} and its administrator {made.account.username!r} "
+                      "are set up; start the service with `vigil serve` and `vigil worker`")
+    if password is None:
+        err_console.print("the administrator's password, shown once:")
+        typer.echo(made.password)

@@ -1,0 +1,61 @@
+"""First start of a real instance: `vigil init` sets up the Centre once; `vigil serve` on an
+uninitialised database, or without a production setting, says so in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from vigil.db import make_engine, session_factory
+from vigil.orgs.models import Organisation, StaffAccount
+
+
+def _vigil(data: Path, *args: str, stdin: str | None = None,
+           **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True,
+                          input=stdin, timeout=120, check=False,
+                          env={**os.environ, "VIGIL_DATA_DIR": str(data), **env})
+
+
+def test_init_sets_up_the_centre_once_and_serve_waits_for_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = _vigil(data, "serve", "--port", "1")
+    assert proc.returncode == 2 and "run `vigil init --centre NAME --admin USERNAME`" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = _vigil(data, "init", "--centre", "Test Centre", "--admin", "chief")
+    assert proc.returncode == 0, proc.stderr
+    password = proc.stdout.strip()
+    assert len(password) >= 16 and "shown once" in proc.stderr
+    engine = make_engine(f"sqlite:///{data / 'vigil.db'}")
+    with session_factory(engine)() as s:
+        centre = s.scalars(select(Organisation)).one()
+        assert (centre.name, centre.kind) == ("Test Centre", "centre") and centre.approved_at
+        assert s.scalars(select(StaffAccount)).one().role == "admin"
+    engine.dispose()
+    assert (data / "file-encryption.key").exists()
+    again = _vigil(data, "init", "--centre", "Other", "--admin", "x")
+    assert again.returncode == 2 and "runs once" in again.stderr
+
+
+def test_init_reads_the_password_from_stdin_and_refuses_a_weak_one(tmp_path: Path) -> None:
+    proc = _vigil(tmp_path / "a", "init", "--centre", "C", "--admin", "chief",
+                  "--password-stdin", stdin="short\n")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.strip()
+    proc = _vigil(tmp_path / "b", "init", "--centre", "C", "--admin", "chief",
+                  "--password-stdin", stdin="a-long-Passphrase-123!\n")
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr  # nothing to show
+
+
+def test_a_missing_production_setting_is_one_line(tmp_path: Path) -> None:
+    for command in (("serve", "--port", "1"), ("worker", "--once"),
+                    ("init", "--centre", "C", "--admin", "chief")):
+        proc = _vigil(tmp_path / "data", *command, VIGIL_ENVIRONMENT="production")
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert proc.stderr.strip() == ("VIGIL_FILE_KEY must be set in production (evidence "
+                                       "files are encrypted with it)"), (command, proc.stderr)
+    proc = _vigil(tmp_path / "data", "serve", VIGIL_TRUSTED_PROXIES="not-an-address")
+    assert proc.returncode == 2 and proc.stderr.startswith("setting VIGIL_TRUSTED_PROXIES:")
