@@ -141,19 +141,12 @@ def _list_event(leaf: dict[str, Any], replayed: Replay, report: AuditReport) -> 
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
     out = Replay({}, {})
     state, orgs = out.indicators, out.orgs
+    org_events = {"org:created": orgs.created, "org:approved": orgs.approved,
+                  "key:issued": orgs.key_issued, "key:approved": orgs.key_approved}
     for leaf in leaves:
         name = leaf.get("event")
-        if name == "org:created":
-            orgs.created(leaf, report)
-            continue
-        if name == "org:approved":
-            orgs.approved(leaf, report)
-            continue
-        if name == "key:issued":
-            orgs.key_issued(leaf, report)
-            continue
-        if name == "key:approved":
-            orgs.key_approved(leaf, report)
+        if name in org_events:
+            org_events[str(name)](leaf, report)
             continue
         if name in ("list:created", "list:updated"):
             _list_event(leaf, out, report)

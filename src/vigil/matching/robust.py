@@ -180,18 +180,18 @@ def variants(rgb: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
             if name != "original":
                 yield name, v
         return
-    trims = {name: t for name, (share, tolerance, sides) in TRIMS.items()
-             if (t := trim_bands(small, share, tolerance, sides)) is not None}
+    boxes = {name: box for name, (share, tolerance, sides) in TRIMS.items()
+             if (box := trim_box(small, share, tolerance, sides)) is not None}
+    trims = {name: small[t:b, lft:r] for name, (t, b, lft, r) in boxes.items()}
     for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(small), strict=True):
         if name != "original":
             yield name, v
     # Mirrored or turned *and* framed: the turns of the picture without its frame too — a
     # border of one colour on two opposite sides alike (padding, letterboxing).
-    box = trim_box(small, *TRIMS["trimmed-border"][:2])
+    box = boxes.get("trimmed-border")
     if box is not None and _framed(small.shape[:2], box):
-        top, bottom, left, right = box
-        inner = small[top:bottom, left:right]
-        for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(inner), strict=True):
+        for name, v in zip(DIHEDRAL_NAMES, dihedral_variants(trims["trimmed-border"]),
+                           strict=True):
             if name != "original":
                 yield f"unframed-{name}", v
     yield from trims.items()
