@@ -252,3 +252,38 @@ def test_a_snapshot_whose_signature_was_not_checked_is_not_trusted(tmp_path: Pat
     (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
     assert row["trust"] == "unverified" and row["verdict"] == "unverified_match", row
     assert "its trust is not taken" in proc.stderr
+
+
+def test_bench_hash_side_by_side_same_files(tmp_path: Path) -> None:
+    """Both hashers see the same files and agree on them; the figures come last as JSON, the
+    table goes to the Markdown file, and no generated image is left behind."""
+    import os
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "vigil", "bench", "hash", "--images", "4",
+                           "--megapixels", "0.1", "--repeats", "2", "--record",
+                           str(tmp_path / "bench.md")], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["images"] == 4 and result["same_pdq"] == 4
+    assert all(len(v) == 2 for v in result["seconds"].values())
+    assert result["vigil_images_per_s"] > 0 and result["ratio_vs_peer_single"] > 0
+    assert "threatexchange `pdq_from_file`, 1 core" in (tmp_path / "bench.md").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.md"]
+
+
+def test_bench_hash_says_at_once_when_the_peer_is_missing(tmp_path: Path) -> None:
+    # A stand-in package directory that hides threatexchange from the subprocess.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['threatexchange'] = None\n")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(hide)}
+    proc = subprocess.run([sys.executable, "-m", "vigil", "bench", "hash"], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "threatexchange, which is not installed" in proc.stderr
+    assert "making images" not in proc.stderr

@@ -291,3 +291,67 @@ def _record(path: Path, result: dict[str, Any]) -> None:
     ]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+@app.command("hash")
+def bench_hash(
+    images: Annotated[int, typer.Option(min=2, help="Generated JPEGs to hash.")] = 300,
+    megapixels: Annotated[float, typer.Option(min=0.01, max=50, help="Size of each.")] = 1.0,
+    jobs: Annotated[int, typer.Option(min=1, help="Processes for vigil (and the pooled peer).")] = 2,
+    repeats: Annotated[int, typer.Option(min=1, help="Rounds; medians reported.")] = 3,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """Image hashing, side by side: vigil's batch hasher against threatexchange's PDQ hasher
+    (on one core, as HMA runs it, and on the same number of processes)."""
+    from vigil.bench.hashing import HashBenchSpec, peer_available, run
+    from vigil.cli._console import progress
+
+    missing = peer_available()
+    if missing:  # before any work: say so at once
+        err_console.print(missing)
+        raise typer.Exit(2)
+    spec = HashBenchSpec(images, megapixels, jobs, repeats)
+    err_console.print(f"bench hash: {images} images of {megapixels:g} MP, {jobs} process(es), "
+                      f"{repeats} round(s)")
+    with progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        result = run(spec, advance)
+    table = Table(title=f"{result['images']} images, {result['image_size']}")
+    for column in ("side", "images/s (median)", "seconds per round"):
+        table.add_column(column)
+    for side, label in (("vigil", f"vigil, {jobs} process(es)"),
+                        ("peer_single", "threatexchange, 1 core"),
+                        ("peer_pool", f"threatexchange, {jobs} process(es)")):
+        table.add_row(label, f"{result[side + '_images_per_s']:,.1f}",
+                      ", ".join(map(str, result["seconds"][side])))
+    err_console.print(table)
+    err_console.print(f"vigil / threatexchange on one core: {result['ratio_vs_peer_single']:.2f}x;"
+                      f" like for like ({jobs} processes each): "
+                      f"{result['ratio_vs_peer_pool']:.2f}x; same PDQ for "
+                      f"{result['same_pdq']} of {result['images']} files")
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench hash — {dt.date.today().isoformat()} — {result['images']} images "
+                f"({result['image_size']}), {jobs} process(es), median of {repeats}\n\n"
+                f"Machine: {result['machine']}\n\n"
+                "| side | images/s | seconds per round |\n|---|---:|---|\n"
+                f"| vigil (`vigil hash`'s batch hasher, {jobs} processes) | "
+                f"{result['vigil_images_per_s']:,.1f} | "
+                f"{', '.join(map(str, result['seconds']['vigil']))} |\n"
+                f"| threatexchange `pdq_from_file`, 1 core | "
+                f"{result['peer_single_images_per_s']:,.1f} | "
+                f"{', '.join(map(str, result['seconds']['peer_single']))} |\n"
+                f"| threatexchange `pdq_from_file`, {jobs} processes | "
+                f"{result['peer_pool_images_per_s']:,.1f} | "
+                f"{', '.join(map(str, result['seconds']['peer_pool']))} |\n\n"
+                f"Ratios of the medians: {result['ratio_vs_peer_single']:.2f}x the one-core peer, "
+                f"{result['ratio_vs_peer_pool']:.2f}x the pooled peer; the same PDQ for "
+                f"{result['same_pdq']} of {result['images']} files.\n")
+    print(json.dumps(result))
