@@ -22,12 +22,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pdqhash
 
 from vigil.matching.codes import pack_hex
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import HashOptions, read_limited
-from vigil.matching.pdq import DIHEDRAL_NAMES, bits_to_hex, dihedral_variants, pdq_of
+from vigil.matching.pdq import DIHEDRAL_NAMES, dihedral_variants, pdq_of
 from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_MIN_QUALITY, VpdqFrame, VpdqHash
 
 #: threatexchange's defaults for deciding that two videos match.
@@ -151,9 +150,9 @@ def _frames(source: str | io.BytesIO, opts: HashOptions
             if number == 0:
                 turns = _quarter_turns(frame.rotation)
             rgb = displayed_frame(frame.to_ndarray(format="rgb24"), frame.rotation)
-            bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+            pdq, quality = pdq_of(rgb)
             ts = float(frame.time) if frame.time is not None else number / rate
-            frames.append(VpdqFrame(bits_to_hex(bits), int(quality), round(ts, 3), number))
+            frames.append(VpdqFrame(pdq, quality, round(ts, 3), number))
             if opts.robust:
                 for name, v in zip(DIHEDRAL_NAMES[1:], dihedral_variants(rgb)[1:], strict=True):
                     pdq, q = pdq_of(v)
