@@ -148,6 +148,13 @@ def test_bench_api_prints_json_last() -> None:
     assert result["latency_ms_p99"] >= result["latency_ms_p50"] > 0
 
 
+def test_bench_intake_files_reports_and_counts_them_stored() -> None:
+    proc = vigil("bench", "intake", "--seconds", "1", "--clients", "1", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["reports"] > 0 and result["stored"] == result["reports"]
+
+
 def test_bench_record_appends_a_markdown_table(tmp_path: Path) -> None:
     from vigil.cli.bench import _append_http_run
 

@@ -78,6 +78,9 @@ def run(spec: IntakeBenchSpec) -> dict[str, Any]:
         upgrade(url)
         engine = make_engine(url)
         with transaction(session_factory(engine)) as s:
+            # A real instance has its Centre (``vigil init``); the server refuses to start
+            # without one.
+            orgs.create_organisation(s, None, "Bench Centre", OrgKind.CENTRE)
             org = orgs.create_organisation(s, None, "Bench Provider", OrgKind.PROVIDER)
             token = orgs.issue_key(s, None, org.id, "bench", set(KIND_SCOPES[OrgKind.PROVIDER])).token
         with vigil_server(data, url, spec.workers) as port:
