@@ -53,7 +53,7 @@ from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFo
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
-from vigil.logs import current_request_id, get_logger
+from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import LimitStore
@@ -171,9 +171,10 @@ class ObserveMiddleware:
     ASGI: Starlette's ``@app.middleware("http")`` costs an extra task and stream per request.
 
     The request id is the ``X-Request-ID`` a proxy of ``VIGIL_TRUSTED_PROXIES`` sent (when
-    sane), else a new one; it is bound to every log line of the request, returned in the
-    ``X-Request-ID`` header and put into error bodies. This middleware sees the socket's
-    peer: the forwarded client address is applied inside it (:func:`create_app`)."""
+    sane), else a new one; it is bound to every log line of the request and returned in the
+    ``X-Request-ID`` header of every answer, errors included (not in the error body: a
+    public route's answers stay the same whoever asks, byte for byte). This middleware sees
+    the socket's peer: the forwarded client address is applied inside it (:func:`create_app`)."""
 
     def __init__(self, app: Any, state: AppState) -> None:
         self.app = app
@@ -225,7 +226,8 @@ class ObserveMiddleware:
             await send(message)
 
         def too_large() -> JSONResponse:  # built only when needed, not on every request
-            return JSONResponse(_error_body("too_large", f"request body over {limit} bytes"),
+            return JSONResponse({"error": {"code": "too_large",
+                                           "message": f"request body over {limit} bytes"}},
                                 status_code=413)
 
         declared = False
@@ -309,13 +311,6 @@ def _address_in(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in n for n in networks)
-
-
-def _error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
-    """The body of every error answer: ``{"error": {code, message, ..., request_id}}``."""
-    request_id = current_request_id()
-    return {"error": {"code": code, "message": message, **details,
-                      **({"request_id": request_id} if request_id else {})}}
 
 
 def _within(request: Request, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -433,7 +428,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         items = details.get("items")
         if isinstance(items, list) and len(items) > 100:  # answers do not grow with the request
             details["items"], details["more"] = items[:100], len(items) - 100
-        return JSONResponse(_error_body(exc.code, exc.message, **details),
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message, **details}},
                             status_code=exc.status, headers=headers)
 
     @app.exception_handler(Unstorable)
@@ -442,7 +437,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @app.exception_handler(_BodyTooLarge)
     async def body_too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
-        return JSONResponse(_error_body("too_large", exc.detail),
+        return JSONResponse({"error": {"code": "too_large", "message": exc.detail}},
                             status_code=413)
 
     @app.exception_handler(StarletteHTTPException)
@@ -458,7 +453,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         if exc.status_code == 404 and (request.url.path.startswith((web_render.PREFIX + "/", "/help/"))
                                        or request.url.path == "/report"):
             return web_render.error_page(request, NotFound(message))
-        return JSONResponse(_error_body(code, message),
+        return JSONResponse({"error": {"code": code, "message": message}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -468,8 +463,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         items = [{"location": list(e.get("loc", ())), "error": e.get("msg", "")}
                  for e in errors[:100]]
         more = {"more": len(errors) - 100} if len(errors) > 100 else {}
-        return JSONResponse(_error_body("invalid", _what_is_wrong(request, errors), items=items,
-                                        **more), status_code=422)
+        return JSONResponse({"error": {"code": "invalid", "message": _what_is_wrong(request, errors),
+                                       "items": items, **more}}, status_code=422)
 
     if settings.trusted_proxies:
         # The client's address from X-Forwarded-For of a trusted proxy (uvicorn's own

@@ -87,8 +87,6 @@ class ErrorDetail(BaseModel):
     message: str
     items: list[ErrorItem] | None = None
     more: int | None = None  # problems beyond the first 100 of ``items``
-    #: The answer's X-Request-ID: quote it to the Centre, it finds the request in its logs.
-    request_id: str | None = None
 
 
 class ErrorOut(BaseModel):

@@ -4,7 +4,7 @@ Every log line — vigil's own (``structlog`` or the standard ``logging`` module
 libraries' (uvicorn, SQLAlchemy, alembic) — goes through one chain of processors and is
 written to standard error as one JSON object per line (``VIGIL_LOG_FORMAT=json``, the default)
 or as readable ``key=value`` text (``console``, for a person at a terminal). Each line has
-``timestamp`` (ISO 8601, UTC), ``level``, ``logger``, ``event`` and, while a request is being
+``timestamp`` (ISO 8601, UTC), ``level``, ``logger``, ``pid``, ``event`` and, while a request is being
 answered, its ``request_id`` (bound by the server's middleware through context variables, so
 it reaches every line logged on the request's behalf, in threads too).
 
@@ -17,6 +17,7 @@ any text, tracebacks included.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import MutableMapping
@@ -78,9 +79,16 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
+def _add_pid(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+             ) -> MutableMapping[str, Any]:
+    event_dict["pid"] = os.getpid()  # which server worker, with several
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
+        _add_pid,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.PositionalArgumentsFormatter(),
@@ -129,9 +137,3 @@ def get_logger(name: str) -> Any:
     """A structlog logger over the standard logger ``name`` (``log.info("event", key=value,
     ...)``): it obeys that logger's level, and :func:`configure_logging` whenever it runs."""
     return structlog.wrap_logger(logging.getLogger(name), wrapper_class=structlog.stdlib.BoundLogger)
-
-
-def current_request_id() -> str | None:
-    """The id of the request being answered in this context, if any."""
-    value = structlog.contextvars.get_contextvars().get("request_id")
-    return value if isinstance(value, str) else None
