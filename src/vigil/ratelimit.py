@@ -75,9 +75,8 @@ class LimitStore:
         if not self.redis_url:
             return "memory"
         parts = urlsplit(self.redis_url)
-        host = parts.hostname or parts.path or "?"
         port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path if parts.hostname else ''}"
+        return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
     def ping(self) -> None:
         """Raises :class:`LimitStoreUnreachable` (one line, naming the store) unless the store

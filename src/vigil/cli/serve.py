@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,13 +43,13 @@ def serve_command(
     import uvicorn
 
     from vigil.db import make_engine, private_dir, session_factory
-    from vigil.logs import configure_logging
+    from vigil.logs import configure_logging, get_logger
     from vigil.migrations import upgrade
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     private_dir(settings.data_dir)
-    check_limits(settings, workers)
+    limits = check_limits(settings, workers)
     upgrade(settings.effective_database_url)
     check_keys(settings)
     if demo:
@@ -68,16 +69,19 @@ def serve_command(
             raise typer.Exit(2)
     err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
                       "/docs)")
+    get_logger("vigil.serve").info("serving", host=host, port=port, workers=workers,
+                                   limits=limits, environment=settings.environment)
     # The client's address (per-address limits, the sign-in throttle) is the socket's peer,
     # unless a reverse proxy the operator names passes it on: the app applies X-Forwarded-For
     # of VIGIL_TRUSTED_PROXIES itself (create_app); uvicorn's default would believe it from
     # any local process. Its logging goes through vigil's (vigil.logs), its access log is
     # replaced by vigil's request line.
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir(settings)
     if workers <= 1:
         uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning",
                     proxy_headers=False, log_config=None)
         return
-    metrics_dir(settings)
     # Several workers share one listening socket. uvicorn creates it with protocol 0, which
     # asyncio takes for "not TCP" and so leaves Nagle's algorithm on: every keep-alive response
     # then waits ~40 ms for a delayed ACK (measured here). Creating it as TCP avoids that.
@@ -95,19 +99,21 @@ def serve_command(
     Multiprocess(config, sockets=[sock]).run()
 
 
-def check_limits(settings: Settings, workers: int) -> None:
+def check_limits(settings: Settings, workers: int) -> str:
     """The store of rate limits answers (one line and exit status 2 when ``VIGIL_REDIS_URL``
     does not: never a silent fall-back to per-worker counts); several workers without it
-    count every limit once per worker: refused in production, said in one line elsewhere."""
+    count every limit once per worker: refused in production, said in one line elsewhere.
+    Returns where the limits count (``memory`` or the Redis URL without its password)."""
     from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 
+    store = LimitStore(settings.redis_url, prefix=settings.redis_key_prefix)
     if settings.redis_url:
         try:
-            LimitStore(settings.redis_url, prefix=settings.redis_key_prefix).ping()
+            store.ping()
         except LimitStoreUnreachable as exc:
             err_console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(2) from None
-        return
+        return store.where
     if workers > 1:
         message = (f"with {workers} workers and no VIGIL_REDIS_URL, each worker counts rate "
                    f"limits and quotas on its own (up to {workers} times each limit)")
@@ -115,14 +121,13 @@ def check_limits(settings: Settings, workers: int) -> None:
             err_console.print(f"[red]{message}: set VIGIL_REDIS_URL[/red]", highlight=False)
             raise typer.Exit(2)
         err_console.print(f"[yellow]{message}[/yellow]", highlight=False)
+    return store.where
 
 
 def metrics_dir(settings: Settings) -> Path:
     """A fresh directory where several workers' Prometheus metrics meet
     (``PROMETHEUS_MULTIPROC_DIR``, read by the workers at start): the operator's, else
     ``<data dir>/metrics``, emptied of the last run's values."""
-    import os
-
     path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     for old in path.glob("*.db"):
