@@ -70,11 +70,25 @@ def _secret_name(name: object) -> bool:
     return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_FIELDS
 
 
+#: Fields vigil itself fills with values that are never secret (the request line's, the
+#: chain's own): not scanned, which keeps a request's line cheap.
+_PLAIN_FIELDS = frozenset({"timestamp", "level", "logger", "pid", "request_id", "method",
+                           "route", "status", "ms", "org"})
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, str):  # nothing _SECRET_TEXT could match
+        return "vgl_" not in value and "=" not in value and not any(c.isspace() for c in value)
+    return value is None or isinstance(value, int | float)
+
+
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]
                    ) -> MutableMapping[str, Any]:
     """A structlog processor: secret fields replaced, secrets cut out of text (the event,
     tracebacks, nested dicts and lists)."""
     for name, value in list(event_dict.items()):
+        if name in _PLAIN_FIELDS and _plain(value):
+            continue
         event_dict[name] = REDACTED if _secret_name(name) else _scrub(value)
     return event_dict
 
