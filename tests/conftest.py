@@ -12,4 +12,4 @@ settings.register_profile("dev", max_examples=60, deadline=None,
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 pytest_plugins = ["tests.fixtures.db", "tests.fixtures.api", "tests.fixtures.browser",
-                  "tests.fixtures.site"]
+                  "tests.fixtures.site", "tests.fixtures.redis"]

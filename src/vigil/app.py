@@ -8,25 +8,39 @@ is created at import time.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
+import os
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi import params as fastapi_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil.accountability.endpoints import router as accountability_router
 from vigil.accountability.flood import HitCounter
@@ -39,9 +53,10 @@ from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFo
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
+from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
-from vigil.ratelimit import DailyQuota, RateLimiter
+from vigil.ratelimit import LimitStore
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore, load_file_key
 from vigil.takedown.endpoints import router as takedown_router
@@ -56,10 +71,16 @@ from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims
 
-log = logging.getLogger("vigil.http")
+log = get_logger("vigil.http")
+_http_log = logging.getLogger("vigil.http")
 
 
 class Metrics:
+    """vigil's Prometheus metrics. With several server workers ``vigil serve`` sets
+    ``PROMETHEUS_MULTIPROC_DIR``: every worker writes its values there, and ``/metrics`` sums
+    the counters and histograms over all workers (:func:`render_metrics`); gauges declare
+    how they combine (``multiprocess_mode``)."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("vigil_http_requests_total", "HTTP requests",
@@ -70,8 +91,15 @@ class Metrics:
                                           0.5, 1, 2.5))
         self.hashes_matched = Counter("vigil_match_hashes_total", "Hashes matched via the API",
                                       registry=self.registry)
-        self.indicators_loaded = Gauge("vigil_index_indicators", "Active indicators in this "
-                                       "worker's index", registry=self.registry)
+        # With several server workers (multiprocess mode), the fewest any live worker holds:
+        # the whole service matches against at least this many.
+        self.indicators_loaded = Gauge("vigil_index_indicators", "Active indicators in the "
+                                       "index (with several workers: the fewest any live "
+                                       "worker holds)", registry=self.registry,
+                                       multiprocess_mode="livemin")
+        self.limit_errors = Counter("vigil_limit_storage_errors_total", "Requests refused "
+                                    "because the store of rate limits did not answer",
+                                    registry=self.registry)
 
 
 @dataclass
@@ -105,6 +133,8 @@ class AppState:
     receipt_key: bytes = b""
     #: Failed workspace sign-ins by source (orgs/accounts.py).
     login_throttle: Any = None
+    #: Where every limit above counts (vigil.ratelimit).
+    limits: Any = None
 
 
 class HealthOut(BaseModel):
@@ -130,24 +160,70 @@ class _BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"request body over {limit} bytes")
 
 
+#: A request id a trusted proxy may pass on (X-Request-ID): short, and nothing but the
+#: characters of UUIDs, hex and base64 ids.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9+/=._:-]{1,128}")
+
+
 class ObserveMiddleware:
-    """Body-size limit, metrics and one structured log line per request (never the
-    Authorization header or the body). Plain ASGI: Starlette's ``@app.middleware("http")``
-    costs an extra task and stream per request."""
+    """Request id, body-size limit, metrics and one structured log line per request (never the
+    Authorization header, the body or the path's identifiers: the route's template). Plain
+    ASGI: Starlette's ``@app.middleware("http")`` costs an extra task and stream per request.
+
+    The request id is the ``X-Request-ID`` a proxy of ``VIGIL_TRUSTED_PROXIES`` sent (when
+    sane), else a new one; it is bound to every log line of the request and returned in the
+    ``X-Request-ID`` header of every answer, errors included (not in the error body: a
+    public route's answers stay the same whoever asks, byte for byte). This middleware sees
+    the socket's peer: the forwarded client address is applied inside it (:func:`create_app`)."""
 
     def __init__(self, app: Any, state: AppState) -> None:
         self.app = app
         self.state = state
+        proxies = state.settings.trusted_proxies
+        self._any_proxy = "*" in proxies
+        self._proxies = [ipaddress.ip_network(p, strict=False) for p in proxies if p != "*"]
+
+    def _request_id(self, scope: dict[str, Any]) -> str:
+        if self._any_proxy or self._proxies:
+            client = scope.get("client")
+            for name, value in scope.get("headers", ()):
+                if name == b"x-request-id":
+                    text: str = value.decode("latin-1")
+                    if (_REQUEST_ID.fullmatch(text) and client
+                            and (self._any_proxy or _address_in(client[0], self._proxies))):
+                        return text
+                    break
+        return uuid.uuid4().hex
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = self._request_id(scope)
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        id_header = (b"x-request-id", request_id.encode())
+        try:
+            await self._observe(scope, receive, send, id_header)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _observe(self, scope: dict[str, Any], receive: Any, send: Any,
+                       id_header: tuple[bytes, bytes]) -> None:
         settings = self.state.settings
         path = scope.get("path", "")
         uploads = path.startswith("/v1/reports/") and (path.endswith("/files")
                                                        or path.endswith("/multipart"))
         limit = settings.max_report_bytes if uploads else settings.max_request_bytes
+        status = 500
+        started = False
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            await send(message)
 
         def too_large() -> JSONResponse:  # built only when needed, not on every request
             return JSONResponse({"error": {"code": "too_large",
@@ -159,10 +235,8 @@ class ObserveMiddleware:
             if name == b"content-length":
                 declared = True
                 if not value.isdigit() or int(value) > limit:
-                    await too_large()(scope, receive, send)
+                    await too_large()(scope, receive, send_wrapper)
                     return
-        status = 500
-        started = False
         received = 0
         start = time.perf_counter()
 
@@ -176,13 +250,6 @@ class ObserveMiddleware:
                     raise _BodyTooLarge(limit)
             return message
 
-        async def send_wrapper(message: dict[str, Any]) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started = True
-            await send(message)
-
         try:
             # With a Content-Length the server reads exactly that many bytes (checked above);
             # only chunked bodies need counting.
@@ -190,30 +257,66 @@ class ObserveMiddleware:
         except _BodyTooLarge:
             status = 413
             if not started:
-                await too_large()(scope, receive, send)
+                await too_large()(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error", route=getattr(scope.get("route"), "path", "unmatched"))
+            raise
         finally:
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics = self.state.metrics
             metrics.requests.labels(scope["method"], route, str(status)).inc()
             metrics.latency.labels(route).observe(elapsed)
+            # Kept current by every request, so that each worker's count reaches /metrics
+            # (with several workers, another one may answer the scrape).
+            metrics.indicators_loaded.set(len(self.state.matcher))
             principal = scope.get("state", {}).get("principal")
-            if log.isEnabledFor(logging.INFO):
-                log.info(json.dumps({"method": scope["method"], "route": route, "status": status,
-                                     "ms": round(elapsed * 1000, 2),
-                                     "org": principal.organisation_id if principal else None}))
+            if _http_log.isEnabledFor(logging.INFO):
+                log.info("request", method=scope["method"], route=route, status=status,
+                         ms=round(elapsed * 1000, 2),
+                         org=principal.organisation_id if principal else None)
 
 
-def _within(request: Request, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    """Whether the client's address (the socket's peer, or the one a trusted proxy passed)
-    lies in one of ``networks``."""
+def render_metrics(metrics: Metrics) -> bytes:
+    """The text exposition of ``metrics``: of this process, or, in multiprocess mode
+    (``PROMETHEUS_MULTIPROC_DIR`` set), of every server worker together."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return bytes(generate_latest(metrics.registry))
+    _forget_dead_workers(Path(path))
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    return bytes(generate_latest(registry))
+
+
+def _forget_dead_workers(path: Path) -> None:
+    """Live gauges of workers that are gone (a crash, a restart) no longer count."""
+    for file in path.glob("gauge_live*_*.db"):
+        pid = file.stem.rsplit("_", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(int(pid), str(path))  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, someone else's
+            pass
+
+
+def _address_in(host: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     try:
-        address = ipaddress.ip_address(request.client.host if request.client else "")
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in n for n in networks)
+
+
+def _within(request: Request, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether the client's address (the socket's peer, or the one a trusted proxy passed)
+    lies in one of ``networks``."""
+    return _address_in(request.client.host if request.client else "", networks)
 
 
 def _what_is_wrong(request: Request, errors: Sequence[Any]) -> str:
@@ -300,16 +403,20 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
                               "verification, a verifiable log, provider matching.")
     state.principals.ttl = settings.auth_cache_seconds
     state.templates = web_render.make_environment()
-    state.public_reports = RateLimiter(settings.public_reports_per_hour, 3600)
-    state.case_creation = RateLimiter(settings.victim_cases_per_hour, 3600)
-    state.case_access = RateLimiter(settings.victim_lookups_per_hour, 3600)
+    # Every limit counts in one store, shared by all server workers when VIGIL_REDIS_URL is set.
+    limits = LimitStore(settings.redis_url, prefix=settings.redis_key_prefix,
+                        on_error=state.metrics.limit_errors.inc)
+    state.limits = limits
+    state.public_reports = limits.window("public-reports", settings.public_reports_per_hour, 3600)
+    state.case_creation = limits.window("case-creation", settings.victim_cases_per_hour, 3600)
+    state.case_access = limits.window("case-access", settings.victim_lookups_per_hour, 3600)
     state.login_throttle = accounts.LoginThrottle(settings.login_max_failures,
-                                                  settings.login_lockout_minutes)
+                                                  settings.login_lockout_minutes, store=limits)
     state.hit_counter = HitCounter()
     if settings.match_hashes_per_day:
-        state.match_quota = DailyQuota(settings.match_hashes_per_day)
+        state.match_quota = limits.daily("match-hashes", settings.match_hashes_per_day)
     if settings.key_requests_per_minute:
-        state.key_limits = RateLimiter(settings.key_requests_per_minute, 60)
+        state.key_limits = limits.window("key-requests", settings.key_requests_per_minute, 60)
     app.state.vigil = state
 
     @app.exception_handler(DomainError)
@@ -359,6 +466,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         return JSONResponse({"error": {"code": "invalid", "message": _what_is_wrong(request, errors),
                                        "items": items, **more}}, status_code=422)
 
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For of a trusted proxy (uvicorn's own
+        # middleware, applied here rather than by the server so that ObserveMiddleware, outside
+        # it, still sees the socket's peer: only a trusted proxy may pass on a request id).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(ObserveMiddleware, state=state)
 
     @app.get("/healthz", response_model=HealthOut, responses=ERROR_RESPONSES)
@@ -376,7 +488,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
             raise Forbidden("metrics are served to the Centre's monitoring only "
                             "(VIGIL_METRICS_ALLOW)")
         state.metrics.indicators_loaded.set(len(state.matcher))
-        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(orgs_router)
     app.include_router(indicators_router)

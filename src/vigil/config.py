@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_level: str = "INFO"
+    #: Log lines on standard error: one JSON object per line ("json"), or "console" (readable
+    #: key=value text for a person at a terminal).
+    log_format: Literal["json", "console"] = "json"
     #: Reverse proxies (addresses or networks, comma-separated or a JSON list) whose
     #: X-Forwarded-For names the client; none: the socket's peer is the client, whatever a
     #: request's headers say.
@@ -102,11 +105,19 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=15, gt=0)
     #: URL reports from the public: at most this many per client address per hour.
     public_reports_per_hour: int = Field(default=30, gt=0)
-    #: Misuse guard: requests per API key (or workspace account) per minute, in each server
-    #: worker; over it, 429 with Retry-After. 0 turns the limit off.
+    #: Misuse guard: requests per API key (or workspace account) per minute, across all
+    #: server workers (with ``redis_url``); over it, 429 with Retry-After. 0 turns it off.
     key_requests_per_minute: int = Field(default=1200, ge=0)
-    #: Misuse guard: hashes a key may match per UTC day (in each server worker); 0: no quota.
+    #: Misuse guard: hashes a key may match per UTC day (across all server workers, with
+    #: ``redis_url``); 0: no quota.
     match_hashes_per_day: int = Field(default=10_000_000, ge=0)
+    #: Where rate limits, quotas and the sign-in throttle count ("redis://127.0.0.1:6379/0",
+    #: "rediss://...", "redis+unix:///run/redis.sock"): shared by every server worker. None:
+    #: in each worker's memory (one worker). Set but unreachable at start: vigil refuses to start.
+    redis_url: str | None = None
+    #: Prefix of vigil's Redis keys (instances sharing one Redis keep their counts apart).
+    redis_key_prefix: str = Field(default="vigil", min_length=1, max_length=64,
+                                  pattern=r"^[A-Za-z0-9_.:-]+$")
     #: Quarantine an indicator when this many different organisations report false positives.
     quarantine_false_positive_orgs: int = Field(default=2, ge=1)
     #: How many different indicators one organisation's false positives may help quarantine a
@@ -161,6 +172,16 @@ class Settings(BaseSettings):
     @classmethod
     def _no_blank_url(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if not v.startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ValueError("a Redis URL starts with redis://, rediss:// or redis+unix:// "
+                             "(e.g. redis://127.0.0.1:6379/0)")
+        return v
 
     @property
     def effective_database_url(self) -> str:

@@ -50,6 +50,14 @@ class TooLarge(DomainError):
     status = 413
 
 
+class Unavailable(DomainError):
+    """A service vigil depends on does not answer (the shared store of rate limits): the
+    request is refused rather than let through unchecked; ``retry_after`` in seconds."""
+
+    code = "unavailable"
+    status = 503
+
+
 class RateLimited(DomainError):
     """Too many requests; ``retry_after`` (seconds) goes into the Retry-After header."""
 
@@ -70,7 +78,7 @@ class ErrorItem(BaseModel):
 
 class ErrorDetail(BaseModel):
     """What went wrong: a stable `code` (`not_authenticated`, `forbidden`, `not_found`,
-    `conflict`, `too_large`, `invalid`, `rate_limited`), a message that names the problem, and
+    `conflict`, `too_large`, `invalid`, `rate_limited`, `unavailable`), a message that names the problem, and
     the error's own details (`items`, `scope`, `retry_after`, ...)."""
 
     model_config = ConfigDict(extra="allow")
@@ -105,4 +113,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {**_error("Too many requests (`rate_limited`)."),
           "headers": {"Retry-After": {"description": "Seconds until a request may succeed again.",
                                       "schema": {"type": "integer"}}}},
+    503: _error("A service vigil needs does not answer (the shared store of rate limits); "
+                "try again after Retry-After seconds (`unavailable`)."),
 }

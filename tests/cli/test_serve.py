@@ -120,8 +120,10 @@ def test_metrics_and_structured_logs(server: tuple[str, Path]) -> None:
     body = _get(base + "/metrics").decode()
     assert "vigil_index_indicators 12.0" in body
     log = (data / "server.log").read_text()
-    requests = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    requests = [r for r in lines if r["event"] == "request"]
     assert any(r["route"] == "/v1/lists/{name}/snapshot" and r["status"] == 200 for r in requests)
+    assert all(len(r["request_id"]) == 32 and r["logger"] == "vigil.http" for r in requests)
     assert all("authorization" not in line.lower() for line in log.splitlines())
     assert _keys(data)["provider"] not in log
 

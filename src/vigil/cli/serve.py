@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Annotated
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vigil.cli._console import err_console
 from vigil.cli._db import load_settings
 from vigil.cli.init import NOT_INITIALISED, check_keys, initialised
+
+if TYPE_CHECKING:
+    from vigil.config import Settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -39,12 +43,13 @@ def serve_command(
     import uvicorn
 
     from vigil.db import make_engine, private_dir, session_factory
+    from vigil.logs import configure_logging, get_logger
     from vigil.migrations import upgrade
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
+    configure_logging(settings.log_level, settings.log_format)
     private_dir(settings.data_dir)
+    limits = check_limits(settings, workers)
     upgrade(settings.effective_database_url)
     check_keys(settings)
     if demo:
@@ -64,14 +69,18 @@ def serve_command(
             raise typer.Exit(2)
     err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
                       "/docs)")
+    get_logger("vigil.serve").info("serving", host=host, port=port, workers=workers,
+                                   limits=limits, environment=settings.environment)
     # The client's address (per-address limits, the sign-in throttle) is the socket's peer,
-    # unless a reverse proxy the operator names passes it on: uvicorn's default would believe
-    # X-Forwarded-For from any local process.
-    proxy_headers = bool(settings.trusted_proxies)
-    allow_ips = ",".join(settings.trusted_proxies) or None
+    # unless a reverse proxy the operator names passes it on: the app applies X-Forwarded-For
+    # of VIGIL_TRUSTED_PROXIES itself (create_app); uvicorn's default would believe it from
+    # any local process. Its logging goes through vigil's (vigil.logs), its access log is
+    # replaced by vigil's request line.
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir(settings)
     if workers <= 1:
         uvicorn.run("vigil.asgi:app", host=host, port=port, log_level="warning",
-                    proxy_headers=proxy_headers, forwarded_allow_ips=allow_ips)
+                    proxy_headers=False, log_config=None)
         return
     # Several workers share one listening socket. uvicorn creates it with protocol 0, which
     # asyncio takes for "not TCP" and so leaves Nagle's algorithm on: every keep-alive response
@@ -86,6 +95,42 @@ def serve_command(
     sock.bind((host, port))
     sock.set_inheritable(True)
     config = uvicorn.Config("vigil.asgi:app", host=host, port=port, workers=workers,
-                            log_level="warning", proxy_headers=proxy_headers,
-                            forwarded_allow_ips=allow_ips)
+                            log_level="warning", proxy_headers=False, log_config=None)
     Multiprocess(config, sockets=[sock]).run()
+
+
+def check_limits(settings: Settings, workers: int) -> str:
+    """The store of rate limits answers (one line and exit status 2 when ``VIGIL_REDIS_URL``
+    does not: never a silent fall-back to per-worker counts); several workers without it
+    count every limit once per worker: refused in production, said in one line elsewhere.
+    Returns where the limits count (``memory`` or the Redis URL without its password)."""
+    from vigil.ratelimit import LimitStore, LimitStoreUnreachable
+
+    store = LimitStore(settings.redis_url, prefix=settings.redis_key_prefix)
+    if settings.redis_url:
+        try:
+            store.ping()
+        except LimitStoreUnreachable as exc:
+            err_console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(2) from None
+        return store.where
+    if workers > 1:
+        message = (f"with {workers} workers and no VIGIL_REDIS_URL, each worker counts rate "
+                   f"limits and quotas on its own (up to {workers} times each limit)")
+        if settings.environment == "production":
+            err_console.print(f"[red]{message}: set VIGIL_REDIS_URL[/red]", highlight=False)
+            raise typer.Exit(2)
+        err_console.print(f"[yellow]{message}[/yellow]", highlight=False)
+    return store.where
+
+
+def metrics_dir(settings: Settings) -> Path:
+    """A fresh directory where several workers' Prometheus metrics meet
+    (``PROMETHEUS_MULTIPROC_DIR``, read by the workers at start): the operator's, else
+    ``<data dir>/metrics``, emptied of the last run's values."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path

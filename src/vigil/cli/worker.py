@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -23,13 +22,13 @@ def worker_command(
     if queue not in ("short", "long", "all"):
         raise typer.BadParameter("--queue is short, long or all")
     from vigil.db import make_engine, session_factory
+    from vigil.logs import configure_logging
     from vigil.migrations import upgrade
     from vigil.worker import Worker
 
     settings = load_settings()
     check_keys(settings)
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter is no news
+    configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     read_engine = make_engine(settings.effective_database_url, read_only=True)

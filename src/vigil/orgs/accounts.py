@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +27,7 @@ from vigil.errors import Conflict, Invalid, NotFound, RateLimited
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
 from vigil.orgs.models import Organisation, StaffAccount, WebSession
+from vigil.ratelimit import LimitStore, digest
 
 ROLE_SCOPES: dict[str, frozenset[Scope]] = {
     # Reviews new material and verifies other organisations' indicators.
@@ -143,62 +142,44 @@ def _digest(token: str) -> str:
 
 
 class LoginThrottle:
-    """Failed sign-ins counted by *source* (the client's address), in this server process:
-    after ``max_failures`` failures for one username from one address, that address's
-    attempts for that username fail without a check for ``minutes``; after ten times as many
-    from one address, for any username, its attempts get a 429 that says so. Nobody can lock
-    another person out from elsewhere, and a blocked attempt answers exactly like a wrong
-    password (the same message, status and argon2 time): sign-in tells nothing about which
-    usernames exist or are being attacked."""
+    """Failed sign-ins counted by *source* (the client's address), in the store every server
+    worker shares (:class:`vigil.ratelimit.LimitStore`): after ``max_failures`` failures for
+    one username from one address, that address's attempts for that username fail without a
+    check for ``minutes``; after ten times as many from one address, for any username, its
+    attempts get a 429 that says so. Nobody can lock another person out from elsewhere, and a
+    blocked attempt answers exactly like a wrong password (the same message, status and
+    argon2 time): sign-in tells nothing about which usernames exist or are being attacked.
+    Usernames are kept as digests (bounded keys, no names in the store)."""
 
-    def __init__(self, max_failures: int, minutes: int) -> None:
+    def __init__(self, max_failures: int, minutes: int, *, store: LimitStore | None = None) -> None:
+        store = store or LimitStore()
         self.max_failures = max_failures
-        self.window = minutes * 60.0
-        self._lock = threading.Lock()
-        self._fails: dict[tuple[str, str], list[float]] = {}
+        self.window = minutes * 60
+        self._per_username = store.window("sign-in", max_failures, self.window)
+        self._per_source = store.window("sign-in-source", 10 * max_failures, self.window)
 
-    def _recent(self, key: tuple[str, str], t: float) -> list[float]:
-        hits = [x for x in self._fails.get(key, []) if x > t - self.window]
-        self._fails[key] = hits
-        return hits
+    @staticmethod
+    def _pair(source: str, username: str) -> str:
+        return f"{source}|{digest(username)}"
 
     def check_source(self, source: str) -> None:
         """Raises :class:`~vigil.errors.RateLimited` for a source over its overall budget."""
-        t = time.monotonic()
-        with self._lock:
-            n = len(self._recent((source, ""), t))
-        if n >= 10 * self.max_failures:
+        if self._per_source.full(source):
             raise RateLimited("too many failed sign-ins from your address; try again later",
-                              retry_after=int(self.window))
-
-    #: Counters kept at most; past it, expired ones go, then per-username ones (the counts per
-    #: source stay, so a flood of usernames never resets anyone's source budget).
-    MAX_KEYS = 100_000
-
-    def _prune(self, t: float) -> None:
-        for key in [k for k, hits in self._fails.items() if not hits or hits[-1] <= t - self.window]:
-            del self._fails[key]
-        if len(self._fails) > self.MAX_KEYS:
-            for key in [k for k in self._fails if k[1]]:
-                del self._fails[key]
+                              retry_after=self._per_source.retry_after(source))
 
     def blocked(self, source: str, username: str) -> bool:
-        with self._lock:
-            return len(self._recent((source, username), time.monotonic())) >= self.max_failures
+        return self._per_username.full(self._pair(source, username))
 
     def failed(self, source: str, username: str) -> bool:
         """Count a failure; True when this source is now blocked for this username."""
-        t = time.monotonic()
-        with self._lock:
-            if len(self._fails) > self.MAX_KEYS:  # bounded memory under a flood of sources
-                self._prune(t)
-            for key in ((source, username), (source, "")):
-                self._fails.setdefault(key, []).append(t)
-            return len(self._recent((source, username), t)) >= self.max_failures
+        self._per_source.hit(source)
+        pair = self._pair(source, username)
+        self._per_username.hit(pair)
+        return self._per_username.full(pair)
 
     def succeeded(self, source: str, username: str) -> None:
-        with self._lock:
-            self._fails.pop((source, username), None)
+        self._per_username.clear(self._pair(source, username))
 
 
 def sign_in(session: Session, settings: Settings, username: str, password: str, *,
