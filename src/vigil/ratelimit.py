@@ -2,7 +2,7 @@
 
 The counting is the ``limits`` library's: in this process's memory by default (one server
 worker), in Redis when ``VIGIL_REDIS_URL`` is set, so that N workers give a key the limit
-once, not N times (docs/dev/decisions/0016-shared-limits.md). Two strategies:
+once, not N times (docs/dev/decisions/0017-shared-limits.md). Two strategies:
 
 - a **moving window** for request rates (:class:`RateLimiter`): exactly ``limit`` hits in any
   ``period`` seconds, and the time until the oldest one leaves the window is the honest
