@@ -12,6 +12,7 @@ from vigil.cli import (
     demo,
     hashing,
     init,
+    keys,
     matching,
     serve,
     transparency,
@@ -35,6 +36,7 @@ app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
+app.add_typer(keys.app, name="keys")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
