@@ -7,6 +7,7 @@ import typer
 from vigil.cli import (
     accounts,
     audit,
+    backup,
     bench,
     crawl,
     demo,
@@ -32,6 +33,8 @@ app.command("match")(matching.match_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)
+app.command("backup")(backup.backup_command)
+app.command("restore")(backup.restore_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
