@@ -22,6 +22,7 @@ from vigil.translog.schemas import (
     InclusionProofOut,
     LogEntriesOut,
     LogEntryOut,
+    LogKeysOut,
     TreeHeadOut,
 )
 
@@ -54,8 +55,8 @@ def public_key(request: Request) -> str:
     return pem.decode()
 
 
-@router.get("/keys")
-def public_keys(request: Request) -> dict[str, Any]:
+@router.get("/keys", response_model=LogKeysOut)
+def public_keys(request: Request) -> LogKeysOut:
     """Every key that has signed this log, each with the tree sizes of the heads it signs
     (``first_size`` to ``last_size``; null: the current key) and when it was retired. A new
     key is announced in the log by a leaf its predecessor signed (see docs/operations.md,
@@ -63,7 +64,8 @@ def public_keys(request: Request) -> dict[str, Any]:
     state = request.app.state.vigil
     with unit_of_work(request) as s, state.tree_lock:
         state.tree_cache.refresh(s)
-        return {"keys": published(state.tree_cache.keys, state.signer.public_bytes)}
+        return LogKeysOut.model_validate(
+            {"keys": published(state.tree_cache.keys, state.signer.public_bytes)})
 
 
 @router.get("/head", response_model=TreeHeadOut)

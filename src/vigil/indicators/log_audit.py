@@ -69,7 +69,7 @@ from vigil.translog.audit import (
     check_against_known,
     check_coverage,
     check_heads,
-    check_keys,
+    check_key_chain,
     check_leaves,
 )
 from vigil.translog.merkle import MerkleTree
@@ -334,7 +334,7 @@ def verify_database(session: Session, key: Ed25519PublicKey,
         report.problems.append(f"log: size is recorded as {state_row.size if state_row else None}"
                                f" but {len(rows)} entries are stored")
     tree = MerkleTree(r[2] for r in rows)
-    chain = check_keys(leaves, key, report)
+    chain = check_key_chain(leaves, key, report)
     heads = [SignedTreeHead(log_id_of(chain.key_for(h.size, key)), h.size, h.timestamp_ms,
                             h.root, h.signature)
              for h in session.scalars(select(TreeHead).order_by(TreeHead.size))]
@@ -395,7 +395,7 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
         start = page[-1]["index"] + 1
     leaves = check_leaves(rows, report)
     tree = MerkleTree(r[2] for r in rows)
-    check_heads(tree, [head], key, report, check_keys(leaves, key, report))
+    check_heads(tree, [head], key, report, check_key_chain(leaves, key, report))
     check_against_known(tree, known, report)
     report.head = head
     replayed = replay(leaves, report)

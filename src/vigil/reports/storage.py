@@ -103,7 +103,11 @@ def _old_keys(settings: Settings) -> list[bytes]:
 
 def _read_file_key(settings: Settings) -> bytes:
     if settings.file_key:
-        return _decode(settings.file_key, "VIGIL_FILE_KEY")
+        key = _decode(settings.file_key, "VIGIL_FILE_KEY")
+        if settings.environment == "production" and len(set(key)) < 16:
+            raise ValueError("VIGIL_FILE_KEY looks like a placeholder, not a random key: make "
+                             "one with `openssl rand -base64 32`")
+        return key
     if settings.environment == "production":
         raise ValueError("VIGIL_FILE_KEY must be set in production (evidence files are "
                          "encrypted with it)")

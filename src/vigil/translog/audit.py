@@ -93,7 +93,7 @@ def check_heads(tree: MerkleTree, heads: list[SignedTreeHead], key: Ed25519Publi
 UNSIGNED_GRACE = timedelta(minutes=10)
 
 
-def check_keys(leaves: list[dict[str, Any]], trusted: Ed25519PublicKey,
+def check_key_chain(leaves: list[dict[str, Any]], trusted: Ed25519PublicKey,
                report: AuditReport) -> LogKeys:
     """The chain of signing keys the leaves announce (refused announcements are problems), and
     that the key the verifier trusts is one of them."""
