@@ -75,6 +75,11 @@ def test_files_before_a_rotation_open_and_the_worker_moves_them_to_the_new_key(
     monkeypatch.setattr(tasks, "BATCH_FILES", 3)  # several runs: the job resumes where it was
     with transaction(factory) as s:
         enqueue(s, tasks.REENCRYPT, {})
+    runner = CliRunner(env={"VIGIL_DATA_DIR": str(settings.data_dir),
+                            "VIGIL_DATABASE_URL": settings.effective_database_url})
+    early = runner.invoke(app, ["keys", "retire"])
+    assert early.exit_code == 2 and "not finished" in early.output
+    assert [k for k in load_file_keys(settings).by_id() if k != new] == [old]
     worker = Worker(factory, factory, settings=settings, store=store)
     worker.run_once()
     with factory() as s:
@@ -101,12 +106,15 @@ def test_files_before_a_rotation_open_and_the_worker_moves_them_to_the_new_key(
     worker.run_once()
     assert {p.name for p in (settings.data_dir / "files").rglob("*") if p.is_file()} == now_on_disk
 
-    runner = CliRunner(env={"VIGIL_DATA_DIR": str(settings.data_dir),
-                            "VIGIL_DATABASE_URL": settings.effective_database_url})
     status = runner.invoke(app, ["keys", "status"])
     assert status.exit_code == 0, status.output
     assert f"{old}  previous  0 files, 0 personal values (unused: may be retired)" in status.output
     assert f"{new}  current   8 files" in status.output
+    retired = runner.invoke(app, ["keys", "retire"])
+    assert retired.exit_code == 0, retired.output
+    assert f"retired 1 previous file key(s) {old}" in retired.output
+    assert load_file_keys(settings).previous == ()
+    assert _evidence(factory, FileStore.for_settings(settings)) == evidence
 
 
 def test_a_file_on_a_key_missing_from_the_ring_is_one_clear_error(

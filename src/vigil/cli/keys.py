@@ -111,6 +111,39 @@ def reencrypt() -> None:
     err_console.print("queued: `vigil worker` re-encrypts in the background")
 
 
+@app.command("retire")
+def retire() -> None:
+    """Remove the previous file keys that no file and no personal value uses any more from
+    the data directory's file-encryption.old-keys (keys in VIGIL_FILE_KEYS_OLD: remove them
+    there). Refused while files from before key ids remain or re-encryption is queued."""
+    from sqlalchemy import func, select
+
+    from vigil.db import column_key_from, column_key_id, sealed_with
+    from vigil.jobs.models import Job
+    from vigil.reports.storage import key_id, load_file_keys, retire_file_keys
+    from vigil.reports.tasks import REENCRYPT, files_by_key
+
+    settings = load_settings()
+    try:
+        ring = load_file_keys(settings)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    with unit_of_work() as s:
+        files = files_by_key(s)
+        personal = sealed_with(s)
+        pending = s.scalar(select(func.count()).select_from(Job).where(
+            Job.kind == REENCRYPT, Job.status.in_(("queued", "running")))) or 0
+    if pending or files.get(None):
+        raise _fail("re-encryption is not finished (`vigil keys status`): no key retired")
+    by_column = {column_key_id(column_key_from(k)): key_id(k) for k in ring.previous}
+    used = {k for k in files if k is not None} | {by_column[c] for c in personal if c in by_column}
+    dropped = retire_file_keys(settings, used)
+    in_env = [key_id(k) for k in ring.previous if key_id(k) not in used and key_id(k) not in dropped]
+    err_console.print(f"retired {len(dropped)} previous file key(s) {', '.join(dropped)}"
+                      + (f"; unused in VIGIL_FILE_KEYS_OLD, remove them there: "
+                         f"{', '.join(in_env)}" if in_env else ""), highlight=False)
+
+
 @app.command("status")
 def status() -> None:
     """Which file keys encrypt how many files and personal values, whether a previous key can
