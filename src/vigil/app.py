@@ -58,7 +58,7 @@ from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import LimitStore
 from vigil.reports.endpoints import router as reports_router
-from vigil.reports.storage import FileStore, load_file_key
+from vigil.reports.storage import FileStore
 from vigil.takedown.endpoints import router as takedown_router
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
@@ -380,11 +380,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     engine = make_engine(settings.effective_database_url)
     factory = session_factory(engine)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
-    file_key = load_file_key(settings)
+    store = FileStore.for_settings(settings)
     state = AppState(settings, engine, factory, session_factory(read_engine),
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
-                     LiveMatcher(), Metrics(), FileStore(settings.data_dir / "files", file_key),
-                     receipt_key=receipts.receipt_key(file_key))
+                     LiveMatcher(), Metrics(), store,
+                     receipt_key=receipts.receipt_key(store.ring.current))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: AES-256 key for evidence files, base64. Required in production; elsewhere a key file is
     #: generated in the data directory.
     file_key: str | None = None
+    #: Previous file keys (base64, comma-separated or a JSON list): they only decrypt, while
+    #: the worker re-encrypts their files with ``file_key`` after a rotation.
+    file_keys_old: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_report_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_files_per_report: int = Field(default=100, gt=0)
@@ -142,7 +145,8 @@ class Settings(BaseSettings):
     victim_cases_per_hour: int = Field(default=10, gt=0)
     victim_lookups_per_hour: int = Field(default=60, gt=0)
 
-    @field_validator("trusted_proxies", "metrics_allow", "egress_allow", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", "egress_allow", "file_keys_old",
+                     mode="before")
     @classmethod
     def _list(cls, v: Any) -> Any:
         """``a,b`` or ``["a", "b"]`` from the environment; a list as it is."""

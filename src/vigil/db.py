@@ -92,12 +92,17 @@ def column_key_from(file_key: bytes) -> bytes:
                 info=b"vigil personal-data columns v1").derive(file_key)
 
 
+def column_key_id(key: bytes) -> str:
+    """The id a sealed value carries of the column key that sealed it."""
+    return hashlib.sha256(b"vigil-column-key-id" + key).hexdigest()[:12]
+
+
 def use_column_key(key: bytes) -> str:
     """Seal personal-data columns with ``key`` from now on in this process (values sealed
     with keys used before stay readable). Returns the key's id, which each value carries."""
     if len(key) != 32:
         raise ValueError("a column key is 32 bytes (AES-256)")
-    kid = hashlib.sha256(b"vigil-column-key-id" + key).hexdigest()[:12]
+    kid = column_key_id(key)
     with _keys_lock:
         _column_keys[kid] = AESGCM(key)
         _current_key[:] = [kid]
@@ -161,17 +166,43 @@ def personal_columns() -> list[tuple[Any, Any]]:
 
 
 def reseal_plaintext(session: Session, batch: int = 500) -> int:
-    """Rewrite up to ``batch`` personal values per column that were stored before sealing (a
-    database from an older version). Returns how many were sealed."""
+    """Rewrite up to ``batch`` personal values per column that are not sealed with the current
+    key: stored before sealing (a database from an older version), or sealed with a previous
+    key (after ``vigil keys rotate --file-key``). Returns how many were sealed."""
+    with _keys_lock:
+        current = f"{_SEAL_PREFIX}{_current_key[0]}:" if _current_key else None
+    if current is None:
+        return 0
     n = 0
     for table, col in personal_columns():
         raw = literal_column(f"{table.name}.{col.name}", Text())  # as stored, not opened
         rows = session.execute(select(table.c.id, raw).where(
-            col.isnot(None), ~raw.startswith(_SEAL_PREFIX)).limit(batch)).all()
+            col.isnot(None), ~raw.startswith(current)).limit(batch)).all()
         for row_id, value in rows:
-            session.execute(update(table).where(table.c.id == row_id).values({col.name: value}))
+            try:
+                clear = open_text(value, getattr(col.type, "where", ""))
+            except ColumnKeyMissing:
+                continue  # sealed with a key this process lacks: left as it is, still sealed
+            session.execute(update(table).where(table.c.id == row_id).values({col.name: clear}))
             n += 1
     return n
+
+
+def sealed_with(session: Session) -> dict[str, int]:
+    """How many personal values each column key id has sealed (``plain``: not sealed)."""
+    counts: dict[str, int] = {}
+    for table, col in personal_columns():
+        raw = literal_column(f"{table.name}.{col.name}", Text())
+        for (value,) in session.execute(select(raw).where(col.isnot(None))):
+            kid = value[len(_SEAL_PREFIX):].partition(":")[0] \
+                if value.startswith(_SEAL_PREFIX) else "plain"
+            counts[kid] = counts.get(kid, 0) + 1
+    return counts
+
+
+def current_column_key_id() -> str | None:
+    with _keys_lock:
+        return _current_key[0] if _current_key else None
 
 
 def private_dir(path: Path) -> Path:

@@ -22,7 +22,7 @@ from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
 from vigil.reports import service as reports
 from vigil.reports.schemas import FileMeta, ReportIn
-from vigil.reports.storage import FileStore, load_file_key
+from vigil.reports.storage import FileStore
 from vigil.samples import encode, pattern_image
 from vigil.worker import Worker
 
@@ -109,7 +109,7 @@ def seed_reports(factory: sessionmaker[Session], settings: Settings, provider: P
     """Reports of new (benign, generated) material from a provider, one of them urgent, each
     with two image files, assessed by the worker: they wait in the review queue and reach the
     German authority's and Europol's inboxes."""
-    store = FileStore(settings.data_dir / "files", load_file_key(settings))
+    store = FileStore.for_settings(settings)
     ids = []
     for n in range(count):
         body = ReportIn.model_validate({

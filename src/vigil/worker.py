@@ -34,6 +34,7 @@ from vigil.reports.assessment import assess
 from vigil.reports.handoff import Handoff, Notice, NullHandoff
 from vigil.reports.retention import RetentionResult, apply_retention, sweep_orphans
 from vigil.reports.storage import FileStore, load_file_key
+from vigil.reports.tasks import REENCRYPT, reencrypt_files
 from vigil.takedown.notify import Notifier
 from vigil.takedown.tasks import check_notices, crawl_job, notifier_for
 from vigil.translog.repository import TreeCache, signed_head
@@ -65,10 +66,18 @@ class Worker:
         self._last_takedown = 0.0
         #: How takedown notices are sent (None: e-mail and webhooks from the settings).
         self.notifier: Notifier | None = None
-        self.subject_key = b""
+        self._file_key = b""
         if settings is not None:
-            # A key of its own purpose, derived from the file key.
-            self.subject_key = hashlib.sha256(b"vigil-subject-key-v1" + load_file_key(settings)).digest()
+            self._file_key = load_file_key(settings)
+
+    @property
+    def subject_key(self) -> bytes:
+        """A key of its own purpose, derived from the current file key (after a rotation, the
+        new one: :mod:`vigil.reports.tasks` keys the stored digests again)."""
+        key = self.store.ring.current if self.store is not None else self._file_key
+        if not key:
+            return b""
+        return hashlib.sha256(b"vigil-subject-key-v1" + key).digest()
 
     def retention(self) -> RetentionResult | None:
         """Apply the retention periods (needs settings and the file store)."""
@@ -159,6 +168,8 @@ class Worker:
             self._notify_providers(session, payload)
         elif job.kind == "notify_provider":
             self._notify_provider(session, payload)
+        elif job.kind == REENCRYPT and self.store is not None:
+            reencrypt_files(session, self.store, payload, self.subject_key)
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
 

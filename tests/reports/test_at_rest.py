@@ -43,7 +43,7 @@ def test_evidence_is_private_and_wide_folders_are_narrowed(tmp_path: Path) -> No
     root.mkdir(mode=0o777)
     root.chmod(0o777)  # made by hand, or by an older version
     store = FileStore(root, bytes(32))
-    key, _ = store.put(b"ciphertext to be", b"aad")
+    key, _, _ = store.put(b"ciphertext to be", b"aad")
     stored = root / key[:2] / key
     for path in (root, stored.parent, stored):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
@@ -65,7 +65,7 @@ def test_orphan_ciphertext_is_swept(client: TestClient, factory: sessionmaker[Se
     settings = Settings(data_dir=data_dir, environment="test")
     store = FileStore(data_dir / "files", load_file_key(settings))
     kept = {p.name for p in (data_dir / "files").rglob("*") if p.is_file()}
-    orphan, _ = store.put(b"left behind by a crash", b"aad")
+    orphan, _, _ = store.put(b"left behind by a crash", b"aad")
     half = data_dir / "files" / "ab" / "ab0123.tmp"
     half.parent.mkdir(exist_ok=True)
     half.write_bytes(b"half written")

@@ -14,12 +14,15 @@ from fastapi.responses import PlainTextResponse
 from vigil.deps import LogReadKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES, Invalid
 from vigil.translog import repository
+from vigil.translog.keys import key_of as load_public
+from vigil.translog.keys import published
 from vigil.translog.merkle import MerkleTree, ProofError
 from vigil.translog.schemas import (
     ConsistencyProofOut,
     InclusionProofOut,
     LogEntriesOut,
     LogEntryOut,
+    LogKeysOut,
     TreeHeadOut,
 )
 
@@ -40,11 +43,29 @@ def _b64(b: bytes) -> str:
 
 @router.get("/key", response_class=PlainTextResponse, responses=_PEM)
 def public_key(request: Request) -> str:
-    """The Ed25519 public key (PEM) that signs tree heads, snapshots and deltas. Public."""
-    key = request.app.state.vigil.signer.public_key
+    """The Ed25519 public key (PEM) that signs tree heads, snapshots and deltas now (all keys,
+    with their ranges: ``GET /v1/log/keys``). Public."""
+    state = request.app.state.vigil
+    with unit_of_work(request) as s, state.tree_lock:
+        chain = state.tree_cache.keys
+        state.tree_cache.refresh(s)
+    key = load_public(chain.current) if chain.current else state.signer.public_key
     pem: bytes = key.public_bytes(serialization.Encoding.PEM,
                                   serialization.PublicFormat.SubjectPublicKeyInfo)
     return pem.decode()
+
+
+@router.get("/keys", response_model=LogKeysOut)
+def public_keys(request: Request) -> LogKeysOut:
+    """Every key that has signed this log, each with the tree sizes of the heads it signs
+    (``first_size`` to ``last_size``; null: the current key) and when it was retired. A new
+    key is announced in the log by a leaf its predecessor signed (see docs/operations.md,
+    "Key rotation"). Public: ``vigil match --public-key`` and auditors take this list."""
+    state = request.app.state.vigil
+    with unit_of_work(request) as s, state.tree_lock:
+        state.tree_cache.refresh(s)
+        return LogKeysOut.model_validate(
+            {"keys": published(state.tree_cache.keys, state.signer.public_bytes)})
 
 
 @router.get("/head", response_model=TreeHeadOut)

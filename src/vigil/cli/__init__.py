@@ -7,11 +7,13 @@ import typer
 from vigil.cli import (
     accounts,
     audit,
+    backup,
     bench,
     crawl,
     demo,
     hashing,
     init,
+    keys,
     matching,
     serve,
     transparency,
@@ -31,10 +33,13 @@ app.command("match")(matching.match_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)
+app.command("backup")(backup.backup_command)
+app.command("restore")(backup.restore_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
+app.add_typer(keys.app, name="keys")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)

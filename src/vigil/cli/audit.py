@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -11,6 +11,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from vigil.cli._console import err_console
 from vigil.cli._db import load_settings
+
+if TYPE_CHECKING:
+    from vigil.translog.audit import HeadStore
+    from vigil.translog.sth import SignedTreeHead
 
 app = typer.Typer(help="Audit the log and the indicator database.", no_args_is_help=True)
 
@@ -47,7 +51,7 @@ def verify(
         if not key:
             raise typer.BadParameter("--url needs --key (or VIGIL_API_KEY)")
         pub = _load_key(public_key) if public_key else _fetch_key(url)
-        known = store.get(log_id_of(pub)) if store else None
+        known = _known(store, [log_id_of(pub), *_fetch_log_ids(url)])
         report = audit.verify_server(url, key, pub, known)
     else:
         from vigil.db import make_engine, session_factory
@@ -58,9 +62,13 @@ def verify(
             pub = _load_key(public_key)
         else:
             pub = TreeHeadSigner.from_file(settings.effective_log_key_path).public_key
-        known = store.get(log_id_of(pub)) if store else None
+        from vigil.translog.repository import log_keys
+
         engine = make_engine(database or settings.effective_database_url)
         with session_factory(engine)() as session:
+            # The head seen last time may be under an earlier key's log id (a rotation).
+            ids = [log_id_of(pub), *(k.log_id for k in log_keys(session).keys)]
+            known = _known(store, ids)
             report = audit.verify_database(session, pub, known)
         engine.dispose()
     for note in report.notes:
@@ -75,6 +83,28 @@ def verify(
         raise typer.Exit(1)
     if store is not None and report.head is not None:
         store.put(report.head)
+
+
+def _known(store: HeadStore | None, log_ids: list[bytes]) -> SignedTreeHead | None:
+    """The largest head seen before under any of the log's ids."""
+    if store is None:
+        return None
+    heads = [h for h in (store.get(i) for i in dict.fromkeys(log_ids)) if h is not None]
+    return max(heads, key=lambda h: h.size, default=None)
+
+
+def _fetch_log_ids(url: str) -> list[bytes]:
+    """The log ids of every key the server lists (none from a server without the list)."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/v1/log/keys", timeout=30) as resp:  # noqa: S310
+            return [base64.b64decode(k["log_id"]) for k in json.loads(resp.read())["keys"]]
+    except (urllib.error.HTTPError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _load_key(path: Path) -> Ed25519PublicKey:

@@ -33,15 +33,23 @@ def initialised(session: Session) -> bool:
         Organisation.kind == OrgKind.CENTRE.value).limit(1)) is not None
 
 
-def check_keys(settings: Settings) -> None:
-    """The file key and the log key can be loaded (created outside production); a missing or
-    bad one is one line and exit status 2, never a traceback."""
-    from vigil.reports.storage import load_file_key
+def check_keys(settings: Settings, *, create: bool | None = None) -> None:
+    """The file keys and the log key can be loaded; the log key is created if missing by
+    ``vigil init`` (``create``) and outside production — in production a missing one means the
+    instance was not initialised or its key was lost. A missing, placeholder or bad key is one
+    line and exit status 2, never a traceback."""
+    from vigil.reports.storage import load_file_keys
     from vigil.translog.sth import TreeHeadSigner
 
+    if create is None:
+        create = settings.environment != "production"
+    path = settings.effective_log_key_path
     try:
-        load_file_key(settings)
-        TreeHeadSigner.from_file(settings.effective_log_key_path, create=True)
+        load_file_keys(settings)
+        if not create and not path.exists():
+            raise ValueError(f"the log signing key {path} is missing: run `vigil init` first, "
+                             "or put back the key from your backup (VIGIL_LOG_KEY_PATH)")
+        TreeHeadSigner.from_file(path, create=create)
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
@@ -69,7 +77,7 @@ def init_command(
         if not password:
             err_console.print("[red]no password on standard input[/red]")
             raise typer.Exit(2)
-    check_keys(settings)
+    check_keys(settings, create=True)
     with unit_of_work() as s:
         if initialised(s):
             err_console.print("[red]this database has a Centre already: vigil init runs once[/red]")

@@ -48,7 +48,8 @@ def match_command(
         "found it (docs/benchmarks.md has its recall and cost)."))] = False,
     public_key: Annotated[Path | None, typer.Option(
         help="For snapshots downloaded from a vigil server: the server's public key (PEM, "
-             "from /v1/log/key). Every snapshot's signature is checked; a bad one is refused.")] = None,
+             "from /v1/log/key), or all its keys after a rotation (JSON, from /v1/log/keys). "
+             "Every snapshot's signature is checked; a bad one is refused.")] = None,
     min_quality: Annotated[int, typer.Option(
         min=0, max=100, help="Images whose PDQ quality is below this are matched by MD5/SHA-256 "
         "only: flat images give PDQ hashes that collide (Meta's guidance: 50).")] = PDQ_MIN_QUALITY,
@@ -138,16 +139,23 @@ def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    from vigil.indicators.feeds import verify
+    from vigil.indicators.feeds import verify_any
+    from vigil.translog.keys import parse_published
 
     try:
-        key = load_pem_public_key(public_key.read_bytes())
+        text = public_key.read_bytes()
+        if text.lstrip().startswith(b"{"):  # every key with its range (GET /v1/log/keys)
+            keys = parse_published(json.loads(text))
+        else:
+            key = load_pem_public_key(text)
+            if not isinstance(key, Ed25519PublicKey):
+                raise ListFileError(f"{public_key}: not an Ed25519 public key")
+            keys = [(key, None)]
     except (OSError, ValueError) as exc:
-        raise ListFileError(f"{public_key}: not a PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ListFileError(f"{public_key}: not an Ed25519 public key")
+        raise ListFileError(f"{public_key}: not a PEM public key or a log key list "
+                            f"({exc})") from None
     try:
-        verify(snapshot, key)
+        verify_any(snapshot, keys)
     except ValueError as exc:
         raise ListFileError(f"{list_file}: {exc}") from None
     err_console.print(f"{list_file}: signature verified", highlight=False)

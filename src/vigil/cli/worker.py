@@ -32,9 +32,9 @@ def worker_command(
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
-    from vigil.reports.storage import FileStore, load_file_key
+    from vigil.reports.storage import FileStore
 
-    store = FileStore(settings.data_dir / "files", load_file_key(settings))
+    store = FileStore.for_settings(settings)
     handoff = None
     if settings.webhooks:
         from vigil.reports.handoff import WebhookHandoff

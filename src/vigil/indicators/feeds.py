@@ -48,6 +48,32 @@ def verify(obj: dict[str, Any], public_key: Ed25519PublicKey) -> None:
                          "key)") from None
 
 
+def verify_any(obj: dict[str, Any], keys: list[tuple[Ed25519PublicKey, str | None]]) -> int:
+    """Check ``obj`` against the log's keys as ``GET /v1/log/keys`` lists them: (key, retired
+    at). A key retired by a rotation counts only for a snapshot or delta generated before its
+    retirement (one signed later with it was not signed by vigil). Returns the position of the
+    key that verified; raises ``ValueError`` naming the problem."""
+    generated = str(obj.get("generated_at") or "")
+    for n, (key, retired) in enumerate(keys):
+        try:
+            verify(obj, key)
+        except ValueError:
+            continue
+        if retired is not None and not (generated and _before(generated, retired)):
+            raise ValueError(f"the list file is signed with a log key retired at {retired}, "
+                             "after which that key signs nothing: fetch a new snapshot")
+        return n
+    raise ValueError("the list file's signature is invalid (altered, or not from any of the "
+                     "log's keys)")
+
+
+def _before(a: str, b: str) -> bool:
+    try:
+        return datetime.fromisoformat(a) < datetime.fromisoformat(b)
+    except ValueError:
+        return False
+
+
 def snapshot(session: Session, hl: HashList, signer: TreeHeadSigner) -> dict[str, Any]:
     seq = session.scalar(select(func.max(ListChange.seq))) or 0
     rows = session.execute(

@@ -34,7 +34,6 @@ events and the leaves are fetched and checked here, not taken from the server's 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -70,11 +69,12 @@ from vigil.translog.audit import (
     check_against_known,
     check_coverage,
     check_heads,
+    check_key_chain,
     check_leaves,
 )
 from vigil.translog.merkle import MerkleTree
 from vigil.translog.models import LogEntry, LogState, TreeHead
-from vigil.translog.sth import SignedTreeHead, public_key_bytes
+from vigil.translog.sth import SignedTreeHead, log_id_of
 
 __all__ = ["AuditReport", "StoredIndicator", "replay", "verify_database", "verify_server"]
 
@@ -334,10 +334,11 @@ def verify_database(session: Session, key: Ed25519PublicKey,
         report.problems.append(f"log: size is recorded as {state_row.size if state_row else None}"
                                f" but {len(rows)} entries are stored")
     tree = MerkleTree(r[2] for r in rows)
-    log_id = hashlib.sha256(public_key_bytes(key)).digest()
-    heads = [SignedTreeHead(log_id, h.size, h.timestamp_ms, h.root, h.signature)
+    chain = check_key_chain(leaves, key, report)
+    heads = [SignedTreeHead(log_id_of(chain.key_for(h.size, key)), h.size, h.timestamp_ms,
+                            h.root, h.signature)
              for h in session.scalars(select(TreeHead).order_by(TreeHead.size))]
-    check_heads(tree, heads, key, report)
+    check_heads(tree, heads, key, report, chain)
     check_against_known(tree, known, report)
     if heads:
         report.head = heads[-1]
@@ -394,7 +395,7 @@ def verify_server(base: str, token: str, key: Ed25519PublicKey,
         start = page[-1]["index"] + 1
     leaves = check_leaves(rows, report)
     tree = MerkleTree(r[2] for r in rows)
-    check_heads(tree, [head], key, report)
+    check_heads(tree, [head], key, report, check_key_chain(leaves, key, report))
     check_against_known(tree, known, report)
     report.head = head
     replayed = replay(leaves, report)

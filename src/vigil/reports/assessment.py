@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,13 +62,17 @@ def subject_digest(kind: str, value: str, key: bytes = b"") -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
+def subject_digests(details: dict[str, Any], key: bytes = b"") -> set[str]:
+    """The keyed digests of every reported user's identifiers in a report's details."""
+    return {subject_digest(kind, v, key) for user in details.get("users", [])
+            for kind in ("user_ids", "screen_names", "emails", "device_ids")
+            for v in user.get(kind, [])}
+
+
 def link_related(session: Session, report: Report, hashes: list[ReportHash],
                  subject_key: bytes = b"") -> int:
     """Record links to earlier reports with the same hash or the same reported user."""
-    details = json.loads(report.details or "{}")
-    digests = {subject_digest(kind, v, subject_key) for user in details.get("users", [])
-               for kind in ("user_ids", "screen_names", "emails", "device_ids")
-               for v in user.get(kind, [])}
+    digests = subject_digests(json.loads(report.details or "{}"), subject_key)
     for d in digests:
         session.add(ReportSubject(report_id=report.id, digest=d))
     links: set[tuple[int, str]] = set()

@@ -84,7 +84,7 @@ def open_file(session: Session, actor: Principal, public_id: str, file_id: int,
     f = repository.file_of(session, report, file_id)
     if f.storage_key is None or f.nonce is None:
         raise NotFound("no such file (or deleted at the end of its retention period)")
-    data = store.get(f.storage_key, f.nonce, aad(report.public_id, f.id))
+    data = store.get(f.storage_key, f.nonce, aad(report.public_id, f.id), f.key_id)
     record(session, actor, AuditAction.REPORT_FILE_DOWNLOADED, subject=report.public_id,
            details={"file": f.id})
     return f, data

@@ -80,6 +80,9 @@ class ReportFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str | None] = mapped_column(String(64))
     nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    #: The id of the file key it is encrypted with (:func:`vigil.reports.storage.key_id`);
+    #: None: stored before files carried one (any key of the ring may open it).
+    key_id: Mapped[str | None] = mapped_column(String(16), index=True)
     #: What the bytes are (typed by content, never by name): image | video | other.
     kind: Mapped[str | None] = mapped_column(String(8))
     md5: Mapped[str] = mapped_column(String(32), index=True)

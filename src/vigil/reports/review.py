@@ -82,7 +82,7 @@ def preview_source(session: Session, actor: Principal, public_id: str, file_id: 
            details={"file": f.id})
     if f.storage_key is None or f.nonce is None:
         return None
-    return store.get(f.storage_key, f.nonce, aad(report.public_id, f.id))
+    return store.get(f.storage_key, f.nonce, aad(report.public_id, f.id), f.key_id)
 
 
 def reviewable(report: Report) -> bool:

@@ -115,7 +115,7 @@ def add_file(session: Session, actor: Principal, public_id: str, filename: str, 
                       publicly_available=meta.publicly_available, created_at=now())
     session.add(file)
     session.flush()
-    file.storage_key, file.nonce = store.put(data, aad(report.public_id, file.id))
+    file.storage_key, file.nonce, file.key_id = store.put(data, aad(report.public_id, file.id))
     # If this transaction fails, the ciphertext must not outlive it as an orphan.
     key = file.storage_key
     session.info.setdefault("on_rollback", []).append(lambda: store.delete(key))

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from vigil.translog.keys import LogKeys
 from vigil.translog.merkle import MerkleTree, ProofError, leaf_hash
 from vigil.translog.sth import SignedTreeHead, verify_tree_head
 
@@ -64,11 +65,14 @@ def check_leaves(rows: list[tuple[int, bytes, bytes]], report: AuditReport) -> l
 
 
 def check_heads(tree: MerkleTree, heads: list[SignedTreeHead], key: Ed25519PublicKey,
-                report: AuditReport) -> None:
+                report: AuditReport, chain: LogKeys | None = None) -> None:
+    """Each head must be signed by the key the log announced for its size (``chain``,
+    :mod:`vigil.translog.keys`; ``key`` — the key the verifier trusts — where the log was
+    never rotated)."""
     for head in heads:
         report.heads_checked += 1
         try:
-            verify_tree_head(head, key)
+            verify_tree_head(head, chain.key_for(head.size, key) if chain else key)
         except ProofError as exc:
             report.problems.append(f"tree head {head.size}: {exc}")
             continue
@@ -87,6 +91,22 @@ def check_heads(tree: MerkleTree, heads: list[SignedTreeHead], key: Ed25519Publi
 #: stopped signing; both leave the log without tamper-evidence. Ten minutes spares a worker
 #: restart or a slow round of work; younger entries are only noted.
 UNSIGNED_GRACE = timedelta(minutes=10)
+
+
+def check_key_chain(leaves: list[dict[str, Any]], trusted: Ed25519PublicKey,
+               report: AuditReport) -> LogKeys:
+    """The chain of signing keys the leaves announce (refused announcements are problems), and
+    that the key the verifier trusts is one of them."""
+    chain = LogKeys.from_leaves(((int(leaf.get("index", i)), leaf)
+                                 for i, leaf in enumerate(leaves)), report.problems)
+    try:
+        chain.resolve(trusted)
+    except ValueError as exc:
+        report.problems.append(f"log: {exc}")
+    if chain.keys:
+        report.notes.append(f"the log's signing key was rotated {len(chain.keys) - 1} time(s); "
+                            "each head was checked with the key of its size")
+    return chain
 
 
 def check_coverage(signed: int, written: list[datetime], now: datetime, report: AuditReport) -> None:

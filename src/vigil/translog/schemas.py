@@ -40,3 +40,17 @@ class LogEntryOut(BaseModel):
 
 class LogEntriesOut(BaseModel):
     entries: list[LogEntryOut]
+
+
+class LogKeyOut(BaseModel):
+    public_key: str = Field(description="PEM (SubjectPublicKeyInfo)")
+    log_id: str = Field(description="base64 SHA-256 of the raw public key")
+    first_size: int = Field(description="smallest tree size of the heads this key signs")
+    last_size: int | None = Field(description="largest; null: the current key")
+    announced_at_index: int | None = Field(description="the leaf that announced it; null: the "
+                                           "log's first key")
+    retired_at: str | None = Field(description="when its successor was announced")
+
+
+class LogKeysOut(BaseModel):
+    keys: list[LogKeyOut]

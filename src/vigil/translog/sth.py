@@ -93,13 +93,44 @@ def write_new_secret(path: Path, data: bytes) -> bool:
     return True
 
 
-class TreeHeadSigner:
-    """Signs tree heads with one Ed25519 key."""
+class LogKeyMissing(ValueError):
+    """The log announced a signing key this process does not hold."""
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
-        self.public_key = private_key.public_key()
-        self.log_id = log_id_of(self.public_key)
+
+class TreeHeadSigner:
+    """Signs tree heads (and snapshots, deltas) with one Ed25519 key at a time. Loaded from a
+    file, it follows a rotation (:mod:`vigil.translog.keys`) without a restart: the key file
+    is read again when it changes, and :meth:`adopt` takes the key the log announced."""
+
+    def __init__(self, private_key: Ed25519PrivateKey, path: Path | None = None) -> None:
+        self.path = path
+        self._stamp = _stamp(path)
+        self._set(private_key)
+
+    def _set(self, key: Ed25519PrivateKey) -> None:
+        # One assignment: a signature is never made with one key under another's log id.
+        pub = key.public_key()
+        self._state = (key, pub, log_id_of(pub))
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._state[1]
+
+    @property
+    def log_id(self) -> bytes:
+        return self._state[2]
+
+    @property
+    def public_bytes(self) -> bytes:
+        return public_key_bytes(self._state[1])
+
+    def private_pem(self) -> bytes:
+        """The private key, PEM (PKCS#8): only to write it to its key file."""
+        return private_pem(self._state[0])
+
+    def with_path(self, path: Path) -> TreeHeadSigner:
+        """The same key, following the key file at ``path`` from now on."""
+        return TreeHeadSigner(self._state[0], path)
 
     @classmethod
     def generate(cls) -> TreeHeadSigner:
@@ -111,30 +142,88 @@ class TreeHeadSigner:
         if not path.exists() and create:
             signer = cls.generate()
             path.parent.mkdir(parents=True, exist_ok=True)
-            pem = signer._key.private_bytes(serialization.Encoding.PEM,
-                                            serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())
-            if write_new_secret(path, pem):
-                return signer
+            if write_new_secret(path, signer.private_pem()):
+                return signer.with_path(path)
             # Another process (a second server worker) created it first: use that one.
-        for _ in range(100):  # it may still be writing it
-            if path.stat().st_size:
-                break
-            time.sleep(0.01)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return cls(key)
+        return cls(load_private_key(path), path)
+
+    def _refresh(self) -> None:
+        """Read the key file again if it changed since (a rotation replaced it)."""
+        if self.path is None:
+            return
+        stamp = _stamp(self.path)
+        if stamp != self._stamp:
+            try:
+                self._set(load_private_key(self.path))
+            except (OSError, ValueError):
+                return  # half-written: the next call reads it
+            self._stamp = stamp
+
+    def adopt(self, public_key: bytes) -> None:
+        """Sign with the private key of ``public_key`` (raw, 32 bytes) from now on: the log
+        announced it. Looks in the key file and in the rotation's ``.new`` file beside it;
+        raises :class:`LogKeyMissing` if neither holds it."""
+        if self.public_bytes == public_key:
+            return
+        if self.path is not None:
+            for candidate in (self.path, new_key_path(self.path)):
+                try:
+                    key = load_private_key(candidate)
+                except (OSError, ValueError):
+                    continue
+                if public_key_bytes(key.public_key()) == public_key:
+                    self._set(key)
+                    self._stamp = _stamp(self.path)
+                    return
+        raise LogKeyMissing(
+            "the log announced a new signing key that this process does not hold: copy the "
+            f"rotated key file to {self.path or 'the log key path'} (VIGIL_LOG_KEY_PATH)")
 
     def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
+        key, _, log_id = self._state
         ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-        sig = self._key.sign(tree_head_bytes(self.log_id, size, ts, root))
-        return SignedTreeHead(self.log_id, size, ts, root, sig)
+        sig = key.sign(tree_head_bytes(log_id, size, ts, root))
+        return SignedTreeHead(log_id, size, ts, root, sig)
 
     def sign_bytes(self, data: bytes) -> bytes:
         """Sign other artefacts of the log (list snapshots, deltas) with the same key."""
-        signature: bytes = self._key.sign(data)
+        self._refresh()
+        signature: bytes = self._state[0].sign(data)
         return signature
+
+
+def new_key_path(path: Path) -> Path:
+    """Where a rotation writes the next key before the log announces it."""
+    return path.with_name(path.name + ".new")
+
+
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    pem: bytes = key.private_bytes(serialization.Encoding.PEM,
+                                   serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+    return pem
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file; ``ValueError`` if it is something else."""
+    for _ in range(100):  # it may still be writing it
+        if path.stat().st_size:
+            break
+        time.sleep(0.01)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def _stamp(path: Path | None) -> tuple[int, int]:
+    if path is None:
+        return (0, 0)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_ino)
 
 
 def verify_tree_head(head: SignedTreeHead, public_key: Ed25519PublicKey) -> None:

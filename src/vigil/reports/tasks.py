@@ -1,0 +1,136 @@
+"""Background work of the reports domain: re-encrypting evidence after a file-key rotation.
+
+``vigil keys rotate --file-key`` (or ``vigil keys reencrypt``) enqueues one
+``reencrypt_files`` job; each run does one bounded batch in one transaction and enqueues the
+next, so the work is resumable (a stopped worker leaves the rest for the next) and idempotent
+(a file already on the current key is not touched again). Three stages:
+
+1. ``files``: every stored file not on the current key is decrypted and written again, under a
+   new storage key, with the current key; the old ciphertext is deleted once the row points to
+   the new one (never before: a crash leaves an orphan that the retention sweep removes, never
+   a row without its file);
+2. ``personal``: personal-data columns sealed with a previous key are sealed again
+   (:func:`vigil.db.reseal_plaintext`);
+3. ``subjects``: reported users' digests are keyed with the current key again, so that
+   reports before and after the rotation are still linked by user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, event, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.db import reseal_plaintext
+from vigil.jobs.queue import enqueue
+from vigil.reports.assessment import subject_digests
+from vigil.reports.models import Report, ReportFile, ReportSubject
+from vigil.reports.service import aad
+from vigil.reports.storage import FileStore, StorageError
+
+log = logging.getLogger("vigil.reports")
+
+REENCRYPT = "reencrypt_files"
+#: One run's batch: at most this many files and (about) this many bytes, in one transaction.
+BATCH_FILES = 100
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_REPORTS = 500
+
+
+@dataclass
+class Reencrypted:
+    stage: str
+    done: int = 0
+    #: Files that could not be read with any key of the ring (left as they are).
+    unreadable: int = 0
+    #: The payload of the next run (None: finished).
+    next: dict[str, Any] | None = None
+
+
+def reencrypt_files(session: Session, store: FileStore, payload: dict[str, Any],
+                    subject_key: bytes | None = None) -> Reencrypted:
+    """One batch of the re-encryption; enqueues the next run in the same transaction.
+    ``payload``: ``{"stage": "files" | "personal" | "subjects", "after": id}`` (empty: start).
+    ``subject_key``: the key reported users' digests are made with (None: stage 3 skipped)."""
+    stage = str(payload.get("stage", "files"))
+    after = int(payload.get("after", 0))
+    if stage == "files":
+        result = _files(session, store, after)
+    elif stage == "personal":
+        n = reseal_plaintext(session)
+        result = Reencrypted(stage, n, next={"stage": "personal"} if n else
+                             {"stage": "subjects", "after": 0})
+    elif stage == "subjects":
+        result = _subjects(session, after, subject_key) if subject_key is not None \
+            else Reencrypted(stage)
+    else:
+        raise ValueError(f"unknown re-encryption stage {stage!r}")
+    if result.next is not None:
+        enqueue(session, REENCRYPT, result.next)
+    log.info("re-encryption %s: %d done, %d unreadable", stage, result.done, result.unreadable)
+    return result
+
+
+def _files(session: Session, store: FileStore, after: int) -> Reencrypted:
+    current = store.ring.current_id
+    rows = session.execute(
+        select(ReportFile, Report.public_id).join(Report, Report.id == ReportFile.report_id)
+        .where(ReportFile.id > after, ReportFile.storage_key.isnot(None),
+               ReportFile.nonce.isnot(None),
+               or_(ReportFile.key_id.is_(None), ReportFile.key_id != current))
+        .order_by(ReportFile.id).limit(BATCH_FILES)
+        .with_for_update(of=ReportFile)).all()  # retention must not delete it meanwhile
+    out = Reencrypted("files")
+    size = 0
+    last = after
+    for f, public_id in rows:
+        if size >= BATCH_BYTES:
+            break
+        last = f.id
+        assert f.storage_key is not None and f.nonce is not None
+        try:
+            data = store.get(f.storage_key, f.nonce, aad(public_id, f.id), f.key_id)
+        except StorageError as exc:
+            log.warning("file %s of report %s not re-encrypted: %s", f.id, public_id, exc)
+            out.unreadable += 1
+            continue
+        old = f.storage_key
+        f.storage_key, f.nonce, f.key_id = store.put(data, aad(public_id, f.id))
+        new = f.storage_key
+        session.info.setdefault("on_rollback", []).append(lambda new=new: store.delete(new))
+        event.listen(session, "after_commit", lambda _s, old=old: store.delete(old), once=True)
+        size += len(data)
+        out.done += 1
+    out.next = {"stage": "files", "after": last} if rows else {"stage": "personal"}
+    return out
+
+
+def _subjects(session: Session, after: int, key: bytes) -> Reencrypted:
+    rows = session.execute(select(Report.id, Report.details).where(
+        Report.id > after, Report.details.isnot(None)).order_by(Report.id)
+        .limit(BATCH_REPORTS)).all()
+    out = Reencrypted("subjects")
+    for report_id, details in rows:
+        digests = subject_digests(json.loads(details or "{}"), key)
+        have = set(session.scalars(select(ReportSubject.digest).where(
+            ReportSubject.report_id == report_id)))
+        if have == digests:
+            continue
+        session.execute(delete(ReportSubject).where(ReportSubject.report_id == report_id))
+        session.add_all(ReportSubject(report_id=report_id, digest=d) for d in sorted(digests))
+        out.done += 1
+    out.next = {"stage": "subjects", "after": rows[-1][0]} if rows else None
+    return out
+
+
+def files_by_key(session: Session) -> dict[str | None, int]:
+    """How many stored files each file key id encrypts (None: files from before key ids)."""
+    from sqlalchemy import func
+
+    return {kid: int(n) for kid, n in session.execute(
+        select(ReportFile.key_id, func.count()).where(ReportFile.storage_key.isnot(None))
+        .group_by(ReportFile.key_id))}
