@@ -14,6 +14,7 @@ from vigil.cli import (
     init,
     matching,
     serve,
+    settings,
     transparency,
     victim,
     worker,
@@ -33,6 +34,7 @@ app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
+app.command("settings")(settings.settings_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
 app.add_typer(crawl.app, name="crawl")
