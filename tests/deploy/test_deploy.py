@@ -152,6 +152,42 @@ def test_the_example_settings_are_real_settings() -> None:
     Settings(_env_file=DEPLOY / "vigil.env.example")  # type: ignore[call-arg]
 
 
+def test_vigil_admin_runs_a_command_as_the_service_user_with_the_settings_file() -> None:
+    """deploy/vigil-admin, as the guide uses it for `vigil init`: the command runs as the
+    service's user (here ``nobody``) in the data folder, with the settings file's values — a
+    JSON value in single quotes included — and nothing from the caller's environment."""
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("vigil-admin needs root and runuser")
+    import pwd
+    import tempfile
+
+    # nobody, where it can run this checkout's vigil; else (an interpreter under /root, as on
+    # some development machines) root, which still checks everything but the change of user.
+    probe = subprocess.run(["runuser", "-u", "nobody", "--", str(VIGIL), "--help"], capture_output=True,
+                           timeout=120, check=False)
+    nobody = pwd.getpwnam("nobody" if probe.returncode == 0 else "root")
+    data = Path(tempfile.mkdtemp(prefix="vigil-admin-", dir="/tmp"))
+    try:
+        os.chown(data, nobody.pw_uid, nobody.pw_gid)
+        env_file = data.parent / f"{data.name}.env"
+        env_file.write_text(f"VIGIL_DATA_DIR={data}\n"
+                            "VIGIL_WEBHOOKS='{\"DE\": \"https://authority.example/in box\"}'\n")
+        env_file.chmod(0o644)
+        proc = subprocess.run(
+            [str(DEPLOY / "vigil-admin"), "init", "--centre", "Test Centre", "--admin", "chief"],
+            capture_output=True, text=True, timeout=180, check=False,
+            env={**os.environ, "VIGIL_ADMIN_HOME": str(VIGIL.parents[2]), "VIGIL_ADMIN_ENV": str(env_file),
+                 "VIGIL_ADMIN_USER": nobody.pw_name, "VIGIL_ADMIN_DIR": str(data),
+                 "VIGIL_TRUSTED_PROXIES": "not-an-address"})  # the caller's settings do not count
+        assert proc.returncode == 0, proc.stderr
+        for made in ("vigil.db", "file-encryption.key"):
+            assert (data / made).stat().st_uid == nobody.pw_uid, made
+        assert (data / "file-encryption.key").stat().st_mode & 0o077 == 0
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+        (data.parent / f"{data.name}.env").unlink(missing_ok=True)
+
+
 # --- nginx --------------------------------------------------------------------------------------
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
