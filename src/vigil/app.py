@@ -63,6 +63,7 @@ from vigil.takedown.endpoints import router as takedown_router
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
 from vigil.victims.endpoints import router as victims_router
+from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
 from vigil.web.inbox import router as web_inbox
@@ -398,7 +399,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         engine.dispose()
         read_engine.dispose()
 
-    app = FastAPI(title="vigil", version="0.1.0", lifespan=lifespan,
+    # /docs and /redoc are vigil's own (web/apidocs.py): FastAPI's load their assets from a CDN.
+    app = FastAPI(title="vigil", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="The Centre's API: indicator lists with two-organisation "
                               "verification, a verifiable log, provider matching.")
     state.principals.ttl = settings.auth_cache_seconds
@@ -503,6 +505,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     def root() -> Response:
         return Response(status_code=303, headers={"Location": f"{web_render.PREFIX}/"})
 
+    app.add_route("/docs", apidocs.swagger_ui, include_in_schema=False)
+    app.add_route("/redoc", apidocs.redoc, include_in_schema=False)
     app.include_router(web.router)
     app.include_router(web_review)
     app.include_router(web_indicators)

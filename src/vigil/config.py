@@ -20,7 +20,11 @@ from vigil.egress import EgressPolicy
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
 
+    #: ``production`` refuses to start without ``VIGIL_FILE_KEY`` and sends the session cookie
+    #: over HTTPS only; ``development`` and ``test`` create missing keys in the data directory.
     environment: Literal["development", "test", "production"] = "development"
+    #: Where vigil keeps its files: the SQLite database (unless ``VIGIL_DATABASE_URL``), evidence
+    #: files (encrypted), generated keys. Created private (mode 0700).
     data_dir: Path = Path("data")
     #: SQLAlchemy URL; default: a SQLite file in the data directory.
     database_url: str | None = None
@@ -32,6 +36,7 @@ class Settings(BaseSettings):
     match_max_items: int = Field(default=1000, gt=0, le=10_000)
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    #: Python logging level of ``vigil serve`` and ``vigil worker`` (``DEBUG``, ``INFO``, ``WARNING``...).
     log_level: str = "INFO"
     #: Log lines on standard error: one JSON object per line ("json"), or "console" (readable
     #: key=value text for a person at a terminal).
@@ -52,11 +57,15 @@ class Settings(BaseSettings):
     #: Previous file keys (base64, comma-separated or a JSON list): they only decrypt, while
     #: the worker re-encrypts their files with ``file_key`` after a rotation.
     file_keys_old: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Largest single file of a report, in bytes.
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    #: Largest upload request to a report's files (all its files together), in bytes.
     max_report_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    #: Most files one report may hold.
     max_files_per_report: int = Field(default=100, gt=0)
     #: Retention: files and personal data of assessed reports are deleted after this many days.
     retention_days_files: int = Field(default=365, gt=0)
+    #: Days after which the personal data of an assessed report is deleted (its counts stay).
     retention_days_personal_data: int = Field(default=730, gt=0)
     #: Webhooks for forwarded-report notices: JSON {"DE": "https://...", "europol": "..."};
     #: recipients without one use the pull API.
@@ -70,26 +79,34 @@ class Settings(BaseSettings):
     #: Workspace sign-in: failures for one username from one address before that address's
     #: attempts for it fail unchecked, and for how long (per source: nobody locks others out).
     login_max_failures: int = Field(default=5, ge=1, le=100)
+    #: How long those attempts fail unchecked after ``login_max_failures`` (minutes).
     login_lockout_minutes: int = Field(default=15, ge=1)
     #: A workspace session ends after this long without a request, and after ``..._max_hours``.
     session_idle_minutes: int = Field(default=30, ge=1)
+    #: A workspace session ends this long after sign-in, however active (hours).
     session_max_hours: int = Field(default=10, ge=1)
     #: Session cookie only over HTTPS; on by default in production.
     secure_cookies: bool | None = None
     #: Review wellbeing: a break reminder after this many minutes of reviewing, and the
     #: longest edge of a preview in pixels (never the original).
     review_break_minutes: int = Field(default=20, ge=1, le=240)
+    #: Longest edge of a review preview, in pixels.
     preview_max_pixels: int = Field(default=224, ge=32, le=640)
     #: Notice and takedown. Notices are repeated every ``notice_resend_hours`` until a re-check
     #: finds the content gone, and escalated to the hosting country's authority after
     #: ``notice_escalate_hours`` (INHOPE's reference point: 2.5 days).
     notice_resend_hours: float = Field(default=24, gt=0)
+    #: Hours after the first notice at which an unresolved one is escalated to the authority.
     notice_escalate_hours: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
+    #: The SMTP relay that sends takedown notices and escalations; none: no e-mail is sent.
     smtp_host: str | None = None
+    #: Its port.
     smtp_port: int = Field(default=25, gt=0, lt=65536)
+    #: The notices' From address.
     smtp_sender: str = "notices@vigil.invalid"
+    #: Upgrade the SMTP connection with STARTTLS.
     smtp_starttls: bool = False
     #: Where escalations go: {"DE": "mailto:...@..." or "https://..."} per hosting country.
     authority_contacts: dict[str, str] = Field(default_factory=dict)
@@ -105,6 +122,7 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    #: Seconds a fetch by a re-check or the crawler may take.
     fetch_timeout: float = Field(default=15, gt=0)
     #: URL reports from the public: at most this many per client address per hour.
     public_reports_per_hour: int = Field(default=30, gt=0)
@@ -129,10 +147,12 @@ class Settings(BaseSettings):
     #: Flood guard: quarantine an indicator whose matches this hour exceed ``flood_factor``
     #: times its average hour of the past week, and at least ``flood_min_hits``.
     flood_factor: float = Field(default=20.0, gt=1)
+    #: The flood guard's minimum matches in an hour.
     flood_min_hits: int = Field(default=1000, ge=1)
     #: Unusual use: alert when an organisation's matching, report reading or list downloads in
     #: the last hour exceed this many times its average hour of the past week (and a minimum).
     unusual_use_factor: float = Field(default=10.0, gt=1)
+    #: The unusual-use alert's minimum events in an hour.
     unusual_use_min_events: int = Field(default=200, ge=1)
     #: Providers' webhooks for list events a change feed alone would make them wait for
     #: (an upheld complaint) and for their own reports (a delay of the user's notification):
@@ -140,9 +160,11 @@ class Settings(BaseSettings):
     #: ``provider_webhook_secrets`` (so that no provider can forge another's events), else
     #: with ``webhook_secret``; a provider with neither gets nothing unsigned.
     provider_webhooks: dict[str, str] = Field(default_factory=dict)
+    #: Each provider's own webhook secret: {"Provider name": "..."}.
     provider_webhook_secrets: dict[str, str] = Field(default_factory=dict)
     #: Victim cases: new cases and case look-ups (status, add, withdraw) per address per hour.
     victim_cases_per_hour: int = Field(default=10, gt=0)
+    #: Case look-ups (status, add, withdraw) per address per hour.
     victim_lookups_per_hour: int = Field(default=60, gt=0)
 
     @field_validator("trusted_proxies", "metrics_allow", "egress_allow", "file_keys_old",

@@ -16,6 +16,7 @@ from vigil.cli import (
     keys,
     matching,
     serve,
+    settings,
     transparency,
     victim,
     worker,
@@ -37,6 +38,7 @@ app.command("backup")(backup.backup_command)
 app.command("restore")(backup.restore_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
+app.command("settings")(settings.settings_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(accounts.app, name="account")
 app.add_typer(keys.app, name="keys")
