@@ -39,6 +39,7 @@ from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFo
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
+from vigil.jobs.metrics import QueueCollector
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import DailyQuota, RateLimiter
@@ -52,6 +53,7 @@ from vigil.web import endpoints as web
 from vigil.web import render as web_render
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
+from vigil.web.jobs import router as web_jobs
 from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims
@@ -282,6 +284,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
                      LiveMatcher(), Metrics(), FileStore(settings.data_dir / "files", file_key),
                      receipt_key=receipts.receipt_key(file_key))
+    # The queue's figures come from the database at scrape time: workers serve no HTTP.
+    state.metrics.registry.register(QueueCollector(state.read_session))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -396,6 +400,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_indicators)
     app.include_router(web_inbox)
     app.include_router(web_takedown)
+    app.include_router(web_jobs)
     app.include_router(web_victims)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")

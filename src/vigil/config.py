@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     notice_escalate_hours: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
+    #: Periodic work of ``vigil worker``, each run once per interval across all workers
+    #: (seconds): sealing the audit trail and signing a tree head; retention; the flood and
+    #: unusual-use guards.
+    audit_seal_seconds: float = Field(default=60, gt=0)
+    retention_seconds: float = Field(default=3600, gt=0)
+    guard_check_seconds: float = Field(default=60, gt=0)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_sender: str = "notices@vigil.invalid"

@@ -12,6 +12,7 @@ from vigil.cli import (
     demo,
     hashing,
     init,
+    jobs,
     matching,
     serve,
     transparency,
@@ -38,6 +39,7 @@ app.add_typer(accounts.app, name="account")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
+app.add_typer(jobs.app, name="jobs")
 app.command("transparency-report")(transparency.transparency_command)
 
 
