@@ -11,12 +11,13 @@ chosen by time (``at`` older than a minute), but ids are handed out at INSERT an
 the action was recorded, so a later id can carry an earlier time; and on PostgreSQL an event
 whose transaction is still open is invisible, so a seal over later ids claimed its id too.
 Now the seal covers an unbroken run of ids: on PostgreSQL only up to the highest id committed
-when it started, after waiting (briefly) until every transaction that was writing events then
-has ended; SQLite has one writer at a time, so no event is in flight while the seal holds the
-write lock. With that wait, events need no minimum age (``older_than``, for tests and callers
-that want one, cuts the run before the first younger event, never around it). The log's signed heads and
-consistency proofs vouch for the seals, and the seals for the trail: an event changed, removed
-or slipped in later no longer gives the sealed digest.
+when it starts, after waiting (at most ``wait`` seconds, else it postpones) until every
+transaction that was writing events then has ended; SQLite has one writer at a time, so no
+event is in flight while the seal holds the write lock. With that wait, events need no minimum
+age (``older_than``, for tests and callers that want one, cuts the run before the first younger
+event, never around it). The log's signed heads and consistency proofs vouch for the seals,
+and the seals for the trail: an event changed, removed or slipped in later no longer gives the
+sealed digest.
 
 Verification reads the seals from the leaves themselves — never from a column the leaf hash
 does not cover (``log_entries.subject`` is only an index for the writer) — and re-chains every
@@ -31,12 +32,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from vigil.audit.models import AuditEvent
@@ -136,25 +138,38 @@ def _settled_horizon(session: Session, wait: float) -> int | None:
     commit an id at or below it is open — or ``_NOT_SETTLED`` if such writers stayed open longer
     than ``wait`` seconds. None on SQLite (one writer at a time: nothing to wait for).
 
-    Any transaction that inserts into ``audit_events`` holds the table's ROW EXCLUSIVE lock from
-    before it takes an id until it ends; asking for SHARE mode, on a connection of its own,
-    waits for every such holder and is released at once. Writers that start meanwhile queue
-    behind the request for at most ``wait`` seconds (``lock_timeout``)."""
+    A transaction that inserts into ``audit_events`` holds the table's ROW EXCLUSIVE lock from
+    before it takes an id until it ends. So the writers to wait for are those holding it just
+    after the highest id was read (``pg_locks``, fast-path locks included); writers that start
+    later take higher ids. Watching them, instead of asking for a lock that conflicts with
+    theirs, never makes a request wait for the seal."""
     engine = session.get_bind()
     if engine.dialect.name != "postgresql":
         return None
+    deadline = time.monotonic() + wait
     with engine.engine.connect() as conn:
         highest = conn.scalar(select(func.max(AuditEvent.id))) or 0
-        conn.execute(text(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}"))
-        try:
-            conn.execute(text(f"LOCK TABLE {AuditEvent.__tablename__} IN SHARE MODE"))
-        except OperationalError:
-            conn.rollback()
-            _log.warning("audit seal postponed: transactions writing audit events stayed open "
-                         "longer than %.1f s", wait)
-            return _NOT_SETTLED
         conn.commit()
+        writers = _writers(conn)
+        while writers:
+            if time.monotonic() > deadline:
+                _log.warning("audit seal postponed: %d transaction(s) writing audit events "
+                             "stayed open longer than %.1f s", len(writers), wait)
+                return _NOT_SETTLED
+            time.sleep(0.01)
+            writers &= _writers(conn)
     return int(highest)
+
+
+def _writers(conn: Connection) -> set[str]:
+    """The transactions (virtual ids) holding audit_events' ROW EXCLUSIVE lock now."""
+    found = set(conn.scalars(text(
+        "SELECT virtualtransaction FROM pg_locks WHERE locktype = 'relation' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND relation = CAST(:table AS regclass) AND mode = 'RowExclusiveLock' AND granted"),
+        {"table": AuditEvent.__tablename__}))
+    conn.commit()
+    return found
 
 
 def check(seals: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> list[str]:
