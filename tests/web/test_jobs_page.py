@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +53,8 @@ def test_an_administrator_sees_dead_jobs_and_runs_one_again(
                                 "admin", password=PASSWORD, display_name="Ada")
     job_id = _dead_job(factory)
     with make_client(db_url, data_dir) as client:
+        monitoring = TestClient(client.app, client=("127.0.0.1", 50000))
+        assert "vigil_jobs_dead 1.0" in monitoring.get("/metrics").text
         r = client.get("/app/jobs", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/app/login")
         sign_in(client, "rita")  # a reviewer: not an administrator
@@ -76,6 +79,7 @@ def test_an_administrator_sees_dead_jobs_and_runs_one_again(
         r = client.post(f"/app/jobs/{job_id}/retry", data={"csrf": token})
         assert r.status_code == 200 and f"Job {job_id} (test_refused) is queued again." in r.text
         assert "No job has given up." in r.text
+        assert "vigil_jobs_dead 0.0" in monitoring.get("/metrics").text
         with factory() as s:
             job = s.get(Job, job_id)
             assert job is not None and (job.status, job.attempts) == ("queued", 0)
