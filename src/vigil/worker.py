@@ -48,6 +48,10 @@ TASK_MODULES = (accountability_tasks, audit_tasks, jobs_tasks, orgs_tasks, repor
 
 
 class Worker:
+    """One worker process's loop. ``factory`` writes, ``read_factory`` only reads; ``handoff``
+    delivers reports to authorities (default: nowhere); without ``settings`` (tests) it runs
+    jobs but no periodic work; ``store`` is the evidence store retention needs."""
+
     def __init__(self, factory: sessionmaker[Session], read_factory: sessionmaker[Session],
                  handoff: Handoff | None = None, settings: Settings | None = None,
                  store: FileStore | None = None) -> None:
