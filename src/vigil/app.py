@@ -36,6 +36,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +54,7 @@ from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFo
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LiveMatcher
+from vigil.jobs.metrics import QueueCollector
 from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
@@ -68,6 +70,7 @@ from vigil.web import endpoints as web
 from vigil.web import render as web_render
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
+from vigil.web.jobs import router as web_jobs
 from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims
@@ -101,6 +104,13 @@ class Metrics:
         self.limit_errors = Counter("vigil_limit_storage_errors_total", "Requests refused "
                                     "because the store of rate limits did not answer",
                                     registry=self.registry)
+        #: Collectors that compute their figures at scrape time (from the database: every
+        #: worker would give the same), added once to whichever registry is rendered.
+        self.scraped: list[Collector] = []
+
+    def add_scraped(self, collector: Collector) -> None:
+        self.registry.register(collector)
+        self.scraped.append(collector)
 
 
 @dataclass
@@ -287,6 +297,8 @@ def render_metrics(metrics: Metrics) -> bytes:
     _forget_dead_workers(Path(path))
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    for collector in metrics.scraped:
+        registry.register(collector)
     return bytes(generate_latest(registry))
 
 
@@ -386,6 +398,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
                      TreeHeadSigner.from_file(settings.effective_log_key_path, create=True),
                      LiveMatcher(), Metrics(), store,
                      receipt_key=receipts.receipt_key(store.ring.current))
+    # The queue's figures come from the database at scrape time: workers serve no HTTP.
+    state.metrics.add_scraped(QueueCollector(state.read_session))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -512,6 +526,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_indicators)
     app.include_router(web_inbox)
     app.include_router(web_takedown)
+    app.include_router(web_jobs)
     app.include_router(web_victims)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")

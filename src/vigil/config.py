@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     notice_escalate_hours: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
+    #: How often the audit trail is sealed into the log and a tree head signed (seconds), once
+    #: across all ``vigil worker`` processes.
+    audit_seal_seconds: float = Field(default=60, gt=0)
+    #: How often retention runs (seconds), once across all workers.
+    retention_seconds: float = Field(default=3600, gt=0)
+    #: How often the flood and unusual-use guards run (seconds), once across all workers.
+    guard_check_seconds: float = Field(default=60, gt=0)
     #: The SMTP relay that sends takedown notices and escalations; none: no e-mail is sent.
     smtp_host: str | None = None
     #: Its port.

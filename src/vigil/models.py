@@ -4,7 +4,7 @@ from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, I
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
-from vigil.jobs.models import Job
+from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, StaffAccount, WebSession
 from vigil.reports.models import (
     Question,
@@ -53,6 +53,7 @@ __all__ = [
     "NoticeEvent",
     "NoticeHash",
     "Organisation",
+    "PeriodicRun",
     "Question",
     "RelatedReport",
     "Report",

@@ -95,7 +95,7 @@ def test_files_before_a_rotation_open_and_the_worker_moves_them_to_the_new_key(
     with factory() as s:
         assert set(sealed_with(s)) == {new_column}
         for report in s.scalars(select(Report).where(Report.details.isnot(None))):
-            want = subject_digests(json.loads(report.details or "{}"), worker.subject_key)
+            want = subject_digests(json.loads(report.details or "{}"), worker.services.subject_key)
             have = set(s.scalars(select(ReportSubject.digest).where(
                 ReportSubject.report_id == report.id)))
             assert have == want

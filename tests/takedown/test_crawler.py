@@ -17,15 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.fixtures.api import auth, make_client
 from tests.fixtures.site import Site
 from tests.fixtures.world import World, build_world, victim_indicators
-from vigil import worker as worker_module
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.egress import EgressPolicy
 from vigil.indicators import service as indicators
 from vigil.indicators.matcher import LiveMatcher
+from vigil.jobs import queue, registry
 from vigil.jobs.models import Job
 from vigil.jobs.queue import enqueue
+from vigil.jobs.registry import JobContext
 from vigil.matching.hashing import hash_image_bytes
 from vigil.samples import encode, pattern_image
 from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl, run_crawl
@@ -270,30 +271,34 @@ def test_a_long_job_keeps_a_short_lease_and_is_resumed_after_its_worker_dies(
         factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     """The lease of a running crawl is renewed while it runs, so a worker that is killed holds
     it for minutes, not a day: another worker then resumes it."""
-    monkeypatch.setattr(worker_module, "LEASE", timedelta(seconds=0.6))
-    with transaction(factory) as s:
-        enqueue(s, "crawl", {"crawl_id": 1})
+    monkeypatch.setattr(queue, "LEASE", timedelta(seconds=0.6))
     seen: list[datetime] = []
 
-    def slow_job(self: Worker, job: Job) -> None:
+    def slow_job(ctx: JobContext) -> None:
         for _ in range(4):
             time.sleep(0.3)
             with factory() as s:
-                locked = s.scalar(select(Job.locked_until).where(Job.id == job.id))
+                locked = s.scalar(select(Job.locked_until).where(Job.id == ctx.job_id))
                 assert locked is not None
                 seen.append(locked)
 
-    monkeypatch.setattr(Worker, "_run_long_job", slow_job)
-    assert Worker(factory, factory).run_long_once() == 1
-    assert max(seen) > min(seen)  # renewed while it ran
-    assert all(t - now() < timedelta(seconds=5) for t in seen)  # never a long lease
-    # A worker killed mid-job leaves it running with its lease: once that runs out, it resumes.
-    with transaction(factory) as s:
-        enqueue(s, "crawl", {"crawl_id": 2})
-    with transaction(factory) as s:
-        job = s.scalars(select(Job).where(Job.status == "queued")).one()
-        job.status, job.locked_until = "running", now() - timedelta(seconds=1)
-    assert Worker(factory, factory).run_long_once() == 1
+    registry.register("test_slow_crawl", slow_job, long=True)
+    try:
+        with transaction(factory) as s:
+            enqueue(s, "test_slow_crawl", {"crawl_id": 1})
+        assert Worker(factory, factory).run_long_once() == 1
+        assert max(seen) > min(seen)  # renewed while it ran
+        assert all(t - now() < timedelta(seconds=5) for t in seen)  # never a long lease
+        # A worker killed mid-job leaves it running with its lease: once that runs out, it
+        # resumes.
+        with transaction(factory) as s:
+            enqueue(s, "test_slow_crawl", {"crawl_id": 2})
+        with transaction(factory) as s:
+            job = s.scalars(select(Job).where(Job.status == "queued")).one()
+            job.status, job.locked_until = "running", now() - timedelta(seconds=1)
+        assert Worker(factory, factory).run_long_once() == 1
+    finally:
+        registry.unregister("test_slow_crawl")
 
 
 def test_a_robust_crawl_finds_a_mirrored_copy_on_a_list_opted_in(

@@ -68,3 +68,4 @@ class AuditAction(StrEnum):
     COMPLAINT_FILED = "complaint:filed"
     COMPLAINT_ASSESSED = "complaint:assessed"
     COMPLAINT_DECIDED = "complaint:decided"
+    JOB_RETRIED = "job:retried"

@@ -13,6 +13,7 @@ from vigil.cli import (
     demo,
     hashing,
     init,
+    jobs,
     keys,
     matching,
     serve,
@@ -45,6 +46,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
+app.add_typer(jobs.app, name="jobs")
 app.command("transparency-report")(transparency.transparency_command)
 
 

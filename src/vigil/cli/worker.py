@@ -1,4 +1,4 @@
-"""``vigil worker``: run background jobs (report assessment) from the database."""
+"""``vigil worker``: run background jobs and the periodic work from the database."""
 
 from __future__ import annotations
 
@@ -51,16 +51,16 @@ def worker_command(
     worker = Worker(session_factory(engine), session_factory(read_engine), handoff,
                     settings=settings, store=store)
     if once:
-        # Short jobs and the periodic work first: a crawl (which may run for hours) never
-        # holds them back.
+        # Short jobs and the periodic work that is due first: a crawl (which may run for
+        # hours) never holds them back.
         ran = worker.run_once() if queue != "long" else 0
-        kept = worker.retention()
-        notices = worker.takedown()
+        done = worker.run_periodic() if queue != "long" else {}
         ran += worker.run_long_once() if queue != "short" else 0
-        err_console.print(f"ran {ran} job(s); retention deleted {kept.files_deleted if kept else 0}"
-                          f" file(s) and personal data of "
-                          f"{kept.personal_data_deleted if kept else 0} report(s); processed "
-                          f"{notices} takedown notice(s)")
+        failed = [name for name, result in done.items() if isinstance(result, Exception)]
+        err_console.print(f"ran {ran} job(s); periodic work: {', '.join(done) or 'none due'}"
+                          + (f"; failed: {', '.join(failed)}" if failed else ""))
+        if failed:
+            raise typer.Exit(1)
         return
     err_console.print("vigil worker: waiting for jobs")
     worker.run_forever(interval, queues=("short", "long") if queue == "all" else (queue,))

@@ -1,4 +1,6 @@
-"""Background work of the reports domain: re-encrypting evidence after a file-key rotation.
+"""Background work of the reports flow, registered with the job registry: assessing a report
+once it is filed, delivering a hand-off to an authority, (periodically) the retention periods,
+and re-encrypting evidence after a file-key rotation.
 
 ``vigil keys rotate --file-key`` (or ``vigil keys reencrypt``) enqueues one
 ``reencrypt_files`` job; each run does one bounded batch in one transaction and enqueues the
@@ -25,10 +27,13 @@ from typing import Any
 from sqlalchemy import delete, event, or_, select
 from sqlalchemy.orm import Session
 
-from vigil.db import reseal_plaintext
+from vigil.db import reseal_plaintext, transaction
 from vigil.jobs.queue import enqueue
-from vigil.reports.assessment import subject_digests
+from vigil.jobs.registry import JobContext, Services, periodic, register
+from vigil.reports.assessment import assess, subject_digests
+from vigil.reports.handoff import Notice
 from vigil.reports.models import Report, ReportFile, ReportSubject
+from vigil.reports.retention import RetentionResult, apply_retention, sweep_orphans
 from vigil.reports.service import aad
 from vigil.reports.storage import FileStore, StorageError
 
@@ -134,3 +139,43 @@ def files_by_key(session: Session) -> dict[str | None, int]:
     return {kid: int(n) for kid, n in session.execute(
         select(ReportFile.key_id, func.count()).where(ReportFile.storage_key.isnot(None))
         .group_by(ReportFile.key_id))}
+
+
+@register("assess_report")
+def assess_report(ctx: JobContext) -> None:
+    """Payload ``{"report_id": int}``. Idempotent: assessment checks the report's status
+    first."""
+    services = ctx.services
+    assess(ctx.session, int(ctx.payload["report_id"]), services.matcher, services.handoff,
+           services.subject_key)
+
+
+@register("deliver_notice")
+def deliver_notice(ctx: JobContext) -> None:
+    """Payload: a :class:`~vigil.reports.handoff.Notice` as a dict. A failed delivery raises and
+    is retried with the task's back-off."""
+    ctx.services.handoff.deliver(Notice(**ctx.payload))
+
+
+@periodic("reports:retention", every=lambda settings: settings.retention_seconds)
+def retention(services: Services) -> RetentionResult | None:
+    """Apply the retention periods, sweep orphaned files and seal personal data written before
+    sealing (each in a transaction of its own). None without settings and a file store."""
+    if services.settings is None or services.store is None:
+        return None
+    with transaction(services.factory) as s:
+        result = apply_retention(s, services.settings, services.store)
+    with transaction(services.factory) as s:
+        result.orphans_deleted = sweep_orphans(s, services.store)
+    with transaction(services.factory) as s:
+        result.personal_sealed = reseal_plaintext(s)
+    return result
+
+
+@register(REENCRYPT)
+def reencrypt_job(ctx: JobContext) -> None:
+    """Payload: see :func:`reencrypt_files`. Needs the worker's file store."""
+    store = ctx.services.store
+    if store is None:
+        raise ValueError("re-encrypting files needs the worker's file store")
+    reencrypt_files(ctx.session, store, ctx.payload, ctx.services.subject_key)

@@ -1,15 +1,17 @@
-"""Background work of the takedown flow, run by ``vigil worker``: the periodic pass over due
-notices, and crawl jobs."""
+"""Background work of the takedown flow, registered with the job registry: the periodic pass
+over due notices (once per interval across all workers), and crawl jobs (long: they run on a
+queue of their own and open their own transactions)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.config import Settings
 from vigil.indicators.matcher import LiveMatcher
+from vigil.jobs.registry import JobContext, Services, periodic, register
 from vigil.matching.policy import CandidateSource
 from vigil.takedown import service
 from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
@@ -65,3 +67,24 @@ def crawl_job(factory: sessionmaker[Session], read_factory: sessionmaker[Session
     with crawl_executor(workers, scheduler or settings.dask_scheduler, settings.egress()) as executor:
         return run_crawl(factory, crawl_id, executor=executor, matcher=matcher,
                          policy=settings.egress())
+
+
+@register("crawl", long=True)
+def crawl(ctx: JobContext) -> None:
+    """Payload ``{"crawl_id": int, "workers": int}``: run the crawl (it resumes where a crawl
+    whose worker died stopped)."""
+    crawl_job(ctx.services.factory, ctx.services.read_factory, ctx.settings,
+              int(ctx.payload["crawl_id"]), workers=int(ctx.payload.get("workers", 2)))
+
+
+@periodic("takedown:notices", every=lambda settings: settings.takedown_check_seconds,
+          lease=timedelta(minutes=30))
+def notices(services: Services) -> int:
+    """Process the takedown notices that are due; returns how many."""
+    if services.settings is None:
+        return 0
+    if services.notifier is None:
+        services.notifier = notifier_for(services.settings)
+    services.matcher.sync(services.read_factory)
+    return len(check_notices(services.factory, services.settings, services.notifier,
+                             matcher=services.matcher))

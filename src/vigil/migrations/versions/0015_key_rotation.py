@@ -1,7 +1,7 @@
 """evidence files name the key they are encrypted with, so that file keys can be rotated
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-30 05:40:00
 
 Files stored before have none (NULL): any key of the ring may open them, and the worker's
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
