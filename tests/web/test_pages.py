@@ -62,7 +62,15 @@ def test_authority_sees_only_its_own_reports(client: TestClient, factory: sessio
     inbox = client.get("/app/inbox").text
     assert all(pid[:8] in inbox for pid in ws.reports)
     pid = ws.reports[0]
-    assert client.get(f"/app/inbox/{pid}").status_code == 200
+    page = client.get(f"/app/inbox/{pid}")
+    assert page.status_code == 200
+    # The report's details read as labelled facts (Dieter works in German), not a JSON dump.
+    details = page.text.split('id="report-details"')[1].split("</section>")[0]
+    assert "<pre>" not in details and "{" not in details
+    assert re.search(r"<dt>Beteiligte Nutzer</dt><dd><dl class=\"details\"><dt>Nutzerkennungen</dt>"
+                     r"<dd>demo-user-0</dd><dt>IP-Adressen</dt><dd><dl class=\"details\">"
+                     r"<dt>Adresse</dt><dd>193\.99\.144\.80</dd><dt>Zeitpunkt</dt><dd>2026-11-01", details)
+    assert "<dt>Kind als Opfer</dt><dd>nein</dd>" in details
     sign_in(client, "francoise")  # the French authority
     assert "No reports have been routed to you." in client.get("/app/inbox").text
     assert client.get(f"/app/inbox/{pid}").status_code == 404
