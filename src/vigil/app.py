@@ -50,6 +50,7 @@ from vigil.translog.sth import TreeHeadSigner
 from vigil.victims.endpoints import router as victims_router
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
+from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.review import router as web_review
@@ -387,10 +388,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(audit_router)
     app.include_router(accountability_router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> Response:
-        return Response(status_code=303, headers={"Location": f"{web_render.PREFIX}/"})
-
+    app.include_router(web_home)
     app.include_router(web.router)
     app.include_router(web_review)
     app.include_router(web_indicators)

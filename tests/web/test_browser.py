@@ -192,7 +192,10 @@ def test_authority_inbox_and_scope(browser: Any, live: Live, tmp_path: Path) -> 
 def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Path) -> None:
     context = browser.new_context(base_url=live.base, locale="en-GB")
     page = context.new_page()
-    page.goto("/report")
+    page.goto("/")  # the public's way in: what this is, and the public forms
+    shoot(page, "home", tmp_path)
+    page.get_by_role("link", name="Report a web address").click()
+    assert page.url == f"{live.base}/report"
     shoot(page, "report-url", tmp_path)
     page.get_by_label("Web address (URL)").fill("http://hosting.invalid/gallery/17.jpg")
     page.get_by_label("Anything that helps us find it (optional)").fill("linked from a forum")

@@ -176,3 +176,23 @@ def test_german_and_english(client: TestClient, factory: sessionmaker[Session],
     client.cookies.clear()
     page = client.get("/app/login", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
     assert "Anmelden" in page and "Passwort" in page
+
+
+def test_the_public_landing_page(client: TestClient) -> None:
+    """``/`` tells the public what the service is and where to go — never a staff sign-in form."""
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 200 and "Reporting and removing child sexual abuse material" in r.text
+    links = dict(re.findall(r'<a href="([^"]+)" id="([a-z-]+)"', r.text))
+    assert links == {"/report": "go-report", "/help/remove": "go-remove", "/help/case": "go-case",
+                     "/app/login": "staff-sign-in"}
+    assert "Complain about a removal" in r.text and "Transparency" in r.text
+    assert 'name="password"' not in r.text
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers[name] == value
+    for target in links:  # every link leads somewhere
+        assert client.get(target).status_code == 200, target
+    de = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert '<html lang="de">' in de and "Eine Webadresse melden" in de
+    assert "Anmeldung für Mitarbeitende" in de
+    assert set(re.findall(r"t\('(home\.[a-z_]+)'\)", (Path(__file__).parents[2] / "src/vigil/web/templates/home.html")
+                          .read_text())) <= set(DE) & set(EN)

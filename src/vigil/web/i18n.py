@@ -10,6 +10,29 @@ LANGUAGES = ("en", "de")
 
 EN: dict[str, str] = {
     "app.title": "vigil workspace",
+    "home.title": "Reporting and removing child sexual abuse material",
+    "home.intro": "This service of the Centre receives reports of child sexual abuse material "
+                  "online and has it removed. It never needs the material itself: a web "
+                  "address, or fingerprints made on your own device, are enough.",
+    "home.report": "Report a web address",
+    "home.report_help": "Anonymous; no account. We check it and, if it is illegal, ask its "
+                        "host to remove it.",
+    "home.remove": "Remove pictures of yourself",
+    "home.remove_help": "Your pictures never leave your device: only their fingerprints are "
+                        "sent, and services use them to find and remove copies.",
+    "home.case": "Follow your removal case",
+    "home.case_help": "With the case number and PIN you were given: what was found and "
+                      "removed; you can also withdraw your case.",
+    "home.complaints": "Complain about a removal",
+    "home.complaints_help": "If something of yours was removed wrongly, two reviewers look at "
+                            "it again. Complaints are filed through the service that removed "
+                            "it, or directly:",
+    "home.api": "the complaint form of the API",
+    "home.transparency": "Transparency",
+    "home.transparency_help": "The Centre publishes a report every quarter: reports received "
+                              "and forwarded, indicators added and withdrawn, complaints and "
+                              "their outcomes, time to removal.",
+    "home.staff": "Staff sign-in",
     "nav.skip": "Skip to content",
     "nav.dashboard": "Dashboard",
     "nav.review": "Review queue",
@@ -317,6 +340,31 @@ EN: dict[str, str] = {
 
 DE: dict[str, str] = {
     "app.title": "vigil Arbeitsbereich",
+    "home.title": "Darstellungen sexuellen Kindesmissbrauchs melden und entfernen lassen",
+    "home.intro": "Dieser Dienst des Zentrums nimmt Meldungen über Darstellungen sexuellen "
+                  "Kindesmissbrauchs im Netz entgegen und lässt sie entfernen. Das Material "
+                  "selbst braucht er nie: Eine Webadresse oder Fingerabdrücke, die auf Ihrem "
+                  "eigenen Gerät entstehen, genügen.",
+    "home.report": "Eine Webadresse melden",
+    "home.report_help": "Anonym, ohne Konto. Wir prüfen sie und bitten, wenn sie rechtswidrig "
+                        "ist, den Hoster um Entfernung.",
+    "home.remove": "Bilder von Ihnen entfernen lassen",
+    "home.remove_help": "Ihre Bilder verlassen Ihr Gerät nie: Nur ihre Fingerabdrücke werden "
+                        "gesendet, und Dienste finden und entfernen damit Kopien.",
+    "home.case": "Ihren Fall verfolgen",
+    "home.case_help": "Mit der Fallnummer und der PIN, die Sie erhalten haben: was gefunden "
+                      "und entfernt wurde; Sie können Ihren Fall auch zurückziehen.",
+    "home.complaints": "Sich über eine Entfernung beschweren",
+    "home.complaints_help": "Wurde etwas von Ihnen zu Unrecht entfernt, prüfen zwei Personen "
+                            "es erneut. Beschwerden gehen über den Dienst, der entfernt hat, "
+                            "oder direkt:",
+    "home.api": "das Beschwerdeformular der Schnittstelle",
+    "home.transparency": "Transparenz",
+    "home.transparency_help": "Das Zentrum veröffentlicht jedes Quartal einen Bericht: "
+                              "eingegangene und weitergeleitete Meldungen, aufgenommene und "
+                              "zurückgezogene Indikatoren, Beschwerden und ihr Ergebnis, Zeit "
+                              "bis zur Entfernung.",
+    "home.staff": "Anmeldung für Mitarbeitende",
     "nav.skip": "Zum Inhalt springen",
     "nav.dashboard": "Übersicht",
     "nav.review": "Prüfwarteschlange",
