@@ -11,6 +11,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli._console import stop_on_sigterm
 from vigil.matching.batch import hash_files
 from vigil.matching.hashing import HashOptions
 from vigil.matching.listfile import HashList, parse_list
@@ -29,6 +30,7 @@ def demo_command(
 ) -> None:
     """Generate benign images, build a hash list from half of them, then match edited copies
     (re-encoded, resized, greyscale, mirrored) and unrelated images against it."""
+    stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)
