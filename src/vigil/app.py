@@ -50,6 +50,7 @@ from vigil.translog.sth import TreeHeadSigner
 from vigil.victims.endpoints import router as victims_router
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
+from vigil.web.complaints import router as web_complaints
 from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
@@ -395,6 +396,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_inbox)
     app.include_router(web_takedown)
     app.include_router(web_victims)
+    app.include_router(web_complaints)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

@@ -184,8 +184,8 @@ def test_the_public_landing_page(client: TestClient) -> None:
     assert r.status_code == 200 and "Reporting and removing child sexual abuse material" in r.text
     links = dict(re.findall(r'<a href="([^"]+)" id="([a-z-]+)"', r.text))
     assert links == {"/report": "go-report", "/help/remove": "go-remove", "/help/case": "go-case",
-                     "/app/login": "staff-sign-in"}
-    assert "Complain about a removal" in r.text and "Transparency" in r.text
+                     "/help/complaint": "go-complaint", "/app/login": "staff-sign-in"}
+    assert "Transparency" in r.text
     assert 'name="password"' not in r.text
     for name, value in SECURITY_HEADERS.items():
         assert r.headers[name] == value

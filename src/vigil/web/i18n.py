@@ -24,15 +24,32 @@ EN: dict[str, str] = {
     "home.case_help": "With the case number and PIN you were given: what was found and "
                       "removed; you can also withdraw your case.",
     "home.complaints": "Complain about a removal",
-    "home.complaints_help": "If something of yours was removed wrongly, two reviewers look at "
-                            "it again. Complaints are filed through the service that removed "
-                            "it, or directly:",
-    "home.api": "the complaint form of the API",
+    "home.complaints_help": "If a service removed something of yours wrongly, two reviewers "
+                            "look at it again; follow the outcome with your complaint's number.",
     "home.transparency": "Transparency",
     "home.transparency_help": "The Centre publishes a report every quarter: reports received "
                               "and forwarded, indicators added and withdrawn, complaints and "
                               "their outcomes, time to removal.",
     "home.staff": "Staff sign-in",
+    "cmp.title": "Complain about a removal",
+    "cmp.intro": "A service removed something of yours because it matched a hash from the "
+                 "Centre, and you think that was wrong. Two reviewers look at it again; if they "
+                 "agree with you, the hash is withdrawn and the services are told.",
+    "cmp.provider": "The service that removed it",
+    "cmp.reference": "Its reference for the removal (from its message to you)",
+    "cmp.statement": "What was removed, and why it should not have been",
+    "cmp.submit": "Send the complaint",
+    "cmp.filed": "Your complaint was received. Keep its number and token: they are shown only "
+                 "now, and you need both to see the outcome.",
+    "cmp.number": "Complaint number",
+    "cmp.token": "Token",
+    "cmp.keep": "Nothing else about you is stored.",
+    "cmp.follow": "Follow a complaint",
+    "cmp.show": "Show the outcome",
+    "cmp.status_open": "Received; waiting for the reviewers.",
+    "cmp.status_disputed": "The reviewers disagreed; a third person decides.",
+    "cmp.status_upheld": "Upheld: the hash was withdrawn and the services were told.",
+    "cmp.status_rejected": "Not upheld: the reviewers found the removal right.",
     "nav.skip": "Skip to content",
     "nav.dashboard": "Dashboard",
     "nav.review": "Review queue",
@@ -355,16 +372,35 @@ DE: dict[str, str] = {
     "home.case_help": "Mit der Fallnummer und der PIN, die Sie erhalten haben: was gefunden "
                       "und entfernt wurde; Sie können Ihren Fall auch zurückziehen.",
     "home.complaints": "Sich über eine Entfernung beschweren",
-    "home.complaints_help": "Wurde etwas von Ihnen zu Unrecht entfernt, prüfen zwei Personen "
-                            "es erneut. Beschwerden gehen über den Dienst, der entfernt hat, "
-                            "oder direkt:",
-    "home.api": "das Beschwerdeformular der Schnittstelle",
+    "home.complaints_help": "Hat ein Dienst etwas von Ihnen zu Unrecht entfernt, prüfen zwei "
+                            "Personen es erneut; das Ergebnis sehen Sie mit der Nummer Ihrer "
+                            "Beschwerde.",
     "home.transparency": "Transparenz",
     "home.transparency_help": "Das Zentrum veröffentlicht jedes Quartal einen Bericht: "
                               "eingegangene und weitergeleitete Meldungen, aufgenommene und "
                               "zurückgezogene Indikatoren, Beschwerden und ihr Ergebnis, Zeit "
                               "bis zur Entfernung.",
     "home.staff": "Anmeldung für Mitarbeitende",
+    "cmp.title": "Sich über eine Entfernung beschweren",
+    "cmp.intro": "Ein Dienst hat etwas von Ihnen entfernt, weil es einem Hash des Zentrums "
+                 "entsprach, und Sie halten das für falsch. Zwei Personen prüfen es erneut; "
+                 "geben sie Ihnen recht, wird der Hash zurückgezogen und die Dienste werden "
+                 "benachrichtigt.",
+    "cmp.provider": "Der Dienst, der es entfernt hat",
+    "cmp.reference": "Sein Zeichen für die Entfernung (aus seiner Nachricht an Sie)",
+    "cmp.statement": "Was entfernt wurde und warum das falsch war",
+    "cmp.submit": "Beschwerde senden",
+    "cmp.filed": "Ihre Beschwerde ist eingegangen. Bewahren Sie Nummer und Token auf: Sie "
+                 "werden nur jetzt angezeigt, und Sie brauchen beide, um das Ergebnis zu sehen.",
+    "cmp.number": "Beschwerdenummer",
+    "cmp.token": "Token",
+    "cmp.keep": "Sonst wird nichts über Sie gespeichert.",
+    "cmp.follow": "Eine Beschwerde verfolgen",
+    "cmp.show": "Ergebnis anzeigen",
+    "cmp.status_open": "Eingegangen; wartet auf die Prüfung.",
+    "cmp.status_disputed": "Die Prüfenden waren uneins; eine dritte Person entscheidet.",
+    "cmp.status_upheld": "Stattgegeben: Der Hash wurde zurückgezogen, die Dienste wurden benachrichtigt.",
+    "cmp.status_rejected": "Nicht stattgegeben: Die Prüfenden halten die Entfernung für richtig.",
     "nav.skip": "Zum Inhalt springen",
     "nav.dashboard": "Übersicht",
     "nav.review": "Prüfwarteschlange",
