@@ -194,6 +194,9 @@ def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Pa
     page = context.new_page()
     page.goto("/")  # the public's way in: what this is, and the public forms
     shoot(page, "home", tmp_path)
+    page.get_by_role("link", name="Complain about a removal").click()
+    shoot(page, "complaint", tmp_path)
+    page.go_back()
     page.get_by_role("link", name="Report a web address").click()
     assert page.url == f"{live.base}/report"
     shoot(page, "report-url", tmp_path)
