@@ -68,6 +68,8 @@ from vigil.victims.endpoints import router as victims_router
 from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
+from vigil.web.complaints import router as web_complaints
+from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.jobs import router as web_jobs
@@ -515,10 +517,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(audit_router)
     app.include_router(accountability_router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> Response:
-        return Response(status_code=303, headers={"Location": f"{web_render.PREFIX}/"})
-
+    app.include_router(web_home)
     app.add_route("/docs", apidocs.swagger_ui, include_in_schema=False)
     app.add_route("/redoc", apidocs.redoc, include_in_schema=False)
     app.include_router(web.router)
@@ -528,6 +527,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_takedown)
     app.include_router(web_jobs)
     app.include_router(web_victims)
+    app.include_router(web_complaints)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

@@ -39,7 +39,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/v1/log/keys",
                           "/v1/public/victim-cases/hashes", "/v1/public/victim-cases/withdraw",
                           "/help/remove", "/help/case",
                           # Complaints about wrongful removal: no account; id and token.
-                          "/v1/public/complaints", "/v1/public/complaints/status"})
+                          "/v1/public/complaints", "/v1/public/complaints/status",
+                          "/help/complaint", "/help/complaint/status"})
 
 
 #: The bearer scheme of the API description. It only reads the header: with ``auto_error`` off a

@@ -47,3 +47,17 @@ def encode(img: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
         img = img.convert("RGB")
     img.save(buf, fmt, **params)
     return buf.getvalue()
+
+
+#: The scenes ``vigil demo`` lists and ``vigil serve --demo`` verifies on its ``known-material``
+#: list: the one place both take them from, so that the README's tour matches the demo's edited
+#: copies against the server's signed snapshot.
+DEMO_LISTED_SCENES = (0, 1, 2)
+#: Scenes ``vigil demo`` generates as unrelated queries: listed nowhere.
+DEMO_UNLISTED_SCENES = (3, 4, 5)
+
+
+def demo_original(seed: int) -> bytes:
+    """The file a demo scene is listed from: PNG (lossless), so that the list's hash and the
+    demo's originals are the same picture byte for byte."""
+    return encode(pattern_image(seed), "PNG")

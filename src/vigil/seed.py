@@ -23,7 +23,7 @@ from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
 from vigil.reports import service as reports
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore
-from vigil.samples import encode, pattern_image
+from vigil.samples import DEMO_LISTED_SCENES, demo_original, encode, pattern_image
 from vigil.worker import Worker
 
 DEMO_ORGS = [
@@ -45,9 +45,10 @@ DEMO_ACCOUNTS = [
     ("europol-officer", OrgKind.EUROPOL, "officer", "en"),
     ("auditor", OrgKind.AUDITOR, "auditor", "en"),
 ]
-DE_IP = "193.99.144.80"
-#: Scenes on the demo's known-material list: 0-2 are those `vigil demo` lists as well.
-DEMO_SCENES = (0, 1, 2, 1003, 1004, 1005, 1006, 1007)  # a German address in the offline IP-to-country data
+DE_IP = "193.99.144.80"  # a German address in the offline IP-to-country data
+#: Scenes on the demo's known-material list: first the ones `vigil demo` lists too (the same
+#: files, from :func:`vigil.samples.demo_original`), then others; the first six are verified.
+DEMO_SCENES = (*DEMO_LISTED_SCENES, 1003, 1004, 1005, 1006, 1007)
 
 
 def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings | None = None) -> Path:
@@ -80,7 +81,7 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
         # The scenes `vigil demo` lists (0-2, as PNG) come first, so that the README's tour
         # matches its edited copies against the server's signed snapshot; then other scenes.
         for seed in DEMO_SCENES:
-            data = encode(pattern_image(seed), "PNG") if seed < 3 else encode(pattern_image(seed))
+            data = demo_original(seed) if seed in DEMO_LISTED_SCENES else encode(pattern_image(seed))
             h = hash_image_bytes(data)
             proposals.append(indicators.Proposal("pdq", h.pdq, "known-material",
                                                  "demo data", "A1" if seed % 2 else "B1"))

@@ -198,6 +198,7 @@ def test_authority_acknowledges_downloads_and_gives_feedback(
     assert client.post(f"/v1/authority/reports/{rep['id']}/acknowledge", headers=key).status_code == 200
     r = client.get(f"/v1/authority/reports/{rep['id']}/files/{fid}", headers=key)
     assert r.status_code == 200 and r.content == image
+    assert r.headers["content-disposition"] == 'attachment; filename="a.jpg"'
     r = client.post(f"/v1/authority/reports/{rep['id']}/feedback", headers=key,
                     json={"outcome": "investigation opened", "delay_user_notice_days": 548})
     assert r.status_code == 200 and r.json()["delay_user_notice_until"]

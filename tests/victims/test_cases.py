@@ -58,7 +58,8 @@ def test_case_lifecycle(client: TestClient, factory: sessionmaker[Session]) -> N
     Worker(factory, factory).run_once()
     # Its only hit is a victim's own hash: held for a Centre reviewer, not forwarded unseen.
     status = client.post("/v1/public/victim-cases/status", json={"case_number": number, "pin": pin}).json()
-    assert status["hashes"] == 3 and status["matches_found"] == 1 and not status["withdrawn"]
+    assert status["hashes"] == 3 and status["pictures"] == 1  # one picture: MD5, SHA-256, PDQ
+    assert status["matches_found"] == 1 and not status["withdrawn"]
     assert status["providers"] == [{"provider": "Provider", "reports": 1, "forwarded": 0,
                                     "waiting_for_review": 1}]
     assert status["waiting_for_review"] == 1

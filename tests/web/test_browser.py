@@ -192,7 +192,13 @@ def test_authority_inbox_and_scope(browser: Any, live: Live, tmp_path: Path) -> 
 def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Path) -> None:
     context = browser.new_context(base_url=live.base, locale="en-GB")
     page = context.new_page()
-    page.goto("/report")
+    page.goto("/")  # the public's way in: what this is, and the public forms
+    shoot(page, "home", tmp_path)
+    page.get_by_role("link", name="Complain about a removal").click()
+    shoot(page, "complaint", tmp_path)
+    page.go_back()
+    page.get_by_role("link", name="Report a web address").click()
+    assert page.url == f"{live.base}/report"
     shoot(page, "report-url", tmp_path)
     page.get_by_label("Web address (URL)").fill("http://hosting.invalid/gallery/17.jpg")
     page.get_by_label("Anything that helps us find it (optional)").fill("linked from a forum")
@@ -203,11 +209,50 @@ def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Pa
     page.goto("/app/takedown")
     assert "http://hosting.invalid/gallery/17.jpg" in page.content()
     shoot(page, "takedown", tmp_path)
-    page.locator("form.classify select").first.select_option("illegal_international")
+    choice = page.locator("form.classify select").first
+    assert choice.input_value() == ""  # nothing chosen in advance
+    page.get_by_role("button", name="Decide").first.click()  # the browser refuses: choose first
+    assert choice.evaluate("e => e.validity.valueMissing") and page.url.endswith("/app/takedown")
+    choice.select_option("illegal_international")
     page.get_by_role("button", name="Decide").first.click()
+    assert page.get_by_role("heading", name="Confirm the classification").is_visible()
+    shoot(page, "takedown-confirm", tmp_path)
+    page.get_by_role("button", name="Yes, classify and send the notice").click()
     assert "classified as illegal (international baseline)" in page.get_by_role("status").inner_text()
     assert page.locator("table.notices tbody tr").count() == 1
     page.goto("/app/takedown/figures")
     assert page.locator("#tile-notices").inner_text() == "1"
     shoot(page, "takedown-figures", tmp_path)
+    page.context.close()
+
+
+BBOXES = """() => [...document.querySelectorAll('svg')].flatMap(svg => {
+  const [, , w, h] = svg.getAttribute('viewBox').split(' ').map(Number);
+  return [...svg.querySelectorAll('text')].map(t => {
+    const b = t.getBBox();
+    return {text: t.textContent, x: b.x, y: b.y, right: b.x + b.width, bottom: b.y + b.height, w, h};
+  });
+})"""
+
+
+def _outside(boxes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [b for b in boxes if b["x"] < -0.5 or b["right"] > b["w"] + 0.5
+            or b["y"] < -0.5 or b["bottom"] > b["h"] + 0.5]
+
+
+def test_chart_labels_fit_inside_their_charts(browser: Any, live: Live) -> None:
+    """Measured by the browser with its own fonts: no label or figure is clipped."""
+    from tests.test_charts import LONG
+    from vigil.charts import bar_chart, grouped_bars_svg
+
+    page = signed_in_page(browser, live, "rita")
+    page.goto("/app/?lang=de")  # German labels are the long ones
+    boxes = page.evaluate(BBOXES)
+    assert len(boxes) >= 8 and _outside(boxes) == []
+    page.set_content(str(bar_chart("Notices sent, by host", LONG)) + grouped_bars_svg(
+        "Recall after everyday edits, plain PDQ against robust matching, at distance 31 or less",
+        ["mirror", "caption (a long line of text across the bottom)", "rotate 2°"],
+        {"plain PDQ": [0.0, 0.14, 0.05], "robust": [1.0, 0.95, 0.91]}))
+    boxes = page.evaluate(BBOXES)
+    assert len(boxes) >= 15 and _outside(boxes) == []
     page.context.close()

@@ -62,7 +62,15 @@ def test_authority_sees_only_its_own_reports(client: TestClient, factory: sessio
     inbox = client.get("/app/inbox").text
     assert all(pid[:8] in inbox for pid in ws.reports)
     pid = ws.reports[0]
-    assert client.get(f"/app/inbox/{pid}").status_code == 200
+    page = client.get(f"/app/inbox/{pid}")
+    assert page.status_code == 200
+    # The report's details read as labelled facts (Dieter works in German), not a JSON dump.
+    details = page.text.split('id="report-details"')[1].split("</section>")[0]
+    assert "<pre>" not in details and "{" not in details
+    assert re.search(r"<dt>Beteiligte Nutzer</dt><dd><dl class=\"details\"><dt>Nutzerkennungen</dt>"
+                     r"<dd>demo-user-0</dd><dt>IP-Adressen</dt><dd><dl class=\"details\">"
+                     r"<dt>Adresse</dt><dd>193\.99\.144\.80</dd><dt>Zeitpunkt</dt><dd>2026-11-01", details)
+    assert "<dt>Kind als Opfer</dt><dd>nein</dd>" in details
     sign_in(client, "francoise")  # the French authority
     assert "No reports have been routed to you." in client.get("/app/inbox").text
     assert client.get(f"/app/inbox/{pid}").status_code == 404
@@ -168,3 +176,23 @@ def test_german_and_english(client: TestClient, factory: sessionmaker[Session],
     client.cookies.clear()
     page = client.get("/app/login", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
     assert "Anmelden" in page and "Passwort" in page
+
+
+def test_the_public_landing_page(client: TestClient) -> None:
+    """``/`` tells the public what the service is and where to go — never a staff sign-in form."""
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 200 and "Reporting and removing child sexual abuse material" in r.text
+    links = dict(re.findall(r'<a href="([^"]+)" id="([a-z-]+)"', r.text))
+    assert links == {"/report": "go-report", "/help/remove": "go-remove", "/help/case": "go-case",
+                     "/help/complaint": "go-complaint", "/app/login": "staff-sign-in"}
+    assert "Transparency" in r.text
+    assert 'name="password"' not in r.text
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers[name] == value
+    for target in links:  # every link leads somewhere
+        assert client.get(target).status_code == 200, target
+    de = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert '<html lang="de">' in de and "Eine Webadresse melden" in de
+    assert "Anmeldung für Mitarbeitende" in de
+    assert set(re.findall(r"t\('(home\.[a-z_]+)'\)", (Path(__file__).parents[2] / "src/vigil/web/templates/home.html")
+                          .read_text())) <= set(DE) & set(EN)

@@ -9,6 +9,7 @@ none, so it opens, downloads and answers nothing through the authority's door.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,11 @@ def test_api_and_workspace_agree(actor: str, client: TestClient, factory: sessio
     assert _effects(factory, via_api) == _effects(factory, via_page)
     # The same bytes through both doors (for those the report was routed to).
     if routed:
-        api_bytes = client.get(f"/v1/authority/reports/{via_api}/files/{api_files[0]}",
-                               headers=auth(token)).content
-        page_bytes = client.get(f"/app/inbox/{via_page}/files/{page_files[0]}").content
+        api_got = client.get(f"/v1/authority/reports/{via_api}/files/{api_files[0]}",
+                             headers=auth(token))
+        page_got = client.get(f"/app/inbox/{via_page}/files/{page_files[0]}")
+        api_bytes, page_bytes = api_got.content, page_got.content
         assert api_bytes.startswith(b"\xff\xd8") and page_bytes.startswith(b"\xff\xd8")  # JPEGs
+        # Both doors name the download the same way: saved as a picture, not as "9".
+        for got in (api_got, page_got):
+            assert re.fullmatch(r'attachment; filename="[\w\- ]+\.jpg"', got.headers["content-disposition"])

@@ -39,6 +39,10 @@ def test_hashes_made_in_the_browser_match_the_server_and_no_image_leaves(
     page.wait_for_function("n => window.vigilHashes && window.vigilHashes.length === n",
                            arg=len(files), timeout=60_000)
     got = {h["name"]: h for h in page.evaluate("window.vigilHashes")}
+    # The person is told about the pictures they chose, not about hashes.
+    page.wait_for_function("() => document.getElementById('hash-status').textContent.startsWith('Fingerprints')")
+    assert page.locator("#hash-status").inner_text() == (
+        f"Fingerprints of {len(files)} picture(s) or video(s) ready. Nothing has been sent yet.")
     distances = {}
     for f in files:
         server = hash_image_file(f)
@@ -145,7 +149,9 @@ def test_a_large_image_does_not_freeze_the_page_and_the_case_can_be_followed(
     page.get_by_label("Fallnummer").fill(number)
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Meinen Fall anzeigen").click()
-    assert page.locator("#n-hashes").inner_text() == "6"
+    # Two pictures chosen (one at first, one added): the person reads 2, not the 6 hashes.
+    assert page.locator("#n-pictures").inner_text() == "2"
+    assert "Verteilte Bilder und Videos" in page.content()
     assert "Hilfetelefon Sexueller Missbrauch" in page.content()  # the helpline for adults in DE
     shoot(page, "victim-case", tmp_path)
     page.get_by_label("Fallnummer").fill(number)

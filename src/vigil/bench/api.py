@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import insert
 
 from vigil.bench.match import machine
-from vigil.bench.server import drive, vigil_server
+from vigil.bench.server import Progress, drive, vigil_server
 from vigil.matching.codes import flip_bits, random_codes, unpack_hex
 
 
@@ -95,7 +95,7 @@ def _client(port: int, token: str, bodies: list[bytes], stop: float,
     conn.close()
 
 
-def run(spec: ApiBenchSpec) -> dict[str, Any]:
+def run(spec: ApiBenchSpec, progress: Progress | None = None) -> dict[str, Any]:
     codes = random_codes(spec.size, spec.seed)
     rng = np.random.default_rng(spec.seed + 1)
     bodies = []
@@ -112,11 +112,11 @@ def run(spec: ApiBenchSpec) -> dict[str, Any]:
         load_s = time.perf_counter() - t0
         del codes
         t0 = time.perf_counter()
-        with vigil_server(data, url, spec.workers, spec.size) as port:
+        with vigil_server(data, url, spec.workers, spec.size, progress) as port:
             ready_s = time.perf_counter() - t0
             latencies, errors, wall = drive(
                 lambda stop, lat, err, _k: _client(port, token, bodies, stop, lat, err),
-                spec.clients, spec.seconds)
+                spec.clients, spec.seconds, progress)
     if errors:
         raise RuntimeError(f"requests failed: {errors[:3]}")
     lat = np.array(latencies) * 1000

@@ -11,14 +11,18 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
+import signal
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+#: ``progress(stage, done, total)``: how far a stage ("generating images", "hash run 1/3", …) is.
+Progress = Callable[[str, int, int], None]
 
 PER_PAGE = 100
 
@@ -41,15 +45,22 @@ def _make(args: tuple[Path, int, tuple[int, int]]) -> None:
         path.write_bytes(encode(pattern_image(seed, size)))
 
 
-def make_site(root: Path, spec: CrawlBenchSpec) -> list[Path]:
+def make_site(root: Path, spec: CrawlBenchSpec, progress: Progress | None = None) -> list[Path]:
     """The images (generated once; an existing directory is reused) and the HTML pages."""
+    from vigil.matching.batch import process_pool
+
     img = root / "img"
     img.mkdir(parents=True, exist_ok=True)
     files = [img / f"{i:06d}.jpg" for i in range(spec.images)]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(spec.workers, mp_context=ctx) as pool:
-        list(pool.map(_make, [(f, 100_000 + i, spec.size) for i, f in enumerate(files)],
-                      chunksize=64))
+    pool = process_pool(spec.workers, ctx)
+    try:
+        for done, _ in enumerate(pool.map(_make, [(f, 100_000 + i, spec.size)
+                                                  for i, f in enumerate(files)], chunksize=16), 1):
+            if progress:
+                progress("generating images", done, len(files))
+    finally:
+        pool.shutdown(cancel_futures=True)  # interrupted: the queued images are never made
     pages = (len(files) + PER_PAGE - 1) // PER_PAGE
     (root / "index.html").write_text("<html><body>" + "".join(
         f'<a href="/p/{p}.html">page {p}</a>' for p in range(pages)) + "</body></html>")
@@ -72,6 +83,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 def _serve(root: str, port: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (terminate) when done
     os.chdir(root)
     ThreadingHTTPServer(("127.0.0.1", port), _Handler).serve_forever()
 
@@ -84,11 +96,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _hash_run(files: list[Path], workers: int) -> float:
+def _hash_run(files: list[Path], workers: int, progress: Callable[[int], None]) -> float:
     from vigil.matching.batch import hash_files
 
     start = time.perf_counter()
-    ok = sum(1 for r in hash_files(files, jobs=workers) if r.ok)
+    ok = 0
+    for done, r in enumerate(hash_files(files, jobs=workers), 1):
+        ok += r.ok
+        progress(done)
     assert ok == len(files), f"{len(files) - ok} files failed to hash"
     return time.perf_counter() - start
 
@@ -120,7 +135,8 @@ def _world(url: str, files: list[Path], planted: int) -> Any:
     return factory
 
 
-def _crawl_run(factory: Any, base: str, workers: int) -> tuple[float, Any]:
+def _crawl_run(factory: Any, base: str, workers: int,
+               progress: Callable[[int], None]) -> tuple[float, Any]:
     from vigil.db import transaction
     from vigil.egress import EgressPolicy
     from vigil.indicators.matcher import LiveMatcher
@@ -136,18 +152,32 @@ def _crawl_run(factory: Any, base: str, workers: int) -> tuple[float, Any]:
     with crawl_executor(workers) as pool:
         # The loopback site is pinned: fetches refuse non-public addresses otherwise.
         stats = run_crawl(factory, crawl_id, executor=pool, matcher=matcher,
-                          policy=EgressPolicy.of({"127.0.0.1": "127.0.0.1"}))
+                          policy=EgressPolicy.of({"127.0.0.1": "127.0.0.1"}),
+                          progress=lambda st: progress(st.media))
     return time.perf_counter() - start, stats
 
 
-def run(spec: CrawlBenchSpec, progress: Any = None) -> dict[str, Any]:
+def _stage(tell: Progress, stage: str, total: int) -> Callable[[int], None]:
+    return lambda done: tell(stage, done, total)
+
+
+def run(spec: CrawlBenchSpec, progress: Progress | None = None) -> dict[str, Any]:
+    """Both sides ``spec.repeats`` times. ``progress(stage, done, total)`` is called as images
+    are generated, hashed and crawled. Everything but ``spec.directory`` lives in a temporary
+    directory that is removed however the run ends (an interrupt included), and the site's
+    server process is stopped."""
+    tell = progress or (lambda stage, done, total: None)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-crawl-") as tmp:
         root = spec.directory or Path(tmp) / "site"
-        files = make_site(root, spec)
+        files = make_site(root, spec, tell)
         port = _free_port()
         server = multiprocessing.get_context("spawn").Process(target=_serve, args=(str(root), port),
                                                               daemon=True)
-        server.start()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: the parent stops it
+        try:
+            server.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         base = f"http://127.0.0.1:{port}"
         try:
             time.sleep(0.5)
@@ -155,12 +185,13 @@ def run(spec: CrawlBenchSpec, progress: Any = None) -> dict[str, Any]:
             hash_s: list[float] = []
             crawl_s: list[float] = []
             last = None
-            for i in range(spec.repeats):
-                hash_s.append(_hash_run(files, spec.workers))
-                seconds, last = _crawl_run(factory, base, spec.workers)
+            n = len(files)
+            for i in range(1, spec.repeats + 1):
+                hash_s.append(_hash_run(files, spec.workers,
+                                        _stage(tell, f"hash run {i}/{spec.repeats}", n)))
+                seconds, last = _crawl_run(factory, base, spec.workers,
+                                           _stage(tell, f"crawl run {i}/{spec.repeats}", n))
                 crawl_s.append(seconds)
-                if progress:
-                    progress(i + 1, spec.repeats)
                 assert last.media == len(files), f"crawled {last.media} of {len(files)} images"
                 assert last.hits == spec.planted, f"{last.hits} hits, {spec.planted} planted"
         finally:

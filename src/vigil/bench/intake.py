@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from vigil.bench.match import machine
-from vigil.bench.server import drive, vigil_server
+from vigil.bench.server import Progress, drive, vigil_server
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _client(port: int, token: str, stop: float, latencies: list[float], errors: 
     conn.close()
 
 
-def run(spec: IntakeBenchSpec) -> dict[str, Any]:
+def run(spec: IntakeBenchSpec, progress: Progress | None = None) -> dict[str, Any]:
     from vigil.db import make_engine, session_factory, transaction
     from vigil.migrations import upgrade
     from vigil.orgs import service as orgs
@@ -78,15 +78,14 @@ def run(spec: IntakeBenchSpec) -> dict[str, Any]:
         upgrade(url)
         engine = make_engine(url)
         with transaction(session_factory(engine)) as s:
-            # A real instance has its Centre (``vigil init``); the server refuses to start
-            # without one.
+            # The Centre first: `vigil serve` refuses a database that `vigil init` never set up.
             orgs.create_organisation(s, None, "Bench Centre", OrgKind.CENTRE)
             org = orgs.create_organisation(s, None, "Bench Provider", OrgKind.PROVIDER)
             token = orgs.issue_key(s, None, org.id, "bench", set(KIND_SCOPES[OrgKind.PROVIDER])).token
-        with vigil_server(data, url, spec.workers) as port:
+        with vigil_server(data, url, spec.workers, progress=progress) as port:
             latencies, errors, wall = drive(
                 lambda stop, lat, err, k: _client(port, token, stop, lat, err, k),
-                spec.clients, spec.seconds)
+                spec.clients, spec.seconds, progress)
         with session_factory(engine)() as s:
             stored = s.scalar(select(func.count()).select_from(Report)) or 0
         engine.dispose()

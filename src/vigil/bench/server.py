@@ -23,9 +23,10 @@ def free_port() -> int:
 
 @contextmanager
 def vigil_server(data: Path, database_url: str, workers: int,
-                 min_indicators: int = 0) -> Iterator[int]:
+                 min_indicators: int = 0, progress: Progress | None = None) -> Iterator[int]:
     """Start ``vigil serve`` on a free port; yields the port once it answers (with at least
-    ``min_indicators`` loaded in its index); stops it afterwards."""
+    ``min_indicators`` loaded in its index, told to ``progress``); stops it afterwards, however
+    the block ends."""
     port = free_port()
     env = {**os.environ, "VIGIL_DATA_DIR": str(data), "VIGIL_DATABASE_URL": database_url,
            "VIGIL_LOG_LEVEL": "WARNING",
@@ -36,7 +37,7 @@ def vigil_server(data: Path, database_url: str, workers: int,
             [sys.executable, "-m", "vigil", "serve", "--port", str(port),
              "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(port, min_indicators, workers, server, data)
+            _wait_ready(port, min_indicators, workers, server, data, progress)
             yield port
         finally:
             server.terminate()
@@ -54,7 +55,7 @@ def loaded_indicators(base: str) -> int:
 
 
 def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[bytes],
-                data: Path) -> None:
+                data: Path, progress: Progress | None = None) -> None:
     deadline = time.monotonic() + 600
     ready = 0
     while ready < max(workers, 1) * 3:  # several answers, so that every worker is likely up
@@ -62,7 +63,10 @@ def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[byt
             raise RuntimeError("server did not become ready: "
                                f"{(data / 'server.log').read_text()[-2000:]}")
         try:
-            if loaded_indicators(f"http://127.0.0.1:{port}") >= size:
+            loaded = loaded_indicators(f"http://127.0.0.1:{port}")
+            if progress:
+                progress("server starting: indicators loaded", min(loaded, size), size)
+            if loaded >= size:
                 ready += 1
                 continue
         except OSError:
@@ -70,19 +74,28 @@ def _wait_ready(port: int, size: int, workers: int, server: subprocess.Popen[byt
         time.sleep(0.5)
 
 
+#: ``progress(stage, done, total)``, as in :mod:`vigil.bench.crawl`.
+Progress = Callable[[str, int, int], None]
 Client = Callable[[float, list[float], list[str], int], None]
 
 
-def drive(client: Client, clients: int, seconds: float) -> tuple[list[float], list[str], float]:
-    """Run ``clients`` threads of ``client(stop, latencies, errors, index)`` for ``seconds``;
-    returns the latencies, the errors and the wall time."""
+def drive(client: Client, clients: int, seconds: float,
+          progress: Progress | None = None) -> tuple[list[float], list[str], float]:
+    """Run ``clients`` threads of ``client(stop, latencies, errors, index)`` for ``seconds``
+    (told to ``progress`` each second); returns the latencies, the errors and the wall time."""
     latencies: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(start + seconds, latencies, errors, k))
-               for k in range(clients)]
+    # Daemon threads: an interrupted run exits without waiting for the clients' deadline.
+    threads = [threading.Thread(target=client, args=(start + seconds, latencies, errors, k),
+                                daemon=True) for k in range(clients)]
     for t in threads:
         t.start()
+    total = round(seconds)
     for t in threads:
-        t.join()
+        while t.is_alive():
+            t.join(1.0)
+            if progress:
+                progress("sending requests (seconds)",
+                         min(total, round(time.perf_counter() - start)), total)
     return latencies, errors, time.perf_counter() - start

@@ -10,10 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, interruptible, staged_progress, stop_on_sigterm
 
 app = typer.Typer(help="Benchmarks. The last line printed is one JSON object with all figures.",
                   no_args_is_help=True)
+
+
+@app.callback()
+def _interruptible() -> None:
+    """Benchmarks run for minutes: stopped by Ctrl-C or SIGTERM, they remove their temporary
+    files and stop their servers and worker processes."""
+    stop_on_sigterm()
 
 
 @app.command("match")
@@ -65,7 +72,8 @@ def bench_api(
 
     err_console.print(f"bench api: {size:,} indicators, {batch} hashes a request, {clients} "
                       f"clients, {workers} worker(s), {seconds:.0f} s")
-    result = run(ApiBenchSpec(size, batch, seconds, clients, workers, 1, database_url))
+    with interruptible("bench api"), staged_progress() as tell:
+        result = run(ApiBenchSpec(size, batch, seconds, clients, workers, 1, database_url), tell)
     err_console.print(
         f"{result['hashes_per_s']:,.0f} hashes/s, {result['requests_per_s']:,.0f} requests/s; "
         f"latency p50 {result['latency_ms_p50']:.1f} ms, p99 {result['latency_ms_p99']:.1f} ms")
@@ -106,7 +114,8 @@ def bench_intake(
     from vigil.bench.intake import IntakeBenchSpec, run
 
     err_console.print(f"bench intake: {clients} clients, {workers} worker(s), {seconds:.0f} s")
-    result = run(IntakeBenchSpec(seconds, clients, workers, database_url))
+    with interruptible("bench intake"), staged_progress() as tell:
+        result = run(IntakeBenchSpec(seconds, clients, workers, database_url), tell)
     err_console.print(
         f"{result['reports_per_s']:,.0f} reports/s ({result['stored']:,} stored of "
         f"{result['reports']:,} acknowledged); latency p50 {result['latency_ms_p50']:.1f} ms, "
@@ -133,9 +142,9 @@ def bench_crawl(
     from vigil.bench.crawl import CrawlBenchSpec, run
 
     err_console.print(f"bench crawl: {images:,} images, {workers} worker(s), {repeats} run(s) each")
-    result = run(CrawlBenchSpec(images, workers, repeats, size=(width, width * 3 // 4),
-                                directory=directory),
-                 progress=lambda i, n: err_console.print(f"  run {i}/{n} done"))
+    with interruptible("bench crawl"), staged_progress() as tell:
+        result = run(CrawlBenchSpec(images, workers, repeats, size=(width, width * 3 // 4),
+                                    directory=directory), progress=tell)
     err_console.print(f"crawl {result['crawl_images_per_s']:,.1f} images/s, hash "
                       f"{result['hash_images_per_s']:,.1f} images/s: ratio {result['ratio']:.2f}")
     if record is not None:
@@ -179,7 +188,7 @@ def bench_quality(
                                  ": install Debian's opencv-doc or give --images"))
     err_console.print(f"bench quality: {len(photos)} photos, {len(EDITS)} edits, "
                       f"threshold {threshold}")
-    with progress() as bar:
+    with interruptible("bench quality"), progress() as bar:
         tasks = {stage: bar.add_task(stage, total=n)
                  for stage, n in steps(len(photos), min_pairs)}
         result = run(photos, threshold=threshold, min_pairs=min_pairs,

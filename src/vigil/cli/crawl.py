@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import LINE_EVERY, err_console, stop_on_sigterm
 from vigil.cli._db import load_settings
 
 app = typer.Typer(help="Proactive search: crawl allowed domains, match media against the "
@@ -35,6 +36,16 @@ def _run(crawl_id: int, workers: int, scheduler: str | None) -> None:
                 f"({st.bytes / 1e6:,.1f} MB), {st.hits} hit(s), {st.notices} notice(s), "
                 f"{st.failed} failed, {st.skipped} skipped")
 
+    said = [0.0]
+
+    def show(live: Live, st: CrawlStats) -> None:
+        if err_console.is_terminal:
+            live.update(line(st))
+        elif time.monotonic() - said[0] >= LINE_EVERY:  # a log or a pipe: a line now and then
+            said[0] = time.monotonic()
+            err_console.print(line(st), highlight=False)
+
+    stop_on_sigterm()  # a kill stops the crawl like Ctrl-C: workers ended, resumable
     try:
         with Live(console=err_console, transient=True,
                   auto_refresh=err_console.is_terminal) as live, \
@@ -42,7 +53,7 @@ def _run(crawl_id: int, workers: int, scheduler: str | None) -> None:
                                settings.egress()) as executor:
             stats = run_crawl(factory, crawl_id, executor=executor, matcher=matcher,
                               policy=settings.egress(),
-                              progress=lambda st: live.update(line(st)))
+                              progress=lambda st: show(live, st))
     except KeyboardInterrupt:
         err_console.print(f"stopped; `vigil crawl resume {crawl_id}` continues where it stopped")
         raise typer.Exit(130) from None

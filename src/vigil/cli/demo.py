@@ -11,10 +11,17 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli._console import stop_on_sigterm
 from vigil.matching.batch import hash_files
 from vigil.matching.hashing import HashOptions
 from vigil.matching.listfile import HashList, parse_list
-from vigil.samples import encode, pattern_image
+from vigil.samples import (
+    DEMO_LISTED_SCENES,
+    DEMO_UNLISTED_SCENES,
+    demo_original,
+    encode,
+    pattern_image,
+)
 
 
 def demo_command(
@@ -23,6 +30,7 @@ def demo_command(
 ) -> None:
     """Generate benign images, build a hash list from half of them, then match edited copies
     (re-encoded, resized, greyscale, mirrored) and unrelated images against it."""
+    stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)
@@ -31,11 +39,11 @@ def demo_command(
     for d in (originals, queries):
         d.mkdir(parents=True, exist_ok=True)
     listed = []
-    for seed in range(6):
+    for seed in (*DEMO_LISTED_SCENES, *DEMO_UNLISTED_SCENES):
         img = pattern_image(seed)
         path = originals / f"scene-{seed}.png"
-        path.write_bytes(encode(img, "PNG"))
-        if seed < 3:
+        path.write_bytes(demo_original(seed))
+        if seed in DEMO_LISTED_SCENES:
             listed.append(path)
             queries.joinpath(f"scene-{seed}-recompressed.jpg").write_bytes(encode(img, quality=60))
             queries.joinpath(f"scene-{seed}-half-size.jpg").write_bytes(

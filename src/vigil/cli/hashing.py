@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console, progress
+from vigil.cli._console import err_console, progress, stop_on_sigterm
 from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.hashing import DEFAULT_MAX_PIXELS, HashOptions
 
@@ -32,6 +32,7 @@ def hash_command(
     Prints one JSON object per file. Files that cannot be hashed get an object with an "error";
     the exit status is 1 if any file failed.
     """
+    stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
     try:
         options = HashOptions(max_pixels=max_pixels, dihedral=dihedral, robust=robust,
                               seconds_per_hash=seconds_per_hash)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli._console import err_console, progress
+from vigil.cli._console import err_console, progress, stop_on_sigterm
 from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
@@ -62,6 +62,7 @@ def match_command(
     Exit status: 0 when every query was read (whether or not anything matched), 1 when some
     query could not be read or hashed, 2 when a list file or an option is invalid.
     """
+    stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
     try:
         level = Trust.parse(trust)
         if level is Trust.ALLOW:

@@ -8,11 +8,14 @@ back in input order.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +96,29 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
             yield p
 
 
+def ignore_interrupts() -> None:
+    """The initializer of every worker pool: the parent decides when its workers stop (it
+    cancels the queued work and shuts the pool down). A terminal's Ctrl-C reaches every process
+    of the group; without this each worker would also print a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def process_pool(workers: int, mp_context: BaseContext | None = None) -> ProcessPoolExecutor:
+    """A process pool whose workers leave interrupts to the parent (:func:`ignore_interrupts`).
+    Its workers are started here with SIGINT ignored, so that they inherit that from the first
+    instant: a Ctrl-C while a spawned worker is still importing would otherwise print a
+    traceback from it. Shut it down with ``cancel_futures=True``."""
+    pool = ProcessPoolExecutor(workers, mp_context=mp_context, initializer=ignore_interrupts)
+    if threading.current_thread() is not threading.main_thread():  # signals are the main thread's
+        return pool
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pool.submit(int)  # starts the workers (all of them, for a spawn context)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return pool
+
+
 def _hash_one(args: tuple[str, HashOptions]) -> FileResult:
     return hash_file(args[0], args[1])
 
@@ -109,7 +135,8 @@ def hash_files(paths: Iterable[Path | str], options: HashOptions | None = None,
     done = 0
     while done < len(files):
         try:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pool = process_pool(jobs)
+            try:
                 # A bounded window of work in flight keeps memory flat on huge batches.
                 window: deque[Future[FileResult]] = deque()
                 submitted = done
@@ -119,6 +146,9 @@ def hash_files(paths: Iterable[Path | str], options: HashOptions | None = None,
                         submitted += 1
                     yield window.popleft().result()
                     done += 1
+            finally:
+                # Interrupted, or the caller stopped reading: what has not started never will.
+                pool.shutdown(cancel_futures=True)
         except BrokenProcessPool:
             # A worker died (a decoder crashed, or the kernel killed it). Hash the first
             # unfinished file alone to see whether it is the culprit, then carry on.
@@ -128,7 +158,7 @@ def hash_files(paths: Iterable[Path | str], options: HashOptions | None = None,
 
 def _isolated(path: str, opts: HashOptions) -> FileResult:
     try:
-        with ProcessPoolExecutor(max_workers=1) as pool:
+        with process_pool(1) as pool:
             return pool.submit(_hash_one, (path, opts)).result()
     except BrokenProcessPool:
         return FileResult(path, error="hashing crashed the worker process (corrupt or hostile file?)")

@@ -15,6 +15,7 @@ from vigil.deps import DbId, ReportsReceiveKey, ReportsReviewKey, ReportsSubmitK
 from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
 from vigil.matching.content import hash_content
 from vigil.reports import inbox, repository, review, service
+from vigil.reports.downloads import attachment, download_name
 from vigil.reports.lifecycle import ReportStatus
 from vigil.reports.schemas import (
     AcknowledgementOut,
@@ -39,7 +40,8 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 #: A file's original, for the API description (the body is the bytes, not JSON).
 _ORIGINAL: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The file's original bytes.",
+    200: {"description": "The file's original bytes, with a Content-Disposition naming it (the "
+                         "provider's name made safe, with the extension of the detected type).",
           "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
@@ -223,9 +225,10 @@ def authority_report(report_id: str, request: Request, actor: ReportsReceiveKey)
 def authority_file(report_id: str, file_id: DbId, request: Request, actor: ReportsReceiveKey) -> Response:
     """The original of a file of a report routed to the caller (the download is recorded)."""
     with unit_of_work(request) as s:
-        _, data = inbox.open_file(s, actor, report_id, file_id, _store(request))
+        f, data = inbox.open_file(s, actor, report_id, file_id, _store(request))
+        name = download_name(report_id, f.id, f.filename, data)
     return Response(data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": "attachment"})
+                    headers={"Content-Disposition": attachment(name)})
 
 
 @router.post("/authority/reports/{report_id}/acknowledge", response_model=AcknowledgementOut)

@@ -88,6 +88,26 @@ def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
                                 .order_by(NoticeEvent.id)))
 
 
+#: Events of a notice's delivery: what each run of the notice sent, or failed to send.
+DELIVERY_EVENTS = ("sent_email", "sent_webhook", "send_failed")
+
+
+def failed_deliveries(session: Session, notice_ids: list[int]) -> dict[int, list[NoticeEvent]]:
+    """For each notice whose latest delivery run had a failure: that run's failures (the
+    channel and the error), which the next run retries."""
+    latest: dict[int, list[NoticeEvent]] = {}
+    for e in session.scalars(select(NoticeEvent).where(
+            NoticeEvent.notice_id.in_(notice_ids), NoticeEvent.kind.in_(DELIVERY_EVENTS))
+            .order_by(NoticeEvent.id)):
+        run = latest.get(e.notice_id)
+        if run is None or run[0].at != e.at:
+            latest[e.notice_id] = [e]  # a later run replaces an earlier one
+        else:
+            run.append(e)
+    return {n: [e for e in run if e.kind == "send_failed"] for n, run in latest.items()
+            if any(e.kind == "send_failed" for e in run)}
+
+
 def crawler_report(session: Session, url: str) -> UrlReport | None:
     """The crawler's own URL report for ``url``, if it made one before."""
     return session.scalar(select(UrlReport).where(UrlReport.url == url,

@@ -77,14 +77,20 @@ def submit_url(session: Session, url: str, *, source: str, reporter: Principal |
     return report, True
 
 
-def classify(session: Session, actor: Principal, public_id: str, classification: str,
-             country: str | None, policy: EgressPolicy) -> tuple[UrlReport, Notice | None]:
-    """An analyst's decision; illegal content gets a notice to its host."""
-    actor.require(Scope.TAKEDOWN_MANAGE)
+def check_classification(classification: str, country: str | None) -> None:
+    """Raises :class:`Invalid` unless ``classification`` is one of :data:`CLASSIFICATIONS`
+    (with the country whose law it breaks, for ``illegal_national``)."""
     if classification not in CLASSIFICATIONS:
         raise Invalid(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
     if classification == "illegal_national" and not (country and len(country) == 2 and country.isalpha()):
         raise Invalid("illegal_national needs the two-letter code of the country whose law it breaks")
+
+
+def classify(session: Session, actor: Principal, public_id: str, classification: str,
+             country: str | None, policy: EgressPolicy) -> tuple[UrlReport, Notice | None]:
+    """An analyst's decision; illegal content gets a notice to its host."""
+    actor.require(Scope.TAKEDOWN_MANAGE)
+    check_classification(classification, country)
     report = repository.url_report(session, actor, public_id)
     if report.classification is not None:
         raise Invalid(f"URL report {public_id} is already classified as {report.classification}")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
+from vigil.indicators.models import Indicator
 from vigil.orgs.access import Principal
 from vigil.orgs.models import Organisation
 from vigil.reports.models import Report, ReportMatch
@@ -31,6 +32,14 @@ def by_number(session: Session, case_number: str) -> VictimCase | None:
 def indicator_ids(session: Session, case: VictimCase) -> list[int]:
     return sorted(set(session.scalars(select(CaseHash.indicator_id)
                                       .where(CaseHash.case_id == case.id))))
+
+
+def picture_count(session: Session, case: VictimCase) -> int:
+    """How many pictures and videos the case holds: each gave exactly one MD5 (and PDQ and
+    SHA-256 beside it), so a person who chose two pictures reads 2, not the 6 hashes."""
+    return session.scalar(select(func.count(func.distinct(Indicator.id))).join(
+        CaseHash, CaseHash.indicator_id == Indicator.id).where(
+        CaseHash.case_id == case.id, Indicator.signal_type == "md5")) or 0
 
 
 def other_open_cases_holding(session: Session, case: VictimCase, indicator_id: int) -> int:

@@ -29,7 +29,10 @@ class CaseStatusOut(BaseModel):
     case_number: str
     created_at: datetime
     withdrawn: bool
+    #: Hashes in distribution (each picture gives up to three: MD5, SHA-256, PDQ).
     hashes: int
+    #: Pictures and videos in the case (what the person chose), counted once each.
+    pictures: int
     matches_found: int
     waiting_for_review: int
     notices_sent: int

@@ -220,6 +220,7 @@ def status(session: Session, case: VictimCase) -> dict[str, Any]:
         p["waiting_for_review"] += report_status == ReportStatus.AWAITING_REVIEW
     return {"case_number": case.case_number, "created_at": case.created_at,
             "withdrawn": case.withdrawn_at is not None, "hashes": len(ids),
+            "pictures": repository.picture_count(session, case),
             "matches_found": len(reports) + len(notices) + waiting_urls,
             "waiting_for_review": waiting_urls + sum(p["waiting_for_review"] for p in providers.values()),
             "notices_sent": sum(n.sends for n in notices),

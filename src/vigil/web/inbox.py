@@ -17,6 +17,7 @@ from vigil.errors import DomainError
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.reports import inbox
+from vigil.reports.downloads import attachment, download_name
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, language, page, redirect, render
 
@@ -46,9 +47,10 @@ def inbox_report(report_id: ReportId, request: Request, signed: Officer) -> Resp
 def download(report_id: ReportId, file_id: DbId, request: Request, signed: Officer) -> Response:
     state = request.app.state.vigil
     with transaction(state.session) as s:
-        _, data = inbox.open_file(s, signed.principal, report_id, file_id, state.file_store)
+        f, data = inbox.open_file(s, signed.principal, report_id, file_id, state.file_store)
+        name = download_name(report_id, f.id, f.filename, data)
     return Response(data, media_type="application/octet-stream",
-                    headers={**SECURITY_HEADERS, "Content-Disposition": "attachment"})
+                    headers={**SECURITY_HEADERS, "Content-Disposition": attachment(name)})
 
 
 def _done(request: Request, signed: SignedIn, report_id: str, key: str) -> Response:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from vigil.charts import bar_chart
 from vigil.db import transaction
-from vigil.deps import client_address
+from vigil.deps import DbId, client_address
 from vigil.errors import DomainError
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
@@ -31,18 +31,48 @@ def takedown_page(request: Request, signed: Analyst) -> Response:
     with request.app.state.vigil.read_session() as s:
         waiting = repository.url_reports(s, signed.principal, classified=False, limit=200)
         notices = repository.notices(s, signed.principal, limit=200)
+        failed = repository.failed_deliveries(s, [n.id for n in notices])
     return render(request, "takedown.html", {"waiting": waiting, "notices": notices,
+                                             "failed": failed,
                                              "classifications": service.CLASSIFICATIONS})
+
+
+@router.get(f"{PREFIX}/takedown/notices/{{notice_id}}")
+def notice_page(notice_id: DbId, request: Request, signed: Analyst) -> Response:
+    """One notice: where it goes, and everything that happened to it — each delivery, and each
+    failed one with its error (retried by the next run, at "next attempt")."""
+    with request.app.state.vigil.read_session() as s:
+        notice = repository.notice(s, signed.principal, notice_id)
+        events = repository.notice_events(s, notice.id)
+        failed = repository.failed_deliveries(s, [notice.id]).get(notice.id, [])
+    return render(request, "takedown_notice.html", {"n": notice, "events": events,
+                                                    "failed": failed})
 
 
 @router.post(f"{PREFIX}/takedown/{{report_id}}/classify")
 def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, signed: Analyst,
-             classification: Annotated[str, Form(max_length=32)],
+             classification: Annotated[str, Form(max_length=32)] = "",
              country: Annotated[str, Form(max_length=2)] = "",
+             confirm: Annotated[str, Form(max_length=8)] = "",
              csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """The analyst's decision. Nothing is chosen in advance; a classification as illegal (which
+    sends a notice to the host at once) is shown once more for confirmation before it is made."""
     check_csrf(signed, csrf)
     settings = request.app.state.vigil.settings
+    lang = language(request, signed)
+    if not classification:
+        return redirect(f"{PREFIX}/takedown", flash=("error", translate(lang, "td.choose_first")))
     try:
+        service.check_classification(classification, country.strip() or None)
+        if classification in service.ILLEGAL and confirm != "yes":
+            with request.app.state.vigil.read_session() as s:
+                report = repository.url_report(s, signed.principal, report_id)
+                pending = {"public_id": report.public_id, "url": report.url,
+                           "classified": report.classification is not None}
+            if not pending["classified"]:
+                return render(request, "takedown_confirm.html", {
+                    "report": pending, "classification": classification,
+                    "country": country.strip().upper()})
         with transaction(request.app.state.vigil.session) as s:
             report, notice = service.classify(s, signed.principal, report_id, classification,
                                               country.strip() or None,
@@ -52,7 +82,6 @@ def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, s
         if exc.status == 404:
             raise
         return redirect(f"{PREFIX}/takedown", flash=("error", exc.message))
-    lang = language(request, signed)
     text = translate(lang, "td.classified", url=url, classification=translate(lang, f"td.{classification}"))
     if notice is not None:
         text += " " + translate(lang, "td.notice_opened", provider=notice.provider)

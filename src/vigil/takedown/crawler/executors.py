@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 
 from vigil.egress import EgressPolicy
+from vigil.matching.batch import process_pool
 
 
 @contextmanager
@@ -30,7 +31,7 @@ def crawl_executor(workers: int = 2, scheduler: str | None = None,
         return
     # "spawn": the coordinator may run threads (a server, the index poller), which fork
     # would copy in whatever state they are in.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = process_pool(workers, multiprocessing.get_context("spawn"))
     try:
         yield pool
     finally:
