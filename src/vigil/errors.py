@@ -57,6 +57,21 @@ class RateLimited(DomainError):
     status = 429
 
 
+class Unavailable(DomainError):
+    """This server worker cannot answer now (its database does not answer); ``retry_after``
+    (seconds) goes into the Retry-After header."""
+
+    code = "unavailable"
+    status = 503
+
+
+class IndexLoading(Unavailable):
+    """This server worker's match index is still loading (just started). Another worker may
+    already answer."""
+
+    code = "index_loading"
+
+
 class ErrorItem(BaseModel):
     """One problem of an invalid request: where it is (`location`, or `index` into the list of
     items sent) and what is wrong with it."""
@@ -105,4 +120,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {**_error("Too many requests (`rate_limited`)."),
           "headers": {"Retry-After": {"description": "Seconds until a request may succeed again.",
                                       "schema": {"type": "integer"}}}},
+    503: {**_error("This server worker cannot answer yet: its match index is still loading "
+                   "after a start (`index_loading`), or its database does not answer "
+                   "(`unavailable`); retry after the Retry-After seconds."),
+          "headers": {"Retry-After": {"description": "Seconds until a retry is likely to "
+                                                     "succeed.", "schema": {"type": "integer"}}}},
 }

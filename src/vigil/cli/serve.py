@@ -85,7 +85,9 @@ def serve_command(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
+    # Each worker loads its index in a background thread and answers the supervisor's health
+    # ping meanwhile; the longer ping timeout only spares a worker on a starved machine.
     config = uvicorn.Config("vigil.asgi:app", host=host, port=port, workers=workers,
                             log_level="warning", proxy_headers=proxy_headers,
-                            forwarded_allow_ips=allow_ips)
+                            forwarded_allow_ips=allow_ips, timeout_worker_healthcheck=30)
     Multiprocess(config, sockets=[sock]).run()
