@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -243,7 +244,8 @@ class LiveMatcher:
                                 raise IndexFileError("the index file just written is refused")
                         else:
                             self._restore(factory, arrays, seq)
-                self._sync(factory)
+            if index_file is not None:
+                self._sync(factory)  # the changes since the position the file covers
         # The first query compiles the kernel for mapped (read-only) arrays: here, not in a
         # request.
         self.pdq.search_batch(np.zeros((1, 4), np.uint64), 0)
@@ -402,8 +404,10 @@ class LiveMatcher:
         def loop() -> None:
             while not self.ready.is_set() and not self._stop.is_set():
                 try:
+                    began = time.monotonic()
                     how = self.load(factory, index_file, min_file)
-                    log.info("index ready: %d indicators (from the %s)", len(self), how)
+                    log.info("index ready: %d indicators (from the %s) in %.1f s", len(self),
+                             how, time.monotonic() - began)
                 except Exception:  # keep the worker up (serving 503s) and try again
                     log.exception("index load failed; retrying")
                     self._stop.wait(5)

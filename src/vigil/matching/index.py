@@ -191,7 +191,7 @@ class PdqIndex:
     def arrays(self) -> dict[str, np.ndarray]:
         """Every live entry as the arrays of one segment, chunk tables included: ``codes``
         (n, 4) uint64, ``ids`` (n,) int64, ``off`` (12, 2**bits + 1) uint32, ``ent`` (12, n)
-        uint32, ``sorted_ids`` and ``sorted_slots`` (int64; empty when ids ascend). Merges the
+        uint32, ``sorted_ids`` and ``sorted_slots`` (int64; both empty when ids ascend). Merges the
         delta and drops removed entries first (:meth:`compact`) if there are any. The arrays are
         the index's own: never write to them."""
         with self._lock:
@@ -200,8 +200,10 @@ class PdqIndex:
                 self.compact()
                 main = self._main
             n = main.total
+            ordered = len(main.sorted_slots) == 0  # then sorted_ids is ids itself
             return {"codes": main.codes[:n], "ids": main.ids[:n], "off": main.off,
-                    "ent": main.ent, "sorted_ids": main.sorted_ids,
+                    "ent": main.ent,
+                    "sorted_ids": np.empty(0, np.int64) if ordered else main.sorted_ids,
                     "sorted_slots": main.sorted_slots}
 
     @classmethod
@@ -236,7 +238,7 @@ class PdqIndex:
             if int((ent[c] >> low).max()) >= n:
                 raise ValueError("index arrays: a table entry points beyond the entries")
         if len(sorted_slots) == 0:
-            if sorted_ids.shape != (n,) or not bool((ids[1:] > ids[:-1]).all()):
+            if len(sorted_ids) or not bool((ids[1:] > ids[:-1]).all()):
                 raise ValueError("index arrays: ids neither ascend nor come with an order")
             sorted_ids = ids
         elif (sorted_slots.shape != (n,) or sorted_ids.shape != (n,)

@@ -144,7 +144,8 @@ def save_arrays(path: Path | str, arrays: dict[str, np.ndarray], position: int) 
     header += struct.pack("<I", zlib.crc32(header))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
+        # Only this user may read it: the hashes of every indicator on every list.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             fh.write(header)
             for start, data in parts:
                 fh.seek(start)
@@ -205,6 +206,7 @@ def map_arrays(path: Path | str) -> tuple[int, dict[str, np.ndarray]]:
         raw, code, ndim, d0, d1, offset, nbytes, crc, _ = _MAP_ENTRY.unpack_from(
             table, k * _MAP_ENTRY.size)
         name = raw.rstrip(b"\0").decode("ascii", "replace")
+        code = code.rstrip(b"\0")
         if code not in _DTYPES or ndim not in (1, 2) or (ndim == 1 and d1):
             raise IndexFileError(f"index file is invalid: array {name!r} has an unknown layout")
         dtype = np.dtype(code.decode())
