@@ -137,6 +137,8 @@ class IndexState(BaseModel):
     loaded: bool
     indicators: int
     behind: int | None
+    #: Seconds the worker took to load its index after it started (None while loading).
+    load_seconds: float | None = None
 
 
 class ReadyOut(BaseModel):
@@ -422,7 +424,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         index = None
         if _within(request, monitoring):
             index = IndexState(loaded=matcher.ready.is_set(), indicators=len(matcher),
-                               behind=None if newest is None else max(0, newest - matcher.last_seq))
+                               behind=None if newest is None else max(0, newest - matcher.last_seq),
+                               load_seconds=matcher.load_seconds)
         details = {"index": index.model_dump()} if index else {}
         if newest is None:
             raise Unavailable("the database does not answer", retry_after=LOADING_RETRY_AFTER,

@@ -94,6 +94,8 @@ class LiveMatcher:
         self.index_file: Path | None = None
         self.file_seq = 0
         self.last_at = 0  # microseconds since 1970 of the change at last_seq: the feed's mark
+        #: How long :meth:`load` took, in seconds (None until it is done).
+        self.load_seconds: float | None = None
         self.pdq = PdqIndex()
         self.exact = {st: ExactIndex(size) for st, size in _DIGEST_SIZE.items()}
         self.videos: dict[int, VpdqHash] = {}
@@ -225,6 +227,7 @@ class LiveMatcher:
         at a time builds the index from the active indicators and, from ``min_file``
         indicators up, writes the file (atomically) and maps it; the others wait for that
         file. Runs in a background thread from :meth:`start`; the worker serves meanwhile."""
+        began = time.monotonic()
         with self._lock:
             how = "database"
             if index_file is None:
@@ -249,6 +252,7 @@ class LiveMatcher:
         # The first query compiles the kernel for mapped (read-only) arrays: here, not in a
         # request.
         self.pdq.search_batch(np.zeros((1, 4), np.uint64), 0)
+        self.load_seconds = round(time.monotonic() - began, 3)
         self.ready.set()
         return how
 
@@ -404,10 +408,9 @@ class LiveMatcher:
         def loop() -> None:
             while not self.ready.is_set() and not self._stop.is_set():
                 try:
-                    began = time.monotonic()
                     how = self.load(factory, index_file, min_file)
                     log.info("index ready: %d indicators (from the %s) in %.1f s", len(self),
-                             how, time.monotonic() - began)
+                             how, self.load_seconds)
                 except Exception:  # keep the worker up (serving 503s) and try again
                     log.exception("index load failed; retrying")
                     self._stop.wait(5)
