@@ -38,7 +38,9 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -50,10 +52,20 @@ from vigil.audit.log_endpoints import router as log_router
 from vigil.config import Settings
 from vigil.db import Unstorable, make_engine, private_dir, session_factory
 from vigil.deps import PrincipalCache
-from vigil.errors import ERROR_RESPONSES, DomainError, Forbidden, Invalid, NotFound, TooLarge
+from vigil.errors import (
+    ERROR_RESPONSES,
+    DomainError,
+    Forbidden,
+    IndexLoading,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
-from vigil.indicators.matcher import LiveMatcher
+from vigil.indicators.matcher import LOADING_RETRY_AFTER, LiveMatcher
+from vigil.indicators.models import ListChange
 from vigil.jobs.metrics import QueueCollector
 from vigil.logs import get_logger
 from vigil.orgs import accounts
@@ -79,6 +91,9 @@ from vigil.web.victims import router as web_victims
 
 log = get_logger("vigil.http")
 _http_log = logging.getLogger("vigil.http")
+
+#: The live index's file in the data directory, mapped by every server worker.
+INDEX_FILE = "live-index.vmx"
 
 
 class Metrics:
@@ -156,6 +171,24 @@ class HealthOut(BaseModel):
     ``/metrics``, for the Centre's monitoring, says it)."""
 
     status: str
+
+
+class IndexState(BaseModel):
+    """This worker's live index: loaded, how many indicators, and how many feed changes it is
+    behind the database (None when the database did not answer)."""
+
+    loaded: bool
+    indicators: int
+    behind: int | None
+    #: Seconds the worker took to load its index after it started (None while loading).
+    load_seconds: float | None = None
+
+
+class ReadyOut(BaseModel):
+    """``ready``; ``index`` only for the Centre's monitoring (``VIGIL_METRICS_ALLOW``)."""
+
+    status: str
+    index: IndexState | None = None
 
 
 #: The metrics' answer, described for the API (Prometheus' text format, not JSON).
@@ -405,10 +438,16 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.matcher.sync(state.read_session)
+        index_file = settings.data_dir / INDEX_FILE
         if sync_in_background:
-            state.matcher.start(state.read_session, settings.index_poll_interval)
+            # The index loads in a thread (at 10M indicators, seconds from the index file,
+            # minutes without one): the worker answers health checks meanwhile, and matching
+            # answers 503 index_loading until it is ready (see /readyz).
+            state.matcher.start(state.read_session, settings.index_poll_interval, index_file,
+                                settings.index_file_min, settings.index_file_resave_changes)
             state.hit_counter.start(state.session)
+        else:
+            state.matcher.load(state.read_session, index_file, settings.index_file_min)
         yield
         state.hit_counter.stop(state.session)
         state.matcher.stop()
@@ -497,6 +536,34 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         return HealthOut(status="ok")
 
     monitoring = [ipaddress.ip_network(n, strict=False) for n in settings.metrics_allow]
+
+    @app.get("/readyz", response_model=ReadyOut, responses=ERROR_RESPONSES)
+    def readyz(request: Request) -> ReadyOut:
+        """Anyone: whether this server worker can match — its database answers and its index
+        is loaded: 200 ``ready``, else 503 ``index_loading`` or ``unavailable`` with
+        Retry-After. The index's size and how many feed changes it is behind the database go
+        to the Centre's monitoring only (``VIGIL_METRICS_ALLOW``), like ``/metrics``: a count
+        of loaded indicators would tell anyone whether a hash was just added."""
+        matcher = state.matcher
+        newest = None
+        try:
+            with state.read_session() as s:
+                newest = s.scalar(select(func.max(ListChange.seq))) or 0
+        except SQLAlchemyError:
+            pass
+        index = None
+        if _within(request, monitoring):
+            index = IndexState(loaded=matcher.ready.is_set(), indicators=len(matcher),
+                               behind=None if newest is None else max(0, newest - matcher.last_seq),
+                               load_seconds=matcher.load_seconds)
+        details = {"index": index.model_dump()} if index else {}
+        if newest is None:
+            raise Unavailable("the database does not answer", retry_after=LOADING_RETRY_AFTER,
+                              **details)
+        if not matcher.ready.is_set():
+            raise IndexLoading("the match index is still loading", retry_after=LOADING_RETRY_AFTER,
+                               **details)
+        return ReadyOut(status="ready", index=index)
 
     @app.get("/metrics", response_class=Response, responses=_METRICS)
     def metrics(request: Request) -> Response:

@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     log_key_path: Path | None = None
     #: How often each server worker polls the database for indicator changes (seconds).
     index_poll_interval: float = Field(default=0.25, gt=0, le=5)
+    #: From this many indicators up, each server worker maps the live index from a file in the
+    #: data directory (``live-index.vmx``, written by the first worker that builds it) and
+    #: catches up from the change feed: a start takes seconds, and the workers share the
+    #: index's memory. Smaller indexes load from the database and keep no file.
+    index_file_min: int = Field(default=50_000, ge=1)
+    #: A server worker rewrites the index file once it is this many feed changes behind the
+    #: worker's index (0: only when first built), so that a restart has little to catch up.
+    index_file_resave_changes: int = Field(default=200_000, ge=0)
     #: Largest batch a provider may send to POST /v1/match.
     match_max_items: int = Field(default=1000, gt=0, le=10_000)
     #: Largest request body accepted, in bytes.

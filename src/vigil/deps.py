@@ -29,7 +29,7 @@ from vigil.orgs.service import authenticate
 
 #: Routes anyone may call (no key): health, metrics, the log's public key, the API description,
 #: and the workspace's sign-in and sign-out (which checks the session it ends itself).
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/v1/log/keys", "/openapi.json",
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1/log/keys", "/openapi.json",
                           "/docs",
                           "/redoc", "/", "/app/login", "/app/logout",
                           # URL reports from the public: no account, rate-limited per address.

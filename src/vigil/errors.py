@@ -51,8 +51,9 @@ class TooLarge(DomainError):
 
 
 class Unavailable(DomainError):
-    """A service vigil depends on does not answer (the shared store of rate limits): the
-    request is refused rather than let through unchecked; ``retry_after`` in seconds."""
+    """A service vigil depends on does not answer (the database, the shared store of rate
+    limits): the request is refused rather than let through unchecked; ``retry_after``
+    (seconds) goes into the Retry-After header."""
 
     code = "unavailable"
     status = 503
@@ -63,6 +64,13 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     status = 429
+
+
+class IndexLoading(Unavailable):
+    """This server worker's match index is still loading (just started). Another worker may
+    already answer."""
+
+    code = "index_loading"
 
 
 class ErrorItem(BaseModel):
@@ -113,6 +121,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {**_error("Too many requests (`rate_limited`)."),
           "headers": {"Retry-After": {"description": "Seconds until a request may succeed again.",
                                       "schema": {"type": "integer"}}}},
-    503: _error("A service vigil needs does not answer (the shared store of rate limits); "
-                "try again after Retry-After seconds (`unavailable`)."),
+    503: {**_error("This server worker cannot answer yet: its match index is still loading "
+                   "after a start (`index_loading`), or a service it needs — the database, "
+                   "the shared store of rate limits — does not answer (`unavailable`); retry "
+                   "after the Retry-After seconds."),
+          "headers": {"Retry-After": {"description": "Seconds until a retry is likely to "
+                                                     "succeed.", "schema": {"type": "integer"}}}},
 }

@@ -94,8 +94,11 @@ def serve_command(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
+    # Each worker loads its index in a background thread and answers the supervisor's health
+    # ping meanwhile; the longer ping timeout only spares a worker on a starved machine.
     config = uvicorn.Config("vigil.asgi:app", host=host, port=port, workers=workers,
-                            log_level="warning", proxy_headers=False, log_config=None)
+                            log_level="warning", proxy_headers=False, log_config=None,
+                            timeout_worker_healthcheck=30)
     Multiprocess(config, sockets=[sock]).run()
 
 

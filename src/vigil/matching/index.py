@@ -186,6 +186,73 @@ class PdqIndex:
     def __len__(self) -> int:
         return self._count
 
+    # -- as arrays (a memory-mapped file shared between processes) ------------------------
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every live entry as the arrays of one segment, chunk tables included: ``codes``
+        (n, 4) uint64, ``ids`` (n,) int64, ``off`` (12, 2**bits + 1) uint32, ``ent`` (12, n)
+        uint32, ``sorted_ids`` and ``sorted_slots`` (int64; both empty when ids ascend). Merges the
+        delta and drops removed entries first (:meth:`compact`) if there are any. The arrays are
+        the index's own: never write to them."""
+        with self._lock:
+            main, delta = self._segs
+            if delta.total or main.total != main.indexed or self._main_dead:
+                self.compact()
+                main = self._main
+            n = main.total
+            ordered = len(main.sorted_slots) == 0  # then sorted_ids is ids itself
+            return {"codes": main.codes[:n], "ids": main.ids[:n], "off": main.off,
+                    "ent": main.ent,
+                    "sorted_ids": np.empty(0, np.int64) if ordered else main.sorted_ids,
+                    "sorted_slots": main.sorted_slots}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], **options: int | float | str) -> PdqIndex:
+        """An index over arrays from :meth:`arrays` (typically memory-mapped read-only), used in
+        place: nothing is copied but a liveness byte per entry. Every structural claim the
+        search kernel relies on is checked first (shapes, dtypes, bucket offsets, every table
+        entry pointing at a real slot, ids unique), so a damaged table is refused, never read
+        out of bounds. Raises ValueError naming the problem."""
+        try:
+            codes, ids, off, ent = arrays["codes"], arrays["ids"], arrays["off"], arrays["ent"]
+            sorted_ids, sorted_slots = arrays["sorted_ids"], arrays["sorted_slots"]
+        except KeyError as exc:
+            raise ValueError(f"index arrays lack {exc.args[0]!r}") from None
+        n = ids.shape[0] if ids.ndim == 1 else -1
+        if (codes.dtype != np.uint64 or codes.shape != (n, 4) or ids.dtype != np.int64
+                or off.dtype != np.uint32 or ent.dtype != np.uint32
+                or sorted_ids.dtype != np.int64 or sorted_slots.dtype != np.int64):
+            raise ValueError("index arrays have the wrong dtypes or shapes")
+        index = cls(**options)  # type: ignore[arg-type]
+        if n == 0:
+            return index
+        bits = int(off.shape[1] - 1).bit_length() - 1 if off.ndim == 2 else -1
+        if (not _kernels.MIN_ADDR_BITS <= bits <= _kernels.MAX_ADDR_BITS
+                or off.shape != (_kernels.N_CHUNKS, (1 << bits) + 1)
+                or ent.shape != (_kernels.N_CHUNKS, n) or n >= _kernels.max_segment_size(bits)):
+            raise ValueError("index arrays: chunk tables do not fit the entries")
+        if (off[:, 0] != 0).any() or (off[:, -1] != n).any() or (off[:, 1:] < off[:, :-1]).any():
+            raise ValueError("index arrays: bucket offsets are not ascending from 0 to n")
+        for c in range(_kernels.N_CHUNKS):
+            low = np.uint32(_kernels.CHUNK_WIDTH[c] - bits)
+            if int((ent[c] >> low).max()) >= n:
+                raise ValueError("index arrays: a table entry points beyond the entries")
+        if len(sorted_slots) == 0:
+            if len(sorted_ids) or not bool((ids[1:] > ids[:-1]).all()):
+                raise ValueError("index arrays: ids neither ascend nor come with an order")
+            sorted_ids = ids
+        elif (sorted_slots.shape != (n,) or sorted_ids.shape != (n,)
+              or int(sorted_slots.min()) < 0 or int(sorted_slots.max()) >= n
+              or not bool((sorted_ids[1:] > sorted_ids[:-1]).all())
+              or not bool((ids[sorted_slots] == sorted_ids).all())):
+            raise ValueError("index arrays: the id order is not a sorted permutation")
+        main = _Segment(codes, ids, np.ones(n, np.uint8), off, ent, bits, sorted_ids,
+                        sorted_slots, n, n)
+        with index._lock:
+            index._segs = (main, index._segs[1])
+            index._count = n
+        return index
+
     # -- mutation ---------------------------------------------------------------------------
 
     def add(self, hashes: np.ndarray | Sequence[str], ids: Iterable[int] | np.ndarray) -> None:
