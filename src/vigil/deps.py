@@ -31,6 +31,8 @@ from vigil.orgs.service import authenticate
 #: and the workspace's sign-in and sign-out (which checks the session it ends itself).
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v1/log/key", "/openapi.json", "/docs",
                           "/docs/oauth2-redirect", "/redoc", "/", "/app/login", "/app/logout",
+                          # The second step of a sign-in: the waiting session checks itself.
+                          "/app/login/code", "/app/login/enrol",
                           # URL reports from the public: no account, rate-limited per address.
                           "/v1/public/url-reports", "/report",
                           # Victim cases: no account; the case number and PIN are the key.

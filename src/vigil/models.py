@@ -5,7 +5,7 @@ from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job
-from vigil.orgs.models import ApiKey, Organisation, StaffAccount, WebSession
+from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
 from vigil.reports.models import (
     Question,
     RelatedReport,
@@ -54,6 +54,7 @@ __all__ = [
     "NoticeHash",
     "Organisation",
     "Question",
+    "RecoveryCode",
     "RelatedReport",
     "Report",
     "ReportFile",

@@ -26,9 +26,10 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.errors import Conflict, Invalid, NotFound, RateLimited
+from vigil.orgs import second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
-from vigil.orgs.models import Organisation, StaffAccount, WebSession
+from vigil.orgs.models import ApiKey, Organisation, StaffAccount, WebSession
 
 ROLE_SCOPES: dict[str, frozenset[Scope]] = {
     # Reviews new material and verifies other organisations' indicators.
@@ -204,7 +205,13 @@ class LoginThrottle:
 def sign_in(session: Session, settings: Settings, username: str, password: str, *,
             source: str = "unknown", throttle: LoginThrottle | None = None) -> SignIn:
     """Check a password; every failure — unknown user, disabled account, wrong password, a
-    source blocked for this username — gives the same :class:`SignIn` after the same work."""
+    source blocked for this username — gives the same :class:`SignIn` after the same work.
+
+    A right password opens a session that waits (``SignIn.session.pending``) when the account
+    has a second factor (``second_factor``: :func:`complete_sign_in` takes the code) or needs
+    one and has none yet (``enrol``: the authenticator's secret is made now, confirmed by a
+    first code). The source's failure count is cleared only once the sign-in is complete, so
+    that the password does not buy fresh guesses at the code."""
     t = now()
     name = username.strip().lower()
     if throttle is not None:
@@ -220,25 +227,157 @@ def sign_in(session: Session, settings: Settings, username: str, password: str, 
         ok = False
     if not ok or account is None:
         if usable and account is not None:
-            actor = principal_of(account)
-            record(session, actor, AuditAction.ACCOUNT_SIGN_IN_FAILED, subject=str(account.id),
-                   details={"blocked_source": blocked})
-            if throttle is not None and not blocked and throttle.failed(source, name):
-                record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
-                       details={"minutes": settings.login_lockout_minutes, "per_source": True})
+            _failed(session, settings, account, AuditAction.ACCOUNT_SIGN_IN_FAILED, source,
+                    throttle, blocked)
         elif throttle is not None:
             throttle.failed(source, name)
         return SignIn()
-    if throttle is not None:
-        throttle.succeeded(source, name)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
+    pending = None
+    if second_factor.enrolled(account):
+        pending = PENDING_CODE
+    elif second_factor.requires_second_factor(account):
+        pending = PENDING_ENROL
+        if account.totp_secret is None:
+            account.totp_secret = second_factor.new_secret()
+    elif throttle is not None:
+        throttle.succeeded(source, name)
+    token, web = _open_session(session, account, t, pending)
+    if pending is None:
+        record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_IN,
+               subject=str(account.id))
+    return SignIn(token, web, account)
+
+
+def _open_session(session: Session, account: StaffAccount, t: datetime,
+                  pending: str | None) -> tuple[str, WebSession]:
     token = secrets.token_urlsafe(32)
     web = WebSession(id=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32),
-                     created_at=t, last_seen_at=t)
+                     created_at=t, last_seen_at=t, pending=pending)
     session.add(web)
-    record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id))
-    return SignIn(token, web, account)
+    session.flush()
+    return token, web
+
+
+def _failed(session: Session, settings: Settings, account: StaffAccount, action: AuditAction,
+            source: str, throttle: LoginThrottle | None, blocked: bool) -> bool:
+    """Record a failed password or code and count it for the source; True when the source is
+    now (or was already) blocked for this account."""
+    actor = principal_of(account)
+    record(session, actor, action, subject=str(account.id), details={"blocked_source": blocked})
+    if throttle is None or blocked:
+        return blocked
+    if throttle.failed(source, account.username):
+        record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
+               details={"minutes": settings.login_lockout_minutes, "per_source": True})
+        return True
+    return False
+
+
+#: What a waiting session waits for (:attr:`WebSession.pending`).
+PENDING_CODE = "second_factor"
+PENDING_ENROL = "enrol"
+#: How long a session may wait for its second factor after the password.
+PENDING_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """The outcome of :func:`complete_sign_in`: ``sign_in.ok`` when complete (a new session
+    token replaces the waiting one), ``recovery_codes`` when this completed an enrolment (shown
+    once), ``ended`` when the waiting session ended (too many wrong codes: start again)."""
+
+    sign_in: SignIn
+    recovery_codes: tuple[str, ...] = ()
+    ended: bool = False
+
+
+def complete_sign_in(session: Session, settings: Settings, token: str | None, code: str, *,
+                     source: str = "unknown", throttle: LoginThrottle | None = None) -> SecondStep:
+    """The second step of a sign-in: ``code`` is the authenticator's current code (or, for an
+    enrolled account, one of its recovery codes). A wrong or reused code counts as a failed
+    sign-in of the source (the same throttle as passwords); once the source is blocked the
+    waiting session ends. Success ends the waiting session and opens a complete one."""
+    web = _waiting(session, settings, token, lock=True)
+    if web is None:
+        return SecondStep(SignIn(), ended=True)
+    if throttle is not None:
+        throttle.check_source(source)
+    account = session.scalar(select(StaffAccount).where(StaffAccount.id == web.account_id)
+                             .with_for_update(of=StaffAccount))
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        web.ended_at = now()
+        return SecondStep(SignIn(), ended=True)
+    blocked = throttle is not None and throttle.blocked(source, account.username)
+    how = None
+    if not blocked and web.pending == PENDING_ENROL:
+        how = "enrolled" if second_factor.check_totp(account, code) else None
+    elif not blocked:
+        how = ("totp" if second_factor.check_totp(account, code)
+               else "recovery_code" if second_factor.use_recovery_code(session, account, code)
+               else None)
+    if how is None:
+        if _failed(session, settings, account, AuditAction.ACCOUNT_SECOND_FACTOR_FAILED, source,
+                   throttle, blocked):
+            web.ended_at = now()
+            return SecondStep(SignIn(), ended=True)
+        return SecondStep(SignIn())
+    if throttle is not None:
+        throttle.succeeded(source, account.username)
+    t = now()
+    web.ended_at = t
+    actor = principal_of(account)
+    codes: tuple[str, ...] = ()
+    if how == "enrolled":
+        account.totp_enrolled_at = t
+        codes = tuple(second_factor.new_recovery_codes(session, account))
+        record(session, actor, AuditAction.ACCOUNT_SECOND_FACTOR_ENROLLED, subject=str(account.id))
+    elif how == "recovery_code":
+        record(session, actor, AuditAction.ACCOUNT_RECOVERY_CODE_USED, subject=str(account.id),
+               details={"left": second_factor.recovery_codes_left(session, account)})
+    new_token, new_web = _open_session(session, account, t, None)
+    record(session, actor, AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id),
+           details={"second_factor": how})
+    return SecondStep(SignIn(new_token, new_web, account), codes)
+
+
+def _waiting(session: Session, settings: Settings, token: str | None, *,
+             lock: bool = False) -> WebSession | None:
+    if not token or len(token) > 200:
+        return None
+    web = session.get(WebSession, _digest(token), with_for_update=lock)
+    if web is None or web.ended_at is not None or web.pending is None:
+        return None
+    if now() - _aware(web.created_at) > timedelta(minutes=PENDING_MINUTES):
+        return None
+    return web
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A session that waits for its second factor: what the page that completes it shows."""
+
+    account: StaffAccount
+    web: WebSession
+    #: For an enrolment: the secret as text, its otpauth URI, and the URI as an SVG QR code.
+    secret: str | None = None
+    uri: str | None = None
+
+
+def waiting(session: Session, settings: Settings, token: str | None) -> Waiting | None:
+    """The waiting session of a cookie, or None (none, complete, ended, or over
+    :data:`PENDING_MINUTES` old)."""
+    web = _waiting(session, settings, token)
+    if web is None:
+        return None
+    account = session.get(StaffAccount, web.account_id)
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        return None
+    if web.pending == PENDING_ENROL and account.totp_secret:
+        secret = account.totp_secret
+        return Waiting(account, web, secret, second_factor.provisioning_uri(account, secret))
+    return Waiting(account, web)
 
 
 @dataclass(frozen=True)
@@ -259,7 +398,7 @@ def resolve(session: Session, settings: Settings, token: str | None) -> SignedIn
     if not token or len(token) > 200:
         return None
     web = session.get(WebSession, _digest(token))
-    if web is None or web.ended_at is not None:
+    if web is None or web.ended_at is not None or web.pending is not None:
         return None
     t = now()
     if (t - _aware(web.last_seen_at) > timedelta(minutes=settings.session_idle_minutes)
@@ -279,13 +418,98 @@ def touch(session: Session, token: str) -> None:
 
 
 def sign_out(session: Session, token: str | None) -> None:
-    if not token:
+    """End a session, complete or waiting for its second factor."""
+    if not token or len(token) > 200:
         return
     web = session.get(WebSession, _digest(token))
     if web is None or web.ended_at is not None:
         return
     web.ended_at = now()
     account = session.get(StaffAccount, web.account_id)
-    if account is not None:
+    if account is not None and web.pending is None:
         record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_OUT,
                subject=str(account.id))
+
+
+def end_sessions(session: Session, account: StaffAccount) -> int:
+    """End every open session of the account (complete or waiting) at once; how many."""
+    t = now()
+    webs = session.scalars(select(WebSession).where(WebSession.account_id == account.id,
+                                                    WebSession.ended_at.is_(None))).all()
+    for web in webs:
+        web.ended_at = t
+    return len(webs)
+
+
+def find_account(session: Session, username: str, *, lock: bool = False) -> StaffAccount:
+    """The account of ``username``; :class:`~vigil.errors.NotFound` naming it."""
+    query = select(StaffAccount).where(StaffAccount.username == username.strip().lower())
+    account = session.scalar(query.with_for_update(of=StaffAccount) if lock else query)
+    if account is None:
+        raise NotFound(f"no account named {username!r}")
+    return account
+
+
+def get_account(session: Session, account_id: int) -> StaffAccount:
+    account = session.get(StaffAccount, account_id, with_for_update=True)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+def list_accounts(session: Session, organisation_id: int | None = None) -> list[StaffAccount]:
+    """Every account (of one organisation), by username."""
+    query = select(StaffAccount).order_by(StaffAccount.username)
+    if organisation_id is not None:
+        query = query.join(StaffAccount.api_key).where(ApiKey.organisation_id == organisation_id)
+    return list(session.scalars(query))
+
+
+def disable_account(session: Session, actor: Principal | None,
+                    account: StaffAccount) -> StaffAccount:
+    """The account can no longer sign in, and its open sessions end now: every page checks
+    the account on every request (nothing about a session is cached), and the account's
+    credential has no secret anyone holds, so nothing else acts for it."""
+    if account.disabled_at is not None:
+        raise Conflict(f"the account {account.username!r} is disabled already")
+    account.disabled_at = now()
+    ended = end_sessions(session, account)
+    record(session, actor, AuditAction.ACCOUNT_DISABLED, subject=str(account.id),
+           details={"sessions_ended": ended})
+    return account
+
+
+def enable_account(session: Session, actor: Principal | None,
+                   account: StaffAccount) -> StaffAccount:
+    if account.disabled_at is None:
+        raise Conflict(f"the account {account.username!r} is not disabled")
+    if account.api_key.revoked_at is not None:
+        raise Conflict(f"the credential of {account.username!r} was revoked; a revoked key "
+                       "stays revoked: create a new account")
+    account.disabled_at = None
+    record(session, actor, AuditAction.ACCOUNT_ENABLED, subject=str(account.id))
+    return account
+
+
+def reset_password(session: Session, actor: Principal | None, account: StaffAccount,
+                   password: str | None = None) -> NewAccount:
+    """A new password (``password``, checked like any, or a generated one to show once); the
+    account's open sessions end."""
+    password = password or secrets.token_urlsafe(15)
+    check_password(password, account.username)
+    account.password_hash = _hasher.hash(password)
+    ended = end_sessions(session, account)
+    record(session, actor, AuditAction.ACCOUNT_PASSWORD_RESET, subject=str(account.id),
+           details={"sessions_ended": ended})
+    return NewAccount(account, password)
+
+
+def reset_second_factor(session: Session, actor: Principal | None,
+                        account: StaffAccount) -> StaffAccount:
+    """Forget the account's authenticator and recovery codes (a lost phone): its next sign-in
+    enrols a new one if its role needs one. Its open sessions end."""
+    second_factor.clear(session, account)
+    ended = end_sessions(session, account)
+    record(session, actor, AuditAction.ACCOUNT_SECOND_FACTOR_RESET, subject=str(account.id),
+           details={"sessions_ended": ended})
+    return account
