@@ -12,7 +12,9 @@ from vigil.cli import (
     demo,
     hashing,
     init,
+    keys,
     matching,
+    orgs,
     serve,
     transparency,
     victim,
@@ -34,6 +36,8 @@ app.command("init")(init.init_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(orgs.app, name="org")
+app.add_typer(keys.app, name="key")
 app.add_typer(accounts.app, name="account")
 app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
