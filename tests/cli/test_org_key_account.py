@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from vigil.audit.models import AuditEvent
 from vigil.cli import app
 from vigil.db import transaction
-from vigil.orgs import accounts
+from vigil.orgs import accounts, staff
 from vigil.orgs import service as orgs
 from vigil.orgs.access import OrgKind
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
@@ -201,7 +201,7 @@ def test_disabling_ends_sessions_and_resetting_forgets_the_authenticator(
           "--password-stdin", stdin="a long chosen passphrase\n")
     settings = Settings(environment="test")
     with transaction(factory) as s:
-        account = accounts.find_account(s, "dora")
+        account = staff.find_account(s, "dora")
         account.totp_secret = second_factor.new_secret()
         account.totp_enrolled_at = account.created_at
         second_factor.new_recovery_codes(s, account)
@@ -209,7 +209,7 @@ def test_disabling_ends_sessions_and_resetting_forgets_the_authenticator(
                          created_at=account.created_at, last_seen_at=account.created_at))
     assert vigil("account", "reset-2fa", "dora").exit_code == 0
     with factory() as s:
-        account = accounts.find_account(s, "dora")
+        account = staff.find_account(s, "dora")
         assert account.totp_secret is None and account.totp_enrolled_at is None
         assert s.scalars(select(RecoveryCode)).all() == []
         assert s.scalar(select(WebSession.ended_at)) is not None

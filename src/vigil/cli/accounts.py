@@ -67,7 +67,7 @@ def list_command(
     """Accounts: username, name, organisation, role, second factor, disabled."""
     from vigil.cli._db import unit_of_work
     from vigil.cli._table import print_rows
-    from vigil.orgs import accounts, second_factor
+    from vigil.orgs import second_factor, staff
     from vigil.orgs import service as orgs
 
     with unit_of_work() as s:
@@ -78,7 +78,7 @@ def list_command(
                                    "required" if second_factor.requires_second_factor(a)
                                    else "none"),
                  "disabled": a.disabled_at.isoformat(timespec="seconds") if a.disabled_at else None}
-                for a in accounts.list_accounts(s, only)]
+                for a in staff.list_accounts(s, only)]
     print_rows(rows, ["username", "name", "organisation", "role", "second_factor", "disabled"],
                as_json=as_json)
 
@@ -87,10 +87,10 @@ def list_command(
 def disable(username: Annotated[str, typer.Argument(help="The account's sign-in name.")]) -> None:
     """Disable an account: it cannot sign in, and its open sessions end now."""
     from vigil.cli._db import unit_of_work
-    from vigil.orgs import accounts
+    from vigil.orgs import staff
 
     with unit_of_work() as s:
-        accounts.disable_account(s, None, accounts.find_account(s, username, lock=True))
+        staff.disable_account(s, None, staff.find_account(s, username, lock=True))
     err_console.print(f"account {username!r} disabled; its sessions have ended", highlight=False)
 
 
@@ -98,10 +98,10 @@ def disable(username: Annotated[str, typer.Argument(help="The account's sign-in 
 def enable(username: Annotated[str, typer.Argument(help="The account's sign-in name.")]) -> None:
     """Enable a disabled account again (its password and second factor are as they were)."""
     from vigil.cli._db import unit_of_work
-    from vigil.orgs import accounts
+    from vigil.orgs import staff
 
     with unit_of_work() as s:
-        accounts.enable_account(s, None, accounts.find_account(s, username, lock=True))
+        staff.enable_account(s, None, staff.find_account(s, username, lock=True))
     err_console.print(f"account {username!r} enabled", highlight=False)
 
 
@@ -114,11 +114,11 @@ def reset_password(
 ) -> None:
     """Give an account a new password; its open sessions end."""
     from vigil.cli._db import unit_of_work
-    from vigil.orgs import accounts
+    from vigil.orgs import staff
 
     password = _password_from_stdin() if password_stdin else None
     with unit_of_work() as s:
-        made = accounts.reset_password(s, None, accounts.find_account(s, username, lock=True),
+        made = staff.reset_password(s, None, staff.find_account(s, username, lock=True),
                                        password)
     if password is None:
         err_console.print(f"the new password of {username!r}, shown once:", highlight=False)
@@ -134,9 +134,9 @@ def reset_second_factor(
     """Forget an account's authenticator and recovery codes (a lost phone): it sets up a new
     one at its next sign-in. Its open sessions end."""
     from vigil.cli._db import unit_of_work
-    from vigil.orgs import accounts
+    from vigil.orgs import staff
 
     with unit_of_work() as s:
-        accounts.reset_second_factor(s, None, accounts.find_account(s, username, lock=True))
+        staff.reset_second_factor(s, None, staff.find_account(s, username, lock=True))
     err_console.print(f"the second factor of {username!r} is reset: a new one is set up at "
                       "the next sign-in", highlight=False)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from vigil.deps import MAX_DB_ID, DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES
-from vigil.orgs import accounts, second_factor, service
+from vigil.orgs import accounts, second_factor, service, staff
 from vigil.orgs.access import parse_kind, parse_scopes
 from vigil.orgs.models import Organisation, StaffAccount
 from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
@@ -132,7 +132,7 @@ def list_accounts(request: Request, actor: OrgsManageKey,
                   org_id: OrgFilter = None) -> list[AccountOut]:
     """The Centre: every workspace account (of one organisation), by username."""
     with request.app.state.vigil.read_session() as s:
-        return [AccountOut.of(a) for a in accounts.list_accounts(s, org_id)]
+        return [AccountOut.of(a) for a in staff.list_accounts(s, org_id)]
 
 
 @router.post("/accounts/{account_id}/disable", response_model=AccountOut)
@@ -140,7 +140,7 @@ def disable_account(account_id: DbId, request: Request, actor: OrgsManageKey) ->
     """The account cannot sign in any more, and its open sessions end at once (409 if it is
     disabled already)."""
     with unit_of_work(request) as s:
-        return AccountOut.of(accounts.disable_account(s, actor, accounts.get_account(s, account_id)))
+        return AccountOut.of(staff.disable_account(s, actor, staff.get_account(s, account_id)))
 
 
 @router.post("/accounts/{account_id}/enable", response_model=AccountOut)
@@ -148,14 +148,14 @@ def enable_account(account_id: DbId, request: Request, actor: OrgsManageKey) -> 
     """A disabled account may sign in again (409 if it is not disabled, or its credential was
     revoked)."""
     with unit_of_work(request) as s:
-        return AccountOut.of(accounts.enable_account(s, actor, accounts.get_account(s, account_id)))
+        return AccountOut.of(staff.enable_account(s, actor, staff.get_account(s, account_id)))
 
 
 @router.post("/accounts/{account_id}/reset-password", response_model=AccountOut)
 def reset_password(account_id: DbId, request: Request, actor: OrgsManageKey) -> AccountOut:
     """A new generated password, in the answer once; the account's open sessions end."""
     with unit_of_work(request) as s:
-        made = accounts.reset_password(s, actor, accounts.get_account(s, account_id))
+        made = staff.reset_password(s, actor, staff.get_account(s, account_id))
         return AccountOut.of(made.account, made.password)
 
 
@@ -164,5 +164,5 @@ def reset_second_factor(account_id: DbId, request: Request, actor: OrgsManageKey
     """Forget the account's authenticator and recovery codes (a lost phone): a role that
     needs a second factor sets up a new one at the next sign-in. Its open sessions end."""
     with unit_of_work(request) as s:
-        return AccountOut.of(accounts.reset_second_factor(s, actor,
-                                                          accounts.get_account(s, account_id)))
+        return AccountOut.of(staff.reset_second_factor(s, actor,
+                                                          staff.get_account(s, account_id)))
