@@ -11,10 +11,9 @@ from pydantic import BaseModel, Field
 
 from vigil.deps import MAX_DB_ID, DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES
-from vigil.orgs import accounts, second_factor, service, staff
+from vigil.orgs import accounts, service, staff
 from vigil.orgs.access import parse_kind, parse_scopes
-from vigil.orgs.models import Organisation, StaffAccount
-from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
+from vigil.orgs.schemas import AccountOut, KeyIn, KeyOut, OrgIn, OrgOut
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -24,12 +23,7 @@ def create_org(body: OrgIn, request: Request, actor: OrgsManageKey) -> OrgOut:
     kind = parse_kind(body.kind)
     with unit_of_work(request) as s:
         org = service.create_organisation(s, actor, body.name, kind, body.member_state)
-        return _org_out(org)
-
-
-def _org_out(org: Organisation) -> OrgOut:
-    return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
-                  approved=org.approved_at is not None)
+        return OrgOut.of(org)
 
 
 #: An organisation's id in a query string.
@@ -41,7 +35,7 @@ OrgFilter = Annotated[int | None, Query(ge=1, le=MAX_DB_ID,
 def list_orgs(request: Request, actor: OrgsManageKey) -> list[OrgOut]:
     """The Centre: every organisation, by name."""
     with request.app.state.vigil.read_session() as s:
-        return [_org_out(o) for o in service.list_organisations(s)]
+        return [OrgOut.of(o) for o in service.list_organisations(s)]
 
 
 @router.get("/keys", response_model=list[KeyOut])
@@ -56,9 +50,7 @@ def approve_org(org_id: DbId, request: Request, actor: OrgsApproveKey) -> OrgOut
     """A second party (an approved partner centre, or an auditor) approves a new organisation
     that may review indicators; until then its keys cannot verify anything."""
     with unit_of_work(request) as s:
-        org = service.approve_organisation(s, actor, org_id)
-        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
-                      approved=True)
+        return OrgOut.of(service.approve_organisation(s, actor, org_id))
 
 
 @router.post("/keys/{key_id}/approve", response_model=KeyOut)
@@ -92,29 +84,6 @@ class AccountIn(BaseModel):
                                   "organisation's kind")
     display_name: str | None = Field(default=None, max_length=200)
     locale: str = "en"
-
-
-class AccountOut(BaseModel):
-    id: int
-    username: str
-    role: str
-    organisation_id: int
-    scopes: list[str]
-    password: str | None = Field(default=None, description="Generated, shown once; never again.")
-    disabled: bool = False
-    second_factor: str = Field(default="none", description=(
-        "'enrolled' (an authenticator is set up), 'required' (the role needs one: it is set "
-        "up at the next sign-in) or 'none'"))
-
-    @classmethod
-    def of(cls, account: StaffAccount, password: str | None = None) -> AccountOut:
-        return cls(id=account.id, username=account.username, role=account.role,
-                   organisation_id=account.api_key.organisation_id,
-                   scopes=sorted(s.value for s in accounts.principal_of(account).scopes),
-                   password=password, disabled=account.disabled_at is not None,
-                   second_factor=("enrolled" if second_factor.enrolled(account) else
-                                  "required" if second_factor.requires_second_factor(account)
-                                  else "none"))
 
 
 @router.post("/orgs/{org_id}/accounts", response_model=AccountOut, status_code=201)

@@ -41,7 +41,8 @@ def find_account(session: Session, username: str, *, lock: bool = False) -> Staf
 
 
 def get_account(session: Session, account_id: int) -> StaffAccount:
-    account = session.get(StaffAccount, account_id, with_for_update=True)
+    account = session.scalar(select(StaffAccount).where(StaffAccount.id == account_id)
+                             .with_for_update(of=StaffAccount))
     if account is None:
         raise NotFound(f"no account {account_id}")
     return account
