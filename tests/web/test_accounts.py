@@ -18,7 +18,7 @@ from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.errors import Invalid, RateLimited
-from vigil.orgs import accounts
+from vigil.orgs import accounts, staff
 from vigil.orgs.access import Scope
 from vigil.orgs.models import StaffAccount, WebSession
 
@@ -228,3 +228,38 @@ def test_a_flood_of_usernames_never_resets_a_sources_budget(monkeypatch: pytest.
     assert len(throttle._fails) <= 51
     with pytest.raises(RateLimited):
         throttle.check_source("198.51.100.7")
+
+
+def test_passwords_are_checked_outside_the_write_transaction(
+        client: TestClient, factory: sessionmaker[Session], data_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id takes tens of milliseconds: a sign-in must not hold the database's write lock
+    (on SQLite, one for the whole database) while it hashes."""
+    from vigil.db import _WRITE_LOCKS
+
+    build_workspace(factory, data_dir)
+    state = client.app.state.vigil  # type: ignore[attr-defined]
+    lock = _WRITE_LOCKS.get(state.engine)
+    held: list[bool] = []
+    real = accounts._hasher
+
+    class Spy:
+        def verify(self, stored: str, password: str) -> bool:
+            held.append(lock.locked() if lock is not None else False)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    monkeypatch.setattr(accounts, "_hasher", Spy())
+    assert _login(client, "otto", PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    assert _login(client, "otto", "wrong password!!").status_code == 401  # type: ignore[attr-defined]
+    assert _login(client, "nobody", "wrong password!!").status_code == 401  # type: ignore[attr-defined]
+    assert held == [False, False, False]
+    # A password changed between the check and the transaction does not count.
+    with factory() as s:
+        checked = accounts.check_password_of(s, "otto", PASSWORD)
+    with transaction(factory) as s:
+        staff.reset_password(s, None, staff.find_account(s, "otto"), "a brand new passphrase")
+    with transaction(factory) as s:
+        assert not accounts.sign_in(s, state.settings, "otto", PASSWORD, checked=checked).ok

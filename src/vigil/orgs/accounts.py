@@ -207,10 +207,41 @@ class LoginThrottle:
             self._fails.pop((source, username), None)
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password verified (argon2id, tens of milliseconds) before any write transaction, so
+    that sign-ins hold no write lock while they hash: ``verified_hash`` is the stored hash the
+    password matched, None when it matched none (or the account is unknown or unusable)."""
+
+    username: str
+    verified_hash: str | None
+
+
+def _verify(account: StaffAccount | None, name: str, password: str) -> PasswordCheck:
+    usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
+    stored = account.password_hash if usable and account is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password or "-")
+    except (VerificationError, InvalidHashError):
+        return PasswordCheck(name, None)
+    return PasswordCheck(name, stored if usable else None)
+
+
+def check_password_of(session: Session, username: str, password: str) -> PasswordCheck:
+    """The first half of :func:`sign_in`, in a read-only session: the same work whether the
+    username exists or not."""
+    name = username.strip().lower()
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == name))
+    return _verify(account, name, password)
+
+
 def sign_in(session: Session, settings: Settings, username: str, password: str, *,
-            source: str = "unknown", throttle: LoginThrottle | None = None) -> SignIn:
+            source: str = "unknown", throttle: LoginThrottle | None = None,
+            checked: PasswordCheck | None = None) -> SignIn:
     """Check a password; every failure — unknown user, disabled account, wrong password, a
     source blocked for this username — gives the same :class:`SignIn` after the same work.
+    ``checked``: the password already verified by :func:`check_password_of` outside this
+    (write) transaction; it counts only if the stored hash has not changed since.
 
     A right password opens a session that waits (``SignIn.session.pending``) when the account
     has a second factor (``second_factor``: :func:`complete_sign_in` takes the code) or needs
@@ -225,11 +256,11 @@ def sign_in(session: Session, settings: Settings, username: str, password: str, 
         StaffAccount.username == name).with_for_update(of=StaffAccount))
     usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
     blocked = throttle is not None and throttle.blocked(source, name)
-    try:
-        _hasher.verify(account.password_hash if usable and account else _DUMMY_HASH, password or "-")
-        ok = usable and not blocked
-    except (VerificationError, InvalidHashError):
-        ok = False
+    if checked is None or checked.username != name:
+        checked = _verify(account, name, password)
+    ok = (usable and not blocked and account is not None
+          and checked.verified_hash is not None
+          and hmac.compare_digest(checked.verified_hash.encode(), account.password_hash.encode()))
     if not ok or account is None:
         if usable and account is not None:
             _failed(session, settings, account, AuditAction.ACCOUNT_SIGN_IN_FAILED, source,

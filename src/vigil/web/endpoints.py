@@ -81,9 +81,15 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)],
                                               "error": translate(lang, "error.csrf")},
                       status=403)
     state = request.app.state.vigil
+    source = client_address(request)
+    state.login_throttle.check_source(source)
+    # The password is hashed (argon2id) before the write transaction, which holds no lock
+    # while it waits for that: it only records the outcome.
+    with state.read_session() as s:
+        checked = accounts.check_password_of(s, username, password)
     with transaction(state.session) as s:
-        outcome = accounts.sign_in(s, state.settings, username, password,
-                                   source=client_address(request), throttle=state.login_throttle)
+        outcome = accounts.sign_in(s, state.settings, username, password, source=source,
+                                   throttle=state.login_throttle, checked=checked)
     if not outcome.ok or outcome.account is None or outcome.token is None:
         # One answer for every failure: a wrong password, an unknown user, a blocked source.
         return render(request, "login.html", {"login_csrf": cookie, "next": _safe_next(next),
