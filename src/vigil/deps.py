@@ -29,9 +29,10 @@ from vigil.orgs.service import authenticate
 
 #: Routes anyone may call (no key): health, metrics, the log's public key, the API description,
 #: and the workspace's sign-in and sign-out (which checks the session it ends itself).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1/log/keys", "/openapi.json",
-                          "/docs",
-                          "/redoc", "/", "/app/login", "/app/logout",
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1/log/keys",
+                          "/openapi.json", "/docs", "/redoc", "/", "/app/login", "/app/logout",
+                          # The second step of a sign-in: the waiting session checks itself.
+                          "/app/login/code", "/app/login/enrol",
                           # URL reports from the public: no account, rate-limited per address.
                           "/v1/public/url-reports", "/report",
                           # Victim cases: no account; the case number and PIN are the key.

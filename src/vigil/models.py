@@ -5,7 +5,7 @@ from vigil.audit.models import AuditEvent
 from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
-from vigil.orgs.models import ApiKey, Organisation, StaffAccount, WebSession
+from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
 from vigil.reports.models import (
     Question,
     RelatedReport,
@@ -55,6 +55,7 @@ __all__ = [
     "Organisation",
     "PeriodicRun",
     "Question",
+    "RecoveryCode",
     "RelatedReport",
     "Report",
     "ReportFile",

@@ -1,7 +1,7 @@
 """Demo data for ``vigil serve --demo``: organisations, keys, workspace accounts, lists,
 indicators and a few reports, all made from generated benign images. The keys and the
-accounts' passwords are written to ``<data dir>/demo-keys.json`` (readable by its owner only):
-``{"keys": [...], "accounts": [...]}``."""
+accounts' passwords (and second factors) are written to ``<data dir>/demo-keys.json`` (readable
+by its owner only): ``{"keys": [...], "accounts": [...]}``."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import private_dir, transaction
 from vigil.indicators import service as indicators
 from vigil.indicators.models import HashList
 from vigil.matching.hashing import hash_image_bytes
 from vigil.orgs import accounts as staff
+from vigil.orgs import second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
+from vigil.orgs.models import StaffAccount
 from vigil.reports import service as reports
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore
@@ -49,6 +52,16 @@ DE_IP = "193.99.144.80"  # a German address in the offline IP-to-country data
 #: Scenes on the demo's known-material list: first the ones `vigil demo` lists too (the same
 #: files, from :func:`vigil.samples.demo_original`), then others; the first six are verified.
 DEMO_SCENES = (*DEMO_LISTED_SCENES, 1003, 1004, 1005, 1006, 1007)
+
+
+def _enrol_demo(session: Session, account: StaffAccount) -> dict[str, Any]:
+    """A demo account whose role needs a second factor comes enrolled: its secret (for an
+    authenticator app, or to compute a code) and recovery codes go to demo-keys.json."""
+    secret = second_factor.new_secret()
+    account.totp_secret = secret
+    account.totp_enrolled_at = now()
+    return {"totp_secret": secret, "totp_uri": second_factor.provisioning_uri(account, secret),
+            "recovery_codes": second_factor.new_recovery_codes(session, account)}
 
 
 def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings | None = None) -> Path:
@@ -94,9 +107,12 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
             made = staff.create_account(s, None, orgs_by_kind[kind], username, role,
                                         display_name=username.replace("-", " ").title(),
                                         locale=locale)
-            accounts.append({"username": username, "password": made.password, "role": role,
-                             "organisation": made.account.api_key.organisation.name,
-                             "kind": kind.value})
+            entry = {"username": username, "password": made.password, "role": role,
+                     "organisation": made.account.api_key.organisation.name,
+                     "kind": kind.value}
+            if second_factor.requires_second_factor(made.account):
+                entry.update(_enrol_demo(s, made.account))
+            accounts.append(entry)
     if settings is not None:
         seed_reports(factory, settings, principals[OrgKind.PROVIDER])
     private_dir(data_dir)

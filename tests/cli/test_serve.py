@@ -133,6 +133,8 @@ def test_demo_accounts_sign_in_to_the_workspace(server: tuple[str, Path]) -> Non
     import re
     import urllib.parse
 
+    import pyotp
+
     base, data = server
     accounts = json.loads((data / "demo-keys.json").read_text())["accounts"]
     reviewer = next(a for a in accounts if a["username"] == "reviewer")
@@ -143,6 +145,13 @@ def test_demo_accounts_sign_in_to_the_workspace(server: tuple[str, Path]) -> Non
     form = urllib.parse.urlencode({"username": "reviewer", "password": reviewer["password"],
                                    "csrf": token}).encode()
     with opener.open(f"{base}/app/login", data=form, timeout=30) as r:
+        page = r.read().decode()
+    # A reviewer signs in with a second factor: the demo enrolled one, in demo-keys.json.
+    assert "one-time-code" in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    code = pyotp.TOTP(reviewer["totp_secret"]).now()
+    form = urllib.parse.urlencode({"code": code, "csrf": token}).encode()
+    with opener.open(f"{base}/app/login/code", data=form, timeout=30) as r:
         page = r.read().decode()
     assert "Waiting for review" in page  # the dashboard, after the redirect
     with opener.open(f"{base}/app/review", timeout=30) as r:

@@ -18,7 +18,7 @@ from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.errors import Invalid, RateLimited
-from vigil.orgs import accounts
+from vigil.orgs import accounts, staff
 from vigil.orgs.access import Scope
 from vigil.orgs.models import StaffAccount, WebSession
 
@@ -32,12 +32,12 @@ def _login(client: TestClient, username: str, password: str) -> object:
 def test_sign_in_sets_a_private_session_cookie(client: TestClient, factory: sessionmaker[Session],
                                                data_dir: Path) -> None:
     build_workspace(factory, data_dir)
-    r = _login(client, "rita", PASSWORD)
+    r = _login(client, "otto", PASSWORD)  # an auditor: no second factor needed
     assert r.status_code == 303 and r.headers["location"] == "/app/"
     cookie = r.headers["set-cookie"]
     assert "vigil_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = client.get("/app/")
-    assert page.status_code == 200 and "Rita" in page.text
+    assert page.status_code == 200 and "Otto" in page.text
     with factory() as s:  # only the token's hash is stored
         (stored,) = s.scalars(select(WebSession.id))
         assert stored != client.cookies.get("vigil_session") and len(stored) == 64
@@ -165,10 +165,11 @@ def test_next_never_leaves_the_workspace(client: TestClient, factory: sessionmak
     for target, expected in (("//evil.example/x", "/app/"), ("https://evil.example", "/app/"),
                              ("/app/indicators", "/app/indicators")):
         page = client.get("/app/login", params={"next": target})
-        r = client.post("/app/login", data={"username": "rita", "password": PASSWORD,
+        r = client.post("/app/login", data={"username": "otto", "password": PASSWORD,
                                             "csrf": form_token(page.text), "next": target},
                         follow_redirects=False)
         assert r.headers["location"] == expected
+        client.cookies.clear()
 
 
 def test_accounts_from_the_command_line_and_the_api(tmp_path: Path, client: TestClient,
@@ -229,3 +230,38 @@ def test_a_flood_of_usernames_never_resets_a_sources_budget() -> None:
         throttle.check_source("198.51.100.7")
     assert 0 < caught.value.details["retry_after"] <= 15 * 60
     throttle.check_source("198.51.100.8")
+
+
+def test_passwords_are_checked_outside_the_write_transaction(
+        client: TestClient, factory: sessionmaker[Session], data_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id takes tens of milliseconds: a sign-in must not hold the database's write lock
+    (on SQLite, one for the whole database) while it hashes."""
+    from vigil.db import _WRITE_LOCKS
+
+    build_workspace(factory, data_dir)
+    state = client.app.state.vigil  # type: ignore[attr-defined]
+    lock = _WRITE_LOCKS.get(state.engine)
+    held: list[bool] = []
+    real = accounts._hasher
+
+    class Spy:
+        def verify(self, stored: str, password: str) -> bool:
+            held.append(lock.locked() if lock is not None else False)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    monkeypatch.setattr(accounts, "_hasher", Spy())
+    assert _login(client, "otto", PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    assert _login(client, "otto", "wrong password!!").status_code == 401  # type: ignore[attr-defined]
+    assert _login(client, "nobody", "wrong password!!").status_code == 401  # type: ignore[attr-defined]
+    assert held == [False, False, False]
+    # A password changed between the check and the transaction does not count.
+    with factory() as s:
+        checked = accounts.check_password_of(s, "otto", PASSWORD)
+    with transaction(factory) as s:
+        staff.reset_password(s, None, staff.find_account(s, "otto"), "a brand new passphrase")
+    with transaction(factory) as s:
+        assert not accounts.sign_in(s, state.settings, "otto", PASSWORD, checked=checked).ok

@@ -256,3 +256,38 @@ def test_chart_labels_fit_inside_their_charts(browser: Any, live: Live) -> None:
     boxes = page.evaluate(BBOXES)
     assert len(boxes) >= 15 and _outside(boxes) == []
     page.context.close()
+
+
+def test_a_new_officer_sets_up_the_second_factor_first(browser: Any, live: Live,
+                                                       tmp_path: Path) -> None:
+    """An account whose role sees reports opens nothing before it has an authenticator: the
+    enrolment page shows the secret, takes a first code, then the recovery codes once."""
+    from tests.fixtures.workspace import PASSWORD, fresh_code
+    from vigil.db import transaction
+    from vigil.orgs import accounts
+
+    with transaction(live.factory) as s:
+        org = live.workspace.world.principals["authority_de"].organisation_id
+        accounts.create_account(s, None, org, "greta", "officer", password=PASSWORD,
+                                locale="de")
+    context = browser.new_context(base_url=live.base, locale="de-DE")
+    page = context.new_page()
+    page.goto("/app/login")
+    page.get_by_label("Benutzername").fill("greta")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form.login button[type=submit]").click()
+    assert page.url.endswith("/app/login/enrol")
+    assert page.get_by_role("heading").inner_text() == "Zweiten Faktor einrichten"
+    assert page.locator(".qr svg").count() == 1
+    shoot(page, "enrol", tmp_path)
+    page.goto("/app/inbox")  # nothing else opens: back to the enrolment, the inbox kept as next
+    assert page.url.endswith("/app/login/enrol?next=/app/inbox")
+    secret = page.locator("#totp-secret").inner_text()
+    page.locator("#code").fill(fresh_code(live.factory, "greta", secret))
+    page.get_by_role("button", name="Bestätigen").click()
+    codes = page.locator("#recovery-codes li").all_inner_texts()
+    assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", c) for c in codes)
+    accessible(page)
+    page.get_by_role("link", name="Weiter").click()
+    assert page.url.endswith("/app/inbox") and page.get_by_role("heading").count() >= 1
+    context.close()

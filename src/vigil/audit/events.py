@@ -46,6 +46,13 @@ class AuditAction(StrEnum):
     ACCOUNT_SIGN_IN_FAILED = "account:sign_in_failed"
     ACCOUNT_LOCKED = "account:locked"
     ACCOUNT_SIGNED_OUT = "account:signed_out"
+    ACCOUNT_DISABLED = "account:disabled"
+    ACCOUNT_ENABLED = "account:enabled"
+    ACCOUNT_PASSWORD_RESET = "account:password_reset"  # noqa: S105 - an event name
+    ACCOUNT_SECOND_FACTOR_ENROLLED = "account:second_factor_enrolled"
+    ACCOUNT_SECOND_FACTOR_FAILED = "account:second_factor_failed"
+    ACCOUNT_SECOND_FACTOR_RESET = "account:second_factor_reset"
+    ACCOUNT_RECOVERY_CODE_USED = "account:recovery_code_used"
     URL_REPORTED = "url:reported"
     URL_CLASSIFIED = "url:classified"
     NOTICE_OPENED = "notice:opened"

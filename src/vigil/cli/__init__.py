@@ -6,6 +6,7 @@ import typer
 
 from vigil.cli import (
     accounts,
+    apikeys,
     audit,
     backup,
     bench,
@@ -16,6 +17,7 @@ from vigil.cli import (
     jobs,
     keys,
     matching,
+    orgs,
     serve,
     settings,
     transparency,
@@ -41,6 +43,8 @@ app.command("serve")(serve.serve_command)
 app.add_typer(serve.db_app, name="db")
 app.command("settings")(settings.settings_command)
 app.add_typer(audit.app, name="audit")
+app.add_typer(orgs.app, name="org")
+app.add_typer(apikeys.app, name="key")
 app.add_typer(accounts.app, name="account")
 app.add_typer(keys.app, name="keys")
 app.add_typer(crawl.app, name="crawl")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from vigil.errors import Forbidden
+from vigil.errors import Forbidden, Invalid
 
 
 class OrgKind(StrEnum):
@@ -92,6 +92,35 @@ VOUCHED_SCOPES = SECOND_PARTY_SCOPES | {Scope.INDICATORS_PROPOSE}
 
 #: Who may approve an organisation or a key: a second party, never the Centre.
 APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})
+
+#: Scopes whose holders sign in to the workspace with a second factor (TOTP): they see
+#: reports, decide on indicators, or decide who may (organisations, keys, approvals). A staff
+#: account whose granted scopes include one of them cannot open any page before it has
+#: enrolled an authenticator (orgs/second_factor.py).
+SECOND_FACTOR_SCOPES = frozenset({Scope.REPORTS_REVIEW, Scope.REPORTS_RECEIVE,
+                                  Scope.INDICATORS_REVIEW, Scope.ORGS_MANAGE, Scope.ORGS_APPROVE})
+
+
+def parse_kind(value: str) -> OrgKind:
+    """An organisation kind by its name; :class:`~vigil.errors.Invalid` naming the known ones."""
+    try:
+        return OrgKind(value.strip().lower())
+    except ValueError:
+        raise Invalid(f"unknown organisation kind {value!r} (known: "
+                      f"{', '.join(k.value for k in OrgKind)})") from None
+
+
+def parse_scopes(values: Iterable[str]) -> set[Scope]:
+    """Scopes by their names; :class:`~vigil.errors.Invalid` naming the first unknown one and
+    the known ones."""
+    scopes = set()
+    for value in values:
+        try:
+            scopes.add(Scope(value.strip()))
+        except ValueError:
+            raise Invalid(f"unknown scope {value!r} (known: "
+                          f"{', '.join(s.value for s in Scope)})") from None
+    return scopes
 
 
 def effective_scopes(kind: OrgKind, org_approved: bool, key_approved: bool,

@@ -24,6 +24,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.errors import Conflict, Invalid, NotFound, RateLimited
+from vigil.orgs import second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
 from vigil.orgs.models import Organisation, StaffAccount, WebSession
@@ -58,6 +59,11 @@ MIN_PASSWORD = 12
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the username is unknown, so that both cases take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password (the only form it is stored in)."""
+    return _hasher.hash(password)
 
 
 def _aware(d: datetime) -> datetime:
@@ -182,10 +188,47 @@ class LoginThrottle:
         self._per_username.clear(self._pair(source, username))
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password verified (argon2id, tens of milliseconds) before any write transaction, so
+    that sign-ins hold no write lock while they hash: ``verified_hash`` is the stored hash the
+    password matched, None when it matched none (or the account is unknown or unusable)."""
+
+    username: str
+    verified_hash: str | None
+
+
+def _verify(account: StaffAccount | None, name: str, password: str) -> PasswordCheck:
+    usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
+    stored = account.password_hash if usable and account is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password or "-")
+    except (VerificationError, InvalidHashError):
+        return PasswordCheck(name, None)
+    return PasswordCheck(name, stored if usable else None)
+
+
+def check_password_of(session: Session, username: str, password: str) -> PasswordCheck:
+    """The first half of :func:`sign_in`, in a read-only session: the same work whether the
+    username exists or not."""
+    name = username.strip().lower()
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == name))
+    return _verify(account, name, password)
+
+
 def sign_in(session: Session, settings: Settings, username: str, password: str, *,
-            source: str = "unknown", throttle: LoginThrottle | None = None) -> SignIn:
+            source: str = "unknown", throttle: LoginThrottle | None = None,
+            checked: PasswordCheck | None = None) -> SignIn:
     """Check a password; every failure — unknown user, disabled account, wrong password, a
-    source blocked for this username — gives the same :class:`SignIn` after the same work."""
+    source blocked for this username — gives the same :class:`SignIn` after the same work.
+    ``checked``: the password already verified by :func:`check_password_of` outside this
+    (write) transaction; it counts only if the stored hash has not changed since.
+
+    A right password opens a session that waits (``SignIn.session.pending``) when the account
+    has a second factor (``second_factor``: :func:`complete_sign_in` takes the code) or needs
+    one and has none yet (``enrol``: the authenticator's secret is made now, confirmed by a
+    first code). The source's failure count is cleared only once the sign-in is complete, so
+    that the password does not buy fresh guesses at the code."""
     t = now()
     name = username.strip().lower()
     if throttle is not None:
@@ -194,32 +237,164 @@ def sign_in(session: Session, settings: Settings, username: str, password: str, 
         StaffAccount.username == name).with_for_update(of=StaffAccount))
     usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
     blocked = throttle is not None and throttle.blocked(source, name)
-    try:
-        _hasher.verify(account.password_hash if usable and account else _DUMMY_HASH, password or "-")
-        ok = usable and not blocked
-    except (VerificationError, InvalidHashError):
-        ok = False
+    if checked is None or checked.username != name:
+        checked = _verify(account, name, password)
+    ok = (usable and not blocked and account is not None
+          and checked.verified_hash is not None
+          and hmac.compare_digest(checked.verified_hash.encode(), account.password_hash.encode()))
     if not ok or account is None:
         if usable and account is not None:
-            actor = principal_of(account)
-            record(session, actor, AuditAction.ACCOUNT_SIGN_IN_FAILED, subject=str(account.id),
-                   details={"blocked_source": blocked})
-            if throttle is not None and not blocked and throttle.failed(source, name):
-                record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
-                       details={"minutes": settings.login_lockout_minutes, "per_source": True})
+            _failed(session, settings, account, AuditAction.ACCOUNT_SIGN_IN_FAILED, source,
+                    throttle, blocked)
         elif throttle is not None:
             throttle.failed(source, name)
         return SignIn()
-    if throttle is not None:
-        throttle.succeeded(source, name)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
+    pending = None
+    if second_factor.enrolled(account):
+        pending = PENDING_CODE
+    elif second_factor.requires_second_factor(account):
+        pending = PENDING_ENROL
+        if account.totp_secret is None:
+            account.totp_secret = second_factor.new_secret()
+    elif throttle is not None:
+        throttle.succeeded(source, name)
+    token, web = _open_session(session, account, t, pending)
+    if pending is None:
+        record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_IN,
+               subject=str(account.id))
+    return SignIn(token, web, account)
+
+
+def _open_session(session: Session, account: StaffAccount, t: datetime,
+                  pending: str | None) -> tuple[str, WebSession]:
     token = secrets.token_urlsafe(32)
     web = WebSession(id=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32),
-                     created_at=t, last_seen_at=t)
+                     created_at=t, last_seen_at=t, pending=pending)
     session.add(web)
-    record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id))
-    return SignIn(token, web, account)
+    session.flush()
+    return token, web
+
+
+def _failed(session: Session, settings: Settings, account: StaffAccount, action: AuditAction,
+            source: str, throttle: LoginThrottle | None, blocked: bool) -> bool:
+    """Record a failed password or code and count it for the source; True when the source is
+    now (or was already) blocked for this account."""
+    actor = principal_of(account)
+    record(session, actor, action, subject=str(account.id), details={"blocked_source": blocked})
+    if throttle is None or blocked:
+        return blocked
+    if throttle.failed(source, account.username):
+        record(session, actor, AuditAction.ACCOUNT_LOCKED, subject=str(account.id),
+               details={"minutes": settings.login_lockout_minutes, "per_source": True})
+        return True
+    return False
+
+
+#: What a waiting session waits for (:attr:`WebSession.pending`).
+PENDING_CODE = "second_factor"
+PENDING_ENROL = "enrol"
+#: How long a session may wait for its second factor after the password.
+PENDING_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """The outcome of :func:`complete_sign_in`: ``sign_in.ok`` when complete (a new session
+    token replaces the waiting one), ``recovery_codes`` when this completed an enrolment (shown
+    once), ``ended`` when the waiting session ended (too many wrong codes: start again)."""
+
+    sign_in: SignIn
+    recovery_codes: tuple[str, ...] = ()
+    ended: bool = False
+
+
+def complete_sign_in(session: Session, settings: Settings, token: str | None, code: str, *,
+                     source: str = "unknown", throttle: LoginThrottle | None = None) -> SecondStep:
+    """The second step of a sign-in: ``code`` is the authenticator's current code (or, for an
+    enrolled account, one of its recovery codes). A wrong or reused code counts as a failed
+    sign-in of the source (the same throttle as passwords); once the source is blocked the
+    waiting session ends. Success ends the waiting session and opens a complete one."""
+    web = _waiting(session, settings, token, lock=True)
+    if web is None:
+        return SecondStep(SignIn(), ended=True)
+    if throttle is not None:
+        throttle.check_source(source)
+    account = session.scalar(select(StaffAccount).where(StaffAccount.id == web.account_id)
+                             .with_for_update(of=StaffAccount))
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        web.ended_at = now()
+        return SecondStep(SignIn(), ended=True)
+    blocked = throttle is not None and throttle.blocked(source, account.username)
+    how = None
+    if not blocked and web.pending == PENDING_ENROL:
+        how = "enrolled" if second_factor.check_totp(account, code) else None
+    elif not blocked:
+        how = ("totp" if second_factor.check_totp(account, code)
+               else "recovery_code" if second_factor.use_recovery_code(session, account, code)
+               else None)
+    if how is None:
+        if _failed(session, settings, account, AuditAction.ACCOUNT_SECOND_FACTOR_FAILED, source,
+                   throttle, blocked):
+            web.ended_at = now()
+            return SecondStep(SignIn(), ended=True)
+        return SecondStep(SignIn())
+    if throttle is not None:
+        throttle.succeeded(source, account.username)
+    t = now()
+    web.ended_at = t
+    actor = principal_of(account)
+    codes: tuple[str, ...] = ()
+    if how == "enrolled":
+        account.totp_enrolled_at = t
+        codes = tuple(second_factor.new_recovery_codes(session, account))
+        record(session, actor, AuditAction.ACCOUNT_SECOND_FACTOR_ENROLLED, subject=str(account.id))
+    elif how == "recovery_code":
+        record(session, actor, AuditAction.ACCOUNT_RECOVERY_CODE_USED, subject=str(account.id),
+               details={"left": second_factor.recovery_codes_left(session, account)})
+    new_token, new_web = _open_session(session, account, t, None)
+    record(session, actor, AuditAction.ACCOUNT_SIGNED_IN, subject=str(account.id),
+           details={"second_factor": how})
+    return SecondStep(SignIn(new_token, new_web, account), codes)
+
+
+def _waiting(session: Session, settings: Settings, token: str | None, *,
+             lock: bool = False) -> WebSession | None:
+    if not token or len(token) > 200:
+        return None
+    web = session.get(WebSession, _digest(token), with_for_update=lock)
+    if web is None or web.ended_at is not None or web.pending is None:
+        return None
+    if now() - _aware(web.created_at) > timedelta(minutes=PENDING_MINUTES):
+        return None
+    return web
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A session that waits for its second factor: what the page that completes it shows."""
+
+    account: StaffAccount
+    web: WebSession
+    #: For an enrolment: the secret as text, its otpauth URI, and the URI as an SVG QR code.
+    secret: str | None = None
+    uri: str | None = None
+
+
+def waiting(session: Session, settings: Settings, token: str | None) -> Waiting | None:
+    """The waiting session of a cookie, or None (none, complete, ended, or over
+    :data:`PENDING_MINUTES` old)."""
+    web = _waiting(session, settings, token)
+    if web is None:
+        return None
+    account = session.get(StaffAccount, web.account_id)
+    if account is None or account.disabled_at is not None or account.api_key.revoked_at:
+        return None
+    if web.pending == PENDING_ENROL and account.totp_secret:
+        secret = account.totp_secret
+        return Waiting(account, web, secret, second_factor.provisioning_uri(account, secret))
+    return Waiting(account, web)
 
 
 @dataclass(frozen=True)
@@ -240,7 +415,7 @@ def resolve(session: Session, settings: Settings, token: str | None) -> SignedIn
     if not token or len(token) > 200:
         return None
     web = session.get(WebSession, _digest(token))
-    if web is None or web.ended_at is not None:
+    if web is None or web.ended_at is not None or web.pending is not None:
         return None
     t = now()
     if (t - _aware(web.last_seen_at) > timedelta(minutes=settings.session_idle_minutes)
@@ -260,13 +435,14 @@ def touch(session: Session, token: str) -> None:
 
 
 def sign_out(session: Session, token: str | None) -> None:
-    if not token:
+    """End a session, complete or waiting for its second factor."""
+    if not token or len(token) > 200:
         return
     web = session.get(WebSession, _digest(token))
     if web is None or web.ended_at is not None:
         return
     web.ended_at = now()
     account = session.get(StaffAccount, web.account_id)
-    if account is not None:
+    if account is not None and web.pending is None:
         record(session, principal_of(account), AuditAction.ACCOUNT_SIGNED_OUT,
                subject=str(account.id))

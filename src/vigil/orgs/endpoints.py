@@ -1,28 +1,48 @@
+"""The API of organisations, keys and staff accounts: the Centre's (``orgs:manage``), and a
+second party's approvals (``orgs:approve``). The same service functions serve ``vigil org``,
+``vigil key`` and ``vigil account``."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from vigil.deps import DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
-from vigil.errors import ERROR_RESPONSES, Invalid
-from vigil.orgs import accounts, service
-from vigil.orgs.access import OrgKind, Scope
-from vigil.orgs.schemas import KeyIn, KeyOut, OrgIn, OrgOut
+from vigil.deps import MAX_DB_ID, DbId, OrgsApproveKey, OrgsManageKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES
+from vigil.orgs import accounts, service, staff
+from vigil.orgs.access import parse_kind, parse_scopes
+from vigil.orgs.schemas import AccountOut, KeyIn, KeyOut, OrgIn, OrgOut
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 @router.post("/orgs", response_model=OrgOut, status_code=201)
 def create_org(body: OrgIn, request: Request, actor: OrgsManageKey) -> OrgOut:
-    try:
-        kind = OrgKind(body.kind)
-    except ValueError:
-        raise Invalid(f"unknown organisation kind {body.kind!r} (known: "
-                      f"{', '.join(k.value for k in OrgKind)})") from None
+    kind = parse_kind(body.kind)
     with unit_of_work(request) as s:
         org = service.create_organisation(s, actor, body.name, kind, body.member_state)
-        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
-                      approved=org.approved_at is not None)
+        return OrgOut.of(org)
+
+
+#: An organisation's id in a query string.
+OrgFilter = Annotated[int | None, Query(ge=1, le=MAX_DB_ID,
+                                        description="Only this organisation's.")]
+
+
+@router.get("/orgs", response_model=list[OrgOut])
+def list_orgs(request: Request, actor: OrgsManageKey) -> list[OrgOut]:
+    """The Centre: every organisation, by name."""
+    with request.app.state.vigil.read_session() as s:
+        return [OrgOut.of(o) for o in service.list_organisations(s)]
+
+
+@router.get("/keys", response_model=list[KeyOut])
+def list_keys(request: Request, actor: OrgsManageKey, org_id: OrgFilter = None) -> list[KeyOut]:
+    """The Centre: every key (of one organisation), oldest first — never a secret."""
+    with request.app.state.vigil.read_session() as s:
+        return [KeyOut.of(k) for k in service.list_keys(s, org_id)]
 
 
 @router.post("/orgs/{org_id}/approve", response_model=OrgOut)
@@ -30,9 +50,7 @@ def approve_org(org_id: DbId, request: Request, actor: OrgsApproveKey) -> OrgOut
     """A second party (an approved partner centre, or an auditor) approves a new organisation
     that may review indicators; until then its keys cannot verify anything."""
     with unit_of_work(request) as s:
-        org = service.approve_organisation(s, actor, org_id)
-        return OrgOut(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
-                      approved=True)
+        return OrgOut.of(service.approve_organisation(s, actor, org_id))
 
 
 @router.post("/keys/{key_id}/approve", response_model=KeyOut)
@@ -47,10 +65,7 @@ def approve_key(key_id: DbId, request: Request, actor: OrgsApproveKey) -> KeyOut
 
 @router.post("/orgs/{org_id}/keys", response_model=KeyOut, status_code=201)
 def issue_key(org_id: DbId, body: KeyIn, request: Request, actor: OrgsManageKey) -> KeyOut:
-    try:
-        scopes = {Scope(s) for s in body.scopes}
-    except ValueError as exc:
-        raise Invalid(f"unknown scope: {exc}") from None
+    scopes = parse_scopes(body.scopes)
     with unit_of_work(request) as s:
         issued = service.issue_key(s, actor, org_id, body.holder, scopes)
         return KeyOut.of(issued.key, issued.token)
@@ -71,15 +86,6 @@ class AccountIn(BaseModel):
     locale: str = "en"
 
 
-class AccountOut(BaseModel):
-    id: int
-    username: str
-    role: str
-    organisation_id: int
-    scopes: list[str]
-    password: str | None = Field(default=None, description="Generated, shown once; never again.")
-
-
 @router.post("/orgs/{org_id}/accounts", response_model=AccountOut, status_code=201)
 def create_account(org_id: DbId, body: AccountIn, request: Request,
                    actor: OrgsManageKey) -> AccountOut:
@@ -87,7 +93,45 @@ def create_account(org_id: DbId, body: AccountIn, request: Request,
     with unit_of_work(request) as s:
         made = accounts.create_account(s, actor, org_id, body.username, body.role,
                                        display_name=body.display_name, locale=body.locale)
-        return AccountOut(id=made.account.id, username=made.account.username,
-                          role=made.account.role, organisation_id=org_id,
-                          scopes=sorted(s.value for s in accounts.principal_of(made.account).scopes),
-                          password=made.password)
+        return AccountOut.of(made.account, made.password)
+
+
+@router.get("/accounts", response_model=list[AccountOut])
+def list_accounts(request: Request, actor: OrgsManageKey,
+                  org_id: OrgFilter = None) -> list[AccountOut]:
+    """The Centre: every workspace account (of one organisation), by username."""
+    with request.app.state.vigil.read_session() as s:
+        return [AccountOut.of(a) for a in staff.list_accounts(s, org_id)]
+
+
+@router.post("/accounts/{account_id}/disable", response_model=AccountOut)
+def disable_account(account_id: DbId, request: Request, actor: OrgsManageKey) -> AccountOut:
+    """The account cannot sign in any more, and its open sessions end at once (409 if it is
+    disabled already)."""
+    with unit_of_work(request) as s:
+        return AccountOut.of(staff.disable_account(s, actor, staff.get_account(s, account_id)))
+
+
+@router.post("/accounts/{account_id}/enable", response_model=AccountOut)
+def enable_account(account_id: DbId, request: Request, actor: OrgsManageKey) -> AccountOut:
+    """A disabled account may sign in again (409 if it is not disabled, or its credential was
+    revoked)."""
+    with unit_of_work(request) as s:
+        return AccountOut.of(staff.enable_account(s, actor, staff.get_account(s, account_id)))
+
+
+@router.post("/accounts/{account_id}/reset-password", response_model=AccountOut)
+def reset_password(account_id: DbId, request: Request, actor: OrgsManageKey) -> AccountOut:
+    """A new generated password, in the answer once; the account's open sessions end."""
+    with unit_of_work(request) as s:
+        made = staff.reset_password(s, actor, staff.get_account(s, account_id))
+        return AccountOut.of(made.account, made.password)
+
+
+@router.post("/accounts/{account_id}/reset-second-factor", response_model=AccountOut)
+def reset_second_factor(account_id: DbId, request: Request, actor: OrgsManageKey) -> AccountOut:
+    """Forget the account's authenticator and recovery codes (a lost phone): a role that
+    needs a second factor sets up a new one at the next sign-in. Its open sessions end."""
+    with unit_of_work(request) as s:
+        return AccountOut.of(staff.reset_second_factor(s, actor,
+                                                          staff.get_account(s, account_id)))

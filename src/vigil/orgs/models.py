@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vigil.db import Base, UTCDateTime
+from vigil.db import Base, PersonalText, UTCDateTime
 
 
 class Organisation(Base):
@@ -70,8 +70,29 @@ class StaffAccount(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The TOTP secret (RFC 6238), sealed like other personal data and loaded only when a
+    #: code is checked; set at the first sign-in that needs it, confirmed by a first code.
+    totp_secret: Mapped[str | None] = mapped_column(
+        PersonalText("staff_accounts.totp_secret"), deferred=True)
+    #: When the first code confirmed the secret (None: not enrolled, or reset by an admin).
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last 30-second step whose code was accepted: a code is good once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     api_key: Mapped[ApiKey] = relationship(lazy="joined")
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator (SHA-256 of it only; shown once,
+    at enrolment)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WebSession(Base):
@@ -85,3 +106,7 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: What the session still waits for after the password: ``second_factor`` (a code) or
+    #: ``enrol`` (the account must set up its authenticator first); None: signed in. A
+    #: waiting session opens no page but the one that completes it.
+    pending: Mapped[str | None] = mapped_column(String(16))

@@ -4,8 +4,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from vigil.orgs import accounts, second_factor
+
 if TYPE_CHECKING:
-    from vigil.orgs.models import ApiKey
+    from vigil.orgs.models import ApiKey, Organisation, StaffAccount
 
 
 class OrgIn(BaseModel):
@@ -23,6 +25,11 @@ class OrgOut(BaseModel):
         "false for a new organisation that may review indicators or approve others (partner "
         "centre, auditor, a second centre) until a second party — an approved partner centre "
         "or auditor — approves it: POST /v1/orgs/{id}/approve"))
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrgOut:
+        return cls(id=org.id, name=org.name, kind=org.kind, member_state=org.member_state,
+                   approved=org.approved_at is not None)
 
 
 class KeyIn(BaseModel):
@@ -47,3 +54,26 @@ class KeyOut(BaseModel):
         return cls(id=key.id, organisation_id=key.organisation_id, holder=key.holder,
                    scopes=key.scopes.split(), token=token, revoked=key.revoked_at is not None,
                    approved=key.approved_at is not None)
+
+
+class AccountOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    organisation_id: int
+    scopes: list[str]
+    password: str | None = Field(default=None, description="Generated, shown once; never again.")
+    disabled: bool = False
+    second_factor: str = Field(default="none", description=(
+        "'enrolled' (an authenticator is set up), 'required' (the role needs one: it is set "
+        "up at the next sign-in) or 'none'"))
+
+    @classmethod
+    def of(cls, account: StaffAccount, password: str | None = None) -> AccountOut:
+        return cls(id=account.id, username=account.username, role=account.role,
+                   organisation_id=account.api_key.organisation_id,
+                   scopes=sorted(s.value for s in accounts.principal_of(account).scopes),
+                   password=password, disabled=account.disabled_at is not None,
+                   second_factor=("enrolled" if second_factor.enrolled(account) else
+                                  "required" if second_factor.requires_second_factor(account)
+                                  else "none"))

@@ -42,10 +42,14 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
         # hosting directory) the moment it had a key, approved by nobody.
         raise Forbidden("there is one Centre, set up by the operator on the server; an "
                         "organisation of kind 'centre' cannot be created through the API")
+    if kind is OrgKind.CENTRE and session.scalar(
+            select(Organisation.id).where(Organisation.kind == OrgKind.CENTRE.value).limit(1)):
+        raise Conflict("there is one Centre, and it exists already (vigil init made it)")
     if kind is OrgKind.AUTHORITY and not member_state:
         raise Invalid("an authority needs its member-state code (e.g. 'DE')")
     if member_state and (len(member_state) != 2 or not member_state.isalpha()):
-        raise Invalid(f"member_state must be a two-letter code, got {member_state!r}")
+        raise Invalid(f"a country (member_state) is a two-letter code such as 'DE', got "
+                      f"{member_state!r}")
     if session.scalar(select(Organisation).where(Organisation.name == name)):
         raise Conflict(f"an organisation named {name!r} exists already")
     org = Organisation(name=name, kind=kind.value,
@@ -66,6 +70,28 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
     record(session, actor, AuditAction.ORG_CREATED, subject=str(org.id),
            details={"kind": kind.value})
     return org
+
+
+def organisation_named(session: Session, name: str) -> Organisation:
+    """The organisation of that exact name; :class:`~vigil.errors.NotFound` naming it."""
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        raise NotFound(f"no organisation named {name!r}")
+    return org
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    """Every organisation, by name (organisations are not persons: the Centre sees them all)."""
+    return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def list_keys(session: Session, organisation_id: int | None = None) -> list[ApiKey]:
+    """Every key (of one organisation), oldest first; secrets are never stored, so never
+    listed. Staff accounts' own keys are among them (holder ``account:<username>``)."""
+    query = select(ApiKey).order_by(ApiKey.id)
+    if organisation_id is not None:
+        query = query.where(ApiKey.organisation_id == organisation_id)
+    return list(session.scalars(query))
 
 
 def _second_party(session: Session, actor: Principal, subject_org: int, what: str) -> Organisation:
@@ -176,7 +202,9 @@ def issue_key(session: Session, actor: Principal | None, organisation_id: int, h
     return IssuedKey(key, f"{TOKEN_PREFIX}_{prefix}_{secret}")
 
 
-def revoke_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
+def revoke_key(session: Session, actor: Principal | None, key_id: int) -> ApiKey:
+    """Revoke a key at once (idempotent: a revoked key stays as it was). ``actor`` None: the
+    operator, on the server."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"no key {key_id}")

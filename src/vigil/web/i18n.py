@@ -206,6 +206,26 @@ EN: dict[str, str] = {
     "login.submit": "Sign in",
     "login.failed": "Wrong username or password.",
     "login.signed_out": "You are signed out.",
+    "tfa.title": "Second factor",
+    "tfa.prompt": "Enter the 6-digit code your authenticator app shows, or one of your "
+                  "recovery codes.",
+    "tfa.code": "Code",
+    "tfa.first_code": "The 6-digit code the app shows now",
+    "tfa.submit": "Confirm",
+    "tfa.cancel": "Cancel",
+    "tfa.failed": "Wrong code, or a code used already. Wait for the next one and try again.",
+    "tfa.expired": "The sign-in took too long or was stopped. Please sign in again.",
+    "tfa.enrol_title": "Set up your second factor",
+    "tfa.enrol_intro": "Your role needs a second factor. Add this account to an authenticator "
+                       "app: scan the picture, or type the secret. Then enter the code the app "
+                       "shows.",
+    "tfa.secret": "Secret",
+    "tfa.uri": "Set-up link",
+    "tfa.recovery_title": "Your recovery codes",
+    "tfa.recovery_intro": "If you lose your authenticator, each of these codes works once in "
+                          "place of a code. Keep them somewhere safe now: they are not shown "
+                          "again.",
+    "tfa.continue": "Continue",
     "dash.title": "Dashboard",
     "dash.waiting": "Waiting for review",
     "dash.urgent": "Urgent",
@@ -586,6 +606,28 @@ DE: dict[str, str] = {
     "login.submit": "Anmelden",
     "login.failed": "Benutzername oder Passwort ist falsch.",
     "login.signed_out": "Sie sind abgemeldet.",
+    "tfa.title": "Zweiter Faktor",
+    "tfa.prompt": "Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein oder einen "
+                  "Ihrer Wiederherstellungscodes.",
+    "tfa.code": "Code",
+    "tfa.first_code": "Der 6-stellige Code, den die App jetzt zeigt",
+    "tfa.submit": "Bestätigen",
+    "tfa.cancel": "Abbrechen",
+    "tfa.failed": "Falscher oder bereits verwendeter Code. Warten Sie auf den nächsten und "
+                  "versuchen Sie es erneut.",
+    "tfa.expired": "Die Anmeldung hat zu lange gedauert oder wurde abgebrochen. Bitte melden "
+                   "Sie sich erneut an.",
+    "tfa.enrol_title": "Zweiten Faktor einrichten",
+    "tfa.enrol_intro": "Ihre Rolle braucht einen zweiten Faktor. Fügen Sie dieses Konto einer "
+                       "Authenticator-App hinzu: Bild scannen oder das Geheimnis eintippen. "
+                       "Geben Sie dann den Code ein, den die App zeigt.",
+    "tfa.secret": "Geheimnis",
+    "tfa.uri": "Einrichtungslink",
+    "tfa.recovery_title": "Ihre Wiederherstellungscodes",
+    "tfa.recovery_intro": "Falls Sie Ihren Authenticator verlieren, ersetzt jeder dieser Codes "
+                          "einmal einen Code. Bewahren Sie sie jetzt sicher auf: Sie werden "
+                          "nicht noch einmal angezeigt.",
+    "tfa.continue": "Weiter",
     "dash.title": "Übersicht",
     "dash.waiting": "Warten auf Prüfung",
     "dash.urgent": "Dringend",

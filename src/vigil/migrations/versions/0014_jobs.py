@@ -2,7 +2,7 @@
 periodic task once across all workers
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-30 05:40:00
 
 Jobs that had failed for good ("failed") are dead letters now ("dead"); jobs that existed before
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
