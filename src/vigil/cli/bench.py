@@ -93,6 +93,49 @@ def _append_http_run(path: Path, name: str, result: dict[str, Any], what: str,
             f"| {' | '.join(cells.values())} |\n")
 
 
+@app.command("snapshot")
+def bench_snapshot(
+    entries: Annotated[int, typer.Option(min=1, help="Active PDQ indicators on the list.")] = 1_000_000,
+    repeats: Annotated[int, typer.Option(min=1, help="Repeated downloads and 304 checks.")] = 3,
+    database_url: Annotated[str | None, typer.Option(
+        help="Run against this (empty) database instead of a throwaway SQLite file.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """A list's signed snapshot from a real `vigil serve`: the first download (which builds the
+    file of this list version), repeated downloads (streamed from it) and If-None-Match (304)."""
+    from vigil.bench.snapshot import SnapshotBenchSpec, run
+
+    err_console.print(f"bench snapshot: {entries:,} entries, {repeats} repeat(s)")
+    result = run(SnapshotBenchSpec(entries, repeats, database_url=database_url))
+    table = Table(title=f"snapshot of {entries:,} entries ({result['bytes'] / 1e6:,.0f} MB)")
+    for column in ("download", "first byte (s)", "complete (s)"):
+        table.add_column(column, justify="right" if column != "download" else "left")
+    rows = _snapshot_rows(result)
+    for row in rows:
+        table.add_row(*row)
+    err_console.print(table)
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench snapshot — {dt.date.today().isoformat()} — {entries:,} entries, "
+                f"{result['bytes'] / 1e6:,.0f} MB, {result['database']}, median of {repeats}\n\n"
+                f"Machine: {result['machine']} (server and client share it)\n\n"
+                "| download | first byte (s) | complete (s) |\n|---|---:|---:|\n"
+                + "".join(f"| {' | '.join(row)} |\n" for row in rows))
+    print(json.dumps(result))
+
+
+def _snapshot_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        ("first (builds the file)", f"{result['first_download_first_byte_s']:.2f}",
+         f"{result['first_download_total_s']:.2f}"),
+        ("repeated (streams the file)", f"{result['repeat_first_byte_s']:.3f}",
+         f"{result['repeat_total_s']:.2f}"),
+        ("If-None-Match (304)", f"{result['not_modified_s']:.3f}",
+         f"{result['not_modified_s']:.3f}"),
+    ]
+
+
 @app.command("intake")
 def bench_intake(
     seconds: Annotated[float, typer.Option(min=1, help="How long to send reports.")] = 20.0,
