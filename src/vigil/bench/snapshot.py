@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ def run(spec: SnapshotBenchSpec) -> dict[str, Any]:
         load_s = time.perf_counter() - t0
         del codes
         with vigil_server(data, url, 1, spec.entries) as port:
+            peak_before = _server_peak_bytes()
             first = download(port, token)
+            peak_after = _server_peak_bytes()
             repeated = [download(port, token) for _ in range(spec.repeats)]
             revalidated = [download(port, token, first.etag) for _ in range(spec.repeats)]
         files = sorted(p.name for p in (data / "snapshots").glob("*.json"))
@@ -108,4 +111,21 @@ def run(spec: SnapshotBenchSpec) -> dict[str, Any]:
         "repeat_total_s": med([d.total_s for d in repeated]),
         "repeat_first_byte_s_max": max(d.first_byte_s for d in repeated),
         "not_modified_s": med([d.total_s for d in revalidated]),
+        # The server's resident-set high-water mark before and after the first download
+        # (the build); None where /proc cannot tell.
+        "server_peak_bytes_before": peak_before, "server_peak_bytes_after": peak_after,
     }
+
+
+def _server_peak_bytes() -> int | None:
+    """The largest VmHWM among this process's children (the ``vigil serve`` process)."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
+            peaks.append(int(fields["VmHWM"].split()[0]) * 1024)
+    return max(peaks) if peaks else None

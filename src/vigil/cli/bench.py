@@ -125,6 +125,9 @@ def bench_snapshot(
     for row in rows:
         table.add_row(*row)
     err_console.print(table)
+    memory = _snapshot_memory(result)
+    if memory:
+        err_console.print(memory)
     if record is not None:
         with open(record, "a", encoding="utf-8") as fh:
             fh.write(
@@ -132,8 +135,17 @@ def bench_snapshot(
                 f"{result['bytes'] / 1e6:,.0f} MB, {result['database']}, median of {repeats}\n\n"
                 f"Machine: {result['machine']} (server and client share it)\n\n"
                 "| download | first byte (s) | complete (s) |\n|---|---:|---:|\n"
-                + "".join(f"| {' | '.join(row)} |\n" for row in rows))
+                + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+                + (f"\n{memory}\n" if memory else ""))
     print(json.dumps(result))
+
+
+def _snapshot_memory(result: dict[str, Any]) -> str:
+    before, after = result.get("server_peak_bytes_before"), result.get("server_peak_bytes_after")
+    if before is None or after is None:
+        return ""
+    return (f"Server peak resident set: {before / 1e6:,.0f} MB before the first download, "
+            f"{after / 1e6:,.0f} MB after it (the build).")
 
 
 def _snapshot_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
