@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -51,10 +53,38 @@ def test_same_version_same_bytes_and_etag_and_the_signature_covers_what_is_serve
     assert "private" in first.headers["cache-control"]
     snap = json.loads(first.content)
     feeds.verify(snap, load_pem_public_key(client.get("/v1/log/key").content))  # type: ignore[arg-type]
-    assert first.content == feeds.canonical(snap)  # the served bytes are what was signed
+    # Every served field is covered by the signature (verify re-creates the canonical form of
+    # all but "signature"); "format" comes first, where readers look for it.
+    assert first.content.startswith(b'{"format":"vigil-list-v1","type":"snapshot"')
+    assert json.loads(first.content) == {**json.loads(feeds.canonical(
+        {k: v for k, v in snap.items() if k != "signature"})), "signature": snap["signature"]}
     assert {e["label"] for e in snap["entries"]} == {None, 'Zürich "x"\\'}
     files = sorted(p.name for p in (data_dir / "snapshots").glob("*.json"))
     assert len([f for f in files if not f.endswith(".meta.json")]) == 1
+
+
+def test_a_large_snapshot_is_read_by_vigil_match_with_its_signature_checked(
+        client: TestClient, factory: sessionmaker[Session], tmp_path: Path) -> None:
+    w = build_world(factory)
+    for i in range(60):  # more than the first 4 KB in which a reader looks for "format"
+        active_indicator(factory, w, "pdq", f"{i:02x}" * 32)
+    r = _get(client, w)
+    assert len(r.content) > 4096
+    (tmp_path / "snapshot.json").write_bytes(r.content)
+    (tmp_path / "key.pem").write_bytes(client.get("/v1/log/key").content)
+    proc = subprocess.run([sys.executable, "-m", "vigil", "match", "--list",
+                           str(tmp_path / "snapshot.json"), "--public-key",
+                           str(tmp_path / "key.pem"), "pdq:" + "05" * 32],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert '"trust": "verified"' in proc.stdout or '"trust":"verified"' in proc.stdout
+    tampered = r.content.replace(b"05" * 32, b"06" * 32)
+    (tmp_path / "snapshot.json").write_bytes(tampered)
+    proc = subprocess.run([sys.executable, "-m", "vigil", "match", "--list",
+                           str(tmp_path / "snapshot.json"), "--public-key",
+                           str(tmp_path / "key.pem"), "pdq:" + "05" * 32],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0 and "signature is invalid" in proc.stderr
 
 
 def test_if_none_match_answers_304_without_a_body_and_is_recorded(

@@ -13,10 +13,13 @@ numbered in commit order (each is written while the log's lock is held), so a la
 always has a larger ``seq``. The snapshot's ``seq`` field is that number: a provider asks
 ``/changes?since=seq`` for what follows.
 
-**The file** is the signed JSON object itself, canonical (sorted keys, no spaces), so the
-signature covers exactly what is served minus the signature field. It is written to a
-temporary file, signed, and renamed into place (atomic); a small ``.meta.json`` beside it
-names its ETag, size and entry count. Concurrent requests for the same list take one file lock
+**The file** is the signed JSON object itself: every field the signature covers, exactly as
+signed, plus ``signature``. The signature is over the canonical JSON (sorted keys, no spaces) of
+the rest; the file keeps ``format`` first and the entries in their canonical bytes, so a reader
+recognises a snapshot from its first bytes and re-creates what was signed. It is written to
+temporary files (the canonical form, signed from the page cache; then the served form) and
+renamed into place (atomic); a small ``.meta.json`` beside it names its ETag, size and entry
+count. Concurrent requests for the same list take one file lock
 (across server workers too), so a version is built once; the last ``keep`` versions of each
 list are kept, older ones deleted.
 
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _json_str
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -193,35 +196,44 @@ class SnapshotStore:
 
     def _write(self, session: Session, version: ListVersion,
                signer: TreeHeadSigner) -> SnapshotFile:
+        # Served order: the small fields first (a reader recognises a snapshot by "format" in
+        # its first few kilobytes: vigil.matching.listfile), the entries, the signature last.
         head = {"format": FORMAT, "type": "snapshot", "list": version.name,
                 "kind": version.kind, "trust": version.trust,
                 "pdq_threshold": version.pdq_threshold, "seq": version.seq,
                 "generated_at": datetime.now(UTC).isoformat()}
-        fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-list{version.list_id}-",
-                                        dir=self.directory)
-        tmp = Path(tmp_name)
+        signed, served = (self._temporary(version) for _ in range(2))
         try:
-            with os.fdopen(fd, "w+b") as fh:
+            with open(signed, "w+b") as body, open(served, "w+b") as out:
+                # 1. The canonical JSON the signature covers ("entries" sorts first), signed
+                # from the page cache (mmap), not from a copy on the heap.
+                entries = _write_entries(session, version.list_id, body)
+                entries_end = body.tell() - 1  # before the "," that follows the array
+                body.write(canonical(head)[1:])
+                body.flush()
+                with mmap.mmap(body.fileno(), 0, access=mmap.ACCESS_READ) as message:
+                    signature = signer.sign_bytes(message)  # type: ignore[arg-type]
+                # 2. What is served: the same object, the same entries' bytes.
                 digest = hashlib.sha256()
-                entries = _write_entries(session, version.list_id, fh, digest)
-                prefix_len = fh.tell()
-                # The signature covers the canonical JSON without "signature": the entries
-                # ("entries" sorts first) and the other fields. Sign it from the page cache
-                # (mmap), not from a copy on the heap.
-                fh.write(canonical(head)[1:])
-                fh.flush()
-                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as body:
-                    signature = signer.sign_bytes(body)  # type: ignore[arg-type]
-                fh.truncate(prefix_len)
-                fh.seek(prefix_len)
-                tail = canonical({**head, "signature": base64.b64encode(signature).decode()})[1:]
-                fh.write(tail)
-                digest.update(tail)
-                fh.flush()
-                os.fsync(fh.fileno())
-                size = fh.tell()
+
+                def emit(data: bytes) -> None:
+                    out.write(data)
+                    digest.update(data)
+
+                emit(json.dumps(head, separators=(",", ":")).encode()[:-1] + b',"entries":')
+                body.seek(len(_ENTRIES_OPEN) - 1)
+                left = entries_end - body.tell()
+                while left > 0:
+                    chunk = body.read(min(CHUNK_BYTES, left))
+                    emit(chunk)
+                    left -= len(chunk)
+                emit(b',"signature":' + json.dumps(base64.b64encode(signature).decode())
+                     .encode() + b"}")
+                out.flush()
+                os.fsync(out.fileno())
+                size = out.tell()
             path = self.directory / f"{version.stem}.json"
-            os.replace(tmp, path)
+            os.replace(served, path)
             snap = SnapshotFile(path, f'"{version.stem}-{digest.hexdigest()[:32]}"', size,
                                 entries, version.seq)
             _atomic_write(self.directory / f"{version.stem}.meta.json", json.dumps({
@@ -229,34 +241,38 @@ class SnapshotStore:
                 "sha256": digest.hexdigest(), "generated_at": head["generated_at"]}).encode())
             return snap
         finally:
-            tmp.unlink(missing_ok=True)
+            signed.unlink(missing_ok=True)
+            served.unlink(missing_ok=True)
+
+    def _temporary(self, version: ListVersion) -> Path:
+        fd, name = tempfile.mkstemp(prefix=f".tmp-list{version.list_id}-", dir=self.directory)
+        os.close(fd)
+        return Path(name)
 
 
-def _write_entries(session: Session, list_id: int, fh: IO[bytes], digest: Any) -> int:
+_ENTRIES_OPEN = b'{"entries":['
+
+
+def _write_entries(session: Session, list_id: int, fh: IO[bytes]) -> int:
     """``{"entries":[...],`` with every active indicator of the list in id order, each entry
-    canonical (keys sorted); returns how many."""
+    canonical (keys sorted, ASCII); returns how many."""
     rows = session.execute(
         select(Indicator.id, Indicator.label, Indicator.signal_type, Indicator.value)
         .where(Indicator.list_id == list_id, Indicator.status == IndicatorStatus.ACTIVE)
         .order_by(Indicator.id).execution_options(yield_per=_ROWS_PER_FETCH))
+    fh.write(_ENTRIES_OPEN)
     n = 0
-    sep = ""
-    out = ['{"entries":[']
+    out = []
     for ind_id, label, signal_type, value in rows:
-        out.append(f'{sep}{{"id":{int(ind_id)},"label":'
+        out.append(f'{"," if n else ""}{{"id":{int(ind_id)},"label":'
                    f'{"null" if label is None else _json_str(label)},"signal_type":'
                    f'{_json_str(signal_type)},"value":{_json_str(value)}}}')
-        sep = ","
         n += 1
         if len(out) >= _ROWS_PER_FETCH:
-            data = "".join(out).encode()
-            fh.write(data)
-            digest.update(data)
+            fh.write("".join(out).encode())
             out.clear()
     out.append("],")
-    data = "".join(out).encode()
-    fh.write(data)
-    digest.update(data)
+    fh.write("".join(out).encode())
     return n
 
 
