@@ -86,9 +86,9 @@ def run(spec: SnapshotBenchSpec) -> dict[str, Any]:
         load_s = time.perf_counter() - t0
         del codes
         with vigil_server(data, url, 1, spec.entries) as port:
-            peak_before = _server_peak_bytes()
+            peak_before, cpu_before = _server_peak_bytes(), _server_cpu_s()
             first = download(port, token)
-            peak_after = _server_peak_bytes()
+            peak_after, cpu_after = _server_peak_bytes(), _server_cpu_s()
             repeated = [download(port, token) for _ in range(spec.repeats)]
             revalidated = [download(port, token, first.etag) for _ in range(spec.repeats)]
         files = sorted(p.name for p in (data / "snapshots").glob("*.json"))
@@ -114,18 +114,48 @@ def run(spec: SnapshotBenchSpec) -> dict[str, Any]:
         # The server's resident-set high-water mark before and after the first download
         # (the build); None where /proc cannot tell.
         "server_peak_bytes_before": peak_before, "server_peak_bytes_after": peak_after,
+        # CPU seconds the server spent on the first download (the build): a figure that a
+        # busy shared machine stretches less than the wall time.
+        "first_download_server_cpu_s": (cpu_after - cpu_before
+                                        if cpu_before is not None and cpu_after is not None
+                                        else None),
     }
 
 
-def _server_peak_bytes() -> int | None:
-    """The largest VmHWM among this process's children (the ``vigil serve`` process)."""
-    peaks = []
+def _children() -> list[Path]:
+    """``/proc/<pid>`` of this process's children (the ``vigil serve`` process)."""
+    out = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
-                          if ":" in line)
+            text = status.read_text()
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
-            peaks.append(int(fields["VmHWM"].split()[0]) * 1024)
+        if any(line.split(":", 1)[1].strip() == str(os.getpid())
+               for line in text.splitlines() if line.startswith("PPid:")):
+            out.append(status.parent)
+    return out
+
+
+def _server_cpu_s() -> float | None:
+    """User and system CPU seconds of this process's children so far (Linux)."""
+    total = None
+    for proc in _children():
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _server_peak_bytes() -> int | None:
+    """The largest VmHWM among this process's children."""
+    peaks = []
+    for proc in _children():
+        try:
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) * 1024)
+        except OSError:
+            continue
     return max(peaks) if peaks else None

@@ -144,8 +144,10 @@ def _snapshot_memory(result: dict[str, Any]) -> str:
     before, after = result.get("server_peak_bytes_before"), result.get("server_peak_bytes_after")
     if before is None or after is None:
         return ""
+    cpu = result.get("first_download_server_cpu_s")
     return (f"Server peak resident set: {before / 1e6:,.0f} MB before the first download, "
-            f"{after / 1e6:,.0f} MB after it (the build).")
+            f"{after / 1e6:,.0f} MB after it (the build)"
+            + (f"; the build took {cpu:.1f} s of the server's CPU." if cpu is not None else "."))
 
 
 def _snapshot_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
