@@ -34,6 +34,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import mmap
 import os
@@ -256,14 +257,16 @@ _ENTRIES_OPEN = b'{"entries":['
 def _write_entries(session: Session, list_id: int, fh: IO[bytes]) -> int:
     """``{"entries":[...],`` with every active indicator of the list in id order, each entry
     canonical (keys sorted, ASCII); returns how many."""
-    rows = session.execute(
+    # Core rows, not ORM ones: the ORM's per-row processing was 40% of the build.
+    rows = session.connection().execute(
         select(Indicator.id, Indicator.label, Indicator.signal_type, Indicator.value)
         .where(Indicator.list_id == list_id, Indicator.status == IndicatorStatus.ACTIVE)
         .order_by(Indicator.id).execution_options(yield_per=_ROWS_PER_FETCH))
     fh.write(_ENTRIES_OPEN)
     n = 0
     out = []
-    for ind_id, label, signal_type, value in rows:
+    for ind_id, label, signal_type, value in itertools.chain.from_iterable(
+            rows.partitions(_ROWS_PER_FETCH)):
         out.append(f'{"," if n else ""}{{"id":{int(ind_id)},"label":'
                    f'{"null" if label is None else _json_str(label)},"signal_type":'
                    f'{_json_str(signal_type)},"value":{_json_str(value)}}}')
