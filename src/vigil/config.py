@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     index_file_resave_changes: int = Field(default=200_000, ge=0)
     #: Largest batch a provider may send to POST /v1/match.
     match_max_items: int = Field(default=1000, gt=0, le=10_000)
+    #: List snapshots are built once per list version into ``<data dir>/snapshots``; this
+    #: many versions of each list are kept there (older ones are deleted).
+    snapshot_versions_kept: int = Field(default=3, ge=1, le=100)
     #: Largest request body accepted, in bytes.
     max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     #: Python logging level of ``vigil serve`` and ``vigil worker`` (``DEBUG``, ``INFO``, ``WARNING``...).

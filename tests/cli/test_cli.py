@@ -133,11 +133,17 @@ def test_demo_runs(tmp_path: Path) -> None:
 
 
 def test_bench_match_prints_json_last(tmp_path: Path) -> None:
-    proc = vigil("bench", "match", "--size", "3000", "--queries", "40")
+    proc = vigil("bench", "match", "--size", "3000", "--queries", "40", "--repeats", "1",
+                 "--dataset", "clustered", "--threshold", "31", "--record",
+                 str(tmp_path / "bench.md"))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
-    assert result["vigil"]["recall"] == 1.0 and result["vigil"]["false_matches"] == 0
-    assert result["true_matches"] >= 20  # the planted half
+    d = result["datasets"]["clustered"]
+    assert d["vigil"]["median"]["recall_31"] == 1.0 and d["vigil"]["median"]["false_matches_31"] == 0
+    assert d["true_matches"]["31"] >= 20  # the planted half
+    recorded = (tmp_path / "bench.md").read_text()
+    assert "### bench match — " in recorded and "near-duplicate families of 8" in recorded
+    assert "| queries/s at 31, single, 1 thread |" in recorded
 
 
 def test_bench_api_prints_json_last() -> None:

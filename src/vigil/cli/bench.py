@@ -26,31 +26,42 @@ def _interruptible() -> None:
 @app.command("match")
 def bench_match(
     size: Annotated[int, typer.Option(min=1, help="Indexed hashes.")] = 1_000_000,
-    queries: Annotated[int, typer.Option(min=2, help="Queries (half planted).")] = 1000,
-    threshold: Annotated[int, typer.Option(min=0, max=64)] = 31,
+    queries: Annotated[int, typer.Option(min=2, help="Queries per threshold (half planted).")] = 1000,
+    threshold: Annotated[list[int] | None, typer.Option(
+        min=0, max=64, help="Thresholds to compare at (repeat the option); default 10, 31, 50.")
+    ] = None,
+    dataset: Annotated[str, typer.Option(
+        help="uniform (random hashes), clustered (near-duplicate families) or both.")] = "both",
+    family: Annotated[int, typer.Option(
+        min=1, help="Hashes per near-duplicate family in the clustered data set.")] = 8,
+    repeats: Annotated[int, typer.Option(
+        min=1, help="Runs of each side, interleaved; medians are reported.")] = 3,
     seed: Annotated[int, typer.Option()] = 1,
     compare_threatexchange: Annotated[bool, typer.Option(
-        "--compare-threatexchange", help="Also run HMA's PDQIndex on the same data.")] = False,
+        "--compare-threatexchange", help="Also run HMA's PDQIndex on the same input.")] = False,
     record: Annotated[Path | None, typer.Option(
         help="Append the results to this Markdown file (e.g. docs/benchmarks.md).")] = None,
 ) -> None:
-    """PDQ index: build time, queries/s, recall, memory, add/remove latency."""
-    from vigil.bench.match import BenchSpec, run
+    """PDQ index like for like: build from hex, queries/s at each threshold, recall, memory."""
+    from vigil.bench.match import DATASETS, THRESHOLDS, BenchSpec, peer_missing, run
 
-    if compare_threatexchange and threshold != 31:
-        raise typer.BadParameter("PDQIndex's threshold is fixed at 31; use --threshold 31")
+    if dataset not in (*DATASETS, "both"):
+        raise typer.BadParameter(f"choose from {', '.join(DATASETS)} or both", param_hint="--dataset")
     if compare_threatexchange:
-        import importlib.util
-
-        missing = [m for m in ("threatexchange", "faiss") if importlib.util.find_spec(m) is None]
+        missing = peer_missing()  # before any work: not after a minute of building
         if missing:
-            raise typer.BadParameter(f"--compare-threatexchange needs {', '.join(missing)}: "
-                                     "install them with `./scripts/install --test` (or "
-                                     "`pip install -e '.[compare]'`)")
-    err_console.print(f"bench match: {size:,} hashes, {queries:,} queries, threshold {threshold}")
-    result = run(BenchSpec(size, queries, threshold, seed), compare_threatexchange)
-    table = _table(result)
-    err_console.print(table)
+            err_console.print(missing, soft_wrap=True, markup=False, highlight=False)
+            raise typer.Exit(2)
+    thresholds = tuple(sorted(set(threshold))) if threshold else THRESHOLDS
+    datasets = DATASETS if dataset == "both" else (dataset,)
+    spec = BenchSpec(size, queries, thresholds, seed, dataset=datasets[0], family=family,
+                     repeats=repeats)
+    err_console.print(f"bench match: {size:,} hashes, {queries:,} queries per threshold, "
+                      f"thresholds {', '.join(map(str, thresholds))}, {', '.join(datasets)}, "
+                      f"{repeats} run(s) per side")
+    result = run(spec, compare_threatexchange, datasets, progress=err_console.print)
+    for name in datasets:
+        err_console.print(_match_table(result, name))
     if record is not None:
         _record(record, result)
     print(json.dumps(result))
@@ -99,6 +110,63 @@ def _append_http_run(path: Path, name: str, result: dict[str, Any], what: str,
             f"Machine: {result['machine']} (server and load generator share it)\n\n"
             f"| {' | '.join(cells)} |\n|{'---:|' * len(cells)}\n"
             f"| {' | '.join(cells.values())} |\n")
+
+
+@app.command("snapshot")
+def bench_snapshot(
+    entries: Annotated[int, typer.Option(min=1, help="Active PDQ indicators on the list.")] = 1_000_000,
+    repeats: Annotated[int, typer.Option(min=1, help="Repeated downloads and 304 checks.")] = 3,
+    database_url: Annotated[str | None, typer.Option(
+        help="Run against this (empty) database instead of a throwaway SQLite file.")] = None,
+    record: Annotated[Path | None, typer.Option(help="Append the results to this Markdown file.")] = None,
+) -> None:
+    """A list's signed snapshot from a real `vigil serve`: the first download (which builds the
+    file of this list version), repeated downloads (streamed from it) and If-None-Match (304)."""
+    from vigil.bench.snapshot import SnapshotBenchSpec, run
+
+    err_console.print(f"bench snapshot: {entries:,} entries, {repeats} repeat(s)")
+    result = run(SnapshotBenchSpec(entries, repeats, database_url=database_url))
+    table = Table(title=f"snapshot of {entries:,} entries ({result['bytes'] / 1e6:,.0f} MB)")
+    for column in ("download", "first byte (s)", "complete (s)"):
+        table.add_column(column, justify="right" if column != "download" else "left")
+    rows = _snapshot_rows(result)
+    for row in rows:
+        table.add_row(*row)
+    err_console.print(table)
+    memory = _snapshot_memory(result)
+    if memory:
+        err_console.print(memory)
+    if record is not None:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n### bench snapshot — {dt.date.today().isoformat()} — {entries:,} entries, "
+                f"{result['bytes'] / 1e6:,.0f} MB, {result['database']}, median of {repeats}\n\n"
+                f"Machine: {result['machine']} (server and client share it)\n\n"
+                "| download | first byte (s) | complete (s) |\n|---|---:|---:|\n"
+                + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+                + (f"\n{memory}\n" if memory else ""))
+    print(json.dumps(result))
+
+
+def _snapshot_memory(result: dict[str, Any]) -> str:
+    before, after = result.get("server_peak_bytes_before"), result.get("server_peak_bytes_after")
+    if before is None or after is None:
+        return ""
+    cpu = result.get("first_download_server_cpu_s")
+    return (f"Server peak resident set: {before / 1e6:,.0f} MB before the first download, "
+            f"{after / 1e6:,.0f} MB after it (the build)"
+            + (f"; the build took {cpu:.1f} s of the server's CPU." if cpu is not None else "."))
+
+
+def _snapshot_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        ("first (builds the file)", f"{result['first_download_first_byte_s']:.2f}",
+         f"{result['first_download_total_s']:.2f}"),
+        ("repeated (streams the file)", f"{result['repeat_first_byte_s']:.3f}",
+         f"{result['repeat_total_s']:.2f}"),
+        ("If-None-Match (304)", f"{result['not_modified_s']:.3f}",
+         f"{result['not_modified_s']:.3f}"),
+    ]
 
 
 @app.command("intake")
@@ -237,67 +305,69 @@ def _record_quality(path: Path, result: dict[str, Any]) -> None:
         fh.write("\n".join(lines) + "\n")
 
 
-def _table(result: dict[str, Any]) -> Table:
-    table = Table(title=f"PDQ index, {result['size']:,} hashes, {result['queries']:,} queries")
-    table.add_column("figure")
-    cols = [k for k in ("vigil", "threatexchange_pdqindex") if k in result]
-    for c in cols:
-        table.add_column(c, justify="right")
-    if "ratios" in result:
-        table.add_column("ratio", justify="right")
-    rows = [
-        ("build (s)", "build_s", "{:.2f}", "build_speedup"),
-        ("queries/s, single", "single_qps", "{:,.0f}", "single_qps"),
-        ("queries/s, batch", "batch_qps", "{:,.0f}", "batch_qps"),
-        ("recall", "recall", "{:.4f}", None),
-        ("false matches", "false_matches", "{}", None),
-        ("memory (MB)", "memory_bytes", "mb", "memory"),
-    ]
-    for label, key, fmt, ratio in rows:
-        cells = []
-        for c in cols:
-            val = result[c].get(key)
-            cells.append(f"{val / 1e6:,.0f}" if fmt == "mb" else fmt.format(val))
-        if "ratios" in result:
-            cells.append(f"{result['ratios'][ratio]:.1f}x" if ratio else "")
-        table.add_row(label, *cells)
+def _match_rows(result: dict[str, Any], name: str) -> list[tuple[str, str, str, str]]:
+    """(figure, vigil, HMA PDQIndex, ratio) rows of one data set's medians."""
+    d = result["datasets"][name]
+    v, p = d["vigil"]["median"], d.get("threatexchange_pdqindex", {}).get("median", {})
+    r = d.get("ratios", {})
+
+    def cell(side: dict[str, Any], key: str, fmt: str) -> str:
+        if key not in side:
+            return "—"
+        return f"{side[key] / 1e6:,.0f}" if fmt == "mb" else fmt.format(side[key])
+
+    def row(label: str, key: str, fmt: str, ratio: str | None = None) -> tuple[str, str, str, str]:
+        return (label, cell(v, key, fmt), cell(p, key, fmt),
+                f"{r[ratio]:.1f}x" if ratio and ratio in r else "")
+
+    rows = [row("build from hex (s)", "build_s", "{:.2f}", "build_speedup")]
+    for t in result["thresholds"]:
+        rows += [row(f"queries/s at {t}, single, 1 thread", f"single_qps_{t}", "{:,.0f}",
+                     f"single_qps_{t}"),
+                 row(f"queries/s at {t}, batch, 1 thread", f"batch_qps_{t}", "{:,.0f}",
+                     f"batch_qps_{t}"),
+                 row(f"recall / false matches at {t} (worst run)", f"recall_{t}", "{:.4f}")]
+        rows[-1] = (rows[-1][0], f"{rows[-1][1]} / {cell(v, f'false_matches_{t}', '{:.0f}')}",
+                    f"{rows[-1][2]} / {cell(p, f'false_matches_{t}', '{:.0f}')}"
+                    if p else "—", "")
+    rows += [row("memory growth while building (MB)", "memory_bytes", "mb", "memory"),
+             row("peak memory growth while building (MB)", "peak_bytes", "mb")]
+    if "add_us_p50" in v:
+        rows += [("add, one hash (µs): p50 / p99 / max",
+                  f"{v['add_us_p50']:.1f} / {v['add_us_p99']:.1f} / {v['add_us_max']:.0f}", "—", ""),
+                 ("remove, one hash (µs): p50 / p99 / max",
+                  f"{v['remove_us_p50']:.1f} / {v['remove_us_p99']:.1f} / "
+                  f"{v['remove_us_max']:.0f}", "—", ""),
+                 ("save / load the index file (s)", f"{v['save_s']:.2f} / {v['load_s']:.2f}",
+                  "—", "")]
+    return rows
+
+
+def _match_title(result: dict[str, Any], name: str) -> str:
+    what = (f"near-duplicate families of {result['family']}" if name == "clustered"
+            else "random hashes")
+    return (f"{result['size']:,} hashes ({name}: {what}), {result['queries']:,} queries per "
+            f"threshold, median of {result['repeats']} interleaved runs")
+
+
+def _match_table(result: dict[str, Any], name: str) -> Table:
+    table = Table(title=_match_title(result, name))
+    for column in ("figure", "vigil", "HMA PDQIndex", "ratio"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for row in _match_rows(result, name):
+        table.add_row(*row)
     return table
 
 
 def _record(path: Path, result: dict[str, Any]) -> None:
-    v = result["vigil"]
-    lines = [
-        f"\n### bench match — {dt.date.today().isoformat()} — {result['size']:,} hashes, "
-        f"{result['queries']:,} queries, threshold {result['threshold']}\n",
-        f"Machine: {result['machine']}\n",
-        "| figure | vigil | HMA PDQIndex | ratio |",
-        "|---|---:|---:|---:|",
-    ]
-    p = result.get("threatexchange_pdqindex", {})
-    r = result.get("ratios", {})
-
-    def row(label: str, key: str, fmt: str, ratio: str | None) -> str:
-        def f(d: dict[str, Any]) -> str:
-            if key not in d:
-                return "—"
-            return f"{d[key] / 1e6:,.0f}" if fmt == "mb" else fmt.format(d[key])
-        rt = f"{r[ratio]:.1f}x" if ratio and ratio in r else ""
-        return f"| {label} | {f(v)} | {f(p)} | {rt} |"
-
-    lines += [
-        row("build (s)", "build_s", "{:.2f}", "build_speedup"),
-        row("queries/s, single, 1 thread", "single_qps", "{:,.0f}", "single_qps"),
-        row("queries/s, batch, 1 thread", "batch_qps", "{:,.0f}", "batch_qps"),
-        row("recall vs brute force", "recall", "{:.4f}", None),
-        row("false matches", "false_matches", "{}", None),
-        row("memory growth while building (MB)", "memory_bytes", "mb", "memory"),
-        row("peak memory growth while building (MB)", "peak_bytes", "mb", None),
-        f"| add, one hash (µs): p50 / p99 / max | {v['add_us_p50']:.1f} / {v['add_us_p99']:.1f}"
-        f" / {v['add_us_max']:.0f} | — | |",
-        f"| remove, one hash (µs): p50 / p99 / max | {v['remove_us_p50']:.1f} / "
-        f"{v['remove_us_p99']:.1f} / {v['remove_us_max']:.0f} | — | |",
-        f"| save / load the index file (s) | {v['save_s']:.2f} / {v['load_s']:.2f} | — | |",
-    ]
+    """Append one section per data set: heading, machine, the medians' table."""
+    lines = []
+    for name in result["datasets"]:
+        lines += [f"\n### bench match — {dt.date.today().isoformat()} — "
+                  f"{_match_title(result, name)}\n",
+                  f"Machine: {result['machine']}. Input: {result['input']}.\n",
+                  "| figure | vigil | HMA PDQIndex | ratio |", "|---|---:|---:|---:|",
+                  *[f"| {' | '.join(row)} |" for row in _match_rows(result, name)]]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

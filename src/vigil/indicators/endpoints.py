@@ -3,7 +3,10 @@ service function inside the request's unit of work, render."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
@@ -18,7 +21,7 @@ from vigil.deps import (
     unit_of_work,
 )
 from vigil.errors import ERROR_RESPONSES, Invalid, TooLarge
-from vigil.indicators import feeds, receipts, service
+from vigil.indicators import feeds, receipts, service, snapshots
 from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.schemas import (
     HitOut,
@@ -73,14 +76,37 @@ def update_list(name: str, body: ListUpdate, request: Request, actor: ListsManag
     return out
 
 
-@router.get("/lists/{name}/snapshot", response_model=ListSnapshotOut)
-def list_snapshot(name: str, request: Request, actor: ListsDownloadKey) -> ListSnapshotOut:
-    with unit_of_work(request) as s:
-        hl = service.get_list(s, name)
-        snap = feeds.snapshot(s, hl, request.app.state.vigil.signer)
-        record(s, actor, AuditAction.LIST_SNAPSHOT_DOWNLOADED, subject=name,
-               details={"entries": len(snap["entries"]), "seq": snap["seq"]})
-        return ListSnapshotOut.model_validate(snap)
+@router.get("/lists/{name}/snapshot", response_model=ListSnapshotOut, response_class=Response,
+            responses={200: {"model": ListSnapshotOut, "description": (
+                "The signed snapshot, streamed; the same bytes for every download of one list "
+                "version, with a strong ETag")},
+                304: {"description": "Not modified: If-None-Match named the current ETag"}})
+def list_snapshot(name: str, request: Request, actor: ListsDownloadKey,
+                  if_none_match: Annotated[str | None, Header(max_length=4096)] = None
+                  ) -> Response:
+    """The list's active indicators as a signed snapshot. Built once per list version (its last
+    change in the feed) and kept on disk; `If-None-Match` with the ETag of the current version
+    answers 304 without a body. Every download (and every 304) is recorded."""
+    state = request.app.state.vigil
+    store = snapshots.SnapshotStore(state.settings.data_dir / "snapshots",
+                                    state.settings.snapshot_versions_kept)
+    # Built outside the request's write transaction, from a read-only session.
+    snap, fh = store.get(state.read_session, name, state.signer)
+    unchanged = snapshots.etag_matches(if_none_match, snap.etag)
+    try:
+        with unit_of_work(request) as s:
+            record(s, actor, AuditAction.LIST_SNAPSHOT_DOWNLOADED, subject=name,
+                   details={"entries": snap.entries, "seq": snap.seq,
+                            **({"not_modified": True} if unchanged else {})})
+    except BaseException:
+        fh.close()
+        raise
+    headers = {"ETag": snap.etag, "Cache-Control": "private, no-cache"}
+    if unchanged:
+        fh.close()
+        return Response(status_code=304, headers=headers)
+    return StreamingResponse(snapshots.iter_file(fh), media_type="application/json",
+                             headers={**headers, "Content-Length": str(snap.size)})
 
 
 @router.get("/lists/{name}/changes", response_model=ListChangesOut)

@@ -1,4 +1,5 @@
 """Signed list snapshots and change feeds, for providers that match on their own machines.
+Snapshots are written (once per list version) by :mod:`vigil.indicators.snapshots`.
 
 Both carry the list's ``trust`` (verified, unverified, allow — see
 :mod:`vigil.matching.policy`): only hits on a verified list may lead to action without review.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -19,20 +20,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.translog.sth import TreeHeadSigner
 
 FORMAT = "vigil-list-v1"
 
 
-def _canonical(obj: dict[str, Any]) -> bytes:
+def canonical(obj: dict[str, Any]) -> bytes:
+    """The bytes a signature covers: JSON with sorted keys, no spaces, ASCII only."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def sign(obj: dict[str, Any], signer: TreeHeadSigner) -> dict[str, Any]:
     body = {k: v for k, v in obj.items() if k != "signature"}
-    return {**body, "signature": base64.b64encode(signer.sign_bytes(_canonical(body))).decode()}
+    return {**body, "signature": base64.b64encode(signer.sign_bytes(canonical(body))).decode()}
 
 
 def verify(obj: dict[str, Any], public_key: Ed25519PublicKey) -> None:
@@ -42,7 +43,7 @@ def verify(obj: dict[str, Any], public_key: Ed25519PublicKey) -> None:
         raise ValueError("the list file carries no signature")
     body = {k: v for k, v in obj.items() if k != "signature"}
     try:
-        public_key.verify(base64.b64decode(sig, validate=True), _canonical(body))
+        public_key.verify(base64.b64decode(sig, validate=True), canonical(body))
     except (InvalidSignature, ValueError):
         raise ValueError("the list file's signature is invalid (altered, or not from this "
                          "key)") from None
@@ -72,22 +73,6 @@ def _before(a: str, b: str) -> bool:
         return datetime.fromisoformat(a) < datetime.fromisoformat(b)
     except ValueError:
         return False
-
-
-def snapshot(session: Session, hl: HashList, signer: TreeHeadSigner) -> dict[str, Any]:
-    seq = session.scalar(select(func.max(ListChange.seq))) or 0
-    rows = session.execute(
-        select(Indicator.id, Indicator.signal_type, Indicator.value, Indicator.label)
-        .where(Indicator.list_id == hl.id, Indicator.status == IndicatorStatus.ACTIVE)
-        .order_by(Indicator.id)).all()
-    body = {
-        "format": FORMAT, "type": "snapshot", "list": hl.name, "kind": hl.kind,
-        "trust": hl.trust, "pdq_threshold": hl.pdq_threshold, "seq": seq,
-        "generated_at": datetime.now(UTC).isoformat(),
-        "entries": [{"id": r[0], "signal_type": r[1], "value": r[2], "label": r[3]}
-                    for r in rows],
-    }
-    return sign(body, signer)
 
 
 def changes(session: Session, hl: HashList, since: int, signer: TreeHeadSigner,
