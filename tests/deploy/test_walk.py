@@ -120,7 +120,7 @@ def test_a_real_instance_from_init_to_a_restored_copy(tmp_path: Path,
     # First start: the schema, the Centre and its administrator; partners and their keys.
     _vigil(env, "db", "upgrade")
     _vigil(env, "init", "--centre", "Walk Centre", "--admin", "chief", "--password-stdin",
-           stdin="a long passphrase for the chief\n")
+           stdin="a long passphrase for the head of the centre\n")
     _vigil(env, "org", "add", "Partner Hotline", "--kind", "partner_centre", "--country", "NL")
     _vigil(env, "org", "add", "Photo Host", "--kind", "provider", "--country", "DE")
     centre = _vigil(env, "key", "issue", "--org", "Walk Centre", "--scope", "lists:manage",
