@@ -15,9 +15,11 @@ import base64
 import hashlib
 import os
 import re
+import logging
 import threading
+import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +99,33 @@ def column_key_id(key: bytes) -> str:
     return hashlib.sha256(b"vigil-column-key-id" + key).hexdigest()[:12]
 
 
+#: What reloads the keys when their files change (a file-key rotation): set by the file store
+#: (:meth:`vigil.reports.storage.FileStore.for_settings`); looked at, at most once a second,
+#: before sealing, and at once when a value names a key this process does not hold.
+_key_source: list[Callable[[], object]] = []
+_last_check = [0.0]
+
+
+def watch_column_keys(reload: Callable[[], object]) -> None:
+    """Have this process pick up rotated keys by calling ``reload`` (which calls
+    :func:`use_column_key` for keys it finds) — without a restart."""
+    with _keys_lock:
+        _key_source[:] = [reload]
+
+
+def _reload_keys(force: bool = False) -> None:
+    with _keys_lock:
+        source = _key_source[0] if _key_source else None
+        t = time.monotonic()
+        if source is None or (not force and t - _last_check[0] < 1.0):
+            return
+        _last_check[0] = t
+    try:
+        source()  # outside the lock: it calls use_column_key
+    except (OSError, ValueError) as exc:  # keep the keys held; the files may be mid-write
+        logging.getLogger("vigil.db").warning("column keys not reloaded: %s", exc)
+
+
 def use_column_key(key: bytes) -> str:
     """Seal personal-data columns with ``key`` from now on in this process (values sealed
     with keys used before stay readable). Returns the key's id, which each value carries."""
@@ -113,6 +142,7 @@ def seal_text(value: str, where: str) -> str:
     """``value`` sealed with AES-256-GCM as ``pd1:<key id>:<base64(nonce ‖ ciphertext)>``;
     ``where`` (``table.column``) is bound as associated data, so a value moved to another
     column does not open. Raises :class:`ColumnKeyMissing` when no key is in use."""
+    _reload_keys()
     with _keys_lock:
         if not _current_key:
             raise ColumnKeyMissing("no key for personal data: the process did not load "
@@ -132,6 +162,10 @@ def open_text(stored: str, where: str) -> str:
     kid, _, blob = stored[len(_SEAL_PREFIX):].partition(":")
     with _keys_lock:
         aead = _column_keys.get(kid)
+    if aead is None:  # sealed after a rotation by a process that already has the new key?
+        _reload_keys(force=True)
+        with _keys_lock:
+            aead = _column_keys.get(kid)
     if aead is None:
         raise ColumnKeyMissing(f"personal data in {where} is sealed with key {kid}, which "
                                "this process does not hold (was VIGIL_FILE_KEY changed?)")

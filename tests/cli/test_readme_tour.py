@@ -5,7 +5,7 @@ Each command runs in one bash session in a fresh directory (so ``data/`` and the
 writes are the test's own), with three adjustments, each named where it is made:
 
 * the server listens on a free port instead of 8000 (``--port``, and the URLs with it);
-* ``.venv/bin/vigil`` is this test run's own ``vigil``;
+* ``.venv/bin/vigil`` and ``.venv/bin/python`` are this test run's own;
 * the benchmarks run at tiny sizes (their full sizes take minutes to hours; their own tests
   check the figures) — and ``vigil bench match --compare-threatexchange`` is skipped: it
   runs HMA's index (the peer) at a million hashes.
@@ -69,7 +69,8 @@ def _free_port() -> int:
 
 def _adjust(command: str, port: int) -> tuple[str, str | None]:
     """The command as this test runs it, and why it is skipped (or None)."""
-    cmd = command.replace(".venv/bin/vigil", VIGIL).replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    cmd = (command.replace(".venv/bin/vigil", VIGIL).replace(".venv/bin/python", sys.executable)
+           .replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
     plain = command.replace(".venv/bin/", "")
     for prefix, why in SKIPPED.items():
         if plain.startswith(prefix):

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from vigil.bench.api import ApiBenchSpec, prepare
 from vigil.bench.server import ServerProcess, free_port, readiness
 from vigil.matching.codes import random_codes
@@ -51,6 +53,7 @@ def _until_ready(base: str, proc: subprocess.Popen[bytes], seen: dict[str, set[i
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_two_workers_on_a_large_index_become_ready_and_stay_up(tmp_path: Path) -> None:
     url, _ = prepare(ApiBenchSpec(size=SIZE), tmp_path, random_codes(SIZE, 21))
     for start in ("built", "mapped"):

@@ -18,11 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth, make_client
+from tests.fixtures.workspace import enrol
 from tests.fixtures.world import build_world
 from tests.reports.test_reports import report_body
 from vigil.config import Settings
-from vigil.db import ColumnKeyMissing, open_text, personal_columns, private_dir, seal_text, use_column_key
+from vigil.db import ColumnKeyMissing, open_text, personal_columns, private_dir, seal_text, transaction, use_column_key
 from vigil.migrations import upgrade
+from vigil.orgs import accounts
 from vigil.reports.storage import FileStore, load_file_key
 from vigil.samples import encode, pattern_image
 from vigil.worker import Worker
@@ -102,10 +104,13 @@ def test_personal_columns_are_sealed_in_the_database(client: TestClient,
         "url": "http://example.org/p", "description": f"seen by {MARK}"}).status_code == 202
     assert client.post("/v1/public/complaints", json={
         "provider": "Provider", "reference": "r1", "statement": f"mine, {MARK}"}).status_code == 201
+    with transaction(factory) as s:  # a reviewer sets up an authenticator
+        enrol(accounts.create_account(s, None, w.principals["centre"].organisation_id,
+                                      "reviewer-at-rest", "reviewer").account)
     columns = personal_columns()
     assert {f"{t.name}.{c.name}" for t, c in columns} >= {
         "reports.details", "reports.urgent_reason", "url_reports.description",
-        "complaints.statement"}
+        "complaints.statement", "staff_accounts.totp_secret"}
     for table, col in columns:
         stored = _raw(factory, table.name, col.name)
         assert stored, f"no flow in this test fills {table.name}.{col.name}"

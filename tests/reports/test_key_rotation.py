@@ -144,3 +144,25 @@ def test_rotation_of_a_key_from_the_environment_changes_nothing_and_prints_a_new
     assert base64.b64decode(env_key) in load_file_keys(with_old).previous
     both = runner.invoke(app, ["keys", "rotate"])
     assert both.exit_code == 2 and "one of --file-key or --log-key" in both.output
+
+
+def test_a_process_started_before_a_rotation_opens_and_seals_with_the_new_key(
+        factory: sessionmaker[Session], settings: Settings) -> None:
+    """A server running when the key files change (another process rotated them) reads the
+    personal data the worker re-sealed with the new key, and seals new data with it — without
+    a restart, as docs/operations.md promises."""
+    from vigil import db
+
+    FileStore.for_settings(settings)  # this process's store: it watches the key files
+    old_column = column_key_id(column_key_from(load_file_keys(settings).current))
+    ring = rotate_file_key(settings)
+    new_column = column_key_id(column_key_from(ring.current))
+    sealed_elsewhere = db.seal_text("a detail the worker re-sealed", "reports.details")
+    assert sealed_elsewhere.split(":")[1] == new_column
+    # This process has not seen the new key yet (another process rotated it):
+    with db._keys_lock:
+        db._column_keys.pop(new_column)
+        db._current_key[:] = [old_column]
+    assert db.open_text(sealed_elsewhere, "reports.details") == "a detail the worker re-sealed"
+    db._last_check[0] = 0.0  # a second later
+    assert db.seal_text("a new report's detail", "reports.details").split(":")[1] == new_column

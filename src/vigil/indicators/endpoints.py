@@ -41,6 +41,7 @@ from vigil.matching.errors import InvalidSignal
 from vigil.matching.policy import Item, Signal, match_items
 from vigil.matching.robust import VARIANT_NAMES
 from vigil.matching.signals import PdqHash, SignalType, VpdqHash, parse_signal
+from vigil.translog import repository as translog
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -90,8 +91,11 @@ def list_snapshot(name: str, request: Request, actor: ListsDownloadKey,
     state = request.app.state.vigil
     store = snapshots.SnapshotStore(state.settings.data_dir / "snapshots",
                                     state.settings.snapshot_versions_kept)
-    # Built outside the request's write transaction, from a read-only session.
-    snap, fh = store.get(state.read_session, name, state.signer)
+    # Signed with the key the log announced last (a rotation may have happened since this
+    # worker started); built outside the request's write transaction, from a read-only session.
+    with state.read_session() as s:
+        signer = translog.current_signer(s, state.tree_cache, state.signer)
+    snap, fh = store.get(state.read_session, name, signer)
     unchanged = snapshots.etag_matches(if_none_match, snap.etag)
     try:
         with unit_of_work(request) as s:
@@ -114,7 +118,9 @@ def list_changes(name: str, request: Request, actor: ListsDownloadKey,
                  since: int = Query(0, ge=0, le=2**62)) -> ListChangesOut:
     with unit_of_work(request) as s:
         hl = service.get_list(s, name)
-        feed = feeds.changes(s, hl, since, request.app.state.vigil.signer)
+        state = request.app.state.vigil
+        feed = feeds.changes(s, hl, since,
+                             translog.current_signer(s, state.tree_cache, state.signer))
         record(s, actor, AuditAction.LIST_CHANGES_DOWNLOADED, subject=name,
                details={"since": since, "changes": len(feed["changes"])})
         return ListChangesOut.model_validate(feed)

@@ -113,7 +113,10 @@ def process_pool(workers: int, mp_context: BaseContext | None = None) -> Process
         return pool
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        pool.submit(int)  # starts the workers (all of them, for a spawn context)
+        # Starts every worker now: a fork pool starts all of them at the first task, a spawn
+        # pool one per task while none is idle, so as many tasks as workers.
+        for _ in range(workers):
+            pool.submit(int)
     finally:
         signal.signal(signal.SIGINT, previous)
     return pool

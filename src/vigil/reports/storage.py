@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vigil.config import Settings
-from vigil.db import column_key_from, private_dir, use_column_key
+from vigil.db import column_key_from, private_dir, use_column_key, watch_column_keys
 from vigil.errors import DomainError
 from vigil.translog.sth import write_new_secret
 
@@ -179,7 +179,9 @@ class FileStore:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> FileStore:
-        """The store of ``settings``' data directory, with its key ring."""
+        """The store of ``settings``' data directory, with its key ring; the personal-data
+        columns of this process follow the ring when its key files change (a rotation)."""
+        watch_column_keys(lambda: load_file_keys(settings))
         return cls(settings.data_dir / "files", load_file_keys(settings), settings)
 
     def _set(self, keys: FileKeys) -> None:

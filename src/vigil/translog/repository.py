@@ -112,6 +112,17 @@ class TreeCache:
         return self.tree
 
 
+def current_signer(session: Session, cache: TreeCache, signer: TreeHeadSigner) -> TreeHeadSigner:
+    """``signer``, holding the key the log announced last: what signs heads, snapshots and
+    deltas now (a process started before a rotation takes the new key from the key file;
+    raises :class:`vigil.translog.sth.LogKeyMissing` if it cannot)."""
+    tree = cache.refresh(session)
+    announced = cache.keys.for_size(len(tree))
+    if announced is not None:
+        signer.adopt(announced.public_key)
+    return signer
+
+
 def signed_head(session: Session, cache: TreeCache, signer: TreeHeadSigner) -> SignedTreeHead:
     """The current head, signed; stored so that auditors can later check it. Signed by the key
     the log announced for its size (:mod:`vigil.translog.keys`): a process that still holds
@@ -124,9 +135,7 @@ def signed_head(session: Session, cache: TreeCache, signer: TreeHeadSigner) -> S
     if stored is not None:
         log_id = announced.log_id if announced is not None else signer.log_id
         return SignedTreeHead(log_id, n, stored.timestamp_ms, stored.root, stored.signature)
-    if announced is not None:
-        signer.adopt(announced.public_key)
-    head = signer.sign(n, tree.root(n))
+    head = current_signer(session, cache, signer).sign(n, tree.root(n))
     try:
         with session.begin_nested():  # another worker may store this size at the same moment
             session.add(TreeHead(size=n, timestamp_ms=head.timestamp_ms, root=head.root,
