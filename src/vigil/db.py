@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import re
-import logging
 import threading
 import time
 import weakref
