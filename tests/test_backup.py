@@ -273,3 +273,36 @@ def test_backup_without_keys_says_so_and_the_cli_reports_one_line(
     again = CliRunner().invoke(app, ["backup", "--out", str(out)])
     assert again.exit_code == 2 and "exists already" in again.output
     assert len(again.output.strip().splitlines()) == 1
+
+
+def test_a_backup_never_misses_files_moved_to_a_new_key(sqlite_instance: tuple[Instance, Path],
+                                                         tmp_path: Path) -> None:
+    """While a rotation's re-encryption moves evidence files to new names, a copy of the
+    database and a copy of the files disagree: the backup refuses to start then, and fails —
+    writing nothing — if one ran while it copied, rather than leave files out."""
+    from vigil.jobs.queue import enqueue
+    from vigil.reports import tasks
+    from vigil.reports.storage import rotate_file_key
+
+    inst, _ = sqlite_instance
+    engine = make_engine(inst.url)
+    factory = session_factory(engine)
+
+    def rotate_and_reencrypt(stage: str, done: int, total: int) -> None:
+        if stage == "evidence files" and done == 1:
+            rotate_file_key(inst.settings)
+            with transaction(factory) as s:
+                enqueue(s, tasks.REENCRYPT, {})
+            Worker(factory, factory, settings=inst.settings,
+                   store=FileStore.for_settings(inst.settings)).run_once()
+
+    out = tmp_path / "during.tar"
+    with pytest.raises(BackupError, match="re-encryption of evidence files ran during the backup"):
+        backup(inst.settings, out, progress=rotate_and_reencrypt)
+    assert not out.exists() and not list(tmp_path.glob("during.tar*"))
+
+    with transaction(factory) as s:
+        enqueue(s, tasks.REENCRYPT, {})
+    with pytest.raises(BackupError, match="being moved to a new file key"):
+        backup(inst.settings, tmp_path / "pending.tar")
+    engine.dispose()

@@ -45,14 +45,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import func, inspect, make_url, or_, select, text
 from sqlalchemy.engine import URL
 
 import vigil
 from vigil.config import Settings
 from vigil.db import make_engine, private_dir
+from vigil.jobs.models import Job
 from vigil.migrations import config as alembic_config
 from vigil.reports.storage import KEY_FILE, OLD_KEYS_FILE, load_file_keys
+from vigil.reports.tasks import REENCRYPT
 
 FORMAT = "vigil-backup-v1"
 MANIFEST = "manifest.json"
@@ -183,6 +185,21 @@ def _key_members(settings: Settings) -> dict[str, bytes]:
     return out
 
 
+def _reencryption(url: str, since: datetime | None = None) -> int:
+    """Re-encryption runs (``reencrypt_files`` jobs) waiting or running — or, with ``since``,
+    also those that finished after it: while one moves files to a new key, the database's
+    copy and the files on disk name different storage keys."""
+    busy = Job.status.in_(("queued", "running"))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Job).where(
+                Job.kind == REENCRYPT,
+                or_(busy, Job.updated_at >= since) if since is not None else busy)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 def backup(settings: Settings, out: Path, *, include_keys: bool = True,
            progress: Progress | None = None) -> Result:
     """Write the archive to ``out`` (``.tar``, ``.tar.gz``/``.tgz`` or ``.tar.xz``; refused if
@@ -199,6 +216,10 @@ def backup(settings: Settings, out: Path, *, include_keys: bool = True,
         keys = _key_members(settings) if include_keys else {}
     except (ValueError, OSError) as exc:
         raise BackupError(str(exc)) from None
+    started = datetime.now(UTC)
+    if _reencryption(url):
+        raise BackupError("evidence files are being moved to a new file key (a rotation's "
+                          "re-encryption): back up when `vigil keys status` shows it finished")
     result = Result(out, kind, keys=include_keys)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -236,6 +257,15 @@ def backup(settings: Settings, out: Path, *, include_keys: bool = True,
                     result.files += 1
                     result.bytes += len(data)
                 step("evidence files", len(files), len(files))
+                # The copy holds the files its database names only if no re-encryption ran
+                # meanwhile, and the keys that open them only if none was rotated.
+                if _reencryption(url, started):
+                    raise BackupError("a re-encryption of evidence files ran during the backup: "
+                                      "the archive would not hold the files its database "
+                                      "names; run the backup again")
+                if include_keys and _key_members(settings) != keys:
+                    raise BackupError("the file key or the log key was rotated during the "
+                                      "backup: run it again")
                 for name, data in sorted(keys.items()):
                     members[name] = {"sha256": hashlib.sha256(data).hexdigest(),
                                      "size": len(data)}

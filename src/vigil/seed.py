@@ -25,7 +25,7 @@ from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
 from vigil.orgs.models import StaffAccount
 from vigil.reports import service as reports
 from vigil.reports.schemas import FileMeta, ReportIn
-from vigil.reports.storage import FileStore
+from vigil.reports.storage import FileStore, load_file_keys
 from vigil.samples import DEMO_LISTED_SCENES, demo_original, encode, pattern_image
 from vigil.worker import Worker
 
@@ -67,6 +67,9 @@ def _enrol_demo(session: Session, account: StaffAccount) -> dict[str, Any]:
 def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings | None = None) -> Path:
     """Idempotent: a second run leaves the database as it is and rewrites nothing."""
     out = data_dir / "demo-keys.json"
+    if settings is not None:
+        # The accounts' second-factor secrets are personal data, sealed with the file key.
+        load_file_keys(settings)
     accounts: list[dict[str, Any]] = []
     with transaction(factory) as s:
         if s.scalar(select(HashList).where(HashList.name == "known-material")) is not None:
