@@ -59,3 +59,28 @@ def test_a_missing_production_setting_is_one_line(tmp_path: Path) -> None:
                                        "files are encrypted with it)"), (command, proc.stderr)
     proc = _vigil(tmp_path / "data", "serve", VIGIL_TRUSTED_PROXIES="not-an-address")
     assert proc.returncode == 2 and proc.stderr.startswith("setting VIGIL_TRUSTED_PROXIES:")
+
+
+def test_before_init_every_command_that_needs_the_centre_refuses_in_one_line(tmp_path: Path) -> None:
+    """Partners, keys, accounts, jobs and the worker wait for `vigil init`, as the server does:
+    an organisation added first would otherwise stand before the Centre."""
+    for command in (("org", "add", "Early", "--kind", "provider"), ("org", "list"),
+                    ("key", "list"), ("account", "list"), ("jobs", "list"),
+                    ("worker", "--once")):
+        proc = _vigil(tmp_path / "data", *command)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert proc.stderr.strip().startswith("this database has no Centre yet"), (command, proc.stderr)
+    assert _vigil(tmp_path / "data", "init", "--centre", "C", "--admin", "chief").returncode == 0
+    assert _vigil(tmp_path / "data", "org", "list").returncode == 0
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://vigil:s3cret-pw@127.0.0.1:9/vigil"  # nothing listens on port 9
+    for command in (("org", "list"), ("serve", "--port", "1"), ("worker", "--once"),
+                    ("init", "--centre", "C", "--admin", "chief"), ("keys", "status")):
+        proc = _vigil(tmp_path / "data", *command, VIGIL_DATABASE_URL=url)
+        assert proc.returncode == 2, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("the database (VIGIL_DATABASE_URL) cannot "
+                                                       "be used:"), (command, proc.stderr)
+        assert "s3cret-pw" not in proc.stderr

@@ -132,6 +132,12 @@ def test_worker_once_runs_the_periodic_work_that_is_due(tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "vigil", "worker", "--once"],
                               capture_output=True, text=True, timeout=120, env=env, check=False)
 
+    refused = once()  # nothing to work for before `vigil init`
+    assert refused.returncode == 2 and "run `vigil init" in refused.stderr, refused.stderr
+    init = subprocess.run([sys.executable, "-m", "vigil", "init", "--centre", "C", "--admin",
+                           "chief"], capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
+    assert init.returncode == 0, init.stderr
     first = once()
     assert first.returncode == 0, first.stderr
     assert ("ran 0 job(s); periodic work: accountability:flood, accountability:usage, "

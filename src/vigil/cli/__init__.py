@@ -24,6 +24,7 @@ from vigil.cli import (
     victim,
     worker,
 )
+from vigil.cli._console import err_console
 
 app = typer.Typer(
     name="vigil",
@@ -55,4 +56,14 @@ app.command("transparency-report")(transparency.transparency_command)
 
 
 def main() -> None:
-    app()
+    """The ``vigil`` command. A database that cannot be reached is one line naming the
+    problem (exit 2), never a traceback: under systemd, exit 2 is not restarted in a loop."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        app()
+    except (OperationalError, InterfaceError) as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        err_console.print(f"the database (VIGIL_DATABASE_URL) cannot be used: "
+                          f"{cause[0] if cause else type(exc).__name__}", highlight=False)
+        raise SystemExit(2) from None

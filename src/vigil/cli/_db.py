@@ -32,8 +32,28 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+#: What a command (``vigil serve``, ``worker``, ``org``, ``key``...) says on a database nobody
+#: has initialised.
+NOT_INITIALISED = ("this database has no Centre yet: run `vigil init --centre NAME --admin "
+                   "USERNAME` first (or `vigil serve --demo` for a demonstration)")
+
+
+def initialised(session: Session) -> bool:
+    """Whether the Centre organisation exists (``vigil init``, or the demo, made it)."""
+    from sqlalchemy import select
+
+    from vigil.orgs.access import OrgKind
+    from vigil.orgs.models import Organisation
+
+    return session.scalar(select(Organisation.id).where(
+        Organisation.kind == OrgKind.CENTRE.value).limit(1)) is not None
+
+
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
+def unit_of_work(*, initialised_only: bool = True) -> Iterator[Session]:
+    """One transaction on the configured database (migrations applied first). Refuses, in one
+    line with exit 2, a database that ``vigil init`` has not set up (unless
+    ``initialised_only`` is off: ``vigil init`` itself)."""
     from vigil.db import make_engine, private_dir, session_factory, transaction
     from vigil.errors import DomainError
     from vigil.migrations import upgrade
@@ -44,6 +64,9 @@ def unit_of_work() -> Iterator[Session]:
     engine = make_engine(settings.effective_database_url)
     try:
         with transaction(session_factory(engine)) as s:
+            if initialised_only and not initialised(s):
+                err_console.print(f"[red]{NOT_INITIALISED}[/red]", highlight=False)
+                raise typer.Exit(2)
             yield s
     except DomainError as exc:
         err_console.print(f"[red]{exc.message}[/red]")

@@ -10,28 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vigil.cli._console import err_console
-from vigil.cli._db import load_settings
+from vigil.cli._db import initialised, load_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
     from vigil.config import Settings
-
-#: What ``vigil serve`` says on a database nobody has initialised.
-NOT_INITIALISED = ("this database has no Centre yet: run `vigil init --centre NAME --admin "
-                   "USERNAME` first (or `vigil serve --demo` for a demonstration)")
-
-
-def initialised(session: Session) -> bool:
-    """Whether the Centre organisation exists (``vigil init``, or the demo, made it)."""
-    from sqlalchemy import select
-
-    from vigil.orgs.access import OrgKind
-    from vigil.orgs.models import Organisation
-
-    return session.scalar(select(Organisation.id).where(
-        Organisation.kind == OrgKind.CENTRE.value).limit(1)) is not None
-
 
 def check_keys(settings: Settings, *, create: bool | None = None) -> None:
     """The file keys and the log key can be loaded; the log key is created if missing by
@@ -78,7 +61,7 @@ def init_command(
             err_console.print("[red]no password on standard input[/red]")
             raise typer.Exit(2)
     check_keys(settings, create=True)
-    with unit_of_work() as s:
+    with unit_of_work(initialised_only=False) as s:
         if initialised(s):
             err_console.print("[red]this database has a Centre already: vigil init runs once[/red]")
             raise typer.Exit(2)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vigil.cli._console import err_console
-from vigil.cli._db import load_settings
-from vigil.cli.init import NOT_INITIALISED, check_keys, initialised
+from vigil.cli._db import NOT_INITIALISED, initialised, load_settings
+from vigil.cli.init import check_keys
 
 if TYPE_CHECKING:
     from vigil.config import Settings
