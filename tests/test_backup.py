@@ -306,3 +306,12 @@ def test_a_backup_never_misses_files_moved_to_a_new_key(sqlite_instance: tuple[I
     with pytest.raises(BackupError, match="being moved to a new file key"):
         backup(inst.settings, tmp_path / "pending.tar")
     engine.dispose()
+
+
+def test_an_archive_name_that_does_not_say_tar_is_refused(sqlite_instance: tuple[Instance, Path],
+                                                          tmp_path: Path) -> None:
+    inst, _ = sqlite_instance
+    for name in ("b.zip", "b.tar.bz2", "backup"):
+        with pytest.raises(BackupError, match=r"ends in \.tar, \.tar\.gz or \.tar\.xz"):
+            backup(inst.settings, tmp_path / name)
+        assert not (tmp_path / name).exists()

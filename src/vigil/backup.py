@@ -207,6 +207,9 @@ def backup(settings: Settings, out: Path, *, include_keys: bool = True,
     step = progress or _no_progress
     url = settings.effective_database_url
     kind = _database_kind(url)
+    if not out.name.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz")):
+        raise BackupError(f"{out.name}: the archive's name ends in .tar, .tar.gz or .tar.xz "
+                          "(it says how it is compressed)")
     if out.exists():
         raise BackupError(f"{out} exists already: give a new file name")
     revision = _revision(url)
