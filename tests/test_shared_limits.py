@@ -76,5 +76,9 @@ def test_a_redis_outage_refuses_limited_requests(db_url: str, data_dir: Path,
         r = client.get("/v1/log/head", headers=auth(w.tokens["provider"]))  # per-key limit
         assert r.status_code == 503
         assert client.get("/healthz").status_code == 200
+        # A load balancer that asks /readyz sends no traffic here meanwhile.
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+        assert "store of rate limits" in r.json()["error"]["message"]
         metrics = render_metrics(client.app.state.vigil.metrics).decode()  # type: ignore[attr-defined]
     assert "vigil_limit_storage_errors_total 2.0" in metrics

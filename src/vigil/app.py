@@ -70,7 +70,7 @@ from vigil.jobs.metrics import QueueCollector
 from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
-from vigil.ratelimit import LimitStore
+from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
 from vigil.takedown.endpoints import router as takedown_router
@@ -539,8 +539,9 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @app.get("/readyz", response_model=ReadyOut, responses=ERROR_RESPONSES)
     def readyz(request: Request) -> ReadyOut:
-        """Anyone: whether this server worker can match — its database answers and its index
-        is loaded: 200 ``ready``, else 503 ``index_loading`` or ``unavailable`` with
+        """Anyone: whether this server worker can match — its database and (with
+        ``VIGIL_REDIS_URL``) the store of rate limits answer, and its index is loaded: 200
+        ``ready``, else 503 ``index_loading`` or ``unavailable`` with
         Retry-After. The index's size and how many feed changes it is behind the database go
         to the Centre's monitoring only (``VIGIL_METRICS_ALLOW``), like ``/metrics``: a count
         of loaded indicators would tell anyone whether a hash was just added."""
@@ -560,6 +561,11 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         if newest is None:
             raise Unavailable("the database does not answer", retry_after=LOADING_RETRY_AFTER,
                               **details)
+        try:  # every limited route answers 503 while the shared limits' store is away
+            limits.ping()
+        except LimitStoreUnreachable:
+            raise Unavailable("the store of rate limits does not answer",
+                              retry_after=LOADING_RETRY_AFTER, **details) from None
         if not matcher.ready.is_set():
             raise IndexLoading("the match index is still loading", retry_after=LOADING_RETRY_AFTER,
                                **details)
