@@ -3,6 +3,7 @@ review indicators is approved by a second party first — and the log audit chec
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -170,3 +171,24 @@ def test_the_centre_cannot_propose_through_a_key_it_minted_and_verify_alone(
     replay(leaves, report)
     assert report.problems == ["log: indicator 1 proposed by key 9 before a second party "
                                "approved it (indicators:propose)"]
+
+
+def test_names_and_authorities_that_would_mislead_are_refused(factory: sessionmaker[Session]) -> None:
+    """A name with a line break would split a row of `vigil org list` (or a log line); an
+    authority of a non-member state would silently never receive a routed report."""
+    from vigil.db import transaction
+    from vigil.errors import Invalid
+    from vigil.orgs import service as orgs
+    from vigil.orgs.access import OrgKind
+
+    with transaction(factory) as s:
+        for name in ("Evil\nName", "tab\there", "", "   ", "x" * 201):
+            with pytest.raises(Invalid, match="1-200 characters"):
+                orgs.create_organisation(s, None, name, OrgKind.PROVIDER)
+        with pytest.raises(Invalid, match="one of the EU's"):
+            orgs.create_organisation(s, None, "Police of Nowhere", OrgKind.AUTHORITY, "XX")
+        greek = orgs.create_organisation(s, None, "Hellenic Police", OrgKind.AUTHORITY, "EL")
+        provider = orgs.create_organisation(s, None, "A Provider", OrgKind.PROVIDER, "US")
+        with pytest.raises(Invalid, match="holder is 1-200"):
+            orgs.issue_key(s, None, provider.id, "ops\nadmin", {Scope.MATCH})
+        assert greek.member_state == "EL" and provider.member_state == "US"

@@ -47,6 +47,21 @@ class Scope(StrEnum):
     ORGS_APPROVE = "orgs:approve"
 
 
+#: The EU's member states (ISO 3166-1 alpha-2): an authority's, and where reports are routed.
+EU_MEMBER_STATES = frozenset([
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
+_STATE_ALIASES = {"EL": "GR"}  # the EU's code for Greece
+
+
+def member_state_of(code: str | None) -> str | None:
+    """The member state a code names (``EL`` is Greece, ``GR``), or None for anything else."""
+    if not code:
+        return None
+    c = _STATE_ALIASES.get(code.upper(), code.upper())
+    return c if c in EU_MEMBER_STATES else None
+
+
 _ALL = frozenset(Scope)
 KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.CENTRE: _ALL,

@@ -24,11 +24,20 @@ from vigil.orgs.access import (
     Scope,
     check_grant,
     effective_scopes,
+    member_state_of,
 )
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.translog import repository as translog
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
+
+
+def _check_label(text: str, what: str) -> None:
+    """A name people read in lists and logs: 1-200 characters, no line breaks or other control
+    characters (one would split a row of `vigil org list` or forge a line of a log)."""
+    if not text.strip() or len(text) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise Invalid(f"{what} is 1-200 characters, without line breaks or other control "
+                      "characters")
 
 
 def create_organisation(session: Session, actor: Principal | None, name: str, kind: OrgKind,
@@ -45,11 +54,17 @@ def create_organisation(session: Session, actor: Principal | None, name: str, ki
     if kind is OrgKind.CENTRE and session.scalar(
             select(Organisation.id).where(Organisation.kind == OrgKind.CENTRE.value).limit(1)):
         raise Conflict("there is one Centre, and it exists already (vigil init made it)")
+    _check_label(name, "an organisation's name")
     if kind is OrgKind.AUTHORITY and not member_state:
         raise Invalid("an authority needs its member-state code (e.g. 'DE')")
     if member_state and (len(member_state) != 2 or not member_state.isalpha()):
         raise Invalid(f"a country (member_state) is a two-letter code such as 'DE', got "
                       f"{member_state!r}")
+    if kind is OrgKind.AUTHORITY and member_state_of(member_state) is None:
+        # Reports are routed to an authority by its member state: any other code would
+        # silently never receive one.
+        raise Invalid(f"an authority's member state is one of the EU's ({member_state!r} is "
+                      "not)")
     if session.scalar(select(Organisation).where(Organisation.name == name)):
         raise Conflict(f"an organisation named {name!r} exists already")
     org = Organisation(name=name, kind=kind.value,
@@ -179,6 +194,7 @@ def issue_key(session: Session, actor: Principal | None, organisation_id: int, h
         raise NotFound(f"no organisation {organisation_id}")
     if not scopes:
         raise Invalid("a key needs at least one scope")
+    _check_label(holder, "a key's holder")
     check_grant(OrgKind(org.kind), scopes)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)

@@ -15,21 +15,14 @@ from sqlalchemy.orm import Session
 
 from vigil.clock import now
 from vigil.jobs.queue import enqueue
-from vigil.orgs.access import Principal
+from vigil.orgs.access import Principal, member_state_of
 from vigil.reports.handoff import Notice
 from vigil.reports.lifecycle import ReportEvent, transition
 from vigil.reports.models import Report, Routing
 
-EU_MEMBER_STATES = frozenset([
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
-_ALIASES = {"EL": "GR"}  # the EU's code for Greece
 
 def _state(code: str | None) -> str | None:
-    if not code:
-        return None
-    c = _ALIASES.get(code.upper(), code.upper())
-    return c if c in EU_MEMBER_STATES else None
+    return member_state_of(code)
 
 
 def jurisdictions(report: Report) -> list[str]:
