@@ -155,7 +155,15 @@ def test_dead_jobs_are_counted_for_monitoring(factory: sessionmaker[Session]) ->
 
 
 @pytest.fixture
-def cli_env(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli_env(db_url: str, data_dir: Path, factory: sessionmaker[Session],
+            monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The command line on an initialised instance (its Centre made, as `vigil init` does)."""
+    from vigil.db import transaction
+    from vigil.orgs import service as orgs
+    from vigil.orgs.access import OrgKind
+
+    with transaction(factory) as s:
+        orgs.create_organisation(s, None, "Centre", OrgKind.CENTRE)
     monkeypatch.setenv("VIGIL_DATABASE_URL", db_url)
     monkeypatch.setenv("VIGIL_DATA_DIR", str(data_dir))
     return CliRunner()
