@@ -188,7 +188,8 @@ def test_accounts_from_the_command_line_and_the_api(tmp_path: Path, client: Test
     data.mkdir()
     upgrade(url)
     engine = make_engine(url)
-    with transaction(session_factory(engine)) as s:
+    with transaction(session_factory(engine)) as s:  # an initialised instance, and a partner
+        orgs.create_organisation(s, None, "Centre", OrgKind.CENTRE)
         orgs.create_organisation(s, None, "LKA", OrgKind.AUTHORITY, "DE")
     engine.dispose()
 

@@ -82,7 +82,7 @@ def start(
     from vigil.cli._db import unit_of_work
     from vigil.takedown.crawler.crawl import CrawlOptions, create_crawl
 
-    with unit_of_work() as s:
+    with unit_of_work(initialised_only=False) as s:
         crawl_id = create_crawl(s, None, seeds, domain, CrawlOptions(
             max_depth=depth, max_pages=max_pages, per_host_delay=delay, obey_robots=robots)).id
     _run(crawl_id, workers, scheduler)

@@ -18,7 +18,7 @@ def transparency_command(
     from vigil.cli._db import unit_of_work
     from vigil.web.transparency import write
 
-    with unit_of_work() as s:
+    with unit_of_work(initialised_only=False) as s:
         f = write(s, period, out)
     err_console.print(f"{out / 'index.html'}: {f['reports']['received']} reports, "
                       f"{f['complaints']['received']} complaints, "

@@ -35,6 +35,8 @@ TOKEN_PREFIX = "vgl"  # noqa: S105 - a label, not a secret
 def _check_label(text: str, what: str) -> None:
     """A name people read in lists and logs: 1-200 characters, no line breaks or other control
     characters (one would split a row of `vigil org list` or forge a line of a log)."""
+    if "\x00" in text:
+        raise Invalid(f"{what} may not contain the NUL character (U+0000)")
     if not text.strip() or len(text) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise Invalid(f"{what} is 1-200 characters, without line breaks or other control "
                       "characters")
