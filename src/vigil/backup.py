@@ -45,16 +45,16 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sqlalchemy import func, inspect, make_url, or_, select, text
+from sqlalchemy import inspect, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 import vigil
 from vigil.config import Settings
 from vigil.db import make_engine, private_dir
-from vigil.jobs.models import Job
 from vigil.migrations import config as alembic_config
 from vigil.reports.storage import KEY_FILE, OLD_KEYS_FILE, load_file_keys
-from vigil.reports.tasks import REENCRYPT
+from vigil.reports.tasks import reencryption_runs
 
 FORMAT = "vigil-backup-v1"
 MANIFEST = "manifest.json"
@@ -189,13 +189,10 @@ def _reencryption(url: str, since: datetime | None = None) -> int:
     """Re-encryption runs (``reencrypt_files`` jobs) waiting or running — or, with ``since``,
     also those that finished after it: while one moves files to a new key, the database's
     copy and the files on disk name different storage keys."""
-    busy = Job.status.in_(("queued", "running"))
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Job).where(
-                Job.kind == REENCRYPT,
-                or_(busy, Job.updated_at >= since) if since is not None else busy)).scalar() or 0)
+        with Session(engine) as session:
+            return reencryption_runs(session, since)
     finally:
         engine.dispose()
 

@@ -116,12 +116,10 @@ def retire() -> None:
     """Remove the previous file keys that no file and no personal value uses any more from
     the data directory's file-encryption.old-keys (keys in VIGIL_FILE_KEYS_OLD: remove them
     there). Refused while files from before key ids remain or re-encryption is queued."""
-    from sqlalchemy import func, select
 
     from vigil.db import column_key_from, column_key_id, sealed_with
-    from vigil.jobs.models import Job
     from vigil.reports.storage import key_id, load_file_keys, retire_file_keys
-    from vigil.reports.tasks import REENCRYPT, files_by_key
+    from vigil.reports.tasks import files_by_key, reencryption_runs
 
     settings = load_settings()
     try:
@@ -131,8 +129,7 @@ def retire() -> None:
     with unit_of_work() as s:
         files = files_by_key(s)
         personal = sealed_with(s)
-        pending = s.scalar(select(func.count()).select_from(Job).where(
-            Job.kind == REENCRYPT, Job.status.in_(("queued", "running")))) or 0
+        pending = reencryption_runs(s)
     if pending or files.get(None):
         raise _fail("re-encryption is not finished (`vigil keys status`): no key retired")
     by_column = {column_key_id(column_key_from(k)): key_id(k) for k in ring.previous}
@@ -148,12 +145,10 @@ def retire() -> None:
 def status() -> None:
     """Which file keys encrypt how many files and personal values, whether a previous key can
     be retired, and the log's signing keys with the head sizes each signs."""
-    from sqlalchemy import func, select
 
     from vigil.db import column_key_from, column_key_id, sealed_with
-    from vigil.jobs.models import Job
     from vigil.reports.storage import key_id, load_file_keys
-    from vigil.reports.tasks import REENCRYPT, files_by_key
+    from vigil.reports.tasks import files_by_key, reencryption_runs
     from vigil.translog.repository import log_keys
 
     settings = load_settings()
@@ -164,8 +159,7 @@ def status() -> None:
     with unit_of_work() as s:
         files = files_by_key(s)
         personal = sealed_with(s)
-        pending = s.scalar(select(func.count()).select_from(Job).where(
-            Job.kind == REENCRYPT, Job.status.in_(("queued", "running")))) or 0
+        pending = reencryption_runs(s)
         chain = log_keys(s)
     col = {column_key_id(column_key_from(k)): key_id(k) for k in (*ring.previous, ring.current)}
     values: dict[str, int] = {}

@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, or_, select
+from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.db import reseal_plaintext, transaction
+from vigil.jobs.models import Job
 from vigil.jobs.queue import enqueue
 from vigil.jobs.registry import JobContext, Services, periodic, register
 from vigil.reports.assessment import assess, subject_digests
@@ -130,6 +132,15 @@ def _subjects(session: Session, after: int, key: bytes) -> Reencrypted:
         out.done += 1
     out.next = {"stage": "subjects", "after": rows[-1][0]} if rows else None
     return out
+
+
+def reencryption_runs(session: Session, since: datetime | None = None) -> int:
+    """Re-encryption runs waiting or running — with ``since``, also those that finished after
+    it (a backup's copy of the database and of the files then disagree)."""
+    busy = Job.status.in_(("queued", "running"))
+    return int(session.scalar(select(func.count()).select_from(Job).where(
+        Job.kind == REENCRYPT, or_(busy, Job.updated_at >= since) if since is not None else busy))
+        or 0)
 
 
 def files_by_key(session: Session) -> dict[str | None, int]:
