@@ -32,7 +32,7 @@ class ApiBenchSpec:
     size: int = 1_000_000
     batch: int = 100
     seconds: float = 20.0
-    clients: int = 4
+    clients: int = 2
     workers: int = 1
     seed: int = 1
     database_url: str | None = None
