@@ -36,6 +36,7 @@ from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
 from vigil.matching.policy import Candidate, ListRef, Trust
 from vigil.matching.signals import (
+    DIGEST_BYTES,
     PDQ_DEFAULT_THRESHOLD,
     Digest,
     PdqHash,
@@ -174,7 +175,8 @@ def _csv_row(line: str) -> tuple[str, str, str | None, str | None] | None:
 
 #: The hashes of a ``vigil hash`` record that become list entries (its dihedral variants do
 #: not: a list holds the picture, the query side turns it).
-_HASH_RECORD_FIELDS = {"image": ("md5", "sha256", "pdq"), "video": ("md5", "sha256", "vpdq")}
+_HASH_RECORD_FIELDS = {"image": ("md5", "sha256", "sha1", "pdq"),
+                       "video": ("md5", "sha256", "sha1", "vpdq")}
 
 
 def _jsonl_rows(line: str) -> list[_Row]:
@@ -309,7 +311,7 @@ class HashList:
             np.array(pdq_rows, dtype=np.int64),
         )
         self.exact: dict[SignalType, ExactIndex] = {}
-        for st, size in ((SignalType.MD5, 16), (SignalType.SHA256, 32), (SignalType.VIDEO_MD5, 16)):
+        for st, size in DIGEST_BYTES.items():
             rows = [i for i, e in enumerate(entries) if e.signal_type is st]
             index = ExactIndex(size)
             if rows:
