@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import calendar
 import enum
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, quote_plus
 
 import dacite
 import requests
@@ -62,7 +64,7 @@ from vigil.config import Settings
 from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
 from vigil.exchange.http import egress_session
-from vigil.exchange.vics import VicsError, read_vics_file
+from vigil.exchange.vics import VicsError, VicsFile, read_vics_file
 
 PROGRAMMES = ("ncmec", "stopncii", "threatexchange", "file", "vics")
 #: Longest label kept from a programme (an indicator's label column).
@@ -107,13 +109,18 @@ class Programme(Protocol):
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]: ...
 
 
+_URL_QUERY = re.compile(r"(https?://[^\s?#]+)\?[^\s#]*")
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every credential in it replaced by ``***`` (an error of ``requests`` can
-    quote a URL that carries a token)."""
+    """``text`` without credentials: each secret (as it is, and URL-encoded) becomes ``***``,
+    and the query of any URL in it is dropped (an error of ``requests`` quotes the URL, and
+    the Graph API's carries the access token)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
-    return text
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                text = text.replace(form, "***")
+    return _URL_QUERY.sub(r"\1?(query left out)", text)
 
 
 def _checkpoint(cls: type[Any], data: dict[str, Any] | None) -> Any:
@@ -160,6 +167,9 @@ class _NcmecClient(ncmec_api.NCMECHashAPI):
                          to=ncmec_api._date_format(end_timestamp),
                          **{"from": ncmec_api._date_format(start_timestamp)})
         xml = ncmec_api._XMLWrapper(root)
+        # The library's fetch discards a probing answer and asks again for a smaller window:
+        # only the problems of the answer it goes on with count (see Ncmec.pages).
+        self._problems.clear()
         updates: list[ncmec_api.NCMECEntryUpdate] = []
         max_ts = 0
         for block in (xml.maybe("images"), xml.maybe("videos")):
@@ -475,10 +485,15 @@ class LocalFile:
         return str(self.path)[:200]
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
+        """Checks and reads the file at once (a bad file raises :class:`Invalid` before any
+        page), then gives its one page."""
         try:
             size = self.path.stat().st_size
+            is_file = self.path.is_file()
         except OSError as exc:
             raise Invalid(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        if not is_file:
+            raise Invalid(f"{self.path}: not a regular file")
         if size > self.max_bytes:
             raise Invalid(f"{self.path}: {size} bytes, more than the {self.max_bytes} allowed")
         api = LocalFileSignalExchangeAPI(FileCollaborationConfig(name=self.collection,
@@ -487,6 +502,9 @@ class LocalFile:
             deltas = list(api.fetch_iter([], None))
         except UnicodeDecodeError as exc:
             raise Invalid(f"{self.path}: not UTF-8 text (byte {exc.start})") from None
+        return self._pages(deltas)
+
+    def _pages(self, deltas: list[Any]) -> Iterator[Page]:
         for delta in deltas:
             records, problems = [], []
             for (type_name, value), _meta in delta.updates.items():
@@ -522,11 +540,15 @@ class VicsImport:
         return str(self.path)[:200]
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]:
+        """Reads the file at once (a bad file raises :class:`Invalid` before any page)."""
         try:
             read = read_vics_file(self.path, max_bytes=self.max_bytes,
                                   max_records=self.max_records)
         except VicsError as exc:
             raise Invalid(exc.message) from None
+        return self._pages(read)
+
+    def _pages(self, read: VicsFile) -> Iterator[Page]:
         problems = [(f"MediaID {p.media_id}" if p.media_id is not None else f"record {p.index}",
                      p.error) for p in read.problems]
         for start in range(0, max(len(read.media), 1), VICS_PAGE):
