@@ -199,8 +199,9 @@ def imported_records(session: Session, actor: Principal, indicator_ids: list[int
 
 def sources(session: Session) -> list[tuple[ExchangeSource, str]]:
     """Every source with its list's name, for ``vigil exchange status``."""
-    return list(session.execute(select(ExchangeSource, HashList.name).join(
-        HashList, HashList.id == ExchangeSource.list_id).order_by(ExchangeSource.id)).tuples())
+    rows = session.execute(select(ExchangeSource, HashList.name).join(
+        HashList, HashList.id == ExchangeSource.list_id).order_by(ExchangeSource.id))
+    return [(src, name) for src, name in rows]
 
 
 def recent_problems(session: Session, source_id: int, limit: int = 20) -> list[ExchangeProblem]:
