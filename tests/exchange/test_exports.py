@@ -82,7 +82,8 @@ def test_stopncii_submission(factory: sessionmaker[Session]) -> None:
                    (stopncii_api.StopNCIISignalType.VideoMD5, values["video_md5"])}
     for r in body["hashRecords"]:
         (fb,) = r["CSPFeedbacks"]
-        assert stopncii_api.StopNCIICSPFeedbackValue(fb["feedbackValue"]) is stopncii_api.StopNCIICSPFeedbackValue.Blocked
+        blocked = stopncii_api.StopNCIICSPFeedbackValue.Blocked
+        assert stopncii_api.StopNCIICSPFeedbackValue(fb["feedbackValue"]) is blocked
 
 
 def test_bad_requests_name_the_problem(factory: sessionmaker[Session]) -> None:

@@ -45,8 +45,8 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
     """Import ``programme`` into ``list_name`` from where the last run stopped. Raises a
     :class:`~vigil.errors.DomainError` for a wrong list or legal basis before anything is
     fetched."""
-    if not legal_basis.strip():
-        raise Invalid("a legal basis is required for imported indicators")
+    if not legal_basis.strip() or len(legal_basis.strip()) > 200:
+        raise Invalid("a legal basis (1-200 characters) is required for imported indicators")
     with transaction(factory) as s:
         hl = service.importable_list(s, list_name)
         actor = service.import_principal(s, programme.name)
@@ -83,9 +83,11 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
             if run.stopped:
                 service.problem(s, src, f"page {run.tally.pages + 1}", run.stopped, run.tally,
                                 count=False)
+            # The subject is the source (its row); its collection can be a long file path.
             record(s, actor, AuditAction.EXCHANGE_IMPORTED,
-                   subject=f"{programme.name}:{programme.collection}"[:200],
-                   details={"list": list_name, "proposed": run.tally.proposed,
+                   subject=f"{programme.name}:{source_id}",
+                   details={"list": list_name, "collection": programme.collection[:200],
+                            "proposed": run.tally.proposed,
                             "already_listed": run.tally.already_listed,
                             "skipped": run.tally.skipped, "withdrawn": run.tally.withdrawn,
                             "pages": run.tally.pages, "stopped": run.stopped is not None})
