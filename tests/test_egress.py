@@ -153,7 +153,10 @@ NETWORK_CLIENTS = {"httpx", "urllib.request", "smtplib", "socket", "http.client"
 MAY_CONNECT = {"egress.py", "webhooks.py", "takedown/fetch.py", "takedown/crawler/tasks.py",
                "takedown/notify.py", "takedown/crawler/executors.py",
                # the auditor's own client: it connects to the server the auditor names
-               "indicators/log_audit.py"}
+               "indicators/log_audit.py",
+               # threatexchange's programme clients, given sessions from exchange/http.py only
+               # (tests/exchange/test_programmes.py: refused when unpinned, other hosts refused)
+               "exchange/http.py", "exchange/programmes.py"}
 
 
 def test_only_modules_behind_the_policy_open_connections() -> None:

@@ -185,6 +185,30 @@ class Settings(BaseSettings):
     #: Case look-ups (status, add, withdraw) per address per hour.
     victim_lookups_per_hour: int = Field(default=60, gt=0)
 
+    #: Hash-sharing programmes (``vigil exchange import``). NCMEC: which environment of its hash
+    #: sharing (threatexchange's names: Industry, NGO, LawEnforcement, test_Industry, ...).
+    exchange_ncmec_environment: str = "Industry"
+    #: NCMEC's base URL; none: the environment's own (https://report.cybertip.org/...).
+    exchange_ncmec_url: str | None = None
+    #: NCMEC hash-sharing credentials, "USER:PASSWORD" (or ``--credentials-file``).
+    exchange_ncmec_credentials: str | None = None
+    #: StopNCII's API base URL; none: https://api.stopncii.org/v1.
+    exchange_stopncii_url: str | None = None
+    #: StopNCII keys, "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY" (or ``--credentials-file``).
+    exchange_stopncii_keys: str | None = None
+    #: Meta ThreatExchange's Graph API base URL; none: threatexchange's (graph.facebook.com).
+    exchange_threatexchange_url: str | None = None
+    #: ThreatExchange app token, "APP_ID|SECRET" (or ``--credentials-file``).
+    exchange_threatexchange_token: str | None = None
+    #: The ThreatExchange privacy group whose hashes are imported.
+    exchange_threatexchange_privacy_group: int | None = None
+    #: Largest answer of a programme's API read (bytes); a larger one stops the import there.
+    exchange_max_response_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    #: Largest file ``vigil exchange import`` reads (a threatexchange file, a VICS file), bytes.
+    exchange_max_file_bytes: int = Field(default=1024**3, gt=0)
+    #: Most records one VICS file may hold.
+    exchange_max_records: int = Field(default=10_000_000, gt=0)
+
     @field_validator("trusted_proxies", "metrics_allow", "egress_allow", "file_keys_old",
                      mode="before")
     @classmethod

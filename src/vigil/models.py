@@ -3,6 +3,7 @@
 from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, IndicatorHits, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
+from vigil.exchange.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
@@ -39,6 +40,9 @@ __all__ = [
     "ComplaintAssessment",
     "Crawl",
     "CrawlUrl",
+    "ExchangeProblem",
+    "ExchangeRecord",
+    "ExchangeSource",
     "HashList",
     "HostingContact",
     "HostingContactProposal",

@@ -76,3 +76,5 @@ class AuditAction(StrEnum):
     COMPLAINT_ASSESSED = "complaint:assessed"
     COMPLAINT_DECIDED = "complaint:decided"
     JOB_RETRIED = "job:retried"
+    EXCHANGE_IMPORTED = "exchange:imported"
+    EXCHANGE_EXPORTED = "exchange:exported"

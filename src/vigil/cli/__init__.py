@@ -12,6 +12,7 @@ from vigil.cli import (
     bench,
     crawl,
     demo,
+    exchange,
     hashing,
     init,
     jobs,
@@ -52,6 +53,7 @@ app.add_typer(crawl.app, name="crawl")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(exchange.app, name="exchange")
 app.command("transparency-report")(transparency.transparency_command)
 
 

@@ -26,7 +26,7 @@ _TYPED = re.compile(r"^([a-z_0-9]+):(.+)$", re.IGNORECASE)
 
 def match_command(
     queries: Annotated[list[str], typer.Argument(help="Files, directories, or hashes "
-                                                 "(pdq:HEX, md5:HEX, sha256:HEX, or bare hex).")],
+                                                 "(pdq:HEX, md5:HEX, sha256:HEX, sha1:HEX, or bare hex).")],
     list_files: Annotated[list[Path], typer.Option(
         "--list", help="A list to match against (repeat for several): a signed snapshot from a "
         "vigil server (it carries its own trust level and threshold), or a CSV, JSONL or "
@@ -195,9 +195,10 @@ def _hash_item(text: str) -> Item:
         signal = parse_signal(st, typed.group(2))
         return Item.of((st, signal if isinstance(signal, VpdqHash) else signal.hex))
     value = text.strip()
-    by_length = {32: [SignalType.MD5], 64: [SignalType.PDQ, SignalType.SHA256]}
+    by_length = {32: [SignalType.MD5], 40: [SignalType.SHA1], 64: [SignalType.PDQ, SignalType.SHA256]}
     if len(value) not in by_length:
-        raise InvalidSignal("not a file, and not a hash: give pdq:HEX, md5:HEX or sha256:HEX")
+        raise InvalidSignal("not a file, and not a hash: give pdq:HEX, md5:HEX, sha256:HEX or "
+                            "sha1:HEX")
     signals = []
     for st in by_length[len(value)]:
         signal = parse_signal(st, value)
@@ -207,7 +208,8 @@ def _hash_item(text: str) -> Item:
 
 
 def _file_item(h: ImageHashes | VideoHashes, pdq: bool) -> Item:
-    signals = [Signal(SignalType.MD5, h.md5), Signal(SignalType.SHA256, h.sha256)]
+    signals = [Signal(SignalType.MD5, h.md5), Signal(SignalType.SHA256, h.sha256),
+               Signal(SignalType.SHA1, h.sha1)]
     if isinstance(h, VideoHashes):
         signals.append(Signal(SignalType.VPDQ, h.vpdq))
         signals += [Signal(SignalType.VPDQ, v, name) for name, v in (h.robust or {}).items()]

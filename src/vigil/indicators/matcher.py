@@ -41,14 +41,14 @@ from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
 from vigil.matching.indexfile import map_arrays, read_position, save_arrays
 from vigil.matching.policy import Candidate, ListRef, Trust
-from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash
+from vigil.matching.signals import DIGEST_BYTES, PDQ_DEFAULT_THRESHOLD, SignalType, VpdqHash
 from vigil.matching.video import usable_frames, vpdq_compare
 
 log = logging.getLogger(__name__)
 
 #: Frame slots per video indicator in the frame index (vPDQ hashes carry at most 100,000).
 FRAME_SLOTS = 1 << 17
-_DIGEST_SIZE = {SignalType.MD5: 16, SignalType.SHA256: 32, SignalType.VIDEO_MD5: 16}
+_DIGEST_SIZE = DIGEST_BYTES
 _TYPES = list(SignalType)
 _TYPE_CODES = {st: i for i, st in enumerate(_TYPES)}
 _PDQ = _TYPE_CODES[SignalType.PDQ]

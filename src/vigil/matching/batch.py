@@ -41,7 +41,7 @@ class FileResult:
         h = self.hashes
         if isinstance(h, ImageHashes):
             out: dict[str, Any] = {
-                "path": self.path, "kind": "image", "md5": h.md5, "sha256": h.sha256,
+                "path": self.path, "kind": "image", "md5": h.md5, "sha256": h.sha256, "sha1": h.sha1,
                 "pdq": h.pdq, "quality": h.quality, "width": h.width, "height": h.height,
                 "format": h.format,
             }
@@ -51,7 +51,7 @@ class FileResult:
                 out["robust"] = h.robust
             return out
         return {
-            "path": self.path, "kind": "video", "md5": h.md5, "sha256": h.sha256,
+            "path": self.path, "kind": "video", "md5": h.md5, "sha256": h.sha256, "sha1": h.sha1,
             "width": h.width, "height": h.height, "duration": h.duration, "format": h.format,
             "frames": [
                 {"pdq": f.pdq, "quality": f.quality, "timestamp": f.timestamp,

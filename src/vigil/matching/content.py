@@ -1,5 +1,5 @@
 """What a piece of content is, reduced to hashes: typed by its bytes (never by a name or a
-declared type), images get PDQ, videos vPDQ, everything MD5 and SHA-256. Report intake, the
+declared type), images get PDQ, videos vPDQ, everything MD5, SHA-256 and SHA-1. Report intake, the
 crawler and its re-checks keep these and nothing else of what they read.
 
 A file that cannot be decoded (broken, truncated, a decompression bomb, an unknown format) is
@@ -29,6 +29,8 @@ class ContentHashes:
     error: str | None = None
     #: Robust variants' PDQs by name (hashed with ``robust``), matched as variants.
     variants: dict[str, str] | None = None
+    #: SHA-1 of the bytes (VICS and NCMEC lists carry it); None only for values made before.
+    sha1: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -41,6 +43,8 @@ class ContentHashes:
     def item(self) -> Item:
         """What the match policy matches: the digests, a usable PDQ, the vPDQ."""
         signals = [Signal(SignalType.MD5, self.md5), Signal(SignalType.SHA256, self.sha256)]
+        if self.sha1:
+            signals.append(Signal(SignalType.SHA1, self.sha1))
         if self.usable_pdq:
             signals.append(Signal(SignalType.PDQ, self.usable_pdq))
             signals += [Signal(SignalType.PDQ, v, name)
@@ -62,18 +66,19 @@ def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHash
     opts = options or NETWORK
     sha256 = hashlib.sha256(body).hexdigest()
     md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    sha1 = hashlib.sha1(body, usedforsecurity=False).hexdigest()
     video = looks_like_video(body[:256])
     try:
         if video:
             v = hash_video_bytes(body, opts)
-            return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str())
+            return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str(), sha1=sha1)
         h = hash_image_bytes(body, opts)
         return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality,
-                             variants=h.robust)
+                             variants=h.robust, sha1=sha1)
     except HashingError as exc:
         # Typed by its bytes even when it cannot be decoded: a broken video is a video.
         kind = "video" if video else "other" if exc.message == UNRECOGNISED else "image"
-        return ContentHashes(sha256, md5, kind, error=exc.message)
+        return ContentHashes(sha256, md5, kind, error=exc.message, sha1=sha1)
     except Exception as exc:  # never lose the digests (and the report) to a hashing failure
         return ContentHashes(sha256, md5, "video" if video else "other",
-                             error=f"cannot hash: {type(exc).__name__}: {exc}"[:300])
+                             error=f"cannot hash: {type(exc).__name__}: {exc}"[:300], sha1=sha1)

@@ -108,6 +108,8 @@ class ImageHashes:
     dihedral: dict[str, str] | None = field(default=None)
     #: Variant name -> PDQ, with ``original`` (:data:`vigil.matching.robust.VARIANT_NAMES`).
     robust: dict[str, str] | None = field(default=None)
+    #: SHA-1 of the bytes (VICS and NCMEC lists carry it).
+    sha1: str = ""
 
     kind = "image"
 
@@ -154,6 +156,7 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
     return ImageHashes(
         md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
         sha256=hashlib.sha256(data).hexdigest(),
+        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
         pdq=pdq,
         quality=quality,
         robust=robust,

@@ -5,7 +5,8 @@ Three formats are read, told apart by content (not by file name):
 * CSV: ``signal_type,value[,id,label]`` per line; an optional header line naming those columns.
 * JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``;
   or the output of ``vigil hash`` as it is (each record's hashes, its path as the id).
-* threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``).
+* threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``),
+  also written here (:func:`te_text`, for ``vigil exchange export``).
 
 Files are UTF-8 (a byte-order mark is dropped) with any line ends (``\n``, ``\r\n``, ``\r``),
 read by one reader (:func:`read_list_text`) for every format and for the signature check.
@@ -36,6 +37,7 @@ from vigil.matching.exact import ExactIndex
 from vigil.matching.index import PdqIndex
 from vigil.matching.policy import Candidate, ListRef, Trust
 from vigil.matching.signals import (
+    DIGEST_BYTES,
     PDQ_DEFAULT_THRESHOLD,
     Digest,
     PdqHash,
@@ -174,7 +176,8 @@ def _csv_row(line: str) -> tuple[str, str, str | None, str | None] | None:
 
 #: The hashes of a ``vigil hash`` record that become list entries (its dihedral variants do
 #: not: a list holds the picture, the query side turns it).
-_HASH_RECORD_FIELDS = {"image": ("md5", "sha256", "pdq"), "video": ("md5", "sha256", "vpdq")}
+_HASH_RECORD_FIELDS = {"image": ("md5", "sha256", "sha1", "pdq"),
+                       "video": ("md5", "sha256", "sha1", "vpdq")}
 
 
 def _jsonl_rows(line: str) -> list[_Row]:
@@ -236,6 +239,20 @@ def _te_row(line: str) -> tuple[str, str, str | None, str | None]:
     if len(parts) != 2:
         raise ValueError("expected '<signal_type> <value>'")
     return parts[0], parts[1].strip(), None, None
+
+
+def te_line(signal_type: SignalType | str, value: str) -> str:
+    """One line of threatexchange's local-file format, as :func:`_te_row` reads it back:
+    ``<signal type> <hash>`` (threatexchange's ``LocalFileSignalExchangeAPI`` reads it too; it
+    knows ``pdq`` and ``video_md5`` by these names and passes over vigil's other types)."""
+    st = SignalType.parse(signal_type) if isinstance(signal_type, str) else signal_type
+    signal = parse_signal(st, value)
+    return f"{st.value} {_text(signal)}"
+
+
+def te_text(rows: Sequence[tuple[SignalType | str, str]]) -> str:
+    """A threatexchange local file of (signal type, hash) rows."""
+    return "".join(te_line(st, v) + "\n" for st, v in rows)
 
 
 @dataclass(frozen=True)
@@ -309,7 +326,7 @@ class HashList:
             np.array(pdq_rows, dtype=np.int64),
         )
         self.exact: dict[SignalType, ExactIndex] = {}
-        for st, size in ((SignalType.MD5, 16), (SignalType.SHA256, 32), (SignalType.VIDEO_MD5, 16)):
+        for st, size in DIGEST_BYTES.items():
             rows = [i for i, e in enumerate(entries) if e.signal_type is st]
             index = ExactIndex(size)
             if rows:

@@ -1,6 +1,6 @@
 """Signal types: the kinds of hash vigil matches, each with strict validation.
 
-A *signal* is a hash of a piece of content. vigil knows five:
+A *signal* is a hash of a piece of content. vigil knows six:
 
 ``pdq``        256-bit perceptual image hash, 64 hex characters, with a quality 0-100.
 ``md5``        MD5 of a file's bytes (32 hex characters).
@@ -9,6 +9,9 @@ A *signal* is a hash of a piece of content. vigil knows five:
                text form is the one threatexchange and HMA use: a JSON list of
                ``"<pdq hex>,<quality>,<timestamp>"`` strings.
 ``video_md5``  MD5 of a video file's bytes.
+``sha1``       SHA-1 of a file's bytes (40 hex characters): the digest Project VIC's VICS
+               files and NCMEC's hash sharing carry beside MD5 (an identifier of exact bytes,
+               like MD5 here, never a security hash).
 
 Parsing never guesses: a value that is not exactly right raises :class:`InvalidSignal` whose
 message names the signal type and what is wrong with the value. Hex is normalised to lower case.
@@ -49,6 +52,8 @@ class SignalType(StrEnum):
     SHA256 = "sha256"
     VPDQ = "vpdq"
     VIDEO_MD5 = "video_md5"
+    #: Last: a type's position is its code in the server's index file (indicators/matcher.py).
+    SHA1 = "sha1"
 
     @classmethod
     def parse(cls, name: str) -> SignalType:
@@ -59,7 +64,10 @@ class SignalType(StrEnum):
             raise InvalidSignal(f"unknown signal type {name!r} (known: {known})") from None
 
 
-_DIGEST_LEN = {SignalType.MD5: 32, SignalType.SHA256: 64, SignalType.VIDEO_MD5: 32}
+_DIGEST_LEN = {SignalType.MD5: 32, SignalType.SHA256: 64, SignalType.VIDEO_MD5: 32,
+               SignalType.SHA1: 40}
+#: The digest signal types and their size in bytes: what every exact index holds.
+DIGEST_BYTES = {st: n // 2 for st, n in _DIGEST_LEN.items()}
 
 
 def _clean_hex(signal_type: str, value: object, length: int) -> str:
@@ -115,7 +123,7 @@ def _check_quality(signal_type: str, quality: object) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """A cryptographic digest of a file's bytes: md5, sha256 or video_md5."""
+    """A cryptographic digest of a file's bytes: md5, sha256, sha1 or video_md5."""
 
     signal_type: SignalType
     hex: str

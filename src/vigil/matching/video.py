@@ -69,6 +69,8 @@ class VideoHashes:
     #: Robust mode: the vPDQ of the frames mirrored and turned, by dihedral variant name
     #: (``original`` left out: it is ``vpdq``).
     robust: dict[str, VpdqHash] | None = None
+    #: SHA-1 of the bytes (VICS and NCMEC lists carry it).
+    sha1: str = ""
 
     kind = "video"
 
@@ -110,7 +112,7 @@ def _hash_video(data: bytes, source: str | io.BytesIO, opts: HashOptions) -> Vid
     robust = ({name: VpdqHash(tuple(fs)) for name, fs in turned.items()} if opts.robust
               else None)
     return VideoHashes(md5, sha256, VpdqHash(tuple(frames)), width, height, duration, fmt,
-                       robust)
+                       robust, hashlib.sha1(data, usedforsecurity=False).hexdigest())
 
 
 def _frames(source: str | io.BytesIO, opts: HashOptions

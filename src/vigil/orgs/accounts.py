@@ -26,7 +26,7 @@ from vigil.config import Settings
 from vigil.errors import Conflict, Invalid, NotFound, RateLimited
 from vigil.orgs import second_factor
 from vigil.orgs import service as orgs
-from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope, effective_scopes
+from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal, Scope
 from vigil.orgs.models import Organisation, StaffAccount, WebSession
 from vigil.ratelimit import LimitStore, digest
 
@@ -121,12 +121,7 @@ def create_account(session: Session, actor: Principal | None, organisation_id: i
 
 
 def principal_of(account: StaffAccount) -> Principal:
-    key = account.api_key
-    org = key.organisation
-    kind = OrgKind(org.kind)
-    return Principal(org.id, org.name, kind, org.member_state, key.id, account.username,
-                     effective_scopes(kind, org.approved_at is not None,
-                                      key.approved_at is not None, key.scopes.split()))
+    return orgs.principal_of_key(account.api_key, account.username)
 
 
 @dataclass(frozen=True)

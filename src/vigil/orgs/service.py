@@ -248,9 +248,15 @@ def authenticate(session: Session, token: str | None) -> Principal:
         raise bad
     if not hmac.compare_digest(key.secret_hash, _hash_secret(parts[2])):
         raise bad
+    return principal_of_key(key)
+
+
+def principal_of_key(key: ApiKey, holder: str | None = None) -> Principal:
+    """The principal a key acts as (what it may do now: :func:`effective_scopes`); for a key
+    used on the server itself (a staff account's, an import's) without its secret."""
     org = key.organisation
     kind = OrgKind(org.kind)
-    return Principal(org.id, org.name, kind, org.member_state, key.id, key.holder,
+    return Principal(org.id, org.name, kind, org.member_state, key.id, holder or key.holder,
                      effective_scopes(kind, org.approved_at is not None,
                                       key.approved_at is not None, key.scopes.split()))
 

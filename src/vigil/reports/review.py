@@ -37,7 +37,7 @@ from vigil.reports.storage import FileStore
 
 DECISIONS = ("material", "not_material", "needs_information")
 #: Signal types a "material" decision proposes as indicators.
-PROPOSED_TYPES = ("pdq", "md5", "sha256", "vpdq")
+PROPOSED_TYPES = ("pdq", "md5", "sha256", "sha1", "vpdq")
 
 
 def queue(session: Session, actor: Principal, limit: int = 100) -> list[Report]:

@@ -125,7 +125,8 @@ def add_file(session: Session, actor: Principal, public_id: str, filename: str, 
     # If this transaction fails, the ciphertext must not outlive it as an orphan.
     key = file.storage_key
     session.info.setdefault("on_rollback", []).append(lambda: store.delete(key))
-    signals = [("md5", h.md5), ("sha256", h.sha256), ("pdq", h.usable_pdq), ("vpdq", h.vpdq)]
+    signals = [("md5", h.md5), ("sha256", h.sha256), ("sha1", h.sha1), ("pdq", h.usable_pdq),
+               ("vpdq", h.vpdq)]
     for st, value in signals:
         if value is not None:
             session.add(ReportHash(report_id=report.id, signal_type=st, value=value,

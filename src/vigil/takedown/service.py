@@ -150,6 +150,8 @@ def crawler_hit(session: Session, url: str, outcome: MatchOutcome, policy: Egres
 
 def _hash_rows(content: ContentHashes) -> list[tuple[str, str]]:
     rows = [("sha256", content.sha256), ("md5", content.md5)]
+    if content.sha1:
+        rows.append(("sha1", content.sha1))
     if content.pdq and (content.quality or 0) >= 50:
         rows.append(("pdq", content.pdq))
     return rows
@@ -207,7 +209,7 @@ def due_notices(session: Session, at: datetime | None = None, limit: int = 100) 
 
 def still_matches(stored: list[tuple[str, str]], content: ContentHashes) -> bool:
     for st, value in stored:
-        if st in ("sha256", "md5") and value in (content.sha256, content.md5):
+        if st in ("sha256", "md5", "sha1") and value in (content.sha256, content.md5, content.sha1):
             return True
         if st == "pdq" and content.pdq and (content.quality or 0) >= 50 and \
                 PdqHash.parse(value).distance(PdqHash.parse(content.pdq)) <= PDQ_SAME:

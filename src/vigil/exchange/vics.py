@@ -1,0 +1,257 @@
+"""Project VIC's VICS 1.3 JSON: read and write its media records.
+
+The format (an OData JSON feed of the VICS data model, as forensic tools exchange it)::
+
+    {"odata.metadata": "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media",
+     "value": [{"MediaID": 1, "Category": 1, "MD5": "A1B2...", "SHA1": "C3D4...",
+                "Series": "name", "VictimIdentified": true, "OffenderIdentified": false,
+                "IsDistributed": true,
+                "AlternativeHashes": [{"HashName": "PhotoDNA", "HashValue": "<base64>"}]},
+               ...]}
+
+Sources of the field names and the envelope: the VICS data model's OData metadata URL
+(``.../ProjectVic/DataModels/1.3.xml#Media``, and ``#Cases`` for case exports), and the public
+readers that check it — IPED's hash database tool (``sepinf-inc/IPED``,
+``iped-engine/src/main/java/iped/engine/hashdb/HashDBTool.java``: the 1.3 key
+``odata.metadata`` and the 2.0 key ``@odata.context`` with
+``http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media``;
+MD5 and SHA1 per media; PhotoDNA as an ``AlternativeHashes`` entry named ``PhotoDNA``;
+``VictimIdentified``, ``OffenderIdentified``, ``IsDistributed``, ``Series``, ``Category``).
+Files in the wild write the flags as JSON booleans or as the strings ``"true"``/``"false"``,
+and the hashes in upper case; both are read, and written as booleans and upper case.
+
+vigil reads media (``#Media``) files of version 1.3, and 2.0 files with the same fields.
+PhotoDNA is kept as opaque text (vigil does not compute or match it; it travels with the
+record so that an export gives it back). Reading is bounded *before* parsing: the file's size,
+and the number of records (counted in the raw bytes first, then exactly); a malformed record is
+skipped and reported (:class:`VicsProblem`), never the whole file; a malformed file raises
+:class:`VicsError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vigil.matching.errors import InvalidSignal
+from vigil.matching.signals import Digest, SignalType
+
+CONTEXT_13 = "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media"
+CONTEXT_20 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
+_ENVELOPES = {"odata.metadata": CONTEXT_13, "@odata.context": CONTEXT_20}
+#: Longest PhotoDNA text kept (its base64 form is 192 characters, its hex form 288).
+MAX_PHOTODNA = 1024
+#: Longest series name kept.
+MAX_SERIES = 200
+
+
+class VicsError(Exception):
+    """A file that is not a VICS media file, or is over a limit; the message says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VicsMedia:
+    """One VICS media record, as vigil keeps it: hashes normalised to lower-case hex,
+    ``photodna`` as the text it came as."""
+
+    media_id: int | str
+    category: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    photodna: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    is_distributed: bool | None = None
+
+    def signals(self) -> list[tuple[str, str]]:
+        """The hashes vigil matches on: (signal type, value)."""
+        return [(st, v) for st, v in (("md5", self.md5), ("sha1", self.sha1)) if v]
+
+    def flags(self) -> dict[str, Any]:
+        """Everything but the hashes vigil matches on (kept with an imported indicator)."""
+        return {"media_id": self.media_id, "category": self.category,
+                "photodna": self.photodna, "series": self.series,
+                "victim_identified": self.victim_identified,
+                "offender_identified": self.offender_identified,
+                "is_distributed": self.is_distributed}
+
+
+@dataclass(frozen=True)
+class VicsProblem:
+    """A record that was skipped: its position in ``value``, its MediaID if it had one."""
+
+    index: int
+    media_id: object
+    error: str
+
+
+@dataclass
+class VicsFile:
+    media: list[VicsMedia] = field(default_factory=list)
+    problems: list[VicsProblem] = field(default_factory=list)
+
+
+def read_vics_file(path: Path | str, *, max_bytes: int, max_records: int) -> VicsFile:
+    """:func:`read_vics` of a file, its size checked before it is read."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise VicsError(f"{p}: {size} bytes, more than the {max_bytes} allowed")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise VicsError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    return read_vics(data, max_bytes=max_bytes, max_records=max_records)
+
+
+def read_vics(data: bytes, *, max_bytes: int, max_records: int) -> VicsFile:
+    """Parse a VICS media file. Raises :class:`VicsError` for a file over ``max_bytes`` or
+    with more than ``max_records`` records (both checked before parsing), for text that is not
+    UTF-8 JSON, and for a JSON document that is not a VICS media feed; returns the good records
+    and a :class:`VicsProblem` for each skipped one."""
+    if len(data) > max_bytes:
+        raise VicsError(f"{len(data)} bytes, more than the {max_bytes} allowed")
+    # Every record has a MediaID: an upper bound of the records before anything is parsed.
+    if data.count(b'"MediaID"') > max_records:
+        raise VicsError(f"more than {max_records} records (the most one file may hold)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise VicsError(f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VicsError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise VicsError("not JSON: nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise VicsError("not a VICS file: the document is not a JSON object")
+    context = next(((k, doc[k]) for k in _ENVELOPES if k in doc), None)
+    if context is None:
+        raise VicsError("not a VICS file: no 'odata.metadata' (1.3) or '@odata.context' (2.0)")
+    key, value = context
+    if not isinstance(value, str) or not value.endswith("#Media"):
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise VicsError(f"not a VICS media file: {key} is {str(shown)[:120]!r} (expected "
+                        f"{_ENVELOPES[key]!r})")
+    records = doc.get("value")
+    if not isinstance(records, list):
+        raise VicsError("not a VICS file: 'value' is not a list of media")
+    if len(records) > max_records:
+        raise VicsError(f"{len(records)} records, more than the {max_records} allowed")
+    out = VicsFile()
+    for i, record in enumerate(records):
+        try:
+            out.media.append(_media(record))
+        except ValueError as exc:
+            mid = record.get("MediaID") if isinstance(record, dict) else None
+            out.problems.append(VicsProblem(i, mid if isinstance(mid, int | str) else None,
+                                            str(exc)))
+    return out
+
+
+def _media(record: object) -> VicsMedia:
+    if not isinstance(record, dict):
+        raise ValueError(f"a media record must be an object, not {type(record).__name__}")
+    media_id = record.get("MediaID")
+    if isinstance(media_id, bool) or not isinstance(media_id, int | str) or media_id == "":
+        raise ValueError(f"MediaID must be a number or a text, got {_show(media_id)}")
+    if isinstance(media_id, str) and len(media_id) > 100:
+        raise ValueError("MediaID longer than 100 characters")
+    md5 = _digest(SignalType.MD5, record.get("MD5"))
+    sha1 = _digest(SignalType.SHA1, record.get("SHA1"))
+    photodna = _photodna(record)
+    if not (md5 or sha1 or photodna):
+        raise ValueError("no MD5, SHA1 or PhotoDNA")
+    series = record.get("Series")
+    if series is not None and not isinstance(series, str):
+        raise ValueError(f"Series must be a text, got {_show(series)}")
+    if series is not None and len(series) > MAX_SERIES:
+        raise ValueError(f"Series longer than {MAX_SERIES} characters")
+    return VicsMedia(media_id, _category(record.get("Category")), md5, sha1, photodna,
+                     series or None, _flag(record, "VictimIdentified"),
+                     _flag(record, "OffenderIdentified"), _flag(record, "IsDistributed"))
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _digest(st: SignalType, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Digest.parse(st, value).hex
+    except InvalidSignal as exc:
+        name = "MD5" if st is SignalType.MD5 else "SHA1"
+        raise ValueError(f"{name}: {exc.message}") from None
+
+
+def _category(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"Category must be a number, got {value!r}")
+    try:
+        n = int(value) if isinstance(value, int | str) else None
+    except ValueError:
+        n = None
+    if n is None or not 0 <= n <= 99:
+        raise ValueError(f"Category must be a number 0-99, got {_show(value)}")
+    return n
+
+
+def _flag(record: dict[str, Any], name: str) -> bool | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{name} must be true or false, got {_show(value)}")
+
+
+def _photodna(record: dict[str, Any]) -> str | None:
+    found = record.get("PhotoDNA")
+    alternatives = record.get("AlternativeHashes")
+    if alternatives is not None:
+        if not isinstance(alternatives, list):
+            raise ValueError("AlternativeHashes must be a list")
+        for alt in alternatives:
+            if isinstance(alt, dict) and str(alt.get("HashName", "")).strip().lower() == "photodna":
+                found = alt.get("HashValue")
+    if found is None or found == "":
+        return None
+    if not isinstance(found, str) or len(found) > MAX_PHOTODNA or not found.isprintable():
+        raise ValueError(f"PhotoDNA must be printable text of at most {MAX_PHOTODNA} "
+                         "characters")
+    return found
+
+
+def media_json(m: VicsMedia) -> dict[str, Any]:
+    """One record as VICS 1.3 writes it (hashes in upper case, flags as booleans)."""
+    out: dict[str, Any] = {"MediaID": m.media_id, "Category": m.category,
+                           "MD5": m.md5.upper() if m.md5 else None,
+                           "SHA1": m.sha1.upper() if m.sha1 else None,
+                           "Series": m.series, "VictimIdentified": m.victim_identified,
+                           "OffenderIdentified": m.offender_identified,
+                           "IsDistributed": m.is_distributed}
+    out["AlternativeHashes"] = ([{"HashName": "PhotoDNA", "HashValue": m.photodna}]
+                                if m.photodna else [])
+    return out
+
+
+def write_vics(media: Iterable[VicsMedia]) -> bytes:
+    """A VICS 1.3 media file (UTF-8 JSON) of ``media``."""
+    doc = {"odata.metadata": CONTEXT_13, "value": [media_json(m) for m in media]}
+    return json.dumps(doc, ensure_ascii=False, indent=1).encode()
