@@ -229,9 +229,9 @@ def run_threshold(spec: Spec, listed: list[Picture], filler: list[str], edited: 
 def account_study(spec: Spec, server: threshold.ThresholdServer,
                   items: list[bytes]) -> dict[str, Any]:
     """One account uploading ``uploads`` distinct pictures, r of them on the list, with
-    synthetic vouchers: what the server sees at r = 0, t − 1 and t + 5 (real vouchers, real
+    synthetic vouchers: what the server sees at r = 0, t - 1 and t + 5 (real vouchers, real
     decoding). ``items``: the list's elements."""
-    rng = random.Random(spec.seed)
+    rng = random.Random(spec.seed)  # noqa: S311 - the study's order and synthetic draws, repeatable
     t, rows = spec.threshold, []
     others = [encoding.exact_element("pdq", h).encode()
               for h in unpack_hex(random_codes(spec.uploads, spec.seed + 7))]

@@ -3,7 +3,7 @@ ECDH, x-coordinates only.
 
 ``cryptography`` (OpenSSL) offers scalar multiplication of a peer's point only as ECDH, which
 returns the *x-coordinate* of ``k·P``; it has no point addition and no hash-to-curve. That is
-enough for everything here, because ``k·P`` and ``k·(−P)`` share their x-coordinate: a point
+enough for everything here, because ``k·P`` and ``k·(-P)`` share their x-coordinate: a point
 is carried as its 32-byte x and rebuilt with either y (compressed form ``02 || x``), and every
 chain of multiplications gives the same x whichever y was picked. Equality of x-coordinates
 means equality up to sign, which is all the protocols compare.

@@ -244,16 +244,17 @@ def _check_entry(doc: DeviceList, e: Entry, published_at: int) -> None:
     if created.get("event") != "list:created" or created.get("list") != name \
             or created.get("trust") != "verified" or verified.get("list") != name:
         raise ListRefused(f"indicator {ind}: list {name!r} is not a verified list")
-    parties = []
+    parties: list[tuple[int, str | None]] = []
     for what, leaf in (("proposing", proposed), ("verifying", verified)):
         org = leaf.get("org")
         org_leaf = doc.orgs.get(org) if isinstance(org, int) else None
-        if org_leaf is None:
+        if org_leaf is None or not isinstance(org, int):
             raise ListRefused(f"indicator {ind}: the {what} organisation {org!r} is not shown")
         created = _included(org_leaf, head, f"organisation {org}")
         if created.get("event") != "org:created" or created.get("org") != org:
             raise ListRefused(f"indicator {ind}: organisation {org}'s entry is not its creation")
-        parties.append((org, created.get("member_state")))
+        state = created.get("member_state")
+        parties.append((org, state if isinstance(state, str) else None))
     reason = two_jurisdictions(parties[0], parties[1])
     if reason is not None:
         raise ListRefused(f"indicator {ind}: {reason} (two organisations of two jurisdictions "

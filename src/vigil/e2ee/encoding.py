@@ -15,7 +15,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from vigil.matching.signals import InvalidSignal, SignalType, VpdqHash, parse_signal
+from vigil.matching.errors import InvalidSignal
+from vigil.matching.signals import SignalType, VpdqHash, parse_signal
 
 PDQ_BITS = 256
 #: Chunk counts that cut 256 bits into whole hex digits.

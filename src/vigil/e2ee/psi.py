@@ -29,8 +29,9 @@ from google.protobuf.message import DecodeError
 from vigil.e2ee import encoding
 from vigil.matching.policy import Candidate, ListRef, Outcome, decide
 
-#: The most a query may hold (the perceptual query of radius 3 has 43,912 elements).
-DEFAULT_MAX_QUERY = 50_000
+#: The most a query may hold by default (a batch of pictures' hashes); the perceptual server
+#: sets its own (its scheme's query size).
+DEFAULT_MAX_QUERY = 1000
 #: The false-positive probability of one whole query.
 DEFAULT_FPR = 1e-9
 #: One blinded element on the wire (a compressed P-256 point) plus protobuf framing.
@@ -62,8 +63,16 @@ class PsiServer:
         self.max_query = max_query
         self._server = (openmined.server.CreateFromKey(key, True) if key is not None
                         else openmined.server.CreateWithNewKey(True))
-        setup = self._server.CreateSetupMessage(fpr, max_query, list(elements),
-                                                openmined.DataStructure.GCS)
+        items = list(elements)
+        try:
+            setup = self._server.CreateSetupMessage(fpr, max_query, items,
+                                                    openmined.DataStructure.GCS)
+        except ValueError:
+            # openmined.psi 2.0.6 fails to size its GCS when queries are several hundred times
+            # larger than the list (e.g. 1 element and queries of 50,000; measured here).
+            raise PsiError(f"openmined.psi cannot build a setup of {len(items):,} elements for "
+                           f"queries of {max_query:,}: the list is too small for such queries"
+                           ) from None
         self.setup: bytes = setup.SerializeToString()
 
     @property

@@ -1,13 +1,13 @@
-"""Shamir secret sharing over the prime field of 2^255 − 19, with Berlekamp–Welch decoding.
+"""Shamir secret sharing over the prime field of 2^255 - 19, with Berlekamp-Welch decoding.
 
-A secret s is the constant term of a random polynomial f of degree t − 1; a share is the point
+A secret s is the constant term of a random polynomial f of degree t - 1; a share is the point
 (x, f(x)) for a non-zero x. Any t shares with distinct x give s by Lagrange interpolation;
-t − 1 shares, together with any number of points that are independent of f, say nothing about
+t - 1 shares, together with any number of points that are independent of f, say nothing about
 s (information-theoretically: every s is equally likely). That is the property threshold
 reporting needs below its threshold.
 
 :func:`decode` recovers f from points of which some are *not* on it (the dummy shares of
-synthetic vouchers): Berlekamp–Welch, which succeeds when ``k ≥ t + 2e`` for k points with e
+synthetic vouchers): Berlekamp-Welch, which succeeds when ``k ≥ t + 2e`` for k points with e
 wrong ones — i.e. when the real shares number at least t + e. Nothing here is constant time:
 the shares are the server's to decode, not a secret it must hide from itself.
 
@@ -111,8 +111,8 @@ def _distinct(shares: Sequence[Share]) -> list[tuple[int, int]]:
 
 def decode(shares: Sequence[Share], threshold: int) -> Polynomial | None:
     """The polynomial of degree < ``threshold`` that most of ``shares`` lie on, when the wrong
-    ones number at most (k − threshold) / 2 (Berlekamp–Welch); None when no such polynomial
-    exists. Cost: one k × k linear system over the field."""
+    ones number at most (k - threshold) / 2 (Berlekamp-Welch); None when no such polynomial
+    exists. Cost: one k x k linear system over the field."""
     pts = _distinct(shares)
     k = len(pts)
     if k < threshold:
@@ -134,11 +134,11 @@ def _welch(pts: list[tuple[int, int]], t: int, e: int) -> Polynomial | None:
         # unknowns: q_0..q_{nq-1}, e_0..e_{e-1};  sum q_j x^j - y sum e_j x^j = y x^e
         powers = [pow(x, j, PRIME) for j in range(max(nq, e + 1))]
         row = powers[:nq] + [(-y * powers[j]) % PRIME for j in range(e)]
-        rows.append(row + [y * powers[e] % PRIME])
+        rows.append([*row, y * powers[e] % PRIME])
     sol = _solve(rows, nq + e)
     if sol is None:
         return None
-    q, ecoef = sol[:nq], sol[nq:] + [1]
+    q, ecoef = sol[:nq], [*sol[nq:], 1]
     quotient, remainder = _divide(q, ecoef)
     if any(remainder):
         return None

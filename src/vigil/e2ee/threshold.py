@@ -5,40 +5,40 @@ list; then it learns the *vouchers* (a payload the device attached: here a label
 design a low-resolution derivative) of the matching ones, and nothing about the rest.
 
 Protocol (x-coordinates of P-256 points, :mod:`vigil.e2ee.curve`; H is its hash to the curve)
-1. **Setup** (server, once per list). A secret scalar α. Each listed item y goes into one slot
+1. **Setup** (server, once per list). A secret scalar alpha. Each listed item y goes into one slot
    of a cuckoo table with three hash functions (slot ``h_j(y)``, ``j ∈ {0,1,2}``, from a public
-   seed; 1.3 slots per item); the slot holds x(α·H(y)). Empty slots hold points derived from the
-   seed, which nobody knows a logarithm of. The device downloads the table and L = x(α·G). The
-   device cannot tell which slots are real, or test a picture against them: that needs α.
+   seed; 1.3 slots per item); the slot holds x(alpha·H(y)). Empty slots hold points derived from the
+   seed, which nobody knows a logarithm of. The device downloads the table and L = x(alpha·G). The
+   device cannot tell which slots are real, or test a picture against them: that needs alpha.
 2. **Voucher** (device, one per uploaded picture x, with a per-account key ``adkey``, a random
-   polynomial f of degree t − 1 with f(0) = s, adkey = HKDF(s)). Random β; Q = x(β·H(x)); for
-   each j: key_j = HKDF(x(β·T[h_j(x)])), and ``ct_j = AES-GCM(key_j, share || inner)`` where
+   polynomial f of degree t - 1 with f(0) = s, adkey = HKDF(s)). Random beta; Q = x(beta·H(x)); for
+   each j: key_j = HKDF(x(beta·T[h_j(x)])), and ``ct_j = AES-GCM(key_j, share || inner)`` where
    share = (z, f(z)) with z = a PRF of the picture (the same picture gives the same share) and
    inner = AES-GCM(adkey, payload). The three ciphertexts go in random order.
-3. **Server**. x(α·Q) = x(β·α·H(x)) equals x(β·T[h_j(x)]) exactly when T's slot holds
-   α·H(x): the server derives one key and opens at most one ciphertext — only for a match. With
+3. **Server**. x(alpha·Q) = x(beta·alpha·H(x)) equals x(beta·T[h_j(x)]) exactly when T's slot holds
+   alpha·H(x): the server derives one key and opens at most one ciphertext — only for a match. With
    ≥ t distinct shares it rebuilds f, so adkey, and opens the inner layers of the matches.
 4. **Synthetic vouchers**. With probability ``synthetic_rate`` the device sends, instead of a
-   real voucher, one that *always* opens: Q = x(γ·G) and key = HKDF(x(γ·L)) = HKDF(x(α·Q)),
+   real voucher, one that *always* opens: Q = x(gamma·G) and key = HKDF(x(gamma·L)) = HKDF(x(alpha·Q)),
    carrying a dummy share (a random point, not on f) and random bytes as inner layer. Q is a
    uniform point either way, and a real share is uniform until t exist, so the server cannot
    tell an opened synthetic voucher from a match: it learns the count of *opened* vouchers
    (real matches + synthetics), not the count of matches.
 
 What leaks, exactly (measured by :func:`count_leak` and ``vigil bench e2ee``):
-* the number of opened vouchers k = r + s, with s ~ Binomial(uploads − r, synthetic_rate): a
+* the number of opened vouchers k = r + s, with s ~ Binomial(uploads - r, synthetic_rate): a
   noisy count of matches r. Its information is the distance between the distributions of k
-  under r and under r′ (:func:`count_leak`);
-* the server decodes f with Berlekamp–Welch once r ≥ t + s (:mod:`vigil.e2ee.shamir`); with
+  under r and under r' (:func:`count_leak`);
+* the server decodes f with Berlekamp-Welch once r ≥ t + s (:mod:`vigil.e2ee.shamir`); with
   t ≤ r < t + s it can still find a consistent subset of t shares by search (cost C(k, t)), so
   the information-theoretic line is r ≥ t, the cheap line r ≥ t + s;
 * a device learns nothing about its pictures (it cannot open anything);
 * the number of uploads, their timing and sizes (not hidden by this protocol).
 
-Simplification against Apple's design, and why: Apple's device sends Q = β·H(x) + γ·G and
-S = β·T + γ·L; ``cryptography`` has no point addition, so the γ·G term is left out (synthetic
-vouchers need none). Without it a non-matching voucher's key is x(β·α′·H(x′)) for whatever the
-slot holds, still unpredictable to the server under the decisional Diffie–Hellman assumption,
+Simplification against Apple's design, and why: Apple's device sends Q = beta·H(x) + gamma·G and
+S = beta·T + gamma·L; ``cryptography`` has no point addition, so the gamma·G term is left out (synthetic
+vouchers need none). Without it a non-matching voucher's key is x(beta·alpha'·H(x')) for whatever the
+slot holds, still unpredictable to the server under the decisional Diffie-Hellman assumption,
 but the construction has no security proof here: it is a measured illustration, not a
 reviewed protocol. Apple also binds the cuckoo slots to a "detectable" secret sharing; here the
 inner AES-GCM layer is the check that a decoded polynomial is right.
@@ -62,8 +62,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vigil.e2ee import encoding, shamir
 from vigil.e2ee.curve import POINT_BYTES, CurveError, Scalar, hash_to_point, point_x_from_seed
+from vigil.matching.errors import InvalidSignal
 from vigil.matching.policy import Candidate, ListRef, Outcome, decide
-from vigil.matching.signals import InvalidSignal
 
 #: Cuckoo hash functions, slots per listed item.
 HASHES = 3
@@ -100,7 +100,7 @@ def _slot(seed: bytes, j: int, item: bytes, size: int) -> int:
 
 @dataclass(frozen=True)
 class Table:
-    """What the device downloads: ``seed`` (16 bytes), the slots (32 bytes each), L = x(α·G).
+    """What the device downloads: ``seed`` (16 bytes), the slots (32 bytes each), L = x(alpha·G).
 
     Wire form: ``b"vigil-e2ee-table-v1\\n" || seed || L || slots`` (:meth:`to_bytes`)."""
 
@@ -133,9 +133,9 @@ class Table:
 
 
 def _place(items: Sequence[bytes], seed: bytes, size: int) -> list[int] | None:
-    """Cuckoo placement: slot → item index (−1 empty), or None if it does not fit."""
+    """Cuckoo placement: slot → item index (-1 empty), or None if it does not fit."""
     table = [-1] * size
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - placement is public (the seed is published)
     for i in range(len(items)):
         cur = i
         for _ in range(500):
@@ -153,8 +153,8 @@ def _place(items: Sequence[bytes], seed: bytes, size: int) -> list[int] | None:
 
 def build_table(items: Sequence[bytes], secret: Scalar, seed: bytes | None = None,
                 progress: object = None) -> Table:
-    """The table of ``items`` (distinct byte strings) under ``secret`` (α). Deterministic in
-    (items, α, seed), so an auditor holding them rebuilds the same bytes."""
+    """The table of ``items`` (distinct byte strings) under ``secret`` (alpha). Deterministic in
+    (items, alpha, seed), so an auditor holding them rebuilds the same bytes."""
     items = list(dict.fromkeys(items))
     size = max(8, math.ceil(len(items) * LOAD))
     seed = seed if seed is not None else os.urandom(_SEED)
@@ -186,7 +186,7 @@ class Opened:
 
 
 class ThresholdServer:
-    """The server side: holds α, opens vouchers, and reveals an account's matches at t."""
+    """The server side: holds alpha, opens vouchers, and reveals an account's matches at t."""
 
     def __init__(self, items: Sequence[bytes], secret: Scalar | None = None,
                  seed: bytes | None = None) -> None:
@@ -236,7 +236,7 @@ class Account:
         return len(self.opened)
 
     def reveal(self) -> list[bytes] | None:
-        """The payloads of the matching vouchers, once the shares decode (Berlekamp–Welch) and
+        """The payloads of the matching vouchers, once the shares decode (Berlekamp-Welch) and
         the inner layers open with the key they give; None before that."""
         poly = shamir.decode([o.share for o in self.opened.values()], self.threshold)
         if poly is None:
@@ -325,7 +325,7 @@ class Device:
 
 def count_leak(uploads: int, synthetic_rate: float, matches: int, other: int = 0) -> float:
     """How well the server tells ``matches`` real matches from ``other`` by the number of
-    opened vouchers alone: the total-variation distance between r + Binomial(uploads − r, p)
+    opened vouchers alone: the total-variation distance between r + Binomial(uploads - r, p)
     for the two values of r (0: indistinguishable; 1: always told apart). With p = 0 it is 1
     whenever the two differ — the server simply counts matches."""
     if matches == other:
