@@ -15,6 +15,8 @@ class AuditAction(StrEnum):
     LIST_UPDATED = "list:updated"
     LIST_SNAPSHOT_DOWNLOADED = "list:snapshot_downloaded"
     LIST_CHANGES_DOWNLOADED = "list:changes_downloaded"
+    #: A device list for end-to-end encrypted matching was published (vigil.e2ee).
+    E2EE_LIST_PUBLISHED = "e2ee:list_published"
     INDICATOR_PROPOSED = "indicator:proposed"
     INDICATOR_VERIFIED = "indicator:verified"
     INDICATOR_REJECTED = "indicator:rejected"

@@ -437,3 +437,121 @@ def bench_hash(
                 f"{result['ratio_vs_peer_pool']:.2f}x the pooled peer; the same PDQ for "
                 f"{result['same_pdq']} of {result['images']} files.\n")
     print(json.dumps(result))
+
+
+@app.command("e2ee")
+def bench_e2ee(
+    size: Annotated[int, typer.Option(min=100, help="List size (entries).")] = 1_000_000,
+    build_limit: Annotated[int, typer.Option(
+        min=100, help="Entries the cryptographic setups are built with; above it, setup bytes "
+                      "are scaled to --size and said so.")] = 100_000,
+    images: Annotated[Path | None, typer.Option(
+        help="A folder of benign photos to list (default: Debian's opencv-doc photographs).")
+    ] = None,
+    scenes: Annotated[int, typer.Option(min=0, help="Generated scenes listed too.")] = 40,
+    unrelated: Annotated[int, typer.Option(
+        min=1, help="Generated scenes on no list (false positives).")] = 200,
+    threshold: Annotated[int, typer.Option(min=2, help="Matches before the server learns "
+                                                       "anything (option c).")] = 30,
+    synthetic_rate: Annotated[float, typer.Option(
+        min=0.0, max=0.5, help="Share of synthetic vouchers (option c).")] = 0.01,
+    uploads: Annotated[int, typer.Option(min=10, help="Pictures of the account study (c).")] = 1000,
+    chunks: Annotated[int, typer.Option(help="Perceptual PSI: chunks of the 256 bits.")] = 8,
+    radius: Annotated[int, typer.Option(min=0, max=4, help="Perceptual PSI: bits flipped per "
+                                                           "chunk on the query side.")] = 1,
+    min_positions: Annotated[int, typer.Option(min=1, help="Perceptual PSI: chunk positions "
+                                                           "that must hit.")] = 2,
+    record: Annotated[Path | None, typer.Option(
+        help="Append the results to this Markdown file (e.g. docs/benchmarks.md).")] = None,
+) -> None:
+    """Detection options for end-to-end encrypted services, side by side: server-side matching,
+    PSI, threshold vouchers, perceptual PSI (docs/e2ee-options.md)."""
+    from vigil.bench.e2ee import FIGURES, OPTIONS, Spec, default_images, run, stages
+    from vigil.bench.match import machine
+    from vigil.cli._console import progress
+    from vigil.e2ee.perceptual import ChunkScheme
+    from vigil.matching.batch import iter_files
+
+    photos = sorted(iter_files([images])) if images is not None else default_images()
+    try:
+        scheme = ChunkScheme(chunks, radius, min_positions)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--chunks/--radius/--min-positions") from None
+    if not photos and not scenes:
+        raise typer.BadParameter("no pictures to list: give --images or --scenes")
+    if threshold + 5 > size:
+        raise typer.BadParameter("the list must hold more entries than --threshold + 5")
+    spec = Spec(size, build_limit, photos, scenes, unrelated, threshold, synthetic_rate, uploads,
+                scheme)
+    err_console.print(f"bench e2ee: a list of {size:,} entries (setups built with "
+                      f"{min(size, build_limit):,}), {len(photos)} photos + {scenes} scenes "
+                      f"listed, {unrelated} unrelated scenes")
+    with interruptible("bench e2ee"), progress() as bar:
+        tasks = {stage: bar.add_task(stage, total=n) for stage, n in stages(spec)}
+        result = run(spec, progress=lambda stage, n: bar.advance(tasks[stage], n))
+    result["machine"] = machine()
+    options = result["options"]
+    scaled = result["built"] < size
+    note = (f" (setups built with {result['built']:,} entries, bytes scaled to {size:,}; "
+            f"perceptual false positives at {size:,} on the plaintext equivalent)") if scaled else ""
+    for name in OPTIONS:
+        table = Table(title=f"{name}{note}")
+        table.add_column("figure")
+        table.add_column("value")
+        for key in FIGURES:
+            v = options[name][key]
+            table.add_row(key, f"{v:,}" if isinstance(v, int) else str(v))
+        err_console.print(table)
+    sweep = Table(title=f"perceptual PSI schemes at {size:,} entries (plaintext equivalent)")
+    for column in ("chunks", "radius", "positions", "query elements", "pigeonhole at 31",
+                   "recall", "false positives"):
+        sweep.add_column(column)
+    for row in result["sweep"]:
+        sweep.add_row(str(row["chunks"]), str(row["radius"]), str(row["min_positions"]),
+                      f"{row['query_elements']:,}", "yes" if row["guaranteed_at_31"] else "no",
+                      f"{row['recall']:.1%}", f"{row['false_positive_rate']:.1%}")
+    err_console.print(sweep)
+    acc = result["account"]
+    err_console.print(f"threshold study: {acc['uploads']} uploads, synthetic rate "
+                      f"{acc['synthetic_rate']}, t={acc['threshold']}: " + "; ".join(
+                          f"{r['matches']} matches → {r['opened']} opened, {r['revealed']} "
+                          "revealed" for r in acc["rows"])
+                      + f"; count leak (total variation) {acc['count_leak']}")
+    if record is not None:
+        _record_e2ee(record, result, note)
+    print(json.dumps({name: {k: options[name][k] for k in FIGURES} for name in OPTIONS}))
+
+
+def _record_e2ee(path: Path, result: dict[str, Any], note: str) -> None:
+    from vigil.bench.e2ee import FIGURES, OPTIONS
+
+    o = result["options"]
+    lines = [f"\n### bench e2ee — {dt.date.today().isoformat()} — a list of "
+             f"{result['size']:,} entries{note}\n",
+             f"Machine: {result['machine']}\n",
+             f"{result['listed']} listed pictures, {result['edited']} edited copies "
+             f"({', '.join(result['edits'])}; {result['within_31']:.0%} within PDQ distance 31 "
+             f"of their original, median {result['median_distance']} bits), "
+             f"{result['unrelated']} unrelated pictures. Perceptual scheme: "
+             f"{result['scheme']}.\n",
+             "| figure | " + " | ".join(OPTIONS) + " |",
+             "|---|" + "---:|" * len(OPTIONS)]
+    for key in FIGURES:
+        lines.append(f"| {key} | " + " | ".join(
+            f"{o[n][key]:,}" if isinstance(o[n][key], int) else str(o[n][key]) for n in OPTIONS)
+            + " |")
+    lines += ["", "| perceptual scheme (chunks, radius, positions) | query elements | "
+              "pigeonhole at 31 | recall | false positives |", "|---|---:|---|---:|---:|"]
+    for r in result["sweep"]:
+        lines.append(f"| {r['chunks']}, {r['radius']}, {r['min_positions']} | "
+                     f"{r['query_elements']:,} | {'yes' if r['guaranteed_at_31'] else 'no'} | "
+                     f"{r['recall']:.1%} | {r['false_positive_rate']:.1%} |")
+    acc = result["account"]
+    lines += ["", f"Threshold account study ({acc['uploads']} uploads, synthetic rate "
+              f"{acc['synthetic_rate']}, t = {acc['threshold']}): " + "; ".join(
+                  f"{r['matches']} matches → {r['opened']} vouchers opened, {r['revealed']} "
+                  "revealed" for r in acc["rows"])
+              + f". What the count of opened vouchers tells the server (total-variation "
+              f"distance): {acc['count_leak']}."]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Re-exported: their home is vigil.countries (the two-jurisdiction rule of device lists uses them too).
+from vigil.countries import EU_MEMBER_STATES as EU_MEMBER_STATES
+from vigil.countries import member_state_of as member_state_of
 from vigil.errors import Forbidden, Invalid
 
 
@@ -45,21 +48,6 @@ class Scope(StrEnum):
     #: Approve a new organisation that may review or approve, or a key the Centre issued to
     #: one (a second party to the Centre: an approved partner centre, or an auditor).
     ORGS_APPROVE = "orgs:approve"
-
-
-#: The EU's member states (ISO 3166-1 alpha-2): an authority's, and where reports are routed.
-EU_MEMBER_STATES = frozenset([
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-    "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
-_STATE_ALIASES = {"EL": "GR"}  # the EU's code for Greece
-
-
-def member_state_of(code: str | None) -> str | None:
-    """The member state a code names (``EL`` is Greece, ``GR``), or None for anything else."""
-    if not code:
-        return None
-    c = _STATE_ALIASES.get(code.upper(), code.upper())
-    return c if c in EU_MEMBER_STATES else None
 
 
 _ALL = frozenset(Scope)
