@@ -50,9 +50,8 @@ def submit(session: Session, actor: Principal, body: ReportIn,
     saves a round trip per report that way; a repeat costs one more transaction."""
     actor.require(Scope.REPORTS_SUBMIT)
     fingerprint = request_fingerprint(body)
-    if idempotency_key is not None:
-        if not 1 <= len(idempotency_key) <= 200:
-            raise Invalid("Idempotency-Key must be 1-200 characters")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise Invalid("Idempotency-Key must be 1-200 characters")
     if idempotency_key is not None and look_up_first:
         existing = session.scalar(select(Report).where(
             repository.own(actor), Report.idempotency_key == idempotency_key))
