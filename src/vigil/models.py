@@ -3,6 +3,7 @@
 from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, IndicatorHits, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
+from vigil.federation.models import Partner, PartnerIndicator, QuarantinedRecord
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
@@ -53,7 +54,10 @@ __all__ = [
     "NoticeEvent",
     "NoticeHash",
     "Organisation",
+    "Partner",
+    "PartnerIndicator",
     "PeriodicRun",
+    "QuarantinedRecord",
     "Question",
     "RecoveryCode",
     "RelatedReport",

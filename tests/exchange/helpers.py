@@ -50,7 +50,8 @@ class AlteringClient:
             status, headers, body = self.alter(path, status, headers, body)
         headers.pop("content-length", None)
         headers.pop("content-encoding", None)
-        yield httpx.Response(status, headers=headers, content=body)
+        # Streamed, without a Content-Length: the client's limit must hold while reading.
+        yield httpx.Response(status, headers=headers, content=iter([body]))
 
     def close(self) -> None:
         pass

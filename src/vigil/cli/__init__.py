@@ -20,6 +20,7 @@ from vigil.cli import (
     orgs,
     serve,
     settings,
+    sync,
     transparency,
     victim,
     worker,
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
+app.command("sync")(sync.sync_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)

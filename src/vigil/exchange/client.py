@@ -39,6 +39,7 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -188,7 +189,8 @@ class FeedClient:
 
     def __init__(self, server: str, api_key: str, list_name: str, *, policy: EgressPolicy,
                  trust: LogTrust, pinned: list[Ed25519PublicKey] | None = None,
-                 client: httpx.Client | None = None, limits: Limits | None = None) -> None:
+                 client: httpx.Client | None = None, limits: Limits | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> None:
         parts = urlsplit(server)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SyncError(f"{server!r} is not an http(s) URL of a vigil server")
@@ -199,6 +201,8 @@ class FeedClient:
         self.trust = trust
         self.pinned = pinned or []
         self.limits = limits or Limits()
+        #: Told (stage, bytes so far, bytes declared or 0) while a snapshot downloads.
+        self.progress = progress
         self._own = client is None
         self.client = client or httpx.Client(trust_env=False, follow_redirects=False)
         #: Announcements taken into the chain whose inclusion the next head must prove.
@@ -249,6 +253,8 @@ class FeedClient:
     def _read(self, r: httpx.Response, limit: int, path: str, sink: IO[bytes] | None = None
               ) -> bytes:
         self._declared_too_large(r, limit, path)
+        declared = r.headers.get("content-length", "")
+        total = int(declared) if declared.isdigit() else 0
         size, chunks = 0, []
         for chunk in r.iter_bytes(CHUNK):
             size += len(chunk)
@@ -257,6 +263,8 @@ class FeedClient:
                                 f"{limit} bytes: refused", refused=True)
             if sink is not None:
                 sink.write(chunk)
+                if self.progress is not None:
+                    self.progress("downloading the snapshot (bytes)", size, max(total, size))
             else:
                 chunks.append(chunk)
         return b"".join(chunks)

@@ -138,7 +138,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         _fsync_dir(path.parent)
     finally:
         if tmp.exists():
-            tmp.unlink()
+            _unlink(tmp)
 
 
 def _digest(data: bytes) -> str:
@@ -162,7 +162,8 @@ class ListSync:
     def __init__(self, server: str, api_key: str, list_name: str, directory: Path, *,
                  policy: EgressPolicy, client: httpx.Client | None = None,
                  log_keys: list[Ed25519PublicKey] | None = None, limits: Limits | None = None,
-                 compact_min: int = 10_000) -> None:
+                 compact_min: int = 10_000,
+                 progress: Callable[[str, int, int], None] | None = None) -> None:
         self.server = server.rstrip("/")
         self.api_key = api_key
         self.list_name = list_name
@@ -172,6 +173,8 @@ class ListSync:
         self.log_keys = log_keys
         self.limits = limits or Limits()
         self.compact_min = compact_min
+        #: Told (stage, done, total) as the snapshot downloads (bytes) and pages arrive.
+        self.progress = progress
         self._server_seq: int | None = None
         self._failures = 0
         self._last_error: str | None = None
@@ -251,7 +254,7 @@ class ListSync:
             trust = LogTrust() if state is None else _trust_of(state)
             feed = FeedClient(self.server, self.api_key, self.list_name, policy=self.policy,
                               trust=trust, pinned=self.log_keys, client=self.client,
-                              limits=self.limits)
+                              limits=self.limits, progress=self.progress)
             took_snapshot, pages, added, withdrawn = False, 0, 0, 0
             try:
                 feed.refresh_keys()
@@ -268,6 +271,8 @@ class ListSync:
                     state = self._keep_page(state, page, feed.trust)
                     pages += 1 if page.changes else 0
                     added, withdrawn = added + adds, withdrawn + withdraws
+                    if self.progress is not None:
+                        self.progress("following the change feed (pages)", pages, pages)
                     if page.complete:
                         break
             finally:
