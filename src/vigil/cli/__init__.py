@@ -18,6 +18,7 @@ from vigil.cli import (
     keys,
     matching,
     orgs,
+    partners,
     serve,
     settings,
     sync,
@@ -47,6 +48,7 @@ app.add_typer(serve.db_app, name="db")
 app.command("settings")(settings.settings_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(orgs.app, name="org")
+app.add_typer(partners.app, name="partner")
 app.add_typer(apikeys.app, name="key")
 app.add_typer(accounts.app, name="account")
 app.add_typer(keys.app, name="keys")

@@ -53,6 +53,8 @@ def verify_any(obj: dict[str, Any], keys: list[tuple[Ed25519PublicKey, str | Non
     at). A key retired by a rotation counts only for an artefact generated (``generated_at``)
     before its retirement (one signed later with it was not signed by vigil). Returns the
     position of the key that verified; raises ``ValueError`` naming the problem."""
+    if not isinstance(obj.get("signature"), str):
+        raise ValueError("the list file carries no signature")
     generated = str(obj.get("generated_at") or "")
     for n, (key, retired) in enumerate(keys):
         try:
