@@ -6,82 +6,30 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.exchange.helpers import AlteringClient, add_active, retract
-from tests.exchange.live import serve
+from tests.federation.conftest import HOST, Origin
 from tests.fixtures.api import auth
-from tests.fixtures.world import World, build_world
-from vigil.app import create_app
+from tests.fixtures.world import World
 from vigil.config import Settings
-from vigil.db import make_engine, session_factory, transaction
+from vigil.db import transaction
 from vigil.federation import repository, service
 from vigil.federation.models import PartnerIndicator
 from vigil.indicators import service as indicators
 from vigil.indicators.models import Indicator
-from vigil.migrations import upgrade
 from vigil.translog import repository as translog
 from vigil.translog.signing import sign
 from vigil.translog.sth import TreeHeadSigner
 
-HOST = "origin.test"
 MD5_A = "5d41402abc4b2a76b9719d911017c592"
 MD5_B = "7d793037a0760186574b0282f2f435e7"
 NAME = "Origin Centre"
-
-
-@dataclass
-class Origin:
-    """The partner centre: its database, its world, its server on loopback, its signing key."""
-
-    factory: sessionmaker[Session]
-    world: World
-    port: int
-    signer: TreeHeadSigner
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-@pytest.fixture(scope="module")
-def migrated_origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated database for partner centres, copied for each test."""
-    path = tmp_path_factory.mktemp("origin-template") / "origin.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def origin(migrated_origin: Path, tmp_path: Path) -> Iterator[Origin]:
-    data = tmp_path / "origin"
-    data.mkdir()
-    shutil.copy(migrated_origin, data / "origin.db")
-    url = f"sqlite:///{data / 'origin.db'}"
-    engine = make_engine(url)
-    factory = session_factory(engine)
-    app = create_app(Settings(data_dir=data, database_url=url, environment="test",
-                              index_poll_interval=0.1))
-    try:
-        with serve(app) as port:
-            yield Origin(factory, build_world(factory), port,
-                         TreeHeadSigner.from_file(data / "log-signing.key"))
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def centre(factory: sessionmaker[Session]) -> World:
-    return build_world(factory)
 
 
 def _settings(db_url: str, data_dir: Path, origin: Origin) -> Settings:
