@@ -54,6 +54,10 @@ from vigil.translog.merkle import ProofError, leaf_hash, verify_consistency, ver
 from vigil.translog.signing import verify_any
 from vigil.translog.sth import SignedTreeHead, verify_tree_head
 
+#: The HTTP client this module connects with (callers name it without importing httpx: only
+#: this module opens connections, each through the egress policy).
+HttpClient = httpx.Client
+
 FORMAT = "vigil-list-v1"
 USER_AGENT = "vigil-sync/1"
 #: Limits of the small answers (keys, heads, proofs, log entries), in bytes.

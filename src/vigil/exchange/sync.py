@@ -48,11 +48,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from vigil.egress import EgressPolicy
-from vigil.exchange.client import FeedClient, Limits, LogTrust, Page, Snapshot, SyncError
+from vigil.exchange.client import FeedClient, HttpClient, Limits, LogTrust, Page, Snapshot, SyncError
 from vigil.matching.errors import ListFileError
 from vigil.matching.listfile import (
     SYNC_FORMAT,
@@ -156,11 +155,11 @@ class ListSync:
     """Keeps ``directory`` holding list ``list_name`` of ``server`` (see the module
     docstring). ``policy``: the egress policy every request passes (from the settings);
     ``log_keys``: keys to pin on the first sync (else the server's chain is taken on first
-    use and pinned from then on); ``client``: an ``httpx.Client`` (tests pass one bound to an
+    use and pinned from then on); ``client``: an ``HttpClient`` (tests pass one bound to an
     app)."""
 
     def __init__(self, server: str, api_key: str, list_name: str, directory: Path, *,
-                 policy: EgressPolicy, client: httpx.Client | None = None,
+                 policy: EgressPolicy, client: HttpClient | None = None,
                  log_keys: list[Ed25519PublicKey] | None = None, limits: Limits | None = None,
                  compact_min: int = 10_000,
                  progress: Callable[[str, int, int], None] | None = None) -> None:

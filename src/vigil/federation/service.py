@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
@@ -50,7 +49,7 @@ from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import Conflict, Invalid, NotFound
-from vigil.exchange.client import FeedClient, LogTrust, Page, SyncError
+from vigil.exchange.client import FeedClient, HttpClient, LogTrust, Page, SyncError
 from vigil.federation import repository
 from vigil.federation.models import Partner, PartnerIndicator, QuarantinedRecord
 from vigil.indicators import lifecycle
@@ -175,7 +174,7 @@ class PullResult:
 
 
 def pull(factory: sessionmaker[Session], settings: Settings, partner_id: int, *,
-         client: httpx.Client | None = None) -> PullResult:
+         client: HttpClient | None = None) -> PullResult:
     """Pull one partner's feed (the module docstring has the rules); never raises for what
     the partner sent or for the network: the error is recorded on the partner and returned."""
     with transaction(factory) as s:
