@@ -243,3 +243,16 @@ def test_registering_checks_its_input_and_the_api_lists_partners(
     assert client.get("/v1/partners", headers=auth(centre.tokens["provider"])).status_code == 403
     assert client.delete("/v1/partners/Partner", headers=token).status_code == 200
     assert client.get("/v1/partners", headers=token).json() == []
+
+
+def test_the_worker_pulls_every_partner_once_per_interval(
+        factory: sessionmaker[Session], db_url: str, data_dir: Path, centre: World,
+        origin: Origin) -> None:
+    from vigil.worker import Worker
+
+    a = add_active(origin.factory, origin.world, "md5", MD5_A)
+    _register(factory, origin)
+    worker = Worker(factory, factory, settings=_settings(db_url, data_dir, origin))
+    assert worker.run_periodic(only=["federation:pull"]) == {"federation:pull": 1}
+    assert _imported(factory) == {a: ("pending", MD5_A, None)}
+    assert worker.run_periodic(only=["federation:pull"]) == {}  # not due again yet
