@@ -398,6 +398,8 @@ def _check_records(page: Page) -> tuple[int, int]:
                 raise SyncError(f"{where}: a withdrawal without an id: refused", refused=True)
             withdraws += 1
         elif c.get("action") == "add":
+            if not isinstance(c.get("id"), int):
+                raise SyncError(f"{where}: an addition without an id: refused", refused=True)
             try:
                 served_entry(c, where, i)
             except ListFileError as exc:
