@@ -93,6 +93,17 @@ def test_imports_are_pending_until_verified_here_and_withdrawals_propagate(
     with transaction(factory) as s:
         (p,) = repository.partners(s)
         assert p.last_error is None and p.seq == third.seq
+    _audit_clean(factory, data_dir)
+
+
+def _audit_clean(factory: sessionmaker[Session], data_dir: Path) -> None:
+    """`vigil audit verify`'s replay accepts what the imports wrote (the lifecycle's table)."""
+    from vigil.indicators import log_audit
+
+    key = TreeHeadSigner.from_file(data_dir / "log-signing.key").public_key
+    with factory() as s:
+        report = log_audit.verify_database(s, key)
+    assert report.ok, report.problems
 
 
 def test_an_agreement_that_counts_the_origins_verification_imports_active(
@@ -109,6 +120,7 @@ def test_an_agreement_that_counts_the_origins_verification_imports_active(
         assert ind.proposed_by_org == ind.decided_by_org
         events = [json.loads(e.leaf)["event"] for e in translog.entries_about(s, f"indicator:{ind.id}")]
         assert events == ["indicator:imported_verified"]
+    _audit_clean(factory, data_dir)
 
 
 def test_malformed_records_are_quarantined_and_the_rest_imported(
