@@ -19,8 +19,11 @@ def partners(session: Session, *, removed: bool = False) -> list[Partner]:
     return list(session.scalars(q))
 
 
-def partner(session: Session, partner_id: int) -> Partner:
-    p = session.get(Partner, partner_id)
+def partner(session: Session, partner_id: int, *, lock: bool = False) -> Partner:
+    """A partner by id; ``lock``: held for the rest of the transaction (a pull applying a page,
+    so that a second pull at the same moment — the CLI beside the worker — waits, then sees the
+    new position and applies nothing twice)."""
+    p = session.get(Partner, partner_id, with_for_update=lock, populate_existing=lock)
     if p is None:
         raise NotFound(f"no partner {partner_id}")
     return p

@@ -198,7 +198,8 @@ def pull(factory: sessionmaker[Session], settings: Settings, partner_id: int, *,
             page = feed.changes(result.seq, None)
             feed.covering_head(page.log_size)
             with transaction(factory) as s:
-                _apply_page(s, repository.partner(s, partner_id), page, feed.trust, result)
+                _apply_page(s, repository.partner(s, partner_id, lock=True), page, feed.trust,
+                            result)
             result.seq = page.until
             result.pages += 1 if page.changes else 0
             if page.complete:
@@ -251,8 +252,8 @@ def _pull_snapshot(factory: sessionmaker[Session], feed: FeedClient, partner_id:
         assert snap is not None  # no ETag was sent
         feed.covering_head(snap.log_size)
         with transaction(factory) as s:
-            p = repository.partner(s, partner_id)
-            if p.seq is not None:  # another worker took it meanwhile
+            p = repository.partner(s, partner_id, lock=True)
+            if p.seq is not None:  # another pull took it meanwhile
                 result.seq = p.seq
                 return
             origin = _Origin(p, _principal(s, p), str(snap.obj.get("trust")), snap.log_size)
