@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -398,7 +398,7 @@ class FeedClient:
     def snapshot(self, into: Path, etag: str | None = None) -> Snapshot | None:
         """Download the snapshot into the file ``into`` (the caller's temporary file, fsynced
         here), verify it, and return it; None when ``etag`` is still current (304)."""
-        path = f"/v1/lists/{self.list_name}/snapshot"
+        path = f"/v1/lists/{quote(self.list_name, safe='')}/snapshot"
         try:
             with self._stream(path, {"If-None-Match": etag} if etag else None) as r:
                 if r.status_code == 304 and etag:
@@ -422,7 +422,7 @@ class FeedClient:
     def changes(self, since: int, trust: str | None) -> Page:
         """One verified page of the change feed after ``since``; ``trust``: the list's trust
         level as the client holds it (a list's trust never changes: another one is refused)."""
-        path = f"/v1/lists/{self.list_name}/changes?{urlencode({'since': since})}"
+        path = f"/v1/lists/{quote(self.list_name, safe='')}/changes?{urlencode({'since': since})}"
         obj, raw = self._get_json(path, self.limits.page_bytes)
         self._check_signed(obj, "changes")
         for name in ("since", "until", "log_size"):
