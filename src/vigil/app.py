@@ -62,6 +62,7 @@ from vigil.errors import (
     TooLarge,
     Unavailable,
 )
+from vigil.federation.endpoints import router as federation_router
 from vigil.indicators import receipts
 from vigil.indicators.endpoints import router as indicators_router
 from vigil.indicators.matcher import LOADING_RETRY_AFTER, LiveMatcher
@@ -589,6 +590,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(victims_router)
     app.include_router(audit_router)
     app.include_router(accountability_router)
+    app.include_router(federation_router)
 
     app.include_router(web_home)
     app.add_route("/docs", apidocs.swagger_ui, include_in_schema=False)

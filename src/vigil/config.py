@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     exchange_max_file_bytes: int = Field(default=1024**3, gt=0)
     #: Most records one VICS file may hold.
     exchange_max_records: int = Field(default=10_000_000, gt=0)
+    #: Partner centres (vigil.federation): the API key this Centre holds at each partner's
+    #: vigil server, by the partner's name (JSON {"Partner name": "vgl_..."}; lists:download
+    #: and log:read there). A partner without one is not pulled.
+    partner_keys: dict[str, str] = Field(default_factory=dict)
+    #: How often ``vigil worker`` pulls every partner centre's feed (seconds), once across
+    #: all workers.
+    federation_sync_seconds: float = Field(default=300, gt=0)
 
     @field_validator("trusted_proxies", "metrics_allow", "egress_allow", "file_keys_old",
                      mode="before")

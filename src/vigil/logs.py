@@ -29,7 +29,7 @@ import structlog
 SECRET_FIELDS = frozenset({
     "password", "new_password", "current_password", "passwd", "secret", "secrets", "token",
     "tokens", "api_key", "key_secret", "authorization", "cookie", "set_cookie", "file_key",
-    "webhook_secret", "webhook_secrets", "provider_webhook_secrets", "pin", "csrf",
+    "webhook_secret", "webhook_secrets", "provider_webhook_secrets", "partner_keys", "pin", "csrf",
     "csrf_token", "session_token", "recovery_code", "recovery_codes", "totp", "totp_secret",
     "totp_code", "otp", "private_key",
 })

@@ -3,7 +3,7 @@
 from vigil.accountability.models import Alert, Complaint, ComplaintAssessment, IndicatorHits, MatchFeedback
 from vigil.audit.models import AuditEvent
 from vigil.db import Base
-from vigil.exchange.models import ExchangeProblem, ExchangeRecord, ExchangeSource
+from vigil.federation.models import Partner, PartnerIndicator, QuarantinedRecord
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
@@ -17,6 +17,7 @@ from vigil.reports.models import (
     ReportSubject,
     Routing,
 )
+from vigil.sharing.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 from vigil.takedown.models import (
     Crawl,
     CrawlUrl,
@@ -57,7 +58,10 @@ __all__ = [
     "NoticeEvent",
     "NoticeHash",
     "Organisation",
+    "Partner",
+    "PartnerIndicator",
     "PeriodicRun",
+    "QuarantinedRecord",
     "Question",
     "RecoveryCode",
     "RelatedReport",

@@ -26,6 +26,7 @@ from vigil.audit import tasks as audit_tasks
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
+from vigil.federation import tasks as federation_tasks
 from vigil.indicators.matcher import LiveMatcher
 from vigil.jobs import periodic, queue, registry
 from vigil.jobs import tasks as jobs_tasks
@@ -42,8 +43,8 @@ from vigil.translog.repository import TreeCache
 log = logging.getLogger("vigil.worker")
 
 #: The modules whose tasks this worker runs.
-TASK_MODULES = (accountability_tasks, audit_tasks, jobs_tasks, orgs_tasks, reports_tasks,
-                takedown_tasks)
+TASK_MODULES = (accountability_tasks, audit_tasks, federation_tasks, jobs_tasks, orgs_tasks,
+                reports_tasks, takedown_tasks)
 
 
 class Worker:

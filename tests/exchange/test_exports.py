@@ -21,9 +21,9 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 from tests.fixtures.world import World, active_indicator, build_world
 from vigil.db import transaction
 from vigil.errors import Invalid, NotFound
-from vigil.exchange.exports import export_list
 from vigil.indicators import service as indicators
 from vigil.matching.listfile import parse_list
+from vigil.sharing.exports import export_list
 
 
 def _world(factory: sessionmaker[Session]) -> tuple[World, dict[str, str]]:

@@ -32,11 +32,11 @@ from vigil.audit.models import AuditEvent
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import Invalid, NotFound
-from vigil.exchange.imports import ImportRun, run_import
-from vigil.exchange.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 from vigil.exchange.programmes import programme_for
 from vigil.indicators import service as indicators
 from vigil.indicators.models import Indicator
+from vigil.sharing.imports import ImportRun, run_import
+from vigil.sharing.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 
 
 def pdq() -> str:

@@ -19,12 +19,12 @@ from tests.fixtures.world import build_world
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import Invalid
-from vigil.exchange.exports import export_list
-from vigil.exchange.imports import run_import
 from vigil.exchange.programmes import programme_for
 from vigil.exchange.vics import CONTEXT_13, CONTEXT_20, VicsError, VicsMedia, read_vics, write_vics
 from vigil.indicators import service as indicators
 from vigil.indicators.models import Indicator
+from vigil.sharing.exports import export_list
+from vigil.sharing.imports import run_import
 
 LIMITS = {"max_bytes": 10_000_000, "max_records": 10_000}
 

@@ -141,6 +141,6 @@ def test_worker_once_runs_the_periodic_work_that_is_due(tmp_path: Path) -> None:
     first = once()
     assert first.returncode == 0, first.stderr
     assert ("ran 0 job(s); periodic work: accountability:flood, accountability:usage, "
-            "audit:seal, jobs:prune, reports:retention, takedown:notices") in first.stderr
+            "audit:seal, federation:pull, jobs:prune, reports:retention, takedown:notices") in first.stderr
     second = once()
     assert second.returncode == 0 and "periodic work: none due" in second.stderr, second.stderr

@@ -132,7 +132,7 @@ def test_the_registry_refuses_a_second_owner_and_bad_settings() -> None:
     assert "assess_report" in registry.kinds() and "crawl" in registry.long_kinds()
     assert {t.name for t in registry.periodic_tasks()} >= {
         "audit:seal", "reports:retention", "accountability:flood", "accountability:usage",
-        "takedown:notices", "jobs:prune"}
+        "takedown:notices", "jobs:prune", "federation:pull"}
     assert registry.exponential()(1) == timedelta(seconds=2)
     assert registry.exponential()(30) == timedelta(hours=1)  # capped
 

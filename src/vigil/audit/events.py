@@ -23,6 +23,12 @@ class AuditAction(StrEnum):
     INDICATOR_RETRACTED = "indicator:retracted"
     INDICATOR_VICTIM_SUBMITTED = "indicator:victim_submitted"
     INDICATOR_WITHDRAWN = "indicator:withdrawn"
+    #: Imported from a partner centre whose agreement counts its verification (decision 0021).
+    INDICATOR_IMPORTED_VERIFIED = "indicator:imported_verified"
+    PARTNER_REGISTERED = "partner:registered"
+    PARTNER_REMOVED = "partner:removed"
+    PARTNER_SYNCED = "partner:synced"
+    PARTNER_RECORD_QUARANTINED = "partner:record_quarantined"
     MATCH_QUERIED = "match:queried"
     REPORT_OPENED = "report:opened"
     REPORT_SUBMITTED = "report:submitted"

@@ -19,8 +19,10 @@ from vigil.cli import (
     keys,
     matching,
     orgs,
+    partners,
     serve,
     settings,
+    sync,
     transparency,
     victim,
     worker,
@@ -36,6 +38,7 @@ app = typer.Typer(
 )
 app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
+app.command("sync")(sync.sync_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)
@@ -46,6 +49,7 @@ app.add_typer(serve.db_app, name="db")
 app.command("settings")(settings.settings_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(orgs.app, name="org")
+app.add_typer(partners.app, name="partner")
 app.add_typer(apikeys.app, name="key")
 app.add_typer(accounts.app, name="account")
 app.add_typer(keys.app, name="keys")

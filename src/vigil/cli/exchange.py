@@ -41,8 +41,8 @@ def import_command(
     from vigil.cli._db import load_settings, unit_of_work
     from vigil.db import make_engine, session_factory
     from vigil.errors import DomainError
-    from vigil.exchange.imports import ImportRun, run_import
     from vigil.exchange.programmes import programme_for
+    from vigil.sharing.imports import ImportRun, run_import
 
     settings = load_settings()
     with unit_of_work():  # migrations applied, an initialised Centre
@@ -85,7 +85,7 @@ def import_command(
 def _report(run: object) -> None:
     from rich.table import Table
 
-    from vigil.exchange.imports import ImportRun
+    from vigil.sharing.imports import ImportRun
 
     assert isinstance(run, ImportRun)
     t = run.tally
@@ -119,7 +119,7 @@ def export_command(
     import sys
 
     from vigil.cli._db import unit_of_work
-    from vigil.exchange.exports import export_list
+    from vigil.sharing.exports import export_list
 
     with unit_of_work() as s:
         result = export_list(s, list_name, fmt, status=status)
@@ -143,7 +143,7 @@ def status_command(
     """Every import source: its list, totals, where it stands, its latest problems."""
     from vigil.cli._db import unit_of_work
     from vigil.cli._table import print_rows
-    from vigil.exchange import service
+    from vigil.sharing import service
 
     with unit_of_work() as s:
         rows = []

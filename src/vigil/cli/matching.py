@@ -16,7 +16,16 @@ from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
-from vigil.matching.listfile import list_from_text, load_snapshot_object, read_list_text
+from vigil.matching.listfile import (
+    HashList,
+    SyncedFolder,
+    is_synced_folder,
+    list_from_synced,
+    list_from_text,
+    load_snapshot_object,
+    read_list_text,
+    read_synced_folder,
+)
 from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, Verdict, match_items
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash, parse_signal
 from vigil.matching.video import VideoHashes
@@ -29,8 +38,8 @@ def match_command(
                                                  "(pdq:HEX, md5:HEX, sha256:HEX, sha1:HEX, or bare hex).")],
     list_files: Annotated[list[Path], typer.Option(
         "--list", help="A list to match against (repeat for several): a signed snapshot from a "
-        "vigil server (it carries its own trust level and threshold), or a CSV, JSONL or "
-        "threatexchange 'pdq <hex>' file.")],
+        "vigil server (it carries its own trust level and threshold), a folder kept by "
+        "'vigil sync', or a CSV, JSONL or threatexchange 'pdq <hex>' file.")],
     allow_lists: Annotated[list[Path] | None, typer.Option(
         "--allow-list", help="A list of benign look-alikes (repeatable): a query that matches "
         "one is reported as no match.")] = None,
@@ -67,17 +76,9 @@ def match_command(
         level = Trust.parse(trust)
         if level is Trust.ALLOW:
             raise ListFileError("--trust allow: give allow lists with --allow-list")
-        sources = []
-        for path in list_files:
-            text = read_list_text(path)
-            signed = _check_signature(path, load_snapshot_object(text), public_key)
-            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold,
-                                          signed=signed))
+        sources = [_load(path, level, threshold, public_key) for path in list_files]
         for path in allow_lists or []:
-            text = read_list_text(path)
-            signed = _check_signature(path, load_snapshot_object(text), public_key)
-            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold,
-                                signed=signed)
+            hl = _load(path, Trust.ALLOW, threshold, public_key)
             hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
             sources.append(hl)
     except (ListFileError, ValueError) as exc:
@@ -121,6 +122,43 @@ def match_command(
         raise typer.Exit(1)
 
 
+def _load(path: Path, trust: Trust, threshold: int | None, public_key: Path | None) -> HashList:
+    """A list file or a synced folder, read by the one list reader, its signatures checked."""
+    if is_synced_folder(path):
+        folder = read_synced_folder(path)
+        return list_from_synced(folder, trust=trust, threshold=threshold,
+                                signed=_check_synced(path, folder, public_key))
+    text = read_list_text(path)
+    signed = _check_signature(path, load_snapshot_object(text), public_key)
+    return list_from_text(text, str(path), trust=trust, threshold=threshold, signed=signed)
+
+
+def _check_synced(path: Path, folder: SyncedFolder, public_key: Path | None) -> bool:
+    """Check every artefact of a synced folder — the snapshot and each feed page, as the
+    server signed them — with ``--public-key`` if given, else with the log keys the sync
+    verified and pinned in the folder. A bad signature is an error; True once all verified."""
+    from vigil.exchange.client import LogTrust
+    from vigil.indicators.feeds import verify_any
+
+    if public_key is not None:
+        keys = _public_keys(public_key)
+    else:
+        try:
+            keys = LogTrust.from_json(folder.state.get("log")).verifying_keys()
+        except ValueError as exc:
+            raise ListFileError(f"{path}: the folder's log keys are unreadable ({exc})") from None
+        if not keys:
+            raise ListFileError(f"{path}: the folder names no log key to check it with")
+    for name, obj in [(folder.state["snapshot"], folder.snapshot),
+                      *zip(folder.state["pages"], folder.pages, strict=True)]:  # type: ignore[call-overload]
+        try:
+            verify_any(obj, keys)
+        except ValueError as exc:
+            raise ListFileError(f"{path}/{name}: {exc}") from None
+    err_console.print(f"{path}: {1 + len(folder.pages)} signed file(s) verified", highlight=False)
+    return True
+
+
 def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
                      public_key: Path | None) -> bool:
     """Whether ``snapshot`` (the list file's snapshot object, from the same text the list is
@@ -137,30 +175,35 @@ def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
                           "check its signature (until then its trust is not taken: matched "
                           "as --trust says)", highlight=False)
         return False
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
     from vigil.indicators.feeds import verify_any
-    from vigil.translog.keys import parse_published
 
-    try:
-        text = public_key.read_bytes()
-        if text.lstrip().startswith(b"{"):  # every key with its range (GET /v1/log/keys)
-            keys = parse_published(json.loads(text))
-        else:
-            key = load_pem_public_key(text)
-            if not isinstance(key, Ed25519PublicKey):
-                raise ListFileError(f"{public_key}: not an Ed25519 public key")
-            keys = [(key, None)]
-    except (OSError, ValueError) as exc:
-        raise ListFileError(f"{public_key}: not a PEM public key or a log key list "
-                            f"({exc})") from None
+    keys = _public_keys(public_key)
     try:
         verify_any(snapshot, keys)
     except ValueError as exc:
         raise ListFileError(f"{list_file}: {exc}") from None
     err_console.print(f"{list_file}: signature verified", highlight=False)
     return True
+
+
+def _public_keys(public_key: Path) -> list[tuple[Any, str | None]]:
+    """(key, retired at) from ``--public-key``: a PEM key, or the key list of /v1/log/keys."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from vigil.translog.keys import parse_published
+
+    try:
+        text = public_key.read_bytes()
+        if text.lstrip().startswith(b"{"):  # every key with its range (GET /v1/log/keys)
+            return list(parse_published(json.loads(text)))
+        key = load_pem_public_key(text)
+    except (OSError, ValueError) as exc:
+        raise ListFileError(f"{public_key}: not a PEM public key or a log key list "
+                            f"({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ListFileError(f"{public_key}: not an Ed25519 public key")
+    return [(key, None)]
 
 
 def _emit(query: str, outcome: Outcome, **extra: Any) -> int:

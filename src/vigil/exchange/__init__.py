@@ -1,2 +1,6 @@
-"""Exchange with hash-sharing programmes (NCMEC, StopNCII, Meta ThreatExchange, local files)
-and Project VIC's VICS files: imports into a list with checkpoints, exports in each format."""
+"""Exchange with the world's hash sharing, as a library (no domain, no web app, no database):
+the verifying feed client (``client.py``) and a provider's sync of a list into a folder
+(``sync.py``) for vigil servers; the hash-sharing programmes' own clients (threatexchange's, for
+NCMEC, StopNCII and Meta ThreatExchange) behind the egress policy (``programmes.py``,
+``http.py``); Project VIC's VICS 1.3 files (``vics.py``). What imports into a list and exports
+from it is the domain :mod:`vigil.sharing`."""

@@ -63,6 +63,7 @@ class IndicatorEvent(StrEnum):
     REINSTATED = "indicator:reinstated"
     VICTIM_SUBMITTED = "indicator:victim_submitted"
     WITHDRAWN = "indicator:withdrawn"
+    IMPORTED_VERIFIED = "indicator:imported_verified"
 
 
 class FeedAction(StrEnum):
@@ -118,6 +119,13 @@ TRANSITIONS: tuple[Transition, ...] = (
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
     Transition(_E.WITHDRAWN, _S.ACTIVE, _S.RETRACTED, _F.WITHDRAW, _A.INDICATOR_WITHDRAWN,
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
+    # Imported from a partner centre whose registered agreement counts the origin's
+    # verification: two organisations confirmed it there (the origin's signed list is a
+    # verified one), so it is active at once, and only onto a verified list. The leaf names the
+    # origin (vigil.federation, decision 0021); every other import is PROPOSED (pending) and
+    # waits for a local reviewer of another organisation than the partner.
+    Transition(_E.IMPORTED_VERIFIED, None, _S.ACTIVE, _F.ADD, _A.INDICATOR_IMPORTED_VERIFIED,
+               Scope.INDICATORS_PROPOSE, lists=frozenset({Trust.VERIFIED})),
     # Withdrawn while quarantined: gone for good, so no reviewer can reinstate it.
     Transition(_E.WITHDRAWN, _S.QUARANTINED, _S.RETRACTED, None, _A.INDICATOR_WITHDRAWN,
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
@@ -171,15 +179,16 @@ def leaf(event: str, ind: Indicator, actor: Principal | None, **extra: object) -
 
 def create(session: Session, event: IndicatorEvent, actor: Principal, hash_list: HashList, *,
            signal_type: str, value: str, legal_basis: str, label: str | None = None,
-           source: str | None = None) -> Indicator:
-    """A new indicator, by ``event`` (a proposal or a victim's submission). ``value`` must be
-    normalised already (:func:`vigil.indicators.service.normalise`)."""
+           source: str | None = None, log_extra: dict[str, object] | None = None) -> Indicator:
+    """A new indicator, by ``event`` (a proposal, a victim's submission, an import from a
+    partner centre). ``value`` must be normalised already
+    (:func:`vigil.indicators.service.normalise`); ``log_extra`` is added to its log leaf."""
     ind = Indicator(list_id=hash_list.id, hash_list=hash_list, signal_type=signal_type,
                     value=value, salt=secrets.token_hex(16), label=label,
                     legal_basis=legal_basis, source=source,
                     proposed_by_org=actor.organisation_id, proposed_by_key=actor.key_id,
                     proposer=actor.holder, proposed_at=now())
-    return transition(session, ind, event, actor, new=True)
+    return transition(session, ind, event, actor, new=True, log_extra=log_extra)
 
 
 def transition(session: Session, ind: Indicator, event: IndicatorEvent, actor: Principal | None,

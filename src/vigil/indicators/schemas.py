@@ -177,6 +177,8 @@ class ListSnapshotOut(BaseModel):
     pdq_threshold: int
     seq: int
     generated_at: str = Field(description="ISO 8601, as signed")
+    log_size: int = Field(description="The transparency log's size that covers this snapshot: "
+                          "accept it under a signed tree head at least this large")
     entries: builtins.list[SnapshotEntryOut]
     signature: str = Field(description="base64 Ed25519 signature by the log's key")
 
@@ -187,6 +189,7 @@ class ListChangeOut(BaseModel):
     id: int
     signal_type: str
     value: str
+    label: str | None
 
 
 class ListChangesOut(BaseModel):
@@ -200,5 +203,8 @@ class ListChangesOut(BaseModel):
     since: int
     until: int
     complete: bool
+    log_size: int = Field(description="The transparency log's size that covers these changes: "
+                          "accept them under a signed tree head at least this large")
+    generated_at: str = Field(description="ISO 8601, as signed")
     changes: builtins.list[ListChangeOut]
     signature: str = Field(description="base64 Ed25519 signature by the log's key")

@@ -54,8 +54,12 @@ from vigil.indicators.feeds import FORMAT, canonical
 from vigil.indicators.lifecycle import IndicatorStatus
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.indicators.service import get_list
+from vigil.translog import repository as translog
 from vigil.translog.sth import TreeHeadSigner
 
+#: The layout of the files this module writes; a new one (v2: ``log_size``) is not mixed up
+#: with files an older version left on disk.
+_FILE_LAYOUT = 2
 #: Rows read from the database per round trip while a snapshot is written.
 _ROWS_PER_FETCH = 10_000
 CHUNK_BYTES = 1 << 20
@@ -76,7 +80,7 @@ class ListVersion:
     @property
     def stem(self) -> str:
         """File-name-safe name of this version: ``list<id>-<seq>-<digest of the rest>``."""
-        rest = json.dumps([FORMAT, self.name, self.trust, self.kind, self.pdq_threshold,
+        rest = json.dumps([FORMAT, _FILE_LAYOUT, self.name, self.trust, self.kind, self.pdq_threshold,
                            self.key_id]).encode()
         return f"list{self.list_id}-{self.seq}-{hashlib.sha256(rest).hexdigest()[:16]}"
 
@@ -202,7 +206,10 @@ class SnapshotStore:
         head = {"format": FORMAT, "type": "snapshot", "list": version.name,
                 "kind": version.kind, "trust": version.trust,
                 "pdq_threshold": version.pdq_threshold, "seq": version.seq,
-                "generated_at": datetime.now(UTC).isoformat()}
+                "generated_at": datetime.now(UTC).isoformat(),
+                # Read in the session the entries come from: the log leaf of every change
+                # behind them is among these (vigil.indicators.feeds, "which tree head").
+                "log_size": translog.size(session)}
         signed, served = (self._temporary(version) for _ in range(2))
         try:
             with open(signed, "w+b") as body, open(served, "w+b") as out:

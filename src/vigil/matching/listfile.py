@@ -1,12 +1,16 @@
 """Hash-list files and matching against them.
 
-Three formats are read, told apart by content (not by file name):
+Three formats are read, told apart by content (not by file name), and one kind of folder:
 
 * CSV: ``signal_type,value[,id,label]`` per line; an optional header line naming those columns.
 * JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``;
   or the output of ``vigil hash`` as it is (each record's hashes, its path as the id).
 * threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``),
   also written here (:func:`te_text`, for ``vigil exchange export``).
+* a folder kept by ``vigil sync`` (:mod:`vigil.exchange.sync`): a state file
+  (:data:`SYNC_STATE`), the signed snapshot it started from and the signed pages of the change
+  feed since, each exactly as the server sent it (:func:`read_synced_folder`); the list is the
+  snapshot's entries with every page's additions and withdrawals applied in order.
 
 Files are UTF-8 (a byte-order mark is dropped) with any line ends (``\n``, ``\r\n``, ``\r``),
 read by one reader (:func:`read_list_text`) for every format and for the signature check.
@@ -103,19 +107,131 @@ def parse_snapshot(obj: dict[str, object], source: str = "<snapshot>") -> list[L
     entries = obj.get("entries")
     if not isinstance(entries, list):
         raise ListFileError(f"{source}: snapshot has no entries list")
-    out = []
-    for i, e in enumerate(entries):
-        if not isinstance(e, dict):
-            raise ListFileError(f"{source}, entry {i}: expected an object")
-        try:
-            st = SignalType.parse(str(e.get("signal_type")))
-            signal = parse_signal(st, e.get("value"))
-        except InvalidSignal as exc:
-            raise ListFileError(f"{source}, entry {i}: {exc.message}") from None
-        label = e.get("label")
-        out.append(ListEntry(st, _text(signal), str(e.get("id", i)),
-                             None if label is None else str(label), i + 1))
-    return out
+    return [served_entry(e, f"{source}, entry {i}", i) for i, e in enumerate(entries)]
+
+
+def served_entry(e: object, where: str, i: int) -> ListEntry:
+    """An entry as a vigil server sends it (a snapshot's entry, a feed's addition)."""
+    if not isinstance(e, dict):
+        raise ListFileError(f"{where}: expected an object")
+    try:
+        st = SignalType.parse(str(e.get("signal_type")))
+        signal = parse_signal(st, e.get("value"))
+    except InvalidSignal as exc:
+        raise ListFileError(f"{where}: {exc.message}") from None
+    label = e.get("label")
+    return ListEntry(st, _text(signal), str(e.get("id", i)), None if label is None else str(label),
+                     i + 1)
+
+
+# -- folders kept by ``vigil sync`` ----------------------------------------------------------
+
+#: The state file of a synced folder: what it holds and up to where (vigil.exchange.sync
+#: writes it last, atomically: it is the folder's commit point).
+SYNC_STATE = "vigil-sync.json"
+SYNC_FORMAT = "vigil-sync-v1"
+
+
+@dataclass(frozen=True)
+class SyncedFolder:
+    """A synced folder as read: its state, the snapshot object and the feed pages, in order."""
+
+    path: Path
+    state: dict[str, object]
+    snapshot: dict[str, object]
+    pages: list[dict[str, object]]
+
+
+def is_synced_folder(path: Path | str) -> bool:
+    return Path(path).is_dir()
+
+
+def read_synced_folder(path: Path | str) -> SyncedFolder:
+    """Read a folder kept by ``vigil sync``: the state file, then the files it names, each
+    through :func:`read_list_text` (the one reader, with its size limit). Raises
+    :class:`ListFileError` naming the problem (not a synced folder, a file missing, a page out
+    of order)."""
+    p = Path(path)
+    if not (p / SYNC_STATE).is_file():
+        raise ListFileError(f"{p}: a folder, but not one kept by 'vigil sync' (no {SYNC_STATE})")
+    state = _json_file(p / SYNC_STATE)
+    if state.get("format") != SYNC_FORMAT:
+        raise ListFileError(f"{p / SYNC_STATE}: not a vigil sync state ({SYNC_FORMAT})")
+    names = state.get("pages")
+    if not isinstance(state.get("snapshot"), str) or not isinstance(names, list):
+        raise ListFileError(f"{p / SYNC_STATE}: names no snapshot or pages")
+    snapshot = load_snapshot_object(read_list_text(_inside(p, state["snapshot"])))
+    if snapshot is None:
+        raise ListFileError(f"{p}: {state['snapshot']} is not a vigil list snapshot")
+    pages = []
+    position = snapshot.get("seq")
+    for name in names:
+        page = _json_file(_inside(p, name))
+        if page.get("format") != SNAPSHOT_FORMAT or page.get("type") != "changes" \
+                or page.get("list") != snapshot.get("list"):
+            raise ListFileError(f"{p}: {name} is not a change feed page of list "
+                                f"{snapshot.get('list')!r}")
+        since, until = page.get("since"), page.get("until")
+        if not (isinstance(since, int) and isinstance(until, int) and isinstance(position, int)
+                and position <= since <= until):
+            raise ListFileError(f"{p}: {name} is out of order (from {since}, the folder was "
+                                f"at {position})")
+        position = until
+        pages.append(page)
+    seq = state.get("seq")
+    if not isinstance(seq, int) or not isinstance(position, int) or seq < position:
+        raise ListFileError(f"{p / SYNC_STATE}: its position {seq} is behind its pages")
+    return SyncedFolder(p, state, snapshot, pages)
+
+
+def _inside(folder: Path, name: object) -> Path:
+    """A file the state names, which must be a plain name inside the folder."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ListFileError(f"{folder / SYNC_STATE}: names a file outside the folder ({name!r})")
+    return folder / name
+
+
+def _json_file(path: Path) -> dict[str, object]:
+    try:
+        obj = json.loads(read_list_text(path))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ListFileError(f"{path}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(obj, dict):
+        raise ListFileError(f"{path}: expected a JSON object")
+    return obj
+
+
+def synced_entries(folder: SyncedFolder) -> list[ListEntry]:
+    """The folder's list: the snapshot's entries, then each page's changes in order (``add``
+    puts an entry in, ``withdraw`` takes it out, by the server's id)."""
+    source = str(folder.path)
+    by_id = {e.id: e for e in parse_snapshot(folder.snapshot, source)}
+    for page in folder.pages:
+        changes = page.get("changes")
+        if not isinstance(changes, list):
+            raise ListFileError(f"{source}: a page without changes")
+        for i, c in enumerate(changes):
+            if not isinstance(c, dict) or c.get("action") not in ("add", "withdraw"):
+                raise ListFileError(f"{source}, change {c.get('seq') if isinstance(c, dict) else i}: "
+                                    "not an addition or a withdrawal")
+            if c["action"] == "withdraw":
+                by_id.pop(str(c.get("id")), None)
+            else:
+                entry = served_entry(c, f"{source}, change {c.get('seq')}", i)
+                by_id.pop(entry.id, None)  # an addition again: at the end, like a new one
+                by_id[entry.id] = entry
+    return list(by_id.values())
+
+
+def list_from_synced(folder: SyncedFolder, *, trust: Trust | None = None,
+                     threshold: int | None = None, signed: bool = False) -> HashList:
+    """A synced folder ready for the match policy, like :func:`list_from_text` for a snapshot:
+    its own trust once the caller verified its signatures (``signed``), else ``trust``."""
+    level = snapshot_trust(folder.snapshot) if signed else (trust or Trust.UNVERIFIED)
+    t = threshold if threshold is not None else _threshold(folder.snapshot.get("pdq_threshold"),
+                                                           folder.path)
+    return HashList(synced_entries(folder), ListRef(str(folder.snapshot.get("list") or folder.path),
+                                                    level, t))
 
 
 def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
@@ -271,6 +387,9 @@ def load_list(path: Path | str, *, trust: Trust | None = None,
     (``signed``: ``vigil.indicators.feeds.verify``), its own trust, which cannot be overridden;
     a plain file, or an unverified snapshot, is ``trust`` (default unverified) at
     ``threshold`` (default 31)."""
+    if is_synced_folder(path):
+        return list_from_synced(read_synced_folder(path), trust=trust, threshold=threshold,
+                                signed=signed)
     return list_from_text(read_list_text(path), str(path), trust=trust, threshold=threshold,
                           signed=signed)
 

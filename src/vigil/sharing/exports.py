@@ -38,13 +38,13 @@ from threatexchange.exchanges.clients.stopncii import api as stopncii_api
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.errors import Invalid
-from vigil.exchange import service
 from vigil.exchange.vics import VicsMedia, write_vics
 from vigil.indicators import service as indicators
 from vigil.indicators.models import Indicator
 from vigil.matching.listfile import te_text
 from vigil.orgs import service as orgs
 from vigil.orgs.access import Scope
+from vigil.sharing import service
 
 FORMATS = ("threatexchange", "ncmec", "stopncii", "vics")
 NCMEC_NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"

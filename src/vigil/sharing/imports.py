@@ -5,7 +5,7 @@ nothing it committed, and the next run resumes at the last committed checkpoint.
 A page the programme cannot deliver (the connection refused by the egress policy, an HTTP
 error after the client's retries, a body over the size limit, text that does not parse) ends
 the run: it is written down with the position it was at, and the next run tries that page
-again. Malformed *records* within a page never end it (:mod:`vigil.exchange.service`).
+again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.db import transaction
 from vigil.errors import DomainError, Invalid
-from vigil.exchange import service
-from vigil.exchange.models import ExchangeSource
 from vigil.exchange.programmes import Page, Programme, redact
 from vigil.indicators.models import HashList
+from vigil.sharing import service
+from vigil.sharing.models import ExchangeSource
 
 
 @dataclass

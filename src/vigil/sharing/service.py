@@ -4,7 +4,7 @@ Every imported hash becomes a **proposed** indicator through
 :func:`vigil.indicators.service.propose` — pending on the list until a reviewer of a second
 organisation verifies it (a programme's own verification does not count: the two-organisation
 rule is the Centre's), with its provenance (``source``: programme, collection and the record's
-key; the record's other data in :class:`~vigil.exchange.models.ExchangeRecord`). The Centre
+key; the record's other data in :class:`~vigil.sharing.models.ExchangeRecord`). The Centre
 proposes through a key of its own per programme (holder ``exchange-<programme>``), made on
 first use, so that the log, the audit trail and the two-organisation rule see who proposed.
 
@@ -13,7 +13,7 @@ StopNCII's withdrawn and deleted hashes) retracts what it brought in. A hash alr
 (from anywhere) is counted and left alone; one that an earlier import of the same source brought
 is not proposed again, even after a reviewer rejected it. A record that cannot be used (an
 invalid hash, an unknown type, a malformed record) is skipped and written down
-(:class:`~vigil.exchange.models.ExchangeProblem`), never the page.
+(:class:`~vigil.sharing.models.ExchangeProblem`), never the page.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from vigil.clock import now
 from vigil.errors import Conflict, Invalid
-from vigil.exchange.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 from vigil.exchange.programmes import Fetched, Page
 from vigil.indicators import service as indicators
 from vigil.indicators.models import HashList, Indicator
@@ -35,6 +34,7 @@ from vigil.matching.policy import Trust
 from vigil.orgs import service as orgs
 from vigil.orgs.access import OrgKind, Principal, Scope
 from vigil.orgs.models import ApiKey, Organisation
+from vigil.sharing.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 
 #: What an import key may do: propose, and retract what a programme withdrew.
 IMPORT_SCOPES = frozenset({Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ})

@@ -1,0 +1,1 @@
+"""Partner centres: another vigil instance's signed lists imported here, with provenance."""
