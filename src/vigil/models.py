@@ -26,6 +26,7 @@ from vigil.takedown.models import (
     NoticeHash,
     UrlReport,
 )
+from vigil.takedown.referrals.models import InboundReferral, PartnerHotline, Referral
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.victims.models import CaseHash, VictimCase
 
@@ -42,6 +43,7 @@ __all__ = [
     "HashList",
     "HostingContact",
     "HostingContactProposal",
+    "InboundReferral",
     "Indicator",
     "IndicatorHits",
     "Job",
@@ -53,9 +55,11 @@ __all__ = [
     "NoticeEvent",
     "NoticeHash",
     "Organisation",
+    "PartnerHotline",
     "PeriodicRun",
     "Question",
     "RecoveryCode",
+    "Referral",
     "RelatedReport",
     "Report",
     "ReportFile",

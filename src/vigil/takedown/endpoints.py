@@ -166,8 +166,9 @@ def get_notice(notice_id: DbId, request: Request, actor: TakedownManageKey) -> N
 @router.get("/authority/notices", response_model=list[NoticeOut])
 def authority_notices(request: Request, actor: ReportsReceiveKey,
                       limit: int = Query(100, ge=1, le=1000)) -> list[NoticeOut]:
-    """Notices escalated to the caller's member state: material hosted there that its provider
-    has not removed in time."""
+    """Notices passed to the caller's member state: material hosted there, confirmed illegal
+    (passed at classification, for victim identification) or not removed in time by its
+    provider (escalated)."""
     with unit_of_work(request) as s:
         return [NoticeOut.model_validate(service.as_json(n))
                 for n in repository.notices(s, actor, limit=limit)]

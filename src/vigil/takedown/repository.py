@@ -28,15 +28,16 @@ def readable_url_reports(principal: Principal) -> ColumnElement[bool]:
 
 def readable_notices(principal: Principal) -> ColumnElement[bool]:
     """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
-    reports it made; an authority those escalated to its member state (the hosting country);
-    anyone else none."""
+    reports it made; an authority those passed to its member state (the hosting country) — at
+    classification, for victim identification, or on escalation; anyone else none."""
     if principal.kind is OrgKind.CENTRE:
         return true()
     if principal.kind is OrgKind.HOTLINE:
         return exists().where(UrlReport.id == Notice.url_report_id,
                               UrlReport.reporter_org == principal.organisation_id)
     if principal.kind is OrgKind.AUTHORITY and principal.member_state:
-        return (Notice.hosting_country == principal.member_state) & Notice.escalated_at.is_not(None)
+        return (Notice.hosting_country == principal.member_state) & (
+            Notice.escalated_at.is_not(None) | Notice.authority_informed_at.is_not(None))
     return false()
 
 
