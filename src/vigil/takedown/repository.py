@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
+from vigil.jobs.models import Job
 from vigil.orgs.access import OrgKind, Principal
 from vigil.takedown.models import Crawl, CrawlUrl, Notice, NoticeEvent, UrlReport
 
@@ -87,6 +88,14 @@ def notice(session: Session, principal: Principal, notice_id: int) -> Notice:
 def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
     return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
                                 .order_by(NoticeEvent.id)))
+
+
+def authority_job(session: Session, notice: Notice) -> Job | None:
+    """The job that passes ``notice`` to its authority at classification (its attempts and
+    last error say how it goes), while the authority is not yet informed."""
+    if notice.authority_job_id is None or notice.authority_informed_at is not None:
+        return None
+    return session.get(Job, notice.authority_job_id)
 
 
 #: Events of a notice's delivery: what each run of the notice sent, or failed to send.

@@ -37,6 +37,7 @@ from vigil.takedown import authority, hosting, repository
 from vigil.takedown.fetch import Fetched
 from vigil.takedown.models import Notice, NoticeEvent, NoticeHash, UrlReport
 from vigil.takedown.notify import NoticeMessage, Notifier
+from vigil.takedown.referrals import repository as referral_repository
 from vigil.takedown.referrals import service as referrals
 from vigil.takedown.urls import host_of, normalise
 
@@ -382,6 +383,20 @@ def url_report_json(r: UrlReport) -> dict[str, object]:
             "created_at": r.created_at, "classification": r.classification,
             "classification_country": r.classification_country, "list": r.list_name,
             "list_trust": r.list_trust, "description": r.description}
+
+
+def with_referrals(session: Session, actor: Principal,
+                   reports: list[UrlReport]) -> list[dict[str, object]]:
+    """URL reports as the API shows them (:func:`url_report_json`), each with its URL's
+    referral — its status, or why it was not referred — once classified."""
+    refs = referral_repository.of_urls(session, actor, [r.url for r in reports if r.classification])
+    jobs = referral_repository.delivery_jobs(session, list(refs.values()))
+    out = []
+    for r in reports:
+        ref = refs.get(r.url) if r.classification else None
+        out.append({**url_report_json(r), "referral": referrals.as_json(
+            ref, jobs.get(ref.job_id or 0)) if ref is not None else None})
+    return out
 
 
 def hashes_json(content: ContentHashes) -> str:
