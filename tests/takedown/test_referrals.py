@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth, make_client
 from tests.fixtures.site import Mailbox, Site
-from tests.fixtures.workspace import build_workspace, sign_in
+from tests.fixtures.workspace import PASSWORD, enrol, sign_in
 from tests.fixtures.world import World, build_world
 from vigil.app import create_app
 from vigil.clock import now
@@ -35,6 +35,7 @@ from vigil.config import Settings
 from vigil.db import make_engine, session_factory, transaction
 from vigil.jobs.models import Job
 from vigil.migrations import upgrade
+from vigil.orgs import accounts, second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import OrgKind, Scope
 from vigil.samples import encode, pattern_image
@@ -189,6 +190,17 @@ def _report(client: TestClient, w: World, report_id: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+def _analyst(client: TestClient, factory: sessionmaker[Session], w: World) -> None:
+    """The Centre's analyst, signed in to the workspace (one account, not the whole staff)."""
+    with transaction(factory) as s:
+        made = accounts.create_account(s, None, w.principals["centre"].organisation_id, "rita",
+                                       "reviewer", password=PASSWORD, locale="en",
+                                       display_name="Rita")
+        if second_factor.requires_second_factor(made.account):
+            enrol(made.account)
+    sign_in(client, "rita")
+
+
 def _due_now(factory: sessionmaker[Session]) -> None:
     """Skip the back-off: every queued job is due (as if its wait had passed)."""
     with transaction(factory) as s:
@@ -265,8 +277,7 @@ def test_referral_to_a_partner_vigil_until_removed(db_url: str, data_dir: Path,
                 "referral:assessed", "referral:removed"} <= actions
 
         # The workspace's takedown page shows it too.
-        build_workspace(factory, data_dir, world=w)
-        sign_in(client, "rita")
+        _analyst(client, factory, w)
         page = client.get("/app/takedown").text
         assert "Referrals to partner hotlines" in page and "Meldpunt NL" in page
         assert 'class="referral-removed"' in page
@@ -396,8 +407,7 @@ def test_no_partner_for_the_country_is_shown(db_url: str, data_dir: Path,
         assert ref["status"] == "not_referred" and ref["reason"] == "no partner hotline for US"
         with factory() as s:
             assert s.scalar(select(Job.id).where(Job.kind == "refer_url")) is None
-        build_workspace(factory, data_dir, world=w)
-        sign_in(client, "rita")
+        _analyst(client, factory, w)
         page = client.get("/app/takedown").text
         assert "not referred" in page and "no partner hotline for US" in page
 
@@ -425,18 +435,22 @@ def test_partner_down_retries_then_gives_up_visibly(db_url: str, data_dir: Path,
         assert delivery["next_attempt_at"] > classified["created_at"]
         with factory() as s:
             job = s.get(Job, delivery["job"])
-            assert job is not None
-            first_wait = job.run_after
-        # Still down at every attempt: back-off, then a dead letter, shown as such.
-        for _ in range(referral_tasks.ATTEMPTS - 1):
-            _due_now(factory)
-            worker.run_once()
+            assert job is not None and job.updated_at is not None
+            # Tried again after the task's back-off (30 s, doubling), not at once.
+            wait = (job.run_after - job.updated_at).total_seconds()
+            assert 29 <= wait <= 31, wait
+        worker.run_once()  # not due: nothing is sent
+        assert _report(client, w, classified["id"])["referral"]["delivery"]["attempts"] == 1
+        # Still down at its last attempt (the ones between skipped): a dead letter, shown.
+        with transaction(factory) as s:
+            s.execute(update(Job).where(Job.id == delivery["job"])
+                      .values(attempts=referral_tasks.ATTEMPTS - 1))
+        _due_now(factory)
+        worker.run_once()
         ref = _report(client, w, classified["id"])["referral"]
         assert ref["delivery"]["state"] == "dead"
         assert ref["delivery"]["attempts"] == referral_tasks.ATTEMPTS
-        assert first_wait is not None
-        build_workspace(factory, data_dir, world=w)
-        sign_in(client, "rita")
+        _analyst(client, factory, w)
         page = client.get("/app/takedown").text
         assert re.search(r'class="bad delivery-failed">delivery gave up after 14 attempts: '
                          r"[\w.]*PartnerFailed: " + re.escape(PARTNER_HOST) + ": ConnectError",
@@ -464,7 +478,7 @@ def test_a_partner_back_up_gets_the_referral(db_url: str, data_dir: Path,
         worker.run_once()
         ref = _report(client, w, classified["id"])["referral"]
         assert ref["status"] == "acknowledged" and ref["delivery"] is None
-        (endpoint, message), = partners.sent
+        (_endpoint, message), = partners.sent
         assert message.reference == ref["id"] and message.hosting_country == "NL"
         # A poll that fails is shown with the referral and tried again next time.
         partners.down = True
@@ -617,8 +631,7 @@ def test_authority_failure_is_retried_and_shown(db_url: str, data_dir: Path,
             job = s.scalar(select(Job).where(Job.kind == "inform_authority"))
             assert job is not None and job.status == "queued" and job.attempts == 1
             assert "WebhookFailed" in (job.last_error or "")
-        build_workspace(factory, data_dir, world=w)
-        sign_in(client, "rita")
+        _analyst(client, factory, w)
         page = client.get(f"/app/takedown/notices/{classified['notice']['id']}").text
         assert "informing it failed (1 attempts)" in page
 
