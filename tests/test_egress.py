@@ -152,6 +152,7 @@ NETWORK_CLIENTS = {"httpx", "urllib.request", "smtplib", "socket", "http.client"
                    "requests", "aiohttp"}
 MAY_CONNECT = {"egress.py", "webhooks.py", "takedown/fetch.py", "takedown/crawler/tasks.py",
                "takedown/notify.py", "takedown/crawler/executors.py",
+               "takedown/referrals/partners.py",
                # the auditor's own client: it connects to the server the auditor names
                "indicators/log_audit.py"}
 

@@ -33,6 +33,7 @@ from vigil.app import create_app
 from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import make_engine, session_factory, transaction
+from vigil.egress import EgressPolicy
 from vigil.jobs.models import Job
 from vigil.migrations import upgrade
 from vigil.orgs import accounts, second_factor
@@ -42,7 +43,13 @@ from vigil.samples import encode, pattern_image
 from vigil.takedown.notify import NullNotifier
 from vigil.takedown.referrals import tasks as referral_tasks
 from vigil.takedown.referrals.models import Referral
-from vigil.takedown.referrals.partners import HttpPartners, NullPartners
+from vigil.takedown.referrals.partners import (
+    Endpoint,
+    HttpPartners,
+    NullPartners,
+    PartnerFailed,
+    ReferralMessage,
+)
 from vigil.takedown.tasks import check_notices
 from vigil.webhooks import standard_signature
 from vigil.worker import Worker
@@ -490,6 +497,26 @@ def test_a_partner_back_up_gets_the_referral(db_url: str, data_dir: Path,
         referral_tasks.service.poll(factory, partners)
         ref = _report(client, w, classified["id"])["referral"]
         assert ref["status"] == "removed" and ref["poll_error"] is None
+
+
+def test_partner_clients_ask_the_egress_policy() -> None:
+    """A partner at a non-public address that the settings do not pin is refused before any
+    connection, for a partner vigil and a webhook partner alike; a pinned one is reached."""
+    port = _free_port()
+    message = ReferralMessage("ref", "http://example.test/a", "illegal_international", None,
+                              "NL", None)
+    for kind in ("vigil", "webhook"):
+        endpoint = Endpoint(kind, f"http://{PARTNER_HOST}:{port}", "secret")
+        with pytest.raises(PartnerFailed, match=r"cannot resolve|non-public"):
+            HttpPartners(EgressPolicy()).refer(endpoint, message)
+        with pytest.raises(PartnerFailed, match="non-public"):
+            HttpPartners(EgressPolicy()).refer(Endpoint(kind, f"http://127.0.0.1:{port}", "s"),
+                                               message)
+        # Pinned: the policy lets it through, and the connection itself fails (nobody there).
+        with pytest.raises(PartnerFailed, match="ConnectError"):
+            HttpPartners(EgressPolicy.of({PARTNER_HOST: "127.0.0.1"})).refer(endpoint, message)
+    with pytest.raises(PartnerFailed, match="not asked"):
+        HttpPartners().status(Endpoint("webhook", "http://x.test", "s"), "id")
 
 
 # -- the receiving endpoint: bad input -----------------------------------------------------------
