@@ -16,6 +16,18 @@ app = typer.Typer(help="Partner hotlines: where URLs hosted in their country are
                   no_args_is_help=True)
 
 
+def _keys() -> None:
+    """Load the file keys, from which the column key that seals hotline secrets comes."""
+    from vigil.cli._db import load_settings
+    from vigil.reports.storage import load_file_keys
+
+    try:
+        load_file_keys(load_settings())
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
 def _secret() -> str:
     if sys.stdin.isatty():
         return str(typer.prompt("Secret (the partner's API key, or the webhook secret)",
@@ -37,6 +49,7 @@ def add(
     from vigil.takedown.referrals import hotlines
 
     secret = _secret()
+    _keys()
     with unit_of_work() as s:
         h = hotlines.add(s, None, hotlines.HotlineIn(country, name, kind, url, secret))
         shown = f"{h.country}: {h.name} ({h.kind}, {h.url})"
@@ -52,6 +65,7 @@ def list_command(
     from vigil.cli._table import print_rows
     from vigil.takedown.referrals import hotlines
 
+    _keys()
     with unit_of_work() as s:
         rows = [{k: v for k, v in hotlines.as_json(h).items() if k != "created_at"}
                 for h in hotlines.listing(s, None)]
@@ -66,6 +80,7 @@ def remove(
     from vigil.cli._db import unit_of_work
     from vigil.takedown.referrals import hotlines
 
+    _keys()
     with unit_of_work() as s:
         name = hotlines.remove(s, None, country).name
     err_console.print(f"partner hotline {name!r} removed", highlight=False)
