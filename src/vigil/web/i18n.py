@@ -103,7 +103,10 @@ EN: dict[str, str] = {
     "td.confirm_what": "Classify this URL as {classification}?",
     "td.confirm_effect": "A notice goes to its host at once, is repeated every 24 hours until "
                          "the content is gone, and is escalated to the hosting country's "
-                         "authority after 60 hours. The decision is recorded under your name.",
+                         "authority after 60 hours. That authority is also told at once (for "
+                         "victim identification), and the URL is referred to the partner "
+                         "hotline of the hosting country if it has one. The decision is "
+                         "recorded under your name.",
     "td.confirm_yes": "Yes, classify and send the notice",
     "td.confirm_no": "Back, without deciding",
     "td.illegal_international": "illegal (international baseline)",
@@ -521,8 +524,11 @@ DE: dict[str, str] = {
     "td.confirm_what": "Diese Adresse als {classification} einstufen?",
     "td.confirm_effect": "Ein Hinweis geht sofort an den Hoster, wird alle 24 Stunden "
                          "wiederholt, bis der Inhalt entfernt ist, und nach 60 Stunden an die "
-                         "Behörde des Landes des Hosters weitergegeben. Die Entscheidung wird "
-                         "unter Ihrem Namen festgehalten.",
+                         "Behörde des Landes des Hosters weitergegeben. Diese Behörde wird "
+                         "außerdem sofort unterrichtet (zur Opferidentifizierung), und die "
+                         "Adresse wird an die Partner-Beschwerdestelle dieses Landes "
+                         "weitergeleitet, wenn es eine gibt. Die Entscheidung wird unter Ihrem "
+                         "Namen festgehalten.",
     "td.confirm_yes": "Ja, einstufen und Hinweis senden",
     "td.confirm_no": "Zurück, ohne zu entscheiden",
     "td.illegal_international": "rechtswidrig (internationaler Standard)",

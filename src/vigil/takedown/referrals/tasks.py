@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from vigil.config import Settings
+from vigil.egress import EgressPolicy
 from vigil.jobs.registry import JobContext, Services, exponential, periodic, register
 from vigil.takedown.referrals import service
 from vigil.takedown.referrals.partners import HttpPartners, Partners
@@ -23,8 +23,8 @@ def partners_for(services: Services) -> Partners:
     """The worker's partner client: the one a test set, else the real one over the settings'
     egress policy (made on first use)."""
     if services.partners is None:
-        settings = services.settings or Settings()
-        services.partners = HttpPartners(settings.egress())
+        policy = services.settings.egress() if services.settings else EgressPolicy()
+        services.partners = HttpPartners(policy)
     return services.partners
 
 
