@@ -29,12 +29,13 @@ def _modules() -> list[tuple[str, ast.Module]]:
 ALLOWED = {"reports/service.py": "builds a Report", "bench/api.py": "insert(Indicator)"}
 #: (model, the one module that may write its status, its table)
 STATUS_HOMES = (("Indicator", "indicators/lifecycle.py", "indicators"),
-                ("Report", "reports/lifecycle.py", "reports"))
+                ("Report", "reports/lifecycle.py", "reports"),
+                ("Referral", "takedown/referrals/lifecycle.py", "referrals"))
 
 
 def test_only_each_lifecycle_writes_its_status() -> None:
-    """``Indicator.status`` and ``Report.status`` are read-only properties over ``_status``:
-    only the lifecycle module touches ``_status``, no other module builds those rows or
+    """``Indicator.status``, ``Report.status`` and ``Referral.status`` are read-only properties
+    over ``_status``: only the lifecycle module touches ``_status``, no other module builds those rows or
     updates them in bulk, and no SQL text sets their status."""
     found = []
     homes = {home for _, home, _ in STATUS_HOMES}

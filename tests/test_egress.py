@@ -154,6 +154,7 @@ MAY_CONNECT = {"egress.py", "webhooks.py", "takedown/fetch.py", "takedown/crawle
                "takedown/notify.py", "takedown/crawler/executors.py",
                # the client of other vigil servers: providers' sync and partner centres
                "exchange/client.py",
+               "takedown/referrals/partners.py",
                # the auditor's own client: it connects to the server the auditor names
                "indicators/log_audit.py",
                # threatexchange's programme clients, given sessions from exchange/http.py only

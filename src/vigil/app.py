@@ -75,6 +75,8 @@ from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
 from vigil.takedown.endpoints import router as takedown_router
+from vigil.takedown.referrals.endpoints import router as referrals_router
+from vigil.takedown.referrals.service import MAX_UPDATE_BYTES as REFERRAL_MAX_BYTES
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
 from vigil.victims.endpoints import router as victims_router
@@ -261,6 +263,8 @@ class ObserveMiddleware:
         uploads = path.startswith("/v1/reports/") and (path.endswith("/files")
                                                        or path.endswith("/multipart"))
         limit = settings.max_report_bytes if uploads else settings.max_request_bytes
+        if path.startswith("/v1/referrals/"):  # a partner's referral or status update: small
+            limit = min(limit, REFERRAL_MAX_BYTES)
         status = 500
         started = False
 
@@ -587,6 +591,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(log_router)
     app.include_router(reports_router)
     app.include_router(takedown_router)
+    app.include_router(referrals_router)
     app.include_router(victims_router)
     app.include_router(audit_router)
     app.include_router(accountability_router)

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     notice_escalate_hours: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
+    #: How often ``vigil worker`` asks partner vigils how the referrals it sent them go
+    #: (seconds), once across all workers.
+    referral_poll_seconds: float = Field(default=900, gt=0)
     #: How often the audit trail is sealed into the log and a tree head signed (seconds), once
     #: across all ``vigil worker`` processes.
     audit_seal_seconds: float = Field(default=60, gt=0)

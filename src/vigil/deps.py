@@ -41,7 +41,10 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1
                           "/help/remove", "/help/case",
                           # Complaints about wrongful removal: no account; id and token.
                           "/v1/public/complaints", "/v1/public/complaints/status",
-                          "/help/complaint", "/help/complaint/status"})
+                          "/help/complaint", "/help/complaint/status",
+                          # A webhook partner's status update: its signature, made with the
+                          # secret the Centre registered for that hotline, is the credential.
+                          "/v1/referrals/{referral_id}/status"})
 
 
 #: The bearer scheme of the API description. It only reads the header: with ``auto_error`` off a
@@ -86,6 +89,7 @@ ReportsReviewKey = Annotated[Principal, require(Scope.REPORTS_REVIEW)]
 StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
 TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
+ReferralsSubmitKey = Annotated[Principal, require(Scope.REFERRALS_SUBMIT)]
 
 
 class PrincipalCache:

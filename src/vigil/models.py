@@ -28,6 +28,7 @@ from vigil.takedown.models import (
     NoticeHash,
     UrlReport,
 )
+from vigil.takedown.referrals.models import InboundReferral, PartnerHotline, Referral
 from vigil.translog.models import LogEntry, LogState, TreeHead
 from vigil.victims.models import CaseHash, VictimCase
 
@@ -47,6 +48,7 @@ __all__ = [
     "HashList",
     "HostingContact",
     "HostingContactProposal",
+    "InboundReferral",
     "Indicator",
     "IndicatorHits",
     "Job",
@@ -59,11 +61,13 @@ __all__ = [
     "NoticeHash",
     "Organisation",
     "Partner",
+    "PartnerHotline",
     "PartnerIndicator",
     "PeriodicRun",
     "QuarantinedRecord",
     "Question",
     "RecoveryCode",
+    "Referral",
     "RelatedReport",
     "Report",
     "ReportFile",

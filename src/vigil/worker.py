@@ -38,13 +38,14 @@ from vigil.reports.handoff import Handoff, NullHandoff
 from vigil.reports.retention import RetentionResult
 from vigil.reports.storage import FileStore, load_file_key
 from vigil.takedown import tasks as takedown_tasks
+from vigil.takedown.referrals import tasks as referral_tasks
 from vigil.translog.repository import TreeCache
 
 log = logging.getLogger("vigil.worker")
 
 #: The modules whose tasks this worker runs.
 TASK_MODULES = (accountability_tasks, audit_tasks, federation_tasks, jobs_tasks, orgs_tasks,
-                reports_tasks, takedown_tasks)
+                reports_tasks, takedown_tasks, referral_tasks)
 
 
 class Worker:

@@ -104,13 +104,16 @@ def test_personal_columns_are_sealed_in_the_database(client: TestClient,
         "url": "http://example.org/p", "description": f"seen by {MARK}"}).status_code == 202
     assert client.post("/v1/public/complaints", json={
         "provider": "Provider", "reference": "r1", "statement": f"mine, {MARK}"}).status_code == 201
+    assert client.post("/v1/hotlines", headers=auth(w.tokens["centre"]), json={
+        "country": "NL", "name": "Meldpunt", "kind": "webhook", "url": "https://meldpunt.test/h",
+        "secret": f"secret {MARK}"}).status_code == 201
     with transaction(factory) as s:  # a reviewer sets up an authenticator
         enrol(accounts.create_account(s, None, w.principals["centre"].organisation_id,
                                       "reviewer-at-rest", "reviewer").account)
     columns = personal_columns()
     assert {f"{t.name}.{c.name}" for t, c in columns} >= {
         "reports.details", "reports.urgent_reason", "url_reports.description",
-        "complaints.statement", "staff_accounts.totp_secret"}
+        "complaints.statement", "staff_accounts.totp_secret", "partner_hotlines.secret"}
     for table, col in columns:
         stored = _raw(factory, table.name, col.name)
         assert stored, f"no flow in this test fills {table.name}.{col.name}"

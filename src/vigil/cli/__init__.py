@@ -14,6 +14,7 @@ from vigil.cli import (
     demo,
     exchange,
     hashing,
+    hotlines,
     init,
     jobs,
     keys,
@@ -54,6 +55,7 @@ app.add_typer(apikeys.app, name="key")
 app.add_typer(accounts.app, name="account")
 app.add_typer(keys.app, name="keys")
 app.add_typer(crawl.app, name="crawl")
+app.add_typer(hotlines.app, name="hotline")
 app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
 app.add_typer(jobs.app, name="jobs")

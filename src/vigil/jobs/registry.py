@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vigil.reports.handoff import Handoff
     from vigil.reports.storage import FileStore
     from vigil.takedown.notify import Notifier
+    from vigil.takedown.referrals.partners import Partners
     from vigil.translog.repository import TreeCache
     from vigil.translog.sth import TreeHeadSigner
 
@@ -56,6 +57,9 @@ class Services:
     #: How takedown notices are sent (None: e-mail and webhooks from the settings, made on
     #: first use).
     notifier: Notifier | None = None
+    #: How partner hotlines are reached (None: over HTTP with the settings' egress policy,
+    #: made on first use).
+    partners: Partners | None = None
     #: The file key the process started with (the store's ring, when there is a store, is
     #: read instead: it follows a rotation).
     file_key: bytes = b""

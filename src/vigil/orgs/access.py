@@ -48,6 +48,9 @@ class Scope(StrEnum):
     #: Approve a new organisation that may review or approve, or a key the Centre issued to
     #: one (a second party to the Centre: an approved partner centre, or an auditor).
     ORGS_APPROVE = "orgs:approve"
+    #: Refer URLs classified illegal to this instance and follow them (a partner hotline's key,
+    #: issued by this Centre; it can neither read nor classify anything else).
+    REFERRALS_SUBMIT = "referrals:submit"
 
 
 _ALL = frozenset(Scope)
@@ -56,12 +59,13 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.PARTNER_CENTRE: frozenset({
         Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ,
         Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ, Scope.STATS_READ,
-        Scope.ORGS_APPROVE}),
+        Scope.ORGS_APPROVE, Scope.REFERRALS_SUBMIT}),
     # (reports:review stays with the Centre: it reads the reports themselves)
     OrgKind.PROVIDER: frozenset({Scope.LISTS_DOWNLOAD, Scope.MATCH, Scope.LOG_READ,
                                  Scope.REPORTS_SUBMIT}),
     OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                Scope.REPORTS_SUBMIT, Scope.TAKEDOWN_MANAGE}),
+                                Scope.REPORTS_SUBMIT, Scope.TAKEDOWN_MANAGE,
+                                Scope.REFERRALS_SUBMIT}),
     OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
                                   Scope.REPORTS_RECEIVE}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,

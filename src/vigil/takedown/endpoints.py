@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.deps import (
@@ -41,6 +41,7 @@ from vigil.takedown.stats import takedown_stats
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
+
 class UrlIn(BaseModel):
     url: str = Field(min_length=1, max_length=2048)
     description: str | None = Field(default=None, max_length=4000)
@@ -69,8 +70,18 @@ def list_url_reports(request: Request, actor: TakedownManageKey,
                      classified: bool | None = None,
                      limit: int = Query(100, ge=1, le=1000)) -> list[UrlReportOut]:
     with unit_of_work(request) as s:
-        return [UrlReportOut.model_validate(service.url_report_json(r))
-                for r in repository.url_reports(s, actor, classified, limit)]
+        return [UrlReportOut.model_validate(r) for r in service.with_referrals(
+            s, actor, repository.url_reports(s, actor, classified, limit))]
+
+
+@router.get("/url-reports/{report_id}", response_model=UrlReportOut)
+def get_url_report(request: Request, actor: TakedownManageKey,
+                   report_id: str = Path(max_length=36)) -> UrlReportOut:
+    """One URL report, with its referral to the partner hotline of the hosting country (its
+    status as the partner reports it, or why it was not referred) once classified."""
+    with unit_of_work(request) as s:
+        (out,) = service.with_referrals(s, actor, [repository.url_report(s, actor, report_id)])
+        return UrlReportOut.model_validate(out)
 
 
 class ClassificationIn(BaseModel):
@@ -85,8 +96,9 @@ def classify(report_id: str, body: ClassificationIn, request: Request,
     with unit_of_work(request) as s:
         report, notice = service.classify(s, actor, report_id, body.classification, body.country,
                                           settings.egress())
+        (out,) = service.with_referrals(s, actor, [report])
         return ClassifiedUrlReportOut.model_validate(
-            {**service.url_report_json(report), "notice": service.as_json(notice) if notice else None})
+            {**out, "notice": service.as_json(notice) if notice else None})
 
 
 class ContactIn(BaseModel):
@@ -166,8 +178,9 @@ def get_notice(notice_id: DbId, request: Request, actor: TakedownManageKey) -> N
 @router.get("/authority/notices", response_model=list[NoticeOut])
 def authority_notices(request: Request, actor: ReportsReceiveKey,
                       limit: int = Query(100, ge=1, le=1000)) -> list[NoticeOut]:
-    """Notices escalated to the caller's member state: material hosted there that its provider
-    has not removed in time."""
+    """Notices passed to the caller's member state: material hosted there, confirmed illegal
+    (passed at classification, for victim identification) or not removed in time by its
+    provider (escalated)."""
     with unit_of_work(request) as s:
         return [NoticeOut.model_validate(service.as_json(n))
                 for n in repository.notices(s, actor, limit=limit)]

@@ -60,6 +60,10 @@ class Notice(Base):
     sends: Mapped[int] = mapped_column(Integer, default=0)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the hosting country's law-enforcement authority was told (at classification, for
+    #: victim identification), and the job that tells it (its attempts and last error).
+    authority_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    authority_job_id: Mapped[int | None] = mapped_column(_ID)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removal_evidence: Mapped[str | None] = mapped_column(String(32))
     #: A known hash reappearing at a new URL: the earlier notice it repeats.

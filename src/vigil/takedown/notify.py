@@ -25,13 +25,16 @@ class NoticeMessage:
     first_sent: str | None
     sends: int
     victim_submitted: bool
-    kind: str = "removal"  # removal | escalation
+    kind: str = "removal"  # removal | escalation | identification
     #: True: a verified indicator matched; False: an analyst assessed the URL.
     verified_indicator: bool = False
 
     def subject(self) -> str:
         if self.kind == "escalation":
             return f"[{self.reference}] Escalation: material still online at a host in your country"
+        if self.kind == "identification":
+            return (f"[{self.reference}] Confirmed illegal material at a host in your country "
+                    "(for victim identification)")
         n = "" if self.sends == 0 else f" (reminder {self.sends})"
         return f"[{self.reference}] Removal request{n}"
 
@@ -52,6 +55,11 @@ class NoticeMessage:
         if self.first_sent:
             lines += ["", f"First notified: {self.first_sent}. This notice is repeated until the "
                           "content is no longer served."]
+        if self.kind == "identification":
+            lines += ["", "It is passed to you as the authority of the hosting country when it "
+                          "is confirmed, for victim identification; its hosting provider is "
+                          "asked to remove it, and you are told again if it is not removed in "
+                          "time."]
         if self.kind == "escalation":
             lines += ["", "The hosting provider has not removed the content within the set "
                           "time; this is escalated to you as the authority of the hosting "

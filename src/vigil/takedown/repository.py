@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
+from vigil.jobs.models import Job
 from vigil.orgs.access import OrgKind, Principal
 from vigil.takedown.models import Crawl, CrawlUrl, Notice, NoticeEvent, UrlReport
 
@@ -28,15 +29,16 @@ def readable_url_reports(principal: Principal) -> ColumnElement[bool]:
 
 def readable_notices(principal: Principal) -> ColumnElement[bool]:
     """Which takedown notices this caller may see: the Centre all; a hotline those of the URL
-    reports it made; an authority those escalated to its member state (the hosting country);
-    anyone else none."""
+    reports it made; an authority those passed to its member state (the hosting country) — at
+    classification, for victim identification, or on escalation; anyone else none."""
     if principal.kind is OrgKind.CENTRE:
         return true()
     if principal.kind is OrgKind.HOTLINE:
         return exists().where(UrlReport.id == Notice.url_report_id,
                               UrlReport.reporter_org == principal.organisation_id)
     if principal.kind is OrgKind.AUTHORITY and principal.member_state:
-        return (Notice.hosting_country == principal.member_state) & Notice.escalated_at.is_not(None)
+        return (Notice.hosting_country == principal.member_state) & (
+            Notice.escalated_at.is_not(None) | Notice.authority_informed_at.is_not(None))
     return false()
 
 
@@ -86,6 +88,14 @@ def notice(session: Session, principal: Principal, notice_id: int) -> Notice:
 def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
     return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
                                 .order_by(NoticeEvent.id)))
+
+
+def authority_job(session: Session, notice: Notice) -> Job | None:
+    """The job that passes ``notice`` to its authority at classification (its attempts and
+    last error say how it goes), while the authority is not yet informed."""
+    if notice.authority_job_id is None or notice.authority_informed_at is not None:
+        return None
+    return session.get(Job, notice.authority_job_id)
 
 
 #: Events of a notice's delivery: what each run of the notice sent, or failed to send.

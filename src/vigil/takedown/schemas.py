@@ -9,6 +9,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from vigil.takedown.referrals.schemas import ReferralOut
+
 
 class UrlReportReceivedOut(BaseModel):
     """All a member of the public learns about their report: that it arrived."""
@@ -21,13 +23,17 @@ class UrlReportOut(BaseModel):
     id: str
     url: str
     host: str
-    source: str = Field(description="public, hotline or crawler")
+    source: str = Field(description="public, hotline, crawler or referral (referred to us by "
+                                    "a partner hotline)")
     created_at: datetime
     classification: str | None
     classification_country: str | None
     list: str | None = Field(description="the list whose indicator matched the URL's content")
     list_trust: str | None
     description: str | None = Field(default=None, description="what the reporter wrote")
+    referral: ReferralOut | None = Field(default=None, description=(
+        "once classified illegal: the referral of this URL to the partner hotline of its "
+        "hosting country, or why it was not referred"))
 
 
 class HotlineUrlReportOut(UrlReportOut):
@@ -47,6 +53,9 @@ class NoticeOut(BaseModel):
     sends: int
     last_sent_at: datetime | None
     escalated_at: datetime | None
+    authority_informed_at: datetime | None = Field(default=None, description=(
+        "when the hosting country's authority was told (at classification, for victim "
+        "identification)"))
     removed_at: datetime | None
     removal_evidence: str | None
     reupload_of: int | None

@@ -33,10 +33,12 @@ from vigil.matching.policy import CandidateSource, Trust, Verdict, match_items
 from vigil.matching.policy import Outcome as MatchOutcome
 from vigil.matching.signals import PdqHash
 from vigil.orgs.access import Principal, Scope
-from vigil.takedown import hosting, repository
+from vigil.takedown import authority, hosting, repository
 from vigil.takedown.fetch import Fetched
 from vigil.takedown.models import Notice, NoticeEvent, NoticeHash, UrlReport
 from vigil.takedown.notify import NoticeMessage, Notifier
+from vigil.takedown.referrals import repository as referral_repository
+from vigil.takedown.referrals import service as referrals
 from vigil.takedown.urls import host_of, normalise
 
 CLASSIFICATIONS = ("illegal_international", "illegal_national", "not_illegal")
@@ -88,7 +90,9 @@ def check_classification(classification: str, country: str | None) -> None:
 
 def classify(session: Session, actor: Principal, public_id: str, classification: str,
              country: str | None, policy: EgressPolicy) -> tuple[UrlReport, Notice | None]:
-    """An analyst's decision; illegal content gets a notice to its host."""
+    """An analyst's decision. Illegal content gets a notice to its host, is passed to the
+    hosting country's authority (a job) and is referred to that country's partner hotline (a
+    job), or the referral records why not — all in this transaction (:func:`confirmed_illegal`)."""
     actor.require(Scope.TAKEDOWN_MANAGE)
     check_classification(classification, country)
     report = repository.url_report(session, actor, public_id)
@@ -114,7 +118,17 @@ def classify(session: Session, actor: Principal, public_id: str, classification:
         # A crawler hit on a victim's own hash waited for this decision: its notice opens now.
         notice = open_notice(session, report, policy, indicator_id=report.indicator_id,
                              victim_submitted=report.list_trust == Trust.UNVERIFIED)[0]
+        confirmed_illegal(session, report, notice, actor)
     return report, notice
+
+
+def confirmed_illegal(session: Session, report: UrlReport, notice: Notice,
+                      actor: Principal | None) -> None:
+    """What follows a URL confirmed illegal, in the confirmation's transaction: the hosting
+    country's law-enforcement authority is told at once, for victim identification (not only
+    on escalation), and the URL is referred to the country's partner hotline."""
+    authority.queue_identification(session, notice)
+    referrals.refer(session, report, notice, actor)
 
 
 def crawler_hit(session: Session, url: str, outcome: MatchOutcome, policy: EgressPolicy,
@@ -143,6 +157,8 @@ def crawler_hit(session: Session, url: str, outcome: MatchOutcome, policy: Egres
         return report, None, False  # an analyst decided otherwise; that decision stands
     notice, created = open_notice(session, report, policy, content=content,
                                   indicator_id=int(hit.key))
+    if created:
+        confirmed_illegal(session, report, notice, None)
     return report, notice, created
 
 
@@ -232,6 +248,28 @@ def _message(n: Notice, kind: str = "removal") -> NoticeMessage:
                          verified_indicator=n.indicator_id is not None and not n.victim_submitted)
 
 
+def inform_authority(session: Session, notice_id: int, notifier: Notifier,
+                     settings: Settings) -> str | None:
+    """Pass a notice to its hosting country's authority at classification, for victim
+    identification (the ``inform_authority`` job, in its transaction): by its push contact,
+    or for its pull API. Idempotent; a notice whose hosting country is unknown is recorded as
+    such (nobody to inform). Returns what happened; raises what sending raises (retried)."""
+    n = session.get(Notice, notice_id, with_for_update=True)
+    if n is None or n.authority_informed_at is not None:
+        return None
+    t = now()
+    if n.hosting_country is None:
+        detail = "hosting country unknown: no authority to inform"
+        session.add(NoticeEvent(notice_id=n.id, at=t, kind="authority_unknown", detail=detail))
+        return detail
+    detail = authority.send(notifier, settings, n.hosting_country, _message(n, "identification"))
+    n.authority_informed_at = t
+    session.add(NoticeEvent(notice_id=n.id, at=t, kind="authority_informed", detail=detail))
+    record(session, None, AuditAction.NOTICE_AUTHORITY_INFORMED, subject=str(n.id),
+           details={"country": n.hosting_country, "how": detail})
+    return detail
+
+
 def _close(factory: sessionmaker[Session], notice_id: int, at: datetime, why: str) -> Outcome:
     """Stop a notice for good: what it was based on no longer stands."""
     with transaction(factory) as s:
@@ -300,15 +338,9 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
         escalate = (n.escalated_at is None and
                     at - _aware(n.opened_at) >= timedelta(hours=settings.notice_escalate_hours))
         if escalate:
-            contact = settings.authority_contacts.get(n.hosting_country or "")
-            escalation = _message(n, "escalation")
             try:
-                if contact and contact.startswith("mailto:"):
-                    notifier.email(contact[len("mailto:"):], escalation)
-                elif contact:
-                    notifier.webhook(contact, escalation)
-                events.append(("escalated", f"{n.hosting_country or 'unknown country'}: "
-                                            f"{contact or 'pull API'}"))
+                events.append(("escalated", authority.send(notifier, settings, n.hosting_country,
+                                                           _message(n, "escalation"))))
             except Exception as exc:
                 escalate = False
                 events.append(("send_failed", f"escalation: {type(exc).__name__}: {exc}"[:500]))
@@ -343,6 +375,7 @@ def as_json(n: Notice) -> dict[str, object]:
     return {"id": n.id, "url": n.url, "host": n.host, "hosting_country": n.hosting_country,
             "provider": n.provider, "status": n.status, "opened_at": n.opened_at,
             "sends": n.sends, "last_sent_at": n.last_sent_at, "escalated_at": n.escalated_at,
+            "authority_informed_at": n.authority_informed_at,
             "removed_at": n.removed_at, "removal_evidence": n.removal_evidence,
             "reupload_of": n.reupload_of, "victim_submitted": n.victim_submitted}
 
@@ -352,6 +385,20 @@ def url_report_json(r: UrlReport) -> dict[str, object]:
             "created_at": r.created_at, "classification": r.classification,
             "classification_country": r.classification_country, "list": r.list_name,
             "list_trust": r.list_trust, "description": r.description}
+
+
+def with_referrals(session: Session, actor: Principal,
+                   reports: list[UrlReport]) -> list[dict[str, object]]:
+    """URL reports as the API shows them (:func:`url_report_json`), each with its URL's
+    referral — its status, or why it was not referred — once classified."""
+    refs = referral_repository.of_urls(session, actor, [r.url for r in reports if r.classification])
+    jobs = referral_repository.delivery_jobs(session, list(refs.values()))
+    out = []
+    for r in reports:
+        ref = refs.get(r.url) if r.classification else None
+        out.append({**url_report_json(r), "referral": referrals.as_json(
+            ref, jobs.get(ref.job_id or 0)) if ref is not None else None})
+    return out
 
 
 def hashes_json(content: ContentHashes) -> str:

@@ -13,7 +13,7 @@ from vigil.config import Settings
 from vigil.indicators.matcher import LiveMatcher
 from vigil.jobs.registry import JobContext, Services, periodic, register
 from vigil.matching.policy import CandidateSource
-from vigil.takedown import service
+from vigil.takedown import authority, service
 from vigil.takedown.crawler.crawl import CrawlStats, run_crawl
 from vigil.takedown.crawler.executors import crawl_executor
 from vigil.takedown.fetch import Fetched, fetch, make_client
@@ -67,6 +67,17 @@ def crawl_job(factory: sessionmaker[Session], read_factory: sessionmaker[Session
     with crawl_executor(workers, scheduler or settings.dask_scheduler, settings.egress()) as executor:
         return run_crawl(factory, crawl_id, executor=executor, matcher=matcher,
                          policy=settings.egress())
+
+
+@register(authority.INFORM)
+def inform_authority(ctx: JobContext) -> None:
+    """Payload ``{"notice_id": int}``: pass a notice confirmed at classification to its
+    hosting country's authority (for victim identification). A failed send raises and is
+    retried with back-off; the notice's page shows the attempts and the error."""
+    if ctx.services.notifier is None:
+        ctx.services.notifier = notifier_for(ctx.settings)
+    service.inform_authority(ctx.session, int(ctx.payload["notice_id"]), ctx.services.notifier,
+                             ctx.settings)
 
 
 @register("crawl", long=True)

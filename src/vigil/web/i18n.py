@@ -90,6 +90,7 @@ EN: dict[str, str] = {
     "td.source_public": "the public",
     "td.source_hotline": "a hotline",
     "td.source_crawler": "proactive search",
+    "td.source_referral": "a partner hotline (referral)",
     "td.unverified_hit": "Matches {list}, an unverified list (a victim's own hash, never seen by "
                          "the Centre): look before you classify; no notice goes out before.",
     "td.classify": "Classify",
@@ -102,7 +103,10 @@ EN: dict[str, str] = {
     "td.confirm_what": "Classify this URL as {classification}?",
     "td.confirm_effect": "A notice goes to its host at once, is repeated every 24 hours until "
                          "the content is gone, and is escalated to the hosting country's "
-                         "authority after 60 hours. The decision is recorded under your name.",
+                         "authority after 60 hours. That authority is also told at once (for "
+                         "victim identification), and the URL is referred to the partner "
+                         "hotline of the hosting country if it has one. The decision is "
+                         "recorded under your name.",
     "td.confirm_yes": "Yes, classify and send the notice",
     "td.confirm_no": "Back, without deciding",
     "td.illegal_international": "illegal (international baseline)",
@@ -144,6 +148,28 @@ EN: dict[str, str] = {
     "td.ev_removed": "removed",
     "td.ev_escalated": "escalated to the authority",
     "td.ev_closed": "closed",
+    "td.ev_authority_informed": "passed to the authority (victim identification)",
+    "td.ev_authority_unknown": "no authority to inform",
+    "td.authority": "Law-enforcement authority",
+    "td.authority_informed": "informed {at}",
+    "td.authority_waiting": "to be informed",
+    "td.authority_failing": "informing it failed ({attempts} attempts): {error}; next attempt {next}",
+    "td.authority_dead": "informing it gave up after {attempts} attempts: {error} (run it again "
+                         "on the jobs page)",
+    "td.referrals": "Referrals to partner hotlines",
+    "td.no_referrals": "No URL classified illegal yet.",
+    "td.hotline": "Partner hotline",
+    "td.ref_not_referred": "not referred",
+    "td.ref_pending": "waiting for delivery",
+    "td.ref_acknowledged": "acknowledged",
+    "td.ref_assessed": "assessed by the partner",
+    "td.ref_removed": "removed",
+    "td.ref_declined": "declined by the partner",
+    "td.ref_closed": "closed",
+    "td.ref_failing": "delivery failed ({attempts} attempts): {error}; next attempt {next}",
+    "td.ref_dead": "delivery gave up after {attempts} attempts: {error} (run it again on the "
+                   "jobs page)",
+    "td.ref_poll_failed": "last status check failed: {error}",
     "td.figures": "Takedown figures",
     "td.median_hours": "Median hours to removal",
     "td.within_60h": "Removed within 2.5 days",
@@ -484,6 +510,7 @@ DE: dict[str, str] = {
     "td.source_public": "Öffentlichkeit",
     "td.source_hotline": "eine Beschwerdestelle",
     "td.source_crawler": "proaktive Suche",
+    "td.source_referral": "eine Partner-Beschwerdestelle (Weiterleitung)",
     "td.unverified_hit": "Treffer auf {list}, eine nicht verifizierte Liste (ein Hash, den eine "
                          "betroffene Person selbst erstellt hat): bitte vor der Einstufung prüfen; "
                          "vorher geht keine Meldung hinaus.",
@@ -497,8 +524,11 @@ DE: dict[str, str] = {
     "td.confirm_what": "Diese Adresse als {classification} einstufen?",
     "td.confirm_effect": "Ein Hinweis geht sofort an den Hoster, wird alle 24 Stunden "
                          "wiederholt, bis der Inhalt entfernt ist, und nach 60 Stunden an die "
-                         "Behörde des Landes des Hosters weitergegeben. Die Entscheidung wird "
-                         "unter Ihrem Namen festgehalten.",
+                         "Behörde des Landes des Hosters weitergegeben. Diese Behörde wird "
+                         "außerdem sofort unterrichtet (zur Opferidentifizierung), und die "
+                         "Adresse wird an die Partner-Beschwerdestelle dieses Landes "
+                         "weitergeleitet, wenn es eine gibt. Die Entscheidung wird unter Ihrem "
+                         "Namen festgehalten.",
     "td.confirm_yes": "Ja, einstufen und Hinweis senden",
     "td.confirm_no": "Zurück, ohne zu entscheiden",
     "td.illegal_international": "rechtswidrig (internationaler Standard)",
@@ -541,6 +571,28 @@ DE: dict[str, str] = {
     "td.ev_removed": "entfernt",
     "td.ev_escalated": "an die Behörde weitergegeben",
     "td.ev_closed": "geschlossen",
+    "td.ev_authority_informed": "an die Behörde weitergegeben (Opferidentifizierung)",
+    "td.ev_authority_unknown": "keine Behörde zu unterrichten",
+    "td.authority": "Strafverfolgungsbehörde",
+    "td.authority_informed": "unterrichtet {at}",
+    "td.authority_waiting": "wird unterrichtet",
+    "td.authority_failing": "Unterrichtung fehlgeschlagen ({attempts} Versuche): {error}; nächster Versuch {next}",
+    "td.authority_dead": "Unterrichtung nach {attempts} Versuchen aufgegeben: {error} (auf der "
+                         "Seite der Aufträge erneut starten)",
+    "td.referrals": "Weiterleitungen an Partner-Beschwerdestellen",
+    "td.no_referrals": "Noch keine als illegal eingestufte Adresse.",
+    "td.hotline": "Partner-Beschwerdestelle",
+    "td.ref_not_referred": "nicht weitergeleitet",
+    "td.ref_pending": "wartet auf Zustellung",
+    "td.ref_acknowledged": "bestätigt",
+    "td.ref_assessed": "vom Partner bewertet",
+    "td.ref_removed": "entfernt",
+    "td.ref_declined": "vom Partner abgelehnt",
+    "td.ref_closed": "geschlossen",
+    "td.ref_failing": "Zustellung fehlgeschlagen ({attempts} Versuche): {error}; nächster Versuch {next}",
+    "td.ref_dead": "Zustellung nach {attempts} Versuchen aufgegeben: {error} (auf der Seite der "
+                   "Aufträge erneut starten)",
+    "td.ref_poll_failed": "letzte Statusabfrage fehlgeschlagen: {error}",
     "td.figures": "Zahlen zur Entfernung",
     "td.median_hours": "Median der Stunden bis zur Entfernung",
     "td.within_60h": "Innerhalb von 2,5 Tagen entfernt",

@@ -17,6 +17,7 @@ from vigil.errors import DomainError
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.takedown import repository, service
+from vigil.takedown.referrals import repository as referral_repository
 from vigil.takedown.stats import takedown_stats
 from vigil.web.i18n import translate
 from vigil.web.render import PREFIX, check_csrf, check_origin, language, page, redirect, render
@@ -32,8 +33,11 @@ def takedown_page(request: Request, signed: Analyst) -> Response:
         waiting = repository.url_reports(s, signed.principal, classified=False, limit=200)
         notices = repository.notices(s, signed.principal, limit=200)
         failed = repository.failed_deliveries(s, [n.id for n in notices])
+        referrals = referral_repository.referrals(s, signed.principal, limit=200)
+        deliveries = referral_repository.delivery_jobs(s, referrals)
     return render(request, "takedown.html", {"waiting": waiting, "notices": notices,
-                                             "failed": failed,
+                                             "failed": failed, "referrals": referrals,
+                                             "deliveries": deliveries,
                                              "classifications": service.CLASSIFICATIONS})
 
 
@@ -45,8 +49,9 @@ def notice_page(notice_id: DbId, request: Request, signed: Analyst) -> Response:
         notice = repository.notice(s, signed.principal, notice_id)
         events = repository.notice_events(s, notice.id)
         failed = repository.failed_deliveries(s, [notice.id]).get(notice.id, [])
+        informing = repository.authority_job(s, notice)
     return render(request, "takedown_notice.html", {"n": notice, "events": events,
-                                                    "failed": failed})
+                                                    "failed": failed, "informing": informing})
 
 
 @router.post(f"{PREFIX}/takedown/{{report_id}}/classify")
