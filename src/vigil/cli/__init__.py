@@ -18,6 +18,7 @@ from vigil.cli import (
     keys,
     matching,
     orgs,
+    scan,
     serve,
     settings,
     transparency,
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
+app.command("scan")(scan.scan_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)

@@ -16,7 +16,7 @@ from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
-from vigil.matching.listfile import list_from_text, load_snapshot_object, read_list_text
+from vigil.matching.listfile import HashList, list_from_text, load_snapshot_object, read_list_text
 from vigil.matching.policy import Item, ListRef, Outcome, Signal, Sources, Trust, Verdict, match_items
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash, parse_signal
 from vigil.matching.video import VideoHashes
@@ -63,26 +63,7 @@ def match_command(
     query could not be read or hashed, 2 when a list file or an option is invalid.
     """
     stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
-    try:
-        level = Trust.parse(trust)
-        if level is Trust.ALLOW:
-            raise ListFileError("--trust allow: give allow lists with --allow-list")
-        sources = []
-        for path in list_files:
-            text = read_list_text(path)
-            signed = _check_signature(path, load_snapshot_object(text), public_key)
-            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold,
-                                          signed=signed))
-        for path in allow_lists or []:
-            text = read_list_text(path)
-            signed = _check_signature(path, load_snapshot_object(text), public_key)
-            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold,
-                                signed=signed)
-            hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
-            sources.append(hl)
-    except (ListFileError, ValueError) as exc:
-        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
-        raise typer.Exit(2) from None
+    sources = load_lists(list_files, allow_lists, trust, threshold, public_key)
     source = Sources(sources)
     failed = 0
     matched = 0
@@ -119,6 +100,34 @@ def match_command(
     err_console.print(f"{matched} match(es); {len(sources)} list(s) with {entries} entries")
     if failed:
         raise typer.Exit(1)
+
+
+def load_lists(list_files: list[Path], allow_lists: list[Path] | None, trust: str,
+               threshold: int | None, public_key: Path | None) -> list[HashList]:
+    """The lists of ``--list`` and ``--allow-list`` (``vigil match``, ``vigil scan``), each read
+    once by the one list reader, a snapshot's signature checked against ``public_key``; a bad
+    list or option is one line on stderr and exit status 2."""
+    try:
+        level = Trust.parse(trust)
+        if level is Trust.ALLOW:
+            raise ListFileError("--trust allow: give allow lists with --allow-list")
+        sources = []
+        for path in list_files:
+            text = read_list_text(path)
+            signed = _check_signature(path, load_snapshot_object(text), public_key)
+            sources.append(list_from_text(text, str(path), trust=level, threshold=threshold,
+                                          signed=signed))
+        for path in allow_lists or []:
+            text = read_list_text(path)
+            signed = _check_signature(path, load_snapshot_object(text), public_key)
+            hl = list_from_text(text, str(path), trust=Trust.ALLOW, threshold=threshold,
+                                signed=signed)
+            hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
+            sources.append(hl)
+    except (ListFileError, ValueError) as exc:
+        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
+        raise typer.Exit(2) from None
+    return sources
 
 
 def _check_signature(list_file: Path, snapshot: dict[str, object] | None,
