@@ -136,11 +136,13 @@ def hash_sources(sources: Sequence[str | Path], out: Path, executor: ExecutorFac
     else:
         with open(journal, "r+b") as fh:
             fh.truncate(keep)
+    paths = hashlib.sha256()  # of every member's path so far: the sources must not change
+    expected = state.get("paths_sha256") if state else None
     state = {"format": STATE_FORMAT, "identity": ident, "done": done, "journal_bytes": keep,
-             "last_path": state.get("last_path") if state else None, "finished": False}
+             "paths_sha256": expected or paths.hexdigest(), "finished": False}
     _write_state(out, state)
     start = time.monotonic()
-    members = _skip(iter_members(sources, lim), done, state["last_path"], out)
+    members = _skip(iter_members(sources, lim), done, expected, paths, out)
     errors = 0
     count = done
     size = 0
@@ -151,39 +153,51 @@ def hash_sources(sources: Sequence[str | Path], out: Path, executor: ExecutorFac
             count += 1
             size += result.size or 0
             errors += result.problem is not None
-            state["done"], state["last_path"] = count, result.path
+            paths.update(_path_key(result.path))
+            state["done"] = count
             now = time.monotonic()
             if now - last_checkpoint >= CHECKPOINT_EVERY:
                 fh.flush()
                 os.fsync(fh.fileno())
-                state["journal_bytes"] = fh.tell()
+                state["journal_bytes"], state["paths_sha256"] = fh.tell(), paths.hexdigest()
                 _write_state(out, state)
                 last_checkpoint = now
             if progress:
                 progress(Progress(count, size, done))
         fh.flush()
         os.fsync(fh.fileno())
-        state["journal_bytes"] = fh.tell()
+        state["journal_bytes"], state["paths_sha256"] = fh.tell(), paths.hexdigest()
     state["finished"] = True
     _write_state(out, state)
     return HashRun(count, done, errors, time.monotonic() - start)
 
 
-def _skip(members: Iterator[Member], n: int, last_path: str | None, out: Path
+def _path_key(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape") + b"\0"
+
+
+def _skip(members: Iterator[Member], n: int, expected: str | None, paths: Any, out: Path
           ) -> Iterator[Member]:
-    """The members after the first ``n``; the ``n``-th must be ``last_path`` (else the sources
-    changed since the checkpoint, and the journal would no longer line up with them)."""
-    seen = None
+    """The members after the first ``n``, whose paths must hash to ``expected`` (else the
+    sources changed since the checkpoint, and the journal would no longer line up with
+    them); ``paths`` takes every path."""
+    checked = n == 0
     for i, member in enumerate(members):
         if i < n:
-            seen = member.path
+            paths.update(_path_key(member.path))
             continue
-        if i == n and n and seen != last_path:
-            break
+        if not checked:
+            _check_paths(paths, expected, n, out)
+            checked = True
         yield member
-    if n and seen != last_path:
-        raise ScanError(f"the sources changed since the scan in {out} was stopped (member "
-                        f"{n} was {last_path!r}, now {seen!r}): give --restart to start again")
+    if not checked:
+        _check_paths(paths, expected, n, out)
+
+
+def _check_paths(paths: Any, expected: str | None, n: int, out: Path) -> None:
+    if paths.hexdigest() != expected:
+        raise ScanError(f"the sources changed since the scan in {out} was stopped (the first "
+                        f"{n} files are not those it hashed): give --restart to start again")
 
 
 def _payload(member: Member, ship_bytes: bool, lim: ScanLimits) -> Member:

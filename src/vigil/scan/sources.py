@@ -434,6 +434,7 @@ def _tar(fh: IO[bytes] | _Limited, shown: str, depth: int, lim: ScanLimits, coun
          ) -> Iterator[Member]:
     produced = 0
     count = 0
+    reading: str | None = None  # the member whose bytes are being read
     try:
         with tarfile.open(fileobj=fh, mode="r|") as tf:
             for info in tf:
@@ -449,12 +450,10 @@ def _tar(fh: IO[bytes] | _Limited, shown: str, depth: int, lim: ScanLimits, coun
                 if problem:
                     yield Member(path, error=problem)
                     continue
+                reading = path
                 member = tf.extractfile(info)
                 data = member.read() if member is not None else b""
-                if len(data) != info.size:
-                    yield Member(path, error=f"truncated member: {len(data)} of {info.size} "
-                                             "bytes")
-                    return
+                reading = None
                 produced += len(data)
                 if produced > lim.max_archive_bytes:
                     yield Member(shown, error=f"the members expand to more than "
@@ -462,9 +461,10 @@ def _tar(fh: IO[bytes] | _Limited, shown: str, depth: int, lim: ScanLimits, coun
                     return
                 yield from _member(path, data, depth, lim)
     except _Bomb as exc:
-        yield Member(shown, error=str(exc))
+        yield Member(reading or shown, error=f"{exc}; the rest of {shown} is not read")
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-        yield Member(shown, error=f"corrupt or truncated tar archive: {exc}")
+        what = "truncated or corrupt member" if reading else "corrupt or truncated tar archive"
+        yield Member(reading or shown, error=f"{what}: {exc}")
 
 
 def _tar_member_problem(info: tarfile.TarInfo, lim: ScanLimits) -> str | None:

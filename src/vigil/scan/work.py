@@ -80,7 +80,8 @@ class Hashed:
         return cls(obj["path"], obj.get("size"),
                    ContentHashes(**{k: v for k, v in content.items() if k in known})
                    if content else None,
-                   obj.get("sha1"), base64.b64decode(thumb) if thumb else None, obj.get("error"))
+                   obj.get("sha1"), None if thumb is None else base64.b64decode(thumb),
+                   obj.get("error"))
 
 
 def hash_member(member: Member, options: WorkOptions) -> Hashed:
