@@ -37,8 +37,7 @@ def scan_command(
              "are checked with it.")] = None,
     robust: Annotated[bool, typer.Option(
         help="Also match mirrored, turned, trimmed and slightly rotated pictures.")] = False,
-    jobs: Annotated[int, typer.Option(min=1, help="Worker processes (default: every core).")
-                    ] = 0,
+    jobs: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per core).")] = 0,
     dask_scheduler: Annotated[str | None, typer.Option(
         "--dask-scheduler", help="Run the hashing on this Dask cluster (tcp://host:8786; "
                                  "default VIGIL_SCAN_DASK_SCHEDULER); the egress policy must "
