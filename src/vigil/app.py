@@ -76,6 +76,7 @@ from vigil.reports.storage import FileStore
 from vigil.takedown.endpoints import router as takedown_router
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
+from vigil.series.endpoints import router as series_router
 from vigil.victims.endpoints import router as victims_router
 from vigil.web import apidocs
 from vigil.web import endpoints as web
@@ -587,6 +588,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(reports_router)
     app.include_router(takedown_router)
     app.include_router(victims_router)
+    app.include_router(series_router)
     app.include_router(audit_router)
     app.include_router(accountability_router)
 

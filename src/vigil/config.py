@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     #: The scanning machine's own setting (``--dask-scheduler`` overrides it); the egress policy
     #: must allow it. Its workers receive the scanned files' bytes.
     scan_dask_scheduler: str | None = None
+    #: Series linking across cases: two items of two authorities' series are near-duplicates
+    #: within this PDQ distance (bits; vigil.series).
+    series_link_threshold: int = Field(default=31, ge=0, le=64)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     #: Seconds a fetch by a re-check or the crawler may take.

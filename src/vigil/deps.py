@@ -86,6 +86,7 @@ ReportsReviewKey = Annotated[Principal, require(Scope.REPORTS_REVIEW)]
 StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
 TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
+SeriesLinkKey = Annotated[Principal, require(Scope.SERIES_LINK)]
 
 
 class PrincipalCache:

@@ -16,6 +16,7 @@ from vigil.reports.models import (
     ReportSubject,
     Routing,
 )
+from vigil.series.models import CaseSeries, SeriesHash
 from vigil.takedown.models import (
     Crawl,
     CrawlUrl,
@@ -35,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaseHash",
+    "CaseSeries",
     "Complaint",
     "ComplaintAssessment",
     "Crawl",
@@ -63,6 +65,7 @@ __all__ = [
     "ReportMatch",
     "ReportSubject",
     "Routing",
+    "SeriesHash",
     "StaffAccount",
     "TreeHead",
     "UrlReport",

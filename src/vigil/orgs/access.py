@@ -45,6 +45,9 @@ class Scope(StrEnum):
     #: Approve a new organisation that may review or approve, or a key the Centre issued to
     #: one (a second party to the Centre: an approved partner centre, or an auditor).
     ORGS_APPROVE = "orgs:approve"
+    #: Register a case's series (hashes of its media) and ask which other authority holds
+    #: near-duplicates (law enforcement only; vigil.series).
+    SERIES_LINK = "series:link"
 
 
 #: The EU's member states (ISO 3166-1 alpha-2): an authority's, and where reports are routed.
@@ -75,9 +78,9 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     OrgKind.HOTLINE: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
                                 Scope.REPORTS_SUBMIT, Scope.TAKEDOWN_MANAGE}),
     OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                  Scope.REPORTS_RECEIVE}),
+                                  Scope.REPORTS_RECEIVE, Scope.SERIES_LINK}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                Scope.REPORTS_RECEIVE}),
+                                Scope.REPORTS_RECEIVE, Scope.SERIES_LINK}),
     # An auditor checks that what is distributed (lists, their trust, the change feeds) equals
     # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
