@@ -73,10 +73,10 @@ from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
+from vigil.series.endpoints import router as series_router
 from vigil.takedown.endpoints import router as takedown_router
 from vigil.translog.repository import TreeCache
 from vigil.translog.sth import TreeHeadSigner
-from vigil.series.endpoints import router as series_router
 from vigil.victims.endpoints import router as victims_router
 from vigil.web import apidocs
 from vigil.web import endpoints as web

@@ -160,7 +160,8 @@ def _dask(src: Path, out: Path, workers: int, hash_set: Any) -> float:
     from vigil.egress import EgressPolicy
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
+                      protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # type: ignore[no-untyped-call]
         policy = EgressPolicy.of(allow=["127.0.0.1"])
         start = time.perf_counter()
         hash_sources([src], out, lambda: batch_executor(workers, cluster.scheduler_address,

@@ -18,7 +18,7 @@ from typing import Any
 from vigil.matching.content import ContentHashes, hash_content
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import UNRECOGNISED, HashOptions, read_limited
-from vigil.matching.previews import blurred, greyscale, preview
+from vigil.matching.previews import blurred, small_greyscale
 from vigil.scan.sources import Member
 
 #: How the report shows media: ``blurred`` (the default: blur and greyscale baked into a small
@@ -106,10 +106,10 @@ def _thumbnail(data: bytes, content: ContentHashes, mode: str) -> bytes | None:
     if mode == "none" or content.kind not in ("image", "video") or content.error:
         return None
     try:
-        small = preview(data, THUMBNAIL_EDGE)
+        small = small_greyscale(data, THUMBNAIL_EDGE)
         if small is None:
             return None
-        return blurred(small) if mode == "blurred" else greyscale(small)
+        return blurred(small) if mode == "blurred" else small
     except Exception:  # a preview is a courtesy: never the reason a file fails
         return None
 

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil.deps import DbId, SeriesLinkKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES
 from vigil.series import repository, service
-from vigil.series.models import CaseSeries
 from vigil.series.schemas import ContactOut, DeconflictionOut, SeriesOut
 
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=ERROR_RESPONSES)
@@ -40,25 +39,20 @@ class DiscoverableIn(BaseModel):
     discoverable: bool
 
 
-def _out(s: CaseSeries) -> SeriesOut:
-    return SeriesOut(id=s.id, reference=s.reference, discoverable=s.discoverable, items=s.items,
-                     created_at=s.created_at)
-
-
 @router.post("", response_model=SeriesOut, status_code=201)
 def register(body: SeriesIn, request: Request, actor: SeriesLinkKey) -> SeriesOut:
     """Register a series of one of your cases: hashes only (PDQ, vPDQ), never media."""
     with unit_of_work(request) as s:
         found = service.register(s, actor, body.reference, body.discoverable,
                                  [service.ItemIn(i.pdq, i.vpdq) for i in body.items])
-        return _out(found)
+        return SeriesOut.of(found)
 
 
 @router.get("", response_model=list[SeriesOut])
 def own(request: Request, actor: SeriesLinkKey) -> list[SeriesOut]:
     """Your organisation's series."""
     with unit_of_work(request) as s:
-        return [_out(x) for x in repository.own_series(s, actor)]
+        return [SeriesOut.of(x) for x in repository.own_series(s, actor)]
 
 
 @router.patch("/{series_id}", response_model=SeriesOut)
@@ -66,14 +60,14 @@ def discoverable(series_id: DbId, body: DiscoverableIn, request: Request,
                  actor: SeriesLinkKey) -> SeriesOut:
     """Decide whether other authorities' queries find this series."""
     with unit_of_work(request) as s:
-        return _out(service.set_discoverable(s, actor, series_id, body.discoverable))
+        return SeriesOut.of(service.set_discoverable(s, actor, series_id, body.discoverable))
 
 
 @router.delete("/{series_id}", response_model=SeriesOut)
 def withdraw(series_id: DbId, request: Request, actor: SeriesLinkKey) -> SeriesOut:
     """Withdraw a series: its hashes are deleted."""
     with unit_of_work(request) as s:
-        return _out(service.withdraw(s, actor, series_id))
+        return SeriesOut.of(service.withdraw(s, actor, series_id))
 
 
 @router.post("/{series_id}/deconflict", response_model=DeconflictionOut)

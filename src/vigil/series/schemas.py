@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from vigil.series.models import CaseSeries
 
 
 class SeriesOut(BaseModel):
@@ -11,6 +15,11 @@ class SeriesOut(BaseModel):
     discoverable: bool = Field(description="whether other authorities' queries find it")
     items: int
     created_at: datetime
+
+    @classmethod
+    def of(cls, s: CaseSeries) -> SeriesOut:
+        return cls(id=s.id, reference=s.reference, discoverable=s.discoverable, items=s.items,
+                   created_at=s.created_at)
 
 
 class ContactOut(BaseModel):
