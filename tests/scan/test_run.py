@@ -157,6 +157,20 @@ def test_a_dead_worker_costs_only_its_file(tmp_path: Path) -> None:
     assert rows["a.jpg"]["content"]["pdq"] and rows["c.jpg"]["content"]["pdq"]
 
 
+def test_workers_that_die_on_every_file_stop_the_scan(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(8):
+        (src / f"crash{i}.jpg").write_bytes(scene(i))
+
+    @contextmanager
+    def flaky() -> Iterator[Executor]:
+        yield _Flaky()
+
+    with pytest.raises(ScanError, match="worker processes died on 5 files in a row"):
+        hash_sources([src], tmp_path / "out", flaky, options=NO_THUMBS)
+
+
 def test_work_in_flight_is_bounded_by_the_window(tmp_path: Path) -> None:
     """Memory flat in the number of files: members are read only as results go out."""
     src = tmp_path / "src"

@@ -44,6 +44,11 @@ STATE = "state.json"
 STATE_FORMAT = "vigil-scan-state-v1"
 #: Seconds between two checkpoints.
 CHECKPOINT_EVERY = 1.0
+#: The error of a file whose hashing killed its worker process.
+CRASHED = "hashing crashed the worker process (corrupt or hostile file?)"
+#: Files in a row whose workers died, each alone: then the workers cannot run at all (they
+#: cannot start, or memory is gone), and the scan stops rather than fail every file.
+MAX_CRASHES = 5
 
 
 class ScanError(Exception):
@@ -217,6 +222,7 @@ def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOpti
     pending: deque[tuple[Member, Future[Hashed] | None]] = deque()
     members = iter(members)
     exhausted = False
+    crashes = 0
     while True:
         with executor() as ex:
             try:
@@ -240,7 +246,13 @@ def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOpti
                 pass
         # A worker died: hash the first unfinished member alone to see whether it is the one.
         member, _ = pending.popleft()
-        yield _isolated(executor, member, opts)
+        result = _isolated(executor, member, opts)
+        crashes = crashes + 1 if result.error == CRASHED else 0
+        if crashes >= MAX_CRASHES:
+            raise ScanError(f"worker processes died on {crashes} files in a row (the last "
+                            f"{member.path}): they cannot run here; the journal keeps what was "
+                            "hashed, run the scan again to resume")
+        yield result
 
 
 def _submit(ex: Executor, member: Member, opts: WorkOptions) -> Future[Hashed] | None:
@@ -254,8 +266,7 @@ def _isolated(executor: ExecutorFactory, member: Member, opts: WorkOptions) -> H
         with executor() as ex:
             return ex.submit(hash_member, member, opts).result()
     except BrokenProcessPool:
-        return Hashed(member.path, error="hashing crashed the worker process (corrupt or "
-                                         "hostile file?)")
+        return Hashed(member.path, error=CRASHED)
 
 
 def digest_of_file(path: Path) -> str:
