@@ -467,7 +467,7 @@ def bench_scan(
                       f"threatexchange hashing on one core {result['peer_files_per_s']:,.1f} "
                       f"files/s: {result['ratio']:.2f}x")
     if record is not None:
-        dask = "".join(f"| Dask, {n} worker process(es) | {v:,.1f} |\n"
+        dask = "".join(f"| Dask, {n} worker process(es) | {v:,.1f} | |\n"
                        for n, v in result["dask_files_per_s"].items())
         with open(record, "a", encoding="utf-8") as fh:
             fh.write(
