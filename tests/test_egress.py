@@ -150,7 +150,7 @@ def test_pinned_destinations_are_reached(site: Site) -> None:
 #: command-line tools and benchmarks, where the operator points them).
 NETWORK_CLIENTS = {"httpx", "urllib.request", "smtplib", "socket", "http.client", "distributed",
                    "requests", "aiohttp"}
-MAY_CONNECT = {"egress.py", "webhooks.py", "takedown/fetch.py", "takedown/crawler/tasks.py",
+MAY_CONNECT = {"egress.py", "webhooks.py", "executors.py", "takedown/fetch.py", "takedown/crawler/tasks.py",
                "takedown/notify.py", "takedown/crawler/executors.py",
                # the client of other vigil servers: providers' sync and partner centres
                "exchange/client.py",

@@ -74,6 +74,7 @@ from vigil.orgs.endpoints import router as orgs_router
 from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
+from vigil.series.endpoints import router as series_router
 from vigil.takedown.endpoints import router as takedown_router
 from vigil.takedown.referrals.endpoints import router as referrals_router
 from vigil.takedown.referrals.service import MAX_UPDATE_BYTES as REFERRAL_MAX_BYTES
@@ -593,6 +594,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(takedown_router)
     app.include_router(referrals_router)
     app.include_router(victims_router)
+    app.include_router(series_router)
     app.include_router(audit_router)
     app.include_router(accountability_router)
     app.include_router(federation_router)

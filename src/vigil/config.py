@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     #: A Dask scheduler for crawls ("tcp://host:8786"); none: a local process pool. Chosen by
     #: the Centre here, never by an API caller.
     dask_scheduler: str | None = None
+    #: A Dask scheduler for ``vigil scan`` ("tcp://host:8786"); none: a local process pool.
+    #: The scanning machine's own setting (``--dask-scheduler`` overrides it); the egress policy
+    #: must allow it. Its workers receive the scanned files' bytes.
+    scan_dask_scheduler: str | None = None
+    #: Series linking across cases: two items of two authorities' series are near-duplicates
+    #: within this PDQ distance (bits; vigil.series).
+    series_link_threshold: int = Field(default=31, ge=0, le=64)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     #: Seconds a fetch by a re-check or the crawler may take.

@@ -90,6 +90,7 @@ StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
 TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
 ReferralsSubmitKey = Annotated[Principal, require(Scope.REFERRALS_SUBMIT)]
+SeriesLinkKey = Annotated[Principal, require(Scope.SERIES_LINK)]
 
 
 class PrincipalCache:

@@ -17,6 +17,7 @@ from vigil.reports.models import (
     ReportSubject,
     Routing,
 )
+from vigil.series.models import CaseSeries, SeriesHash
 from vigil.sharing.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 from vigil.takedown.models import (
     Crawl,
@@ -38,6 +39,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CaseHash",
+    "CaseSeries",
     "Complaint",
     "ComplaintAssessment",
     "Crawl",
@@ -75,6 +77,7 @@ __all__ = [
     "ReportMatch",
     "ReportSubject",
     "Routing",
+    "SeriesHash",
     "StaffAccount",
     "TreeHead",
     "UrlReport",

@@ -101,7 +101,7 @@ def test_a_video_that_takes_too_long_is_a_per_file_error(tmp_path: Path) -> None
 def test_video_previews_keep_the_pixel_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A video whose frames are over the limit gets no preview, checked before decoding (a
     55 KB file can declare 8000 x 7000)."""
-    from vigil.web import previews
+    from vigil.matching import previews
 
     video = write_video(tmp_path / "clip.mp4", seed=11).read_bytes()
     assert previews.preview(video, 224) is not None

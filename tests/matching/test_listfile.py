@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from vigil.matching.errors import ListFileError
-from vigil.matching.listfile import HashList, parse_list, read_list
+from vigil.matching.listfile import EntryFacts, HashList, parse_list, read_list
 from vigil.matching.signals import SignalType
 
 PDQ_A = "f" * 64
@@ -68,3 +68,18 @@ def test_threatexchange_format_with_vpdq_first() -> None:
 def test_deeply_nested_json_is_a_named_error() -> None:
     with pytest.raises(ListFileError, match="line 1: invalid JSON"):
         parse_list("{" + '"a":[' * 100_000 + "\n")
+
+
+def test_forensic_facts_are_carried_and_checked(tmp_path: Path) -> None:
+    """Category, series and "victim identified" of a JSONL entry travel with it (``vigil
+    scan`` reports them); a bad one names its line."""
+    p = tmp_path / "set.jsonl"
+    p.write_text('{"signal_type": "md5", "value": "' + "ab" * 16 + '", "category": 1, '
+                 '"series": "Garden", "victim_identified": false}\n'
+                 '{"signal_type": "md5", "value": "' + "cd" * 16 + '"}\n')
+    first, second = read_list(p)
+    assert first.facts == EntryFacts("1", "Garden", False) and second.facts is None
+    p.write_text('{"signal_type": "md5", "value": "' + "ab" * 16 + '", '
+                 '"victim_identified": "yes"}\n')
+    with pytest.raises(ListFileError, match="line 1: victim_identified must be true or false"):
+        read_list(p)

@@ -21,6 +21,7 @@ from vigil.cli import (
     matching,
     orgs,
     partners,
+    scan,
     serve,
     settings,
     sync,
@@ -40,6 +41,7 @@ app = typer.Typer(
 app.command("hash")(hashing.hash_command)
 app.command("match")(matching.match_command)
 app.command("sync")(sync.sync_command)
+app.command("scan")(scan.scan_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(bench.app, name="bench")
 app.command("init")(init.init_command)

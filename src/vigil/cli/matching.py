@@ -72,18 +72,7 @@ def match_command(
     query could not be read or hashed, 2 when a list file or an option is invalid.
     """
     stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
-    try:
-        level = Trust.parse(trust)
-        if level is Trust.ALLOW:
-            raise ListFileError("--trust allow: give allow lists with --allow-list")
-        sources = [_load(path, level, threshold, public_key) for path in list_files]
-        for path in allow_lists or []:
-            hl = _load(path, Trust.ALLOW, threshold, public_key)
-            hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
-            sources.append(hl)
-    except (ListFileError, ValueError) as exc:
-        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
-        raise typer.Exit(2) from None
+    sources = load_lists(list_files, allow_lists, trust, threshold, public_key)
     source = Sources(sources)
     failed = 0
     matched = 0
@@ -120,6 +109,27 @@ def match_command(
     err_console.print(f"{matched} match(es); {len(sources)} list(s) with {entries} entries")
     if failed:
         raise typer.Exit(1)
+
+
+def load_lists(list_files: list[Path], allow_lists: list[Path] | None, trust: str,
+               threshold: int | None, public_key: Path | None) -> list[HashList]:
+    """The lists of ``--list`` and ``--allow-list`` (``vigil match``, ``vigil scan``), each read
+    once by the one list reader (a file, or a folder kept by ``vigil sync``), signatures
+    checked against ``public_key``; a bad list or option is one line on stderr and exit
+    status 2."""
+    try:
+        level = Trust.parse(trust)
+        if level is Trust.ALLOW:
+            raise ListFileError("--trust allow: give allow lists with --allow-list")
+        sources = [_load(path, level, threshold, public_key) for path in list_files]
+        for path in allow_lists or []:
+            hl = _load(path, Trust.ALLOW, threshold, public_key)
+            hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
+            sources.append(hl)
+    except (ListFileError, ValueError) as exc:
+        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
+        raise typer.Exit(2) from None
+    return sources
 
 
 def _load(path: Path, trust: Trust, threshold: int | None, public_key: Path | None) -> HashList:

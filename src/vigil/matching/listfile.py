@@ -53,7 +53,39 @@ from vigil.matching.video import vpdq_compare
 
 MAX_LIST_BYTES = 2 * 1024**3
 
-_Row = tuple[str, str, str | None, str | None]
+@dataclass(frozen=True)
+class EntryFacts:
+    """What a forensic hash set says about the material behind a hash (Project VIC's VICS
+    fields): its ``category`` (the set's own scheme, e.g. VICS 1-3 or a classification such
+    as "A1"), the ``series`` it belongs to, and whether its victim was identified. Carried
+    through to the hits of ``vigil scan``; the match policy does not read them."""
+
+    category: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+
+    @classmethod
+    def of(cls, obj: dict[str, object], where: str) -> EntryFacts | None:
+        """The facts of a JSON entry (keys ``category``, ``series``, ``victim_identified``),
+        or None when it has none; a ``victim_identified`` that is not a boolean is an error
+        (ValueError naming ``where``)."""
+        category, series, victim = (obj.get("category"), obj.get("series"),
+                                    obj.get("victim_identified"))
+        if category is None and series is None and victim is None:
+            return None
+        if victim is not None and not isinstance(victim, bool):
+            raise ValueError(f"{where}victim_identified must be true or false, got {victim!r}")
+        for name, value in (("category", category), ("series", series)):
+            if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)
+                                      or len(str(value)) > 200):
+                raise ValueError(f"{where}{name} must be a string or a number of at most "
+                                 f"200 characters, got {str(value)[:80]!r}")
+        return cls(None if category is None else str(category),
+                   None if series is None else str(series), victim)
+
+
+#: (signal type, value, id, label, what the entry says about the material)
+_Row = tuple[str, str, str | None, str | None, EntryFacts | None]
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,8 @@ class ListEntry:
     id: str
     label: str | None
     line: int
+    #: Category, series, victim identified — where the list file says (JSONL, snapshots).
+    facts: EntryFacts | None = None
 
 
 def read_list_text(path: Path | str) -> str:
@@ -120,8 +154,12 @@ def served_entry(e: object, where: str, i: int) -> ListEntry:
     except InvalidSignal as exc:
         raise ListFileError(f"{where}: {exc.message}") from None
     label = e.get("label")
+    try:
+        facts = EntryFacts.of(e, "")
+    except ValueError as exc:
+        raise ListFileError(f"{where}: {exc}") from None
     return ListEntry(st, _text(signal), str(e.get("id", i)), None if label is None else str(label),
-                     i + 1)
+                     i + 1, facts)
 
 
 # -- folders kept by ``vigil sync`` ----------------------------------------------------------
@@ -263,14 +301,14 @@ def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
         for row in rows:
             if row is None:  # header
                 continue
-            st_name, value, ident, label = row
+            st_name, value, ident, label, facts = row
             try:
                 st = SignalType.parse(st_name)
                 signal = parse_signal(st, value)
             except InvalidSignal as exc:
                 raise ListFileError(f"{source}, line {number}: {exc.message}") from None
             entries.append(ListEntry(st, _text(signal), ident or str(number), label or None,
-                                     number))
+                                     number, facts))
     return entries
 
 
@@ -280,14 +318,15 @@ def _text(signal: PdqHash | Digest | VpdqHash) -> str:
     return signal.hex
 
 
-def _csv_row(line: str) -> tuple[str, str, str | None, str | None] | None:
+def _csv_row(line: str) -> _Row | None:
     cells = next(csv.reader(io.StringIO(line)))
     if [c.strip().lower() for c in cells[:2]] == ["signal_type", "value"]:
         return None
     if not 2 <= len(cells) <= 4:
         raise ValueError(f"expected 2 to 4 columns (signal_type,value[,id,label]), got {len(cells)}")
     cells += [""] * (4 - len(cells))
-    return cells[0].strip(), cells[1].strip(), cells[2].strip() or None, cells[3].strip() or None
+    return (cells[0].strip(), cells[1].strip(), cells[2].strip() or None,
+            cells[3].strip() or None, None)
 
 
 #: The hashes of a ``vigil hash`` record that become list entries (its dihedral variants do
@@ -314,7 +353,7 @@ def _jsonl_rows(line: str) -> list[_Row]:
                 raise ValueError(f"a vigil hash record's {name!r} must be a hash, got {value!r}")
             if isinstance(value, str):
                 st = "video_md5" if name == "md5" and obj["kind"] == "video" else name
-                rows.append((st, value, str(obj["path"]), None))
+                rows.append((st, value, str(obj["path"]), None, None))
         if not rows:
             raise ValueError("a vigil hash record without hashes")
         return rows
@@ -333,8 +372,7 @@ def _json_object(line: str) -> dict[str, object]:
     return obj
 
 
-def _jsonl_row(line: str, parsed: dict[str, object] | None = None
-               ) -> tuple[str, str, str | None, str | None]:
+def _jsonl_row(line: str, parsed: dict[str, object] | None = None) -> _Row:
     obj = parsed if parsed is not None else _json_object(line)
     for key in ("signal_type", "value"):
         if key not in obj:
@@ -346,15 +384,15 @@ def _jsonl_row(line: str, parsed: dict[str, object] | None = None
         value = json.dumps(value)  # a vpdq frame list given as JSON
     ident = obj.get("id")
     label = obj.get("label")
-    return obj["signal_type"], value, None if ident is None else str(ident), \
-        None if label is None else str(label)
+    return (obj["signal_type"], value, None if ident is None else str(ident),
+            None if label is None else str(label), EntryFacts.of(obj, ""))
 
 
-def _te_row(line: str) -> tuple[str, str, str | None, str | None]:
+def _te_row(line: str) -> _Row:
     parts = line.split(None, 1)
     if len(parts) != 2:
         raise ValueError("expected '<signal_type> <value>'")
-    return parts[0], parts[1].strip(), None, None
+    return parts[0], parts[1].strip(), None, None, None
 
 
 def te_line(signal_type: SignalType | str, value: str) -> str:

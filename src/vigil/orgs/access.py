@@ -51,6 +51,10 @@ class Scope(StrEnum):
     #: Refer URLs classified illegal to this instance and follow them (a partner hotline's key,
     #: issued by this Centre; it can neither read nor classify anything else).
     REFERRALS_SUBMIT = "referrals:submit"
+    #: Register a case's series (hashes of its media) and ask which other authority holds
+    #: near-duplicates (law enforcement only; vigil.series).
+    SERIES_LINK = "series:link"
+
 
 
 _ALL = frozenset(Scope)
@@ -67,9 +71,9 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
                                 Scope.REPORTS_SUBMIT, Scope.TAKEDOWN_MANAGE,
                                 Scope.REFERRALS_SUBMIT}),
     OrgKind.AUTHORITY: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                  Scope.REPORTS_RECEIVE}),
+                                  Scope.REPORTS_RECEIVE, Scope.SERIES_LINK}),
     OrgKind.EUROPOL: frozenset({Scope.INDICATORS_PROPOSE, Scope.MATCH, Scope.LOG_READ,
-                                Scope.REPORTS_RECEIVE}),
+                                Scope.REPORTS_RECEIVE, Scope.SERIES_LINK}),
     # An auditor checks that what is distributed (lists, their trust, the change feeds) equals
     # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,

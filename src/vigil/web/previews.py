@@ -1,58 +1,8 @@
-"""Review previews: never the original. A file is decoded with the hashing pipeline's limits
-(so a decompression bomb is refused here too), reduced to at most ``max_edge`` pixels on its
-longest side and re-encoded as a plain JPEG without metadata. Videos give one frame.
-The browser then shows it blurred and in greyscale until the reviewer reveals it."""
+"""Review previews: :mod:`vigil.matching.previews` (reduced JPEGs, never the original), shared
+with ``vigil scan``'s report."""
 
 from __future__ import annotations
 
-import io
+from vigil.matching.previews import MAX_PIXELS, preview
 
-import av
-from PIL import Image
-
-from vigil.matching.errors import HashingError
-from vigil.matching.hashing import decode_rgb
-from vigil.matching.video import looks_like_video
-
-#: Far below the hashing limit: a preview decodes on the server, for every file of a page.
-MAX_PIXELS = 12_000_000
-
-
-def _thumbnail(img: Image.Image, max_edge: int) -> bytes:
-    img = img.convert("RGB")
-    img.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=80)
-    return out.getvalue()
-
-
-def _video_frame(data: bytes) -> Image.Image | None:
-    """The first frame, within the same pixel limit as images (checked on the stream's declared
-    size before anything is decoded, and on the frame)."""
-    try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.video:
-                return None
-            ctx = container.streams.video[0].codec_context
-            if ctx is None or ctx.width * ctx.height > MAX_PIXELS:
-                return None
-            for frame in container.decode(video=0):
-                if frame.width * frame.height > MAX_PIXELS:
-                    return None
-                image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
-                return image
-    except Exception:  # a decoder's failure on hostile input: no preview, never a 500
-        return None
-    return None
-
-
-def preview(data: bytes, max_edge: int) -> bytes | None:
-    """A small JPEG of an image or of a video's first frame; None if there is none to make."""
-    if looks_like_video(data[:256]):
-        frame = _video_frame(data)
-        return _thumbnail(frame, max_edge) if frame is not None else None
-    try:
-        rgb, _ = decode_rgb(data, MAX_PIXELS)
-    except HashingError:
-        return None
-    return _thumbnail(Image.fromarray(rgb), max_edge)
+__all__ = ["MAX_PIXELS", "preview"]

@@ -1,0 +1,83 @@
+"""HTTP routes of series linking (law-enforcement keys with ``series:link``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.deps import DbId, SeriesLinkKey, unit_of_work
+from vigil.errors import ERROR_RESPONSES
+from vigil.series import repository, service
+from vigil.series.schemas import ContactOut, DeconflictionOut, SeriesOut
+
+router = APIRouter(prefix="/v1/series", tags=["series"], responses=ERROR_RESPONSES)
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pdq: str | None = Field(default=None, min_length=64, max_length=64,
+                            description="an image's PDQ (64 hex characters)")
+    vpdq: str | None = Field(default=None, min_length=2, max_length=200_000,
+                             description="a video's vPDQ (threatexchange's JSON list of "
+                                         "\"hex,quality,seconds\" frames)")
+
+
+class SeriesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(min_length=1, max_length=200,
+                           description="your case reference; shown to you alone")
+    discoverable: bool = Field(default=False, description=(
+        "whether other authorities' queries find this series (default: not)"))
+    items: list[ItemIn] = Field(min_length=1, max_length=service.MAX_ITEMS)
+
+
+class DiscoverableIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    discoverable: bool
+
+
+@router.post("", response_model=SeriesOut, status_code=201)
+def register(body: SeriesIn, request: Request, actor: SeriesLinkKey) -> SeriesOut:
+    """Register a series of one of your cases: hashes only (PDQ, vPDQ), never media."""
+    with unit_of_work(request) as s:
+        found = service.register(s, actor, body.reference, body.discoverable,
+                                 [service.ItemIn(i.pdq, i.vpdq) for i in body.items])
+        return SeriesOut.of(found)
+
+
+@router.get("", response_model=list[SeriesOut])
+def own(request: Request, actor: SeriesLinkKey) -> list[SeriesOut]:
+    """Your organisation's series."""
+    with unit_of_work(request) as s:
+        return [SeriesOut.of(x) for x in repository.own_series(s, actor)]
+
+
+@router.patch("/{series_id}", response_model=SeriesOut)
+def discoverable(series_id: DbId, body: DiscoverableIn, request: Request,
+                 actor: SeriesLinkKey) -> SeriesOut:
+    """Decide whether other authorities' queries find this series."""
+    with unit_of_work(request) as s:
+        return SeriesOut.of(service.set_discoverable(s, actor, series_id, body.discoverable))
+
+
+@router.delete("/{series_id}", response_model=SeriesOut)
+def withdraw(series_id: DbId, request: Request, actor: SeriesLinkKey) -> SeriesOut:
+    """Withdraw a series: its hashes are deleted."""
+    with unit_of_work(request) as s:
+        return SeriesOut.of(service.withdraw(s, actor, series_id))
+
+
+@router.post("/{series_id}/deconflict", response_model=DeconflictionOut)
+def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> DeconflictionOut:
+    """Which other authorities hold near-duplicates of this series, and how many: whom to
+    contact. Audited; their media, hashes and case references are never returned."""
+    threshold = request.app.state.vigil.settings.series_link_threshold
+    with unit_of_work(request) as s:
+        contacts = service.deconflict(s, actor, series_id, threshold)
+        return DeconflictionOut(series=series_id, threshold=threshold, contacts=[
+            ContactOut(organisation=c.organisation, kind=c.kind, member_state=c.member_state,
+                       your_items=c.your_items, their_items=c.their_items,
+                       their_series=c.their_series) for c in contacts])

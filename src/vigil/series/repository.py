@@ -1,0 +1,65 @@
+"""Every read of registered series goes through here, and what a principal may read is decided
+here only: an authority (or Europol) reads its own series; nobody else reads any. The hashes
+of other authorities' series are read only to count near-duplicates
+(:func:`discoverable_hashes`), never returned."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.orm import Session
+
+from vigil.errors import NotFound
+from vigil.orgs.access import OrgKind, Principal
+from vigil.orgs.models import Organisation
+from vigil.series.models import CaseSeries, SeriesHash
+
+#: The organisations that link series: law enforcement.
+LINKING_KINDS = frozenset({OrgKind.AUTHORITY, OrgKind.EUROPOL})
+
+
+def readable_series(principal: Principal) -> ColumnElement[bool]:
+    """Which series this caller may read: an authority's or Europol's own, not withdrawn."""
+    if principal.kind not in LINKING_KINDS:
+        return false()
+    return (CaseSeries.organisation_id == principal.organisation_id) \
+        & CaseSeries.withdrawn_at.is_(None)
+
+
+def own_series(session: Session, principal: Principal) -> list[CaseSeries]:
+    return list(session.scalars(select(CaseSeries).where(readable_series(principal))
+                                .order_by(CaseSeries.id)))
+
+
+def series(session: Session, principal: Principal, series_id: int) -> CaseSeries:
+    found = session.scalar(select(CaseSeries).where(CaseSeries.id == series_id,
+                                                    readable_series(principal)))
+    if found is None:
+        raise NotFound(f"no series {series_id}")
+    return found
+
+
+def hashes_of(session: Session, found: CaseSeries) -> list[tuple[int, str]]:
+    """(item, pdq) of a series the caller read through :func:`series`."""
+    return [(r.item, r.pdq) for r in session.scalars(
+        select(SeriesHash).where(SeriesHash.series_id == found.id).order_by(SeriesHash.id))]
+
+
+def discoverable_hashes(session: Session, principal: Principal
+                        ) -> list[tuple[int, int, int, str]]:
+    """(organisation, series, item, pdq) of every discoverable series of *other*
+    organisations, for counting near-duplicates only (the caller never sees them)."""
+    if principal.kind not in LINKING_KINDS:
+        return []
+    rows = session.execute(
+        select(CaseSeries.organisation_id, SeriesHash.series_id, SeriesHash.item, SeriesHash.pdq)
+        .join(CaseSeries, CaseSeries.id == SeriesHash.series_id)
+        .where(CaseSeries.discoverable.is_(True), CaseSeries.withdrawn_at.is_(None),
+               CaseSeries.organisation_id != principal.organisation_id))
+    return [(int(o), int(s), int(i), str(p)) for o, s, i, p in rows]
+
+
+def organisations(session: Session, ids: set[int]) -> dict[int, Organisation]:
+    """The organisations a de-confliction answer names (name, kind, member state)."""
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}

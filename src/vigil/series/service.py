@@ -1,0 +1,144 @@
+"""Series linking: register a case's series, decide whether it can be found, withdraw it, and
+ask which other authorities hold near-duplicates (every answer audited).
+
+A de-confliction answer names, per other organisation whose *discoverable* series hold
+near-duplicates (PDQ within the threshold) of the asker's: the organisation (to contact), how
+many of the asker's items matched, and how many of theirs in how many of their series. Never
+their media, hashes, series ids or case references. A video item is its frames' PDQs (frames
+below PDQ quality 50 are dropped): two video items match when a frame of one is within the
+threshold of a frame of the other. The index is built from the discoverable hashes at each
+query (exact radius queries, :class:`~vigil.matching.index.PdqIndex`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from vigil.audit.events import AuditAction
+from vigil.audit.service import record
+from vigil.errors import Forbidden, Invalid
+from vigil.matching.errors import InvalidSignal
+from vigil.matching.index import PdqIndex
+from vigil.matching.signals import PDQ_MIN_QUALITY, PdqHash, VpdqHash
+from vigil.orgs.access import Principal
+from vigil.series import repository
+from vigil.series.models import CaseSeries, SeriesHash
+
+#: Items of one series, at most; and PDQs in all (a video's frames count one each).
+MAX_ITEMS = 10_000
+MAX_HASHES = 100_000
+
+
+@dataclass(frozen=True)
+class ItemIn:
+    """One item: an image's ``pdq`` or a video's ``vpdq`` (threatexchange's text form)."""
+
+    pdq: str | None = None
+    vpdq: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom to contact: an organisation whose discoverable series hold near-duplicates."""
+
+    organisation: str
+    kind: str
+    member_state: str | None
+    your_items: int
+    their_items: int
+    their_series: int
+
+
+def _linking(principal: Principal) -> None:
+    if principal.kind not in repository.LINKING_KINDS:
+        raise Forbidden("series linking is for law-enforcement authorities and Europol")
+
+
+def _hashes(items: list[ItemIn]) -> list[tuple[int, str]]:
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise Invalid(f"a series has 1 to {MAX_ITEMS} items, got {len(items)}")
+    out: list[tuple[int, str]] = []
+    for n, item in enumerate(items):
+        if (item.pdq is None) == (item.vpdq is None):
+            raise Invalid(f"item {n}: give either pdq or vpdq")
+        try:
+            if item.pdq is not None:
+                out.append((n, PdqHash.parse(item.pdq).hex))
+            else:
+                frames = [f.pdq for f in VpdqHash.parse(item.vpdq).frames
+                          if f.quality >= PDQ_MIN_QUALITY]
+                if not frames:
+                    raise Invalid(f"item {n}: no frame of PDQ quality {PDQ_MIN_QUALITY} or more")
+                out += [(n, f) for f in frames]
+        except InvalidSignal as exc:
+            raise Invalid(f"item {n}: {exc.message}") from None
+        if len(out) > MAX_HASHES:
+            raise Invalid(f"a series has at most {MAX_HASHES} hashes (video frames included)")
+    return out
+
+
+def register(session: Session, principal: Principal, reference: str, discoverable: bool,
+             items: list[ItemIn]) -> CaseSeries:
+    """Register a series of the caller's case; audited (``series:registered``)."""
+    _linking(principal)
+    hashes = _hashes(items)
+    found = CaseSeries(organisation_id=principal.organisation_id, reference=reference,
+                       discoverable=discoverable, items=len(items), created_at=datetime.now(UTC))
+    session.add(found)
+    session.flush()
+    session.add_all(SeriesHash(series_id=found.id, item=i, pdq=p) for i, p in hashes)
+    record(session, principal, AuditAction.SERIES_REGISTERED, f"series:{found.id}",
+           {"items": len(items), "hashes": len(hashes), "discoverable": discoverable})
+    return found
+
+
+def set_discoverable(session: Session, principal: Principal, series_id: int,
+                     discoverable: bool) -> CaseSeries:
+    found = repository.series(session, principal, series_id)
+    if found.discoverable != discoverable:
+        found.discoverable = discoverable
+        record(session, principal, AuditAction.SERIES_DISCOVERABILITY_CHANGED,
+               f"series:{found.id}", {"discoverable": discoverable})
+    return found
+
+
+def withdraw(session: Session, principal: Principal, series_id: int) -> CaseSeries:
+    """Withdraw a series: its hashes are deleted at once."""
+    found = repository.series(session, principal, series_id)
+    session.execute(delete(SeriesHash).where(SeriesHash.series_id == found.id))
+    found.withdrawn_at = datetime.now(UTC)
+    record(session, principal, AuditAction.SERIES_WITHDRAWN, f"series:{found.id}", {})
+    return found
+
+
+def deconflict(session: Session, principal: Principal, series_id: int, threshold: int
+               ) -> list[Contact]:
+    """Which other organisations hold near-duplicates of this series (see the module's
+    docstring); audited (``series:queried``) with the counts it answered."""
+    found = repository.series(session, principal, series_id)
+    ours = repository.hashes_of(session, found)
+    theirs = repository.discoverable_hashes(session, principal)
+    per_org: dict[int, tuple[set[int], set[tuple[int, int]]]] = {}
+    if ours and theirs:
+        index = PdqIndex.build([p for *_, p in theirs], range(len(theirs)))
+        hits = index.search_batch([p for _, p in ours], threshold)
+        for q, t in zip(hits.query.tolist(), hits.ids.tolist(), strict=True):
+            org, their_series, their_item, _ = theirs[t]
+            mine, others = per_org.setdefault(org, (set(), set()))
+            mine.add(ours[q][0])
+            others.add((their_series, their_item))
+    orgs = repository.organisations(session, set(per_org))
+    contacts = sorted(
+        (Contact(orgs[o].name, orgs[o].kind, orgs[o].member_state, len(mine), len(others),
+                 len({s for s, _ in others}))
+         for o, (mine, others) in per_org.items()),
+        key=lambda c: (-c.your_items, c.organisation))
+    record(session, principal, AuditAction.SERIES_QUERIED, f"series:{found.id}",
+           {"threshold": threshold,
+            "answers": [{"organisation_id": o, "your_items": len(m), "their_items": len(t)}
+                        for o, (m, t) in sorted(per_org.items())]})
+    return contacts
