@@ -13,6 +13,7 @@ from vigil.cli import (
     crawl,
     demo,
     hashing,
+    i18n,
     init,
     jobs,
     keys,
@@ -53,6 +54,7 @@ app.add_typer(victim.app, name="victim")
 app.command("worker")(worker.worker_command)
 app.add_typer(jobs.app, name="jobs")
 app.command("transparency-report")(transparency.transparency_command)
+app.add_typer(i18n.app, name="i18n")
 
 
 def main() -> None:

@@ -17,8 +17,7 @@ from vigil.db import transaction
 from vigil.deps import client_address
 from vigil.errors import DomainError, NotAuthenticated
 from vigil.victims import service
-from vigil.web.i18n import translate
-from vigil.web.render import check_origin, language, render
+from vigil.web.render import check_origin, csrf_message, render, tr_for
 
 router = APIRouter(prefix="/help", include_in_schema=False)
 CSRF_COOKIE = "vigil_case_csrf"
@@ -59,7 +58,7 @@ def _checked(request: Request, csrf: str) -> None:
     check_origin(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        raise NotAuthenticated(translate(language(request), "error.csrf"))
+        raise NotAuthenticated(csrf_message(tr_for(request)))
 
 
 @router.post("/case")
