@@ -80,6 +80,7 @@ from vigil.victims.endpoints import router as victims_router
 from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
+from vigil.web.channel import router as web_channel
 from vigil.web.complaints import router as web_complaints
 from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
@@ -478,7 +479,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith((web_render.PREFIX + "/", "/help/")) or request.url.path == "/report":
+        if web_render.is_page(request.url.path):
             return web_render.error_page(request, exc)
         headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
         details = dict(exc.details)
@@ -507,8 +508,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         message = {404: "no such route", 405: f"{request.method} is not allowed here"}.get(
             exc.status_code, str(exc.detail))
-        if exc.status_code == 404 and (request.url.path.startswith((web_render.PREFIX + "/", "/help/"))
-                                       or request.url.path == "/report"):
+        if exc.status_code == 404 and web_render.is_page(request.url.path):
             return web_render.error_page(request, NotFound(message))
         return JSONResponse({"error": {"code": code, "message": message}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
@@ -601,6 +601,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_jobs)
     app.include_router(web_victims)
     app.include_router(web_complaints)
+    app.include_router(web_channel)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

@@ -35,6 +35,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1
                           "/app/login/code", "/app/login/enrol",
                           # URL reports from the public: no account, rate-limited per address.
                           "/v1/public/url-reports", "/report",
+                          # The reporting channel: what happened, and who to talk to now.
+                          "/report/help", "/report/url",
                           # Victim cases: no account; the case number and PIN are the key.
                           "/v1/public/victim-cases", "/v1/public/victim-cases/status",
                           "/v1/public/victim-cases/hashes", "/v1/public/victim-cases/withdraw",

@@ -128,3 +128,9 @@ def test_language_choice() -> None:
 def test_any_accept_language_header_gives_an_offered_language(header: str,
                                                                 query: str | None) -> None:
     assert pick_language(query, None, None, header) in i18n.offered()
+
+
+def test_accounts_choose_among_the_complete_languages() -> None:
+    from vigil.orgs.accounts import LOCALES
+
+    assert set(LOCALES) == set(COMPLETE)

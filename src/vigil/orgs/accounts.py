@@ -53,7 +53,9 @@ ROLE_PURPOSE: dict[str, frozenset[Scope]] = {
     "auditor": frozenset({Scope.AUDIT_READ}),
     "admin": frozenset(Scope),
 }
-LOCALES = ("en", "de")
+#: The languages an account may choose for its pages: those the pages ship complete
+#: (vigil.web.i18n.COMPLETE, which a test keeps in step with this).
+LOCALES = ("en", "de", "fr")
 MIN_PASSWORD = 12
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters

@@ -33,7 +33,7 @@ from importlib import resources
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_day_names
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -257,6 +257,10 @@ class Translator:
     def locale(self) -> Locale:
         return _format_locale(self.lang)
 
+    def country(self, code: str) -> str:
+        """A country's name in the page's language (``DE`` → ``Allemagne``)."""
+        return str(self.locale.territories.get(code.upper(), code))
+
     def number(self, value: float | int) -> str:
         return format_decimal(value, locale=self.locale)
 
@@ -274,6 +278,21 @@ class Translator:
         if day is None:
             return "-"
         return format_date(day, format="long", locale=self.locale)
+
+    def opening(self, days: tuple[int, ...], start: str, end: str) -> str:
+        """Opening hours as the locale writes them: ``Monday-Saturday, 14:00-20:00`` (with en dashes); runs of
+        consecutive days are joined with a dash (days: 0 = Monday)."""
+        names = get_day_names("wide", locale=self.locale)
+        runs: list[list[int]] = []
+        for d in days:
+            if runs and d == runs[-1][-1] + 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        text = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}\u2013{names[r[-1]]}"
+                         for r in runs)
+        return self.gettext("%(days)s, %(start)s\u2013%(end)s (local time)", days=text,
+                            start=start, end=end)
 
     def duration(self, seconds: float) -> str:
         s = max(0, int(seconds))
@@ -346,4 +365,5 @@ def install(env: Any) -> None:
 def template_helpers(tr: Translator) -> dict[str, Callable[..., Any]]:
     """What every template may call besides ``_``: labels, formats, plural forms as data."""
     return {"label": tr.label, "since": tr.since, "fmt_number": tr.number,
-            "fmt_date": tr.date, "fmt_datetime": tr.datetime, "plural_forms": tr.plural_forms}
+            "fmt_date": tr.date, "fmt_datetime": tr.datetime, "plural_forms": tr.plural_forms,
+            "opening": tr.opening, "country_name": tr.country}

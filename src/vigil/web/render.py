@@ -95,6 +95,15 @@ def check_csrf(signed: accounts.SignedIn, value: str | None) -> None:
         raise CsrfFailed("missing or wrong form token")
 
 
+#: Paths answered with pages (errors as an error page), not the API's JSON.
+PAGE_PREFIXES = (PREFIX + "/", "/help/", "/report/", "/prevention/")
+PAGE_PATHS = frozenset({"/report", "/prevention"})
+
+
+def is_page(path: str) -> bool:
+    return path in PAGE_PATHS or path.startswith(PAGE_PREFIXES)
+
+
 def _in_workspace(request: Request) -> bool:
     return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
 

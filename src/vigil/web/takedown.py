@@ -4,7 +4,6 @@ the public page where anyone can report a URL without an account."""
 from __future__ import annotations
 
 import hmac
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -18,11 +17,11 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.takedown import repository, service
 from vigil.takedown.stats import takedown_stats
+from vigil.web.channel import PUBLIC_CSRF_COOKIE, channel_context
 from vigil.web.render import PREFIX, check_csrf, check_origin, csrf_message, page, redirect, render, tr_for
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[SignedIn, page(Scope.TAKEDOWN_MANAGE)]
-PUBLIC_CSRF_COOKIE = "vigil_report_csrf"
 
 
 @router.get(f"{PREFIX}/takedown")
@@ -115,14 +114,6 @@ def figures_page(request: Request, signed: Annotated[SignedIn, page(Scope.STATS_
 
 # -- the public page ---------------------------------------------------------------------------
 
-@router.get("/report")
-def public_form(request: Request) -> Response:
-    token = secrets.token_urlsafe(24)
-    response = render(request, "report_url.html", {"form_token": token})
-    response.set_cookie(PUBLIC_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/report")
-    return response
-
-
 @router.post("/report")
 def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] = "",
                   description: Annotated[str, Form(max_length=4000)] = "",
@@ -133,7 +124,7 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
     tr = tr_for(request)
     cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        return render(request, "report_url.html", {"form_token": cookie,
+        return render(request, "report_url.html", {**channel_context(request), "form_token": cookie,
                                                    "error": csrf_message(tr)}, status=403)
     state = request.app.state.vigil
     state.public_reports.check(client_address(request), "URL reports")
@@ -141,7 +132,8 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
         with transaction(state.session) as s:
             service.submit_url(s, url, source="public", description=description or None)
     except DomainError as exc:
-        return render(request, "report_url.html", {"form_token": cookie, "error": exc.message,
+        return render(request, "report_url.html", {**channel_context(request),
+                                                   "form_token": cookie, "error": exc.message,
                                                    "url": url, "description": description},
                       status=exc.status)
-    return render(request, "report_url.html", {"form_token": cookie, "done": True})
+    return render(request, "report_url.html", {**channel_context(request), "form_token": cookie, "done": True})
