@@ -70,6 +70,7 @@ from vigil.jobs.metrics import QueueCollector
 from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
+from vigil.prevention.endpoints import router as prevention_router
 from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
@@ -81,6 +82,7 @@ from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
 from vigil.web.channel import router as web_channel
+from vigil.web.prevention import router as web_prevention
 from vigil.web.complaints import router as web_complaints
 from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
@@ -589,6 +591,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(victims_router)
     app.include_router(audit_router)
     app.include_router(accountability_router)
+    app.include_router(prevention_router)
 
     app.include_router(web_home)
     app.add_route("/docs", apidocs.swagger_ui, include_in_schema=False)
@@ -602,6 +605,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_victims)
     app.include_router(web_complaints)
     app.include_router(web_channel)
+    app.include_router(web_prevention)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

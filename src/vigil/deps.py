@@ -43,7 +43,13 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1
                           "/help/remove", "/help/case",
                           # Complaints about wrongful removal: no account; id and token.
                           "/v1/public/complaints", "/v1/public/complaints/status",
-                          "/help/complaint", "/help/complaint/status"})
+                          "/help/complaint", "/help/complaint/status",
+                          # The prevention hub: published entries are open data.
+                          "/v1/prevention/programmes", "/v1/prevention/resources",
+                          "/v1/prevention/working-groups", "/v1/prevention/entries/{entry_id}",
+                          "/v1/prevention/helplines", "/v1/prevention/feed.atom",
+                          "/prevention", "/prevention/entries/{entry_id}", "/prevention/ecris",
+                          "/prevention/feed.atom"})
 
 
 #: The bearer scheme of the API description. It only reads the header: with ``auto_error`` off a
@@ -88,6 +94,8 @@ ReportsReviewKey = Annotated[Principal, require(Scope.REPORTS_REVIEW)]
 StatsReadKey = Annotated[Principal, require(Scope.STATS_READ)]
 TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
+PreventionProposeKey = Annotated[Principal, require(Scope.PREVENTION_PROPOSE)]
+PreventionReviewKey = Annotated[Principal, require(Scope.PREVENTION_REVIEW)]
 
 
 class PrincipalCache:

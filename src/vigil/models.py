@@ -6,6 +6,7 @@ from vigil.db import Base
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
+from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
 from vigil.reports.models import (
     Question,
     RelatedReport,
@@ -54,6 +55,9 @@ __all__ = [
     "NoticeHash",
     "Organisation",
     "PeriodicRun",
+    "PreventionEntry",
+    "PreventionProposal",
+    "PreventionRevision",
     "Question",
     "RecoveryCode",
     "RelatedReport",

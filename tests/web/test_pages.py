@@ -183,7 +183,8 @@ def test_the_public_landing_page(client: TestClient) -> None:
     assert r.status_code == 200 and "Reporting and removing child sexual abuse material" in r.text
     links = dict(re.findall(r'<a href="([^"]+)" id="([a-z-]+)"', r.text))
     assert links == {"/report": "go-report", "/help/remove": "go-remove", "/help/case": "go-case",
-                     "/help/complaint": "go-complaint", "/app/login": "staff-sign-in"}
+                     "/help/complaint": "go-complaint", "/prevention": "go-prevention",
+                     "/app/login": "staff-sign-in"}
     assert "Transparency" in r.text
     assert 'name="password"' not in r.text
     for name, value in SECURITY_HEADERS.items():
@@ -191,7 +192,7 @@ def test_the_public_landing_page(client: TestClient) -> None:
     for target in links:  # every link leads somewhere
         assert client.get(target).status_code == 200, target
     de = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
-    assert '<html lang="de">' in de and "Eine Webadresse melden" in de
+    assert '<html lang="de">' in de and "Etwas melden oder jetzt Hilfe finden" in de
     assert "Anmeldung für Mitarbeitende" in de
     fr = client.get("/?lang=fr").text  # a chosen language stays in the public links
     assert '<html lang="fr">' in fr and 'href="/report?lang=fr"' in fr

@@ -76,3 +76,7 @@ class AuditAction(StrEnum):
     COMPLAINT_ASSESSED = "complaint:assessed"
     COMPLAINT_DECIDED = "complaint:decided"
     JOB_RETRIED = "job:retried"
+    PREVENTION_PROPOSED = "prevention:proposed"
+    PREVENTION_PUBLISHED = "prevention:published"
+    PREVENTION_REJECTED = "prevention:rejected"
+    PREVENTION_SEEDED = "prevention:seeded"

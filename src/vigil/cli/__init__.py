@@ -19,6 +19,7 @@ from vigil.cli import (
     keys,
     matching,
     orgs,
+    prevention,
     serve,
     settings,
     transparency,
@@ -55,6 +56,7 @@ app.command("worker")(worker.worker_command)
 app.add_typer(jobs.app, name="jobs")
 app.command("transparency-report")(transparency.transparency_command)
 app.add_typer(i18n.app, name="i18n")
+app.add_typer(prevention.app, name="prevention")
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ class OrgKind(StrEnum):
     AUTHORITY = "authority"
     EUROPOL = "europol"
     AUDITOR = "auditor"
+    #: A prevention practitioner or researcher: proposes entries for the prevention hub.
+    PRACTITIONER = "practitioner"
 
 
 class Scope(StrEnum):
@@ -45,6 +47,10 @@ class Scope(StrEnum):
     #: Approve a new organisation that may review or approve, or a key the Centre issued to
     #: one (a second party to the Centre: an approved partner centre, or an auditor).
     ORGS_APPROVE = "orgs:approve"
+    #: Propose programmes, resources and working groups for the prevention hub.
+    PREVENTION_PROPOSE = "prevention:propose"
+    #: Publish or reject the hub's proposals (the Centre).
+    PREVENTION_REVIEW = "prevention:review"
 
 
 #: The EU's member states (ISO 3166-1 alpha-2): an authority's, and where reports are routed.
@@ -82,6 +88,7 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
                                 Scope.STATS_READ, Scope.LISTS_DOWNLOAD, Scope.ORGS_APPROVE}),
+    OrgKind.PRACTITIONER: frozenset({Scope.PREVENTION_PROPOSE}),
 }
 
 #: Scopes that make an organisation a *second party*: it reviews indicators (the second
