@@ -82,12 +82,12 @@ from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
 from vigil.web.channel import router as web_channel
-from vigil.web.prevention import router as web_prevention
 from vigil.web.complaints import router as web_complaints
 from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.jobs import router as web_jobs
+from vigil.web.prevention import router as web_prevention
 from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims

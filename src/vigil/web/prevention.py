@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from vigil.errors import NotFound
 from vigil.prevention import repository, service
-from vigil.prevention.schemas import KINDS, TARGETS
+from vigil.prevention.schemas import KINDS, TARGETS, Source
 from vigil.web.render import render
 
 router = APIRouter(prefix="/prevention", include_in_schema=False)
@@ -53,8 +53,14 @@ def entry_page(request: Request, entry_id: Annotated[str, Path(max_length=64)]) 
 
 @cache
 def ecris_authorities() -> list[dict[str, Any]]:
+    """The national authorities of the ECRIS page, each with its public source (checked: a
+    missing source or date is an error here, never a page without one)."""
     text = resources.files("vigil.prevention").joinpath(service.SEED_FILE).read_text("utf-8")
-    return list(json.loads(text).get("ecris_authorities", []))
+    out = []
+    for a in json.loads(text).get("ecris_authorities", []):
+        source = Source.model_validate(a["source"])
+        out.append({**a, "source": source})
+    return out
 
 
 @router.get("/ecris")
