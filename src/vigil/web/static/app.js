@@ -91,6 +91,13 @@
       last = now;
       if (escapes >= 2) { leave(); }
     });
+    document.addEventListener("submit", function (e) {
+      const form = e.target.closest("form.stay-private");
+      if (!form || form.method.toLowerCase() !== "get") { return; }
+      e.preventDefault();
+      const query = new URLSearchParams(new FormData(form)).toString();
+      window.location.replace(form.action + "?" + query);
+    });
     document.addEventListener("click", function (e) {
       const a = e.target.closest("a.stay-private");
       if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) { return; }
