@@ -88,6 +88,7 @@ from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.jobs import router as web_jobs
 from vigil.web.prevention import router as web_prevention
+from vigil.web.proposals import router as web_proposals
 from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims
@@ -606,6 +607,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_complaints)
     app.include_router(web_channel)
     app.include_router(web_prevention)
+    app.include_router(web_proposals)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

@@ -236,3 +236,43 @@ def test_the_hub_pages(hub: Hub) -> None:
     ecris = c.get("/prevention/ecris").text
     assert "ECRIS" in ecris and "Bundesamt für Justiz" in ecris
     assert len(re.findall(r"read on 30 November 2026", ecris)) == 2
+
+
+def test_the_workspace_page_of_proposals(hub: Hub) -> None:
+    """A practitioner follows the proposals; the Centre's editor publishes or rejects them on
+    the page, with the same rules as the API."""
+    from tests.fixtures.workspace import PASSWORD, sign_in
+    from vigil.orgs import accounts
+
+    c, t = hub.client, hub.tokens
+    with transaction(hub.factory) as s:
+        centre = orgs.authenticate(s, t["centre"]).organisation_id
+        practice = orgs.authenticate(s, t["Practice A"]).organisation_id
+        accounts.create_account(s, None, centre, "edith", "editor", password=PASSWORD)
+        accounts.create_account(s, None, practice, "pia", "practitioner", password=PASSWORD,
+                                locale="fr")
+    for title in ("First course", "Second course"):
+        c.post("/v1/prevention/proposals", json={"entry": _entry(title=title)},
+               headers=auth(t["Practice A"]))
+    sign_in(c, "pia")
+    mine = c.get("/app/prevention")
+    assert mine.status_code == 200 and '<html lang="fr">' in mine.text
+    assert mine.text.count("en attente du Centre") == 2 and "Publier" not in mine.text
+    assert c.post("/app/prevention/x/decision", data={"decision": "publish"}).status_code == 403
+    csrf = sign_in(c, "edith")
+    page = c.get("/app/prevention").text
+    ids = re.findall(r'action="/app/prevention/([0-9a-f-]{36})/decision"', page)
+    assert len(ids) == 2
+    bare = c.post(f"/app/prevention/{ids[0]}/decision", data={"decision": "reject", "csrf": csrf})
+    assert "say why" in bare.text  # the flash of the page it was sent back to
+    c.post(f"/app/prevention/{ids[0]}/decision",
+           data={"decision": "reject", "reason": "no evaluation source", "csrf": csrf})
+    done = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish", "csrf": csrf})
+    assert "is published" in done.text
+    forged = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish",
+                                                                 "csrf": "forged"})
+    assert forged.status_code == 403
+    sign_in(c, "pia")
+    mine = c.get("/app/prevention").text
+    assert "no evaluation source" in mine and "publiée" in mine
+    assert c.get("/prevention", params={"q": "course"}).text.count('class="entry"') == 1

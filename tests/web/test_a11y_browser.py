@@ -31,7 +31,7 @@ PUBLIC_PAGES = ["/", "/report", "/report/help?what=pictures_threat&country=DE",
 #: (account, pages): the workspace pages each role works in.
 WORKSPACE_PAGES = [("rita", ["/app/", "/app/review", "/app/indicators", "/app/takedown",
                              "/app/takedown/figures"]),
-                   ("dieter", ["/app/inbox"])]
+                   ("dieter", ["/app/inbox"]), ("edith", ["/app/prevention"])]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,18 @@ def axe_source() -> str:
 
 @pytest.fixture(scope="module")
 def seeded(live: Live) -> Live:
+    from tests.fixtures.workspace import PASSWORD
+    from vigil.orgs import accounts
+    from vigil.prevention.schemas import EntryIn
+
     with transaction(live.factory) as s:
         prevention.seed(s)
+        centre = live.workspace.world.principals["centre"]
+        accounts.create_account(s, None, centre.organisation_id, "edith", "editor",
+                                password=PASSWORD)
+        (_, entry), *_ = prevention.read_seed()
+        prevention.propose(s, live.workspace.world.principals["centre2"],
+                           EntryIn.model_validate({**entry.model_dump(), "title": "A change"}))
     return live
 
 

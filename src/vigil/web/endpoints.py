@@ -42,6 +42,8 @@ def home_of(signed: accounts.SignedIn) -> str:
         return f"{PREFIX}/inbox"
     if Scope.INDICATORS_READ in scopes:
         return f"{PREFIX}/indicators"
+    if Scope.PREVENTION_PROPOSE in scopes:  # a practitioner, or the hub's editor
+        return f"{PREFIX}/prevention"
     return f"{PREFIX}/login"
 
 

@@ -116,6 +116,8 @@ LABELS: dict[str, dict[str, str]] = {
                "none": N_("not evaluated")},
     "strength": {"strong": N_("strong"), "moderate": N_("moderate"), "limited": N_("limited"),
                  "none": N_("none")},
+    "proposal": {"proposed": N_("waiting for the Centre"), "approved": N_("published"),
+                 "rejected": N_("rejected")},
     "revision": {"seeded": N_("published from the Centre's public sources"),
                  "approved": N_("published after review")},
     "age": {"lt1h": N_("under 1 hour"), "1to24h": N_("1 to 24 hours"),
