@@ -71,6 +71,7 @@ from vigil.jobs.metrics import QueueCollector
 from vigil.logs import get_logger
 from vigil.orgs import accounts
 from vigil.orgs.endpoints import router as orgs_router
+from vigil.prevention.endpoints import router as prevention_router
 from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
@@ -84,11 +85,14 @@ from vigil.victims.endpoints import router as victims_router
 from vigil.web import apidocs
 from vigil.web import endpoints as web
 from vigil.web import render as web_render
+from vigil.web.channel import router as web_channel
 from vigil.web.complaints import router as web_complaints
 from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.jobs import router as web_jobs
+from vigil.web.prevention import router as web_prevention
+from vigil.web.proposals import router as web_proposals
 from vigil.web.review import router as web_review
 from vigil.web.takedown import router as web_takedown
 from vigil.web.victims import router as web_victims
@@ -484,7 +488,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith((web_render.PREFIX + "/", "/help/")) or request.url.path == "/report":
+        if web_render.is_page(request.url.path):
             return web_render.error_page(request, exc)
         headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
         details = dict(exc.details)
@@ -513,8 +517,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         message = {404: "no such route", 405: f"{request.method} is not allowed here"}.get(
             exc.status_code, str(exc.detail))
-        if exc.status_code == 404 and (request.url.path.startswith((web_render.PREFIX + "/", "/help/"))
-                                       or request.url.path == "/report"):
+        if exc.status_code == 404 and web_render.is_page(request.url.path):
             return web_render.error_page(request, NotFound(message))
         return JSONResponse({"error": {"code": code, "message": message}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
@@ -598,6 +601,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(audit_router)
     app.include_router(accountability_router)
     app.include_router(federation_router)
+    app.include_router(prevention_router)
 
     app.include_router(web_home)
     app.add_route("/docs", apidocs.swagger_ui, include_in_schema=False)
@@ -610,6 +614,9 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_jobs)
     app.include_router(web_victims)
     app.include_router(web_complaints)
+    app.include_router(web_channel)
+    app.include_router(web_prevention)
+    app.include_router(web_proposals)
     app.mount(f"{web_render.PREFIX}/static", StaticFiles(packages=[("vigil.web", "static")]),
               name="static")
     return app

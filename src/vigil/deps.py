@@ -35,6 +35,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1
                           "/app/login/code", "/app/login/enrol",
                           # URL reports from the public: no account, rate-limited per address.
                           "/v1/public/url-reports", "/report",
+                          # The reporting channel: what happened, and who to talk to now.
+                          "/report/help", "/report/url",
                           # Victim cases: no account; the case number and PIN are the key.
                           "/v1/public/victim-cases", "/v1/public/victim-cases/status",
                           "/v1/public/victim-cases/hashes", "/v1/public/victim-cases/withdraw",
@@ -44,7 +46,13 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/log/key", "/v1
                           "/help/complaint", "/help/complaint/status",
                           # A webhook partner's status update: its signature, made with the
                           # secret the Centre registered for that hotline, is the credential.
-                          "/v1/referrals/{referral_id}/status"})
+                          "/v1/referrals/{referral_id}/status",
+                          # The prevention hub: published entries are open data.
+                          "/v1/prevention/programmes", "/v1/prevention/resources",
+                          "/v1/prevention/working-groups", "/v1/prevention/entries/{entry_id}",
+                          "/v1/prevention/helplines", "/v1/prevention/feed.atom",
+                          "/prevention", "/prevention/entries/{entry_id}", "/prevention/ecris",
+                          "/prevention/feed.atom"})
 
 
 #: The bearer scheme of the API description. It only reads the header: with ``auto_error`` off a
@@ -91,6 +99,8 @@ TakedownManageKey = Annotated[Principal, require(Scope.TAKEDOWN_MANAGE)]
 OrgsApproveKey = Annotated[Principal, require(Scope.ORGS_APPROVE)]
 ReferralsSubmitKey = Annotated[Principal, require(Scope.REFERRALS_SUBMIT)]
 SeriesLinkKey = Annotated[Principal, require(Scope.SERIES_LINK)]
+PreventionProposeKey = Annotated[Principal, require(Scope.PREVENTION_PROPOSE)]
+PreventionReviewKey = Annotated[Principal, require(Scope.PREVENTION_REVIEW)]
 
 
 class PrincipalCache:

@@ -7,6 +7,7 @@ from vigil.federation.models import Partner, PartnerIndicator, QuarantinedRecord
 from vigil.indicators.models import HashList, Indicator, ListChange
 from vigil.jobs.models import Job, PeriodicRun
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
+from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
 from vigil.reports.models import (
     Question,
     RelatedReport,
@@ -66,6 +67,9 @@ __all__ = [
     "PartnerHotline",
     "PartnerIndicator",
     "PeriodicRun",
+    "PreventionEntry",
+    "PreventionProposal",
+    "PreventionRevision",
     "QuarantinedRecord",
     "Question",
     "RecoveryCode",

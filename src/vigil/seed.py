@@ -23,6 +23,7 @@ from vigil.orgs import second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import KIND_SCOPES, OrgKind, Principal
 from vigil.orgs.models import StaffAccount
+from vigil.prevention import service as prevention
 from vigil.reports import service as reports
 from vigil.reports.schemas import FileMeta, ReportIn
 from vigil.reports.storage import FileStore, load_file_keys
@@ -105,6 +106,7 @@ def seed_demo(factory: sessionmaker[Session], data_dir: Path, settings: Settings
         created = indicators.propose(s, centre, proposals)
         for ind in created[:12]:
             indicators.verify(s, partner, ind.id)  # two organisations: centre proposes, partner verifies
+        prevention.seed(s)  # the prevention hub's public sources
         orgs_by_kind = {p.kind: p.organisation_id for p in principals.values()}
         for username, kind, role, locale in DEMO_ACCOUNTS:
             made = staff.create_account(s, None, orgs_by_kind[kind], username, role,

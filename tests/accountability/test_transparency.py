@@ -4,6 +4,7 @@ activity outside the period is left out, and the HTML shows the figures and char
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -108,6 +109,13 @@ def test_every_figure_matches_the_database(client: TestClient, factory: sessionm
     html = (tmp_path / "report" / "index.html").read_text()
     assert '<td id="received">4</td>' in html and html.count("<svg") >= 4
     assert "193.99.144.80" not in html and "193.99.144.80" not in json.dumps(saved)  # no personal data
+    # In German: the same figures, the texts and dates in German.
+    with factory() as s:
+        write(s, period, tmp_path / "de", "de")
+    de = (tmp_path / "de" / "index.html").read_text()
+    assert re.search(r"<th scope=\"row\">Eingegangene Meldungen</th><td id=\"received\">4</td>", de)
+    assert "<html lang=\"de\">" in de and f"Transparenzbericht {period}" in de
+    assert "Eingegangene Meldungen, nach Anbieter" in de
     # Another period: nothing of this.
     with factory() as s:
         empty = write(s, "2025-Q1", tmp_path / "old")
@@ -128,3 +136,7 @@ def test_the_command(tmp_path: Path) -> None:
                           "someday", "--out", str(tmp_path / "x")], capture_output=True,
                          text=True, env=env, timeout=120, check=False)
     assert bad.returncode == 2 and "period must look like" in bad.stderr
+    lang = subprocess.run([sys.executable, "-m", "vigil", "transparency-report", "--period",
+                           "2026-Q3", "--out", str(tmp_path / "y"), "--lang", "xx"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert lang.returncode == 2 and "not an official EU language code" in lang.stderr

@@ -93,8 +93,9 @@ def test_no_key_bad_key_revoked_key_and_wrong_scope(client: TestClient,
 def _described_api(app: object) -> list[APIRoute]:
     """The routes of the API description: all but the workspace's pages, the public help and
     report pages, and the public landing page."""
-    return [r for r in api_routes(app) if not r.path.startswith(("/app", "/help/"))
-            and r.path not in ("/report", "/")]
+    return [r for r in api_routes(app)
+            if not r.path.startswith(("/app", "/help/", "/report/", "/prevention/"))
+            and r.path not in ("/report", "/prevention", "/")]
 
 
 def _declares_its_answer(route: APIRoute) -> bool:

@@ -170,7 +170,8 @@ def test_authority_inbox_and_scope(browser: Any, live: Live, tmp_path: Path) -> 
     page.goto(f"/app/inbox/{report}")
     page.get_by_role("button", name="Empfang bestätigen").click()
     assert page.get_by_role("status").inner_text() == "Empfang bestätigt."
-    assert re.match(r"\d{4}-\d\d-\d\d", page.locator("#acknowledged").inner_text())
+    # when, the German way (Dieter works in German)
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d UTC", page.locator("#acknowledged").inner_text())
     page.get_by_label("Informationen beim Anbieter anfordern").fill("Welcher Dienst?")
     page.get_by_role("button", name="Senden").click()
     assert "Welcher Dienst?" in page.content()
@@ -197,8 +198,12 @@ def test_public_report_and_classification(browser: Any, live: Live, tmp_path: Pa
     page.get_by_role("link", name="Complain about a removal").click()
     shoot(page, "complaint", tmp_path)
     page.go_back()
-    page.get_by_role("link", name="Report a web address").click()
+    page.get_by_role("link", name="Report something, or get help now").click()
     assert page.url == f"{live.base}/report"
+    shoot(page, "report-channel", tmp_path)
+    page.get_by_role("link", name="I saw pictures or videos of a child being abused at a web "
+                                   "address").click()
+    page.wait_for_url(f"{live.base}/report/url")
     shoot(page, "report-url", tmp_path)
     page.get_by_label("Web address (URL)").fill("http://hosting.invalid/gallery/17.jpg")
     page.get_by_label("Anything that helps us find it (optional)").fill("linked from a forum")

@@ -73,7 +73,7 @@ def test_an_administrator_sees_dead_jobs_and_runs_one_again(
         assert "<code>test_refused</code>" in row.group(0) and "<td>1</td>" in row.group(0)
         # The error's first line, escaped; the time it was created and last changed.
         assert "PermissionError: the authority&#39;s endpoint answered 403 &lt;script&gt;" in row.group(0)
-        assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row.group(0))) == 2
+        assert len(re.findall(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", row.group(0))) == 2
         r = client.post(f"/app/jobs/{job_id}/retry", data={"csrf": "forged"})
         assert r.status_code == 403
         r = client.post(f"/app/jobs/{job_id}/retry", data={"csrf": token})
@@ -106,4 +106,4 @@ def test_the_page_shows_when_each_periodic_task_ran(db_url: str, data_dir: Path,
     assert "No job has given up." in page
     row = re.search(r"<tr><td><code>jobs:prune</code></td>.*?</tr>", page, re.S)
     assert row is not None and "<td>1</td>" in row.group(0)
-    assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row.group(0))) == 3
+    assert len(re.findall(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", row.group(0))) == 3

@@ -19,7 +19,7 @@ from vigil.takedown.models import Notice, UrlReport
 
 
 def _public_report(client: TestClient, url: str) -> str:
-    page = client.get("/report")
+    page = client.get("/report/url")  # the channel's web-address choice
     assert page.status_code == 200 and "You do not need an account" in page.text
     r = client.post("/report", data={"url": url, "description": "a forum post",
                                      "csrf": form_token(page.text)})
@@ -39,7 +39,7 @@ def test_public_page_then_classification_and_figures(db_url: str, data_dir: Path
         client.cookies.clear()
         r = client.post("/report", data={"url": url, "csrf": "forged"})
         assert r.status_code == 403
-        page = client.get("/report")
+        page = client.get("/report/url")
         r = client.post("/report", data={"url": url, "csrf": form_token(page.text)})
         assert r.status_code == 429 and "too many URL reports" in r.text
         token = sign_in(client, "rita")

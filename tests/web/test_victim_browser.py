@@ -42,7 +42,7 @@ def test_hashes_made_in_the_browser_match_the_server_and_no_image_leaves(
     # The person is told about the pictures they chose, not about hashes.
     page.wait_for_function("() => document.getElementById('hash-status').textContent.startsWith('Fingerprints')")
     assert page.locator("#hash-status").inner_text() == (
-        f"Fingerprints of {len(files)} picture(s) or video(s) ready. Nothing has been sent yet.")
+        f"Fingerprints of {len(files)} pictures or videos ready. Nothing has been sent yet.")
     distances = {}
     for f in files:
         server = hash_image_file(f)

@@ -101,3 +101,7 @@ class AuditAction(StrEnum):
     JOB_RETRIED = "job:retried"
     EXCHANGE_IMPORTED = "exchange:imported"
     EXCHANGE_EXPORTED = "exchange:exported"
+    PREVENTION_PROPOSED = "prevention:proposed"
+    PREVENTION_PUBLISHED = "prevention:published"
+    PREVENTION_REJECTED = "prevention:rejected"
+    PREVENTION_SEEDED = "prevention:seeded"

@@ -15,12 +15,14 @@ from vigil.cli import (
     exchange,
     hashing,
     hotlines,
+    i18n,
     init,
     jobs,
     keys,
     matching,
     orgs,
     partners,
+    prevention,
     scan,
     serve,
     settings,
@@ -63,6 +65,8 @@ app.command("worker")(worker.worker_command)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(exchange.app, name="exchange")
 app.command("transparency-report")(transparency.transparency_command)
+app.add_typer(i18n.app, name="i18n")
+app.add_typer(prevention.app, name="prevention")
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ class OrgKind(StrEnum):
     AUTHORITY = "authority"
     EUROPOL = "europol"
     AUDITOR = "auditor"
+    #: A prevention practitioner or researcher: proposes entries for the prevention hub.
+    PRACTITIONER = "practitioner"
 
 
 class Scope(StrEnum):
@@ -54,6 +56,10 @@ class Scope(StrEnum):
     #: Register a case's series (hashes of its media) and ask which other authority holds
     #: near-duplicates (law enforcement only; vigil.series).
     SERIES_LINK = "series:link"
+    #: Propose programmes, resources and working groups for the prevention hub.
+    PREVENTION_PROPOSE = "prevention:propose"
+    #: Publish or reject the hub's proposals (the Centre).
+    PREVENTION_REVIEW = "prevention:review"
 
 
 
@@ -78,6 +84,7 @@ KIND_SCOPES: dict[OrgKind, frozenset[Scope]] = {
     # what the log says, so it downloads lists too.
     OrgKind.AUDITOR: frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
                                 Scope.STATS_READ, Scope.LISTS_DOWNLOAD, Scope.ORGS_APPROVE}),
+    OrgKind.PRACTITIONER: frozenset({Scope.PREVENTION_PROPOSE}),
 }
 
 #: Scopes that make an organisation a *second party*: it reviews indicators (the second

@@ -38,6 +38,10 @@ ROLE_SCOPES: dict[str, frozenset[Scope]] = {
     # Classifies reported URLs and follows notices (the Centre's or a hotline's analyst).
     "analyst": frozenset({Scope.TAKEDOWN_MANAGE, Scope.REPORTS_SUBMIT, Scope.STATS_READ,
                           Scope.LOG_READ}),
+    # A prevention practitioner: proposes entries for the prevention hub.
+    "practitioner": frozenset({Scope.PREVENTION_PROPOSE}),
+    # The Centre's editor of the prevention hub: publishes or rejects proposals.
+    "editor": frozenset({Scope.PREVENTION_REVIEW, Scope.PREVENTION_PROPOSE}),
     # An authority's or Europol's officer: the inbox of routed reports.
     "officer": frozenset({Scope.REPORTS_RECEIVE, Scope.LOG_READ}),
     "auditor": frozenset({Scope.INDICATORS_READ, Scope.LOG_READ, Scope.AUDIT_READ,
@@ -51,9 +55,13 @@ ROLE_PURPOSE: dict[str, frozenset[Scope]] = {
     "officer": frozenset({Scope.REPORTS_RECEIVE}),
     "analyst": frozenset({Scope.TAKEDOWN_MANAGE}),
     "auditor": frozenset({Scope.AUDIT_READ}),
+    "practitioner": frozenset({Scope.PREVENTION_PROPOSE}),
+    "editor": frozenset({Scope.PREVENTION_REVIEW}),
     "admin": frozenset(Scope),
 }
-LOCALES = ("en", "de")
+#: The languages an account may choose for its pages: those the pages ship complete
+#: (vigil.web.i18n.COMPLETE, which a test keeps in step with this).
+LOCALES = ("en", "de", "fr")
 MIN_PASSWORD = 12
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters

@@ -16,8 +16,7 @@ from vigil.accountability import complaints
 from vigil.db import transaction
 from vigil.deps import client_address
 from vigil.errors import DomainError
-from vigil.web.i18n import translate
-from vigil.web.render import check_origin, language, render
+from vigil.web.render import check_origin, csrf_message, render, tr_for
 
 router = APIRouter(prefix="/help", include_in_schema=False)
 CSRF_COOKIE = "vigil_complaint_csrf"
@@ -47,7 +46,7 @@ def file_complaint(request: Request, provider: Annotated[str, Form(max_length=20
                    statement: Annotated[str, Form(max_length=4000)] = "",
                    csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if _forged(request, csrf):
-        return _page(request, {"error": translate(language(request), "error.csrf")}, status=403)
+        return _page(request, {"error": csrf_message(tr_for(request))}, status=403)
     state = request.app.state.vigil
     state.public_reports.check(client_address(request), "public submissions")
     try:
@@ -67,7 +66,7 @@ def complaint_status(request: Request, complaint_id: Annotated[str, Form(max_len
                      token: Annotated[str, Form(max_length=200)] = "",
                      csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if _forged(request, csrf):
-        return _page(request, {"error": translate(language(request), "error.csrf")}, status=403)
+        return _page(request, {"error": csrf_message(tr_for(request))}, status=403)
     state = request.app.state.vigil
     state.case_access.check(client_address(request), "look-ups")
     try:

@@ -19,15 +19,15 @@ from vigil.indicators import service as indicators
 from vigil.orgs import accounts, second_factor
 from vigil.orgs.access import Scope
 from vigil.reports import repository
-from vigil.web.i18n import translate
 from vigil.web.render import (
     PREFIX,
     SESSION_COOKIE,
     check_origin,
-    language,
+    csrf_message,
     page,
     redirect,
     render,
+    tr_for,
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -42,6 +42,8 @@ def home_of(signed: accounts.SignedIn) -> str:
         return f"{PREFIX}/inbox"
     if Scope.INDICATORS_READ in scopes:
         return f"{PREFIX}/indicators"
+    if Scope.PREVENTION_PROPOSE in scopes:  # a practitioner, or the hub's editor
+        return f"{PREFIX}/prevention"
     return f"{PREFIX}/login"
 
 
@@ -75,10 +77,10 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)],
           next: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     check_origin(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    lang = language(request)
+    tr = tr_for(request)
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
         return render(request, "login.html", {"login_csrf": cookie, "next": _safe_next(next),
-                                              "error": translate(lang, "error.csrf")},
+                                              "error": csrf_message(tr)},
                       status=403)
     state = request.app.state.vigil
     source = client_address(request)
@@ -93,7 +95,7 @@ def login(request: Request, username: Annotated[str, Form(max_length=200)],
     if not outcome.ok or outcome.account is None or outcome.token is None:
         # One answer for every failure: a wrong password, an unknown user, a blocked source.
         return render(request, "login.html", {"login_csrf": cookie, "next": _safe_next(next),
-                                              "error": translate(lang, "login.failed"),
+                                              "error": tr.gettext("Wrong username or password."),
                                               "username": username}, status=401)
     if outcome.session is not None and outcome.session.pending is not None:
         response = redirect(_second_step_url(outcome.session.pending, _safe_next(next)))
@@ -168,14 +170,14 @@ def second_step(request: Request, code: Annotated[str, Form(max_length=64)],
     check_origin(request)
     state = request.app.state.vigil
     token = request.cookies.get(SESSION_COOKIE)
-    lang = language(request)
+    tr = tr_for(request)
     with state.read_session() as s:
         waiting = accounts.waiting(s, state.settings, token)
     if waiting is None:
         return redirect(f"{PREFIX}/login?expired=1")
     if not csrf or not hmac.compare_digest(waiting.web.csrf_token.encode(), csrf.encode()):
         return _second_step_page(request, waiting, _safe_next(next),
-                                 error=translate(lang, "error.csrf"), status=403)
+                                 error=csrf_message(tr), status=403)
     with transaction(state.session) as s:
         step = accounts.complete_sign_in(s, state.settings, token, code,
                                          source=client_address(request),
@@ -186,7 +188,8 @@ def second_step(request: Request, code: Annotated[str, Form(max_length=64)],
         return response
     if not step.sign_in.ok or step.sign_in.token is None:
         return _second_step_page(request, waiting, _safe_next(next),
-                                 error=translate(lang, "tfa.failed"), status=401)
+                                 error=tr.gettext("Wrong code, or a code used already. Wait for the "
+                                                  "next one and try again."), status=401)
     if step.recovery_codes:  # an enrolment: the recovery codes, shown this once
         with state.read_session() as s:
             signed = accounts.resolve(s, state.settings, step.sign_in.token)
@@ -225,13 +228,13 @@ def age_buckets(submitted: list[Any]) -> list[tuple[str, int]]:
     from datetime import UTC, datetime
 
     t = datetime.now(UTC)
-    counts = {"age.lt1h": 0, "age.1to24h": 0, "age.1to7d": 0, "age.gt7d": 0}
+    counts = {"lt1h": 0, "1to24h": 0, "1to7d": 0, "gt7d": 0}
     for at in submitted:
         if at is None:
             continue
         hours = (t - (at if at.tzinfo else at.replace(tzinfo=UTC))).total_seconds() / 3600
-        key = ("age.lt1h" if hours < 1 else "age.1to24h" if hours < 24
-               else "age.1to7d" if hours < 168 else "age.gt7d")
+        key = ("lt1h" if hours < 1 else "1to24h" if hours < 24
+               else "1to7d" if hours < 168 else "gt7d")
         counts[key] += 1
     return list(counts.items())
 
@@ -240,18 +243,17 @@ def age_buckets(submitted: list[Any]) -> list[tuple[str, int]]:
 def dashboard(request: Request, signed: Annotated[accounts.SignedIn, page(Scope.STATS_READ)]) -> Response:
     with request.app.state.vigil.read_session() as s:
         f = figures(s)
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
 
-    def tr(prefix: str, rows: list[tuple[Any, int]]) -> list[tuple[str, int]]:
-        return [(translate(lang, f"{prefix}.{k}") if prefix else str(k), int(v)) for k, v in rows]
+    def labelled(group: str, rows: list[tuple[Any, int]]) -> list[tuple[str, int]]:
+        return [(tr.label(group, k) if group else str(k), int(v)) for k, v in rows]
 
     charts = [
-        ("dash.ages", [(translate(lang, k), v) for k, v in age_buckets(f["ages"])]),
-        ("dash.by_status", tr("status", f["by_status"])),
-        ("dash.by_list", tr("", f["by_list"])),
-        ("dash.by_indicator_status", tr("ind", f["by_indicator_status"])),
+        (tr.gettext("Review queue by age"), labelled("age", age_buckets(f["ages"]))),
+        (tr.gettext("Reports by status"), labelled("status", f["by_status"])),
+        (tr.gettext("Active indicators by list"), labelled("", f["by_list"])),
+        (tr.gettext("Indicators by status"), labelled("ind", f["by_indicator_status"])),
     ]
     return render(request, "dashboard.html", {
-        "f": f, "charts": [(translate(lang, title), rows, bar_chart(translate(lang, title), rows))
-                           for title, rows in charts]})
+        "f": f, "charts": [(title, rows, bar_chart(title, rows)) for title, rows in charts]})
 

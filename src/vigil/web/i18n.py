@@ -1,891 +1,393 @@
-"""The workspace's words in English and German (the seed strategy is German), and how a
-request picks its language: ``?lang=``, then the language cookie, then the account's own
-setting, then the browser's Accept-Language. A test keeps the catalogues complete."""
+"""The pages' languages: gettext catalogues (Babel) for the 24 official languages of the EU, and
+how a request picks one.
+
+* **Catalogues.** The source language is English: every text in a template or a page module is
+  an English ``msgid`` (``_('…')``, ``ngettext``, ``pgettext`` where one English word needs two
+  translations). ``locale/messages.pot`` is what the code says (``vigil i18n extract`` writes
+  it; a test extracts again and compares, so a new string cannot be forgotten) and
+  ``locale/<lang>/LC_MESSAGES/messages.po`` is each language's translation. The ``.po`` files
+  are compiled in memory the first time a language is used (no ``.mo`` in the tree, no build
+  step to forget); a string a language lacks falls back to English, and ``vigil i18n missing``
+  lists what each language lacks. Plural rules are CLDR's, through Babel.
+* **Choice.** ``?lang=xx`` on any page, then (workspace only) the language cookie that the
+  switcher sets under ``/app`` and the account's own setting, then the browser's
+  ``Accept-Language``; English otherwise. A language is offered once its catalogue translates
+  something. Public pages never set or read a cookie for it: their links carry ``?lang=``.
+* **Formats.** Dates, times and numbers are written the locale's way (``babel.dates``,
+  ``babel.numbers``), always in UTC, which the page says.
+
+How to add a language: ``docs/i18n.md``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC
+from functools import cache
+from importlib import resources
+from typing import Any
 
-LANGUAGES = ("en", "de")
+from babel import Locale
+from babel.dates import format_date, format_time, get_day_names
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
 
-EN: dict[str, str] = {
-    "app.title": "vigil workspace",
-    "home.title": "Reporting and removing child sexual abuse material",
-    "home.intro": "This service of the Centre receives reports of child sexual abuse material "
-                  "online and has it removed. It never needs the material itself: a web "
-                  "address, or fingerprints made on your own device, are enough.",
-    "home.report": "Report a web address",
-    "home.report_help": "Anonymous; no account. We check it and, if it is illegal, ask its "
-                        "host to remove it.",
-    "home.remove": "Remove pictures of yourself",
-    "home.remove_help": "Your pictures never leave your device: only their fingerprints are "
-                        "sent, and services use them to find and remove copies.",
-    "home.case": "Follow your removal case",
-    "home.case_help": "With the case number and PIN you were given: what was found and "
-                      "removed; you can also withdraw your case.",
-    "home.complaints": "Complain about a removal",
-    "home.complaints_help": "If a service removed something of yours wrongly, two reviewers "
-                            "look at it again; follow the outcome with your complaint's number.",
-    "home.transparency": "Transparency",
-    "home.transparency_help": "The Centre publishes a report every quarter: reports received "
-                              "and forwarded, indicators added and withdrawn, complaints and "
-                              "their outcomes, time to removal.",
-    "home.staff": "Staff sign-in",
-    "cmp.title": "Complain about a removal",
-    "cmp.intro": "A service removed something of yours because it matched a hash from the "
-                 "Centre, and you think that was wrong. Two reviewers look at it again; if they "
-                 "agree with you, the hash is withdrawn and the services are told.",
-    "cmp.provider": "The service that removed it",
-    "cmp.reference": "Its reference for the removal (from its message to you)",
-    "cmp.statement": "What was removed, and why it should not have been",
-    "cmp.submit": "Send the complaint",
-    "cmp.filed": "Your complaint was received. Keep its number and token: they are shown only "
-                 "now, and you need both to see the outcome.",
-    "cmp.number": "Complaint number",
-    "cmp.token": "Token",
-    "cmp.keep": "Nothing else about you is stored.",
-    "cmp.follow": "Follow a complaint",
-    "cmp.show": "Show the outcome",
-    "cmp.status_open": "Received; waiting for the reviewers.",
-    "cmp.status_disputed": "The reviewers disagreed; a third person decides.",
-    "cmp.status_upheld": "Upheld: the hash was withdrawn and the services were told.",
-    "cmp.status_rejected": "Not upheld: the reviewers found the removal right.",
-    "nav.skip": "Skip to content",
-    "nav.dashboard": "Dashboard",
-    "nav.review": "Review queue",
-    "nav.indicators": "Indicators",
-    "nav.inbox": "Inbox",
-    "nav.signout": "Sign out",
-    "nav.language": "Language",
-    "nav.main": "Main",
-    "nav.signed_in": "Signed in as {name} ({org})",
-    "nav.takedown": "Takedown",
-    "nav.takedown_figures": "Takedown figures",
-    "nav.jobs": "Jobs",
-    "jobs.title": "Background jobs",
-    "jobs.dead": "Jobs that gave up",
-    "jobs.dead_help": "These jobs failed on every attempt. Fix the cause (the error says what "
-                      "went wrong), then run the job again.",
-    "jobs.none_dead": "No job has given up.",
-    "jobs.kind": "Kind",
-    "jobs.attempts": "Attempts",
-    "jobs.error": "Last error",
-    "jobs.created": "Created",
-    "jobs.updated": "Last change",
-    "jobs.action": "Action",
-    "jobs.retry": "Run again",
-    "jobs.retry_label": "Run job {id} again",
-    "jobs.retried": "Job {id} ({kind}) is queued again.",
-    "jobs.periodic": "Periodic work",
-    "jobs.none_periodic": "No periodic work has run yet (is vigil worker running?).",
-    "jobs.task": "Task",
-    "jobs.last_started": "Last started",
-    "jobs.last_finished": "Last finished",
-    "jobs.next_due": "Next due",
-    "jobs.runs": "Runs",
-    "td.title": "Reported URLs and notices",
-    "td.waiting": "Waiting for classification",
-    "td.none_waiting": "No reported URL is waiting.",
-    "td.source": "Source",
-    "td.source_public": "the public",
-    "td.source_hotline": "a hotline",
-    "td.source_crawler": "proactive search",
-    "td.source_referral": "a partner hotline (referral)",
-    "td.unverified_hit": "Matches {list}, an unverified list (a victim's own hash, never seen by "
-                         "the Centre): look before you classify; no notice goes out before.",
-    "td.classify": "Classify",
-    "td.classification": "Classification",
-    "td.country": "Country",
-    "td.decide": "Decide",
-    "td.choose": "— choose —",
-    "td.choose_first": "Choose a classification first: nothing is chosen in advance.",
-    "td.confirm_title": "Confirm the classification",
-    "td.confirm_what": "Classify this URL as {classification}?",
-    "td.confirm_effect": "A notice goes to its host at once, is repeated every 24 hours until "
-                         "the content is gone, and is escalated to the hosting country's "
-                         "authority after 60 hours. That authority is also told at once (for "
-                         "victim identification), and the URL is referred to the partner "
-                         "hotline of the hosting country if it has one. The decision is "
-                         "recorded under your name.",
-    "td.confirm_yes": "Yes, classify and send the notice",
-    "td.confirm_no": "Back, without deciding",
-    "td.illegal_international": "illegal (international baseline)",
-    "td.illegal_national": "illegal nationally",
-    "td.not_illegal": "not illegal",
-    "td.classified": "{url} classified as {classification}.",
-    "td.notice_opened": "A notice to {provider} is open.",
-    "td.notices": "Notices",
-    "td.no_notices": "No notices yet.",
-    "td.provider": "Hosting provider",
-    "td.sent": "Notices sent",
-    "td.open_for": "Open for",
-    "td.open": "open",
-    "td.removed": "removed",
-    "td.closed": "closed",
-    "td.escalated": "escalated",
-    "td.reupload": "re-upload",
-    "td.notice": "Notice",
-    "td.send_failed": "sending failed",
-    "td.send_failed_help": "The last attempt to send this notice failed. It is tried again "
-                           "automatically at the next attempt ({next}); check the host's "
-                           "address in the hosting directory if it keeps failing.",
-    "td.email": "E-mail",
-    "td.webhook": "Webhook",
-    "td.opened": "Opened",
-    "td.next_attempt": "Next attempt",
-    "td.history": "What happened",
-    "td.when": "When",
-    "td.event": "Event",
-    "td.detail": "Detail",
-    "td.no_events": "Nothing yet.",
-    "td.ev_opened": "opened",
-    "td.ev_baseline": "content recorded",
-    "td.ev_sent_email": "sent by e-mail",
-    "td.ev_sent_webhook": "sent by webhook",
-    "td.ev_send_failed": "sending failed",
-    "td.ev_recheck_present": "re-check: still there",
-    "td.ev_recheck_failed": "re-check failed",
-    "td.ev_removed": "removed",
-    "td.ev_escalated": "escalated to the authority",
-    "td.ev_closed": "closed",
-    "td.ev_authority_informed": "passed to the authority (victim identification)",
-    "td.ev_authority_unknown": "no authority to inform",
-    "td.authority": "Law-enforcement authority",
-    "td.authority_informed": "informed {at}",
-    "td.authority_waiting": "to be informed",
-    "td.authority_failing": "informing it failed ({attempts} attempts): {error}; next attempt {next}",
-    "td.authority_dead": "informing it gave up after {attempts} attempts: {error} (run it again "
-                         "on the jobs page)",
-    "td.referrals": "Referrals to partner hotlines",
-    "td.no_referrals": "No URL classified illegal yet.",
-    "td.hotline": "Partner hotline",
-    "td.ref_not_referred": "not referred",
-    "td.ref_pending": "waiting for delivery",
-    "td.ref_acknowledged": "acknowledged",
-    "td.ref_assessed": "assessed by the partner",
-    "td.ref_removed": "removed",
-    "td.ref_declined": "declined by the partner",
-    "td.ref_closed": "closed",
-    "td.ref_failing": "delivery failed ({attempts} attempts): {error}; next attempt {next}",
-    "td.ref_dead": "delivery gave up after {attempts} attempts: {error} (run it again on the "
-                   "jobs page)",
-    "td.ref_poll_failed": "last status check failed: {error}",
-    "td.figures": "Takedown figures",
-    "td.median_hours": "Median hours to removal",
-    "td.within_60h": "Removed within 2.5 days",
-    "td.escalations": "Escalations",
-    "td.reuploads": "Re-uploads",
-    "td.chart_hours_host": "Median hours to removal, by host",
-    "td.chart_hours_country": "Median hours to removal, by hosting country",
-    "td.chart_sent_host": "Notices sent, by host",
-    "td.chart_open_removed": "Notices open and removed",
-    "vic.title": "Get images of you removed",
-    "vic.intro_adult": "If intimate images or videos of you, or of you as a child, are online "
-                       "or you fear they will be, you can ask for them to be found and removed. "
-                       "Your pictures never leave this device: it computes a fingerprint (a "
-                       "hash) of each, and only the fingerprints are sent.",
-    "vic.intro_child": "If someone has pictures or videos of you that you do not want online, "
-                       "this can help. It is not your fault, and you are not in trouble. Your "
-                       "pictures stay on your phone or computer. Only a code made from each "
-                       "picture is sent, so that websites can find and remove copies.",
-    "vic.age": "Who is using this page?",
-    "vic.age_child": "I am under 18",
-    "vic.age_adult": "I am 18 or older",
-    "vic.pick": "Choose pictures or videos",
-    "vic.working": "Making fingerprints on this device…",
-    "vic.failed": "could not be read",
-    "vic.ready": "Fingerprints of {n} picture(s) or video(s) ready. Nothing has been sent yet.",
-    "vic.country": "Your country (optional, for helplines)",
-    "vic.create": "Ask for removal",
-    "vic.created": "Your case is open. Write these down now: the PIN cannot be shown again.",
-    "vic.case_number": "Case number",
-    "vic.pin": "PIN",
-    "vic.help": "Talk to someone",
-    "vic.case_title": "Your case",
-    "vic.open": "Show my case",
-    "vic.pictures": "Pictures and videos in distribution",
-    "vic.matches": "Copies found",
-    "vic.notices": "Removal notices sent",
-    "vic.removed": "Removed",
-    "vic.providers": "Services that reported matching material",
-    "vic.forwarded": "forwarded to law enforcement",
-    "vic.withdraw": "Withdraw my case",
-    "vic.withdraw_help": "Your fingerprints are removed from distribution at once. Enter the "
-                         "case number and PIN again to confirm.",
-    "vic.withdrawn": "This case is withdrawn: its fingerprints are no longer distributed.",
-    "vic.none": "none yet",
-    "vic.existing": "I already have a case: add these to it",
-    "vic.added": "Added to your case.",
-    "pub.title": "Report a web address",
-    "pub.intro": "If you found child sexual abuse material online, tell us where. We check "
-                 "the address and ask the host to remove it. You do not need an account.",
-    "pub.no_upload": "Do not download, copy or send us the material itself: the address is "
-                     "enough.",
-    "pub.url": "Web address (URL)",
-    "pub.description": "Anything that helps us find it (optional)",
-    "pub.submit": "Send report",
-    "pub.thanks": "Thank you. Your report was received and will be checked.",
-    "pub.another": "Report another address",
-    "login.title": "Sign in",
-    "login.username": "Username",
-    "login.password": "Password",
-    "login.submit": "Sign in",
-    "login.failed": "Wrong username or password.",
-    "login.signed_out": "You are signed out.",
-    "tfa.title": "Second factor",
-    "tfa.prompt": "Enter the 6-digit code your authenticator app shows, or one of your "
-                  "recovery codes.",
-    "tfa.code": "Code",
-    "tfa.first_code": "The 6-digit code the app shows now",
-    "tfa.submit": "Confirm",
-    "tfa.cancel": "Cancel",
-    "tfa.failed": "Wrong code, or a code used already. Wait for the next one and try again.",
-    "tfa.expired": "The sign-in took too long or was stopped. Please sign in again.",
-    "tfa.enrol_title": "Set up your second factor",
-    "tfa.enrol_intro": "Your role needs a second factor. Add this account to an authenticator "
-                       "app: scan the picture, or type the secret. Then enter the code the app "
-                       "shows.",
-    "tfa.secret": "Secret",
-    "tfa.uri": "Set-up link",
-    "tfa.recovery_title": "Your recovery codes",
-    "tfa.recovery_intro": "If you lose your authenticator, each of these codes works once in "
-                          "place of a code. Keep them somewhere safe now: they are not shown "
-                          "again.",
-    "tfa.continue": "Continue",
-    "dash.title": "Dashboard",
-    "dash.waiting": "Waiting for review",
-    "dash.urgent": "Urgent",
-    "dash.oldest": "Oldest waiting",
-    "dash.pending": "Indicators pending verification",
-    "dash.ages": "Review queue by age",
-    "dash.by_status": "Reports by status",
-    "dash.by_list": "Active indicators by list",
-    "dash.by_indicator_status": "Indicators by status",
-    "chart.figures": "Figures",
-    "chart.label": "Label",
-    "chart.count": "Count",
-    "chart.none": "Nothing to show yet.",
-    "age.lt1h": "under 1 hour",
-    "age.1to24h": "1 to 24 hours",
-    "age.1to7d": "1 to 7 days",
-    "age.gt7d": "over 7 days",
-    "review.title": "Review queue",
-    "review.empty": "Nothing is waiting for review.",
-    "review.report": "Report",
-    "review.age": "Waiting",
-    "review.priority": "Priority",
-    "review.concerns": "Concerns",
-    "review.files": "Files",
-    "review.state": "State",
-    "review.start": "Start reviewing",
-    "review.asked": "waiting for the provider's answer",
-    "review.timer": "Reviewing for",
-    "review.break": "You have been reviewing for {minutes} minutes. Please take a break.",
-    "review.break_ok": "I will take a break",
-    "review.note": "Previews are small, blurred and in greyscale. Reveal one at a time, only "
-                   "when you need to; it is hidden again when you move on.",
-    "review.preview": "Preview of file {n}",
-    "review.reveal": "Reveal",
-    "review.hide": "Hide",
-    "review.colour": "Colour",
-    "review.no_preview": "No preview: not an image, or deleted at the end of its retention "
-                         "period.",
-    "review.details": "Report",
-    "review.assessment": "Assessment",
-    "review.submitted": "Submitted",
-    "review.incident_type": "Incident type",
-    "review.urgent_reason": "Why urgent",
-    "review.file": "File",
-    "review.hashes": "Hashes",
-    "review.decision": "Decision",
-    "review.reason": "Reason",
-    "review.list": "List for new indicators",
-    "review.label": "Classification label (optional)",
-    "review.submit": "Record decision",
-    "review.decided": "Decision recorded for report {id}: {decision}.",
-    "review.back": "Back to the queue",
-    "review.questions": "Questions to the provider",
-    "review.shortcuts": "Keyboard shortcuts",
-    "review.keys": "r reveal or hide · n / p next or previous preview · c colour · "
-                   "1 / 2 / 3 choose a decision · ? this help",
-    "decision.material": "Material: propose its hashes as indicators",
-    "decision.not_material": "Not material",
-    "decision.needs_information": "Ask the provider for information",
-    "ind.title": "Indicators",
-    "ind.pending": "Pending",
-    "ind.active": "Active",
-    "ind.retracted": "Retracted",
-    "ind.rejected": "Rejected",
-    "ind.quarantined": "Quarantined",
-    "ind.reinstate": "Reinstate",
-    "ind.none": "No indicators here.",
-    "ind.more": "More",
-    "ind.id": "Indicator",
-    "ind.list": "List",
-    "ind.type": "Type",
-    "ind.value": "Hash",
-    "ind.label": "Label",
-    "ind.status": "Status",
-    "ind.proposed_by": "Proposed by",
-    "ind.proposed_at": "Proposed",
-    "ind.legal_basis": "Legal basis",
-    "ind.source": "Source",
-    "ind.decided_by": "Decided by",
-    "ind.decided_at": "Decided",
-    "ind.reason": "Reason",
-    "ind.provenance": "Provenance",
-    "ind.verify": "Verify",
-    "ind.reject": "Reject",
-    "ind.retract": "Retract",
-    "ind.own_org": "Your organisation proposed this indicator. A reviewer of another "
-                   "organisation must verify it (two-organisation rule).",
-    "ind.no_scope": "Your role cannot verify or retract indicators.",
-    "ind.not_pending": "Only pending indicators can be verified.",
-    "ind.proof": "Transparency log",
-    "ind.proof_help": "Each event of this indicator is an entry in the append-only log. "
-                      "The log holds a salted commitment, never the hash.",
-    "ind.event": "Event",
-    "ind.entry": "Entry",
-    "ind.tree": "Tree size",
-    "ind.root": "Root hash",
-    "ind.path": "Audit path",
-    "ind.proof_ok": "included: the proof checks out against the signed tree head",
-    "ind.proof_bad": "the proof does not check out",
-    "ind.commitment": "Commitment",
-    "ind.done": "Indicator {id} is now {status}.",
-    "inbox.title": "Inbox",
-    "inbox.empty": "No reports have been routed to you.",
-    "inbox.received": "Received",
-    "inbox.acknowledged": "Acknowledged",
-    "inbox.not_yet": "not yet",
-    "inbox.feedback_given": "Feedback",
-    "inbox.acknowledge": "Acknowledge receipt",
-    "inbox.ask": "Request information from the provider",
-    "inbox.question": "Question",
-    "inbox.send": "Send",
-    "inbox.feedback": "Feedback on the outcome",
-    "inbox.outcome": "Outcome",
-    "inbox.delay": "Delay the user's notification (days, optional)",
-    "inbox.delay_help": "Only where telling the user would endanger an investigation; up to "
-                        "548 days.",
-    "inbox.delayed_until": "User notification delayed until",
-    "inbox.save": "Save feedback",
-    "inbox.questions": "Questions and answers",
-    "inbox.no_answer": "not answered yet",
-    "inbox.jurisdictions": "Jurisdictions",
-    "inbox.related": "Related reports",
-    "inbox.files": "Files",
-    "inbox.download": "Download",
-    "inbox.deleted": "deleted (retention)",
-    "inbox.ack_done": "Receipt acknowledged.",
-    "inbox.question_done": "Question sent to the provider.",
-    "inbox.feedback_done": "Feedback saved.",
-    "error.title": "This did not work",
-    "error.forbidden": "Your role may not open this page.",
-    "error.not_found": "There is nothing here, or it is not yours to see.",
-    "error.csrf": "The form expired or came from another site. Reload the page and try again.",
-    "error.back": "Back to the start",
-    "yes": "yes",
-    "no": "no",
-    "detail.urls": "URLs",
-    "detail.users": "Users involved",
-    "detail.user_ids": "User IDs",
-    "detail.screen_names": "Screen names",
-    "detail.emails": "E-mail addresses",
-    "detail.ips": "IP addresses",
-    "detail.ip": "Address",
-    "detail.at": "At",
-    "detail.port": "Port",
-    "detail.device_ids": "Device IDs",
-    "detail.declared_country": "Declared country",
-    "detail.is_child_victim": "Child victim",
-    "detail.reported_elsewhere": "Reported elsewhere",
-    "detail.authority": "Authority",
-    "detail.country": "Country",
-    "detail.reference": "Reference",
-    "detail.other_data": "Other information",
-    "status.open": "open",
-    "status.submitted": "submitted",
-    "status.awaiting_review": "awaiting review",
-    "status.forwarded": "forwarded",
-    "status.manifestly_unfounded": "manifestly unfounded",
-    "status.retracted": "retracted",
-    "assessment.known_material": "known material",
-    "assessment.unverified_match": "unverified match (held for review)",
-    "assessment.new_material": "new material",
-    "assessment.solicitation": "solicitation",
-    "assessment.manifestly_unfounded": "manifestly unfounded",
-    "concerns.known_material": "known material",
-    "concerns.new_material": "new material",
-    "concerns.solicitation": "solicitation",
-    "time.minutes": "{m} min",
-    "time.hours": "{h} h {m} min",
-    "time.days": "{d} d {h} h",
+SOURCE = "en"
+
+#: The 24 official languages of the EU, by ISO 639-1 code, each named in itself.
+LANGUAGES: dict[str, str] = {
+    "bg": "български", "cs": "čeština", "da": "dansk", "de": "Deutsch", "el": "ελληνικά",
+    "en": "English", "es": "español", "et": "eesti", "fi": "suomi", "fr": "français",
+    "ga": "Gaeilge", "hr": "hrvatski", "hu": "magyar", "it": "italiano", "lt": "lietuvių",
+    "lv": "latviešu", "mt": "Malti", "nl": "Nederlands", "pl": "polski", "pt": "português",
+    "ro": "română", "sk": "slovenčina", "sl": "slovenščina", "sv": "svenska",
 }
 
-DE: dict[str, str] = {
-    "app.title": "vigil Arbeitsbereich",
-    "home.title": "Darstellungen sexuellen Kindesmissbrauchs melden und entfernen lassen",
-    "home.intro": "Dieser Dienst des Zentrums nimmt Meldungen über Darstellungen sexuellen "
-                  "Kindesmissbrauchs im Netz entgegen und lässt sie entfernen. Das Material "
-                  "selbst braucht er nie: Eine Webadresse oder Fingerabdrücke, die auf Ihrem "
-                  "eigenen Gerät entstehen, genügen.",
-    "home.report": "Eine Webadresse melden",
-    "home.report_help": "Anonym, ohne Konto. Wir prüfen sie und bitten, wenn sie rechtswidrig "
-                        "ist, den Hoster um Entfernung.",
-    "home.remove": "Bilder von Ihnen entfernen lassen",
-    "home.remove_help": "Ihre Bilder verlassen Ihr Gerät nie: Nur ihre Fingerabdrücke werden "
-                        "gesendet, und Dienste finden und entfernen damit Kopien.",
-    "home.case": "Ihren Fall verfolgen",
-    "home.case_help": "Mit der Fallnummer und der PIN, die Sie erhalten haben: was gefunden "
-                      "und entfernt wurde; Sie können Ihren Fall auch zurückziehen.",
-    "home.complaints": "Sich über eine Entfernung beschweren",
-    "home.complaints_help": "Hat ein Dienst etwas von Ihnen zu Unrecht entfernt, prüfen zwei "
-                            "Personen es erneut; das Ergebnis sehen Sie mit der Nummer Ihrer "
-                            "Beschwerde.",
-    "home.transparency": "Transparenz",
-    "home.transparency_help": "Das Zentrum veröffentlicht jedes Quartal einen Bericht: "
-                              "eingegangene und weitergeleitete Meldungen, aufgenommene und "
-                              "zurückgezogene Indikatoren, Beschwerden und ihr Ergebnis, Zeit "
-                              "bis zur Entfernung.",
-    "home.staff": "Anmeldung für Mitarbeitende",
-    "cmp.title": "Sich über eine Entfernung beschweren",
-    "cmp.intro": "Ein Dienst hat etwas von Ihnen entfernt, weil es einem Hash des Zentrums "
-                 "entsprach, und Sie halten das für falsch. Zwei Personen prüfen es erneut; "
-                 "geben sie Ihnen recht, wird der Hash zurückgezogen und die Dienste werden "
-                 "benachrichtigt.",
-    "cmp.provider": "Der Dienst, der es entfernt hat",
-    "cmp.reference": "Sein Zeichen für die Entfernung (aus seiner Nachricht an Sie)",
-    "cmp.statement": "Was entfernt wurde und warum das falsch war",
-    "cmp.submit": "Beschwerde senden",
-    "cmp.filed": "Ihre Beschwerde ist eingegangen. Bewahren Sie Nummer und Token auf: Sie "
-                 "werden nur jetzt angezeigt, und Sie brauchen beide, um das Ergebnis zu sehen.",
-    "cmp.number": "Beschwerdenummer",
-    "cmp.token": "Token",
-    "cmp.keep": "Sonst wird nichts über Sie gespeichert.",
-    "cmp.follow": "Eine Beschwerde verfolgen",
-    "cmp.show": "Ergebnis anzeigen",
-    "cmp.status_open": "Eingegangen; wartet auf die Prüfung.",
-    "cmp.status_disputed": "Die Prüfenden waren uneins; eine dritte Person entscheidet.",
-    "cmp.status_upheld": "Stattgegeben: Der Hash wurde zurückgezogen, die Dienste wurden benachrichtigt.",
-    "cmp.status_rejected": "Nicht stattgegeben: Die Prüfenden halten die Entfernung für richtig.",
-    "nav.skip": "Zum Inhalt springen",
-    "nav.dashboard": "Übersicht",
-    "nav.review": "Prüfwarteschlange",
-    "nav.indicators": "Indikatoren",
-    "nav.inbox": "Posteingang",
-    "nav.signout": "Abmelden",
-    "nav.language": "Sprache",
-    "nav.main": "Hauptmenü",
-    "nav.signed_in": "Angemeldet als {name} ({org})",
-    "nav.takedown": "Entfernung",
-    "nav.takedown_figures": "Zahlen zur Entfernung",
-    "nav.jobs": "Aufträge",
-    "jobs.title": "Hintergrundaufträge",
-    "jobs.dead": "Aufgegebene Aufträge",
-    "jobs.dead_help": "Diese Aufträge sind bei jedem Versuch gescheitert. Beheben Sie die "
-                      "Ursache (der Fehler sagt, was schiefging), dann führen Sie den Auftrag "
-                      "erneut aus.",
-    "jobs.none_dead": "Kein Auftrag wurde aufgegeben.",
-    "jobs.kind": "Art",
-    "jobs.attempts": "Versuche",
-    "jobs.error": "Letzter Fehler",
-    "jobs.created": "Erstellt",
-    "jobs.updated": "Letzte Änderung",
-    "jobs.action": "Aktion",
-    "jobs.retry": "Erneut ausführen",
-    "jobs.retry_label": "Auftrag {id} erneut ausführen",
-    "jobs.retried": "Auftrag {id} ({kind}) steht wieder in der Warteschlange.",
-    "jobs.periodic": "Regelmäßige Arbeiten",
-    "jobs.none_periodic": "Noch keine regelmäßige Arbeit gelaufen (läuft vigil worker?).",
-    "jobs.task": "Aufgabe",
-    "jobs.last_started": "Zuletzt gestartet",
-    "jobs.last_finished": "Zuletzt beendet",
-    "jobs.next_due": "Nächste Ausführung",
-    "jobs.runs": "Läufe",
-    "td.title": "Gemeldete Adressen und Hinweise",
-    "td.waiting": "Warten auf Einstufung",
-    "td.none_waiting": "Keine gemeldete Adresse wartet.",
-    "td.source": "Quelle",
-    "td.source_public": "Öffentlichkeit",
-    "td.source_hotline": "eine Beschwerdestelle",
-    "td.source_crawler": "proaktive Suche",
-    "td.source_referral": "eine Partner-Beschwerdestelle (Weiterleitung)",
-    "td.unverified_hit": "Treffer auf {list}, eine nicht verifizierte Liste (ein Hash, den eine "
-                         "betroffene Person selbst erstellt hat): bitte vor der Einstufung prüfen; "
-                         "vorher geht keine Meldung hinaus.",
-    "td.classify": "Einstufen",
-    "td.classification": "Einstufung",
-    "td.country": "Land",
-    "td.decide": "Entscheiden",
-    "td.choose": "— bitte wählen —",
-    "td.choose_first": "Wählen Sie zuerst eine Einstufung: Es ist nichts vorausgewählt.",
-    "td.confirm_title": "Einstufung bestätigen",
-    "td.confirm_what": "Diese Adresse als {classification} einstufen?",
-    "td.confirm_effect": "Ein Hinweis geht sofort an den Hoster, wird alle 24 Stunden "
-                         "wiederholt, bis der Inhalt entfernt ist, und nach 60 Stunden an die "
-                         "Behörde des Landes des Hosters weitergegeben. Diese Behörde wird "
-                         "außerdem sofort unterrichtet (zur Opferidentifizierung), und die "
-                         "Adresse wird an die Partner-Beschwerdestelle dieses Landes "
-                         "weitergeleitet, wenn es eine gibt. Die Entscheidung wird unter Ihrem "
-                         "Namen festgehalten.",
-    "td.confirm_yes": "Ja, einstufen und Hinweis senden",
-    "td.confirm_no": "Zurück, ohne zu entscheiden",
-    "td.illegal_international": "rechtswidrig (internationaler Standard)",
-    "td.illegal_national": "national rechtswidrig",
-    "td.not_illegal": "nicht rechtswidrig",
-    "td.classified": "{url} eingestuft als {classification}.",
-    "td.notice_opened": "Ein Hinweis an {provider} ist offen.",
-    "td.notices": "Hinweise",
-    "td.no_notices": "Noch keine Hinweise.",
-    "td.provider": "Hoster",
-    "td.sent": "Gesendete Hinweise",
-    "td.open_for": "Offen seit",
-    "td.open": "offen",
-    "td.removed": "entfernt",
-    "td.closed": "geschlossen",
-    "td.escalated": "eskaliert",
-    "td.reupload": "erneut hochgeladen",
-    "td.notice": "Hinweis",
-    "td.send_failed": "Senden fehlgeschlagen",
-    "td.send_failed_help": "Der letzte Versuch, diesen Hinweis zu senden, ist fehlgeschlagen. "
-                           "Er wird beim nächsten Versuch ({next}) automatisch wiederholt; "
-                           "prüfen Sie die Adresse des Hosters im Hoster-Verzeichnis, wenn er "
-                           "weiter fehlschlägt.",
-    "td.email": "E-Mail",
-    "td.webhook": "Webhook",
-    "td.opened": "Eröffnet",
-    "td.next_attempt": "Nächster Versuch",
-    "td.history": "Verlauf",
-    "td.when": "Wann",
-    "td.event": "Ereignis",
-    "td.detail": "Einzelheiten",
-    "td.no_events": "Noch nichts.",
-    "td.ev_opened": "eröffnet",
-    "td.ev_baseline": "Inhalt festgehalten",
-    "td.ev_sent_email": "per E-Mail gesendet",
-    "td.ev_sent_webhook": "per Webhook gesendet",
-    "td.ev_send_failed": "Senden fehlgeschlagen",
-    "td.ev_recheck_present": "erneute Prüfung: noch vorhanden",
-    "td.ev_recheck_failed": "erneute Prüfung fehlgeschlagen",
-    "td.ev_removed": "entfernt",
-    "td.ev_escalated": "an die Behörde weitergegeben",
-    "td.ev_closed": "geschlossen",
-    "td.ev_authority_informed": "an die Behörde weitergegeben (Opferidentifizierung)",
-    "td.ev_authority_unknown": "keine Behörde zu unterrichten",
-    "td.authority": "Strafverfolgungsbehörde",
-    "td.authority_informed": "unterrichtet {at}",
-    "td.authority_waiting": "wird unterrichtet",
-    "td.authority_failing": "Unterrichtung fehlgeschlagen ({attempts} Versuche): {error}; nächster Versuch {next}",
-    "td.authority_dead": "Unterrichtung nach {attempts} Versuchen aufgegeben: {error} (auf der "
-                         "Seite der Aufträge erneut starten)",
-    "td.referrals": "Weiterleitungen an Partner-Beschwerdestellen",
-    "td.no_referrals": "Noch keine als illegal eingestufte Adresse.",
-    "td.hotline": "Partner-Beschwerdestelle",
-    "td.ref_not_referred": "nicht weitergeleitet",
-    "td.ref_pending": "wartet auf Zustellung",
-    "td.ref_acknowledged": "bestätigt",
-    "td.ref_assessed": "vom Partner bewertet",
-    "td.ref_removed": "entfernt",
-    "td.ref_declined": "vom Partner abgelehnt",
-    "td.ref_closed": "geschlossen",
-    "td.ref_failing": "Zustellung fehlgeschlagen ({attempts} Versuche): {error}; nächster Versuch {next}",
-    "td.ref_dead": "Zustellung nach {attempts} Versuchen aufgegeben: {error} (auf der Seite der "
-                   "Aufträge erneut starten)",
-    "td.ref_poll_failed": "letzte Statusabfrage fehlgeschlagen: {error}",
-    "td.figures": "Zahlen zur Entfernung",
-    "td.median_hours": "Median der Stunden bis zur Entfernung",
-    "td.within_60h": "Innerhalb von 2,5 Tagen entfernt",
-    "td.escalations": "Eskalationen",
-    "td.reuploads": "Erneute Uploads",
-    "td.chart_hours_host": "Median der Stunden bis zur Entfernung, nach Host",
-    "td.chart_hours_country": "Median der Stunden bis zur Entfernung, nach Land des Hosters",
-    "td.chart_sent_host": "Gesendete Hinweise, nach Host",
-    "td.chart_open_removed": "Offene und entfernte Hinweise",
-    "vic.title": "Bilder von Ihnen entfernen lassen",
-    "vic.intro_adult": "Wenn intime Bilder oder Videos von Ihnen, auch aus Ihrer Kindheit, im "
-                       "Netz sind oder Sie das befürchten, können Sie sie suchen und entfernen "
-                       "lassen. Ihre Bilder verlassen dieses Gerät nie: Es berechnet von jedem "
-                       "einen Fingerabdruck (Hash), und nur die Fingerabdrücke werden gesendet.",
-    "vic.intro_child": "Wenn jemand Bilder oder Videos von dir hat, die nicht ins Netz sollen, "
-                       "kann dir das helfen. Es ist nicht deine Schuld, und du bekommst keinen "
-                       "Ärger. Deine Bilder bleiben auf deinem Handy oder Computer. Nur ein Code "
-                       "aus jedem Bild wird gesendet, damit Webseiten Kopien finden und löschen.",
-    "vic.age": "Wer benutzt diese Seite?",
-    "vic.age_child": "Ich bin unter 18",
-    "vic.age_adult": "Ich bin 18 oder älter",
-    "vic.pick": "Bilder oder Videos auswählen",
-    "vic.working": "Fingerabdrücke werden auf diesem Gerät berechnet …",
-    "vic.failed": "konnte nicht gelesen werden",
-    "vic.ready": "Fingerabdrücke von {n} Bild(ern) oder Video(s) bereit. Noch wurde nichts gesendet.",
-    "vic.country": "Ihr Land (optional, für Hilfsangebote)",
-    "vic.create": "Entfernung beantragen",
-    "vic.created": "Ihr Fall ist eröffnet. Schreiben Sie sich das jetzt auf: Die PIN kann nicht "
-                   "noch einmal angezeigt werden.",
-    "vic.case_number": "Fallnummer",
-    "vic.pin": "PIN",
-    "vic.help": "Mit jemandem sprechen",
-    "vic.case_title": "Ihr Fall",
-    "vic.open": "Meinen Fall anzeigen",
-    "vic.pictures": "Verteilte Bilder und Videos",
-    "vic.matches": "Gefundene Kopien",
-    "vic.notices": "Gesendete Entfernungshinweise",
-    "vic.removed": "Entfernt",
-    "vic.providers": "Dienste, die passendes Material gemeldet haben",
-    "vic.forwarded": "an Strafverfolgungsbehörden weitergeleitet",
-    "vic.withdraw": "Meinen Fall zurückziehen",
-    "vic.withdraw_help": "Ihre Fingerabdrücke werden sofort aus der Verteilung genommen. Geben "
-                         "Sie zur Bestätigung Fallnummer und PIN noch einmal ein.",
-    "vic.withdrawn": "Dieser Fall ist zurückgezogen: Seine Fingerabdrücke werden nicht mehr "
-                     "verteilt.",
-    "vic.none": "noch keine",
-    "vic.existing": "Ich habe schon einen Fall: diese hinzufügen",
-    "vic.added": "Zu Ihrem Fall hinzugefügt.",
-    "pub.title": "Eine Webadresse melden",
-    "pub.intro": "Wenn Sie Darstellungen sexuellen Kindesmissbrauchs im Netz gefunden haben, "
-                 "sagen Sie uns wo. Wir prüfen die Adresse und fordern den Hoster zur Entfernung "
-                 "auf. Sie brauchen kein Konto.",
-    "pub.no_upload": "Laden Sie das Material nicht herunter, kopieren oder senden Sie es uns "
-                     "nicht: die Adresse genügt.",
-    "pub.url": "Webadresse (URL)",
-    "pub.description": "Was uns hilft, es zu finden (optional)",
-    "pub.submit": "Meldung senden",
-    "pub.thanks": "Danke. Ihre Meldung ist eingegangen und wird geprüft.",
-    "pub.another": "Eine weitere Adresse melden",
-    "login.title": "Anmelden",
-    "login.username": "Benutzername",
-    "login.password": "Passwort",
-    "login.submit": "Anmelden",
-    "login.failed": "Benutzername oder Passwort ist falsch.",
-    "login.signed_out": "Sie sind abgemeldet.",
-    "tfa.title": "Zweiter Faktor",
-    "tfa.prompt": "Geben Sie den 6-stelligen Code aus Ihrer Authenticator-App ein oder einen "
-                  "Ihrer Wiederherstellungscodes.",
-    "tfa.code": "Code",
-    "tfa.first_code": "Der 6-stellige Code, den die App jetzt zeigt",
-    "tfa.submit": "Bestätigen",
-    "tfa.cancel": "Abbrechen",
-    "tfa.failed": "Falscher oder bereits verwendeter Code. Warten Sie auf den nächsten und "
-                  "versuchen Sie es erneut.",
-    "tfa.expired": "Die Anmeldung hat zu lange gedauert oder wurde abgebrochen. Bitte melden "
-                   "Sie sich erneut an.",
-    "tfa.enrol_title": "Zweiten Faktor einrichten",
-    "tfa.enrol_intro": "Ihre Rolle braucht einen zweiten Faktor. Fügen Sie dieses Konto einer "
-                       "Authenticator-App hinzu: Bild scannen oder das Geheimnis eintippen. "
-                       "Geben Sie dann den Code ein, den die App zeigt.",
-    "tfa.secret": "Geheimnis",
-    "tfa.uri": "Einrichtungslink",
-    "tfa.recovery_title": "Ihre Wiederherstellungscodes",
-    "tfa.recovery_intro": "Falls Sie Ihren Authenticator verlieren, ersetzt jeder dieser Codes "
-                          "einmal einen Code. Bewahren Sie sie jetzt sicher auf: Sie werden "
-                          "nicht noch einmal angezeigt.",
-    "tfa.continue": "Weiter",
-    "dash.title": "Übersicht",
-    "dash.waiting": "Warten auf Prüfung",
-    "dash.urgent": "Dringend",
-    "dash.oldest": "Am längsten wartend",
-    "dash.pending": "Indikatoren, die auf Bestätigung warten",
-    "dash.ages": "Prüfwarteschlange nach Wartezeit",
-    "dash.by_status": "Meldungen nach Status",
-    "dash.by_list": "Aktive Indikatoren nach Liste",
-    "dash.by_indicator_status": "Indikatoren nach Status",
-    "chart.figures": "Zahlen",
-    "chart.label": "Bezeichnung",
-    "chart.count": "Anzahl",
-    "chart.none": "Noch nichts zu zeigen.",
-    "age.lt1h": "unter 1 Stunde",
-    "age.1to24h": "1 bis 24 Stunden",
-    "age.1to7d": "1 bis 7 Tage",
-    "age.gt7d": "über 7 Tage",
-    "review.title": "Prüfwarteschlange",
-    "review.empty": "Nichts wartet auf Prüfung.",
-    "review.report": "Meldung",
-    "review.age": "Wartet seit",
-    "review.priority": "Priorität",
-    "review.concerns": "Betrifft",
-    "review.files": "Dateien",
-    "review.state": "Stand",
-    "review.start": "Prüfung beginnen",
-    "review.asked": "wartet auf Antwort des Anbieters",
-    "review.timer": "Prüfzeit",
-    "review.break": "Sie prüfen seit {minutes} Minuten. Bitte machen Sie eine Pause.",
-    "review.break_ok": "Ich mache eine Pause",
-    "review.note": "Vorschauen sind klein, unscharf und grau. Decken Sie jeweils nur eine auf "
-                   "und nur, wenn es nötig ist; beim Weitergehen wird sie wieder verborgen.",
-    "review.preview": "Vorschau von Datei {n}",
-    "review.reveal": "Aufdecken",
-    "review.hide": "Verbergen",
-    "review.colour": "Farbe",
-    "review.no_preview": "Keine Vorschau: kein Bild, oder nach Ablauf der Aufbewahrungsfrist "
-                         "gelöscht.",
-    "review.details": "Meldung",
-    "review.assessment": "Bewertung",
-    "review.submitted": "Eingereicht",
-    "review.incident_type": "Art des Vorfalls",
-    "review.urgent_reason": "Grund der Dringlichkeit",
-    "review.file": "Datei",
-    "review.hashes": "Hashes",
-    "review.decision": "Entscheidung",
-    "review.reason": "Begründung",
-    "review.list": "Liste für neue Indikatoren",
-    "review.label": "Klassifizierung (optional)",
-    "review.submit": "Entscheidung speichern",
-    "review.decided": "Entscheidung zu Meldung {id} gespeichert: {decision}.",
-    "review.back": "Zurück zur Warteschlange",
-    "review.questions": "Fragen an den Anbieter",
-    "review.shortcuts": "Tastenkürzel",
-    "review.keys": "r aufdecken oder verbergen · n / p nächste oder vorige Vorschau · c Farbe · "
-                   "1 / 2 / 3 Entscheidung wählen · ? diese Hilfe",
-    "decision.material": "Material: Hashes als Indikatoren vorschlagen",
-    "decision.not_material": "Kein Material",
-    "decision.needs_information": "Beim Anbieter nachfragen",
-    "ind.title": "Indikatoren",
-    "ind.pending": "Ausstehend",
-    "ind.active": "Aktiv",
-    "ind.retracted": "Zurückgezogen",
-    "ind.rejected": "Abgelehnt",
-    "ind.quarantined": "In Quarantäne",
-    "ind.reinstate": "Wieder aufnehmen",
-    "ind.none": "Hier gibt es keine Indikatoren.",
-    "ind.more": "Weitere",
-    "ind.id": "Indikator",
-    "ind.list": "Liste",
-    "ind.type": "Typ",
-    "ind.value": "Hash",
-    "ind.label": "Klassifizierung",
-    "ind.status": "Status",
-    "ind.proposed_by": "Vorgeschlagen von",
-    "ind.proposed_at": "Vorgeschlagen am",
-    "ind.legal_basis": "Rechtsgrundlage",
-    "ind.source": "Quelle",
-    "ind.decided_by": "Entschieden von",
-    "ind.decided_at": "Entschieden am",
-    "ind.reason": "Begründung",
-    "ind.provenance": "Herkunft",
-    "ind.verify": "Bestätigen",
-    "ind.reject": "Ablehnen",
-    "ind.retract": "Zurückziehen",
-    "ind.own_org": "Ihre Organisation hat diesen Indikator vorgeschlagen. Eine prüfende Person "
-                   "einer anderen Organisation muss ihn bestätigen (Zwei-Organisationen-Regel).",
-    "ind.no_scope": "Ihre Rolle kann Indikatoren weder bestätigen noch zurückziehen.",
-    "ind.not_pending": "Nur ausstehende Indikatoren können bestätigt werden.",
-    "ind.proof": "Transparenzprotokoll",
-    "ind.proof_help": "Jedes Ereignis dieses Indikators ist ein Eintrag im fortlaufenden "
-                      "Protokoll. Es enthält eine gesalzene Festlegung, nie den Hash selbst.",
-    "ind.event": "Ereignis",
-    "ind.entry": "Eintrag",
-    "ind.tree": "Baumgröße",
-    "ind.root": "Wurzelhash",
-    "ind.path": "Prüfpfad",
-    "ind.proof_ok": "enthalten: der Beweis stimmt mit dem signierten Baumkopf überein",
-    "ind.proof_bad": "der Beweis stimmt nicht",
-    "ind.commitment": "Festlegung",
-    "ind.done": "Indikator {id} ist jetzt {status}.",
-    "inbox.title": "Posteingang",
-    "inbox.empty": "Ihnen wurden keine Meldungen zugeleitet.",
-    "inbox.received": "Eingegangen",
-    "inbox.acknowledged": "Bestätigt",
-    "inbox.not_yet": "noch nicht",
-    "inbox.feedback_given": "Rückmeldung",
-    "inbox.acknowledge": "Empfang bestätigen",
-    "inbox.ask": "Informationen beim Anbieter anfordern",
-    "inbox.question": "Frage",
-    "inbox.send": "Senden",
-    "inbox.feedback": "Rückmeldung zum Ergebnis",
-    "inbox.outcome": "Ergebnis",
-    "inbox.delay": "Benachrichtigung des Nutzers aufschieben (Tage, optional)",
-    "inbox.delay_help": "Nur wenn eine Benachrichtigung Ermittlungen gefährden würde; "
-                        "höchstens 548 Tage.",
-    "inbox.delayed_until": "Benachrichtigung aufgeschoben bis",
-    "inbox.save": "Rückmeldung speichern",
-    "inbox.questions": "Fragen und Antworten",
-    "inbox.no_answer": "noch nicht beantwortet",
-    "inbox.jurisdictions": "Zuständigkeit",
-    "inbox.related": "Verwandte Meldungen",
-    "inbox.files": "Dateien",
-    "inbox.download": "Herunterladen",
-    "inbox.deleted": "gelöscht (Aufbewahrungsfrist)",
-    "inbox.ack_done": "Empfang bestätigt.",
-    "inbox.question_done": "Frage an den Anbieter gesendet.",
-    "inbox.feedback_done": "Rückmeldung gespeichert.",
-    "error.title": "Das hat nicht geklappt",
-    "error.forbidden": "Ihre Rolle darf diese Seite nicht öffnen.",
-    "error.not_found": "Hier gibt es nichts, oder es ist nicht für Sie bestimmt.",
-    "error.csrf": "Das Formular ist abgelaufen oder kam von einer anderen Seite. Laden Sie die "
-                  "Seite neu und versuchen Sie es noch einmal.",
-    "error.back": "Zurück zum Anfang",
-    "yes": "ja",
-    "no": "nein",
-    "detail.urls": "URLs",
-    "detail.users": "Beteiligte Nutzer",
-    "detail.user_ids": "Nutzerkennungen",
-    "detail.screen_names": "Anzeigenamen",
-    "detail.emails": "E-Mail-Adressen",
-    "detail.ips": "IP-Adressen",
-    "detail.ip": "Adresse",
-    "detail.at": "Zeitpunkt",
-    "detail.port": "Port",
-    "detail.device_ids": "Gerätekennungen",
-    "detail.declared_country": "Angegebenes Land",
-    "detail.is_child_victim": "Kind als Opfer",
-    "detail.reported_elsewhere": "Anderswo gemeldet",
-    "detail.authority": "Behörde",
-    "detail.country": "Land",
-    "detail.reference": "Aktenzeichen",
-    "detail.other_data": "Weitere Angaben",
-    "status.open": "offen",
-    "status.submitted": "eingereicht",
-    "status.awaiting_review": "wartet auf Prüfung",
-    "status.forwarded": "weitergeleitet",
-    "status.manifestly_unfounded": "offensichtlich unbegründet",
-    "status.retracted": "zurückgezogen",
-    "assessment.known_material": "bekanntes Material",
-    "assessment.unverified_match": "nicht verifizierter Treffer (zur Prüfung zurückgehalten)",
-    "assessment.new_material": "neues Material",
-    "assessment.solicitation": "Anbahnung",
-    "assessment.manifestly_unfounded": "offensichtlich unbegründet",
-    "concerns.known_material": "bekanntes Material",
-    "concerns.new_material": "neues Material",
-    "concerns.solicitation": "Anbahnung",
-    "time.minutes": "{m} Min.",
-    "time.hours": "{h} Std. {m} Min.",
-    "time.days": "{d} T. {h} Std.",
+#: Languages held complete by the tests (every string translated, placeholders kept).
+COMPLETE = ("en", "de", "fr")
+
+
+def N_(message: str) -> str:
+    """Marks a text for extraction where it is translated later (a table of labels)."""
+    return message
+
+
+#: Values that pages show as words: a status, an assessment, a classification. Unknown values
+#: are shown as they are (a status a newer version added reads as itself, never as an error).
+LABELS: dict[str, dict[str, str]] = {
+    "status": {"open": N_("open"), "submitted": N_("submitted"),
+               "awaiting_review": N_("awaiting review"), "forwarded": N_("forwarded"),
+               "manifestly_unfounded": N_("manifestly unfounded"),
+               "retracted": N_("retracted")},
+    "assessment": {"known_material": N_("known material"),
+                   "unverified_match": N_("unverified match (held for review)"),
+                   "new_material": N_("new material"), "solicitation": N_("solicitation"),
+                   "manifestly_unfounded": N_("manifestly unfounded")},
+    "concerns": {"known_material": N_("known material"), "new_material": N_("new material"),
+                 "solicitation": N_("solicitation")},
+    "decision": {"material": N_("Material: propose its hashes as indicators"),
+                 "not_material": N_("Not material"),
+                 "needs_information": N_("Ask the provider for information")},
+    "ind": {"pending": N_("Pending"), "active": N_("Active"), "retracted": N_("Retracted"),
+            "rejected": N_("Rejected"), "quarantined": N_("Quarantined")},
+    "td": {"illegal_international": N_("illegal (international baseline)"),
+           "illegal_national": N_("illegal nationally"), "not_illegal": N_("not illegal"),
+           "open": N_("open"), "removed": N_("removed"), "closed": N_("closed"),
+           "escalated": N_("escalated"), "reupload": N_("re-upload")},
+    "detail": {"urls": N_("URLs"), "users": N_("Users involved"), "user_ids": N_("User IDs"),
+               "screen_names": N_("Screen names"), "emails": N_("E-mail addresses"),
+               "ips": N_("IP addresses"), "ip": N_("Address"), "at": N_("At"),
+               "port": N_("Port"), "device_ids": N_("Device IDs"),
+               "declared_country": N_("Declared country"),
+               "is_child_victim": N_("Child victim"),
+               "reported_elsewhere": N_("Reported elsewhere"), "authority": N_("Authority"),
+               "country": N_("Country"), "reference": N_("Reference"),
+               "other_data": N_("Other information")},
+    "complaint": {"open": N_("Received; waiting for the reviewers."),
+                  "disputed": N_("The reviewers disagreed; a third person decides."),
+                  "upheld": N_("Upheld: the hash was withdrawn and the services were told."),
+                  "rejected": N_("Not upheld: the reviewers found the removal right.")},
+    "source": {"public": N_("the public"), "hotline": N_("a hotline"),
+               "crawler": N_("proactive search"),
+               "referral": N_("a partner hotline (referral)")},
+    "event": {"opened": N_("opened"), "baseline": N_("content recorded"),
+              "sent_email": N_("sent by e-mail"), "sent_webhook": N_("sent by webhook"),
+              "send_failed": N_("sending failed"),
+              "recheck_present": N_("re-check: still there"),
+              "recheck_failed": N_("re-check failed"), "removed": N_("removed"),
+              "escalated": N_("escalated to the authority"), "closed": N_("closed"),
+              "authority_informed": N_("passed to the authority (victim identification)"),
+              "authority_unknown": N_("no authority to inform")},
+    "referral": {"not_referred": N_("not referred"), "pending": N_("waiting for delivery"),
+                 "acknowledged": N_("acknowledged"), "assessed": N_("assessed by the partner"),
+                 "removed": N_("removed"), "declined": N_("declined by the partner"),
+                 "closed": N_("closed")},
+    "kind": {"programme": N_("Programme"), "resource": N_("Resource"),
+             "working_group": N_("Working group")},
+    "target": {"may_offend": N_("People who fear they may offend"),
+               "offended": N_("People who have offended"),
+               "children": N_("Children and young people"),
+               "parents": N_("Parents and carers"), "professionals": N_("Professionals")},
+    "design": {"rct": N_("randomised controlled trial"),
+               "quasi_experimental": N_("quasi-experimental study"),
+               "pre_post": N_("before-and-after study"), "qualitative": N_("qualitative study"),
+               "descriptive": N_("descriptive study (no comparison group)"),
+               "none": N_("not evaluated")},
+    "strength": {"strong": N_("strong"), "moderate": N_("moderate"), "limited": N_("limited"),
+                 "none": N_("none")},
+    "proposal": {"proposed": N_("waiting for the Centre"), "approved": N_("published"),
+                 "rejected": N_("rejected")},
+    "revision": {"seeded": N_("published from the Centre's public sources"),
+                 "approved": N_("published after review")},
+    "age": {"lt1h": N_("under 1 hour"), "1to24h": N_("1 to 24 hours"),
+            "1to7d": N_("1 to 7 days"), "gt7d": N_("over 7 days")},
 }
 
-CATALOGUES = {"en": EN, "de": DE}
+
+def _locale_dir() -> Any:
+    return resources.files("vigil.web").joinpath("locale")
 
 
-def translate(lang: str, key: str, **params: object) -> str:
-    """The text for ``key``; an unknown key falls back to English, then to the last part of the
-    key itself (status values the catalogue does not know are shown as they are)."""
-    text = CATALOGUES.get(lang, EN).get(key) or EN.get(key) or key.rsplit(".", 1)[-1]
-    return text.format(**params) if params else text
+def po_path(lang: str) -> Any:
+    return _locale_dir().joinpath(lang, "LC_MESSAGES", "messages.po")
+
+
+def template_path() -> Any:
+    return _locale_dir().joinpath("messages.pot")
+
+
+@cache
+def catalogue(lang: str) -> Catalog | None:
+    """The language's ``.po`` as read (``None`` for English, the source, or a language with
+    no file). Raises whatever Babel raises for a broken file: the tests read every one."""
+    if lang == SOURCE or lang not in LANGUAGES:
+        return None
+    path = po_path(lang)
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        return read_po(f, locale=lang, domain="messages")
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The language's translations, compiled in memory; English for English and for a
+    language without a catalogue. A message without a translation (empty or fuzzy) is not
+    compiled in, so gettext falls back to its English ``msgid``."""
+    cat = catalogue(lang)
+    if cat is None:
+        return NullTranslations()
+    buffer = io.BytesIO()
+    write_mo(buffer, cat, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain="messages")
+
+
+def _translated(message: Any) -> bool:
+    if not message.id or message.fuzzy:
+        return False
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    return all(strings)
+
+
+@cache
+def offered() -> tuple[str, ...]:
+    """The languages a visitor can pick: English and every language whose catalogue
+    translates at least one text (the rest of its texts fall back to English)."""
+    have = [code for code in LANGUAGES if code == SOURCE or (
+        (cat := catalogue(code)) is not None and any(_translated(m) for m in cat))]
+    return tuple(have)
+
+
+def missing(lang: str) -> list[str]:
+    """The English texts ``lang`` does not translate yet, in catalogue order (all of them for a
+    language without a catalogue; none for English)."""
+    if lang == SOURCE:
+        return []
+    with template_path().open("rb") as f:
+        wanted = read_po(f)
+    cat = catalogue(lang)
+    out = []
+    for m in wanted:
+        if not m.id:
+            continue
+        have = cat.get(m.id, context=m.context) if cat else None
+        if have is None or not _translated(have):
+            key = m.id if isinstance(m.id, str) else m.id[0]
+            out.append(key if m.context is None else f"{m.context}|{key}")
+    return out
 
 
 def pick_language(query: str | None, cookie: str | None, account: str | None,
                   accept: str | None) -> str:
+    """The first offered language among ``?lang=``, the workspace cookie, the account's
+    setting and the browser's ``Accept-Language`` (in its order of preference, ``q=0``
+    excluded); English otherwise."""
+    langs = offered()
     for candidate in (query, cookie, account):
-        if candidate in LANGUAGES:
+        if candidate in langs:
             return candidate
-    for part in (accept or "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept or "")[:1000].split(",")[:50]):
+        code, _, params = part.partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, code.strip().lower()[:2]))
+    for negative_q, _i, code in sorted(ranked):
+        if negative_q < 0 and code in langs:
             return code
-    return "en"
+    return SOURCE
 
 
-def duration(lang: str, seconds: float) -> str:
-    s = max(0, int(seconds))
-    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
-    if d:
-        return translate(lang, "time.days", d=d, h=h)
-    if h:
-        return translate(lang, "time.hours", h=h, m=m)
-    return translate(lang, "time.minutes", m=m)
+# -- the translator a request uses ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Translator:
+    """Texts, labels, dates and numbers in one language. ``%(name)s`` placeholders are
+    filled from keyword arguments after translation."""
+
+    lang: str
+
+    @property
+    def _t(self) -> NullTranslations:
+        return translations(self.lang)
+
+    def gettext(self, message: str, **params: object) -> str:
+        # Always a format string, as in the templates (Jinja2's new-style gettext): a
+        # literal per cent sign is written %% everywhere.
+        return self._t.gettext(message) % params
+
+    def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
+        """The plural form for ``n`` (CLDR's rule for the language); ``%(num)s`` is ``n``."""
+        text = self._t.ngettext(singular, plural, n)
+        return text % {"num": self.number(n), **params}
+
+    def pgettext(self, context: str, message: str, **params: object) -> str:
+        return str(self._t.pgettext(context, message)) % params
+
+    def label(self, group: str, value: object) -> str:
+        """A status or a category as a word; an unknown one as it is."""
+        english = LABELS.get(group, {}).get(str(value))
+        return self.gettext(english) if english else str(value)
+
+    def plural_forms(self, singular: str, plural: str) -> dict[str, str]:
+        """Every plural form of a text by CLDR category (``one``, ``few``, ``other``…), for
+        a script that picks one with the browser's ``Intl.PluralRules``; ``%(num)s`` stays
+        in the text for the script to fill."""
+        locale = Locale.parse(self.lang)
+        forms: dict[str, str] = {}
+        for n in [*range(0, 200), 1000, 1_000_000, 1_500_000]:  # "many" is about millions
+            category = locale.plural_form(n)
+            if category not in forms:
+                forms[category] = self._t.ngettext(singular, plural, n)
+        # Some languages' "other" is for fractions only (Polish): a count never needs it, but a
+        # script falls back on it, so it is always there.
+        forms.setdefault("other", self._t.ngettext(singular, plural, 5))
+        return forms
+
+    @property
+    def locale(self) -> Locale:
+        return _format_locale(self.lang)
+
+    def country(self, code: str) -> str:
+        """A country's name in the page's language (``DE`` → ``Allemagne``)."""
+        return str(self.locale.territories.get(code.upper(), code))
+
+    def number(self, value: float | int) -> str:
+        return format_decimal(value, locale=self.locale)
+
+    def datetime(self, when: dt.datetime | None) -> str:
+        """A moment as the locale writes it, to the minute, in UTC (``-`` for none):
+        ``30 Nov 2026, 09:05 UTC``, ``30.11.2026, 09:05 UTC``."""
+        if when is None:
+            return "-"
+        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+        return (format_date(when, format="medium", locale=self.locale) + ", "
+                + format_time(when, format="short", tzinfo=UTC, locale=self.locale) + " UTC")
+
+    def date(self, day: dt.date | dt.datetime | None) -> str:
+        """A day as the locale writes it in full: ``30 November 2026``."""
+        if day is None:
+            return "-"
+        return format_date(day, format="long", locale=self.locale)
+
+    def opening(self, days: tuple[int, ...], start: str, end: str) -> str:
+        """Opening hours as the locale writes them: ``Monday-Saturday, 14:00-20:00`` (with en dashes); runs of
+        consecutive days are joined with a dash (days: 0 = Monday)."""
+        names = get_day_names("wide", locale=self.locale)
+        runs: list[list[int]] = []
+        for d in days:
+            if runs and d == runs[-1][-1] + 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        text = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}\u2013{names[r[-1]]}"
+                         for r in runs)
+        return self.gettext("%(days)s, %(start)s\u2013%(end)s (local time)", days=text,
+                            start=start, end=end)
+
+    def duration(self, seconds: float) -> str:
+        s = max(0, int(seconds))
+        d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
+        if d:
+            return self.gettext("%(d)s d %(h)s h", d=d, h=h)
+        if h:
+            return self.gettext("%(h)s h %(m)s min", h=h, m=m)
+        return self.gettext("%(m)s min", m=m)
+
+    def since(self, when: dt.datetime | None, at: dt.datetime | None = None) -> str:
+        if when is None:
+            return "-"
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return self.duration(((at or dt.datetime.now(UTC)) - when).total_seconds())
 
 
-def since(lang: str, when: datetime | None, at: datetime | None = None) -> str:
-    if when is None:
-        return "-"
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return duration(lang, ((at or datetime.now(UTC)) - when).total_seconds())
+@cache
+def _format_locale(lang: str) -> Locale:
+    # Babel's "en" writes dates the American way; the Centre's English is the EU's (en_IE:
+    # day month year, 24-hour clock).
+    return Locale.parse("en_IE" if lang == SOURCE else lang)
+
+
+def translator(lang: str) -> Translator:
+    return Translator(lang if lang in LANGUAGES else SOURCE)
+
+
+# -- templates: Jinja2's i18n extension on the translator of the page being rendered ----------
+
+_current: ContextVar[Translator | None] = ContextVar("vigil_translator", default=None)
+
+
+def current() -> Translator:
+    """The translator of the page being rendered (English outside a page)."""
+    return _current.get() or Translator(SOURCE)
+
+
+@contextmanager
+def rendering_in(tr: Translator) -> Iterator[None]:
+    """Templates rendered inside this block speak ``tr``'s language."""
+    token = _current.set(tr)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def install(env: Any) -> None:
+    """Give a Jinja2 environment (with ``jinja2.ext.i18n``) gettext callables that follow the
+    page being rendered, in the extension's "new style": ``_('Hello %(name)s', name=x)``,
+    with the values escaped."""
+
+    def gettext(message: str) -> str:
+        return current()._t.gettext(message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return current()._t.ngettext(singular, plural, n)
+
+    def pgettext(context: str, message: str) -> str:
+        return str(current()._t.pgettext(context, message))
+
+    def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+        return current()._t.npgettext(context, singular, plural, n)
+
+    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext,
+                                  npgettext=npgettext)
+
+
+def template_helpers(tr: Translator) -> dict[str, Callable[..., Any]]:
+    """What every template may call besides ``_``: labels, formats, plural forms as data."""
+    return {"label": tr.label, "since": tr.since, "fmt_number": tr.number,
+            "fmt_date": tr.date, "fmt_datetime": tr.datetime, "plural_forms": tr.plural_forms,
+            "opening": tr.opening, "country_name": tr.country}

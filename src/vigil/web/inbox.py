@@ -18,8 +18,7 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.reports import inbox
 from vigil.reports.downloads import attachment, download_name
-from vigil.web.i18n import translate
-from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, language, page, redirect, render
+from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/inbox", include_in_schema=False)
 ReportId = Annotated[str, Path(min_length=1, max_length=36)]
@@ -53,9 +52,8 @@ def download(report_id: ReportId, file_id: DbId, request: Request, signed: Offic
                     headers={**SECURITY_HEADERS, "Content-Disposition": attachment(name)})
 
 
-def _done(request: Request, signed: SignedIn, report_id: str, key: str) -> Response:
-    return redirect(f"{PREFIX}/inbox/{report_id}",
-                    flash=("ok", translate(language(request, signed), key)))
+def _done(request: Request, signed: SignedIn, report_id: str, text: str) -> Response:
+    return redirect(f"{PREFIX}/inbox/{report_id}", flash=("ok", text))
 
 
 @router.post("/{report_id}/acknowledge")
@@ -64,7 +62,8 @@ def acknowledge(report_id: ReportId, request: Request, signed: Officer,
     check_csrf(signed, csrf)
     with transaction(request.app.state.vigil.session) as s:
         inbox.acknowledge(s, signed.principal, report_id)
-    return _done(request, signed, report_id, "inbox.ack_done")
+    return _done(request, signed, report_id,
+                 tr_for(request, signed).gettext("Receipt acknowledged."))
 
 
 @router.post("/{report_id}/question")
@@ -79,7 +78,8 @@ def ask(report_id: ReportId, request: Request, signed: Officer,
         if exc.status == 404:
             raise
         return redirect(f"{PREFIX}/inbox/{report_id}", flash=("error", exc.message))
-    return _done(request, signed, report_id, "inbox.question_done")
+    return _done(request, signed, report_id,
+                 tr_for(request, signed).gettext("Question sent to the provider."))
 
 
 @router.post("/{report_id}/feedback")
@@ -100,4 +100,4 @@ def feedback(report_id: ReportId, request: Request, signed: Officer,
         if exc.status == 404:
             raise
         return redirect(f"{PREFIX}/inbox/{report_id}", flash=("error", exc.message))
-    return _done(request, signed, report_id, "inbox.feedback_done")
+    return _done(request, signed, report_id, tr_for(request, signed).gettext("Feedback saved."))

@@ -24,8 +24,7 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.translog import repository as translog
 from vigil.translog.merkle import ProofError, verify_inclusion
-from vigil.web.i18n import translate
-from vigil.web.render import PREFIX, check_csrf, language, page, redirect, render
+from vigil.web.render import PREFIX, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/indicators", include_in_schema=False)
 STATUSES = ("pending", "active", "quarantined", "retracted", "rejected")
@@ -112,9 +111,9 @@ def _act(request: Request, signed: SignedIn, indicator_id: int, csrf: str, actio
     except DomainError as exc:
         return redirect(here, flash=("error", exc.message))
     state.matcher.sync(state.read_session)  # this worker matches the change at once
-    lang = language(request, signed)
-    return redirect(here, flash=("ok", translate(lang, "ind.done", id=indicator_id,
-                                                 status=translate(lang, f"ind.{status}"))))
+    tr = tr_for(request, signed)
+    return redirect(here, flash=("ok", tr.gettext("Indicator %(id)s is now %(status)s.",
+                                                  id=indicator_id, status=tr.label("ind", status))))
 
 
 @router.post("/{indicator_id}/verify")

@@ -15,8 +15,7 @@ from vigil.errors import DomainError
 from vigil.jobs import periodic, queue
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
-from vigil.web.i18n import translate
-from vigil.web.render import PREFIX, check_csrf, language, page, redirect, render
+from vigil.web.render import PREFIX, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(include_in_schema=False)
 #: The Centre's administrators (the Centre alone holds orgs:manage).
@@ -36,7 +35,7 @@ def jobs_page(request: Request, signed: Admin) -> Response:
 def retry(job_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, signed: Admin,
           csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(signed, csrf)
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
     try:
         with transaction(request.app.state.vigil.session) as s:
             kind = retry_job(s, signed.principal, job_id).kind
@@ -44,5 +43,5 @@ def retry(job_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, si
         if exc.status == 404:
             raise
         return redirect(f"{PREFIX}/jobs", flash=("error", exc.message))
-    return redirect(f"{PREFIX}/jobs", flash=("ok", translate(lang, "jobs.retried", id=job_id,
-                                                               kind=kind)))
+    return redirect(f"{PREFIX}/jobs", flash=("ok", tr.gettext(
+        "Job %(id)s (%(kind)s) is queued again.", id=job_id, kind=kind)))

@@ -20,7 +20,8 @@ from vigil.db import transaction
 from vigil.errors import DomainError, Forbidden, NotAuthenticated
 from vigil.orgs import accounts
 from vigil.orgs.access import Scope
-from vigil.web.i18n import pick_language, since, translate
+from vigil.web import i18n
+from vigil.web.i18n import LANGUAGES, Translator, pick_language, rendering_in, translator
 
 PREFIX = "/app"
 SESSION_COOKIE = "vigil_session"
@@ -45,9 +46,9 @@ class CsrfFailed(Forbidden):
 def make_environment() -> Environment:
     env = Environment(loader=PackageLoader("vigil.web", "templates"),
                       autoescape=select_autoescape(default=True), trim_blocks=True,
-                      lstrip_blocks=True)
-    env.filters["dt"] = lambda d: (d if d.tzinfo else d.replace(tzinfo=UTC)).strftime(
-        "%Y-%m-%d %H:%M UTC") if d else "-"
+                      lstrip_blocks=True, extensions=["jinja2.ext.i18n", "jinja2.ext.do"])
+    i18n.install(env)
+    env.filters["dt"] = lambda d: i18n.current().datetime(d)
     return env
 
 
@@ -94,31 +95,63 @@ def check_csrf(signed: accounts.SignedIn, value: str | None) -> None:
         raise CsrfFailed("missing or wrong form token")
 
 
+#: Paths answered with pages (errors as an error page), not the API's JSON.
+PAGE_PREFIXES = (PREFIX + "/", "/help/", "/report/", "/prevention/")
+PAGE_PATHS = frozenset({"/report", "/prevention"})
+
+
+def is_page(path: str) -> bool:
+    return path in PAGE_PATHS or path.startswith(PAGE_PREFIXES)
+
+
+def _in_workspace(request: Request) -> bool:
+    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+
+
 def language(request: Request, signed: accounts.SignedIn | None = None) -> str:
-    return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+    """``?lang=``, then (in the workspace only) the switcher's cookie and the account's
+    setting, then ``Accept-Language``. Public pages read no cookie for it."""
+    workspace = _in_workspace(request)
+    return pick_language(request.query_params.get("lang"),
+                         request.cookies.get(LANG_COOKIE) if workspace else None,
                          signed.account.locale if signed else None,
                          request.headers.get("accept-language"))
+
+
+def tr_for(request: Request, signed: accounts.SignedIn | None = None) -> Translator:
+    """The translator of the request's language (see :func:`language`)."""
+    return translator(language(request, signed))
+
+
+def public_link(request: Request, path: str) -> str:
+    """A link between public pages that keeps a language chosen with ``?lang=`` (public
+    pages keep it in the address, never in a cookie)."""
+    chosen = request.query_params.get("lang")
+    if chosen not in i18n.offered():
+        return path
+    return f"{path}{'&' if '?' in path else '?'}lang={chosen}"
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            status: int = 200) -> HTMLResponse:
     env: Environment = request.app.state.vigil.templates
     signed: accounts.SignedIn | None = getattr(request.state, "signed", None)
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
     flash = _read_flash(request)
-
-    def t(key: str, **params: object) -> str:
-        return translate(lang, key, **params)
-
     scopes = signed.principal.scopes if signed else frozenset()
-    html = env.get_template(template).render(
-        request=request, t=t, lang=lang, signed=signed, flash=flash, Scope=Scope,
-        scopes=scopes, csrf=signed.web.csrf_token if signed else "", prefix=PREFIX,
-        since=lambda d: since(lang, d), path=request.url.path, **(context or {}))
+    workspace = _in_workspace(request)
+    with rendering_in(tr):
+        html = env.get_template(template).render(
+            request=request, lang=tr.lang, languages=[(c, LANGUAGES[c]) for c in i18n.offered()],
+            signed=signed, flash=flash, Scope=Scope, scopes=scopes,
+            csrf=signed.web.csrf_token if signed else "", prefix=PREFIX,
+            path=request.url.path, link=lambda p: p if workspace else public_link(request, p),
+            **i18n.template_helpers(tr), **(context or {}))
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-    if request.query_params.get("lang") in ("en", "de"):
-        response.set_cookie(LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400,
-                            samesite="strict", path="/", httponly=True)
+    chosen = request.query_params.get("lang")
+    if workspace and chosen in i18n.offered():  # a staff preference, kept under /app only
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400,
+                            samesite="strict", path=PREFIX, httponly=True)
     if flash:
         response.delete_cookie(FLASH_COOKIE, path=PREFIX)
     return response
@@ -150,7 +183,14 @@ def error_page(request: Request, exc: DomainError) -> Response:
     """How a domain error looks in the workspace."""
     if isinstance(exc, NotAuthenticated):
         return redirect(f"{PREFIX}/login?next={quote(request.url.path)}")
-    key = {"forbidden": "error.forbidden", "not_found": "error.not_found",
-           "csrf": "error.csrf"}.get(exc.code)
-    return render(request, "error.html", {"key": key, "message": exc.message},
+    tr = tr_for(request, getattr(request.state, "signed", None))
+    known = {"forbidden": tr.gettext("Your role may not open this page."),
+             "not_found": tr.gettext("There is nothing here, or it is not yours to see."),
+             "csrf": csrf_message(tr)}.get(exc.code)
+    return render(request, "error.html", {"message": known or exc.message},
                   status=exc.status)
+
+
+def csrf_message(tr: Translator) -> str:
+    return tr.gettext("The form expired or came from another site. Reload the page and try "
+                      "again.")

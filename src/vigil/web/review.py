@@ -18,9 +18,8 @@ from vigil.matching.policy import Trust
 from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.reports import repository, review
-from vigil.web.i18n import translate
 from vigil.web.previews import preview
-from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, language, page, redirect, render
+from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/review", include_in_schema=False)
 ReportId = Annotated[str, Path(min_length=1, max_length=36)]
@@ -81,7 +80,7 @@ def decide(report_id: ReportId, request: Request, signed: Reviewer,
            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(signed, csrf)
     state = request.app.state.vigil
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
     try:
         with transaction(state.session) as s:
             review.decide(s, signed.principal, report_id, decision, reason, list_name,
@@ -90,7 +89,7 @@ def decide(report_id: ReportId, request: Request, signed: Reviewer,
                         if r.public_id != report_id]
     except DomainError as exc:
         return redirect(f"{PREFIX}/review/{report_id}", flash=("error", exc.message))
-    text = translate(lang, "review.decided", id=report_id[:8],
-                     decision=translate(lang, f"decision.{decision}"))
+    text = tr.gettext("Decision recorded for report %(id)s: %(decision)s.", id=report_id[:8],
+                      decision=tr.label("decision", decision))
     target = f"{PREFIX}/review/{upcoming[0]}" if upcoming else f"{PREFIX}/review"
     return redirect(target, flash=("ok", text))

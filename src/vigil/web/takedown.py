@@ -4,7 +4,6 @@ the public page where anyone can report a URL without an account."""
 from __future__ import annotations
 
 import hmac
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -19,12 +18,11 @@ from vigil.orgs.accounts import SignedIn
 from vigil.takedown import repository, service
 from vigil.takedown.referrals import repository as referral_repository
 from vigil.takedown.stats import takedown_stats
-from vigil.web.i18n import translate
-from vigil.web.render import PREFIX, check_csrf, check_origin, language, page, redirect, render
+from vigil.web.channel import PUBLIC_CSRF_COOKIE, channel_context
+from vigil.web.render import PREFIX, check_csrf, check_origin, csrf_message, page, redirect, render, tr_for
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[SignedIn, page(Scope.TAKEDOWN_MANAGE)]
-PUBLIC_CSRF_COOKIE = "vigil_report_csrf"
 
 
 @router.get(f"{PREFIX}/takedown")
@@ -64,9 +62,10 @@ def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, s
     sends a notice to the host at once) is shown once more for confirmation before it is made."""
     check_csrf(signed, csrf)
     settings = request.app.state.vigil.settings
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
     if not classification:
-        return redirect(f"{PREFIX}/takedown", flash=("error", translate(lang, "td.choose_first")))
+        return redirect(f"{PREFIX}/takedown", flash=("error", tr.gettext(
+            "Choose a classification first: nothing is chosen in advance.")))
     try:
         service.check_classification(classification, country.strip() or None)
         if classification in service.ILLEGAL and confirm != "yes":
@@ -87,9 +86,10 @@ def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, s
         if exc.status == 404:
             raise
         return redirect(f"{PREFIX}/takedown", flash=("error", exc.message))
-    text = translate(lang, "td.classified", url=url, classification=translate(lang, f"td.{classification}"))
+    text = tr.gettext("%(url)s classified as %(classification)s.", url=url,
+                      classification=tr.label("td", classification))
     if notice is not None:
-        text += " " + translate(lang, "td.notice_opened", provider=notice.provider)
+        text += " " + tr.gettext("A notice to %(provider)s is open.", provider=notice.provider)
     return redirect(f"{PREFIX}/takedown", flash=("ok", text))
 
 
@@ -97,35 +97,27 @@ def classify(report_id: Annotated[str, Path(max_length=36)], request: Request, s
 def figures_page(request: Request, signed: Annotated[SignedIn, page(Scope.STATS_READ)]) -> Response:
     with request.app.state.vigil.read_session() as s:
         stats = takedown_stats(s)
-    lang = language(request, signed)
+    tr = tr_for(request, signed)
 
-    def chart(key: str, rows: list[tuple[str, int]]) -> tuple[str, list[tuple[str, int]], Any]:
-        title = translate(lang, key)
+    def chart(title: str, rows: list[tuple[str, int]]) -> tuple[str, list[tuple[str, int]], Any]:
         return title, rows, bar_chart(title, rows)
 
     hosts, countries = stats["by_host"], stats["by_country"]
     charts = [
-        chart("td.chart_hours_host", [(h, round(v["median_hours_to_removal"]))
+        chart(tr.gettext("Median hours to removal, by host"), [(h, round(v["median_hours_to_removal"]))
                                       for h, v in hosts.items() if v["median_hours_to_removal"] is not None]),
-        chart("td.chart_hours_country", [(c, round(v["median_hours_to_removal"]))
+        chart(tr.gettext("Median hours to removal, by hosting country"), [(c, round(v["median_hours_to_removal"]))
                                          for c, v in countries.items() if v["median_hours_to_removal"] is not None]),
-        chart("td.chart_sent_host", [(h, v["notices_sent"]) for h, v in hosts.items()]),
-        chart("td.chart_open_removed", [(translate(lang, "td.removed"), stats["total"]["removed"]),
-                                        (translate(lang, "td.open"),
+        chart(tr.gettext("Notices sent, by host"), [(h, v["notices_sent"]) for h, v in hosts.items()]),
+        chart(tr.gettext("Notices open and removed"), [
+            (tr.label("td", "removed"), stats["total"]["removed"]),
+            (tr.label("td", "open"),
                                          stats["total"]["notices"] - stats["total"]["removed"])]),
     ]
     return render(request, "takedown_figures.html", {"stats": stats, "charts": charts})
 
 
 # -- the public page ---------------------------------------------------------------------------
-
-@router.get("/report")
-def public_form(request: Request) -> Response:
-    token = secrets.token_urlsafe(24)
-    response = render(request, "report_url.html", {"form_token": token})
-    response.set_cookie(PUBLIC_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/report")
-    return response
-
 
 @router.post("/report")
 def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] = "",
@@ -134,18 +126,19 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
     """Anyone may report a URL here; limited per address like the public API."""
 
     check_origin(request)
-    lang = language(request)
+    tr = tr_for(request)
     cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        return render(request, "report_url.html", {"form_token": cookie,
-                                                   "error": translate(lang, "error.csrf")}, status=403)
+        return render(request, "report_url.html", {**channel_context(request), "form_token": cookie,
+                                                   "error": csrf_message(tr)}, status=403)
     state = request.app.state.vigil
     state.public_reports.check(client_address(request), "URL reports")
     try:
         with transaction(state.session) as s:
             service.submit_url(s, url, source="public", description=description or None)
     except DomainError as exc:
-        return render(request, "report_url.html", {"form_token": cookie, "error": exc.message,
+        return render(request, "report_url.html", {**channel_context(request),
+                                                   "form_token": cookie, "error": exc.message,
                                                    "url": url, "description": description},
                       status=exc.status)
-    return render(request, "report_url.html", {"form_token": cookie, "done": True})
+    return render(request, "report_url.html", {**channel_context(request), "form_token": cookie, "done": True})

@@ -4,10 +4,7 @@ withdraw it with the case number and PIN (``/help/case``). No account; no image 
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
-from functools import cache
-from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,23 +13,12 @@ from fastapi.responses import Response
 from vigil.db import transaction
 from vigil.deps import client_address
 from vigil.errors import DomainError, NotAuthenticated
-from vigil.victims import service
-from vigil.web.i18n import translate
-from vigil.web.render import check_origin, language, render
+from vigil.victims import helplines, service
+from vigil.victims.helplines import lines_for
+from vigil.web.render import check_origin, csrf_message, render, tr_for
 
 router = APIRouter(prefix="/help", include_in_schema=False)
 CSRF_COOKIE = "vigil_case_csrf"
-
-
-@cache
-def helplines() -> dict[str, list[dict[str, str]]]:
-    text = resources.files("vigil.victims").joinpath("helplines.json").read_text("utf-8")
-    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
-
-
-def lines_for(country: str | None, age: str) -> list[dict[str, str]]:
-    rows = helplines().get((country or "").upper()) or helplines()["default"]
-    return [r for r in rows if r.get("for", "all") in ("all", age)] or rows
 
 
 @router.get("/remove")
@@ -40,7 +26,7 @@ def remove_page(request: Request, age: str = "adult", country: str | None = None
     age = age if age in ("child", "adult") else "adult"
     return render(request, "victim_remove.html", {
         "age": age, "country": (country or "")[:2].upper(), "lines": lines_for(country, age),
-        "countries": sorted(k for k in helplines() if k != "default")})
+        "countries": helplines.countries()})
 
 
 def _case_form(request: Request, context: dict[str, Any], status: int = 200) -> Response:
@@ -59,7 +45,7 @@ def _checked(request: Request, csrf: str) -> None:
     check_origin(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        raise NotAuthenticated(translate(language(request), "error.csrf"))
+        raise NotAuthenticated(csrf_message(tr_for(request)))
 
 
 @router.post("/case")

@@ -77,6 +77,35 @@
   }
   if (toggle) { toggle.addEventListener("click", toggleHelp); }
 
+  // The reporting channel: leave quickly (the button, or Escape twice), and its own links
+  // replace the current history entry, so the back button does not show where one has been.
+  const exit = document.getElementById("quick-exit");
+  if (exit) {
+    const leave = function () { window.location.replace(exit.dataset.exit); };
+    exit.addEventListener("click", function (e) { e.preventDefault(); leave(); });
+    let escapes = 0, last = 0;
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") { return; }
+      const now = Date.now();
+      escapes = now - last < 1500 ? escapes + 1 : 1;
+      last = now;
+      if (escapes >= 2) { leave(); }
+    });
+    document.addEventListener("submit", function (e) {
+      const form = e.target.closest("form.stay-private");
+      if (!form || form.method.toLowerCase() !== "get") { return; }
+      e.preventDefault();
+      const query = new URLSearchParams(new FormData(form)).toString();
+      window.location.replace(form.action + "?" + query);
+    });
+    document.addEventListener("click", function (e) {
+      const a = e.target.closest("a.stay-private");
+      if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) { return; }
+      e.preventDefault();
+      window.location.replace(a.href);
+    });
+  }
+
   // Keyboard shortcuts (never while typing in a field).
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }

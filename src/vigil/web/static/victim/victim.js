@@ -11,6 +11,15 @@
     pending.delete(id);
     if (ok) p.resolve(result); else p.reject(new Error(error));
   };
+  // A text in the page's language for a count: the server gives every plural form by CLDR
+  // category (data attribute, JSON) and the browser's own plural rules pick one.
+  function plural(forms, n) {
+    const all = JSON.parse(forms);
+    const lang = document.documentElement.lang || "en";
+    const text = all[new Intl.PluralRules(lang).select(n)] || all.other || "";
+    return text.replace("%(num)s", n.toLocaleString(lang));
+  }
+
   function hashInWorker(file) {
     return new Promise((resolve, reject) => {
       const id = next++;
@@ -45,7 +54,7 @@
       }
     }
     input.value = "";  // the page keeps no reference to the files
-    status.textContent = hashes.length ? status.dataset.ready.replace("{n}", hashes.length) : "";
+    status.textContent = hashes.length ? plural(status.dataset.ready, hashes.length) : "";
     submit.disabled = hashes.length === 0;
   });
   document.getElementById("case-form").addEventListener("submit", async (e) => {

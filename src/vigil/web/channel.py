@@ -1,0 +1,70 @@
+"""The reporting channel at ``/report``, for children and adults alike: say what happened in
+plain words, and be routed — a web address to the hotline flow (``/report/url``, the public
+URL report), everything else to "talk to someone now" (``/report/help``: the chosen country's
+helplines with hours, phone and chat; the removal of one's own pictures; the emergency number
+112).
+
+No account and no tracking: these pages set no cookie and read none, the language comes from
+``?lang=`` or the browser, and nothing a visitor picks is stored or logged beyond the access
+log's path. A "leave quickly" button (``VIGIL_QUICK_EXIT_URL``) and the site's own script keep
+the channel's pages out of the browser's history (``location.replace``). Reasons: decision
+0026.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from vigil.orgs.access import EU_MEMBER_STATES
+from vigil.victims import helplines
+from vigil.web.render import render, tr_for
+
+router = APIRouter(prefix="/report", include_in_schema=False)
+PUBLIC_CSRF_COOKIE = "vigil_report_csrf"
+
+#: What a visitor can say happened, in the order the page offers it, and where each goes.
+CHOICES = ("danger", "pictures_asked", "pictures_threat", "online", "offline", "url")
+EMERGENCY = "112"
+
+
+def channel_context(request: Request) -> dict[str, object]:
+    return {"quick_exit": request.app.state.vigil.settings.quick_exit_url,
+            "emergency": EMERGENCY, "choices": CHOICES}
+
+
+@router.get("")
+def start(request: Request) -> Response:
+    """Public: "what happened?" — one choice, one link each; nothing is asked twice."""
+    return render(request, "report_start.html", channel_context(request))
+
+
+@router.get("/help")
+def talk_to_someone(request: Request, what: str = "online", country: str = "",
+                    age: str = "child") -> Response:
+    """Public: the helplines of the chosen country (the EU-wide 116 111 otherwise) and what
+    to do now, in words for ``what`` happened. Unknown values fall back to the general page:
+    nothing a visitor typed is shown back."""
+    what = what if what in CHOICES and what != "url" else "online"
+    age = age if age in ("child", "adult") else "child"
+    code = country.strip().upper()[:2]
+    code = code if code in EU_MEMBER_STATES else ""
+    tr = tr_for(request)
+    countries = sorted(EU_MEMBER_STATES, key=lambda c: tr.country(c))
+    return render(request, "report_help.html", {
+        **channel_context(request), "what": what, "age": age, "country": code,
+        "countries": [(c, tr.country(c)) for c in countries],
+        "lines": helplines.lines_for(code or None, age),
+        "own_lines": bool(code) and code in helplines.countries()})
+
+
+@router.get("/url")
+def url_form(request: Request) -> Response:
+    """Public: report a web address to the hotline flow (sent to ``POST /report``)."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, "report_url.html", {**channel_context(request), "form_token": token})
+    response.set_cookie(PUBLIC_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        path="/report")
+    return response

@@ -1,0 +1,278 @@
+"""The prevention hub on both databases: the seed of public sources, the one full-text search
+(PostgreSQL's on PostgreSQL, FTS5 on SQLite), practitioners' proposals published or rejected
+by the Centre with history, the open API and its bad inputs, the Atom feed, the pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.api import auth, make_client
+from tests.fixtures.world import build_world
+from vigil.db import transaction
+from vigil.errors import Invalid
+from vigil.orgs import service as orgs
+from vigil.orgs.access import KIND_SCOPES, OrgKind
+from vigil.prevention import repository, service
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@dataclass
+class Hub:
+    client: TestClient
+    tokens: dict[str, str]
+    factory: sessionmaker[Session]
+
+
+@pytest.fixture
+def hub(db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> Iterator[Hub]:
+    world = build_world(factory)
+    tokens = dict(world.tokens)
+    with transaction(factory) as s:
+        service.seed(s)
+        for name in ("Practice A", "Practice B"):
+            org = orgs.create_organisation(s, None, name, OrgKind.PRACTITIONER)
+            tokens[name] = orgs.issue_key(s, None, org.id, name,
+                                          set(KIND_SCOPES[OrgKind.PRACTITIONER])).token
+    with make_client(db_url, data_dir) as c:
+        yield Hub(c, tokens, factory)
+
+
+def _entry(**changes: object) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "kind": "programme", "title": "Example parenting course",
+        "summary": "A test entry: a course for parents about keeping children safe online.",
+        "country": "AT", "languages": ["de"], "targets": ["parents"],
+        "evaluation": {"design": "pre_post", "outcome": "made up for this test",
+                       "strength": "limited"},
+        "source": {"url": "https://example.org/course", "read": "2026-11-30"}}
+    entry.update(changes)
+    return entry
+
+
+def test_every_seeded_entry_names_its_public_source_and_seeding_twice_changes_nothing(
+        factory: sessionmaker[Session]) -> None:
+    entries = service.read_seed()
+    assert len(entries) >= 7
+    kinds = {e.kind for _, e in entries}
+    assert kinds == {"programme", "resource", "working_group"}
+    for ident, e in entries:
+        assert e.source.url.startswith(("https://", "http://")) and e.source.read.year == 2026, ident
+        assert e.source.how == "read via stored copy", ident
+        if e.kind == "programme":
+            assert e.targets and e.evaluation is not None and e.evaluation.source, ident
+        if e.kind == "working_group":
+            assert e.members and e.outputs, ident
+    with transaction(factory) as s:
+        assert service.seed(s) == (len(entries), 0)
+    with transaction(factory) as s:
+        assert service.seed(s) == (0, 0)
+        row = repository.entry(s, "troubled-desire")
+        assert row is not None and [h.action for h in service.history_out(s, row)] == ["seeded"]
+
+
+def test_a_seed_entry_without_a_source_is_refused_by_name() -> None:
+    text = json.dumps({"entries": [{"id": "x", **{k: v for k, v in _entry().items()
+                                                  if k != "source"}}]})
+    with pytest.raises(Invalid, match="seed entry 'x': source: Field required"):
+        service.read_seed(text)
+    with pytest.raises(Invalid, match="needs a stable 'id'"):
+        service.read_seed(json.dumps({"entries": [_entry()]}))
+
+
+def test_search_words_filters_and_hostile_queries(hub: Hub) -> None:
+    c = hub.client
+    r = c.get("/v1/prevention/programmes", params={"q": "charit"})  # a prefix
+    body = r.json()
+    assert r.status_code == 200 and body["total"] == 2
+    assert {i["id"] for i in body["items"]} == {"kein-taeter-werden", "troubled-desire"}
+    engine = "postgresql" if "postgresql" in str(hub.factory.kw["bind"].url) else "fts5"
+    assert body["search"] == engine
+    # every word must occur
+    assert c.get("/v1/prevention/programmes", params={"q": "charit helpline"}).json()["total"] == 0
+    assert c.get("/v1/prevention/programmes",
+                 params={"q": "confidential helpline"}).json()["items"][0]["id"] == \
+        "stop-it-now-uk-ireland"
+    # filters: country (with EU-wide and international entries), target group, language
+    de = c.get("/v1/prevention/programmes", params={"country": "DE"}).json()
+    assert {i["id"] for i in de["items"]} == {"kein-taeter-werden", "troubled-desire"}
+    parents = c.get("/v1/prevention/resources", params={"target": "parents"}).json()
+    assert [i["id"] for i in parents["items"]] == ["bik-helplines"]
+    welsh = c.get("/v1/prevention/programmes", params={"language": "cy"}).json()
+    assert [i["id"] for i in welsh["items"]] == ["stop-it-now-uk-ireland"]
+    groups = c.get("/v1/prevention/working-groups").json()
+    assert groups["total"] == 2 and all(i["members"] for i in groups["items"])
+    # search syntax of either engine is only ever words
+    for q in ['"', "*", "NEAR(", "a OR b", "x' --", "title:foo", "-x", "(((", "é" * 300]:
+        r = c.get("/v1/prevention/programmes", params={"q": q[:200]})
+        assert r.status_code == 200, q
+    assert c.get("/v1/prevention/programmes", params={"q": "x" * 201}).status_code == 422
+    assert c.get("/v1/prevention/programmes", params={"target": "everyone"}).status_code == 422
+    assert c.get("/v1/prevention/programmes", params={"country": "Deutschland"}).status_code == 422
+    assert c.get("/v1/prevention/programmes", params={"limit": 1000}).status_code == 422
+
+
+def test_one_entry_with_history_and_the_helplines(hub: Hub) -> None:
+    r = hub.client.get("/v1/prevention/entries/stop-it-now-uk-ireland").json()
+    assert r["evaluation"]["design"] == "qualitative" and r["version"] == 1
+    assert r["history"][0]["action"] == "seeded"
+    assert hub.client.get("/v1/prevention/entries/nope").status_code == 404
+    lines = hub.client.get("/v1/prevention/helplines").json()
+    assert {"DE", "FR", "IE", "default"} <= {h["country"] for h in lines}
+    assert all(h["source_url"] for h in lines)
+
+
+def test_a_practitioner_proposes_and_the_centre_publishes(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    r = c.post("/v1/prevention/proposals", json={"entry": _entry()}, headers=auth(t["Practice A"]))
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["status"] == "proposed"
+    # not published yet
+    assert c.get("/v1/prevention/programmes", params={"q": "parenting"}).json()["total"] == 0
+    # the other practice does not see it; the Centre does
+    assert c.get("/v1/prevention/proposals", headers=auth(t["Practice B"])).json() == []
+    assert [p["id"] for p in c.get("/v1/prevention/proposals", headers=auth(t["centre"])).json()] == [pid]
+    # a practitioner cannot publish; the Centre can
+    no = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                headers=auth(t["Practice A"]))
+    assert no.status_code == 403 and "prevention:review" in no.text
+    ok = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                headers=auth(t["centre"]))
+    assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    entry_id = ok.json()["published_as"]
+    found = c.get("/v1/prevention/programmes", params={"q": "parenting", "country": "AT"}).json()
+    assert [i["id"] for i in found["items"]] == [entry_id]  # the search index follows at once
+    again = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                   headers=auth(t["centre2"]))
+    assert again.status_code == 409
+    # a change, as a new version, with history
+    change = _entry(title="Example parenting course, second edition")
+    r = c.post("/v1/prevention/proposals", json={"entry": change, "replaces": entry_id},
+               headers=auth(t["Practice A"]))
+    cid = r.json()["id"]
+    assert r.json()["replaces"] == entry_id
+    c.post(f"/v1/prevention/proposals/{cid}/decision", json={"decision": "publish"},
+           headers=auth(t["centre"]))
+    detail = c.get(f"/v1/prevention/entries/{entry_id}").json()
+    assert detail["version"] == 2 and detail["title"].endswith("second edition")
+    assert [h["action"] for h in detail["history"]] == ["approved", "approved"]
+    feed = ET.fromstring(c.get("/v1/prevention/feed.atom").content)
+    assert feed.findall(f"{ATOM}entry")[0].findtext(f"{ATOM}title").endswith("second edition")
+
+
+def test_rejection_needs_a_reason_and_nobody_publishes_their_own(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    pid = c.post("/v1/prevention/proposals", json={"entry": _entry()},
+                 headers=auth(t["centre"])).json()["id"]
+    own = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                 headers=auth(t["centre"]))
+    assert own.status_code == 403 and "other than its author" in own.text
+    bare = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "reject"},
+                  headers=auth(t["centre2"]))
+    assert bare.status_code == 422 and "say why" in bare.text
+    r = c.post(f"/v1/prevention/proposals/{pid}/decision",
+               json={"decision": "reject", "reason": "no public source for the evaluation"},
+               headers=auth(t["centre2"]))
+    assert r.json()["status"] == "rejected" and r.json()["reason"].startswith("no public")
+    assert c.get("/v1/prevention/programmes", params={"q": "parenting"}).json()["total"] == 0
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ({"source": None}, "source"),
+    ({"source": {"url": "ftp://x", "read": "2026-11-30"}}, "source"),
+    ({"summary": "x" * 4001}, "summary"),
+    ({"languages": ["deu"]}, "ISO 639-1"),
+    ({"country": "Germany"}, "country"),
+    ({"targets": ["everyone"]}, "targets"),
+    ({"kind": "rumour"}, "kind"),
+    ({"unknown": 1}, "unknown"),
+])
+def test_bad_proposals_are_refused_naming_the_field(hub: Hub, entry: dict[str, object],
+                                                     problem: str) -> None:
+    body = _entry(**entry)
+    if entry.get("source", 1) is None:
+        body.pop("source")
+    r = hub.client.post("/v1/prevention/proposals", json={"entry": body},
+                        headers=auth(hub.tokens["Practice A"]))
+    assert r.status_code == 422 and problem in r.text, r.text
+    assert hub.client.get("/v1/prevention/proposals",
+                          headers=auth(hub.tokens["Practice A"])).json() == []
+
+
+def test_proposals_need_a_key_with_the_scope(hub: Hub) -> None:
+    c = hub.client
+    assert c.post("/v1/prevention/proposals", json={"entry": _entry()}).status_code == 401
+    r = c.post("/v1/prevention/proposals", json={"entry": _entry()},
+               headers=auth(hub.tokens["provider"]))
+    assert r.status_code == 403
+    r = c.post("/v1/prevention/proposals", json={"entry": _entry(), "replaces": "nope"},
+               headers=auth(hub.tokens["Practice A"]))
+    assert r.status_code == 404
+
+
+def test_the_hub_pages(hub: Hub) -> None:
+    c = hub.client
+    page = c.get("/prevention")
+    assert page.status_code == 200 and "set-cookie" not in page.headers
+    assert "7 entries" in page.text and 'href="/prevention/entries/troubled-desire"' in page.text
+    fr = c.get("/prevention", params={"q": "helpline", "lang": "fr"}).text
+    assert '<html lang="fr">' in fr and "Portail de prévention" in fr
+    assert 'href="/prevention/entries/stop-it-now-uk-ireland?lang=fr"' in fr
+    assert c.get("/prevention", params={"kind": "<b>", "target": "x", "country": "<>"}).status_code == 200
+    one = c.get("/prevention/entries/kein-taeter-werden", headers={"Accept-Language": "de"}).text
+    assert "beschreibende Studie (ohne Vergleichsgruppe)" in one
+    assert "gelesen am 30. November 2026" in one and 'id="history"' in one
+    assert c.get("/prevention/entries/nope").status_code == 404
+    ecris = c.get("/prevention/ecris").text
+    assert "ECRIS" in ecris and "Bundesamt für Justiz" in ecris
+    assert len(re.findall(r"read on 30 November 2026", ecris)) == 2
+
+
+def test_the_workspace_page_of_proposals(hub: Hub) -> None:
+    """A practitioner follows the proposals; the Centre's editor publishes or rejects them on
+    the page, with the same rules as the API."""
+    from tests.fixtures.workspace import PASSWORD, sign_in
+    from vigil.orgs import accounts
+
+    c, t = hub.client, hub.tokens
+    with transaction(hub.factory) as s:
+        centre = orgs.authenticate(s, t["centre"]).organisation_id
+        practice = orgs.authenticate(s, t["Practice A"]).organisation_id
+        accounts.create_account(s, None, centre, "edith", "editor", password=PASSWORD)
+        accounts.create_account(s, None, practice, "pia", "practitioner", password=PASSWORD,
+                                locale="fr")
+    for title in ("First course", "Second course"):
+        c.post("/v1/prevention/proposals", json={"entry": _entry(title=title)},
+               headers=auth(t["Practice A"]))
+    sign_in(c, "pia")
+    mine = c.get("/app/prevention")
+    assert mine.status_code == 200 and '<html lang="fr">' in mine.text
+    assert mine.text.count("en attente du Centre") == 2 and "Publier" not in mine.text
+    assert c.post("/app/prevention/x/decision", data={"decision": "publish"}).status_code == 403
+    csrf = sign_in(c, "edith")
+    page = c.get("/app/prevention").text
+    ids = re.findall(r'action="/app/prevention/([0-9a-f-]{36})/decision"', page)
+    assert len(ids) == 2
+    bare = c.post(f"/app/prevention/{ids[0]}/decision", data={"decision": "reject", "csrf": csrf})
+    assert "say why" in bare.text  # the flash of the page it was sent back to
+    c.post(f"/app/prevention/{ids[0]}/decision",
+           data={"decision": "reject", "reason": "no evaluation source", "csrf": csrf})
+    done = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish", "csrf": csrf})
+    assert "is published" in done.text
+    forged = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish",
+                                                                 "csrf": "forged"})
+    assert forged.status_code == 403
+    sign_in(c, "pia")
+    mine = c.get("/app/prevention").text
+    assert "no evaluation source" in mine and "publiée" in mine
+    assert c.get("/prevention", params={"q": "course"}).text.count('class="entry"') == 1
