@@ -100,3 +100,24 @@ def test_the_table_is_deterministic_for_an_auditor() -> None:
     assert a.to_bytes() == threshold.build_table(LISTED[:10], Scalar(123456789),
                                                  b"s" * 16).to_bytes()
     assert b.size == a.size
+
+
+def test_a_picture_sent_again_does_not_tell_the_server_it_matched(
+        server: threshold.ThresholdServer) -> None:
+    """Review of issue 19: a matching picture sent twice opened twice with the same share;
+    synthetic vouchers never repeat one, so the server counted re-sent matches exactly. The
+    device now sends a voucher that never opens for a picture it already vouchered."""
+    device = threshold.Device(server.table, 30, synthetic_rate=0.05, rng=random.Random(7))
+    uploads = OTHER[:30] + LISTED[:4] + LISTED[:4] + OTHER[:5]
+    random.Random(1).shuffle(uploads)
+    vouchers = [device.voucher(u, u) for u in uploads]
+    assert all(len(v) == threshold.VOUCHER_BYTES for v in vouchers)
+    assert len(set(vouchers)) == len(vouchers)  # no repeated bytes either
+    opened = [o for o in map(server.open, vouchers) if o is not None]
+    xs = [o.share.x for o in opened]
+    assert len(xs) == len(set(xs))  # no share seen twice: nothing singles out a real match
+    account = threshold.Account(30)
+    for o in opened:
+        account.add(o)
+    assert account.opened_count == len(opened) >= 4
+    assert server.open(threshold.Device.blank()) is None
