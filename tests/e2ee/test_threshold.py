@@ -121,3 +121,28 @@ def test_a_picture_sent_again_does_not_tell_the_server_it_matched(
         account.add(o)
     assert account.opened_count == len(opened) >= 4
     assert server.open(threshold.Device.blank()) is None
+
+
+def test_decoding_is_capped_so_a_flood_of_synthetic_vouchers_is_cheap(
+        server: threshold.ThresholdServer) -> None:
+    """Review of issue 19: a client whose every voucher opens (all synthetic) made each reveal
+    cost ~k^4 (43 s at 120). One linear system, and at most ``max_considered`` vouchers."""
+    import time
+
+    t = 3
+    device = threshold.Device(server.table, t, synthetic_rate=0.0)
+    account = threshold.Account(t, max_considered=9)
+    _upload(server, device, account, LISTED[:6])
+    for _ in range(150):
+        account.add(server.open(device.synthetic()))
+    _upload(server, device, account, [LISTED[6]])
+    start = time.perf_counter()
+    revealed = account.reveal()
+    assert time.perf_counter() - start < 2.0
+    assert revealed is not None and sorted(revealed) == sorted(LISTED[:7])  # also past the cap
+    flood = threshold.Account(t, max_considered=9)
+    for _ in range(150):
+        flood.add(server.open(device.synthetic()))
+    assert flood.reveal() is None
+    with pytest.raises(threshold.ThresholdError, match="at least threshold"):
+        threshold.Account(30, max_considered=10)

@@ -91,6 +91,11 @@ _TABLE_MAGIC = b"vigil-e2ee-table-v1\n"
 #: The largest table accepted (slots): 10^8 listed items.
 MAX_SLOTS = 130_000_000
 DEFAULT_THRESHOLD = 30
+#: Opened vouchers of one account that :meth:`Account.reveal` decodes (the first that arrived):
+#: decoding costs O(k^3) in k, ~1.5 s at 100 on one core (``vigil bench e2ee`` measures it), and
+#: a modified client can make every voucher open (synthetic ones). An account whose first 100
+#: opened vouchers hold fewer than t + (synthetic among them) real matches never reveals.
+DEFAULT_MAX_CONSIDERED = 100
 
 
 class ThresholdError(ValueError):
@@ -229,10 +234,16 @@ class ThresholdServer:
 @dataclass
 class Account:
     """What the server holds about one account: the opened vouchers, by share x (a picture sent
-    twice counts once)."""
+    twice counts once). ``max_considered``: how many opened vouchers, the first to arrive,
+    :meth:`reveal` decodes (:data:`DEFAULT_MAX_CONSIDERED`; at least ``threshold``)."""
 
     threshold: int = DEFAULT_THRESHOLD
     opened: dict[int, Opened] = field(default_factory=dict)
+    max_considered: int = DEFAULT_MAX_CONSIDERED
+
+    def __post_init__(self) -> None:
+        if self.max_considered < self.threshold:
+            raise ThresholdError("an account must consider at least threshold vouchers")
 
     def add(self, item: Opened | None) -> None:
         if item is not None:
@@ -244,9 +255,12 @@ class Account:
         return len(self.opened)
 
     def reveal(self) -> list[bytes] | None:
-        """The payloads of the matching vouchers, once the shares decode (Berlekamp-Welch) and
-        the inner layers open with the key they give; None before that."""
-        poly = shamir.decode([o.share for o in self.opened.values()], self.threshold)
+        """The payloads of the matching vouchers, once the shares of the first
+        ``max_considered`` opened vouchers decode (Berlekamp-Welch) and the inner layers open
+        with the key they give (every opened voucher on the polynomial is revealed, also
+        those past the cap); None before that."""
+        first = [o.share for o in list(self.opened.values())[:self.max_considered]]
+        poly = shamir.decode(first, self.threshold)
         if poly is None:
             return None
         aead = AESGCM(_adkey(poly.secret))
