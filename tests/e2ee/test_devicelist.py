@@ -316,3 +316,29 @@ def test_a_psi_server_is_no_oracle_for_the_threshold_table(
     shared = PsiServer([item.decode()], key=device_list.option_key(KEY, "threshold"))
     assert _psi_oracle(shared, table, item)
     assert not _psi_oracle(shared, table, encoding.exact_element("pdq", "b" * 64).encode())
+
+
+def test_the_auditors_replay_checks_publications(factory: sessionmaker[Session],
+                                                 centre: Centre) -> None:
+    """Review of issue 19: ``vigil audit verify`` skipped e2ee:list_published. It now checks
+    that a publication names only active indicators of verified lists, and its predecessor."""
+    import json
+
+    from vigil.indicators.log_audit import AuditReport, replay
+
+    ind = _indicator(factory, centre, "a" * 64, "Centre", "Hotline DE")
+    _export(factory, centre)
+    _export(factory, centre)
+    with transaction(factory) as s:
+        leaves = [json.loads(e.leaf) for e in log.entries(s, 0, log.size(s))]
+        indicators.retract(s, centre.actors["Centre"], ind, "wrongly listed")
+        retracted = [json.loads(e.leaf) for e in log.entries(s, len(leaves), log.size(s))]
+    report = AuditReport()
+    replay(leaves, report)
+    assert report.problems == []
+    forged = {"event": "e2ee:list_published", "option": "psi", "indicators": [ind, 999],
+              "previous": 3, "index": len(leaves) + len(retracted)}
+    replay([*leaves, *retracted, forged], report)
+    assert any(f"names indicator {ind}, which is retracted" in p for p in report.problems)
+    assert any("names indicator 999, which is not in the log" in p for p in report.problems)
+    assert any("names entry 3 as the previous 'psi' list" in p for p in report.problems)
