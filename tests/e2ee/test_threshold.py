@@ -100,3 +100,49 @@ def test_the_table_is_deterministic_for_an_auditor() -> None:
     assert a.to_bytes() == threshold.build_table(LISTED[:10], Scalar(123456789),
                                                  b"s" * 16).to_bytes()
     assert b.size == a.size
+
+
+def test_a_picture_sent_again_does_not_tell_the_server_it_matched(
+        server: threshold.ThresholdServer) -> None:
+    """Review of issue 19: a matching picture sent twice opened twice with the same share;
+    synthetic vouchers never repeat one, so the server counted re-sent matches exactly. The
+    device now sends a voucher that never opens for a picture it already vouchered."""
+    device = threshold.Device(server.table, 30, synthetic_rate=0.05, rng=random.Random(7))
+    uploads = OTHER[:30] + LISTED[:4] + LISTED[:4] + OTHER[:5]
+    random.Random(1).shuffle(uploads)
+    vouchers = [device.voucher(u, u) for u in uploads]
+    assert all(len(v) == threshold.VOUCHER_BYTES for v in vouchers)
+    assert len(set(vouchers)) == len(vouchers)  # no repeated bytes either
+    opened = [o for o in map(server.open, vouchers) if o is not None]
+    xs = [o.share.x for o in opened]
+    assert len(xs) == len(set(xs))  # no share seen twice: nothing singles out a real match
+    account = threshold.Account(30)
+    for o in opened:
+        account.add(o)
+    assert account.opened_count == len(opened) >= 4
+    assert server.open(threshold.Device.blank()) is None
+
+
+def test_decoding_is_capped_so_a_flood_of_synthetic_vouchers_is_cheap(
+        server: threshold.ThresholdServer) -> None:
+    """Review of issue 19: a client whose every voucher opens (all synthetic) made each reveal
+    cost ~k^4 (43 s at 120). One linear system, and at most ``max_considered`` vouchers."""
+    import time
+
+    t = 3
+    device = threshold.Device(server.table, t, synthetic_rate=0.0)
+    account = threshold.Account(t, max_considered=9)
+    _upload(server, device, account, LISTED[:6])
+    for _ in range(150):
+        account.add(server.open(device.synthetic()))
+    _upload(server, device, account, [LISTED[6]])
+    start = time.perf_counter()
+    revealed = account.reveal()
+    assert time.perf_counter() - start < 2.0
+    assert revealed is not None and sorted(revealed) == sorted(LISTED[:7])  # also past the cap
+    flood = threshold.Account(t, max_considered=9)
+    for _ in range(150):
+        flood.add(server.open(device.synthetic()))
+    assert flood.reveal() is None
+    with pytest.raises(threshold.ThresholdError, match="at least threshold"):
+        threshold.Account(30, max_considered=10)

@@ -461,17 +461,35 @@ def bench_e2ee(
                                                            "chunk on the query side.")] = 1,
     min_positions: Annotated[int, typer.Option(min=1, help="Perceptual PSI: chunk positions "
                                                            "that must hit.")] = 2,
+    device_list_entries: Annotated[int, typer.Option(
+        min=0, help="Indicators of the device-list document measured in a temporary database "
+                    "(scaled to --size; 0: not measured).")] = 1000,
     record: Annotated[Path | None, typer.Option(
         help="Append the results to this Markdown file (e.g. docs/benchmarks.md).")] = None,
 ) -> None:
     """Detection options for end-to-end encrypted services, side by side: server-side matching,
     PSI, threshold vouchers, perceptual PSI (docs/e2ee-options.md)."""
-    from vigil.bench.e2ee import FIGURES, OPTIONS, Spec, default_images, run, stages
+    import tempfile
+
+    from vigil.bench.e2ee import (
+        FIGURES,
+        OPTIONS,
+        BenchInputError,
+        Spec,
+        default_images,
+        device_list_study,
+        run,
+        stages,
+    )
     from vigil.bench.match import machine
     from vigil.cli._console import progress
+    from vigil.db import make_engine, session_factory
     from vigil.e2ee.perceptual import ChunkScheme
     from vigil.matching.batch import iter_files
+    from vigil.migrations import upgrade
 
+    if images is not None and not images.is_dir():
+        raise typer.BadParameter(f"{images} is not a folder", param_hint="--images")
     photos = sorted(iter_files([images])) if images is not None else default_images()
     try:
         scheme = ChunkScheme(chunks, radius, min_positions)
@@ -482,13 +500,27 @@ def bench_e2ee(
     if threshold + 5 > size:
         raise typer.BadParameter("the list must hold more entries than --threshold + 5")
     spec = Spec(size, build_limit, photos, scenes, unrelated, threshold, synthetic_rate, uploads,
-                scheme)
+                scheme, device_list_entries=device_list_entries)
     err_console.print(f"bench e2ee: a list of {size:,} entries (setups built with "
                       f"{min(size, build_limit):,}), {len(photos)} photos + {scenes} scenes "
                       f"listed, {unrelated} unrelated scenes")
     with interruptible("bench e2ee"), progress() as bar:
         tasks = {stage: bar.add_task(stage, total=n) for stage, n in stages(spec)}
-        result = run(spec, progress=lambda stage, n: bar.advance(tasks[stage], n))
+        tick = lambda stage, n: bar.advance(tasks[stage], n)  # noqa: E731
+        try:
+            result = run(spec, progress=tick)
+        except BenchInputError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--images") from None
+        result["device_list"] = None
+        if device_list_entries:
+            with tempfile.TemporaryDirectory() as folder:
+                url = f"sqlite:///{folder}/device-list.db"
+                upgrade(url)
+                engine = make_engine(url)
+                try:
+                    result["device_list"] = device_list_study(session_factory(engine), spec, tick)
+                finally:
+                    engine.dispose()
     result["machine"] = machine()
     options = result["options"]
     scaled = result["built"] < size
@@ -515,8 +547,19 @@ def bench_e2ee(
     err_console.print(f"threshold study: {acc['uploads']} uploads, synthetic rate "
                       f"{acc['synthetic_rate']}, t={acc['threshold']}: " + "; ".join(
                           f"{r['matches']} matches → {r['opened']} opened, {r['revealed']} "
-                          "revealed" for r in acc["rows"])
-                      + f"; count leak (total variation) {acc['count_leak']}")
+                          f"revealed ({r['reveal_ms']:,} ms)" for r in acc["rows"])
+                      + f"; count leak (total variation) {acc['count_leak']}; a flood of "
+                      f"{acc['flood_opened']} synthetic vouchers: reveal at the cap of "
+                      f"{acc['flood_considered']} in {acc['flood_reveal_ms']:,} ms")
+    dl = result["device_list"]
+    if dl is not None:
+        err_console.print(
+            f"device list: {dl['entries']:,} entries → {dl['document_bytes']:,} bytes "
+            f"({dl['per_entry_bytes']:,} per entry), export {dl['export_s']} s, accept "
+            f"{dl['accept_s']} s; scaled to {dl['size']:,} entries: "
+            f"{dl['scaled_document_bytes']:,} bytes, accept {dl['scaled_accept_s']:,} s "
+            f"(a device refuses more than {dl['max_document_bytes']:,} bytes: "
+            f"{dl['max_entries']:,} entries)")
     if record is not None:
         _record_e2ee(record, result, note)
     print(json.dumps({name: {k: options[name][k] for k in FIGURES} for name in OPTIONS}))
@@ -552,7 +595,19 @@ def _record_e2ee(path: Path, result: dict[str, Any], note: str) -> None:
                   f"{r['matches']} matches → {r['opened']} vouchers opened, {r['revealed']} "
                   "revealed" for r in acc["rows"])
               + f". What the count of opened vouchers tells the server (total-variation "
-              f"distance): {acc['count_leak']}."]
+              f"distance): {acc['count_leak']}. Reveal times: "
+              + ", ".join(f"{r['reveal_ms']:,} ms at {r['matches']} matches"
+                          for r in acc["rows"])
+              + f"; {acc['flood_reveal_ms']:,} ms for a flood of {acc['flood_opened']} "
+              f"synthetic vouchers (decoding capped at {acc['flood_considered']})."]
+    dl = result.get("device_list")
+    if dl is not None:
+        lines += ["", f"Device list (the real export, option psi): {dl['entries']:,} entries, "
+                  f"{dl['document_bytes']:,} bytes ({dl['per_entry_bytes']:,} per entry), "
+                  f"export {dl['export_s']} s, the device's parse and accept {dl['accept_s']} s. "
+                  f"Scaled to {dl['size']:,} entries: {dl['scaled_document_bytes']:,} bytes, "
+                  f"accept {dl['scaled_accept_s']:,} s; a device refuses documents over "
+                  f"{dl['max_document_bytes']:,} bytes ({dl['max_entries']:,} entries)."]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

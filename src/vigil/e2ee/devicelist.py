@@ -12,22 +12,41 @@ from the Centre's log (:mod:`vigil.translog`) and nothing else:
    than everyone else — the only way to give one device a list of its own — is refused;
 3. a ``e2ee:list_published`` leaf, included under the head, names the SHA-256 of the exact setup
    bytes the device got, the option, and the indicators it was built from: every device that
-   accepts a list accepts the same bytes, which auditors can rebuild (:mod:`vigil.e2ee.audit`);
+   accepts a list accepts the same bytes, which an auditor holding the server's key can
+   rebuild (:func:`vigil.indicators.device_list.export` is deterministic in the key and the
+   indicators);
 4. for each indicator: its ``indicator:proposed`` and ``indicator:verified`` leaves, included
    under the head; the list it was proposed on was created as a *verified* list
    (``list:created`` leaf); the ``org:created`` leaves of the proposing and verifying
    organisations; and :func:`two_jurisdictions` on them.
 
+5. the list is the **newest** publication of its option (no rollback to an older list, e.g.
+   one with an indicator since retracted): the document carries every leaf after the
+   publication up to ``head.size`` (``tail``, each with its inclusion proof; empty when the
+   head was signed right after the publication, as :func:`vigil.indicators.device_list.export`
+   does), and none of them may be a later publication of the same option; the device keeps the
+   log index of the publication it accepted per option (:class:`DeviceState`) and refuses a
+   lower one; the head is at most ``max_age`` old (:data:`MAX_HEAD_AGE`) by the device's
+   clock, so an old document with its old head cannot be replayed to a new device for longer
+   than that. Each publication leaf also names its predecessor of the same option
+   (``previous``: its log index, or null), so the chain can be followed back in the log;
+6. the list is of the option the device expects (``option``).
+
 What the device cannot check, and who does: that each blinded element is the value of its
 indicator (only the holder of the server's key can: the auditor's rebuild), and that no
 indicator was retracted between its verification and the publication (the auditor's replay of
 the whole log, ``vigil audit verify``, sees every later leaf; the device sees only the ones
-it is given). A list that fails any check is refused whole, with the first reason.
+it is given). A Centre that gives one device a head it gives nobody else (a fork), or withholds
+the newest publication from one device for less than ``max_age``, is found only by comparing
+heads between devices or with auditors (gossip), **which is not implemented**. A list that
+fails any check is refused whole, with the first reason.
 
-Format (JSON, ``format: "vigil-e2ee-device-list-v1"``): ``option``, ``setup_sha256`` (hex),
+Format (JSON, ``format: "vigil-e2ee-device-list-v2"``): ``option``, ``setup_sha256`` (hex),
 ``head`` (a signed tree head as ``GET /v1/log/head`` gives it), ``published``, ``entries``
-(``indicator``, ``proposed``, ``verified``), ``orgs`` and ``lists`` (by id / name); every leaf
-is ``{"index", "leaf": the logged bytes as text, "proof": [base64 hashes]}``.
+(``indicator``, ``proposed``, ``verified``), ``orgs`` and ``lists`` (by id / name), ``tail``
+(the leaves after ``published``, in order); every leaf is ``{"index", "leaf": the logged bytes
+as text, "proof": [base64 hashes]}``. Size: about 1.7-3 kB per entry (measured by ``vigil
+bench e2ee``), so :data:`MAX_DOCUMENT_BYTES` holds roughly 0.7-1.2 million entries.
 """
 
 from __future__ import annotations
@@ -38,19 +57,28 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from vigil.clock import now as _now
 from vigil.countries import country_of
 from vigil.translog.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from vigil.translog.sth import SignedTreeHead, verify_tree_head
 
-FORMAT = "vigil-e2ee-device-list-v1"
+FORMAT = "vigil-e2ee-device-list-v2"
 PUBLISHED = "e2ee:list_published"
 OPTIONS = ("psi", "threshold", "psi_perceptual")
 #: A device list larger than this is refused before it is parsed.
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024 * 1024
+#: A list whose tree head is older than this (by the device's clock) is refused: the longest a
+#: Centre can keep serving a device a superseded list it has the old head of. The Centre signs
+#: a fresh head over the newest publication (:func:`vigil.indicators.device_list.refresh`)
+#: more often than this.
+MAX_HEAD_AGE = timedelta(days=7)
+#: Clock skew tolerated for a head from the future.
+_SKEW = timedelta(minutes=10)
 _MAX_PROOF = 64
 
 
@@ -126,6 +154,8 @@ class DeviceList:
     entries: tuple[Entry, ...]
     orgs: dict[int, LoggedLeaf] = field(default_factory=dict)
     lists: dict[str, LoggedLeaf] = field(default_factory=dict)
+    #: Every leaf after ``published`` up to the head, in order (see the module's check 5).
+    tail: tuple[LoggedLeaf, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "option": self.option, "setup_sha256": self.setup_sha256,
@@ -133,7 +163,8 @@ class DeviceList:
                 "entries": [{"indicator": e.indicator, "proposed": e.proposed.to_json(),
                              "verified": e.verified.to_json()} for e in self.entries],
                 "orgs": {str(k): v.to_json() for k, v in sorted(self.orgs.items())},
-                "lists": {k: v.to_json() for k, v in sorted(self.lists.items())}}
+                "lists": {k: v.to_json() for k, v in sorted(self.lists.items())},
+                "tail": [t.to_json() for t in self.tail]}
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
@@ -158,8 +189,9 @@ class DeviceList:
                                   LoggedLeaf.from_json(e["verified"])) for e in obj["entries"])
             orgs = {int(k): LoggedLeaf.from_json(v) for k, v in dict(obj["orgs"]).items()}
             lists = {str(k): LoggedLeaf.from_json(v) for k, v in dict(obj["lists"]).items()}
+            tail = tuple(LoggedLeaf.from_json(t) for t in obj["tail"])
             return cls(str(obj["option"]), str(obj["setup_sha256"]), head,
-                       LoggedLeaf.from_json(obj["published"]), entries, orgs, lists)
+                       LoggedLeaf.from_json(obj["published"]), entries, orgs, lists, tail)
         except (KeyError, TypeError, ValueError, ProofError) as exc:
             if isinstance(exc, ListRefused):
                 raise
@@ -168,17 +200,22 @@ class DeviceList:
 
 @dataclass
 class DeviceState:
-    """The newest log head this device accepted (size, root), kept between lists."""
+    """What a device keeps between lists: the newest log head it accepted (size, root), and
+    per option the log index of the newest publication it accepted (``publications``)."""
 
     size: int = 0
     root: bytes = b""
+    publications: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "root": base64.b64encode(self.root).decode()}
+        return {"size": self.size, "root": base64.b64encode(self.root).decode(),
+                "publications": dict(sorted(self.publications.items()))}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> DeviceState:
-        return cls(int(obj["size"]), base64.b64decode(str(obj["root"])))
+        pubs = obj.get("publications") or {}
+        return cls(int(obj["size"]), base64.b64decode(str(obj["root"])),
+                   {str(k): int(v) for k, v in dict(pubs).items()})
 
 
 def _included(leaf: LoggedLeaf, head: SignedTreeHead, what: str) -> dict[str, Any]:
@@ -193,15 +230,27 @@ def _included(leaf: LoggedLeaf, head: SignedTreeHead, what: str) -> dict[str, An
 
 
 def accept(doc: DeviceList, setup: bytes, log_key: Ed25519PublicKey, state: DeviceState,
-           consistency: Sequence[bytes] = ()) -> DeviceState:
+           consistency: Sequence[bytes] = (), *, option: str, now: datetime | None = None,
+           max_age: timedelta = MAX_HEAD_AGE) -> DeviceState:
     """Check ``doc`` and the ``setup`` bytes it describes (the module's docstring lists the
-    checks); ``consistency``: the proof from ``state``'s head to the document's. Returns the
-    device's new state; raises :class:`ListRefused` with the first reason otherwise."""
+    checks) for a device that expects a list of ``option``; ``consistency``: the proof from
+    ``state``'s head to the document's; ``now``: the device's clock (default: the system's);
+    ``max_age``: the oldest head accepted. Returns the device's new state (``state`` is not
+    changed); raises :class:`ListRefused` with the first reason otherwise."""
     head = doc.head
+    if doc.option != option:
+        raise ListRefused(f"the list is for option {doc.option!r}, this device expects {option!r}")
     try:
         verify_tree_head(head, log_key)
     except ProofError as exc:
         raise ListRefused(f"the list's tree head: {exc}") from None
+    at = (now or _now()).timestamp() * 1000
+    age_ms = at - head.timestamp_ms
+    if age_ms > max_age.total_seconds() * 1000:
+        raise ListRefused(f"the list's tree head is {age_ms / 3_600_000:,.1f} hours old (at most "
+                          f"{max_age.total_seconds() / 3600:,.0f}): a stale list")
+    if -age_ms > _SKEW.total_seconds() * 1000:
+        raise ListRefused("the list's tree head is dated in the future")
     if state.size:
         if head.size < state.size:
             raise ListRefused(f"the list's log head (size {head.size}) is older than one this "
@@ -217,13 +266,39 @@ def accept(doc: DeviceList, setup: bytes, log_key: Ed25519PublicKey, state: Devi
     if published.get("event") != PUBLISHED or published.get("setup_sha256") != doc.setup_sha256 \
             or published.get("option") != doc.option:
         raise ListRefused("the log's publication entry does not name this setup and option")
+    _check_newest(doc, published, state)
     ids = [e.indicator for e in doc.entries]
     if published.get("indicators") != sorted(ids) or len(set(ids)) != len(ids):
         raise ListRefused("the indicators of the list are not the ones the log's publication "
                           "names")
     for e in doc.entries:
         _check_entry(doc, e, published["index"])
-    return DeviceState(head.size, head.root)
+    return DeviceState(head.size, head.root,
+                       {**state.publications, doc.option: doc.published.index})
+
+
+def _check_newest(doc: DeviceList, published: dict[str, Any], state: DeviceState) -> None:
+    """Check 5: no later publication of the option up to the head, none older than the one
+    this device accepted, and a predecessor that is not older than that one either."""
+    index = doc.published.index
+    seen = state.publications.get(doc.option)
+    if seen is not None and index < seen:
+        raise ListRefused(f"the list's publication (log entry {index}) is older than the one "
+                          f"this device accepted (log entry {seen}): a rolled-back list")
+    previous = published.get("previous")
+    if previous is not None and (not isinstance(previous, int) or not 0 <= previous < index):
+        raise ListRefused("the log's publication entry names no valid predecessor")
+    if seen is not None and index > seen and (previous is None or previous < seen):
+        raise ListRefused(f"the log's publication (log entry {index}) does not follow the one "
+                          f"this device accepted (log entry {seen}): the log skips a publication")
+    if [t.index for t in doc.tail] != list(range(index + 1, doc.head.size)):
+        raise ListRefused("the list does not show every log entry after its publication up to "
+                          "its head: it may not be the newest")
+    for t in doc.tail:
+        data = _included(t, doc.head, "a log entry after the publication")
+        if data.get("event") == PUBLISHED and data.get("option") == doc.option:
+            raise ListRefused(f"a newer list of option {doc.option!r} was published (log entry "
+                              f"{t.index}): this one is rolled back")
 
 
 def _check_entry(doc: DeviceList, e: Entry, published_at: int) -> None:

@@ -33,6 +33,14 @@ What leaks, exactly (measured by :func:`count_leak` and ``vigil bench e2ee``):
   t ≤ r < t + s it can still find a consistent subset of t shares by search (cost C(k, t)), so
   the information-theoretic line is r ≥ t, the cheap line r ≥ t + s;
 * a device learns nothing about its pictures (it cannot open anything);
+* repeats: the device remembers every picture it made a voucher for and sends a voucher that
+  never opens for a repeat, so a re-sent match neither opens twice (its share would repeat, and
+  synthetic shares never do: the exact count of re-sent matches) nor counts twice;
+* a server that does not build the table honestly: the device cannot check that L = x(alpha·G)
+  uses the alpha of the slots. A server that publishes L = x(alpha'·G) opens synthetic vouchers
+  with alpha' and matches with alpha, telling them apart, so it counts matches exactly below t;
+  only an auditor who holds the key and rebuilds the table can see it (the table's bytes are
+  in the log);
 * the number of uploads, their timing and sizes (not hidden by this protocol).
 
 Simplification against Apple's design, and why: Apple's device sends Q = beta·H(x) + gamma·G and
@@ -83,6 +91,11 @@ _TABLE_MAGIC = b"vigil-e2ee-table-v1\n"
 #: The largest table accepted (slots): 10^8 listed items.
 MAX_SLOTS = 130_000_000
 DEFAULT_THRESHOLD = 30
+#: Opened vouchers of one account that :meth:`Account.reveal` decodes (the first that arrived):
+#: decoding costs O(k^3) in k, ~1.5 s at 100 on one core (``vigil bench e2ee`` measures it), and
+#: a modified client can make every voucher open (synthetic ones). An account whose first 100
+#: opened vouchers hold fewer than t + (synthetic among them) real matches never reveals.
+DEFAULT_MAX_CONSIDERED = 100
 
 
 class ThresholdError(ValueError):
@@ -221,10 +234,16 @@ class ThresholdServer:
 @dataclass
 class Account:
     """What the server holds about one account: the opened vouchers, by share x (a picture sent
-    twice counts once)."""
+    twice counts once). ``max_considered``: how many opened vouchers, the first to arrive,
+    :meth:`reveal` decodes (:data:`DEFAULT_MAX_CONSIDERED`; at least ``threshold``)."""
 
     threshold: int = DEFAULT_THRESHOLD
     opened: dict[int, Opened] = field(default_factory=dict)
+    max_considered: int = DEFAULT_MAX_CONSIDERED
+
+    def __post_init__(self) -> None:
+        if self.max_considered < self.threshold:
+            raise ThresholdError("an account must consider at least threshold vouchers")
 
     def add(self, item: Opened | None) -> None:
         if item is not None:
@@ -236,9 +255,12 @@ class Account:
         return len(self.opened)
 
     def reveal(self) -> list[bytes] | None:
-        """The payloads of the matching vouchers, once the shares decode (Berlekamp-Welch) and
-        the inner layers open with the key they give; None before that."""
-        poly = shamir.decode([o.share for o in self.opened.values()], self.threshold)
+        """The payloads of the matching vouchers, once the shares of the first
+        ``max_considered`` opened vouchers decode (Berlekamp-Welch) and the inner layers open
+        with the key they give (every opened voucher on the polynomial is revealed, also
+        those past the cap); None before that."""
+        first = [o.share for o in list(self.opened.values())[:self.max_considered]]
+        poly = shamir.decode(first, self.threshold)
         if poly is None:
             return None
         aead = AESGCM(_adkey(poly.secret))
@@ -285,15 +307,23 @@ class Device:
         self._poly = shamir.Polynomial.random(secret, threshold)
         self._adkey = _adkey(secret)
         self._prf = os.urandom(32)
+        #: The share x of every picture this device made a voucher for (32 bytes each).
+        self._vouchered: set[int] = set()
 
     def voucher(self, item: bytes, payload: bytes) -> bytes:
         """The voucher of one picture (``item``: its encoded hash; ``payload``: at most
-        :data:`PAYLOAD_BYTES`), or a synthetic one with probability ``synthetic_rate``."""
+        :data:`PAYLOAD_BYTES`), or a synthetic one with probability ``synthetic_rate``; for a
+        picture this device already made a voucher for, a :meth:`blank` one. Without that, a
+        matching picture sent twice opened twice with the same share, which no synthetic
+        voucher ever does: the server counted such matches exactly (review of issue 19)."""
         if len(payload) > PAYLOAD_BYTES:
             raise ThresholdError(f"a voucher's payload is at most {PAYLOAD_BYTES} bytes")
+        z = 1 + int.from_bytes(hmac.digest(self._prf, item, "sha256"), "big") % (shamir.PRIME - 1)
+        if z in self._vouchered:
+            return self.blank()
+        self._vouchered.add(z)
         if self._rng.random() < self.synthetic_rate:
             return self.synthetic()
-        z = 1 + int.from_bytes(hmac.digest(self._prf, item, "sha256"), "big") % (shamir.PRIME - 1)
         inner = self._seal(AESGCM(self._adkey), (len(payload).to_bytes(2, "big")
                                                  + payload.ljust(PAYLOAD_BYTES, b"\0")))
         plain = shamir.encode_share(self._poly.share(z)) + inner
@@ -318,6 +348,12 @@ class Device:
         return gamma.times_base() + b"".join(cts)
 
     @staticmethod
+    def blank() -> bytes:
+        """A voucher that never opens: a uniform point and three random ciphertexts, which the
+        server cannot tell from a non-matching picture's voucher."""
+        return Scalar().times_base() + os.urandom(HASHES * _OUTER)
+
+    @staticmethod
     def _seal(aead: AESGCM, plain: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         return nonce + aead.encrypt(nonce, plain, None)
@@ -327,7 +363,14 @@ def count_leak(uploads: int, synthetic_rate: float, matches: int, other: int = 0
     """How well the server tells ``matches`` real matches from ``other`` by the number of
     opened vouchers alone: the total-variation distance between r + Binomial(uploads - r, p)
     for the two values of r (0: indistinguishable; 1: always told apart). With p = 0 it is 1
-    whenever the two differ — the server simply counts matches."""
+    whenever the two differ — the server simply counts matches. Examples: (1000, 0.01, 0, 1)
+    = 0.12, (1000, 0.01, 0, 10) = 0.887, (1000, 0.01, 0, 29) = 1.0: the decoys hide one
+    match, not ten.
+
+    ``uploads`` counts *distinct* pictures: a picture sent again gets a voucher that never
+    opens (:meth:`Device.voucher`). Were it vouchered again, each re-sent match would open
+    with the share it opened with before, which synthetic vouchers never do, and the server
+    would count those matches exactly whatever ``synthetic_rate`` is (distance 1)."""
     if matches == other:
         return 0.0
 

@@ -6,8 +6,18 @@ Only the active indicators of *verified* lists whose proposing and verifying org
 two organisations of two jurisdictions (:func:`vigil.e2ee.devicelist.two_jurisdictions`, the
 rule's one copy, applied to what the log says about them) go into it; the others are named in
 the export's ``skipped``. The export appends one ``e2ee:list_published`` leaf (the setup's
-SHA-256, the option, the indicators) and signs a head over it, in the caller's transaction:
-the caller commits (``vigil e2ee export``).
+SHA-256, the option, the indicators, ``previous``: the log index of the option's previous
+publication or null) and signs a head over it, in the caller's transaction: the caller
+commits. Before it returns, the export checks its own document as a device would
+(:func:`vigil.e2ee.devicelist.accept`); a document a device would refuse is an error, and the
+caller's transaction (with the publication leaf) is rolled back. :func:`refresh` re-proves a
+document under the log's current head (with the leaves after the publication), as a Centre
+serves it to a device whose state is newer than the export's head.
+
+Keys: the caller's 32-byte ``key`` is key material, never used as is: each option gets its own
+scalar, :func:`option_key` (HKDF-SHA256 with the option's name), so the PSI server's key
+(which answers k·P for any point P a client sends) is never the threshold table's alpha — a
+PSI server would otherwise be an oracle that tests any picture against the threshold table.
 
 Cost: one pass over the whole log (every leaf parsed once) and the setup's cryptography
 (``vigil bench e2ee`` measures it: ~0.2 ms per element for PSI, ~0.3 ms per slot for the
@@ -22,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,8 +41,17 @@ from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
 from vigil.e2ee import encoding, threshold
-from vigil.e2ee.curve import Scalar
-from vigil.e2ee.devicelist import PUBLISHED, DeviceList, Entry, LoggedLeaf, two_jurisdictions
+from vigil.e2ee.curve import ORDER, Scalar
+from vigil.e2ee.devicelist import (
+    PUBLISHED,
+    DeviceList,
+    DeviceState,
+    Entry,
+    ListRefused,
+    LoggedLeaf,
+    accept,
+    two_jurisdictions,
+)
 from vigil.e2ee.perceptual import ChunkScheme, perceptual_server
 from vigil.e2ee.psi import PsiServer
 from vigil.errors import Invalid
@@ -60,6 +81,8 @@ class _Logged:
     proposed: dict[int, LoggedLeaf] = field(default_factory=dict)
     verified: dict[int, LoggedLeaf] = field(default_factory=dict)
     data: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The log index of each option's newest publication.
+    published: dict[str, int] = field(default_factory=dict)
 
 
 def _read_log(session: Session, size: int) -> _Logged:
@@ -76,14 +99,33 @@ def _read_log(session: Session, size: int) -> _Logged:
             out.proposed.setdefault(int(leaf["indicator"]), ref)
         elif event == IndicatorEvent.VERIFIED.value:
             out.verified[int(leaf["indicator"])] = ref
+        elif event == PUBLISHED:
+            out.published[str(leaf.get("option"))] = e.index
+            continue
         else:
             continue
         out.data[e.index] = leaf
     return out
 
 
+def option_key(key: bytes, option: str) -> bytes:
+    """The secret scalar of ``option`` (32 bytes, big-endian, in [1, the group order)) derived
+    from the Centre's key material ``key`` (32 bytes, not all zero): HKDF-SHA256 with info
+    ``vigil-e2ee-option-key\0<option>``, 48 bytes reduced modulo the order minus one (bias
+    below 2^-128). The server that answers an option's queries uses this key; one option's key
+    says nothing about another's. :class:`~vigil.errors.Invalid` for a malformed ``key``."""
+    if len(key) != 32:
+        raise Invalid("the server's key is 32 bytes")
+    if not any(key):
+        raise Invalid("the server's key is all zeros: generate a random one")
+    okm = HKDF(hashes.SHA256(), 48, None,
+               b"vigil-e2ee-option-key\0" + option.encode()).derive(key)
+    return (1 + int.from_bytes(okm, "big") % (ORDER - 1)).to_bytes(32, "big")
+
+
 def _setup(option: str, values: Sequence[tuple[str, str]], key: bytes,
            scheme: ChunkScheme) -> bytes:
+    key = option_key(key, option)
     if option == "psi":
         return PsiServer([encoding.exact_element(t, v) for t, v in values], key=key).setup
     if option == "threshold":
@@ -97,13 +139,13 @@ def _setup(option: str, values: Sequence[tuple[str, str]], key: bytes,
 def export(session: Session, actor: Principal | None, signer: TreeHeadSigner, option: str,
            key: bytes, scheme: ChunkScheme | None = None) -> Export:
     """Build the device list for ``option`` (``psi``, ``threshold``, ``psi_perceptual``) with
-    the server's secret ``key`` (32 bytes: openmined's key, or the threshold scalar), log its
-    publication and sign a head over it, in the caller's transaction. Raises
-    :class:`~vigil.errors.Invalid` for an unknown option or a malformed key."""
+    the Centre's key material ``key`` (32 bytes; the option's scalar is :func:`option_key`),
+    log its publication and sign a head over it, in the caller's transaction, and check the
+    document as a device would. Raises :class:`~vigil.errors.Invalid` for an unknown option, a
+    malformed key, or a document a device would refuse (naming why)."""
     if option not in OPTION_TYPES:
         raise Invalid(f"unknown option {option!r} (known: {', '.join(OPTION_TYPES)})")
-    if len(key) != 32:
-        raise Invalid("the server's key is 32 bytes")
+    option_key(key, option)  # the key's checks, before any work
     scheme = scheme or ChunkScheme()
     logged = _read_log(session, log.size(session))
     rows = session.execute(
@@ -138,6 +180,7 @@ def export(session: Session, actor: Principal | None, signer: TreeHeadSigner, op
     ids = [i for i, _, _ in chosen]
     index = log.append(session, {"event": PUBLISHED, "option": option, "setup_sha256": digest,
                                  "indicators": ids, "at": now().isoformat(),
+                                 "previous": logged.published.get(option),
                                  "org": actor.organisation_id if actor else None})
     cache = log.TreeCache()
     head = log.signed_head(session, cache, signer)
@@ -158,7 +201,36 @@ def export(session: Session, actor: Principal | None, signer: TreeHeadSigner, op
         if name in logged.lists:
             lists[name] = proved(logged.lists[name])
     doc = DeviceList(option, digest, head, proved(LoggedLeaf(index, bytes(published.leaf), ())),
-                     tuple(entries), orgs, lists)
+                     tuple(entries), orgs, lists,
+                     tuple(proved(LoggedLeaf(e.index, bytes(e.leaf), ()))
+                           for e in log.entries(session, index + 1, head.size)))
+    try:
+        accept(doc, setup, signer.public_key, DeviceState(), option=option)
+    except ListRefused as exc:
+        raise Invalid(f"the device list would be refused by a device: {exc}") from None
     record(session, actor, AuditAction.E2EE_LIST_PUBLISHED, subject=option,
            details={"indicators": len(ids), "skipped": len(skipped), "log_index": index})
     return Export(doc, setup, skipped)
+
+
+def refresh(session: Session, doc: DeviceList, signer: TreeHeadSigner) -> DeviceList:
+    """``doc`` with every leaf re-proved under a head signed now over the whole log, and the
+    leaves after its publication as ``tail``: what the Centre serves a device whose state is
+    newer than the export's head, or once the export's head is close to
+    :data:`~vigil.e2ee.devicelist.MAX_HEAD_AGE`. A device refuses a refreshed document that is
+    no longer its option's newest publication (the tail shows the newer one)."""
+    cache = log.TreeCache()
+    head = log.signed_head(session, cache, signer)
+    tree = cache.tree
+
+    def proved(ref: LoggedLeaf) -> LoggedLeaf:
+        return LoggedLeaf(ref.index, ref.leaf, tuple(tree.inclusion_proof(ref.index, head.size)))
+
+    start = doc.published.index + 1
+    tail = tuple(proved(LoggedLeaf(e.index, bytes(e.leaf), ()))
+                 for e in log.entries(session, start, head.size))
+    return DeviceList(doc.option, doc.setup_sha256, head, proved(doc.published),
+                      tuple(Entry(e.indicator, proved(e.proposed), proved(e.verified))
+                            for e in doc.entries),
+                      {k: proved(v) for k, v in doc.orgs.items()},
+                      {k: proved(v) for k, v in doc.lists.items()}, tail)

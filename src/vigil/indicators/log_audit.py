@@ -19,9 +19,12 @@ Checks, in order:
    nothing missing and nothing extra;
 4. the list-change feed (what providers and the live index follow) yields exactly the active
    set of the replay;
-5. the audit trail: every sealed range of audit events re-chained against its seal, the seals
+5. every ``e2ee:list_published`` leaf (a device list, :mod:`vigil.indicators.device_list`)
+   names only indicators active on verified lists at that point, and its option's previous
+   publication (the device checks the rest: two jurisdictions, inclusion);
+6. the audit trail: every sealed range of audit events re-chained against its seal, the seals
    read from the leaves (:mod:`vigil.audit.seal`);
-6. the log still contains the head the auditor saw last time (``known``: same root at that
+7. the log still contains the head the auditor saw last time (``known``: same root at that
    size).
 
 Fields added to leaves later (a list's ``org``, an indicator's ``label_commitment``) are
@@ -138,15 +141,40 @@ def _list_event(leaf: dict[str, Any], replayed: Replay, report: AuditReport) -> 
                         f"list {name!r} {'created' if created else 'updated'}", report)
 
 
+def _published(leaf: dict[str, Any], out: Replay, last: dict[str, int], report: AuditReport) -> None:
+    """An ``e2ee:list_published`` leaf (:mod:`vigil.indicators.device_list`): every indicator
+    it names is active on a verified list at that point of the log, and it names the option's
+    previous publication (when the leaf has the field; older leaves do not)."""
+    at, option = leaf.get("index"), str(leaf.get("option"))
+    for ind in leaf.get("indicators") or ():
+        r = out.indicators.get(ind) if isinstance(ind, int) else None
+        if r is None or r.status != IndicatorStatus.ACTIVE.value \
+                or out.lists.get(r.list) is not Trust.VERIFIED:
+            report.problems.append(
+                f"log: the e2ee list published at entry {at} names indicator {ind}, which is "
+                f"{r.status if r else 'not in the log'}"
+                f"{'' if r is None or out.lists.get(r.list) is Trust.VERIFIED else ' (not on a verified list)'} there")
+    if "previous" in leaf and leaf["previous"] != last.get(option):
+        report.problems.append(f"log: the e2ee list published at entry {at} names entry "
+                               f"{leaf['previous']} as the previous {option!r} list, the log "
+                               f"says {last.get(option)}")
+    if isinstance(at, int):
+        last[option] = at
+
+
 def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
     out = Replay({}, {})
     state, orgs = out.indicators, out.orgs
     org_events = {"org:created": orgs.created, "org:approved": orgs.approved,
                   "key:issued": orgs.key_issued, "key:approved": orgs.key_approved}
+    published: dict[str, int] = {}
     for leaf in leaves:
         name = leaf.get("event")
         if name in org_events:
             org_events[str(name)](leaf, report)
+            continue
+        if name == "e2ee:list_published":
+            _published(leaf, out, published, report)
             continue
         if name in ("list:created", "list:updated"):
             _list_event(leaf, out, report)
