@@ -372,13 +372,13 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         assert set(payload) == {"event", "reference", "url", "classification",
                                 "classification_country", "hosting_country", "classified_at"}
 
-        # The partner reports back, signed with its secret.
+        # The partner reports back, signed with its secret, naming the referral in the body.
         path = f"/v1/referrals/{ref['id']}/status"
-        body = json.dumps({"status": "assessed"}).encode()
+        body = json.dumps({"id": ref["id"], "status": "assessed"}).encode()
         r = client.post(path, content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 200 and r.json()["status"] == "assessed", r.text
         # Bad input: wrong secret, stale timestamp, unknown referral, malformed, oversized.
-        body = json.dumps({"status": "removed"}).encode()
+        body = json.dumps({"id": ref["id"], "status": "removed"}).encode()
         r = client.post(path, content=body, headers=_signed("guess", body))
         assert r.status_code == 401 and "signature does not verify" in r.text
         r = client.post(path, content=body, headers=_signed(hook.secret, body,
@@ -387,13 +387,18 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         r = client.post("/v1/referrals/00000000-0000-0000-0000-000000000000/status",
                         content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 404 and "no referral" in r.text
-        bad = b'{"status": "gone"}'
+        bad = json.dumps({"id": ref["id"], "status": "gone"}).encode()
         r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
         assert r.status_code == 422 and "status must be one of" in r.text
         bad = b"[not json"
         r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
         assert r.status_code == 422 and "JSON object" in r.text
-        big = json.dumps({"status": "removed", "detail": "x" * 20_000}).encode()
+        # Without the referral's id in the signed body (the signature does not cover the path).
+        bad = b'{"status": "removed"}'
+        r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
+        assert r.status_code == 422
+        assert r.json()["error"]["message"].endswith(f'"id" ({ref["id"]}) is missing')
+        big = json.dumps({"id": ref["id"], "status": "removed", "detail": "x" * 20_000}).encode()
         r = client.post(path, content=big, headers=_signed(hook.secret, big))
         assert r.status_code == 413
         assert _report(client, w, classified["id"])["referral"]["status"] == "assessed"
@@ -401,6 +406,19 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         r = client.post(path, content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 200 and r.json()["status"] == "removed"
         assert _report(client, w, classified["id"])["referral"]["status"] == "removed"
+
+        # Replay: the partner's signed "removed" for that referral, posted (within the five
+        # minutes) to another referral the same partner received, is refused and changes
+        # nothing there.
+        other = _classify_hosted(client, w, site, "hosting-b.test", "/be3.jpg", "BE")
+        worker.run_once()
+        other_ref = _report(client, w, other["id"])["referral"]
+        assert other_ref["status"] == "acknowledged"
+        r = client.post(f"/v1/referrals/{other_ref['id']}/status", content=body,
+                        headers=_signed(hook.secret, body))
+        assert r.status_code == 422, r.text
+        assert f"is not the referral in the path ({other_ref['id']})" in r.json()["error"]["message"]
+        assert _report(client, w, other["id"])["referral"]["status"] == "acknowledged"
 
 
 # -- no partner, partner down --------------------------------------------------------------------
