@@ -62,6 +62,38 @@ def test_import_a_vics_file_then_export_it(vigil, factory: sessionmaker[Session]
     assert out.read_text().startswith("md5 ") and "1 indicator(s)" in exported.stderr
 
 
+def test_a_file_of_bad_records_is_counted_but_only_the_first_thousand_are_kept(
+        vigil, factory: sessionmaker[Session], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from vigil.sharing.models import ExchangeProblem
+    from vigil.sharing.service import MAX_PROBLEMS_PER_RUN
+
+    bad = MAX_PROBLEMS_PER_RUN + 50
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"odata.metadata": "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media",
+                                "value": [{"MediaID": 0, "MD5": secrets.token_hex(16)}]
+                                + [{"MediaID": i, "SHA1": "zz"} for i in range(1, bad + 1)]}))
+    done = vigil("exchange", "import", "--programme", "vics", "--file", str(path), "--list", "known-material")
+    assert done.exit_code == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["proposed"] == 1 and summary["skipped"] == bad
+    assert len(summary["problems"]) == MAX_PROBLEMS_PER_RUN and summary["problems_not_kept"] == 50
+    assert summary["problems"][-1]["where"].endswith(f"MediaID {MAX_PROBLEMS_PER_RUN}")
+    assert f"{bad} record(s) skipped" in done.stderr
+    assert "50 more skipped record(s) were counted but not written down" in done.stderr
+    with factory() as s:
+        rows = list(s.scalars(select(ExchangeProblem).order_by(ExchangeProblem.id)))
+    assert len(rows) == MAX_PROBLEMS_PER_RUN + 1  # the first thousand, and one row for the rest
+    assert rows[-1].error.startswith("50 more skipped record(s) counted but not written down")
+    status = vigil("exchange", "status", "--json")
+    (row,) = json.loads(status.stdout)
+    assert row["skipped"] == bad and "50 more skipped" in row["problems"][0]
+    # A second run of the same file keeps up to a thousand of its own.
+    again = vigil("exchange", "import", "--programme", "vics", "--file", str(path), "--list", "known-material")
+    assert again.exit_code == 0 and json.loads(again.stdout)["problems_not_kept"] == 50
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(ExchangeProblem)) == 2 * (MAX_PROBLEMS_PER_RUN + 1)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--programme", "pigeon", "--list", "known-material"], "unknown programme 'pigeon'"),
     (["--programme", "ncmec", "--list", "known-material"], "set VIGIL_EXCHANGE_NCMEC_CREDENTIALS"),

@@ -6,6 +6,7 @@ its flags, series and PhotoDNA. Hashes are random; categories are labels."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -92,6 +93,86 @@ def test_limits_are_checked_before_parsing() -> None:
     # Not parsed at all: a file over the limit that is not even JSON says the limit.
     with pytest.raises(VicsError, match="more than the 100 allowed"):
         read_vics(b"x" * 101, max_bytes=100, max_records=10)
+
+
+def _escape_keys(text: str) -> str:
+    """Every key written with ``\\uXXXX`` escapes: the same JSON, spelled otherwise."""
+    return re.sub(r'"([A-Za-z.@]+)":',
+                  lambda m: '"' + "".join(f"\\u{ord(c):04x}" for c in m.group(1)) + '":', text)
+
+
+def test_the_record_limit_holds_however_the_keys_are_spelled() -> None:
+    # The reviewer's file: "Media\u0049D" is MediaID to a JSON reader, but not to a count of
+    # the raw bytes b'"MediaID"'.
+    body = ", ".join(f'{{"Media\\u0049D": {i}, "MD5": "{secrets.token_hex(16)}"}}'
+                     for i in range(11))
+    data = f'{{"odata.metadata": "{CONTEXT_13}", "value": [{body}]}}'.encode()
+    assert b'"MediaID"' not in data
+    with pytest.raises(VicsError, match="more than 10 records"):
+        read_vics(data, max_bytes=10_000_000, max_records=10)
+    assert [m.media_id for m in read_vics(data, max_bytes=10_000_000, max_records=11).media] \
+        == list(range(11))
+    # Keys escaped throughout (the envelope's and "value" too), records without any key, and
+    # records that are not objects count the same.
+    text = json.dumps({"odata.metadata": CONTEXT_13,
+                       "value": [{"MediaID": i, "MD5": secrets.token_hex(16)} for i in range(11)]})
+    for spelled in (_escape_keys(text), _doc(*[{}] * 11).decode(), _doc(*[1] * 11).decode()):
+        with pytest.raises(VicsError, match="more than 10 records"):
+            read_vics(spelled.encode(), max_bytes=10_000_000, max_records=10)
+    # Reading stops at the limit: what follows the tenth record is never parsed (here it is
+    # not even JSON, nested past any parser's depth).
+    ten = _doc(*({"MediaID": i, "MD5": secrets.token_hex(16)} for i in range(10)))
+    tail = b", " + b"[" * 200_000
+    with pytest.raises(VicsError, match="more than 10 records"):
+        read_vics(ten[:-2] + tail, max_bytes=10_000_000, max_records=10)
+    with pytest.raises(VicsError, match="not JSON"):  # under a higher limit it is parsed
+        read_vics(ten[:-2] + tail, max_bytes=10_000_000, max_records=11)
+
+
+@given(st.lists(media, max_size=8), st.sampled_from([None, 0, 2]), st.booleans(), st.booleans(),
+       st.booleans())
+def test_how_a_file_spells_its_json_does_not_change_what_is_read(
+        records: list[VicsMedia], indent: int | None, ascii_only: bool, sort_keys: bool,
+        escape: bool) -> None:
+    text = json.dumps(json.loads(write_vics(records)), indent=indent, ensure_ascii=ascii_only,
+                      sort_keys=sort_keys)
+    data = (_escape_keys(text) if escape else text).encode()
+    read = read_vics(data, **LIMITS)
+    assert read.problems == [] and read.media == records
+    if records:
+        with pytest.raises(VicsError, match=f"more than {len(records) - 1} records"):
+            read_vics(data, max_bytes=10_000_000, max_records=len(records) - 1)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "not JSON: Expecting value at line 1, column 1"),
+    (b'{"odata.metadata": "x#Media", "value": [1, 2}', "not JSON: Expecting ',' delimiter"),
+    (b'{"odata.metadata": "x#Media", "value": [1 2]}', "not JSON: Expecting ',' delimiter"),
+    (b'{"odata.metadata": "x#Media", "value": [1,]}', "not JSON: Expecting value"),
+    (b'{"odata.metadata": "x#Media", "value": []} []', "not JSON: Extra data"),
+    (b'{"odata.metadata": "x#Media" "value": []}', "not JSON: Expecting ',' delimiter"),
+    (b'{odata: 1}', "not JSON: Expecting property name"),
+    (b'{"odata.metadata" 1}', "not JSON: Expecting ':' delimiter"),
+    (b'{"odata.metadata": "x#Media", "value": [', "not JSON: Expecting value"),
+    (b'{"odata.metadata": "x#Media", "value": [' + b"[" * 100_000, "not JSON: nested too deeply"),
+    (b'"a string"', "not a JSON object"),
+])
+def test_a_file_broken_anywhere_is_refused_as_json_would_be(data: bytes, message: str) -> None:
+    with pytest.raises(VicsError, match=re.escape(message)):
+        read_vics(data, **LIMITS)
+    if message.startswith("not JSON:") and b"[[[" not in data:
+        with pytest.raises(json.JSONDecodeError):  # and json.loads agrees it is not JSON
+            json.loads(data)
+
+
+def test_the_last_of_a_repeated_key_wins_as_in_json() -> None:
+    md5 = secrets.token_hex(16)
+    record = f'[{{"MediaID": 1, "MD5": "{md5}"}}]'
+    data = f'{{"value": "first", "odata.metadata": "{CONTEXT_13}", "value": {record}}}'.encode()
+    assert [m.md5 for m in read_vics(data, **LIMITS).media] == [md5]
+    data = f'{{"odata.metadata": "{CONTEXT_13}", "value": {record}, "value": 3}}'.encode()
+    with pytest.raises(VicsError, match="'value' is not a list"):
+        read_vics(data, **LIMITS)
 
 
 def test_bad_records_are_skipped_and_named() -> None:

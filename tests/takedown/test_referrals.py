@@ -372,13 +372,13 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         assert set(payload) == {"event", "reference", "url", "classification",
                                 "classification_country", "hosting_country", "classified_at"}
 
-        # The partner reports back, signed with its secret.
+        # The partner reports back, signed with its secret, naming the referral in the body.
         path = f"/v1/referrals/{ref['id']}/status"
-        body = json.dumps({"status": "assessed"}).encode()
+        body = json.dumps({"id": ref["id"], "status": "assessed"}).encode()
         r = client.post(path, content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 200 and r.json()["status"] == "assessed", r.text
         # Bad input: wrong secret, stale timestamp, unknown referral, malformed, oversized.
-        body = json.dumps({"status": "removed"}).encode()
+        body = json.dumps({"id": ref["id"], "status": "removed"}).encode()
         r = client.post(path, content=body, headers=_signed("guess", body))
         assert r.status_code == 401 and "signature does not verify" in r.text
         r = client.post(path, content=body, headers=_signed(hook.secret, body,
@@ -387,13 +387,18 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         r = client.post("/v1/referrals/00000000-0000-0000-0000-000000000000/status",
                         content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 404 and "no referral" in r.text
-        bad = b'{"status": "gone"}'
+        bad = json.dumps({"id": ref["id"], "status": "gone"}).encode()
         r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
         assert r.status_code == 422 and "status must be one of" in r.text
         bad = b"[not json"
         r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
         assert r.status_code == 422 and "JSON object" in r.text
-        big = json.dumps({"status": "removed", "detail": "x" * 20_000}).encode()
+        # Without the referral's id in the signed body (the signature does not cover the path).
+        bad = b'{"status": "removed"}'
+        r = client.post(path, content=bad, headers=_signed(hook.secret, bad))
+        assert r.status_code == 422
+        assert r.json()["error"]["message"].endswith(f'"id" ({ref["id"]}) is missing')
+        big = json.dumps({"id": ref["id"], "status": "removed", "detail": "x" * 20_000}).encode()
         r = client.post(path, content=big, headers=_signed(hook.secret, big))
         assert r.status_code == 413
         assert _report(client, w, classified["id"])["referral"]["status"] == "assessed"
@@ -401,6 +406,19 @@ def test_webhook_partner_signed_both_ways(db_url: str, data_dir: Path,
         r = client.post(path, content=body, headers=_signed(hook.secret, body))
         assert r.status_code == 200 and r.json()["status"] == "removed"
         assert _report(client, w, classified["id"])["referral"]["status"] == "removed"
+
+        # Replay: the partner's signed "removed" for that referral, posted (within the five
+        # minutes) to another referral the same partner received, is refused and changes
+        # nothing there.
+        other = _classify_hosted(client, w, site, "hosting-b.test", "/be3.jpg", "BE")
+        worker.run_once()
+        other_ref = _report(client, w, other["id"])["referral"]
+        assert other_ref["status"] == "acknowledged"
+        r = client.post(f"/v1/referrals/{other_ref['id']}/status", content=body,
+                        headers=_signed(hook.secret, body))
+        assert r.status_code == 422, r.text
+        assert f"is not the referral in the path ({other_ref['id']})" in r.json()["error"]["message"]
+        assert _report(client, w, other["id"])["referral"]["status"] == "acknowledged"
 
 
 # -- no partner, partner down --------------------------------------------------------------------
@@ -685,3 +703,95 @@ def test_a_referred_in_url_is_never_referred_on(client: TestClient,
     assert st["status"] == "assessed"  # the partner that referred it sees our decision
     with factory() as s:
         assert s.scalar(select(Referral.id).where(Referral.kind.is_not(None))) is None
+
+
+def test_a_hotline_reads_only_the_referrals_of_its_own_reports(db_url: str, data_dir: Path,
+                                                               factory: sessionmaker[Session],
+                                                               site: Site) -> None:
+    """A hotline follows the referrals made from its own URL reports and learns nothing of the
+    Centre's decision on someone else's report of the same URL: every read path — the API's
+    list and one referral, the URL report (one and listed) with its referral, the answer to
+    its own classification, the workspace's takedown page — answers it the same whether or
+    not the public reported the URL and the Centre classified it first."""
+    from vigil.orgs.access import KIND_SCOPES
+
+    w = build_world(factory)
+    with transaction(factory) as s:
+        org = orgs.create_organisation(s, None, "Some Hotline", OrgKind.HOTLINE)
+        token = orgs.issue_key(s, None, org.id, "api", set(KIND_SCOPES[OrgKind.HOTLINE])).token
+        made = accounts.create_account(s, None, org.id, "hana", "analyst", password=PASSWORD)
+        if second_factor.requires_second_factor(made.account):
+            enrol(made.account)
+    hl = auth(token)
+    with make_client(db_url, data_dir, resolver_overrides=_overrides(site)) as client:
+        # The public reported one URL; the Centre classified it illegal (hosted in the US).
+        centres = _classify_hosted(client, w, site, "hosting-a.test", "/others.jpg", "US")
+        assert centres["referral"]["status"] == "not_referred" and centres["notice"]
+        fresh = site.put("hosting-a.test", "/fresh.jpg", encode(pattern_image(3)), "image/jpeg")
+        # Afterwards the hotline reports that URL, and another nobody else reported.
+        mine = {}
+        for name, url in (("others", centres["url"]), ("fresh", fresh)):
+            r = client.post("/v1/url-reports", headers=hl, json={"url": url})
+            assert r.status_code == 201, r.text
+            assert r.json()["referral"] is None and r.json()["classification"] is None
+            mine[name] = r.json()["id"]
+
+        def shape(report: dict[str, Any]) -> dict[str, Any]:
+            ref = report["referral"]
+            return {"classification": report["classification"],
+                    "referral": ref and {k: ref[k] for k in ("status", "country", "reason")}}
+
+        listed = {r["id"]: r for r in client.get("/v1/url-reports", headers=hl).json()}
+        assert set(listed) == set(mine.values())
+        views = {name: (shape(client.get(f"/v1/url-reports/{rid}", headers=hl).json()),
+                        shape(listed[rid])) for name, rid in mine.items()}
+        assert views["others"] == views["fresh"] == (
+            {"classification": None, "referral": None},) * 2
+        assert client.get("/v1/referrals", headers=hl).json() == []
+        # The Centre's referral answers exactly as an id that does not exist.
+        theirs = client.get(f"/v1/referrals/{centres['referral']['id']}", headers=hl)
+        nobody = "00000000-0000-4000-8000-000000000000"
+        unknown = client.get(f"/v1/referrals/{nobody}", headers=hl)
+        assert theirs.status_code == unknown.status_code == 404
+        assert theirs.text.replace(centres["referral"]["id"], nobody) == unknown.text
+        sign_in(client, "hana")
+        page = client.get("/app/takedown").text
+        assert "No URL classified illegal yet." in page and 'class="referral-' not in page
+        assert "no partner hotline for US" not in page
+
+        # The hotline classifies both of its reports: each answer carries the referral made
+        # from its own report; the Centre's notice already open for the URL is not shown.
+        answers = {}
+        for name, rid in mine.items():
+            r = client.post(f"/v1/url-reports/{rid}/classification", headers=hl,
+                            json={"classification": "illegal_international"})
+            assert r.status_code == 200, r.text
+            answers[name] = r.json()
+        assert shape(answers["others"]) == shape(answers["fresh"]) == {
+            "classification": "illegal_international",
+            "referral": {"status": "not_referred", "country": "US",
+                         "reason": "no partner hotline for US"}}
+        assert answers["others"]["referral"]["id"] != centres["referral"]["id"]
+        assert answers["others"]["notice"] is None  # the Centre's, opened from the public's
+        assert answers["fresh"]["notice"]["url"] == fresh  # its own
+        seen = {r["id"] for r in client.get("/v1/referrals", headers=hl).json()}
+        assert seen == {answers["others"]["referral"]["id"], answers["fresh"]["referral"]["id"]}
+        page = client.get("/app/takedown").text
+        assert page.count('class="referral-not_referred"') == 2
+        # The Centre reads all three.
+        assert len(client.get("/v1/referrals", headers=auth(w.tokens["centre"])).json()) == 3
+
+        # A hotline's report settled by the Centre's decision on someone else's report of the
+        # same URL shows that classification, not the referral made from the other report.
+        both = site.put("hosting-a.test", "/both.jpg", encode(pattern_image(4)), "image/jpeg")
+        r = client.post("/v1/url-reports", headers=hl, json={"url": both})
+        assert r.status_code == 201, r.text
+        r = client.post("/v1/public/url-reports", json={"url": both})
+        r = client.post(f"/v1/url-reports/{r.json()['id']}/classification",
+                        headers=auth(w.tokens["centre"]), json={"classification": "illegal_international"})
+        assert r.status_code == 200, r.text
+        settled = [x for x in client.get("/v1/url-reports", headers=hl).json() if x["url"] == both]
+        assert [shape(x) for x in settled] == [{"classification": "illegal_international",
+                                                "referral": None}]
+        assert r.json()["referral"]["id"] not in {
+            x["id"] for x in client.get("/v1/referrals", headers=hl).json()}

@@ -95,12 +95,15 @@ def _report(run: object) -> None:
                       f"withdrawn, {t.pages} page(s)", highlight=False)
     skipped = [p for p in t.problems if not (run.stopped and p[1] == run.stopped)]
     if skipped:
-        table = Table("where", "why skipped", title=f"{len(skipped)} record(s) skipped")
+        table = Table("where", "why skipped", title=f"{t.skipped} record(s) skipped")
         for where, error in skipped[:50]:
             table.add_row(where, error)
         err_console.print(table)
         if len(skipped) > 50:
             err_console.print(f"... and {len(skipped) - 50} more (vigil exchange status)")
+    if t.problems_not_kept:
+        err_console.print(f"{t.problems_not_kept} more skipped record(s) were counted but not "
+                          f"written down: a run keeps the first {len(skipped)}", highlight=False)
     if run.stopped:
         err_console.print(f"[red]stopped: {run.stopped}[/red]\nthe next import resumes at "
                           "the last page it read", highlight=False)

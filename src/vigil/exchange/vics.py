@@ -22,15 +22,19 @@ and the hashes in upper case; both are read, and written as booleans and upper c
 
 vigil reads media (``#Media``) files of version 1.3, and 2.0 files with the same fields.
 PhotoDNA is kept as opaque text (vigil does not compute or match it; it travels with the
-record so that an export gives it back). Reading is bounded *before* parsing: the file's size,
-and the number of records (counted in the raw bytes first, then exactly); a malformed record is
-skipped and reported (:class:`VicsProblem`), never the whole file; a malformed file raises
-:class:`VicsError` naming the problem.
+record so that an export gives it back). Reading is bounded: the file's size *before* anything
+is parsed, and the number of records *while* parsing — the ``value`` array is read one record at
+a time and reading stops at the first record over the limit, so a file cannot make the reader
+build more records than the limit allows, however it spells its keys (a count of
+``"MediaID"`` in the raw bytes, as this module did before, was defeated by an escape such as
+``"Media\u0049D"``). A malformed record is skipped and reported (:class:`VicsProblem`), never
+the whole file; a malformed file raises :class:`VicsError` naming the problem.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,27 +117,23 @@ def read_vics_file(path: Path | str, *, max_bytes: int, max_records: int) -> Vic
 
 
 def read_vics(data: bytes, *, max_bytes: int, max_records: int) -> VicsFile:
-    """Parse a VICS media file. Raises :class:`VicsError` for a file over ``max_bytes`` or
-    with more than ``max_records`` records (both checked before parsing), for text that is not
-    UTF-8 JSON, and for a JSON document that is not a VICS media feed; returns the good records
-    and a :class:`VicsProblem` for each skipped one."""
+    """Parse a VICS media file. Raises :class:`VicsError` for a file over ``max_bytes``
+    (checked before parsing) or with more than ``max_records`` records (counted as they are
+    parsed, one at a time: reading stops at the first one over), for text that is not UTF-8
+    JSON, and for a JSON document that is not a VICS media feed; returns the good records and
+    a :class:`VicsProblem` for each skipped one."""
     if len(data) > max_bytes:
         raise VicsError(f"{len(data)} bytes, more than the {max_bytes} allowed")
-    # Every record has a MediaID: an upper bound of the records before anything is parsed.
-    if data.count(b'"MediaID"') > max_records:
-        raise VicsError(f"more than {max_records} records (the most one file may hold)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise VicsError(f"not UTF-8 text (byte {exc.start})") from None
     try:
-        doc = json.loads(text)
+        doc, records = _envelope(text, max_records)
     except json.JSONDecodeError as exc:
         raise VicsError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise VicsError("not JSON: nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise VicsError("not a VICS file: the document is not a JSON object")
     context = next(((k, doc[k]) for k in _ENVELOPES if k in doc), None)
     if context is None:
         raise VicsError("not a VICS file: no 'odata.metadata' (1.3) or '@odata.context' (2.0)")
@@ -142,11 +142,8 @@ def read_vics(data: bytes, *, max_bytes: int, max_records: int) -> VicsFile:
         shown = value if isinstance(value, str) else type(value).__name__
         raise VicsError(f"not a VICS media file: {key} is {str(shown)[:120]!r} (expected "
                         f"{_ENVELOPES[key]!r})")
-    records = doc.get("value")
-    if not isinstance(records, list):
+    if records is None:
         raise VicsError("not a VICS file: 'value' is not a list of media")
-    if len(records) > max_records:
-        raise VicsError(f"{len(records)} records, more than the {max_records} allowed")
     out = VicsFile()
     for i, record in enumerate(records):
         try:
@@ -156,6 +153,85 @@ def read_vics(data: bytes, *, max_bytes: int, max_records: int) -> VicsFile:
             out.problems.append(VicsProblem(i, mid if isinstance(mid, int | str) else None,
                                             str(exc)))
     return out
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+#: The first characters of a JSON value other than an object.
+_VALUE_STARTS = frozenset('["-0123456789tfnNI')
+
+
+def _skip(text: str, i: int) -> int:
+    m = _SPACE.match(text, i)
+    return m.end() if m else i
+
+
+def _expect(text: str, i: int, chars: str, what: str) -> str:
+    found = text[i:i + 1]
+    if not found or found not in chars:
+        raise json.JSONDecodeError(f"Expecting {what}", text, i)
+    return found
+
+
+def _envelope(text: str, max_records: int) -> tuple[dict[str, Any], list[object] | None]:
+    """The document's top-level object, read member by member as :func:`json.loads` would
+    (the last of a repeated key wins), except ``value``: its records are decoded one at a time
+    and counted, and more than ``max_records`` raise :class:`VicsError` before the next is
+    decoded. Returns the other members, and the records (None when ``value`` is not an array
+    or is absent). Raises :class:`json.JSONDecodeError` where ``json.loads`` would."""
+    i = _skip(text, 0)
+    first = text[i:i + 1]
+    if first != "{":
+        if first and first in _VALUE_STARTS:  # not parsed: whatever it is, it is not a feed
+            raise VicsError("not a VICS file: the document is not a JSON object")
+        raise json.JSONDecodeError("Expecting value", text, i)
+    members: dict[str, Any] = {}
+    records: list[object] | None = None
+    i = _skip(text, i + 1)
+    if text[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            _expect(text, i, '"', "property name enclosed in double quotes")
+            key, i = _DECODER.raw_decode(text, i)
+            i = _skip(text, i)
+            _expect(text, i, ":", "':' delimiter")
+            i = _skip(text, i + 1)
+            if key == "value" and text[i:i + 1] == "[":
+                records, i = _records(text, i, max_records)
+                members.pop("value", None)
+            else:
+                members[key], i = _DECODER.raw_decode(text, i)
+                if key == "value":
+                    records = None
+            i = _skip(text, i)
+            if _expect(text, i, ",}", "',' delimiter") == "}":
+                i += 1
+                break
+            i = _skip(text, i + 1)
+    if _skip(text, i) != len(text):
+        raise json.JSONDecodeError("Extra data", text, _skip(text, i))
+    return members, records
+
+
+def _records(text: str, i: int, max_records: int) -> tuple[list[object], int]:
+    """The array at ``text[i]`` (a ``[``), decoded one element at a time; raises
+    :class:`VicsError` at element ``max_records + 1``, before decoding it."""
+    out: list[object] = []
+    i = _skip(text, i + 1)
+    if text[i:i + 1] == "]":
+        return out, i + 1
+    while True:
+        if len(out) >= max_records:
+            raise VicsError(f"more than {max_records} records (the most one file may hold)")
+        if i >= len(text):
+            raise json.JSONDecodeError("Expecting value", text, i)
+        record, i = _DECODER.raw_decode(text, i)
+        out.append(record)
+        i = _skip(text, i)
+        if _expect(text, i, ",]", "',' delimiter") == "]":
+            return out, i + 1
+        i = _skip(text, i + 1)
 
 
 def _media(record: object) -> VicsMedia:

@@ -5,7 +5,8 @@ nothing it committed, and the next run resumes at the last committed checkpoint.
 A page the programme cannot deliver (the connection refused by the egress policy, an HTTP
 error after the client's retries, a body over the size limit, text that does not parse) ends
 the run: it is written down with the position it was at, and the next run tries that page
-again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`).
+again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`); the first
+:data:`~vigil.sharing.service.MAX_PROBLEMS_PER_RUN` of a run are written down, the rest counted.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
             close()
         with transaction(factory) as s:
             src = _source(s, source_id)
+            service.note_problems_not_kept(s, src, run.tally)
             if run.stopped:
                 service.problem(s, src, f"page {run.tally.pages + 1}", run.stopped, run.tally,
                                 count=False)
@@ -89,7 +91,9 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
                    details={"list": list_name, "collection": programme.collection[:200],
                             "proposed": run.tally.proposed,
                             "already_listed": run.tally.already_listed,
-                            "skipped": run.tally.skipped, "withdrawn": run.tally.withdrawn,
+                            "skipped": run.tally.skipped,
+                            "problems_not_kept": run.tally.problems_not_kept,
+                            "withdrawn": run.tally.withdrawn,
                             "pages": run.tally.pages, "stopped": run.stopped is not None})
     return run
 

@@ -13,7 +13,9 @@ StopNCII's withdrawn and deleted hashes) retracts what it brought in. A hash alr
 (from anywhere) is counted and left alone; one that an earlier import of the same source brought
 is not proposed again, even after a reviewer rejected it. A record that cannot be used (an
 invalid hash, an unknown type, a malformed record) is skipped and written down
-(:class:`~vigil.sharing.models.ExchangeProblem`), never the page.
+(:class:`~vigil.sharing.models.ExchangeProblem`), never the page — the first
+:data:`MAX_PROBLEMS_PER_RUN` of a run; the rest are counted, and one row says how many were not
+kept, so that a file of bad records cannot fill the table.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from vigil.sharing.models import ExchangeProblem, ExchangeRecord, ExchangeSource
 
 #: What an import key may do: propose, and retract what a programme withdrew.
 IMPORT_SCOPES = frozenset({Scope.INDICATORS_PROPOSE, Scope.INDICATORS_REVIEW, Scope.INDICATORS_READ})
+#: The most skipped records one import run writes down (a row each, and in its tally); every
+#: one is counted (``skipped``), those after the first this many only counted.
+MAX_PROBLEMS_PER_RUN = 1000
 
 
 @dataclass
@@ -49,12 +54,17 @@ class Tally:
     skipped: int = 0
     withdrawn: int = 0
     pages: int = 0
+    #: (where, why) of the skipped records written down (at most
+    #: :data:`MAX_PROBLEMS_PER_RUN`), and of the page a run stopped at.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: Skipped records counted but not written down (over :data:`MAX_PROBLEMS_PER_RUN`).
+    problems_not_kept: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"proposed": self.proposed, "already_listed": self.already_listed,
                 "skipped": self.skipped, "withdrawn": self.withdrawn, "pages": self.pages,
-                "problems": [{"where": w, "error": e} for w, e in self.problems]}
+                "problems": [{"where": w, "error": e} for w, e in self.problems],
+                "problems_not_kept": self.problems_not_kept}
 
 
 def import_principal(session: Session, programme: str,
@@ -123,12 +133,26 @@ def apply_page(session: Session, actor: Principal, src: ExchangeSource, hl: Hash
 
 def problem(session: Session, src: ExchangeSource, where: str, error: str, tally: Tally,
             *, count: bool = True) -> None:
-    """Write down a skipped record (``count``) or the page a run stopped at."""
-    session.add(ExchangeProblem(source_id=src.id, at=now(), place=where[:200], error=error[:1000]))
-    tally.problems.append((where[:200], error[:1000]))
+    """Write down a skipped record (``count``: counted always, written down while the run has
+    written fewer than :data:`MAX_PROBLEMS_PER_RUN`) or the page a run stopped at (always)."""
     if count:
         tally.skipped += 1
         src.skipped += 1
+        if tally.skipped > MAX_PROBLEMS_PER_RUN:
+            tally.problems_not_kept += 1
+            return
+    session.add(ExchangeProblem(source_id=src.id, at=now(), place=where[:200], error=error[:1000]))
+    tally.problems.append((where[:200], error[:1000]))
+
+
+def note_problems_not_kept(session: Session, src: ExchangeSource, tally: Tally) -> None:
+    """At the end of a run that skipped more records than it wrote down: one row saying how
+    many more there were (``vigil exchange status`` shows it with the latest problems)."""
+    if tally.problems_not_kept:
+        session.add(ExchangeProblem(
+            source_id=src.id, at=now(), place="this run",
+            error=f"{tally.problems_not_kept} more skipped record(s) counted but not written "
+                  f"down (at most {MAX_PROBLEMS_PER_RUN} a run)"))
 
 
 def _propose(session: Session, actor: Principal, src: ExchangeSource, hl: HashList,
@@ -209,6 +233,7 @@ def recent_problems(session: Session, source_id: int, limit: int = 20) -> list[E
         ExchangeProblem.source_id == source_id).order_by(ExchangeProblem.id.desc()).limit(limit)))
 
 
-__all__ = ["IMPORT_SCOPES", "Tally", "apply_page", "checkpoint_of",
-           "import_principal", "importable_list", "imported_records", "problem",
+__all__ = ["IMPORT_SCOPES", "MAX_PROBLEMS_PER_RUN", "Tally", "apply_page", "checkpoint_of",
+           "import_principal", "importable_list", "imported_records", "note_problems_not_kept",
+           "problem",
            "recent_problems", "source_for", "sources"]

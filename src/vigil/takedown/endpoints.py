@@ -97,8 +97,9 @@ def classify(report_id: str, body: ClassificationIn, request: Request,
         report, notice = service.classify(s, actor, report_id, body.classification, body.country,
                                           settings.egress())
         (out,) = service.with_referrals(s, actor, [report])
+        shown = repository.readable_notice(s, actor, notice)
         return ClassifiedUrlReportOut.model_validate(
-            {**out, "notice": service.as_json(notice) if notice else None})
+            {**out, "notice": service.as_json(shown) if shown else None})
 
 
 class ContactIn(BaseModel):

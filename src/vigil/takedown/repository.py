@@ -85,6 +85,16 @@ def notice(session: Session, principal: Principal, notice_id: int) -> Notice:
     return n
 
 
+def readable_notice(session: Session, principal: Principal, notice: Notice | None) -> Notice | None:
+    """``notice`` when this caller may read it (:func:`readable_notices`), else None. What a
+    classification answers: the notice it opened, or the URL's notice already open — which a
+    hotline reads only when it was opened from its own report (not the Centre's progress on
+    someone else's report of the same URL)."""
+    if notice is None:
+        return None
+    return session.scalar(select(Notice).where(Notice.id == notice.id, readable_notices(principal)))
+
+
 def notice_events(session: Session, notice_id: int) -> list[NoticeEvent]:
     return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id)
                                 .order_by(NoticeEvent.id)))

@@ -72,11 +72,13 @@ def get_referral(request: Request, actor: TakedownManageKey,
 
 @router.post("/referrals/{referral_id}/status", response_model=StatusUpdateOut)
 async def webhook_status(request: Request, referral_id: str = PublicId) -> StatusUpdateOut:
-    """A webhook partner's status update for a referral it received: ``{"status": "received" |
-    "assessed" | "removed" | "declined" | "closed", "detail": "..."}``, signed with the
-    Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``)
-    and that hotline's secret. No key: the signature is the credential. 401 when it does not
-    verify, 404 for a referral that did not go to a webhook partner, 413 over 16 KiB."""
+    """A webhook partner's status update for a referral it received: ``{"id": referral_id,
+    "status": "received" | "assessed" | "removed" | "declined" | "closed", "detail": "..."}``,
+    signed with the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
+    ``webhook-signature``) and that hotline's secret. No key: the signature is the credential;
+    it covers the body, so the body names the referral (``id``, required, equal to the path's).
+    401 when it does not verify, 404 for a referral that did not go to a webhook partner, 413
+    over 16 KiB, 422 for other JSON (a missing or different ``id`` included)."""
     body = await request.body()  # bounded by the app before it is read (16 KiB here)
     headers = dict(request.headers)
 

@@ -4,8 +4,10 @@ policy) and a null one that records what it would send (tests, dry runs).
 A **partner vigil** is referred with ``POST <base>/v1/referrals/in`` (bearer: the key it issued
 to this Centre, scope ``referrals:submit``) and answers ``{"id", "status"}``; its status is read
 with ``GET <base>/v1/referrals/in/<id>``. A **webhook** partner gets a signed ``POST`` through
-the one webhook sender (:mod:`vigil.webhooks`; its 2xx answer is the acknowledgement) and
-reports status changes back, signed, to ``POST /v1/referrals/<id>/status``.
+the one webhook sender (:mod:`vigil.webhooks`; its 2xx answer is the acknowledgement) with
+``{"event": "referral:new", "reference", ...}``, and reports status changes back, signed, to
+``POST /v1/referrals/<reference>/status`` with ``{"id": "<reference>", "status", "detail"}``
+(the id in the signed body binds the update to that referral).
 
 What a referral carries is the minimum the partner needs to act: the URL, the classification
 (and the country whose law it breaks), the hosting country as seen here, when, and this
@@ -55,7 +57,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ReferralMessage:
-    reference: str  # this Centre's referral id
+    reference: str  # this Centre's referral id (a webhook partner names it in its status updates)
     url: str
     classification: str
     classification_country: str | None

@@ -1,6 +1,7 @@
 """Every read of referrals, and who may read what — decided here only: the Centre every
-referral; a hotline those of URLs it reported itself; a partner that refers to us its own
-inbound referrals (by its key's organisation); nobody else any."""
+referral; a hotline those made from its own URL reports; a partner that refers to us its own
+inbound referrals (by its key's organisation); nobody else any. The API (list, one, the URL
+report's embedded referral) and the workspace's takedown page all read through here."""
 
 from __future__ import annotations
 
@@ -15,12 +16,18 @@ from vigil.takedown.referrals.models import InboundReferral, Referral
 
 
 def readable_referrals(principal: Principal) -> ColumnElement[bool]:
-    """The Centre reads every referral; a hotline those of the URLs it reported (it follows its
-    own URL reports); anyone else none."""
+    """The Centre reads every referral; a hotline those made from its own URL reports (the
+    report the referral names), as it reads notices; anyone else none.
+
+    Not "of a URL it reported": a hotline that reported a URL after the Centre classified
+    someone else's report of it would read the Centre's decision on that report (its status,
+    hosting country, reason) by merely reporting the URL. A hotline's report settled by the
+    Centre's decision on another report of the same URL shows its classification, not that
+    other report's referral."""
     if principal.kind is OrgKind.CENTRE:
         return true()
     if principal.kind is OrgKind.HOTLINE:
-        return exists().where(UrlReport.url == Referral.url,
+        return exists().where(UrlReport.id == Referral.url_report_id,
                               UrlReport.reporter_org == principal.organisation_id)
     return false()
 

@@ -183,11 +183,15 @@ MAX_UPDATE_BYTES = 16 * 1024
 
 def webhook_update(session: Session, public_id: str, headers: Mapping[str, str],
                    body: bytes) -> Referral:
-    """A webhook partner's status update for referral ``public_id``: ``{"status": one of
-    received, assessed, removed, declined, closed, "detail": optional text}``, signed with
-    the Standard Webhooks headers and the hotline's own secret (as this Centre signs what it
-    sends it). Raises NotFound (no such referral to a webhook partner), NotAuthenticated (the
-    signature does not verify, or is older than five minutes), Invalid (not that JSON)."""
+    """A webhook partner's status update for referral ``public_id``: ``{"id": public_id (the
+    ``reference`` of the ``referral:new`` it received), "status": one of received, assessed,
+    removed, declined, closed, "detail": optional text}``, signed with the Standard Webhooks
+    headers and the hotline's own secret (as this Centre signs what it sends it). The
+    signature covers the body, not the path: the ``id`` inside it is what binds the update
+    to this referral, so that an update signed for one referral cannot be replayed against
+    another of the same hotline. Raises NotFound (no such referral to a webhook partner),
+    NotAuthenticated (the signature does not verify, or is older than five minutes), Invalid
+    (not that JSON, or its ``id`` is missing or another referral's)."""
     if len(body) > MAX_UPDATE_BYTES:
         raise Invalid(f"a status update is at most {MAX_UPDATE_BYTES} bytes")
     referral = session.scalar(select(Referral).where(Referral.public_id == public_id)
@@ -206,6 +210,13 @@ def webhook_update(session: Session, public_id: str, headers: Mapping[str, str],
         raise Invalid("a status update is a JSON object") from None
     if not isinstance(update, dict):
         raise Invalid("a status update is a JSON object")
+    if "id" not in update:
+        raise Invalid(f'a status update names its referral in the signed body: "id" '
+                      f"({public_id}) is missing")
+    if update["id"] != public_id:
+        raise Invalid(f'the status update\'s "id" {str(update["id"])[:64]!r} is not the '
+                      f"referral in the path ({public_id}): an update signed for one "
+                      "referral is not applied to another")
     word, detail = update.get("status"), update.get("detail")
     if word not in WIRE_STATUSES:
         raise Invalid(f"status must be one of {', '.join(WIRE_STATUSES)}")
