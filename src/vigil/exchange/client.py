@@ -27,6 +27,12 @@ What a :class:`FeedClient` checks, in order:
    chain names for its size, **consistent** with the last head trusted (an RFC 9162
    consistency proof from ``GET /v1/log/proof/consistency``): a log that forked, shrank or
    rewrote its past is refused.
+6. **Freshness** (:meth:`FeedClient.changes`): a head is fetched before the first page of each
+   run, and a page must say a ``log_size`` at least its size — an old signed page replayed
+   (a stale cache, a man in the middle) is refused, so it cannot freeze the client. Neither
+   ``log_size`` nor ``generated_at`` of a page (or of a snapshot, against the last snapshot)
+   may go back from the last one accepted (``LogTrust.accepted``, kept by the caller), and the
+   key that signed it must sign that log size (its range in the key chain).
 
 A failure raises :class:`SyncError` with one line naming the problem; ``refused`` says that
 the server's data failed a check (tampered or inconsistent) rather than that the server could
