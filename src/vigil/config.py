@@ -223,8 +223,10 @@ class Settings(BaseSettings):
     #: Most records one VICS file may hold.
     exchange_max_records: int = Field(default=10_000_000, gt=0)
     #: Partner centres (vigil.federation): the API key this Centre holds at each partner's
-    #: vigil server, by the partner's name (JSON {"Partner name": "vgl_..."}; lists:download
-    #: and log:read there). A partner without one is not pulled.
+    #: vigil server, by the partner's exact base URL as registered (JSON
+    #: {"https://partner.example": "vgl_..."}; lists:download and log:read there). A key is
+    #: only ever sent to the URL it is given for, and only once the partner's registration is
+    #: approved; a partner without one is not pulled.
     partner_keys: dict[str, str] = Field(default_factory=dict)
     #: How often ``vigil worker`` pulls every partner centre's feed (seconds), once across
     #: all workers.

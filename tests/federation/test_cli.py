@@ -34,7 +34,7 @@ def test_add_pull_list_quarantine_and_remove_a_partner(
     # No key at the partner yet: the pull fails and says what is missing.
     r = runner.invoke(app, ["partner", "pull"])
     assert r.exit_code == 1 and "VIGIL_PARTNER_KEYS" in r.output
-    monkeypatch.setenv("VIGIL_PARTNER_KEYS", json.dumps({"Far Centre": origin.world.tokens["partner"]}))
+    monkeypatch.setenv("VIGIL_PARTNER_KEYS", json.dumps({origin.url: origin.world.tokens["partner"]}))
     r = runner.invoke(app, ["partner", "pull", "Far Centre"])
     assert r.exit_code == 0 and "+1 -0" in r.output, r.output
     retract(origin.factory, origin.world, a)

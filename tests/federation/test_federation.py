@@ -35,7 +35,7 @@ NAME = "Origin Centre"
 def _settings(db_url: str, data_dir: Path, origin: Origin) -> Settings:
     return Settings(data_dir=data_dir, database_url=db_url, environment="test",
                     resolver_overrides={HOST: "127.0.0.1"},
-                    partner_keys={NAME: origin.world.tokens["partner"]})
+                    partner_keys={origin.url: origin.world.tokens["partner"]})
 
 
 def _register(factory: sessionmaker[Session], origin: Origin, counts: bool = False) -> int:
@@ -225,7 +225,7 @@ def test_the_wrong_log_key_or_an_unpinned_host_is_refused(
     result = service.pull(factory, _settings(db_url, data_dir, origin), pid)
     assert result.error is not None and "pinned log key" in result.error
     unpinned = Settings(data_dir=data_dir, database_url=db_url, environment="test",
-                        partner_keys={NAME: origin.world.tokens["partner"]})
+                        partner_keys={origin.url: origin.world.tokens["partner"]})
     result = service.pull(factory, unpinned, pid)
     assert result.error is not None
     assert "non-public address" in result.error or "cannot resolve" in result.error

@@ -164,6 +164,17 @@ def test_the_api_publishes_every_key_and_snapshots_follow_the_rotation(
     late = {**before, "generated_at": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}
     with pytest.raises(ValueError, match="retired"):
         feeds.verify_any(feeds.sign(late, old), keys)
+    # A stolen retired key back-dates what it signs, but cannot say a log size before its
+    # retirement for a list of a log that grew past it: the key chain's ranges refuse it.
+    stolen = feeds.sign({**before, "log_size": index + 3}, old)
+    ranges = [(k["first_size"], k["last_size"]) for k in listed["keys"]]
+    assert feeds.verify_any(before, keys, ranges) == 0
+    assert feeds.verify_any(after, keys, ranges) == 1
+    with pytest.raises(ValueError, match="signs log sizes 0 to"):
+        feeds.verify_any(stolen, keys, ranges)
+    with pytest.raises(ValueError, match="names no log size"):
+        feeds.verify_any(feeds.sign({k: v for k, v in before.items() if k != "log_size"}, old),
+                         keys, ranges)
 
     # `vigil match --public-key` takes the published list as well as one PEM.
     key_file, snap = settings.data_dir / "log-keys.json", settings.data_dir / "snapshot.json"

@@ -29,6 +29,7 @@ class AuditAction(StrEnum):
     PARTNER_REMOVED = "partner:removed"
     PARTNER_SYNCED = "partner:synced"
     PARTNER_RECORD_QUARANTINED = "partner:record_quarantined"
+    PARTNER_RECORD_ALREADY_LISTED = "partner:record_already_listed"
     MATCH_QUERIED = "match:queried"
     REPORT_OPENED = "report:opened"
     REPORT_SUBMITTED = "report:submitted"

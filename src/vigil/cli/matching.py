@@ -150,11 +150,13 @@ def _check_synced(path: Path, folder: SyncedFolder, public_key: Path | None) -> 
     from vigil.exchange.client import LogTrust
     from vigil.indicators.feeds import verify_any
 
+    ranges: list[tuple[int, int | None]] | None = None
     if public_key is not None:
         keys = _public_keys(public_key)
     else:
         try:
-            keys = LogTrust.from_json(folder.state.get("log")).verifying_keys()
+            trust = LogTrust.from_json(folder.state.get("log"))
+            keys, ranges = trust.verifying_keys(), trust.key_ranges()
         except ValueError as exc:
             raise ListFileError(f"{path}: the folder's log keys are unreadable ({exc})") from None
         if not keys:
@@ -162,7 +164,7 @@ def _check_synced(path: Path, folder: SyncedFolder, public_key: Path | None) -> 
     for name, obj in [(folder.state["snapshot"], folder.snapshot),
                       *zip(folder.state["pages"], folder.pages, strict=True)]:  # type: ignore[call-overload]
         try:
-            verify_any(obj, keys)
+            verify_any(obj, keys, ranges)
         except ValueError as exc:
             raise ListFileError(f"{path}/{name}: {exc}") from None
     err_console.print(f"{path}: {1 + len(folder.pages)} signed file(s) verified", highlight=False)

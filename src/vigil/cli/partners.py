@@ -31,7 +31,8 @@ def add(
         "enter active here (two organisations confirmed them there). Without it every import "
         "is pending until a local reviewer verifies it.")] = False,
 ) -> None:
-    """Register a partner centre; prints its id. Its API key goes in VIGIL_PARTNER_KEYS."""
+    """Register a partner centre; prints its id. Its API key goes in VIGIL_PARTNER_KEYS, under
+    the partner's URL."""
     from vigil.cli._db import unit_of_work
     from vigil.federation import service
 
@@ -45,7 +46,8 @@ def add(
                              origin_verification_counts=origin_verification_counts)
         partner_id = p.id
     err_console.print(f"partner {name.strip()!r} registered; give its API key in "
-                      "VIGIL_PARTNER_KEYS, then `vigil partner pull` or wait for the worker",
+                      f"VIGIL_PARTNER_KEYS under its URL ({url.strip().rstrip('/')}), then "
+                      "`vigil partner pull` or wait for the worker",
                       highlight=False)
     typer.echo(partner_id)
 

@@ -27,6 +27,12 @@ What a :class:`FeedClient` checks, in order:
    chain names for its size, **consistent** with the last head trusted (an RFC 9162
    consistency proof from ``GET /v1/log/proof/consistency``): a log that forked, shrank or
    rewrote its past is refused.
+6. **Freshness** (:meth:`FeedClient.changes`): a head is fetched before the first page of each
+   run, and a page must say a ``log_size`` at least its size — an old signed page replayed
+   (a stale cache, a man in the middle) is refused, so it cannot freeze the client. Neither
+   ``log_size`` nor ``generated_at`` of a page (or of a snapshot, against the last snapshot)
+   may go back from the last one accepted (``LogTrust.accepted``, kept by the caller), and the
+   key that signed it must sign that log size (its range in the key chain).
 
 A failure raises :class:`SyncError` with one line naming the problem; ``refused`` says that
 the server's data failed a check (tampered or inconsistent) rather than that the server could
@@ -41,6 +47,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -63,6 +70,9 @@ USER_AGENT = "vigil-sync/1"
 #: Limits of the small answers (keys, heads, proofs, log entries), in bytes.
 SMALL_BYTES = 1024 * 1024
 CHUNK = 1 << 20
+#: How far the server's clocks (several workers) may disagree: an answer's ``generated_at``
+#: may be this much before the last one accepted, or before the tree head fetched before it.
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 class SyncError(Exception):
@@ -98,13 +108,19 @@ class LogTrust:
 
     keys: list[LogKey] = field(default_factory=list)
     head: SignedTreeHead | None = None
+    #: The last answer of each kind accepted ("snapshot", "changes"): its ``log_size`` and
+    #: ``generated_at``, as the server signed them. A later one may not go back
+    #: (:meth:`FeedClient.changes`, :meth:`FeedClient.snapshot`).
+    accepted: dict[str, Accepted] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         b64 = base64.b64encode
         return {"keys": [{"public_key": b64(k.public_key).decode(), "first_size": k.first_size,
                           "last_size": k.last_size, "announced_at_index": k.announced_at_index,
                           "retired_at": k.retired_at} for k in self.keys],
-                "head": self.head.to_json() if self.head else None}
+                "head": self.head.to_json() if self.head else None,
+                "accepted": {kind: {"log_size": a.log_size, "generated_at": a.generated_at}
+                             for kind, a in sorted(self.accepted.items())}}
 
     @classmethod
     def from_json(cls, obj: Any) -> LogTrust:
@@ -122,19 +138,50 @@ class LogTrust:
             for k in keys:
                 key_of(k.public_key)
             head = SignedTreeHead.from_json(obj["head"]) if obj.get("head") else None
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            accepted = {str(kind): Accepted(int(a["log_size"]), str(a["generated_at"]))
+                        for kind, a in (obj.get("accepted") or {}).items()}
+            for a in accepted.values():
+                a.when()
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error,
+                ProofError) as exc:
             raise ValueError(f"not a log trust record ({exc})") from None
-        return cls(keys, head)
+        return cls(keys, head, accepted)
 
     def verifying_keys(self) -> list[tuple[Ed25519PublicKey, str | None]]:
         """(key, retired at), as :func:`~vigil.translog.signing.verify_any` takes them."""
         return [(key_of(k.public_key), k.retired_at) for k in self.keys]
+
+    def key_ranges(self) -> list[tuple[int, int | None]]:
+        """The log sizes each key signs (first, last; None: no end), in the order of
+        :meth:`verifying_keys`: a signed snapshot or page must say a ``log_size`` its key
+        signs (:func:`~vigil.translog.signing.verify_any`)."""
+        return [(k.first_size, k.last_size) for k in self.keys]
 
     def key_for(self, size: int) -> Ed25519PublicKey:
         for k in self.keys:
             if k.signs(size):
                 return key_of(k.public_key)
         raise SyncError(f"no trusted log key signs tree heads of size {size}", refused=True)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What the client last accepted of one kind of answer: the log size it said and when the
+    server says it generated it (ISO 8601, with a time zone)."""
+
+    log_size: int
+    generated_at: str
+
+    def when(self) -> datetime:
+        return _instant(self.generated_at)
+
+
+def _instant(text: str) -> datetime:
+    """A time zone-aware instant from ISO 8601; ``ValueError`` otherwise."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} names no time zone")
+    return when
 
 
 @dataclass(frozen=True)
@@ -211,6 +258,8 @@ class FeedClient:
         self.client = client or httpx.Client(trust_env=False, follow_redirects=False)
         #: Announcements taken into the chain whose inclusion the next head must prove.
         self._unproven: list[tuple[int, bytes]] = []
+        #: The last signed tree head fetched by this client (None: none yet this run).
+        self._fresh: SignedTreeHead | None = None
 
     def close(self) -> None:
         if self._own:
@@ -343,21 +392,30 @@ class FeedClient:
         old = self.trust.head
         if old is not None and old.size >= log_size and not self._unproven:
             return old
+        head = self.fresh_head()
+        if head.size < log_size:
+            raise SyncError(f"the server's signed tree head ({head.size} entries) does not "
+                            f"cover what it sent (log size {log_size}): refused", refused=True)
+        return head
+
+    def fresh_head(self) -> SignedTreeHead:
+        """Fetch the server's signed tree head now: signed by the key the chain names for its
+        size, consistent with the head trusted before (which it then becomes in ``trust``),
+        proving the announcements of keys taken since. Every page of the change feed asked for
+        afterwards must say a ``log_size`` at least its size (:meth:`changes`)."""
+        old = self.trust.head
         obj, _ = self._get_json("/v1/log/head")
         try:
             head = SignedTreeHead.from_json(obj)
             verify_tree_head(head, self.trust.key_for(head.size))
         except ProofError as exc:
             raise SyncError(f"the server's tree head is refused: {exc}", refused=True) from None
-        if head.size < log_size:
-            raise SyncError(f"the server's signed tree head ({head.size} entries) does not "
-                            f"cover what it sent (log size {log_size}): refused", refused=True)
         if old is not None:
             self._consistent(old, head)
         for index, h in self._unproven:
             self._included(index, h, head)
         self._unproven.clear()
-        self.trust.head = head
+        self.trust.head = self._fresh = head
         return head
 
     def _consistent(self, old: SignedTreeHead, new: SignedTreeHead) -> None:
@@ -417,11 +475,28 @@ class FeedClient:
             _int_field(obj, name, "snapshot")
         if not isinstance(obj.get("entries"), list):
             raise SyncError("the snapshot has no entries list: refused", refused=True)
+        # A snapshot is written once per list version, so it may be older than the last page:
+        # it is compared with the last snapshot only (the pages after it must be fresh).
+        self._accept(obj, "snapshot", self._not_backwards(obj, "snapshot"))
         return Snapshot(obj, into, new_etag)
 
     def changes(self, since: int, trust: str | None) -> Page:
         """One verified page of the change feed after ``since``; ``trust``: the list's trust
-        level as the client holds it (a list's trust never changes: another one is refused)."""
+        level as the client holds it (a list's trust never changes: another one is refused).
+
+        **Fresh, not replayed.** A signed page stays valid forever, so an old one — "nothing
+        new since ``since``, complete", kept by a proxy, a cache or an attacker — would freeze
+        the client: withdrawals would never arrive, and it would say it is up to date. So a
+        signed tree head is fetched *before* the first page of each run
+        (:meth:`fresh_head`), and every page must say a ``log_size`` at least that head's size
+        (the server reads the log's size as it generates the page: a page generated after the
+        head covers at least it) and a ``generated_at`` no earlier than the head's timestamp
+        (less :data:`CLOCK_SKEW`); neither may go back from the last page accepted
+        (``trust.accepted``, which the caller keeps)."""
+        if self._fresh is None:
+            self.fresh_head()
+        assert self._fresh is not None
+        head = self._fresh
         path = f"/v1/lists/{quote(self.list_name, safe='')}/changes?{urlencode({'since': since})}"
         obj, raw = self._get_json(path, self.limits.page_bytes)
         self._check_signed(obj, "changes")
@@ -433,6 +508,10 @@ class FeedClient:
         if not isinstance(obj.get("complete"), bool) or not isinstance(obj.get("changes"), list):
             raise SyncError("the change feed is malformed (complete, changes): refused",
                             refused=True)
+        if not obj["complete"] and not obj["changes"]:
+            raise SyncError("the change feed page has no changes but says more follow (the "
+                            "client would ask for the same page forever): refused",
+                            refused=True)
         if trust is not None and obj.get("trust") != trust:
             raise SyncError(f"the change feed says the list is {obj.get('trust')!r}, the "
                             f"snapshot said {trust!r}: refused", refused=True)
@@ -443,7 +522,48 @@ class FeedClient:
                 raise SyncError("the change feed's positions are out of order or outside "
                                 "its range: refused", refused=True)
             last = seq
+        if obj["log_size"] < head.size:
+            raise SyncError(f"the change feed page says log size {obj['log_size']}, less than "
+                            f"the signed tree head of {head.size} entries fetched before it: "
+                            "an old page replayed (by a cache or a man in the middle): "
+                            "refused", refused=True)
+        generated = self._not_backwards(obj, "changes")
+        signed_at = datetime.fromtimestamp(head.timestamp_ms / 1000, UTC)
+        if generated < signed_at - CLOCK_SKEW:
+            raise SyncError(f"the change feed page was generated at {obj['generated_at']}, "
+                            f"before the signed tree head fetched before it "
+                            f"({signed_at.isoformat()}): an old page replayed: refused",
+                            refused=True)
+        self._accept(obj, "changes", generated)
         return Page(obj, raw)
+
+    def _not_backwards(self, obj: dict[str, Any], kind: str) -> datetime:
+        """Check that a signed answer's ``log_size`` and ``generated_at`` do not go back from
+        the last one of its kind accepted; returns ``generated_at``."""
+        what = "snapshot" if kind == "snapshot" else "change feed page"
+        try:
+            generated = _instant(str(obj.get("generated_at")))
+        except ValueError:
+            raise SyncError(f"the {what} has no valid 'generated_at' (an ISO 8601 time with a "
+                            "time zone): refused", refused=True) from None
+        last = self.trust.accepted.get(kind)
+        if last is not None:
+            if obj["log_size"] < last.log_size:
+                raise SyncError(f"the {what} says log size {obj['log_size']}, less than the "
+                                f"{last.log_size} of the last one accepted (an old one "
+                                "replayed): refused", refused=True)
+            if generated < last.when() - CLOCK_SKEW:
+                raise SyncError(f"the {what} was generated at {obj['generated_at']}, before "
+                                f"the last one accepted ({last.generated_at}; an old one "
+                                "replayed): refused", refused=True)
+        return generated
+
+    def _accept(self, obj: dict[str, Any], kind: str, generated: datetime) -> None:
+        """Make a verified answer the last one of its kind accepted (in ``trust``: the caller
+        saves it together with what it applies)."""
+        last = self.trust.accepted.get(kind)
+        newest = generated if last is None else max(generated, last.when())
+        self.trust.accepted[kind] = Accepted(obj["log_size"], newest.isoformat())
 
     def _check_signed(self, obj: dict[str, Any], kind: str) -> None:
         if obj.get("format") != FORMAT or obj.get("type") != kind:
@@ -452,8 +572,11 @@ class FeedClient:
         if obj.get("list") != self.list_name:
             raise SyncError(f"the {kind} is of list {obj.get('list')!r}, not "
                             f"{self.list_name!r}: refused", refused=True)
+        _int_field(obj, "log_size", "change feed" if kind == "changes" else kind)
         try:
-            verify_any(obj, self.trust.verifying_keys())
+            # The key that signed it must sign the log size it says (a retired key, even
+            # stolen, signs nothing of the log after its retirement).
+            verify_any(obj, self.trust.verifying_keys(), self.trust.key_ranges())
         except ValueError as exc:
             raise SyncError(f"the {kind}: {exc}: refused", refused=True) from None
 

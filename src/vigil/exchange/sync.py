@@ -257,16 +257,25 @@ class ListSync:
             took_snapshot, pages, added, withdrawn = False, 0, 0, 0
             try:
                 feed.refresh_keys()
-                if state is None or self._compaction_due(state):
+                if state is not None and not state.get("chained"):
+                    # A folder of an older vigil: its pages skip the empty stretches of the
+                    # feed, so its chain cannot be checked; start again from a new snapshot.
+                    state = {**state, "etag": None}
+                    fresh = self._take_snapshot(feed, state)
+                    if fresh is not None:
+                        state, took_snapshot = fresh, True
+                elif state is None or self._compaction_due(state):
                     fresh = self._take_snapshot(feed, state)
                     if fresh is not None:
                         state, took_snapshot = fresh, True
                 assert state is not None
                 while True:
                     page = feed.changes(int(state["seq"]), str(state["trust"]))
-                    self._server_seq = page.until
                     adds, withdraws = _check_records(page)
                     feed.covering_head(page.log_size)
+                    # A verified page, fresher than the head fetched before it: what the
+                    # server's position is (never an unverified or replayed answer's).
+                    self._server_seq = page.until
                     state = self._keep_page(state, page, feed.trust)
                     pages += 1 if page.changes else 0
                     added, withdrawn = added + adds, withdrawn + withdraws
@@ -277,7 +286,7 @@ class ListSync:
             finally:
                 feed.close()
             head = feed.trust.head
-            return SyncResult(self.list_name, int(state["seq"]), took_snapshot, pages, added,
+            return SyncResult(self.list_name, _reached(state), took_snapshot, pages, added,
                               withdrawn, head.size if head else 0)
 
     def _compaction_due(self, state: dict[str, Any]) -> bool:
@@ -308,16 +317,21 @@ class ListSync:
                                "trust": obj.get("trust"), "kind": obj.get("kind"),
                                "pdq_threshold": obj.get("pdq_threshold"), "snapshot": name, "etag": snap.etag,
                                "entries": entries, "pages": [], "page_changes": 0, "seq": snap.seq,
-                               "list_seq": snap.seq, "log": feed.trust.to_json(),
-                               "synced_at": _now().isoformat()}
+                               "list_seq": snap.seq, "checked": snap.seq, "chained": True,
+                               "log": feed.trust.to_json(), "synced_at": _now().isoformat()}
         self._commit(new)
         self._clean(new)  # the snapshot and pages it replaces
         return new
 
     def _keep_page(self, state: dict[str, Any], page: Page, trust: LogTrust) -> dict[str, Any]:
-        new: dict[str, Any] = {**state, "seq": page.until, "log": trust.to_json(),
+        """Commit a verified page. The folder's position (``seq``) moves only with a page that
+        is kept — one with changes — so the kept pages form an unbroken chain from the
+        snapshot's position (each page's ``since`` is the ``until`` of the one before), which
+        the reader checks; ``checked`` says how far the feed was read (for the status)."""
+        new: dict[str, Any] = {**state, "checked": page.until, "log": trust.to_json(),
                                "synced_at": _now().isoformat()}
         if page.changes:
+            new["seq"] = page.until
             name = f"changes-{page.since}-{page.until}-{_digest(page.raw)}.json"
             write_atomic(self.directory / name, page.raw)
             new["pages"] = [*state["pages"], name]
@@ -334,7 +348,7 @@ class ListSync:
             state = self.state()
         except SyncError:
             state = None
-        seq = None if state is None else int(state["seq"])
+        seq = None if state is None else _reached(state)
         last = None if state is None else str(state["synced_at"])
         behind = None
         if seq is not None and self._server_seq is not None:
@@ -368,6 +382,12 @@ class ListSync:
             if report is not None:
                 report(self.status(), result)
             stop.wait(wait)
+
+
+def _reached(state: dict[str, Any]) -> int:
+    """How far the folder has read the feed: its last kept page's ``until`` or further (the
+    empty pages read since are not kept)."""
+    return max(int(state["seq"]), int(state.get("checked") or 0))
 
 
 def _trust_of(state: dict[str, Any]) -> LogTrust:

@@ -18,6 +18,16 @@ origin's signed list is a *verified* one: then it enters active through the life
 ``indicator:imported_verified`` (decision 0021). A withdrawal at the origin retracts every
 local indicator imported from that origin id, through the lifecycle, in the same sync.
 
+**Duplicates.** Before an import, the lists' duplicate check (``indicators.service.listed``,
+as a proposal and the programmes' imports take it): a hash already on the local list is not
+added again (the record's provenance is audited against the existing indicator,
+``partner:record_already_listed``; the origin's withdrawal does not retract it); a hash this
+Centre rejected or retracted there is quarantined as locally rejected, never re-imported.
+
+**The key at the partner** comes from ``VIGIL_PARTNER_KEYS`` by the partner's URL
+(:func:`partner_key`), never by its name; nothing is sent to a partner whose import key is
+not approved yet.
+
 **Quarantine.** A record that is malformed (an unknown action, a bad hash, no id) is kept in
 :class:`QuarantinedRecord`, reported, and skipped: the rest of the page is applied. An answer
 that fails its checks as a whole (unsigned, tampered, not covered by a consistent head) is
@@ -53,9 +63,9 @@ from vigil.exchange.client import FeedClient, HttpClient, LogTrust, Page, SyncEr
 from vigil.federation import repository
 from vigil.federation.models import Partner, PartnerIndicator, QuarantinedRecord
 from vigil.indicators import lifecycle
+from vigil.indicators import service as indicators
 from vigil.indicators.lifecycle import IndicatorEvent, IndicatorStatus
 from vigil.indicators.models import HashList, Indicator
-from vigil.indicators.service import get_list, normalise
 from vigil.matching.errors import ListFileError
 from vigil.matching.listfile import served_entry
 from vigil.matching.policy import Trust
@@ -66,6 +76,8 @@ from vigil.translog.keys import key_of, raw_key
 
 #: Statuses of an imported indicator that a withdrawal at the origin retracts.
 _LIVE = (IndicatorStatus.PENDING, IndicatorStatus.ACTIVE, IndicatorStatus.QUARANTINED)
+#: How a retraction because a partner withdrew the indicator begins (not a local refusal).
+_WITHDRAWN = "withdrawn by partner centre "
 #: How much of a quarantined record is kept.
 _RECORD_CHARS = 2000
 
@@ -112,7 +124,7 @@ def register(session: Session, actor: Principal | None, name: str, *, url: str,
     if repository.active_partner_named(session, name) is not None:
         raise Conflict(f"a partner named {name!r} is registered already")
     url = _check_url(url)
-    hl = get_list(session, (local_list or remote_list).strip())
+    hl = indicators.get_list(session, (local_list or remote_list).strip())
     trust = Trust(hl.trust)
     if trust is Trust.UNVERIFIED:
         raise Invalid(f"list {hl.name!r} is unverified: a partner's indicators go onto a "
@@ -165,6 +177,8 @@ class PullResult:
 
     partner: str
     imported: int = 0
+    #: Records whose hash was on the local list already (their provenance is audited).
+    already_listed: int = 0
     withdrawn: int = 0
     quarantined: int = 0
     pages: int = 0
@@ -181,11 +195,23 @@ def pull(factory: sessionmaker[Session], settings: Settings, partner_id: int, *,
         p = repository.partner(s, partner_id)
         name, url, remote, seq = p.name, p.url, p.remote_list, p.seq
         trust, pinned = _trust(p.log_trust)
+        try:
+            # Nothing goes to a partner whose registration is not approved (its import key
+            # waits for a second party): not even a request, let alone the key.
+            approved = not _principal(s, p).scopes.isdisjoint({Scope.INDICATORS_PROPOSE})
+            waiting = f"partner {name!r}: its import key cannot propose yet (it waits for a " \
+                      "second party's approval): not pulled"
+        except SyncError as exc:
+            approved, waiting = False, f"{exc.message}: not pulled"
     result = PullResult(name, seq=seq)
-    key = settings.partner_keys.get(name)
+    if not approved:
+        _failed(factory, partner_id, result, waiting, refused=False)
+        return result
+    key = partner_key(settings, url)
     if not key:
-        _failed(factory, partner_id, result, f"no API key for partner {name!r} in "
-                "VIGIL_PARTNER_KEYS: not pulled", refused=False)
+        _failed(factory, partner_id, result, f"no API key for partner {name!r} at {url} in "
+                "VIGIL_PARTNER_KEYS (a key is given for the partner's exact URL): not pulled",
+                refused=False)
         return result
     feed = FeedClient(url, key, remote, policy=settings.egress(), trust=trust,
                       pinned=pinned, client=client)
@@ -218,6 +244,25 @@ def pull(factory: sessionmaker[Session], settings: Settings, partner_id: int, *,
                    details={"imported": result.imported, "withdrawn": result.withdrawn,
                             "quarantined": result.quarantined, "seq": result.seq})
     return result
+
+
+def _destination(url: str) -> str:
+    """A partner's base URL as keys are looked up: scheme and host in lower case, no trailing
+    slash (the path as written)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def partner_key(settings: Settings, url: str) -> str | None:
+    """The API key this Centre holds at the partner server ``url``: ``VIGIL_PARTNER_KEYS``
+    maps each partner's exact base URL to the key for it. The secret is bound to its
+    destination, never to a name that an API caller can register again with another URL:
+    a key is only ever sent to the server it was given for."""
+    want = _destination(url)
+    for where, key in settings.partner_keys.items():
+        if _destination(where) == want:
+            return key
+    return None
 
 
 def _trust(text: str) -> tuple[LogTrust, list[Ed25519PublicKey]]:
@@ -318,7 +363,7 @@ class _Origin:
             if not isinstance(origin_id, int) or isinstance(origin_id, bool):
                 raise ListFileError(f"{where}: no indicator id")
             entry = served_entry(e, where, 0)
-            signal_type, value = normalise(entry.signal_type.value, entry.value)
+            signal_type, value = indicators.normalise(entry.signal_type.value, entry.value)
         except (ListFileError, Invalid) as exc:
             _quarantine(s, p, seq, origin_id if isinstance(origin_id, int) else None,
                         getattr(exc, "message", str(exc)), e)
@@ -334,6 +379,20 @@ class _Origin:
         hl = s.get(HashList, p.local_list_id)
         assert hl is not None
         provenance = {"centre": p.name, "id": origin_id, "seq": seq, "log_size": self.log_size}
+        # The duplicate check of every path that adds to a list (propose, the programmes'
+        # imports): a hash already on the list is not added twice.
+        existing = indicators.listed(s, hl, signal_type, value)
+        if existing is not None:
+            record(s, None, AuditAction.PARTNER_RECORD_ALREADY_LISTED, subject=str(p.id),
+                   details={"indicator": existing.id, "status": existing.status, **provenance})
+            result.already_listed += 1
+            return
+        refused = _locally_refused(s, hl, signal_type, value)
+        if refused is not None:
+            _quarantine(s, p, seq, origin_id, f"locally rejected: this {signal_type} hash was "
+                        f"{refused.status} here (indicator {refused.id}); not imported", e)
+            result.quarantined += 1
+            return
         ind = lifecycle.create(
             s, event, self.actor, hl, signal_type=signal_type, value=value,
             legal_basis=f"imported from partner centre {p.name}"[:200], label=entry.label,
@@ -342,6 +401,25 @@ class _Origin:
                                origin_seq=seq, origin_log_size=self.log_size,
                                imported_at=now()))
         result.imported += 1
+
+
+def _locally_refused(s: Session, hl: HashList, signal_type: str, value: str
+                     ) -> Indicator | None:
+    """An indicator of this hash on ``hl`` that this Centre rejected or retracted — not one
+    that was retracted because a partner withdrew it (:func:`_withdraw`): a partner may list
+    that again."""
+    for ind in s.scalars(select(Indicator).where(
+            Indicator.list_id == hl.id, Indicator.signal_type == signal_type,
+            Indicator.value == value,
+            Indicator.status.in_([IndicatorStatus.REJECTED.value,
+                                  IndicatorStatus.RETRACTED.value])).order_by(Indicator.id)):
+        withdrawn = (ind.status == IndicatorStatus.RETRACTED.value
+                     and (ind.retract_reason or "").startswith(_WITHDRAWN)
+                     and s.scalar(select(PartnerIndicator.id).where(
+                         PartnerIndicator.indicator_id == ind.id)) is not None)
+        if not withdrawn:
+            return ind
+    return None
 
 
 def _live_imports(s: Session, partner_id: int, origin_id: int) -> list[Indicator]:
@@ -356,8 +434,8 @@ def _withdraw(s: Session, p: Partner, origin_id: int, seq: int) -> int:
     n = 0
     for ind in _live_imports(s, p.id, origin_id):
         lifecycle.transition(s, ind, IndicatorEvent.RETRACTED, None,
-                             reason=f"withdrawn by partner centre {p.name} (its feed position "
-                                    f"{seq})", log_extra={"origin": {"centre": p.name,
+                             reason=f"{_WITHDRAWN}{p.name} (its feed position {seq})",
+                             log_extra={"origin": {"centre": p.name,
                                                                       "id": origin_id,
                                                                       "seq": seq}})
         n += 1

@@ -203,6 +203,10 @@ def read_synced_folder(path: Path | str) -> SyncedFolder:
         raise ListFileError(f"{p}: {state['snapshot']} is not a vigil list snapshot")
     pages = []
     position = snapshot.get("seq")
+    # A folder the sync client of this version keeps ("chained"): every page starts where the
+    # one before ended (the first, at the snapshot), and the state is at the last page's end;
+    # a page dropped from the middle, or the last one without moving the state back, shows.
+    chained = state.get("chained") is True
     for name in names:
         page = _json_file(_inside(p, name))
         if page.get("format") != SNAPSHOT_FORMAT or page.get("type") != "changes" \
@@ -214,11 +218,17 @@ def read_synced_folder(path: Path | str) -> SyncedFolder:
                 and position <= since <= until):
             raise ListFileError(f"{p}: {name} is out of order (from {since}, the folder was "
                                 f"at {position})")
+        if chained and since != position:
+            raise ListFileError(f"{p}: {name} starts at feed position {since}, but the folder "
+                                f"was at {position}: a page between them is missing")
         position = until
         pages.append(page)
     seq = state.get("seq")
     if not isinstance(seq, int) or not isinstance(position, int) or seq < position:
         raise ListFileError(f"{p / SYNC_STATE}: its position {seq} is behind its pages")
+    if chained and seq != position:
+        raise ListFileError(f"{p / SYNC_STATE}: its position {seq} is not where its last page "
+                            f"ends ({position}): a page is missing")
     return SyncedFolder(p, state, snapshot, pages)
 
 

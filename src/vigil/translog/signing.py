@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -48,11 +49,17 @@ def verify(obj: dict[str, Any], public_key: Ed25519PublicKey) -> None:
                          "key)") from None
 
 
-def verify_any(obj: dict[str, Any], keys: list[tuple[Ed25519PublicKey, str | None]]) -> int:
+def verify_any(obj: dict[str, Any], keys: list[tuple[Ed25519PublicKey, str | None]],
+               ranges: Sequence[tuple[int, int | None]] | None = None) -> int:
     """Check ``obj`` against the log's keys as ``GET /v1/log/keys`` lists them: (key, retired
     at). A key retired by a rotation counts only for an artefact generated (``generated_at``)
-    before its retirement (one signed later with it was not signed by vigil). Returns the
-    position of the key that verified; raises ``ValueError`` naming the problem."""
+    before its retirement (one signed later with it was not signed by vigil). ``ranges``, one
+    per key: the tree sizes whose heads it signs (``first_size``, ``last_size``; None: no end),
+    as the key chain knows them (:class:`vigil.translog.keys.LogKey`); given, the artefact's
+    ``log_size`` must lie in the range of the key that signed it — a retired key signs nothing
+    of a log that grew past its last size, whatever ``generated_at`` claims (a stolen retired
+    key cannot back-date a new artefact). Returns the position of the key that verified;
+    raises ``ValueError`` naming the problem."""
     if not isinstance(obj.get("signature"), str):
         raise ValueError("the list file carries no signature")
     generated = str(obj.get("generated_at") or "")
@@ -64,6 +71,16 @@ def verify_any(obj: dict[str, Any], keys: list[tuple[Ed25519PublicKey, str | Non
         if retired is not None and not (generated and _before(generated, retired)):
             raise ValueError(f"the list file is signed with a log key retired at {retired}, "
                              "after which that key signs nothing: fetch a new snapshot")
+        if ranges is not None:
+            first, last = ranges[n]
+            size = obj.get("log_size")
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise ValueError("the list file names no log size, so the key that signed it "
+                                 "cannot be checked against the log")
+            if size < first or (last is not None and size > last):
+                raise ValueError(f"the list file (log size {size}) is signed with a log key "
+                                 f"that signs log sizes {first} to "
+                                 f"{'now' if last is None else last} only: refused")
         return n
     raise ValueError("the list file's signature is invalid (altered, or not from any of the "
                      "log's keys)")
