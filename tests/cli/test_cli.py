@@ -64,9 +64,9 @@ def test_what_vigil_hash_writes_vigil_match_reads_as_a_list(tmp_path: Path) -> N
     proc = vigil("match", "--list", str(lst), str(listed))
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    # One file's three hashes are one entry's id: one hit, by its exact hash.
+    # One file's four hashes (PDQ, MD5, SHA-1, SHA-256) are one entry's id: one hit, by its exact hash.
     assert [(r["id"], r["signal_type"], r["distance"]) for r in rows] == [(str(listed), "md5", 0)]
-    assert "3 entries" in proc.stderr
+    assert "4 entries" in proc.stderr
     # Its PDQ alone still finds the picture re-encoded.
     jpeg = tmp_path / "listed.jpg"
     jpeg.write_bytes(encode(pattern_image(21), "JPEG", quality=80))

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
+import secrets
 from pathlib import Path
 
 import pytest
 
+from vigil.matching import listfile
 from vigil.matching.errors import ListFileError
 from vigil.matching.listfile import EntryFacts, HashList, parse_list, read_list
 from vigil.matching.signals import SignalType
+from vigil.matching.vics import CONTEXT_13, CONTEXT_20
 
 PDQ_A = "f" * 64
 PDQ_B = "0" * 63 + "1"
@@ -83,3 +87,60 @@ def test_forensic_facts_are_carried_and_checked(tmp_path: Path) -> None:
                  '"victim_identified": "yes"}\n')
     with pytest.raises(ListFileError, match="line 1: victim_identified must be true or false"):
         read_list(p)
+
+
+def _vics(*records: object) -> str:
+    return json.dumps({"odata.metadata": CONTEXT_13, "value": list(records)}, indent=1)
+
+
+def test_a_vics_file_is_a_hash_set_with_its_facts(tmp_path: Path) -> None:
+    """A VICS 1.3 file, told by its content whatever its name: MD5, SHA1 and PDQ of each media
+    are entries under its MediaID, with its Category, Series and VictimIdentified; PhotoDNA
+    (not computed by vigil) is no entry."""
+    md5, sha1, pdq = secrets.token_hex(16), secrets.token_hex(20), secrets.token_hex(32)
+    p = tmp_path / "case.txt"
+    p.write_text("\ufeff" + _vics(
+        {"MediaID": 7, "Category": 2, "MD5": md5.upper(), "SHA1": sha1.upper(),
+         "Series": "Garden", "VictimIdentified": "true"},
+        {"MediaID": "m-8", "AlternativeHashes": [{"HashName": "PDQ", "HashValue": pdq},
+                                                 {"HashName": "PhotoDNA", "HashValue": "QUJD"}]},
+        {"MediaID": 9, "PhotoDNA": "QUJD"}))
+    entries = read_list(p)
+    assert [(e.signal_type, e.value, e.id, e.line) for e in entries] == [
+        (SignalType.MD5, md5, "7", 1), (SignalType.SHA1, sha1, "7", 1),
+        (SignalType.PDQ, pdq, "m-8", 2)]
+    assert entries[0].facts == entries[1].facts == EntryFacts("2", "Garden", True)
+    assert entries[2].facts is None
+    hl = HashList(entries)
+    assert [m.entry.id for m in hl.match_digest(SignalType.SHA1, sha1)] == ["7"]
+    assert [m.entry.id for m in hl.match_pdq([pdq])[0]] == ["m-8"]
+    # Written in one line, with the 2.0 envelope: the same.
+    one_line = json.dumps({"@odata.context": CONTEXT_20, "value": [{"MediaID": 1, "MD5": md5}]})
+    assert [e.id for e in parse_list(one_line)] == ["1"]
+
+
+@pytest.mark.parametrize(("records", "message"), [
+    ([{"MediaID": 1, "MD5": "ab" * 16}, {"MediaID": 2, "MD5": "xyz"}, {"MediaID": 3}],
+     r"case, VICS record value\[1\] \(MediaID 2\): MD5: md5: .* \(and 1 more bad record\(s\)\)"),
+    (["nope"], r"case, VICS record value\[0\]: a media record must be an object"),
+    ([{"MediaID": 1, "MD5": "ab" * 16, "VictimIdentified": "maybe"}],
+     "VictimIdentified must be true or false"),
+])
+def test_a_vics_file_with_a_bad_record_is_not_half_loaded(records: list[object],
+                                                          message: str) -> None:
+    with pytest.raises(ListFileError, match=message):
+        parse_list(_vics(*records), source="case")
+
+
+def test_a_broken_vics_file_is_named_and_its_records_counted_before_parsing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ListFileError, match=r"case: not JSON: Unterminated string .* \(line 2, column \d+\)"):
+        parse_list(_vics({"MediaID": 1, "MD5": "ab" * 16})[:40], source="case")
+    with pytest.raises(ListFileError, match="case: not a VICS media file"):
+        parse_list(json.dumps({"odata.metadata": CONTEXT_13.replace("#Media", "#Cases"),
+                               "value": []}), source="case")
+    monkeypatch.setattr(listfile, "MAX_VICS_RECORDS", 2)
+    # Three records and not even JSON: refused by its count, before anything is parsed.
+    text = _vics(*({"MediaID": i, "MD5": "ab" * 16} for i in range(3)))[:-5]
+    with pytest.raises(ListFileError, match="more than 2 records"):
+        parse_list(text, source="case")

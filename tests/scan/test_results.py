@@ -26,8 +26,9 @@ from vigil.matching.content import ContentHashes
 from vigil.matching.hashing import hash_image_bytes
 from vigil.matching.listfile import ListRef, list_from_text
 from vigil.matching.policy import Trust
+from vigil.matching.vics import CONTEXT_13, VicsMediaFile, read_vics
 from vigil.scan.groups import group
-from vigil.scan.results import VICS_13_MEDIA, finalize
+from vigil.scan.results import finalize
 from vigil.scan.run import JOURNAL, hash_sources
 from vigil.scan.work import Hashed, WorkOptions
 
@@ -190,7 +191,7 @@ def test_outputs_csv_vics_and_report(tmp_path: Path) -> None:
     assert table[0]["path"].startswith("'=") and table[0]["lists"] == "set"
     assert table[0]["category"] == "A1" and table[0]["trust"] == "unverified"
     vics = json.loads((out / "vics.json").read_text())
-    assert vics["odata.metadata"] == VICS_13_MEDIA
+    assert vics["odata.metadata"] == CONTEXT_13
     media = {m["MD5"]: m for m in vics["value"]}
     m = media["0A" * 16]
     assert [f["FileName"] for f in m["MediaFiles"]] == ["=HYPERLINK(1)!A0.jpg", "copy.jpg"]
@@ -199,6 +200,19 @@ def test_outputs_csv_vics_and_report(tmp_path: Path) -> None:
     assert m["AlternativeHashes"] == [{"HashName": "PDQ", "HashValue": BASE}]
     assert len(vics["value"]) == 2 and [v["MediaID"] for v in vics["value"]] == [1, 2]
     assert vics["value"][1]["Category"] == 2  # a VICS number where the hash set gives one
+    # The scan's VICS file is the one format: it reads back through the one reader whole.
+    read = read_vics((out / "vics.json").read_bytes(), max_bytes=10**6, max_records=10)
+    assert read.problems == []
+    first, second = read.media
+    assert (first.media_id, first.md5, first.sha1, first.pdq, first.media_size) == (
+        1, "0a" * 16, "12" * 20, BASE, 1000)
+    assert (first.category, first.tags, first.series, first.is_precategorized) == (
+        None, "A1", "S", True)
+    assert first.relative_file_path == "=HYPERLINK(1)!A0.jpg"
+    assert first.media_files == (VicsMediaFile("=HYPERLINK(1)!A0.jpg", None, "0a" * 16, False),
+                                 VicsMediaFile("copy.jpg", "dir", "0a" * 16, False))
+    assert (second.category, second.tags) == (2, None)
+    assert not (out / "vics.json.tmp").exists()  # written aside, then renamed over
     html = (out / "report.html").read_text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "Known media (3)" in html

@@ -17,6 +17,7 @@ from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
 from vigil.matching.index import MAX_THRESHOLD
 from vigil.matching.listfile import (
+    FactsLookup,
     HashList,
     SyncedFolder,
     is_synced_folder,
@@ -39,7 +40,8 @@ def match_command(
     list_files: Annotated[list[Path], typer.Option(
         "--list", help="A list to match against (repeat for several): a signed snapshot from a "
         "vigil server (it carries its own trust level and threshold), a folder kept by "
-        "'vigil sync', or a CSV, JSONL or threatexchange 'pdq <hex>' file.")],
+        "'vigil sync', a Project VIC VICS JSON file, or a CSV, JSONL or threatexchange "
+        "'pdq <hex>' file.")],
     allow_lists: Annotated[list[Path] | None, typer.Option(
         "--allow-list", help="A list of benign look-alikes (repeatable): a query that matches "
         "one is reported as no match.")] = None,
@@ -64,7 +66,8 @@ def match_command(
         "only: flat images give PDQ hashes that collide (Meta's guidance: 50).")] = PDQ_MIN_QUALITY,
 ) -> None:
     """Print one JSON line per hit: the query, the list, its trust, the verdict, the signal
-    type, the distance and the entry's id and label. The same match policy as the server:
+    type, the distance and the entry's id and label (and its category, series and victim
+    identified where the list says: VICS, JSONL). The same match policy as the server:
     per-list thresholds, allow lists suppress, and only a ``verified_match`` may be acted on
     without a person's review.
 
@@ -74,6 +77,7 @@ def match_command(
     stop_on_sigterm()  # a kill unwinds like Ctrl-C: the worker processes are stopped
     sources = load_lists(list_files, allow_lists, trust, threshold, public_key)
     source = Sources(sources)
+    facts = FactsLookup(sources)
     failed = 0
     matched = 0
     files: list[Path] = []
@@ -87,7 +91,7 @@ def match_command(
             failed += 1
             err_console.print(f"[red]error[/red] {q}: {exc.message}", highlight=False)
             continue
-        matched += _emit(q, match_items(source, [item])[0])
+        matched += _emit(q, match_items(source, [item])[0], facts)
     options = HashOptions(dihedral=dihedral, robust=robust)
     with progress() as bar:
         task = bar.add_task("matching", total=len(files))
@@ -104,7 +108,7 @@ def match_command(
                                   f"{min_quality}; matched by MD5/SHA-256 only", highlight=False)
             extra = {"quality": h.quality} if isinstance(h, ImageHashes) and usable else {}
             matched += _emit(result.path, match_items(source, [_file_item(h, usable)])[0],
-                             **extra)
+                             facts, **extra)
     entries = sum(len(s.entries) for s in sources)
     err_console.print(f"{matched} match(es); {len(sources)} list(s) with {entries} entries")
     if failed:
@@ -218,8 +222,9 @@ def _public_keys(public_key: Path) -> list[tuple[Any, str | None]]:
     return [(key, None)]
 
 
-def _emit(query: str, outcome: Outcome, **extra: Any) -> int:
-    """One JSON line per hit that stands; a suppressed query is noted on stderr."""
+def _emit(query: str, outcome: Outcome, facts: FactsLookup, **extra: Any) -> int:
+    """One JSON line per hit that stands (with what the list says about its entry, if
+    anything); a suppressed query is noted on stderr."""
     if outcome.verdict is Verdict.ALLOWED and outcome.suppressed:
         allow = ", ".join(sorted({c.list.name for c in outcome.allow_hits}))
         err_console.print(f"note: {query}: matches the allow list ({allow}): no match",
@@ -232,6 +237,10 @@ def _emit(query: str, outcome: Outcome, **extra: Any) -> int:
         if c.query_match_percent is not None:
             row["query_match_percent"] = c.query_match_percent
             row["target_match_percent"] = c.target_match_percent
+        said = facts.of(c)
+        if said is not None:
+            row.update(category=said.category, series=said.series,
+                       victim_identified=said.victim_identified)
         if c.variant is not None:
             # "variant", as /v1/match names it; "transform", as earlier versions did.
             row["variant"] = row["transform"] = c.variant

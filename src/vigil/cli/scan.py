@@ -21,8 +21,9 @@ def scan_command(
                       "summary.json) and the journal a stopped scan resumes from.")],
     against: Annotated[list[Path] | None, typer.Option(
         "--against", help="A hash set to match against (repeatable): a signed vigil snapshot, "
-                          "CSV, JSONL (with category, series and victim_identified carried to "
-                          "the results) or a threatexchange text file.")] = None,
+                          "a folder kept by 'vigil sync', a Project VIC VICS JSON file or "
+                          "JSONL (their category, series and victim identified carried to "
+                          "the results), CSV, or a threatexchange text file.")] = None,
     allow_lists: Annotated[list[Path] | None, typer.Option(
         "--allow-list", help="Benign look-alikes (repeatable): a file matching one is unknown, "
                              "and joins no series.")] = None,

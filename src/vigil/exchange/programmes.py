@@ -64,7 +64,7 @@ from vigil.config import Settings
 from vigil.egress import EgressPolicy
 from vigil.errors import Invalid
 from vigil.exchange.http import egress_session
-from vigil.exchange.vics import VicsError, VicsFile, read_vics_file
+from vigil.matching.vics import VicsError, VicsFile, read_vics_file
 
 PROGRAMMES = ("ncmec", "stopncii", "threatexchange", "file", "vics")
 #: Longest label kept from a programme (an indicator's label column).
@@ -524,8 +524,8 @@ class LocalFile:
 
 @dataclass
 class VicsImport:
-    """A VICS 1.3 media file (:mod:`vigil.exchange.vics`): MD5 and SHA1 of each media become
-    indicators, its category the label, the rest (MediaID, Series, the flags, PhotoDNA) kept
+    """A VICS 1.3 media file (:mod:`vigil.matching.vics`): MD5, SHA1 and PDQ of each media
+    become indicators, its category the label, the rest (MediaID, Series, the flags, PhotoDNA) kept
     with them. Read whole, checked against the size and record limits before parsing, in
     pages of :data:`VICS_PAGE` records."""
 

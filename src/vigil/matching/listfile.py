@@ -1,12 +1,19 @@
 """Hash-list files and matching against them.
 
-Three formats are read, told apart by content (not by file name), and one kind of folder:
+Four formats are read, told apart by content (not by file name), and one kind of folder:
 
 * CSV: ``signal_type,value[,id,label]`` per line; an optional header line naming those columns.
 * JSONL: one object per line with ``signal_type``, ``value`` and optionally ``id``, ``label``;
   or the output of ``vigil hash`` as it is (each record's hashes, its path as the id).
 * threatexchange's local-file format: ``<signal_type> <value>`` per line (e.g. ``pdq 3f...``),
   also written here (:func:`te_text`, for ``vigil exchange export``).
+* Project VIC's VICS 1.3 JSON (and 2.0 with the same fields), read by :mod:`vigil.matching.vics`
+  (the format's one home): a JSON object whose first property is the VICS envelope
+  (``odata.metadata`` / ``@odata.context``, :func:`~vigil.matching.vics.looks_like_vics`). Each
+  media's MD5, SHA1 and PDQ become entries with its MediaID as their id, and its Category,
+  Series and VictimIdentified their :class:`EntryFacts`; PhotoDNA is not matched (vigil does not
+  compute it). The records are counted before the file is parsed
+  (:data:`MAX_VICS_RECORDS`), and a bad record stops the read like a bad line.
 * a folder kept by ``vigil sync`` (:mod:`vigil.exchange.sync`): a state file
   (:data:`SYNC_STATE`), the signed snapshot it started from and the signed pages of the change
   feed since, each exactly as the server sent it (:func:`read_synced_folder`); the list is the
@@ -49,9 +56,13 @@ from vigil.matching.signals import (
     VpdqHash,
     parse_signal,
 )
+from vigil.matching.vics import VicsError, VicsMedia, looks_like_vics, read_vics_text
 from vigil.matching.video import vpdq_compare
 
 MAX_LIST_BYTES = 2 * 1024**3
+#: Most media one VICS hash set may hold (the design point: 10 million indicators on one
+#: machine), counted in the text before it is parsed.
+MAX_VICS_RECORDS = 10_000_000
 
 @dataclass(frozen=True)
 class EntryFacts:
@@ -82,6 +93,15 @@ class EntryFacts:
                                  f"200 characters, got {str(value)[:80]!r}")
         return cls(None if category is None else str(category),
                    None if series is None else str(series), victim)
+
+    @classmethod
+    def of_vics(cls, m: VicsMedia) -> EntryFacts | None:
+        """The facts of a VICS media record: its Category (VICS's number, as text), Series
+        and VictimIdentified; None when it has none."""
+        if m.category is None and m.series is None and m.victim_identified is None:
+            return None
+        return cls(None if m.category is None else str(m.category), m.series,
+                   m.victim_identified)
 
 
 #: (signal type, value, id, label, what the entry says about the material)
@@ -286,6 +306,8 @@ def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
     snapshot = load_snapshot_object(text)
     if snapshot is not None:
         return parse_snapshot(snapshot, source)
+    if looks_like_vics(text):
+        return parse_vics(text, source)
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
     parse: Callable[[str], _Row | None]
@@ -319,6 +341,29 @@ def parse_list(text: str, source: str = "<list>") -> list[ListEntry]:
                 raise ListFileError(f"{source}, line {number}: {exc.message}") from None
             entries.append(ListEntry(st, _text(signal), ident or str(number), label or None,
                                      number, facts))
+    return entries
+
+
+def parse_vics(text: str, source: str = "<vics>") -> list[ListEntry]:
+    """The entries of a VICS media file (see the module docstring). Raises
+    :class:`ListFileError` for a file that is not one, one over :data:`MAX_VICS_RECORDS`, or
+    one with a bad record (named by its place in ``value`` and its MediaID): a hash set is
+    never half-loaded."""
+    try:
+        read = read_vics_text(text, max_records=MAX_VICS_RECORDS)
+    except VicsError as exc:
+        raise ListFileError(f"{source}: {exc.message}") from None
+    if read.problems:
+        p = read.problems[0]
+        which = f"value[{p.index}]" + (f" (MediaID {p.media_id})" if p.media_id is not None else "")
+        more = len(read.problems) - 1
+        raise ListFileError(f"{source}, VICS record {which}: {p.error}"
+                            + (f" (and {more} more bad record(s))" if more else ""))
+    entries = []
+    for number, m in enumerate(read.media, start=1):
+        facts = EntryFacts.of_vics(m)
+        entries += [ListEntry(SignalType(st), value, str(m.media_id), None, number, facts)
+                    for st, value in m.signals()]
     return entries
 
 
@@ -477,6 +522,22 @@ def _threshold(value: object, p: Path) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 64:
         raise ListFileError(f"{p}: pdq_threshold must be an integer 0-64, got {value!r}")
     return value
+
+
+class FactsLookup:
+    """What the hash sets say about the entries hits point at (:class:`EntryFacts` by list
+    name and entry id), for the output of ``vigil match`` and ``vigil scan``: the match
+    policy's :class:`~vigil.matching.policy.Candidate` carries the entry's id, not its facts."""
+
+    def __init__(self, lists: Sequence[HashList]) -> None:
+        self.by_list: dict[str, dict[str, EntryFacts]] = {}
+        for hl in lists:
+            known = {e.id: e.facts for e in hl.entries if e.facts is not None}
+            if known:
+                self.by_list.setdefault(hl.ref.name, {}).update(known)
+
+    def of(self, c: Candidate) -> EntryFacts | None:
+        return self.by_list.get(c.list.name, {}).get(str(c.key))
 
 
 class HashList:

@@ -18,7 +18,8 @@ number of files (48 bytes a file for grouping, the hits themselves, and at most
                    and ``series`` (numbers, or null), ``error``
 ``results.csv``    the same, flat, one row per file (cells that a spreadsheet would run as a
                    formula are prefixed with ``'``)
-``vics.json``      Project VIC VICS 1.3 (:func:`_write_vics`)
+``vics.json``      Project VIC VICS 1.3, written by :mod:`vigil.matching.vics` (the format's one
+                   home): one medium per distinct MD5 (:func:`_vics_media`)
 ``report.html``    one self-contained page: the figures, known media, series, errors; pictures
                    only as reduced, greyscale previews, blurred into their pixels by default
 ``summary.json``   the figures, the hash sets with their trust, the thresholds and the
@@ -39,15 +40,16 @@ import json
 import os
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from vigil.matching.listfile import EntryFacts, HashList
+from vigil.matching.listfile import FactsLookup, HashList
 from vigil.matching.policy import Candidate, Item, Outcome, Sources, Verdict, match_items
+from vigil.matching.vics import VicsMedia, VicsMediaFile, category_fields, write_vics_file
 from vigil.scan.groups import DUPLICATE_THRESHOLD, SERIES_METHOD, SERIES_THRESHOLD, Groups, group
 from vigil.scan.run import JOURNAL
 from vigil.scan.work import Hashed
@@ -92,21 +94,7 @@ def _item(h: Hashed) -> Item:
     return h.content.item() if h.content is not None else Item()
 
 
-class _Facts:
-    """Category, series and victim identified of the entries the hits point at."""
-
-    def __init__(self, lists: Sequence[HashList]) -> None:
-        self.by_list: dict[str, dict[str, EntryFacts]] = {}
-        for hl in lists:
-            known = {e.id: e.facts for e in hl.entries if e.facts is not None}
-            if known:
-                self.by_list.setdefault(hl.ref.name, {}).update(known)
-
-    def of(self, c: Candidate) -> EntryFacts | None:
-        return self.by_list.get(c.list.name, {}).get(str(c.key))
-
-
-def _hit(c: Candidate, facts: _Facts) -> dict[str, Any]:
+def _hit(c: Candidate, facts: FactsLookup) -> dict[str, Any]:
     f = facts.of(c)
     out: dict[str, Any] = {
         "list": c.list.name, "trust": c.trust.value, "signal_type": c.signal_type.value,
@@ -137,7 +125,7 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
         if not 0 <= t <= 64:
             raise ValueError(f"the {name} must be 0-64 bits, got {t}")
     source = Sources(list(lists))
-    facts = _Facts(lists)
+    facts = FactsLookup(lists)
     md5 = bytearray()  # 16 bytes a file
     pdq = bytearray()  # 32 bytes an image with a usable PDQ
     pdq_rows = array("q")
@@ -218,7 +206,8 @@ def _write_all(out: Path, groups: Groups, hits: dict[int, tuple[str, list[dict[s
     known_rows: list[dict[str, Any]] = []
     series_rows: list[dict[str, Any]] = []
     error_rows: list[dict[str, Any]] = []
-    media: dict[str, dict[str, Any]] = {}
+    media: dict[str, tuple[VicsMedia, list[VicsMediaFile]]] = {}
+    updated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     more = {"known": 0, "series": 0, "errors": 0}
     tmp = {name: out / f"{name}.tmp" for name in ("results.jsonl", "results.csv")}
     with open(tmp["results.jsonl"], "w", encoding="utf-8") as jl, \
@@ -237,7 +226,7 @@ def _write_all(out: Path, groups: Groups, hits: dict[int, tuple[str, list[dict[s
                 best = r["matches"][0]["trust"]
                 counts["known_verified" if best == "verified" else "known_unverified"] += 1
             counts["allowed"] += r["match_verdict"] == Verdict.ALLOWED.value
-            _vics_media(media, r)
+            _vics_media(media, r, updated)
             row = {**r, "thumbnail": _data_uri(h.thumbnail)}
             for name, rows, wanted in (("known", known_rows, r["verdict"] == "known"),
                                        ("series", series_rows, r["series"] is not None),
@@ -249,7 +238,8 @@ def _write_all(out: Path, groups: Groups, hits: dict[int, tuple[str, list[dict[s
                         more[name] += 1
     for name, p in tmp.items():
         os.replace(p, out / name)
-    _write_vics(media.values(), out / "vics.json")
+    write_vics_file(out / "vics.json", (replace(m, media_files=tuple(files))
+                                        for m, files in media.values()))
     figures: dict[str, Any] = {
         **counts,
         "duplicate_groups": groups.duplicate_groups,
@@ -287,71 +277,29 @@ def _data_uri(jpeg: bytes | None) -> str | None:
 
 # -- VICS 1.3 -------------------------------------------------------------------------------
 
-#: The data model a VICS 1.3 file names (``odata.metadata``), as VICS tools check it.
-VICS_13_MEDIA = "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Media"
-
-
-def _vics_media(media: dict[str, dict[str, Any]], r: dict[str, Any]) -> None:
-    """Add one file to the VICS media, one medium per MD5 (duplicates are its MediaFiles)."""
+def _vics_media(media: dict[str, tuple[VicsMedia, list[VicsMediaFile]]], r: dict[str, Any],
+                updated: str) -> None:
+    """Add one file to the VICS media, one medium per MD5 (MediaID 1, 2, ... in the order
+    first seen; every file with that MD5 is one of its ``MediaFiles``). A category is VICS's
+    number where the hash set gave one, else the hash set's text in ``Tags``
+    (:func:`~vigil.matching.vics.category_fields`); unknown media are uncategorised. PDQ goes
+    to ``AlternativeHashes``."""
     if not r["md5"]:
         return
     path = r["path"]
     name = path.replace("!/", "/").rsplit("/", 1)[-1]
     where = path[: len(path) - len(name)].rstrip("/")
-    entry = {"MD5": r["md5"].upper(), "FileName": name, "FilePath": where,
-             "Unallocated": False}
+    found = VicsMediaFile(name or None, where or None, r["md5"], False)
     if r["md5"] in media:
-        media[r["md5"]]["MediaFiles"].append(entry)
+        media[r["md5"]][1].append(found)
         return
     best = r["matches"][0] if r["verdict"] == "known" else {}
-    media[r["md5"]] = {
-        "md5": r["md5"], "sha1": r["sha1"], "size": r["size"], "path": path,
-        "category": best.get("category"), "series": best.get("series"),
-        "victim_identified": best.get("victim_identified"), "pdq": r["pdq"],
-        "known": r["verdict"] == "known", "MediaFiles": [entry],
-    }
-
-
-def _write_vics(records: Any, path: Path) -> None:
-    """Write media as a Project VIC VICS 1.3 JSON file (the OData shape VICS tools exchange:
-    ``odata.metadata`` naming the 1.3 data model, ``value[]`` of media with ``MediaID``,
-    ``Category``, ``MD5``, ``SHA1``, ``MediaSize``, ``Series``, ``VictimIdentified``,
-    ``OffenderIdentified``, ``IsDistributed``, ``IsPrecategorized``, ``RelativeFilePath``,
-    ``MediaFiles[]`` and ``AlternativeHashes[]``). ``records``: dicts with ``md5``, ``sha1``,
-    ``size``, ``path``, ``category``, ``series``, ``victim_identified``, ``pdq``, ``known`` and
-    ``MediaFiles``. A category is VICS's number where the hash set gave one (a text category
-    such as "A1" goes to ``Tags``); unknown media are uncategorised (null). PDQ goes to
-    ``AlternativeHashes`` (``HashName`` "PDQ"). Written atomically.
-
-    To be merged onto ``vigil.exchange.vics`` (issue 16's reader and writer) when it lands."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    value = []
-    for n, m in enumerate(records, start=1):
-        category = m.get("category")
-        number = int(category) if isinstance(category, str) and category.isdigit() else None
-        tags = category if category is not None and number is None else ""
-        value.append({
-            "odata.id": f"Media({n})",
-            "MediaID": n,
-            "Category": number,
-            "MD5": m["md5"].upper(),
-            "SHA1": (m.get("sha1") or "").upper(),
-            "MediaSize": m.get("size") or 0,
-            "Series": m.get("series"),
-            "VictimIdentified": m.get("victim_identified"),
-            "OffenderIdentified": None,
-            "IsDistributed": None,
-            "IsPrecategorized": bool(m.get("known")) and category is not None,
-            "Comments": "",
-            "Tags": tags,
-            "RelativeFilePath": m.get("path") or "",
-            "DateUpdated": now,
-            "MediaFiles": m.get("MediaFiles") or [],
-            "AlternativeHashes": ([{"HashName": "PDQ", "HashValue": m["pdq"]}]
-                                  if m.get("pdq") else []),
-        })
-    _atomic_text(path, json.dumps({"odata.metadata": VICS_13_MEDIA, "value": value},
-                                  indent=1) + "\n")
+    category, tags = category_fields(best.get("category"))
+    media[r["md5"]] = (VicsMedia(
+        len(media) + 1, category, r["md5"], r["sha1"], series=best.get("series"),
+        victim_identified=best.get("victim_identified"), pdq=r["pdq"], media_size=r["size"],
+        is_precategorized=bool(best) and best.get("category") is not None, tags=tags,
+        relative_file_path=path or None, date_updated=updated), [found])
 
 
 # -- report.html ----------------------------------------------------------------------------

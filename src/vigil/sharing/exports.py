@@ -15,9 +15,10 @@
   "CSPFeedbacks": [{"tags", "feedbackValue": "Blocked"}]}]}`` — with ``signalType`` written
   as the API's name (``ImagePDQ``, ``VideoMD5``; the library's ``str()`` of the enum would
   write ``StopNCIISignalType.ImagePDQ``). StopNCII takes image PDQs and video MD5s only.
-* ``vics``: Project VIC's VICS 1.3 media file (:mod:`vigil.exchange.vics`); hashes a VICS
-  import brought go back as their media record (flags, series, PhotoDNA), others one media per
-  indicator (MediaID ``vigil-<indicator id>``).
+* ``vics``: Project VIC's VICS 1.3 media file (:mod:`vigil.matching.vics`) of the MD5, SHA1 and
+  PDQ indicators (PDQ as an ``AlternativeHashes`` entry); hashes a VICS import brought go back
+  as their media record (flags, series, PhotoDNA), others one media per indicator (MediaID
+  ``vigil-<indicator id>``).
 
 Only **active** indicators are exported unless asked otherwise: a pending hash has not been
 verified by two organisations, and sharing it would spread it as if it had.
@@ -38,10 +39,10 @@ from threatexchange.exchanges.clients.stopncii import api as stopncii_api
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.errors import Invalid
-from vigil.exchange.vics import VicsMedia, write_vics
 from vigil.indicators import service as indicators
 from vigil.indicators.models import Indicator
 from vigil.matching.listfile import te_text
+from vigil.matching.vics import VicsMedia, write_vics
 from vigil.orgs import service as orgs
 from vigil.orgs.access import Scope
 from vigil.sharing import service
@@ -52,7 +53,7 @@ _NCMEC_FINGERPRINTS = {"pdq": ("image", "PDQ"), "md5": ("image", "MD5"), "sha1":
                        "video_md5": ("video", "MD5")}
 _STOPNCII_TYPES = {"pdq": stopncii_api.StopNCIISignalType.ImagePDQ,
                    "video_md5": stopncii_api.StopNCIISignalType.VideoMD5}
-_VICS_TYPES = ("md5", "sha1")
+_VICS_TYPES = ("md5", "sha1", "pdq")
 
 
 @dataclass
@@ -170,5 +171,5 @@ def _vics(session: Session, rows: list[Indicator]) -> Export:
     out.data = write_vics(VicsMedia(
         m["media_id"], m.get("category"), m.get("md5"), m.get("sha1"), m.get("photodna"),
         m.get("series"), m.get("victim_identified"), m.get("offender_identified"),
-        m.get("is_distributed")) for m in media.values())
+        m.get("is_distributed"), m.get("pdq")) for m in media.values())
     return out
