@@ -233,7 +233,13 @@ def test_how_a_file_spells_its_json_does_not_change_what_is_read(
         escape: bool) -> None:
     text = json.dumps(json.loads(write_vics(records)), indent=indent, ensure_ascii=ascii_only,
                       sort_keys=sort_keys)
-    data = (_escape_keys(text) if escape else text).encode()
+    # A lone surrogate (a file name vigil keeps as read) has no UTF-8 form: written raw it would
+    # not be UTF-8 at all, so such records are only spelled with ASCII escapes here.
+    data = (_escape_keys(text) if escape else text).encode("utf-8", "surrogatepass")
+    if not ascii_only and any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        with pytest.raises(VicsError, match="not UTF-8"):
+            read_vics(data, **LIMITS)
+        return
     read = read_vics(data, **LIMITS)
     assert read.problems == [] and read.media == records
     if records:
@@ -242,7 +248,7 @@ def test_how_a_file_spells_its_json_does_not_change_what_is_read(
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"", "not JSON: Expecting value at line 1, column 1"),
+    (b"", "not JSON: Expecting value (line 1, column 1)"),
     (b'{"odata.metadata": "x#Media", "value": [1, 2}', "not JSON: Expecting ',' delimiter"),
     (b'{"odata.metadata": "x#Media", "value": [1 2]}', "not JSON: Expecting ',' delimiter"),
     (b'{"odata.metadata": "x#Media", "value": [1,]}', "not JSON: Expecting value"),

@@ -28,10 +28,10 @@ and the hashes in upper case; both are read, and written as booleans and upper c
 vigil reads media (``#Media``) files of version 1.3, and 2.0 files with the same fields.
 PhotoDNA is kept as opaque text (vigil does not compute or match it; it travels with the
 record so that an export gives it back). A PDQ travels as an ``AlternativeHashes`` entry named
-``PDQ`` (as vigil's scan writes it) and is matched like MD5 and SHA1. Reading is bounded: the file's size *before* anything
-is parsed, and the number of records *while* parsing — the ``value`` array is read one record at
-a time and reading stops at the first record over the limit, so a file cannot make the reader
-build more records than the limit allows, however it spells its keys (a count of
+``PDQ`` (as vigil's scan writes it) and is matched like MD5 and SHA1. Reading is bounded: the
+file's size *before* anything is parsed, and the number of records *while* parsing — the
+``value`` array is read one record at a time and reading stops at the first record over the
+limit, so a file cannot make the reader build more records than the limit allows, however it spells its keys (a count of
 ``"MediaID"`` in the raw bytes, as this module did before, was defeated by an escape such as
 ``"Media\u0049D"``). A malformed record is skipped and reported (:class:`VicsProblem`), never
 the whole file; a malformed file raises :class:`VicsError` naming the problem.
