@@ -388,3 +388,18 @@ def test_directly_a_forged_forwarded_header_is_not_believed(stack: Stack) -> Non
         assert r.status_code == 403
     with _from("127.0.0.5", stack) as monitoring:
         assert monitoring.get(f"{stack.direct}/metrics").status_code == 200
+
+
+def test_the_proxy_keeps_no_log_of_what_the_reporting_channel_was_told(stack: Stack) -> None:
+    """What a child chose on the reporting channel (the situation, the country) is in the page's
+    address: the shipped nginx site writes no access-log line for /report, and still logs the
+    rest (so an operator's log is not simply off)."""
+    log = stack.certificate.parent / "access.log"
+    with _from("127.0.0.1", stack) as client:
+        assert client.get(f"{stack.proxy}/report/help?what=pictures_threat&country=DE").status_code == 200
+        assert client.get(f"{stack.proxy}/healthz").status_code == 200
+    deadline = time.monotonic() + 10
+    while "/healthz" not in (text := log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "nginx logged nothing at all"
+        time.sleep(0.1)
+    assert "/report" not in text and "pictures_threat" not in text
