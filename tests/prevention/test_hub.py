@@ -196,6 +196,19 @@ def test_rejection_needs_a_reason_and_nobody_publishes_their_own(hub: Hub) -> No
     ({"targets": ["everyone"]}, "targets"),
     ({"kind": "rumour"}, "kind"),
     ({"unknown": 1}, "unknown"),
+    # control characters: one breaks the Atom feed for every reader, NUL cannot be stored
+    ({"title": "Course \x0b for parents"}, "title may not contain the control character U+000B"),
+    ({"title": "abc\x00def"}, "title may not contain the control character U+0000"),
+    ({"summary": "A long enough summary \x1b[31m red"}, "summary may not contain"),
+    ({"contact": "Phone\x07 the desk"}, "contact may not contain"),
+    ({"anonymous": "Chat\x0c without a name"}, "anonymous may not contain"),
+    ({"members": ["fine", "bad\x01"]}, "members may not contain"),
+    ({"evaluation": {"design": "none", "outcome": "x\x02", "strength": "none"}},
+     "outcome may not contain"),
+    ({"source": {"url": "https://example.org/a\x01b", "read": "2026-11-30"}},
+     "url may not contain"),
+    ({"source": {"url": "https://example.org/a", "read": "2026-11-30", "how": "by\x7f"}},
+     "how may not contain"),
 ])
 def test_bad_proposals_are_refused_naming_the_field(hub: Hub, entry: dict[str, object],
                                                      problem: str) -> None:
@@ -207,6 +220,21 @@ def test_bad_proposals_are_refused_naming_the_field(hub: Hub, entry: dict[str, o
     assert r.status_code == 422 and problem in r.text, r.text
     assert hub.client.get("/v1/prevention/proposals",
                           headers=auth(hub.tokens["Practice A"])).json() == []
+
+
+def test_free_text_keeps_line_breaks_and_the_feed_stays_well_formed(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    entry = _entry(summary="Two lines:\r\n\tthe second one, indented.", title="Course\tA")
+    p = c.post("/v1/prevention/proposals", json={"entry": entry}, headers=auth(t["Practice A"]))
+    assert p.status_code == 201, p.text
+    bad = c.post(f"/v1/prevention/proposals/{p.json()['id']}/decision",
+                 json={"decision": "reject", "reason": "see \x1b[2J"}, headers=auth(t["centre"]))
+    assert bad.status_code == 422 and "reason may not contain" in bad.text, bad.text
+    ok = c.post(f"/v1/prevention/proposals/{p.json()['id']}/decision",
+                json={"decision": "publish"}, headers=auth(t["centre"]))
+    assert ok.status_code == 200, ok.text
+    feed = ET.fromstring(c.get("/v1/prevention/feed.atom").content)
+    assert any(e.findtext(f"{ATOM}title") == "Course\tA" for e in feed.iter(f"{ATOM}entry"))
 
 
 def test_proposals_need_a_key_with_the_scope(hub: Hub) -> None:
@@ -265,6 +293,9 @@ def test_the_workspace_page_of_proposals(hub: Hub) -> None:
     assert len(ids) == 2
     bare = c.post(f"/app/prevention/{ids[0]}/decision", data={"decision": "reject", "csrf": csrf})
     assert "say why" in bare.text  # the flash of the page it was sent back to
+    ctrl = c.post(f"/app/prevention/{ids[0]}/decision",
+                  data={"decision": "reject", "reason": "no\x0bsource", "csrf": csrf})
+    assert "reason may not contain the control character U+000B" in ctrl.text
     c.post(f"/app/prevention/{ids[0]}/decision",
            data={"decision": "reject", "reason": "no evaluation source", "csrf": csrf})
     done = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish", "csrf": csrf})
