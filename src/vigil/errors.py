@@ -9,6 +9,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+#: The C0 control characters and DEL; a text people read keeps none of them (XML 1.0 refuses
+#: all C0 but tab and line breaks, PostgreSQL refuses NUL, a terminal obeys ESC).
+_BREAKS = frozenset("\t\n\r")
+
+
+def control_character(text: str, *, line_breaks: bool = False) -> str | None:
+    """The first control character in ``text`` as ``U+XXXX`` (``None`` when there is none):
+    C0 (U+0000-U+001F) and DEL (U+007F). With ``line_breaks`` tab, line feed and carriage
+    return are allowed (free text of several lines); without, a one-line label allows none.
+    The one check of "no control characters" that services and schemas share."""
+    for ch in text:
+        if (ord(ch) < 32 or ord(ch) == 127) and not (line_breaks and ch in _BREAKS):
+            return f"U+{ord(ch):04X}"
+    return None
+
 
 class DomainError(Exception):
     code = "error"

@@ -196,6 +196,19 @@ def test_rejection_needs_a_reason_and_nobody_publishes_their_own(hub: Hub) -> No
     ({"targets": ["everyone"]}, "targets"),
     ({"kind": "rumour"}, "kind"),
     ({"unknown": 1}, "unknown"),
+    # control characters: one breaks the Atom feed for every reader, NUL cannot be stored
+    ({"title": "Course \x0b for parents"}, "title may not contain the control character U+000B"),
+    ({"title": "abc\x00def"}, "title may not contain the control character U+0000"),
+    ({"summary": "A long enough summary \x1b[31m red"}, "summary may not contain"),
+    ({"contact": "Phone\x07 the desk"}, "contact may not contain"),
+    ({"anonymous": "Chat\x0c without a name"}, "anonymous may not contain"),
+    ({"members": ["fine", "bad\x01"]}, "members may not contain"),
+    ({"evaluation": {"design": "none", "outcome": "x\x02", "strength": "none"}},
+     "outcome may not contain"),
+    ({"source": {"url": "https://example.org/a\x01b", "read": "2026-11-30"}},
+     "url may not contain"),
+    ({"source": {"url": "https://example.org/a", "read": "2026-11-30", "how": "by\x7f"}},
+     "how may not contain"),
 ])
 def test_bad_proposals_are_refused_naming_the_field(hub: Hub, entry: dict[str, object],
                                                      problem: str) -> None:
@@ -207,6 +220,21 @@ def test_bad_proposals_are_refused_naming_the_field(hub: Hub, entry: dict[str, o
     assert r.status_code == 422 and problem in r.text, r.text
     assert hub.client.get("/v1/prevention/proposals",
                           headers=auth(hub.tokens["Practice A"])).json() == []
+
+
+def test_free_text_keeps_line_breaks_and_the_feed_stays_well_formed(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    entry = _entry(summary="Two lines:\r\n\tthe second one, indented.", title="Course\tA")
+    p = c.post("/v1/prevention/proposals", json={"entry": entry}, headers=auth(t["Practice A"]))
+    assert p.status_code == 201, p.text
+    bad = c.post(f"/v1/prevention/proposals/{p.json()['id']}/decision",
+                 json={"decision": "reject", "reason": "see \x1b[2J"}, headers=auth(t["centre"]))
+    assert bad.status_code == 422 and "reason may not contain" in bad.text, bad.text
+    ok = c.post(f"/v1/prevention/proposals/{p.json()['id']}/decision",
+                json={"decision": "publish"}, headers=auth(t["centre"]))
+    assert ok.status_code == 200, ok.text
+    feed = ET.fromstring(c.get("/v1/prevention/feed.atom").content)
+    assert any(e.findtext(f"{ATOM}title") == "Course\tA" for e in feed.iter(f"{ATOM}entry"))
 
 
 def test_proposals_need_a_key_with_the_scope(hub: Hub) -> None:
@@ -265,6 +293,9 @@ def test_the_workspace_page_of_proposals(hub: Hub) -> None:
     assert len(ids) == 2
     bare = c.post(f"/app/prevention/{ids[0]}/decision", data={"decision": "reject", "csrf": csrf})
     assert "say why" in bare.text  # the flash of the page it was sent back to
+    ctrl = c.post(f"/app/prevention/{ids[0]}/decision",
+                  data={"decision": "reject", "reason": "no\x0bsource", "csrf": csrf})
+    assert "reason may not contain the control character U+000B" in ctrl.text
     c.post(f"/app/prevention/{ids[0]}/decision",
            data={"decision": "reject", "reason": "no evaluation source", "csrf": csrf})
     done = c.post(f"/app/prevention/{ids[1]}/decision", data={"decision": "publish", "csrf": csrf})
@@ -276,3 +307,76 @@ def test_the_workspace_page_of_proposals(hub: Hub) -> None:
     mine = c.get("/app/prevention").text
     assert "no evaluation source" in mine and "publiée" in mine
     assert c.get("/prevention", params={"q": "course"}).text.count('class="entry"') == 1
+
+
+# -- what the editor sees before publishing (review finding: a change hid its new website) --
+
+def _editor(h: Hub, locale: str = "en") -> str:
+    from tests.fixtures.workspace import PASSWORD, sign_in
+    from vigil.orgs import accounts
+
+    with transaction(h.factory) as s:
+        centre = orgs.authenticate(s, h.tokens["centre"]).organisation_id
+        accounts.create_account(s, None, centre, "edith", "editor", password=PASSWORD,
+                                locale=locale)
+    return sign_in(h.client, "edith")
+
+
+def _rows(page: str) -> dict[str, str]:
+    """The comparison's rows by field: class ('changed'/'same') and the row's text."""
+    return {m.group(2): m.group(1) + " " + re.sub(r"<[^>]+>", " ", m.group(3))
+            for m in re.finditer(r'<tr class="(changed|same)" data-field="([a-z.]+)">(.*?)</tr>',
+                                 page, re.S)}
+
+
+def test_a_change_is_compared_field_by_field_with_the_published_entry(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    orig = c.get("/v1/prevention/entries/troubled-desire").json()
+    changed = {k: orig[k] for k in ("kind", "title", "summary", "country", "languages", "targets",
+                                    "url", "contact", "anonymous", "evaluation", "licence",
+                                    "members", "outputs", "source")}
+    changed["url"] = "https://troubled-desire.example.net/login"
+    changed["contact"] = "Write to help@elsewhere.example with your full name and phone number"
+    changed["anonymous"] = "Not possible: give your name and address first."
+    changed["evaluation"] = {**orig["evaluation"], "design": "rct", "strength": "strong"}
+    r = c.post("/v1/prevention/proposals", json={"entry": changed, "replaces": "troubled-desire"},
+               headers=auth(t["Practice A"]))
+    assert r.status_code == 201, r.text
+    csrf = _editor(hub)
+    page = c.get("/app/prevention").text
+    rows = _rows(page)
+    for key in ("url", "contact", "anonymous", "evaluation.design", "evaluation.strength"):
+        assert rows[key].startswith("changed"), (key, rows[key])
+    for key in ("title", "summary", "source.url", "kind", "evaluation.outcome"):
+        assert rows[key].startswith("same"), (key, rows[key])
+    # both sides are shown: the published website and the proposed one
+    assert orig["url"] in rows["url"] and "troubled-desire.example.net/login" in rows["url"]
+    assert "help@elsewhere.example" in rows["contact"] and "Not possible" in rows["anonymous"]
+    assert "randomised controlled trial" in rows["evaluation.design"]
+    assert "5 fields differ from the published entry" in page
+    pid = re.search(r'action="/app/prevention/([0-9a-f-]{36})/decision"', page)
+    assert pid
+    c.post(f"/app/prevention/{pid.group(1)}/decision", data={"decision": "publish", "csrf": csrf})
+    assert 'href="https://troubled-desire.example.net/login"' in c.get(
+        "/prevention/entries/troubled-desire").text
+
+
+def test_a_new_entry_shows_every_field(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    entry = _entry(url="https://example.org/course/signup", contact="Phone the desk",
+                   anonymous="Chat without a name", licence="CC BY 4.0",
+                   members=["Group member one"], outputs=["A leaflet"],
+                   evaluation={"design": "qualitative", "outcome": "made up outcome text",
+                               "strength": "moderate", "source": "https://example.org/eval"},
+                   source={"url": "https://example.org/course", "read": "2026-11-30",
+                           "how": "read in a browser"})
+    assert c.post("/v1/prevention/proposals", json={"entry": entry},
+                  headers=auth(t["Practice A"])).status_code == 201
+    _editor(hub, locale="de")
+    page = c.get("/app/prevention").text
+    for text in ("https://example.org/course/signup", "Phone the desk", "Chat without a name",
+                 "CC BY 4.0", "Group member one", "A leaflet", "made up outcome text",
+                 "https://example.org/eval", "read in a browser", "2026-11-30",
+                 "qualitative Studie", "Eltern"):
+        assert text in page, text
+    assert 'data-field="evaluation.strength"' in page and "changed" not in page.split("<main")[-1]

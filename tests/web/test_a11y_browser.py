@@ -45,15 +45,16 @@ def axe_source() -> str:
 
 @pytest.fixture(scope="module")
 def seeded(live: Live) -> Live:
-    from tests.fixtures.workspace import PASSWORD
+    from tests.fixtures.workspace import PASSWORD, enrol
     from vigil.orgs import accounts
     from vigil.prevention.schemas import EntryIn
 
     with transaction(live.factory) as s:
         prevention.seed(s)
         centre = live.workspace.world.principals["centre"]
-        accounts.create_account(s, None, centre.organisation_id, "edith", "editor",
-                                password=PASSWORD)
+        edith = accounts.create_account(s, None, centre.organisation_id, "edith", "editor",
+                                        password=PASSWORD)
+        enrol(edith.account)  # an editor signs in with a second factor, as rita does
         (_, entry), *_ = prevention.read_seed()
         prevention.propose(s, live.workspace.world.principals["centre2"],
                            EntryIn.model_validate({**entry.model_dump(), "title": "A change"}))

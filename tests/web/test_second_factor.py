@@ -25,7 +25,8 @@ from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
 from vigil.orgs import accounts, second_factor, staff
-from vigil.orgs.access import SECOND_FACTOR_SCOPES, Scope
+from vigil.orgs import service as orgs
+from vigil.orgs.access import SECOND_FACTOR_SCOPES, OrgKind, Scope
 from vigil.orgs.models import StaffAccount, WebSession
 
 
@@ -68,7 +69,18 @@ def test_which_roles_need_a_second_factor(factory: sessionmaker[Session], data_d
         # A provider's admin sees no reports and decides nothing about indicators.
         assert not second_factor.requires_second_factor(admin.account)
         assert not accounts.principal_of(admin.account).scopes & SECOND_FACTOR_SCOPES
-    assert {Scope.REPORTS_REVIEW, Scope.REPORTS_RECEIVE, Scope.INDICATORS_REVIEW} <= SECOND_FACTOR_SCOPES
+    assert {Scope.REPORTS_REVIEW, Scope.REPORTS_RECEIVE, Scope.INDICATORS_REVIEW,
+            Scope.PREVENTION_REVIEW} <= SECOND_FACTOR_SCOPES
+    with transaction(factory) as s:
+        # The prevention hub's editor publishes at once to the public: a second factor too;
+        # a practitioner, who only proposes, signs in with the password.
+        centre = ws.world.principals["centre"].organisation_id
+        editor = accounts.create_account(s, None, centre, "edith", "editor", password=PASSWORD)
+        assert second_factor.requires_second_factor(editor.account)
+        practice = orgs.create_organisation(s, None, "Practice Z", OrgKind.PRACTITIONER)
+        pia = accounts.create_account(s, None, practice.id, "pia", "practitioner",
+                                      password=PASSWORD)
+        assert not second_factor.requires_second_factor(pia.account)
 
 
 def test_enrolment_is_the_only_page_until_done(client: TestClient, factory: sessionmaker[Session],

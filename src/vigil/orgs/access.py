@@ -112,11 +112,14 @@ VOUCHED_SCOPES = SECOND_PARTY_SCOPES | {Scope.INDICATORS_PROPOSE}
 APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})
 
 #: Scopes whose holders sign in to the workspace with a second factor (TOTP): they see
-#: reports, decide on indicators, or decide who may (organisations, keys, approvals). A staff
+#: reports, decide on indicators or on what the prevention hub publishes (a published entry is
+#: public at once: a stolen password would put an attacker's helpline number before people
+#: seeking help), or decide who may (organisations, keys, approvals). A staff
 #: account whose granted scopes include one of them cannot open any page before it has
 #: enrolled an authenticator (orgs/second_factor.py).
 SECOND_FACTOR_SCOPES = frozenset({Scope.REPORTS_REVIEW, Scope.REPORTS_RECEIVE,
-                                  Scope.INDICATORS_REVIEW, Scope.ORGS_MANAGE, Scope.ORGS_APPROVE})
+                                  Scope.INDICATORS_REVIEW, Scope.PREVENTION_REVIEW,
+                                  Scope.ORGS_MANAGE, Scope.ORGS_APPROVE})
 
 
 def parse_kind(value: str) -> OrgKind:

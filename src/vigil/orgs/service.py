@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from vigil.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound, control_character
 from vigil.orgs.access import (
     APPROVED_KINDS,
     APPROVER_KINDS,
@@ -37,7 +37,7 @@ def _check_label(text: str, what: str) -> None:
     characters (one would split a row of `vigil org list` or forge a line of a log)."""
     if "\x00" in text:
         raise Invalid(f"{what} may not contain the NUL character (U+0000)")
-    if not text.strip() or len(text) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if not text.strip() or len(text) > 200 or control_character(text) is not None:
         raise Invalid(f"{what} is 1-200 characters, without line breaks or other control "
                       "characters")
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from vigil.errors import control_character
 
 KINDS = ("programme", "resource", "working_group")
 Kind = Literal["programme", "resource", "working_group"]
@@ -28,6 +30,18 @@ _CODE = r"^([A-Z]{2}|EU|INT)$"
 _LANG = r"^[a-z]{2}$"
 
 
+def _no_control(value: str | list[str] | None, info: ValidationInfo) -> str | list[str] | None:
+    """Free text keeps tab and line breaks but no other control character: one (U+000B, say)
+    would make the Atom feed ill-formed XML for every reader, a NUL could not be stored. Refused
+    when proposed (a 422 naming the field), not when published."""
+    for text in [value] if isinstance(value, str) else value or []:
+        found = control_character(text, line_breaks=True)
+        if found is not None:
+            raise ValueError(f"{info.field_name} may not contain the control character {found} "
+                             "(only tab and line breaks)")
+    return value
+
+
 class Source(BaseModel):
     """Where the entry's facts were read: a public page, the day it was read, and how."""
 
@@ -37,6 +51,8 @@ class Source(BaseModel):
     read: date
     how: str | None = Field(default=None, max_length=100)
 
+    _text = field_validator("url", "how")(_no_control)
+
 
 class Evaluation(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -44,6 +60,8 @@ class Evaluation(BaseModel):
     outcome: str = Field(min_length=1, max_length=2000)
     strength: Strength
     source: str | None = Field(default=None, pattern=_HTTPS)
+
+    _text = field_validator("outcome", "source")(_no_control)
 
 
 class EntryIn(BaseModel):
@@ -65,6 +83,9 @@ class EntryIn(BaseModel):
     members: list[str] = Field(default_factory=list, max_length=100)
     outputs: list[str] = Field(default_factory=list, max_length=100)
     source: Source
+
+    _text = field_validator("title", "summary", "url", "contact", "anonymous", "licence",
+                            "members", "outputs")(_no_control)
 
     @field_validator("languages")
     @classmethod
@@ -114,6 +135,8 @@ class ProposalIn(BaseModel):
     replaces: str | None = Field(default=None, max_length=64,
                                  description="the id of the published entry this changes")
 
+    _text = field_validator("replaces")(_no_control)
+
 
 class ProposalOut(BaseModel):
     id: str
@@ -130,6 +153,8 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["publish", "reject"]
     reason: str = Field(default="", max_length=2000)
+
+    _text = field_validator("reason")(_no_control)
 
 
 class HelplineOut(BaseModel):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Forbidden, Invalid, NotFound
+from vigil.errors import Conflict, Forbidden, Invalid, NotFound, control_character
 from vigil.orgs.access import Principal, Scope
 from vigil.prevention import repository
 from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
@@ -122,6 +122,10 @@ def decide(session: Session, principal: Principal, proposal_id: str, decision: s
         raise Conflict(f"this proposal was {p.status} already")
     if p.proposed_by_key == principal.key_id:
         raise Forbidden("a proposal is published or rejected by someone other than its author")
+    found = control_character(reason, line_breaks=True)
+    if found is not None:  # the workspace form comes here without DecisionIn
+        raise Invalid(f"reason may not contain the control character {found} (only tab and "
+                      "line breaks)")
     if decision == "reject" and not reason.strip():
         raise Invalid("say why the proposal is rejected: the practitioner reads the reason")
     p.decided_by_org, p.decided_by_key, p.decided_at = (principal.organisation_id,
