@@ -4,33 +4,16 @@ command line, good and bad input, on both databases (Typer's runner, in this pro
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner, Result
-
-from vigil.cli import app
-from vigil.db import transaction
-from vigil.orgs import service as orgs
-from vigil.orgs.access import OrgKind
+from typer.testing import Result
 
 
 @pytest.fixture
-def vigil(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-          factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("VIGIL_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("VIGIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("VIGIL_ENVIRONMENT", "test")
-    runner = CliRunner()
-
-    def run(*args: str, stdin: str | None = None) -> Result:
-        return runner.invoke(app, list(args), input=stdin)
-
-    with transaction(factory) as s:
-        orgs.create_organisation(s, None, "Test Centre", OrgKind.CENTRE)
-    return run
+def vigil(vigil_cli):  # type: ignore[no-untyped-def]
+    return vigil_cli
 
 
 def test_add_list_remove(vigil, factory: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]

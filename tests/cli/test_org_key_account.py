@@ -5,36 +5,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from vigil.audit.models import AuditEvent
-from vigil.cli import app
 from vigil.db import transaction
 from vigil.orgs import accounts, staff
-from vigil.orgs import service as orgs
-from vigil.orgs.access import OrgKind
 from vigil.orgs.models import ApiKey, Organisation, RecoveryCode, StaffAccount, WebSession
 
 
 @pytest.fixture
-def vigil(db_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-          factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("VIGIL_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("VIGIL_DATABASE_URL", db_url)
-    monkeypatch.setenv("VIGIL_ENVIRONMENT", "test")
-    runner = CliRunner()
-
-    def run(*args: str, stdin: str | None = None) -> Result:
-        return runner.invoke(app, list(args), input=stdin)
-
-    with transaction(factory) as s:
-        orgs.create_organisation(s, None, "Test Centre", OrgKind.CENTRE)
-    return run
+def vigil(vigil_cli):  # type: ignore[no-untyped-def]
+    return vigil_cli
 
 
 def _bad(result: Result, message: str) -> None:
