@@ -293,3 +293,35 @@ def test_single_string_is_not_split_into_characters() -> None:
 def test_unknown_strategy() -> None:
     with pytest.raises(ValueError, match="strategy must be one of"):
         PdqIndex(strategy="fast")
+
+
+@given(datasets(), STRATEGIES)
+def test_single_search_equals_batch_in_every_form(data: tuple[np.ndarray, np.ndarray, list[int]],
+                                                  strategy: str) -> None:
+    """The single-query path (its own kernel entry and result buffers) answers as the batch
+    path does, for a query given as lower- or upper-case hex, packed words or bytes."""
+    codes, queries, thresholds = data
+    ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
+    index = PdqIndex.build(codes, ids, strategy=strategy)
+    batch = index.search_batch(queries, thresholds)
+    for i, q in enumerate(queries):
+        expected = list(batch.for_query(i))
+        text = unpack_hex(q[None, :])[0]
+        as_bytes = q.astype("<u8").view(np.uint8)
+        for form in (text, text.upper(), q, as_bytes):
+            assert index.search(form, thresholds[i]) == expected
+
+
+def test_single_search_with_more_hits_than_its_buffer() -> None:
+    code = random_codes(1, 8)
+    index = PdqIndex.build(np.repeat(code, 300, axis=0), np.arange(300)[::-1].copy())
+    found = index.search(code[0], 0)
+    assert [m.id for m in found] == list(range(300))
+    assert [m.id for m in index.search(unpack_hex(code)[0], 0)] == list(range(300))
+
+
+@pytest.mark.parametrize("bad", ["ab" * 31 + " c", " " + "a" * 63, "zz" * 32, "ab" * 33, "", "g" * 64])
+def test_single_search_refuses_what_is_not_64_hex_digits(bad: str) -> None:
+    index = PdqIndex.build(random_codes(4, 1), np.arange(4))
+    with pytest.raises(InvalidSignal, match="64 hex"):
+        index.search(bad, 10)

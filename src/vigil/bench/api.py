@@ -60,20 +60,48 @@ def prepare(spec: ApiBenchSpec, data_dir: Path, codes: np.ndarray) -> tuple[str,
         list_id, org_id, key_id = hl.id, centre.id, key.key.id
     now = datetime.now(UTC)
     hexes = unpack_hex(codes)
-    step = 50_000
-    with engine.begin() as conn:
-        for start in range(0, len(hexes), step):
-            conn.execute(insert(Indicator), [
-                {"id": start + i + 1, "list_id": list_id, "signal_type": "pdq", "value": h,
-                 "salt": "00" * 16, "status": "active", "legal_basis": "benchmark",
-                 "proposed_by_org": org_id, "proposed_by_key": key_id, "proposer": "bench",
-                 "proposed_at": now}
-                for i, h in enumerate(hexes[start : start + step])])
-            conn.execute(insert(ListChange), [
-                {"list_id": list_id, "indicator_id": start + i + 1, "action": "add", "at": now}
-                for i in range(len(hexes[start : start + step]))])
+    if engine.dialect.name == "postgresql":
+        _copy_rows(engine, hexes, list_id, org_id, key_id, now)
+    else:
+        step = 50_000
+        with engine.begin() as conn:
+            for start in range(0, len(hexes), step):
+                conn.execute(insert(Indicator), [
+                    {"id": start + i + 1, "list_id": list_id, "signal_type": "pdq", "value": h,
+                     "salt": "00" * 16, "status": "active", "legal_basis": "benchmark",
+                     "proposed_by_org": org_id, "proposed_by_key": key_id, "proposer": "bench",
+                     "proposed_at": now}
+                    for i, h in enumerate(hexes[start : start + step])])
+                conn.execute(insert(ListChange), [
+                    {"list_id": list_id, "indicator_id": start + i + 1, "action": "add", "at": now}
+                    for i in range(len(hexes[start : start + step]))])
     engine.dispose()
     return url, token
+
+
+def _copy_rows(engine: Any, hexes: list[str], list_id: int, org_id: int, key_id: int,
+               now: datetime) -> None:
+    """Load the rows with PostgreSQL's ``COPY`` (about ten times the rate of batched INSERTs:
+    10M rows in minutes, not the better part of an hour), then move the id sequences past them."""
+    stamp = now.isoformat()
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            with cur.copy("COPY indicators (id, list_id, signal_type, value, salt, status, legal_basis,"
+                          " proposed_by_org, proposed_by_key, proposer, proposed_at) FROM STDIN") as copy:
+                for i, h in enumerate(hexes, start=1):
+                    copy.write(f"{i}\t{list_id}\tpdq\t{h}\t{'00' * 16}\tactive\tbenchmark\t"
+                               f"{org_id}\t{key_id}\tbench\t{stamp}\n")
+            with cur.copy("COPY list_changes (list_id, indicator_id, action, at) FROM STDIN") as copy:
+                for i in range(1, len(hexes) + 1):
+                    copy.write(f"{list_id}\t{i}\tadd\t{stamp}\n")
+            cur.execute("SELECT setval(pg_get_serial_sequence('indicators', 'id'), %s)",
+                        (max(len(hexes), 1),))
+            cur.execute("ANALYZE indicators")
+            cur.execute("ANALYZE list_changes")
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def _client(port: int, token: str, bodies: list[bytes], stop: float,

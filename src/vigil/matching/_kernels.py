@@ -282,9 +282,11 @@ def search(queries, thresholds, ball, ball_addr,
     n = 0
     radii = np.empty(N_CHUNKS, np.int64)
     qc = np.empty(N_CHUNKS, np.uint64)
-    cand = np.empty(8192, np.uint32)
-    dist = np.empty(8192, np.int64)
-    buckets = np.empty((3, 4096), np.uint32)
+    # Scratch space, grown on demand: small to start with, because a single query (the API's
+    # common case) would otherwise spend more time allocating than searching.
+    cand = np.empty(512, np.uint32)
+    dist = np.empty(512, np.int64)
+    buckets = np.empty((3, 256), np.uint32)
     n_main = m_codes.shape[0]
     for qi in range(queries.shape[0]):
         t = thresholds[qi]
@@ -314,6 +316,34 @@ def search(queries, thresholds, ball, ball_addr,
         out_q, out_id, out_d, n = _brute(d_codes, d_alive, d_ids, d_indexed, d_total, qi,
                                          q0, q1, q2, q3, t, out_q, out_id, out_d, n)
     return out_q[:n], out_id[:n], out_d[:n]
+
+
+@njit(cache=True, nogil=True)
+def search_one(q0, q1, q2, q3, t, out_id, out_d, ball, ball_addr,
+               m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
+               d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+               d_indexed, d_total, strategy):
+    """:func:`search` for one query given as four signed 64-bit words (the bits of the packed
+    code's words), writing the hits into ``out_id``/``out_d`` and returning how many there are.
+    Nothing is boxed on the way back, which is most of a single query's cost in Python; if the
+    buffers are too small, nothing is written and the caller retries with larger ones."""
+    queries = np.empty((1, 4), np.uint64)
+    queries[0, 0] = np.uint64(q0)
+    queries[0, 1] = np.uint64(q1)
+    queries[0, 2] = np.uint64(q2)
+    queries[0, 3] = np.uint64(q3)
+    thresholds = np.empty(1, np.int64)
+    thresholds[0] = t
+    _, ids, d = search(queries, thresholds, ball, ball_addr,
+                       m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
+                       d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+                       d_indexed, d_total, strategy)
+    n = ids.shape[0]
+    if n <= out_id.shape[0]:
+        for k in range(n):
+            out_id[k] = ids[k]
+            out_d[k] = d[k]
+    return n
 
 
 _MASK_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}

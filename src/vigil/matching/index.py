@@ -23,6 +23,7 @@ Ids are caller-chosen int64 values (row numbers, indicator ids); the index never
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ import numpy as np
 from vigil.matching import _kernels
 from vigil.matching.codes import as_codes
 from vigil.matching.errors import DuplicateEntry, InvalidSignal
-from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD
+from vigil.matching.signals import PDQ_DEFAULT_THRESHOLD, PDQ_HEX_LEN
 
 MAX_THRESHOLD = 64
 
@@ -159,6 +160,8 @@ class PdqIndex:
         self._count = 0
         self._main_dead = 0
         self.stats = _Stats()
+        self._kernel_args: tuple[object, tuple[object, ...]] = (None, ())
+        self._out = threading.local()  # per-thread result buffers of single queries
 
     @property
     def _main(self) -> _Segment:
@@ -382,16 +385,29 @@ class PdqIndex:
     def search(self, hash_: str | np.ndarray,
                threshold: int = PDQ_DEFAULT_THRESHOLD) -> list[IndexMatch]:
         """Every entry within ``threshold`` bits of one hash, nearest first."""
-        codes = as_codes([hash_] if isinstance(hash_, str) else np.atleast_2d(hash_))
-        if codes.shape[0] != 1:
-            raise InvalidSignal("search takes one hash; use search_batch for several")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) \
-                or not 0 <= threshold <= MAX_THRESHOLD:
-            raise InvalidSignal(f"threshold must be between 0 and {MAX_THRESHOLD}, got {threshold}")
-        _, ids, d = self._run(codes, np.full(1, threshold, np.int64))
-        if len(ids) > 1:
-            order = np.lexsort((ids, d))
-            ids, d = ids[order], d[order]
+        if type(threshold) is not int or not 0 <= threshold <= MAX_THRESHOLD:
+            if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) \
+                    or not 0 <= threshold <= MAX_THRESHOLD:
+                raise InvalidSignal(
+                    f"threshold must be between 0 and {MAX_THRESHOLD}, got {threshold}")
+            threshold = int(threshold)
+        words = _one_query(hash_)
+        args = self._kernel_args_now()
+        out = self._out
+        ids_buf, d_buf = getattr(out, "ids", None), getattr(out, "d", None)
+        if ids_buf is None or d_buf is None:
+            ids_buf, d_buf = out.ids, out.d = np.empty(64, np.int64), np.empty(64, np.int32)
+        n = _kernels.search_one(*words, threshold, ids_buf, d_buf, *args)
+        if n == 0:
+            return []
+        if n > len(ids_buf):
+            ids_buf, d_buf = out.ids, out.d = np.empty(2 * n, np.int64), np.empty(2 * n, np.int32)
+            n = _kernels.search_one(*words, threshold, ids_buf, d_buf, *args)
+        if n == 1:
+            return [IndexMatch(int(ids_buf[0]), int(d_buf[0]))]
+        ids, d = ids_buf[:n], d_buf[:n]
+        order = np.lexsort((ids, d))
+        ids, d = ids[order], d[order]
         return [IndexMatch(i, x) for i, x in zip(ids.tolist(), d.tolist(), strict=True)]
 
     def search_batch(self, hashes: np.ndarray | Sequence[str],
@@ -405,18 +421,30 @@ class PdqIndex:
         return BatchMatches(q[order], ids[order], d[order])
 
     def _run(self, queries: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        main, delta = self._segs  # one snapshot of both
-        m_masks, m_counts = _kernels.flip_masks(main.addr_bits)
-        d_masks, d_counts = _kernels.flip_masks(delta.addr_bits)
-        q, ids, d = _kernels.search(
-            queries, t, _BALL, _BALL_ADDR,
-            main.codes[: main.total], main.alive, main.ids, main.off, main.ent,
-            main.addr_bits, m_masks, m_counts,
-            delta.codes, delta.alive, delta.ids, delta.off, delta.ent,
-            delta.addr_bits, d_masks, d_counts,
-            delta.indexed, delta.total, self._strategy,
-        )
+        q, ids, d = _kernels.search(queries, t, *self._kernel_args_now())
         return q, ids, d
+
+    def _kernel_args_now(self) -> tuple[object, ...]:
+        """The kernel's segment arguments for the current snapshot of both segments, built once
+        per snapshot (segments are immutable and replaced on every change): a single query then
+        pays for the call, not for slicing and looking up eighteen arrays. The snapshot is read
+        once, so a reader never pairs a new main segment with an old delta."""
+        segs = self._segs
+        cached = self._kernel_args
+        if cached[0] is not segs:
+            main, delta = segs
+            m_masks, m_counts = _kernels.flip_masks(main.addr_bits)
+            d_masks, d_counts = _kernels.flip_masks(delta.addr_bits)
+            cached = (segs, (
+                _BALL, _BALL_ADDR,
+                main.codes[: main.total], main.alive, main.ids, main.off, main.ent,
+                main.addr_bits, m_masks, m_counts,
+                delta.codes, delta.alive, delta.ids, delta.off, delta.ent,
+                delta.addr_bits, d_masks, d_counts,
+                delta.indexed, delta.total, self._strategy,
+            ))
+            self._kernel_args = cached
+        return cached[1]
 
     def memory_bytes(self) -> int:
         """Bytes held by the index's arrays (the Python dict of the tail excluded)."""
@@ -428,6 +456,28 @@ class PdqIndex:
             if len(seg.sorted_slots):  # otherwise sorted_ids is a view of ids
                 total += seg.sorted_ids.nbytes
         return total
+
+
+#: The packed code's four little-endian words, read as signed integers.
+_WORDS = struct.Struct("<4q")
+
+
+
+def _one_query(hash_: str | np.ndarray) -> tuple[int, int, int, int]:
+    """One query as the four words of its packed code, as signed 64-bit integers (one compiled
+    signature for every hash). A hex string takes a fast path: 64 characters that
+    ``bytes.fromhex`` turns into 32 bytes are 64 hex digits (it skips only whitespace)."""
+    if type(hash_) is str and len(hash_) == PDQ_HEX_LEN:
+        try:
+            raw = bytes.fromhex(hash_)
+        except ValueError:
+            raw = b""
+        if len(raw) == 32:
+            return _WORDS.unpack(raw)
+    codes = as_codes([hash_] if isinstance(hash_, str) else np.atleast_2d(hash_))
+    if codes.shape[0] != 1:
+        raise InvalidSignal("search takes one hash; use search_batch for several")
+    return _WORDS.unpack(np.ascontiguousarray(codes, dtype="<u8").tobytes())
 
 
 def _as_ids(ids: Iterable[int] | np.ndarray, expected: int | None) -> np.ndarray:
