@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     #: "rediss://...", "redis+unix:///run/redis.sock"): shared by every server worker. None:
     #: in each worker's memory (one worker). Set but unreachable at start: vigil refuses to start.
     redis_url: str | None = None
+    #: The address the public reaches this instance at ("https://centre.example.eu"): links
+    #: that leave the site (the prevention hub's Atom feed) use it, never the Host header a
+    #: caller sent. None: those links are relative to the page they are in.
+    public_url: str | None = Field(default=None, max_length=200,
+                                   pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
     #: Prefix of vigil's Redis keys (instances sharing one Redis keep their counts apart).
     redis_key_prefix: str = Field(default="vigil", min_length=1, max_length=64,
                                   pattern=r"^[A-Za-z0-9_.:-]+$")

@@ -380,3 +380,38 @@ def test_a_new_entry_shows_every_field(hub: Hub) -> None:
                  "qualitative Studie", "Eltern"):
         assert text in page, text
     assert 'data-field="evaluation.strength"' in page and "changed" not in page.split("<main")[-1]
+
+
+def test_the_feed_never_takes_its_links_from_the_host_header(db_url: str, data_dir: Path,
+                                                              factory: sessionmaker[Session]) -> None:
+    """A caller's Host header cannot put another site's address into the feed (which caches
+    and aggregators pass on): links come from VIGIL_PUBLIC_URL, or are relative."""
+    with transaction(factory) as s:
+        service.seed(s)
+
+    def links(c: TestClient) -> tuple[set[str], list[str]]:
+        body = c.get("/v1/prevention/feed.atom", headers={"Host": "attacker.example"}).content
+        assert b"attacker.example" not in body
+        feed = ET.fromstring(body)
+        hrefs = {link.get("href") or "" for link in feed.iter(f"{ATOM}link")}
+        ids = [i.text or "" for i in feed.iter(f"{ATOM}id")]
+        return hrefs, ids
+
+    with make_client(db_url, data_dir) as c:
+        hrefs, ids = links(c)
+    assert hrefs and all(h.startswith("/") for h in hrefs)
+    assert all(i.startswith("urn:uuid:") for i in ids) and len(set(ids)) == len(ids)
+    with make_client(db_url, data_dir, public_url="https://centre.example.eu/") as c:
+        hrefs2, ids2 = links(c)
+    assert hrefs2 == {f"https://centre.example.eu{h}" for h in hrefs}
+    assert ids2 == ids  # ids do not change with the address
+
+
+@pytest.mark.parametrize("bad", ["centre.example.eu", "https://x.example/path", "javascript:x",
+                                 "https://x.example/?q=1"])
+def test_a_public_url_that_is_not_a_site_address_is_refused(bad: str) -> None:
+    from pydantic import ValidationError
+
+    from vigil.config import Settings
+    with pytest.raises(ValidationError, match="public_url"):
+        Settings(public_url=bad)

@@ -96,7 +96,7 @@ def helpline_list() -> list[HelplineOut]:
 def atom(request: Request) -> Response:
     """Anyone: an Atom feed (RFC 4287) of the newest published and changed entries."""
     with request.app.state.vigil.read_session() as s:
-        body = feed.atom(s, str(request.base_url).rstrip("/"))
+        body = feed.atom(s, request.app.state.vigil.settings.public_url)
     return Response(body, media_type="application/atom+xml")
 
 

@@ -3,6 +3,7 @@ practitioners and aggregators learn of them without polling the API."""
 
 from __future__ import annotations
 
+import uuid
 from xml.etree import ElementTree as ET
 
 from sqlalchemy.orm import Session
@@ -12,13 +13,22 @@ from vigil.prevention import repository
 ATOM = "http://www.w3.org/2005/Atom"
 
 
-def atom(session: Session, base: str, limit: int = 50) -> bytes:
-    """The feed as UTF-8 XML; ``base`` is the site's address (for the links and ids)."""
+def _id(name: str) -> str:
+    """A stable absolute id (RFC 4287 asks for one): a name-based UUID, the same whatever
+    address the site is reached at."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'vigil:prevention:{name}')}"
+
+
+def atom(session: Session, base: str | None, limit: int = 50) -> bytes:
+    """The feed as UTF-8 XML. ``base``: the site's public address (``VIGIL_PUBLIC_URL``) for
+    absolute links, or None for links relative to the feed's own address — never the Host
+    header a caller sent. Ids are name-based UUIDs, independent of both."""
+    base = (base or "").rstrip("/")
     ET.register_namespace("", ATOM)
     rows = repository.newest(session, limit)
     root = ET.Element(f"{{{ATOM}}}feed")
     ET.SubElement(root, f"{{{ATOM}}}title").text = "vigil prevention hub"
-    ET.SubElement(root, f"{{{ATOM}}}id").text = f"{base}/prevention"
+    ET.SubElement(root, f"{{{ATOM}}}id").text = _id("feed")
     ET.SubElement(root, f"{{{ATOM}}}link", href=f"{base}/v1/prevention/feed.atom", rel="self")
     ET.SubElement(root, f"{{{ATOM}}}link", href=f"{base}/prevention")
     updated = max((r.updated_at for r in rows), default=None)
@@ -29,7 +39,7 @@ def atom(session: Session, base: str, limit: int = 50) -> bytes:
     for r in rows:
         e = ET.SubElement(root, f"{{{ATOM}}}entry")
         ET.SubElement(e, f"{{{ATOM}}}title").text = r.title
-        ET.SubElement(e, f"{{{ATOM}}}id").text = f"{base}/prevention/entries/{r.public_id}"
+        ET.SubElement(e, f"{{{ATOM}}}id").text = _id(f"entries/{r.public_id}")
         ET.SubElement(e, f"{{{ATOM}}}link", href=f"{base}/prevention/entries/{r.public_id}")
         ET.SubElement(e, f"{{{ATOM}}}updated").text = r.updated_at.isoformat()
         ET.SubElement(e, f"{{{ATOM}}}published").text = r.published_at.isoformat()
