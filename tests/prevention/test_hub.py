@@ -415,3 +415,68 @@ def test_a_public_url_that_is_not_a_site_address_is_refused(bad: str) -> None:
     from vigil.config import Settings
     with pytest.raises(ValidationError, match="public_url"):
         Settings(public_url=bad)
+
+
+def _publish(hub: Hub, entry: dict[str, object]) -> str:
+    c, t = hub.client, hub.tokens
+    pid = c.post("/v1/prevention/proposals", json={"entry": entry},
+                 headers=auth(t["Practice A"])).json()["id"]
+    r = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+               headers=auth(t["centre"]))
+    assert r.status_code == 200, r.text
+    return str(r.json()["published_as"])
+
+
+def test_accents_and_case_do_not_change_what_search_finds(hub: Hub) -> None:
+    """PostgreSQL's 'simple' configuration keeps accents and SQLite's FTS5 drops them: both
+    search folded text, so the same words find the same entries on either database."""
+    _publish(hub, _entry(title="Évaluation d'un cours pour les Élèves",
+                         summary="Un cours d'essai sur la sécurité en ligne, à Straße 1."))
+    _publish(hub, _entry(title="Evaluation of a course for pupils"))
+    c = hub.client
+
+    def titles(q: str) -> set[str]:
+        r = c.get("/v1/prevention/programmes", params={"q": q})
+        assert r.status_code == 200, r.text
+        return {i["title"] for i in r.json()["items"]}
+
+    both = {"Évaluation d'un cours pour les Élèves", "Evaluation of a course for pupils"}
+    found = titles("evaluation")  # seed entries speak of evaluations too
+    assert both <= found and found == titles("ÉVALUATION") == titles("évaluation")
+    assert titles("eleves") == titles("élèves") == {"Évaluation d'un cours pour les Élèves"}
+    assert titles("securite strasse") == {"Évaluation d'un cours pour les Élèves"}
+
+
+def test_nobody_decides_their_own_proposal_through_another_key(hub: Hub) -> None:
+    c, t = hub.client, hub.tokens
+    with transaction(hub.factory) as s:
+        centre = orgs.organisation_named(s, "Centre")
+        second = orgs.issue_key(s, None, centre.id, "  CENTRE ",
+                                set(KIND_SCOPES[OrgKind.CENTRE])).token
+    pid = c.post("/v1/prevention/proposals", json={"entry": _entry()},
+                 headers=auth(t["centre"])).json()["id"]
+    own = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                 headers=auth(second))
+    assert own.status_code == 403 and "another person" in own.text
+    other = c.post(f"/v1/prevention/proposals/{pid}/decision", json={"decision": "publish"},
+                   headers=auth(t["centre2"]))
+    assert other.status_code == 200, other.text
+
+
+def test_an_organisation_cannot_bury_the_review_queue(hub: Hub,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "MAX_OPEN_PROPOSALS", 3)
+    c, t = hub.client, hub.tokens
+    ids = [c.post("/v1/prevention/proposals", json={"entry": _entry(title=f"Course {i}")},
+                  headers=auth(t["Practice A"])) for i in range(3)]
+    assert all(r.status_code == 201 for r in ids)
+    over = c.post("/v1/prevention/proposals", json={"entry": _entry()},
+                  headers=auth(t["Practice A"]))
+    assert over.status_code == 429 and "waiting for the Centre" in over.text
+    # another organisation is not held up, and a decision frees a place
+    assert c.post("/v1/prevention/proposals", json={"entry": _entry()},
+                  headers=auth(t["Practice B"])).status_code == 201
+    c.post(f"/v1/prevention/proposals/{ids[0].json()['id']}/decision",
+           json={"decision": "reject", "reason": "a duplicate"}, headers=auth(t["centre"]))
+    assert c.post("/v1/prevention/proposals", json={"entry": _entry()},
+                  headers=auth(t["Practice A"])).status_code == 201

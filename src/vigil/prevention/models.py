@@ -62,6 +62,9 @@ class PreventionProposal(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # proposed | approved | rejected
     proposed_by_org: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     proposed_by_key: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    #: The person who proposed it: a staff account's name or the key's holder (None before
+    #: migration 0021). Nobody decides on a proposal of their own, whichever key they use.
+    proposer: Mapped[str | None] = mapped_column(String(200))
     proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_by_org: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     decided_by_key: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))

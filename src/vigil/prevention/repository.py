@@ -10,6 +10,7 @@ the same order (best match, then title) on both.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,19 @@ class Found:
     search: str
 
 
+def fold(text: str) -> str:
+    """Text as full-text search compares it on both databases: case-folded, without
+    diacritics ("Évaluation" → "evaluation", "Straße" → "strasse"). PostgreSQL's 'simple'
+    configuration keeps accents and FTS5's tokenizer drops them; folding the stored text and
+    the query alike makes the two engines find the same entries."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def words(query: str | None) -> list[str]:
     """The words a query searches: letters and digits only (no search syntax reaches the
-    database), lower case, at most :data:`MAX_WORDS`."""
-    return [w.lower()[:40] for w in re.findall(r"\w+", query or "")][:MAX_WORDS]
+    database), folded (:func:`fold`), at most :data:`MAX_WORDS`."""
+    return [w[:40] for w in re.findall(r"\w+", fold(query or ""))][:MAX_WORDS]
 
 
 _FTS = table("prevention_search", column("rowid"), column("search_text"))
@@ -123,6 +133,13 @@ def proposals(session: Session, principal: Principal, status: str | None = None,
     if status:
         q = q.where(PreventionProposal.status == status)
     return list(session.scalars(q.order_by(PreventionProposal.id.desc()).limit(limit)))
+
+
+def open_proposals_of(session: Session, organisation_id: int) -> int:
+    """How many of an organisation's proposals wait for a decision."""
+    return session.scalar(select(func.count()).select_from(PreventionProposal).where(
+        PreventionProposal.proposed_by_org == organisation_id,
+        PreventionProposal.status == "proposed")) or 0
 
 
 def proposal(session: Session, principal: Principal, public_id: str,

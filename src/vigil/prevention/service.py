@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict, Forbidden, Invalid, NotFound, control_character
+from vigil.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, control_character
 from vigil.orgs.access import Principal, Scope
 from vigil.prevention import repository
 from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
@@ -30,13 +30,24 @@ from vigil.prevention.schemas import EntryIn, EntryOut, HistoryOut, ProposalOut
 SEED_FILE = "seed.json"
 
 
+#: Proposals one organisation may have waiting for a decision: a key that misbehaves cannot
+#: bury the Centre's review queue.
+MAX_OPEN_PROPOSALS = 100
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two holder names (a staff account's name, a key's holder) name one person:
+    compared case-folded and with runs of spaces as one."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
 def _search_text(e: EntryIn) -> str:
     parts = [e.title, e.summary, e.country, " ".join(e.languages), " ".join(e.targets),
              e.contact or "", e.anonymous or "", e.licence or "", " ".join(e.members),
              " ".join(e.outputs)]
     if e.evaluation:
         parts += [e.evaluation.design, e.evaluation.outcome]
-    return "\n".join(p for p in parts if p)
+    return repository.fold("\n".join(p for p in parts if p))
 
 
 def _details(e: EntryIn) -> str:
@@ -92,6 +103,9 @@ def propose(session: Session, principal: Principal, entry: EntryIn,
             replaces: str | None = None) -> PreventionProposal:
     """A proposal waiting for the Centre; ``replaces`` names the published entry it changes."""
     principal.require(Scope.PREVENTION_PROPOSE)
+    if repository.open_proposals_of(session, principal.organisation_id) >= MAX_OPEN_PROPOSALS:
+        raise RateLimited(f"your organisation has {MAX_OPEN_PROPOSALS} proposals waiting for the "
+                          "Centre already: propose more once some are decided")
     target = None
     if replaces is not None:
         target = repository.entry(session, replaces)
@@ -102,7 +116,8 @@ def propose(session: Session, principal: Principal, entry: EntryIn,
     p = PreventionProposal(public_id=str(uuid.uuid4()), entry_id=target.id if target else None,
                            data=entry.model_dump_json(), status="proposed",
                            proposed_by_org=principal.organisation_id,
-                           proposed_by_key=principal.key_id, proposed_at=now())
+                           proposed_by_key=principal.key_id,
+                           proposer=principal.holder, proposed_at=now())
     session.add(p)
     session.flush()
     record(session, principal, AuditAction.PREVENTION_PROPOSED, p.public_id,
@@ -120,8 +135,11 @@ def decide(session: Session, principal: Principal, proposal_id: str, decision: s
         raise NotFound("no such proposal")
     if p.status != "proposed":
         raise Conflict(f"this proposal was {p.status} already")
-    if p.proposed_by_key == principal.key_id:
-        raise Forbidden("a proposal is published or rejected by someone other than its author")
+    if p.proposed_by_key == principal.key_id or (
+            p.proposer is not None and p.proposed_by_org == principal.organisation_id
+            and same_person(p.proposer, principal.holder)):
+        raise Forbidden("a proposal is published or rejected by someone other than its author "
+                        "(another person, not only another key)")
     found = control_character(reason, line_breaks=True)
     if found is not None:  # the workspace form comes here without DecisionIn
         raise Invalid(f"reason may not contain the control character {found} (only tab and "
