@@ -199,8 +199,8 @@ class Settings(BaseSettings):
     victim_cases_per_hour: int = Field(default=10, gt=0)
     #: Case look-ups (status, add, withdraw) per address per hour.
     victim_lookups_per_hour: int = Field(default=60, gt=0)
-    #: Where the reporting channel's "leave this page quickly" button goes (the browser goes
-    #: there and the channel's pages leave no entry in its history): a harmless public page.
+    #: Where the reporting channel's "leave this page quickly" button goes (in place of the
+    #: current page, so that Back does not lead into the channel): a harmless public page.
     quick_exit_url: str = Field(default="https://www.wikipedia.org/", pattern=r"^https://[^\s\"'<>]+$",
                                 max_length=500)
 

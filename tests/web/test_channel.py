@@ -23,8 +23,11 @@ def public(db_url: str, data_dir: Path) -> Iterator[TestClient]:
         yield c
 
 
-def _links(html: str) -> dict[str, str]:
-    return dict(re.findall(r'id="(choice-[a-z_]+)" href="([^"]+)"', html))
+def _choices(html: str) -> dict[str, str]:
+    """What each choice sends: the POST form's buttons (name=what) and the web-address link."""
+    found = dict(re.findall(r'id="(choice-[a-z_]+)" name="what" value="([a-z_]+)"', html))
+    found.update(re.findall(r'id="(choice-url)" href="([^"]+)"', html))
+    return found
 
 
 def test_the_choices_and_where_each_leads(public: TestClient) -> None:
@@ -35,18 +38,46 @@ def test_the_choices_and_where_each_leads(public: TestClient) -> None:
         assert r.headers[name] == value
     assert 'id="quick-exit"' in r.text and 'href="https://weather.example/"' in r.text
     assert "Call 112" in r.text  # the emergency number on every page of the channel
-    links = _links(r.text)
-    assert links == {
-        "choice-danger": "/report/help?what=danger",
-        "choice-pictures_asked": "/report/help?what=pictures_asked",
-        "choice-pictures_threat": "/report/help?what=pictures_threat",
-        "choice-online": "/report/help?what=online",
-        "choice-offline": "/report/help?what=offline",
-        "choice-url": "/report/url"}
-    for href in links.values():
-        page = public.get(href)
-        assert (page.status_code == 200 and "set-cookie" not in page.headers) or href == "/report/url"
+    # The choices are sent in a POST's body: the address the browser keeps does not show them.
+    assert '<form method="post" action="/report/help" class="stay-private" id="choices-form">' in r.text
+    choices = _choices(r.text)
+    assert choices == {
+        "choice-danger": "danger", "choice-pictures_asked": "pictures_asked",
+        "choice-pictures_threat": "pictures_threat", "choice-online": "online",
+        "choice-offline": "offline", "choice-url": "/report/url"}
+    for name, what in choices.items():
+        page = public.post("/report/help", data={"what": what}) if name != "choice-url" \
+            else public.get(what)
+        # the web-address form alone sets a cookie: its form token
+        assert page.status_code == 200 and ("set-cookie" not in page.headers or name == "choice-url")
     assert "What happens next" in r.text
+    assert "the addresses of these pages do not show it" in r.text
+
+
+def test_the_help_page_keeps_every_choice_out_of_its_address(public: TestClient) -> None:
+    """POST /report/help answers as GET does; its forms (country, age, language) post again to
+    the bare address, carrying the choices in hidden fields."""
+    posted = public.post("/report/help", data={"what": "pictures_threat", "country": "DE",
+                                               "age": "child"})
+    got = public.get("/report/help?what=pictures_threat&country=DE&age=child")
+    assert posted.status_code == 200 and posted.text == got.text
+    html = posted.text
+    assert "Do not pay" in html and "Nummer gegen Kummer" in html
+    forms = re.findall(r'<form method="post" action="([^"]*)"', html)
+    assert forms and all(a == "/report/help" for a in forms if "logout" not in a), forms
+    assert "/report/help?" not in html.replace('formaction="/report/help?lang=', "")
+    # the language switcher posts the same choices, only the language in the address
+    assert 'formaction="/report/help?lang=fr"' in html
+    assert '<input type="hidden" name="what" value="pictures_threat">' in html
+    fr = public.post("/report/help?lang=fr", data={"what": "pictures_threat", "country": "DE",
+                                                   "age": "child"})
+    assert '<html lang="fr">' in fr.text and "Nummer gegen Kummer" in fr.text
+    assert 'name="age" value="adult"' in html  # "I am 18 or older", a button of its form
+    # oversized or hostile fields fall back to the general page, nothing echoed
+    bad = public.post("/report/help", data={"what": "<script>", "country": "A" * 5000,
+                                            "age": '"><img'})
+    assert bad.status_code == 200 and "You did the right thing" in bad.text
+    assert "<script>" not in bad.text and "A" * 50 not in bad.text and "<img" not in bad.text
 
 
 def test_each_situation_gets_its_own_plain_advice(public: TestClient) -> None:
@@ -91,11 +122,12 @@ def test_language_from_the_address_kept_in_the_links_never_in_a_cookie(public: T
     fr = public.get("/report?lang=fr")
     assert '<html lang="fr">' in fr.text and "Dis-nous ce qui s" in fr.text
     assert "set-cookie" not in fr.headers
-    assert _links(fr.text)["choice-pictures_asked"] == "/report/help?what=pictures_asked&amp;lang=fr"
+    assert '<form method="post" action="/report/help?lang=fr" class="stay-private" id="choices-form">' in fr.text
     # The next page without ?lang= follows the browser again: no cookie carried it.
     assert '<html lang="de">' in public.get("/report", headers={"Accept-Language": "de"}).text
     help_fr = public.get("/report/help?what=online&country=FR&lang=fr").text
-    assert '<input type="hidden" name="lang" value="fr">' in help_fr
+    assert '<form method="post" action="/report/help?lang=fr" class="inline stay-private" id="country-form">' \
+        in help_fr
     assert "3018" in help_fr and "lundi\u2013dimanche, 09:00\u201323:00 (heure locale)" in help_fr
 
 

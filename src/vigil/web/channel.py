@@ -6,16 +6,19 @@ helplines with hours, phone and chat; the removal of one's own pictures; the eme
 
 No account and no tracking: these pages set no cookie and read none, the language comes from
 ``?lang=`` or the browser, and nothing a visitor picks is stored or logged beyond the access
-log's path. A "leave quickly" button (``VIGIL_QUICK_EXIT_URL``) and the site's own script keep
-the channel's pages out of the browser's history (``location.replace``). Reasons: decision
-0026.
+log's path. What a visitor chooses travels in the body of a POST, never in the address: the
+browser's history (its list of visited addresses, which ``location.replace`` does not clear)
+shows ``/report/help``, not what was chosen. A "leave quickly" button
+(``VIGIL_QUICK_EXIT_URL``) replaces the current page; the language switcher keeps the choices.
+``GET /report/help?what=…`` still answers, for links from elsewhere. Reasons: decision 0026.
 """
 
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from vigil.orgs.access import EU_MEMBER_STATES
@@ -41,12 +44,25 @@ def start(request: Request) -> Response:
     return render(request, "report_start.html", channel_context(request))
 
 
+@router.post("/help")
+def talk_to_someone_privately(request: Request, what: Annotated[str, Form()] = "online",
+                              country: Annotated[str, Form()] = "",
+                              age: Annotated[str, Form()] = "child") -> Response:
+    """Public: :func:`talk_to_someone` for the channel's own forms — the choices in the body,
+    so that the address the browser keeps says nothing of them."""
+    return _help(request, what, country, age)
+
+
 @router.get("/help")
 def talk_to_someone(request: Request, what: str = "online", country: str = "",
                     age: str = "child") -> Response:
     """Public: the helplines of the chosen country (the EU-wide 116 111 otherwise) and what
     to do now, in words for ``what`` happened. Unknown values fall back to the general page:
     nothing a visitor typed is shown back."""
+    return _help(request, what, country, age)
+
+
+def _help(request: Request, what: str, country: str, age: str) -> Response:
     what = what if what in CHOICES and what != "url" else "online"
     age = age if age in ("child", "adult") else "child"
     code = country.strip().upper()[:2]
@@ -57,7 +73,9 @@ def talk_to_someone(request: Request, what: str = "online", country: str = "",
         **channel_context(request), "what": what, "age": age, "country": code,
         "countries": [(c, tr.country(c)) for c in countries],
         "lines": helplines.lines_for(code or None, age),
-        "own_lines": bool(code) and code in helplines.countries()})
+        "own_lines": bool(code) and code in helplines.countries(),
+        # The language switcher sends these again (a POST), so that a new language keeps them.
+        "post_state": {"what": what, "age": age, "country": code}})
 
 
 @router.get("/url")

@@ -93,10 +93,29 @@
     });
     document.addEventListener("submit", function (e) {
       const form = e.target.closest("form.stay-private");
-      if (!form || form.method.toLowerCase() !== "get") { return; }
+      if (!form) { return; }
+      if (form.method.toLowerCase() === "get") {
+        e.preventDefault();
+        const query = new URLSearchParams(new FormData(form)).toString();
+        window.location.replace(form.action + "?" + query);
+        return;
+      }
+      // A POST (the channel's choices, kept out of addresses): fetch the next page and show it
+      // in place of this one, so that it adds no history entry either. Without this script
+      // the form is simply posted.
+      const submitter = e.submitter || null;
+      const action = (submitter && submitter.getAttribute("formaction")) || form.getAttribute("action") || window.location.pathname;
+      const body = new URLSearchParams(new FormData(form, submitter));
       e.preventDefault();
-      const query = new URLSearchParams(new FormData(form)).toString();
-      window.location.replace(form.action + "?" + query);
+      fetch(action, {method: "POST", body: body, credentials: "same-origin"})
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+        .then(function (html) {
+          window.history.replaceState(null, "", action);
+          document.open();
+          document.write(html);
+          document.close();
+        })
+        .catch(function () { form.removeAttribute("class"); HTMLFormElement.prototype.submit.call(form); });
     });
     document.addEventListener("click", function (e) {
       const a = e.target.closest("a.stay-private");
