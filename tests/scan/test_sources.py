@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fixtures.seized import disk_image, nested_zip, scene, tar_bytes, zip_bytes
+from tests.fixtures.seized import disk_image, e01_image, nested_zip, scene, tar_bytes, zip_bytes
 from vigil.scan.sources import Member, ScanLimits, iter_members, sniff, unsafe_name
 
 LIMITS = ScanLimits(max_member_bytes=8 * 1024 * 1024)
@@ -159,6 +159,24 @@ def test_a_raw_disk_image_is_read_through_its_file_system(tmp_path: Path) -> Non
     assert paths == ["seized.img!/docs/archive.zip!/x.jpg", "seized.img!/photos/a.jpg"]
     assert found[f"{img}!/photos/a.jpg"].data == scene(1)
     assert next(iter(members(img, limits=ScanLimits(disk_images=False)).values())).file == str(img)
+
+
+def test_an_e01_image_is_read_through_libewf_and_its_file_system(tmp_path: Path) -> None:
+    """A real EnCase image (made by libewf's ewfacquire from an ext4 image): its files are
+    read through pyewf and The Sleuth Kit, as a raw image's are, named inside the E01."""
+    raw = disk_image(tmp_path / "seized.img", {"photos/a.jpg": scene(1),
+                                               "docs/archive.zip": zip_bytes({"x.jpg": scene(2)})})
+    e01 = e01_image(raw) if raw is not None else None
+    if e01 is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs mke2fs and ewfacquire (scripts/install --test installs them)")
+        pytest.skip("mke2fs or ewfacquire (Debian's ewf-tools) is not installed")
+    raw.unlink()
+    found = members(e01)
+    assert names(found, tmp_path) == ["seized.E01!/docs/archive.zip!/x.jpg",
+                                      "seized.E01!/photos/a.jpg"]
+    assert found[f"{e01}!/photos/a.jpg"].data == scene(1)
+    assert found[f"{e01}!/docs/archive.zip!/x.jpg"].data == scene(2)
 
 
 def test_a_broken_e01_image_is_an_error_and_a_missing_library_says_so(
