@@ -16,12 +16,17 @@ _BREAKS = frozenset("\t\n\r")
 
 def control_character(text: str, *, line_breaks: bool = False) -> str | None:
     """The first control character in ``text`` as ``U+XXXX`` (``None`` when there is none):
-    C0 (U+0000-U+001F) and DEL (U+007F). With ``line_breaks`` tab, line feed and carriage
-    return are allowed (free text of several lines); without, a one-line label allows none.
-    The one check of "no control characters" that services and schemas share."""
+    C0 (U+0000-U+001F), DEL (U+007F), C1 (U+0080-U+009F), and the code points that XML and
+    JSON consumers cannot carry (surrogates U+D800-U+DFFF, U+FFFE, U+FFFF: one of them in a
+    published title made the Atom feed unreadable for everyone). With ``line_breaks`` tab,
+    line feed and carriage return are allowed (free text of several lines); without, a
+    one-line label allows none. The one check of "no control characters" that services and
+    schemas share."""
     for ch in text:
-        if (ord(ch) < 32 or ord(ch) == 127) and not (line_breaks and ch in _BREAKS):
-            return f"U+{ord(ch):04X}"
+        o = ord(ch)
+        bad = o < 32 or 127 <= o <= 159 or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF)
+        if bad and not (line_breaks and ch in _BREAKS):
+            return f"U+{o:04X}"
     return None
 
 

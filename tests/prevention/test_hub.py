@@ -480,3 +480,29 @@ def test_an_organisation_cannot_bury_the_review_queue(hub: Hub,
            json={"decision": "reject", "reason": "a duplicate"}, headers=auth(t["centre"]))
     assert c.post("/v1/prevention/proposals", json={"entry": _entry()},
                   headers=auth(t["Practice A"])).status_code == 201
+
+
+@pytest.mark.parametrize("variant", ["centre\u200b", "centre\u00ad", "centre\u034f",
+                                     "\uff43\uff45\uff4e\uff54\uff52\uff45", " CENTRE "])
+def test_invisible_or_full_width_variants_of_a_name_are_the_same_person(variant: str) -> None:
+    assert service.same_person("centre", variant)
+    assert not service.same_person("centre", "centre2")
+
+
+def test_text_an_xml_feed_cannot_carry_is_refused(hub: Hub) -> None:
+    for bad in ("\ufffe", "\uffff", "\x85"):
+        r = hub.client.post("/v1/prevention/proposals",
+                            json={"entry": _entry(title=f"Course {bad} B")},
+                            headers=auth(hub.tokens["Practice A"]))
+        assert r.status_code == 422 and "control character" in r.text, (bad, r.text)
+    assert ET.fromstring(hub.client.get("/v1/prevention/feed.atom").content) is not None
+
+
+def test_punctuation_splits_words_alike_on_both_databases(hub: Hub) -> None:
+    _publish(hub, _entry(title="Course with an address", contact="info@helpline.example.org",
+                         summary="Open 1.5 hours a day at helpline.example.org/course."))
+    c = hub.client
+    for q in ("example", "org", "helpline", "course", "1"):
+        titles = {i["title"] for i in c.get("/v1/prevention/programmes",
+                                            params={"q": q}).json()["items"]}
+        assert "Course with an address" in titles, q

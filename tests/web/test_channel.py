@@ -64,7 +64,7 @@ def test_the_help_page_keeps_every_choice_out_of_its_address(public: TestClient)
     html = posted.text
     assert "Do not pay" in html and "Nummer gegen Kummer" in html
     forms = re.findall(r'<form method="post" action="([^"]*)"', html)
-    assert forms and all(a == "/report/help" for a in forms if "logout" not in a), forms
+    assert forms and all(a in ("/report/help", "/help/remove") for a in forms), forms
     assert "/report/help?" not in html.replace('formaction="/report/help?lang=', "")
     # the language switcher posts the same choices, only the language in the address
     assert 'formaction="/report/help?lang=fr"' in html
@@ -87,9 +87,11 @@ def test_each_situation_gets_its_own_plain_advice(public: TestClient) -> None:
     assert "You never have to send pictures or videos of yourself" in asked
     threat = public.get("/report/help?what=pictures_threat&age=child").text
     assert "Do not pay" in threat
-    assert 'id="go-remove" href="/help/remove?age=child"' in threat  # the removal flow
+    # the removal flow, posted: the age is not in the address either
+    assert re.search(r'<form method="post" action="/help/remove" class="stay-private" id="remove-form">'
+                     r'<p><input type="hidden" name="age" value="child">', threat)
     adult = public.get("/report/help?what=pictures_threat&age=adult").text
-    assert 'href="/help/remove?age=adult"' in adult
+    assert '<input type="hidden" name="age" value="adult"><button type="submit" class="link" id="go-remove">' in adult
 
 
 def test_the_chosen_countrys_helplines_with_hours_phone_and_chat(public: TestClient) -> None:
@@ -172,3 +174,32 @@ def test_a_broken_helpline_is_named(change: str, problem: str | None) -> None:
     assert "default[0]" in str(info.value)
     with pytest.raises(helplines.BadHelplines, match="not JSON"):
         helplines.parse("{")
+
+
+def test_the_removal_page_has_the_quick_exit_and_keeps_the_age_out_of_its_address(
+        public: TestClient) -> None:
+    posted = public.post("/help/remove", data={"age": "child"})
+    assert posted.status_code == 200 and posted.text == public.get("/help/remove?age=child").text
+    html = posted.text
+    assert 'id="quick-exit"' in html and "Call 112" in html
+    assert "?age=" not in html  # the age tabs and the language switcher post it
+    assert '<button type="submit" class="link" name="age" value="adult">' in html
+    assert 'formaction="/help/remove?lang=fr"' in html
+    assert '<input type="hidden" name="age" value="child">' in html
+
+
+def test_a_full_text_area_with_line_breaks_is_accepted_as_the_browser_counted_it(
+        public: TestClient) -> None:
+    """The browser's maxlength counts a line break once and sends it as CRLF: 4,000 characters
+    with line breaks are accepted (stored with "\\n"); more than that, as the browser counts,
+    is refused."""
+    page = public.get("/report/url")
+    (token,) = re.findall(r'name="csrf" value="([^"]+)"', page.text)
+    text = ("x" * 24 + "\r\n") * 160  # 4,160 characters sent, 4,000 as the browser counts
+    assert len(text.replace("\r\n", "\n")) == 4000 < len(text)
+    r = public.post("/report", data={"url": "https://example.org/a", "csrf": token,
+                                     "description": text})
+    assert r.status_code == 200 and 'id="received"' in r.text, r.text[:300]
+    over = public.post("/report", data={"url": "https://example.org/b", "csrf": token,
+                                        "description": "x" * 4001})
+    assert over.status_code == 422

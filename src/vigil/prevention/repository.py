@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, column, func, literal_column, sele
 from sqlalchemy.orm import Session
 
 from vigil.orgs.access import Principal, Scope
+from vigil.orgs.models import Organisation
 from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
 
 #: At most this many words of a query are searched (each a prefix), each at most 40 letters.
@@ -32,13 +33,20 @@ class Found:
     search: str
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]+")
+
+
 def fold(text: str) -> str:
     """Text as full-text search compares it on both databases: case-folded, without
     diacritics ("Évaluation" → "evaluation", "Straße" → "strasse"). PostgreSQL's 'simple'
-    configuration keeps accents and FTS5's tokenizer drops them; folding the stored text and
-    the query alike makes the two engines find the same entries."""
+    configuration keeps accents and FTS5's tokenizer drops them, and they split words at
+    different punctuation; folding the stored text and the query alike (punctuation becomes a
+    space) makes the two engines find the same entries."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Punctuation between letters as a space: PostgreSQL's parser keeps "childline.org.uk",
+    # "a@b.org" and "1.5" as one word where FTS5 splits them; split alike for both.
+    return _PUNCTUATION.sub(" ", bare)
 
 
 def words(query: str | None) -> list[str]:
@@ -133,6 +141,13 @@ def proposals(session: Session, principal: Principal, status: str | None = None,
     if status:
         q = q.where(PreventionProposal.status == status)
     return list(session.scalars(q.order_by(PreventionProposal.id.desc()).limit(limit)))
+
+
+def lock_organisation(session: Session, organisation_id: int) -> None:
+    """Hold the organisation's row until the transaction ends (PostgreSQL; SQLite's writers
+    are one at a time already)."""
+    session.execute(select(Organisation.id).where(Organisation.id == organisation_id)
+                    .with_for_update())
 
 
 def open_proposals_of(session: Session, organisation_id: int) -> int:

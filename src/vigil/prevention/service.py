@@ -10,6 +10,7 @@ entry always names its public source.
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from importlib import resources
 from typing import Any
@@ -37,8 +38,17 @@ MAX_OPEN_PROPOSALS = 100
 
 def same_person(a: str, b: str) -> bool:
     """Whether two holder names (a staff account's name, a key's holder) name one person:
-    compared case-folded and with runs of spaces as one."""
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+    compared in compatibility form (NFKC: full-width letters are letters), case-folded,
+    without invisible format characters (zero-width spaces, soft hyphens) or combining
+    marks that show nothing alone, and with runs of spaces as one. Letters of other scripts
+    that look alike (Cyrillic "ie", U+0435, for Latin "e") still differ: only the Centre issues keys."""
+    return _person(a) == _person(b)
+
+
+def _person(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name).casefold()
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me"))
+    return " ".join(text.split())
 
 
 def _search_text(e: EntryIn) -> str:
@@ -103,6 +113,9 @@ def propose(session: Session, principal: Principal, entry: EntryIn,
             replaces: str | None = None) -> PreventionProposal:
     """A proposal waiting for the Centre; ``replaces`` names the published entry it changes."""
     principal.require(Scope.PREVENTION_PROPOSE)
+    # Counted under a lock on the organisation's row: proposals sent at once queue here, so
+    # that they cannot all see room for one more.
+    repository.lock_organisation(session, principal.organisation_id)
     if repository.open_proposals_of(session, principal.organisation_id) >= MAX_OPEN_PROPOSALS:
         raise RateLimited(f"your organisation has {MAX_OPEN_PROPOSALS} proposals waiting for the "
                           "Centre already: propose more once some are decided")

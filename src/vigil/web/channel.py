@@ -4,7 +4,8 @@ URL report), everything else to "talk to someone now" (``/report/help``: the cho
 helplines with hours, phone and chat; the removal of one's own pictures; the emergency number
 112).
 
-No account and no tracking: these pages set no cookie and read none, the language comes from
+No account and no tracking: these pages set no cookie and read none (the web-address form
+alone sets its form token), the language comes from
 ``?lang=`` or the browser, and nothing a visitor picks is stored or logged beyond the access
 log's path. What a visitor chooses travels in the body of a POST, never in the address: the
 browser's history (its list of visited addresses, which ``location.replace`` does not clear)

@@ -16,7 +16,7 @@ from vigil.accountability import complaints
 from vigil.db import transaction
 from vigil.deps import client_address
 from vigil.errors import DomainError
-from vigil.web.render import check_origin, csrf_message, render, tr_for
+from vigil.web.render import FormText, check_origin, csrf_message, render, tr_for
 
 router = APIRouter(prefix="/help", include_in_schema=False)
 CSRF_COOKIE = "vigil_complaint_csrf"
@@ -43,7 +43,7 @@ def complaint_page(request: Request) -> Response:
 @router.post("/complaint")
 def file_complaint(request: Request, provider: Annotated[str, Form(max_length=200)] = "",
                    reference: Annotated[str, Form(max_length=200)] = "",
-                   statement: Annotated[str, Form(max_length=4000)] = "",
+                   statement: FormText = "",
                    csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if _forged(request, csrf):
         return _page(request, {"error": csrf_message(tr_for(request))}, status=403)

@@ -18,7 +18,7 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.reports import inbox
 from vigil.reports.downloads import attachment, download_name
-from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, page, redirect, render, tr_for
+from vigil.web.render import PREFIX, SECURITY_HEADERS, FormText, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/inbox", include_in_schema=False)
 ReportId = Annotated[str, Path(min_length=1, max_length=36)]
@@ -68,7 +68,7 @@ def acknowledge(report_id: ReportId, request: Request, signed: Officer,
 
 @router.post("/{report_id}/question")
 def ask(report_id: ReportId, request: Request, signed: Officer,
-        question: Annotated[str, Form(max_length=4000)] = "",
+        question: FormText = "",
         csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(signed, csrf)
     try:
@@ -84,7 +84,7 @@ def ask(report_id: ReportId, request: Request, signed: Officer,
 
 @router.post("/{report_id}/feedback")
 def feedback(report_id: ReportId, request: Request, signed: Officer,
-             outcome: Annotated[str, Form(max_length=4000)] = "",
+             outcome: FormText = "",
              delay_days: Annotated[str, Form(max_length=8)] = "",
              csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(signed, csrf)

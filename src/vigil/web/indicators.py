@@ -24,7 +24,7 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.translog import repository as translog
 from vigil.translog.merkle import ProofError, verify_inclusion
-from vigil.web.render import PREFIX, check_csrf, page, redirect, render, tr_for
+from vigil.web.render import PREFIX, FormText, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/indicators", include_in_schema=False)
 STATUSES = ("pending", "active", "quarantined", "retracted", "rejected")
@@ -124,21 +124,21 @@ def verify(indicator_id: DbId, request: Request, signed: Reviewer,
 
 @router.post("/{indicator_id}/reinstate")
 def reinstate(indicator_id: DbId, request: Request, signed: Reviewer,
-              reason: Annotated[str, Form(max_length=4000)] = "",
+              reason: FormText = "",
               csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     return _act(request, signed, indicator_id, csrf, "reinstate", reason)
 
 
 @router.post("/{indicator_id}/reject")
 def reject(indicator_id: DbId, request: Request, signed: Reviewer,
-           reason: Annotated[str, Form(max_length=4000)] = "",
+           reason: FormText = "",
            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     return _act(request, signed, indicator_id, csrf, "reject", reason)
 
 
 @router.post("/{indicator_id}/retract")
 def retract(indicator_id: DbId, request: Request, signed: Reviewer,
-            reason: Annotated[str, Form(max_length=4000)] = "",
+            reason: FormText = "",
             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     return _act(request, signed, indicator_id, csrf, "retract", reason)
 

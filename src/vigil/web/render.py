@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import AfterValidator
 
 from vigil.db import transaction
 from vigil.errors import DomainError, Forbidden, NotAuthenticated
@@ -37,6 +38,24 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+#: The pages' text areas hold this many characters (their ``maxlength``).
+TEXT_MAX = 4000
+
+
+def _one_line_break(value: str) -> str:
+    """A form's line breaks as "\n": a browser counts one character for each (``maxlength``)
+    and sends two ("\r\n"), so the limit is checked after this, as the browser checked it."""
+    value = value.replace("\r\n", "\n")
+    if len(value) > TEXT_MAX:
+        raise ValueError(f"at most {TEXT_MAX} characters")
+    return value
+
+
+#: A text area's field: at most :data:`TEXT_MAX` characters as the browser counts them (the
+#: body may carry twice as many bytes of line breaks, and no more).
+FormText = Annotated[str, Form(max_length=2 * TEXT_MAX), AfterValidator(_one_line_break)]
 
 
 class CsrfFailed(Forbidden):

@@ -19,7 +19,7 @@ from vigil.orgs.access import Scope
 from vigil.orgs.accounts import SignedIn
 from vigil.reports import repository, review
 from vigil.web.previews import preview
-from vigil.web.render import PREFIX, SECURITY_HEADERS, check_csrf, page, redirect, render, tr_for
+from vigil.web.render import PREFIX, SECURITY_HEADERS, FormText, check_csrf, page, redirect, render, tr_for
 
 router = APIRouter(prefix=f"{PREFIX}/review", include_in_schema=False)
 ReportId = Annotated[str, Path(min_length=1, max_length=36)]
@@ -74,7 +74,7 @@ async def file_preview(report_id: ReportId, file_id: DbId, request: Request,
 @router.post("/{report_id}/decision")
 def decide(report_id: ReportId, request: Request, signed: Reviewer,
            decision: Annotated[str, Form(max_length=32)],
-           reason: Annotated[str, Form(max_length=4000)] = "",
+           reason: FormText = "",
            list_name: Annotated[str, Form(alias="list", max_length=64)] = "known-material",
            label: Annotated[str, Form(max_length=64)] = "",
            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:

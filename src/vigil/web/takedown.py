@@ -19,7 +19,7 @@ from vigil.takedown import repository, service
 from vigil.takedown.referrals import repository as referral_repository
 from vigil.takedown.stats import takedown_stats
 from vigil.web.channel import PUBLIC_CSRF_COOKIE, channel_context
-from vigil.web.render import PREFIX, check_csrf, check_origin, csrf_message, page, redirect, render, tr_for
+from vigil.web.render import PREFIX, FormText, check_csrf, check_origin, csrf_message, page, redirect, render, tr_for
 
 router = APIRouter(include_in_schema=False)
 Analyst = Annotated[SignedIn, page(Scope.TAKEDOWN_MANAGE)]
@@ -121,7 +121,7 @@ def figures_page(request: Request, signed: Annotated[SignedIn, page(Scope.STATS_
 
 @router.post("/report")
 def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] = "",
-                  description: Annotated[str, Form(max_length=4000)] = "",
+                  description: FormText = "",
                   csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Anyone may report a URL here; limited per address like the public API."""
 

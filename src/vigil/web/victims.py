@@ -15,16 +15,29 @@ from vigil.deps import client_address
 from vigil.errors import DomainError, NotAuthenticated
 from vigil.victims import helplines, service
 from vigil.victims.helplines import lines_for
+from vigil.web.channel import channel_context
 from vigil.web.render import check_origin, csrf_message, render, tr_for
 
 router = APIRouter(prefix="/help", include_in_schema=False)
 CSRF_COOKIE = "vigil_case_csrf"
 
 
+@router.post("/remove")
+def remove_page_privately(request: Request, age: Annotated[str, Form()] = "adult") -> Response:
+    """Public: :func:`remove_page` for the pages' own forms (the reporting channel's link, the
+    age tabs): the age travels in the body, so the address the browser keeps says nothing."""
+    return _remove(request, age, None)
+
+
 @router.get("/remove")
 def remove_page(request: Request, age: str = "adult", country: str | None = None) -> Response:
+    return _remove(request, age, country)
+
+
+def _remove(request: Request, age: str, country: str | None) -> Response:
     age = age if age in ("child", "adult") else "adult"
     return render(request, "victim_remove.html", {
+        **channel_context(request), "post_state": {"age": age},
         "age": age, "country": (country or "")[:2].upper(), "lines": lines_for(country, age),
         "countries": helplines.countries()})
 

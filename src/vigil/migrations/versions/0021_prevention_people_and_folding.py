@@ -7,13 +7,15 @@ Create Date: 2026-11-30 13:30:00
 ``prevention_proposals.proposer`` keeps the person behind a proposal (a staff account's name or
 the key's holder), so that nobody decides on their own proposal through another key; rows from
 before stay None (their key is still compared). ``prevention_entries.search_text`` is stored
-case-folded and without diacritics (``vigil.prevention.repository.fold``), as queries are, so
+case-folded, without diacritics and with punctuation as spaces
+(``vigil.prevention.repository.fold``), as queries are, so
 that PostgreSQL's 'simple' configuration and SQLite's FTS5 find the same entries; the existing
 rows are folded here (the same steps, written out: a migration does not import the app) and
 SQLite's FTS5 table is filled again from them.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import sqlalchemy as sa
@@ -27,7 +29,8 @@ depends_on = None
 
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^\w\s]+", " ", bare)
 
 
 def _refold() -> None:

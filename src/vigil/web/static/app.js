@@ -105,7 +105,10 @@
       // the form is simply posted.
       const submitter = e.submitter || null;
       const action = (submitter && submitter.getAttribute("formaction")) || form.getAttribute("action") || window.location.pathname;
-      const body = new URLSearchParams(new FormData(form, submitter));
+      // The button's own name=value is added by hand: FormData(form, submitter) is ignored by
+      // browsers from before 2023, which would drop the choice.
+      const body = new URLSearchParams(new FormData(form));
+      if (submitter && submitter.name) { body.set(submitter.name, submitter.value); }
       e.preventDefault();
       fetch(action, {method: "POST", body: body, credentials: "same-origin"})
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
@@ -115,7 +118,19 @@
           document.write(html);
           document.close();
         })
-        .catch(function () { form.removeAttribute("class"); HTMLFormElement.prototype.submit.call(form); });
+        .catch(function () {
+          // Post it the ordinary way, with the button's choice and address kept.
+          if (submitter && submitter.name) {
+            const kept = document.createElement("input");
+            kept.type = "hidden";
+            kept.name = submitter.name;
+            kept.value = submitter.value;
+            form.appendChild(kept);
+          }
+          form.setAttribute("action", action);
+          form.classList.remove("stay-private");
+          HTMLFormElement.prototype.submit.call(form);
+        });
     });
     document.addEventListener("click", function (e) {
       const a = e.target.closest("a.stay-private");
