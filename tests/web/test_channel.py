@@ -203,3 +203,17 @@ def test_a_full_text_area_with_line_breaks_is_accepted_as_the_browser_counted_it
     over = public.post("/report", data={"url": "https://example.org/b", "csrf": token,
                                         "description": "x" * 4001})
     assert over.status_code == 422
+
+
+def test_a_lost_form_token_gives_the_form_back_with_a_fresh_one_and_what_was_typed(
+        public: TestClient) -> None:
+    """A restarted browser loses the form's cookie: the 403 page keeps the address and the
+    description and sets a new token, so that sending the form again works."""
+    public.cookies.clear()
+    r = public.post("/report", data={"url": "https://example.org/kept", "description": "typed",
+                                     "csrf": "stale"})
+    assert r.status_code == 403 and "vigil_report_csrf" in r.headers.get("set-cookie", "")
+    assert 'value="https://example.org/kept"' in r.text and "typed" in r.text
+    (token,) = re.findall(r'name="csrf" value="([^"]+)"', r.text)
+    again = public.post("/report", data={"url": "https://example.org/kept", "csrf": token})
+    assert again.status_code == 200 and 'id="received"' in again.text

@@ -82,8 +82,15 @@ def _help(request: Request, what: str, country: str, age: str) -> Response:
 @router.get("/url")
 def url_form(request: Request) -> Response:
     """Public: report a web address to the hotline flow (sent to ``POST /report``)."""
+    return url_form_page(request, {})
+
+
+def url_form_page(request: Request, context: dict[str, object], status: int = 200) -> Response:
+    """The web-address form with a fresh form token (its double-submit cookie): the one place
+    that issues it, for the first visit and for a form sent without a valid token."""
     token = secrets.token_urlsafe(24)
-    response = render(request, "report_url.html", {**channel_context(request), "form_token": token})
+    response = render(request, "report_url.html",
+                      {**channel_context(request), **context, "form_token": token}, status=status)
     response.set_cookie(PUBLIC_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         path="/report")
     return response

@@ -18,7 +18,7 @@ from vigil.orgs.accounts import SignedIn
 from vigil.takedown import repository, service
 from vigil.takedown.referrals import repository as referral_repository
 from vigil.takedown.stats import takedown_stats
-from vigil.web.channel import PUBLIC_CSRF_COOKIE, channel_context
+from vigil.web.channel import PUBLIC_CSRF_COOKIE, channel_context, url_form_page
 from vigil.web.render import PREFIX, FormText, check_csrf, check_origin, csrf_message, page, redirect, render, tr_for
 
 router = APIRouter(include_in_schema=False)
@@ -129,8 +129,10 @@ def public_submit(request: Request, url: Annotated[str, Form(max_length=2048)] =
     tr = tr_for(request)
     cookie = request.cookies.get(PUBLIC_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        return render(request, "report_url.html", {**channel_context(request), "form_token": cookie,
-                                                   "error": csrf_message(tr)}, status=403)
+        # The form again with what was typed and a fresh token (the cookie may simply have
+        # been lost: a restarted browser, a restored tab), so that sending it again works.
+        return url_form_page(request, {"error": csrf_message(tr), "url": url,
+                                       "description": description}, status=403)
     state = request.app.state.vigil
     state.public_reports.check(client_address(request), "URL reports")
     try:
