@@ -506,3 +506,47 @@ def test_punctuation_splits_words_alike_on_both_databases(hub: Hub) -> None:
         titles = {i["title"] for i in c.get("/v1/prevention/programmes",
                                             params={"q": q}).json()["items"]}
         assert "Course with an address" in titles, q
+
+
+def test_a_workspace_account_and_a_key_of_the_same_person_are_one_author(hub: Hub) -> None:
+    """Edith signs in as "edith" (display name "Edith Example") and also holds an API key in
+    her full name: whichever of the two proposed, the other cannot publish it."""
+    from sqlalchemy import select
+
+    from tests.fixtures.workspace import PASSWORD, sign_in
+    from vigil.errors import Forbidden
+    from vigil.orgs import accounts
+    from vigil.orgs.models import StaffAccount
+    from vigil.prevention.schemas import EntryIn
+
+    c, t = hub.client, hub.tokens
+    with transaction(hub.factory) as s:
+        centre = orgs.authenticate(s, t["centre"]).organisation_id
+        accounts.create_account(s, None, centre, "edith", "editor", password=PASSWORD,
+                                display_name="Edith Example")
+        key = orgs.issue_key(s, None, centre, "Edith  EXAMPLE",
+                             set(KIND_SCOPES[OrgKind.CENTRE])).token
+    # proposed with the key, refused on the page signed in as the account
+    pid = c.post("/v1/prevention/proposals", json={"entry": _entry(title="Edith's course")},
+                 headers=auth(key)).json()["id"]
+    csrf = sign_in(c, "edith")
+    c.post(f"/app/prevention/{pid}/decision", data={"decision": "publish", "csrf": csrf})
+    listed = c.get("/v1/prevention/proposals", headers=auth(t["centre2"])).json()
+    items = listed if isinstance(listed, list) else listed["items"]
+    assert next(p for p in items if p["id"] == pid)["status"] == "proposed"
+    # proposed as the account, refused to the key
+    with transaction(hub.factory) as s:
+        edith = accounts.principal_of(s.scalars(
+            select(StaffAccount).where(StaffAccount.username == "edith")).one())
+        with pytest.raises(Forbidden, match="another person"):
+            service.decide(s, edith, pid, "publish")
+        own = service.propose(s, edith, EntryIn.model_validate(_entry(title="Edith's second")))
+        own_id = own.public_id
+    r = c.post(f"/v1/prevention/proposals/{own_id}/decision", json={"decision": "publish"},
+               headers=auth(key))
+    assert r.status_code == 403 and "another person" in r.text
+    # another person publishes both
+    for ident in (pid, own_id):
+        ok = c.post(f"/v1/prevention/proposals/{ident}/decision", json={"decision": "publish"},
+                    headers=auth(t["centre2"]))
+        assert ok.status_code == 200, ok.text

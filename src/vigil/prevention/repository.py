@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, column, func, literal_column, sele
 from sqlalchemy.orm import Session
 
 from vigil.orgs.access import Principal, Scope
-from vigil.orgs.models import Organisation
+from vigil.orgs.models import ApiKey, Organisation, StaffAccount
 from vigil.prevention.models import PreventionEntry, PreventionProposal, PreventionRevision
 
 #: At most this many words of a query are searched (each a prefix), each at most 40 letters.
@@ -148,6 +148,15 @@ def lock_organisation(session: Session, organisation_id: int) -> None:
     are one at a time already)."""
     session.execute(select(Organisation.id).where(Organisation.id == organisation_id)
                     .with_for_update())
+
+
+def staff_names(session: Session, organisation_id: int) -> list[tuple[str, str]]:
+    """``(username, display name)`` of every staff account of an organisation."""
+    rows = session.execute(
+        select(StaffAccount.username, StaffAccount.display_name)
+        .join(ApiKey, StaffAccount.api_key_id == ApiKey.id)
+        .where(ApiKey.organisation_id == organisation_id)).all()
+    return [(r[0], r[1]) for r in rows]
 
 
 def open_proposals_of(session: Session, organisation_id: int) -> int:

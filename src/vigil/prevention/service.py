@@ -45,6 +45,18 @@ def same_person(a: str, b: str) -> bool:
     return _person(a) == _person(b)
 
 
+def _names_of(name: str, staff: list[tuple[str, str]]) -> set[str]:
+    """The names one person goes by at an organisation: the name itself, and a staff account's
+    username and display name together when either is that name — so that "edith" signed in
+    to the workspace and a key held by "Edith Example" are one person."""
+    names = {_person(name)}
+    for username, display in staff:
+        own = {_person(username), _person(display)}
+        if names & own:
+            names |= own
+    return names
+
+
 def _person(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me"))
@@ -150,7 +162,8 @@ def decide(session: Session, principal: Principal, proposal_id: str, decision: s
         raise Conflict(f"this proposal was {p.status} already")
     if p.proposed_by_key == principal.key_id or (
             p.proposer is not None and p.proposed_by_org == principal.organisation_id
-            and same_person(p.proposer, principal.holder)):
+            and _names_of(p.proposer, staff := repository.staff_names(
+                session, principal.organisation_id)) & _names_of(principal.holder, staff)):
         raise Forbidden("a proposal is published or rejected by someone other than its author "
                         "(another person, not only another key)")
     found = control_character(reason, line_breaks=True)
