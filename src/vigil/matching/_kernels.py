@@ -282,11 +282,9 @@ def search(queries, thresholds, ball, ball_addr,
     n = 0
     radii = np.empty(N_CHUNKS, np.int64)
     qc = np.empty(N_CHUNKS, np.uint64)
-    # Scratch space, grown on demand: small to start with, because a single query (the API's
-    # common case) would otherwise spend more time allocating than searching.
-    cand = np.empty(512, np.uint32)
-    dist = np.empty(512, np.int64)
-    buckets = np.empty((3, 256), np.uint32)
+    cand = np.empty(8192, np.uint32)
+    dist = np.empty(8192, np.int64)
+    buckets = np.empty((3, 4096), np.uint32)
     n_main = m_codes.shape[0]
     for qi in range(queries.shape[0]):
         t = thresholds[qi]

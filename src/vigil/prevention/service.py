@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -36,16 +37,17 @@ SEED_FILE = "seed.json"
 MAX_OPEN_PROPOSALS = 100
 
 
-def same_person(a: str, b: str) -> bool:
-    """Whether two holder names (a staff account's name, a key's holder) name one person:
-    compared in compatibility form (NFKC: full-width letters are letters), case-folded,
+def same_person(a: str, b: str, staff: Sequence[tuple[str, str]] = ()) -> bool:
+    """Whether two holder names (a staff account's name, a key's holder) name one person, given
+    the organisation's staff accounts (``(username, display name)``: :func:`_names_of`). Names
+    are compared in compatibility form (NFKC: full-width letters are letters), case-folded,
     without invisible format characters (zero-width spaces, soft hyphens) or combining
     marks that show nothing alone, and with runs of spaces as one. Letters of other scripts
     that look alike (Cyrillic "ie", U+0435, for Latin "e") still differ: only the Centre issues keys."""
-    return _person(a) == _person(b)
+    return bool(_names_of(a, staff) & _names_of(b, staff))
 
 
-def _names_of(name: str, staff: list[tuple[str, str]]) -> set[str]:
+def _names_of(name: str, staff: Sequence[tuple[str, str]]) -> set[str]:
     """The names one person goes by at an organisation: the name itself, and a staff account's
     username and display name together when either is that name — so that "edith" signed in
     to the workspace and a key held by "Edith Example" are one person."""
@@ -162,8 +164,8 @@ def decide(session: Session, principal: Principal, proposal_id: str, decision: s
         raise Conflict(f"this proposal was {p.status} already")
     if p.proposed_by_key == principal.key_id or (
             p.proposer is not None and p.proposed_by_org == principal.organisation_id
-            and _names_of(p.proposer, staff := repository.staff_names(
-                session, principal.organisation_id)) & _names_of(principal.holder, staff)):
+            and same_person(p.proposer, principal.holder,
+                            repository.staff_names(session, principal.organisation_id))):
         raise Forbidden("a proposal is published or rejected by someone other than its author "
                         "(another person, not only another key)")
     found = control_character(reason, line_breaks=True)
