@@ -227,6 +227,16 @@ class Settings(BaseSettings):
     exchange_max_file_bytes: int = Field(default=1024**3, gt=0)
     #: Most records one VICS file may hold.
     exchange_max_records: int = Field(default=10_000_000, gt=0)
+    #: A programme's page that cannot be read (it answers, but with something that does not
+    #: parse or is over the size limit) at the same checkpoint in this many import runs in a
+    #: row is stepped past, so that one bad page never stalls the import for good: the
+    #: checkpoint moves on by ``exchange_skip_seconds`` (doubled for each step in a row
+    #: without a readable page between) and the window skipped is written down as a problem.
+    #: Connection failures and HTTP errors never count: they are retried, never skipped.
+    exchange_unreadable_runs: int = Field(default=3, ge=1, le=1000)
+    #: How far (seconds of the programme's update time) the first step past an unreadable
+    #: page moves the checkpoint.
+    exchange_skip_seconds: int = Field(default=3600, ge=1, le=366 * 86400)
     #: Partner centres (vigil.federation): the API key this Centre holds at each partner's
     #: vigil server, by the partner's exact base URL as registered (JSON
     #: {"https://partner.example": "vgl_..."}; lists:download and log:read there). A key is

@@ -37,7 +37,9 @@ def import_command(
     """Import a programme's hashes as proposed indicators, from where the last import of the
     same programme into the same list stopped. Skipped records are listed (and kept in the
     database: `vigil exchange status`). Exit 0: all read; 1: stopped at a page that could not
-    be read (run again to retry it); 2: nothing done (a bad list, setting or credential)."""
+    be read (run again to retry it; a page that cannot be read at the same place in
+    VIGIL_EXCHANGE_UNREADABLE_RUNS runs in a row is stepped past and written down); 2: nothing
+    done (a bad list, setting or credential)."""
     from vigil.cli._db import load_settings, unit_of_work
     from vigil.db import make_engine, session_factory
     from vigil.errors import DomainError
@@ -67,7 +69,9 @@ def import_command(
                     f"{t.withdrawn} withdrawn"))
 
             run = run_import(session_factory(engine), source, list_name, legal_basis=basis,
-                             max_pages=max_pages, progress=show)
+                             max_pages=max_pages, progress=show,
+                             unreadable_runs=settings.exchange_unreadable_runs,
+                             skip_seconds=settings.exchange_skip_seconds)
     except DomainError as exc:
         err_console.print(f"[red]{exc.message}[/red]", highlight=False)
         raise typer.Exit(2) from None
@@ -104,6 +108,9 @@ def _report(run: object) -> None:
     if t.problems_not_kept:
         err_console.print(f"{t.problems_not_kept} more skipped record(s) were counted but not "
                           f"written down: a run keeps the first {len(skipped)}", highlight=False)
+    for what in run.stepped_past:
+        err_console.print(f"[yellow]stepped past an unreadable page: {what} were not imported"
+                          "[/yellow] (written down: vigil exchange status)", highlight=False)
     if run.stopped:
         err_console.print(f"[red]stopped: {run.stopped}[/red]\nthe next import resumes at "
                           "the last page it read", highlight=False)
@@ -155,7 +162,9 @@ def status_command(
             rows.append({"programme": src.programme, "collection": src.name, "list": list_name,
                          "proposed": src.proposed, "already_listed": src.already_listed,
                          "skipped": src.skipped, "withdrawn": src.withdrawn, "pages": src.pages,
+                         # runs in a row that could not read the page at the checkpoint
+                         "unreadable_runs": src.unreadable_runs,
                          "updated": src.updated_at.isoformat(timespec="seconds"),
                          "problems": [f"{p.place}: {p.error}" for p in problems]})
     print_rows(rows, ["programme", "collection", "list", "proposed", "already_listed", "skipped",
-                      "withdrawn", "pages", "updated"], as_json=as_json)
+                      "withdrawn", "pages", "unreadable_runs", "updated"], as_json=as_json)

@@ -108,6 +108,14 @@ class Programme(Protocol):
 
     def pages(self, checkpoint: dict[str, Any] | None) -> Iterator[Page]: ...
 
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        """A checkpoint past the page that cannot be read at ``checkpoint`` — ``seconds`` of
+        the programme's update time further on, never past now — and what that skips, in
+        words; None where the programme has no such step (a file is checked whole before any
+        page)."""
+        ...
+
 
 _URL_QUERY = re.compile(r"(https?://[^\s?#]+)\?[^\s#]*")
 
@@ -131,6 +139,23 @@ def _checkpoint(cls: type[Any], data: dict[str, Any] | None) -> Any:
         return dacite.from_dict(data_class=cls, data=data)
     except (dacite.DaciteError, TypeError, ValueError) as exc:
         raise Invalid(f"the stored checkpoint is not a {cls.__name__}: {exc}") from None
+
+
+def _utc_text(ts: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _step_update_time(checkpoint: dict[str, Any] | None, field_name: str, default_start: int,
+                      seconds: int) -> tuple[dict[str, Any], str] | None:
+    """The StopNCII and ThreatExchange step: their checkpoint is an update time (and when it
+    was fetched), so stepping moves the update time on."""
+    current = time.time()
+    start = int((checkpoint or {}).get(field_name) or default_start)
+    end = min(start + seconds, int(current))
+    if end <= start:
+        return None
+    return ({**(checkpoint or {}), field_name: end, "last_fetch_time": int(current)},
+            f"updates from {_utc_text(start)} to {_utc_text(end)}")
 
 
 def _label(value: object) -> str | None:
@@ -242,6 +267,23 @@ class Ncmec:
             found, problems[:] = list(problems), []
             yield Page(records, found, asdict(delta.checkpoint))
 
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        """In the middle of a paged window: to the window's end (the rest of it is
+        skipped); otherwise the window's start moves ``seconds`` on."""
+        ckpt = _checkpoint(NCMECCheckpoint, checkpoint)
+        start = ckpt.get_entries_max_ts if ckpt else 0
+        if ckpt is not None and ckpt.paging_info is not None:
+            end = ckpt.paging_info.paging_end_ts
+            what = (f"entries from {_utc_text(start)} to {_utc_text(end)} after the page at "
+                    f"{redact(ckpt.paging_info.paging_url, self.secrets)[:200]}")
+        else:
+            end = min(start + seconds, int(time.time()))
+            what = f"entries from {_utc_text(start)} to {_utc_text(end)}"
+        if end <= start:
+            return None
+        return asdict(NCMECCheckpoint(end)), what
+
 
 def _ncmec_record(key: str, entry: ncmec_api.NCMECEntryUpdate) -> Fetched:
     meta: dict[str, Any] = {"member_id": entry.member_id, "entry_id": entry.id,
@@ -344,6 +386,11 @@ class StopNcii:
                       for r in records if not r.signals and not r.deleted]
             yield Page([r for r in records if r.signals or r.deleted], found,
                        asdict(StopNCIICheckpoint.from_stopncii_fetch(result)))
+
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        return _step_update_time(checkpoint, "update_time",
+                                 stopncii_api.StopNCIIAPI.DEFAULT_START_TIME, seconds)
 
 
 def _stopncii_record(r: stopncii_api.StopNCIIHashRecord) -> Fetched:
@@ -462,6 +509,11 @@ class ThreatExchange:
                 records.append(Fetched(key, ((st, indicator),), None, meta))
             yield Page(records, found, asdict(delta.checkpoint))
 
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        """``/threat_updates`` is read from an update time (``start_time``): it moves on."""
+        return _step_update_time(checkpoint, "update_time", 0, seconds)
+
 
 # -- local files ------------------------------------------------------------------------------
 
@@ -519,6 +571,10 @@ class LocalFile:
             # remembered per record instead).
             yield Page(records, problems, asdict(FetchCheckpointBase()))
 
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        return None  # a bad file is refused whole, before any page
+
 
 # -- Project VIC ------------------------------------------------------------------------------
 
@@ -557,6 +613,10 @@ class VicsImport:
                                None if m.category is None else f"VICS category {m.category}",
                                m.flags()) for m in chunk]
             yield Page(records, problems if start == 0 else [], None)
+
+    def step_past(self, checkpoint: dict[str, Any] | None,
+                  seconds: int) -> tuple[dict[str, Any], str] | None:
+        return None  # a bad file is refused whole, before any page
 
 
 #: Records per page (one transaction each) of a VICS import.

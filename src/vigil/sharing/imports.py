@@ -7,19 +7,37 @@ error after the client's retries, a body over the size limit, text that does not
 the run: it is written down with the position it was at, and the next run tries that page
 again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`); the first
 :data:`~vigil.sharing.service.MAX_PROBLEMS_PER_RUN` of a run are written down, the rest counted.
+
+A page that is *unreadable* — the programme answers, but with a body that does not parse or is
+over the size limit — at the same checkpoint in ``VIGIL_EXCHANGE_UNREADABLE_RUNS`` runs in a
+row is stepped past, so that one bad page never stalls a programme for good: the programme's
+:meth:`~vigil.exchange.programmes.Programme.step_past` moves the checkpoint on (NCMEC: to the
+end of the paged window, or the window's start ``VIGIL_EXCHANGE_SKIP_SECONDS`` on; StopNCII and
+ThreatExchange: the update time that far on; the step doubles for each step in a row without a
+readable page between), the window skipped is written down as a problem (the records in it were
+not imported: ask the programme for them) and in the audit trail, and the run goes on from
+there. At most one step a run. Connection failures, time-outs, HTTP errors (wrong credentials,
+the programme down) and the egress policy's refusals are never stepped past: nothing was read,
+so the next run retries the page.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
+from vigil.clock import now
+from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import DomainError, Invalid
+from vigil.exchange.http import ResponseTooLarge
 from vigil.exchange.programmes import Page, Programme, redact
 from vigil.indicators.models import HashList
 from vigil.sharing import service
@@ -34,18 +52,40 @@ class ImportRun:
     tally: service.Tally
     #: Why the run ended before the programme had no more pages (None: it read them all).
     stopped: str | None = None
+    #: What the run stepped past (an unreadable page's window, in words), if it did.
+    stepped_past: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"programme": self.programme, "collection": self.collection,
-                "list": self.list_name, "stopped": self.stopped, **self.tally.to_json()}
+                "list": self.list_name, "stopped": self.stopped,
+                "stepped_past": self.stepped_past, **self.tally.to_json()}
+
+
+def unreadable(exc: BaseException) -> bool:
+    """Whether a failed page was *answered* but cannot be read (it does not parse, it is over
+    the size limit, the library's checks of it fail) — what stepping past is for — rather
+    than not delivered (a connection failure, a time-out, an HTTP error after the retries:
+    the programme's or the network's state, retried by the next run, never stepped past)."""
+    if isinstance(exc, (ResponseTooLarge, ValueError)):  # requests' JSON errors are ValueErrors
+        return True
+    return not isinstance(exc, (requests.RequestException, OSError))
 
 
 def run_import(factory: sessionmaker[Session], programme: Programme, list_name: str, *,
                legal_basis: str, max_pages: int | None = None,
-               progress: Callable[[ImportRun], None] | None = None) -> ImportRun:
-    """Import ``programme`` into ``list_name`` from where the last run stopped. Raises a
+               progress: Callable[[ImportRun], None] | None = None,
+               unreadable_runs: int | None = None, skip_seconds: int | None = None) -> ImportRun:
+    """Import ``programme`` into ``list_name`` from where the last run stopped.
+    ``unreadable_runs`` and ``skip_seconds`` (the settings ``VIGIL_EXCHANGE_UNREADABLE_RUNS``
+    and ``VIGIL_EXCHANGE_SKIP_SECONDS``; their defaults if not given) govern stepping
+    past an unreadable page (the module's docstring). Raises a
     :class:`~vigil.errors.DomainError` for a wrong list or legal basis before anything is
     fetched."""
+    fields = Settings.model_fields
+    if unreadable_runs is None:
+        unreadable_runs = int(fields["exchange_unreadable_runs"].default)
+    if skip_seconds is None:
+        skip_seconds = int(fields["exchange_skip_seconds"].default)
     if not legal_basis.strip() or len(legal_basis.strip()) > 200:
         raise Invalid("a legal basis (1-200 characters) is required for imported indicators")
     with transaction(factory) as s:
@@ -69,7 +109,18 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
             except Exception as exc:  # a page that cannot be read: written down, run ends
                 run.stopped = redact(f"page {run.tally.pages + 1}: {type(exc).__name__}: {exc}",
                                      programme.secrets)[:1000]
-                break
+                if not unreadable(exc) or run.stepped_past:  # at most one step a run
+                    break
+                stepped = _count_unreadable(factory, programme, source_id, run,
+                                            unreadable_runs, skip_seconds)
+                if stepped is None:
+                    break
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()
+                run.stopped = None
+                pages = programme.pages(stepped)
+                continue
             with transaction(factory) as s:
                 src = _source(s, source_id)
                 service.apply_page(s, actor, src, src_list(s, src), page, legal_basis, run.tally)
@@ -94,8 +145,44 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
                             "skipped": run.tally.skipped,
                             "problems_not_kept": run.tally.problems_not_kept,
                             "withdrawn": run.tally.withdrawn,
-                            "pages": run.tally.pages, "stopped": run.stopped is not None})
+                            "pages": run.tally.pages, "stopped": run.stopped is not None,
+                            "stepped_past": run.stepped_past})
     return run
+
+
+def _count_unreadable(factory: sessionmaker[Session], programme: Programme, source_id: int,
+                      run: ImportRun, runs: int, seconds: int) -> dict[str, Any] | None:
+    """Count this run's unreadable page at the source's checkpoint; on the ``runs``-th run in a
+    row at the same checkpoint, step past it: the new checkpoint is stored with a problem
+    naming the window skipped, and returned. None: the run ends here (the page is retried)."""
+    assert run.stopped is not None
+    with transaction(factory) as s:
+        src = _source(s, source_id)
+        at = src.checkpoint or ""
+        if src.unreadable_at == at:
+            src.unreadable_runs += 1
+        else:
+            src.unreadable_at, src.unreadable_runs = at, 1
+        if src.unreadable_runs < runs:
+            run.stopped += (f" (unreadable at this checkpoint in {src.unreadable_runs} run(s) in "
+                            f"a row; the {runs}th steps past it)")
+            return None
+        step = programme.step_past(service.checkpoint_of(src),
+                                   seconds * 2 ** min(src.steps_in_row, 20))
+        if step is None:
+            run.stopped += f" (unreadable in {src.unreadable_runs} runs in a row; no step past it)"
+            return None
+        checkpoint, what = step
+        service.problem(s, src, f"page {run.tally.pages + 1}",
+                        f"stepped past a page unreadable in {src.unreadable_runs} runs in a row "
+                        f"({run.stopped}): {what} were not imported; ask the programme for "
+                        "them", run.tally, count=False)
+        src.checkpoint = json.dumps(checkpoint, sort_keys=True)
+        src.unreadable_at, src.unreadable_runs = None, 0
+        src.steps_in_row += 1
+        src.updated_at = now()
+        run.stepped_past.append(what)
+        return checkpoint
 
 
 def _source(session: Session, source_id: int) -> ExchangeSource:

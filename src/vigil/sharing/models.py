@@ -36,6 +36,12 @@ class ExchangeSource(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     withdrawn: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
+    #: The checkpoint (as stored, "" before the first page) at which the last runs found a
+    #: page they could not read, and how many runs in a row did; None / 0 once a page reads.
+    unreadable_at: Mapped[str | None] = mapped_column(Text, default=None)
+    unreadable_runs: Mapped[int] = mapped_column(Integer, default=0)
+    #: Steps past an unreadable page in a row (each doubles the window skipped).
+    steps_in_row: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

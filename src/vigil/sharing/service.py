@@ -104,7 +104,8 @@ def source_for(session: Session, programme: str, collection: str, hl: HashList) 
         t = now()
         src = ExchangeSource(programme=programme, name=collection, list_id=hl.id,
                              checkpoint=None, proposed=0, already_listed=0, skipped=0,
-                             withdrawn=0, pages=0, created_at=t, updated_at=t)
+                             withdrawn=0, pages=0, unreadable_at=None, unreadable_runs=0,
+                             steps_in_row=0, created_at=t, updated_at=t)
         session.add(src)
         session.flush()
     return src
@@ -126,6 +127,7 @@ def apply_page(session: Session, actor: Principal, src: ExchangeSource, hl: Hash
     for where, error in page.problems:
         problem(session, src, where, error, tally)
     src.checkpoint = json.dumps(page.checkpoint, sort_keys=True) if page.checkpoint else None
+    src.unreadable_at, src.unreadable_runs, src.steps_in_row = None, 0, 0  # a page read
     src.pages += 1
     tally.pages += 1
     src.updated_at = now()
