@@ -177,3 +177,26 @@ def test_a_replayed_feed_page_does_not_freeze_a_partner(
     assert _imported(factory)[a][0] == "pending"
     assert service.pull(factory, settings, pid).withdrawn == 1
     assert _imported(factory)[a][0] == "retracted"
+
+
+def test_a_partner_that_rotates_its_log_key_is_followed(
+        factory: sessionmaker[Session], db_url: str, data_dir: Path, centre: World,
+        origin: Origin, tmp_path: Path) -> None:
+    """The partner was registered with its first log key; it rotates (``vigil keys rotate
+    --log-key``): the next pull takes the new key from the announcement the registered key
+    signed, and what the partner withdraws or adds after the rotation arrives."""
+    from tests.exchange.test_sync_rotation import rotate
+
+    a = add_active(origin.factory, origin.world, "md5", MD5_A)
+    settings = _settings(db_url, data_dir, origin)
+    pid = _register(factory, origin)
+    assert service.pull(factory, settings, pid).imported == 1
+    rotate(origin.factory, tmp_path / "origin" / "log-signing.key")
+    retract(origin.factory, origin.world, a)
+    b = add_active(origin.factory, origin.world, "md5", "7d793037a0760186574b0282f2f435e7")
+    after = service.pull(factory, settings, pid)
+    assert (after.error, after.withdrawn, after.imported) == (None, 1, 1)
+    assert _imported(factory)[a][0] == "retracted" and _imported(factory)[b][0] == "pending"
+    with transaction(factory) as s:
+        (p,) = repository.partners(s)
+        assert len(json.loads(p.log_trust)["keys"]) == 2 and p.last_error is None
