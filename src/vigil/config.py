@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     notice_resend_hours: float = Field(default=24, gt=0)
     #: Hours after the first notice at which an unresolved one is escalated to the authority.
     notice_escalate_hours: float = Field(default=60, gt=0)
+    #: While a URL's referral to the partner hotline of its hosting country is on its way or in
+    #: the partner's hands (pending, acknowledged, assessed), this Centre's own notice to the
+    #: host is held — the hotline in the host's country sends it there, so the host gets one
+    #: notice, not two (INHOPE's practice) — for at most this many hours after the referral;
+    #: then, or at once if the partner declines or the referral closes, the Centre sends its
+    #: own. Re-checks and the escalation to the authority go on meanwhile.
+    referral_hold_hours: float = Field(default=48, ge=0)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` asks partner vigils how the referrals it sent them go

@@ -40,6 +40,7 @@ from vigil.orgs import accounts, second_factor
 from vigil.orgs import service as orgs
 from vigil.orgs.access import OrgKind, Scope
 from vigil.samples import encode, pattern_image
+from vigil.takedown.models import Notice
 from vigil.takedown.notify import NullNotifier
 from vigil.takedown.referrals import tasks as referral_tasks
 from vigil.takedown.referrals.models import Referral
@@ -795,3 +796,70 @@ def test_a_hotline_reads_only_the_referrals_of_its_own_reports(db_url: str, data
                                                 "referral": None}]
         assert r.json()["referral"]["id"] not in {
             x["id"] for x in client.get("/v1/referrals", headers=hl).json()}
+
+
+# -- one notice to the host ------------------------------------------------------------------
+
+def test_the_centres_own_notice_waits_while_the_partner_hotline_handles_it(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session], site: Site,
+        hook: HookReceiver) -> None:
+    """The host gets one notice, from the hotline of its own country: while the referral is
+    on its way or in the partner's hands the Centre's own notice is held (the re-check and
+    the authority go on), for at most VIGIL_REFERRAL_HOLD_HOURS; a decline ends the hold at
+    once, and a URL with no partner hotline gets the Centre's notice at once."""
+    w = build_world(factory)
+    settings = Settings(data_dir=data_dir, database_url=db_url, environment="test",
+                        resolver_overrides=_overrides(site), referral_hold_hours=48)
+    notifier = NullNotifier()
+
+    def own_notices(url: str) -> int:
+        return sum(1 for _, _, m in notifier.sent if m.url == url and m.kind == "removal")
+
+    def events(url: str) -> list[str]:
+        with factory() as s:
+            return list(s.scalars(text(
+                "SELECT e.kind FROM notice_events e JOIN notices n ON n.id = e.notice_id "
+                "WHERE n.url = :u ORDER BY e.id"), {"u": url}))
+
+    with make_client(db_url, data_dir, resolver_overrides=_overrides(site)) as client:
+        assert client.post("/v1/hotlines", headers=auth(w.tokens["centre"]), json={
+            "country": "BE", "name": "Child Focus", "kind": "webhook", "url": hook.url,
+            "secret": hook.secret}).status_code == 201
+        held = _classify_hosted(client, w, site, "hosting-b.test", "/held.jpg", "BE")
+        alone = _classify_hosted(client, w, site, "hosting-c.test", "/alone.jpg", "SE")
+        # Pending (not delivered yet): held. No partner hotline for SE: sent at once.
+        check_notices(factory, settings, notifier)
+        assert own_notices(held["url"]) == 0 and "held_for_referral" in events(held["url"])
+        assert "baseline" in events(held["url"])  # the re-check went on
+        assert own_notices(alone["url"]) == 1 and "held_for_referral" not in events(alone["url"])
+        # Delivered and acknowledged: still held, the next look at the hold's end at the latest.
+        _worker(factory, settings).run_once()
+        assert _report(client, w, held["id"])["referral"]["status"] == "acknowledged"
+        later = now() + timedelta(hours=30)
+        check_notices(factory, settings, notifier, at=later)
+        assert own_notices(held["url"]) == 0
+        with factory() as s:
+            due = s.scalar(select(Notice.next_action_at).where(Notice.url == held["url"]))
+        assert due is not None and due <= now() + timedelta(hours=48)
+        # The hold is over and the content still there: the Centre's own notice goes out.
+        check_notices(factory, settings, notifier, at=now() + timedelta(hours=49))
+        assert own_notices(held["url"]) == 1
+
+        # Another URL: the partner declines (not illegal under its law): sent at once.
+        declined = _classify_hosted(client, w, site, "hosting-b.test", "/declined.jpg", "BE")
+        _worker(factory, settings).run_once()
+        ref = _report(client, w, declined["id"])["referral"]
+        check_notices(factory, settings, notifier)
+        assert own_notices(declined["url"]) == 0
+        body = json.dumps({"id": ref["id"], "status": "declined"}).encode()
+        r = client.post(f"/v1/referrals/{ref['id']}/status", content=body,
+                        headers=_signed(hook.secret, body, msg_id="msg_decline"))
+        assert r.status_code == 200, r.text
+        _due_now_notices(factory)
+        check_notices(factory, settings, notifier)
+        assert own_notices(declined["url"]) == 1
+
+
+def _due_now_notices(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as s:
+        s.execute(update(Notice).values(next_action_at=now() - timedelta(seconds=1)))

@@ -71,8 +71,10 @@ class Notice(Base):
 
 
 class NoticeEvent(Base):
-    """What happened to a notice: sent (email, webhook), send_failed, recheck_present,
-    removed, escalated."""
+    """What happened to a notice: opened, baseline, sent_email / sent_webhook, send_failed,
+    recheck_present / recheck_failed, held_for_referral (the partner hotline in the host's
+    country sends the notice), removed, escalated, authority_informed / authority_unknown,
+    closed."""
 
     __tablename__ = "notice_events"
 

@@ -286,6 +286,10 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
                    at: datetime | None = None, matcher: CandidateSource | None = None) -> Outcome:
     """Re-check, then send (or confirm removal), then escalate if it is time.
 
+    While the URL's referral to the partner hotline of the hosting country holds it
+    (:func:`vigil.takedown.referrals.service.holding_notice`), the re-check runs and the
+    escalation may, but the Centre's own notice is not sent.
+
     A notice that an indicator opened stops (``closed``) when the indicator no longer stands —
     retracted, quarantined, withdrawn by the victim — or when, through the match policy
     (``matcher``), what the URL serves now matches an allow list."""
@@ -298,6 +302,7 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
             select(NoticeHash).where(NoticeHash.notice_id == n.id))]
         basis = (s.scalar(select(Indicator.status).where(Indicator.id == n.indicator_id))
                  if n.indicator_id is not None else None)
+        hold = referrals.holding_notice(s, n.id, at, settings.referral_hold_hours)
         s.expunge(n)
     if n.indicator_id is not None and basis != IndicatorStatus.ACTIVE:
         return _close(factory, notice_id, at, f"indicator {n.indicator_id} is {basis}: the "
@@ -326,8 +331,13 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
     escalate = False
     if removed_by is None:
         message = _message(n)
+        if hold is not None:
+            events.append(("held_for_referral",
+                           f"{hold.hotline} ({hold.status}) sends the notice in the host's "
+                           f"country; this Centre's own follows at "
+                           f"{hold.until.isoformat(timespec='minutes')} unless removed"))
         for channel, target in (("email", n.email), ("webhook", n.webhook)):
-            if not target:
+            if not target or hold is not None:
                 continue
             try:
                 notifier.email(target, message) if channel == "email" else notifier.webhook(target, message)
@@ -368,6 +378,8 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
                 record(s, None, AuditAction.NOTICE_ESCALATED, subject=str(n2.id),
                        details={"country": n2.hosting_country})
             n2.next_action_at = at + timedelta(hours=settings.notice_resend_hours)
+            if hold is not None:  # the Centre's own notice goes out when the hold ends
+                n2.next_action_at = min(n2.next_action_at, hold.until)
     return Outcome(notice_id, removed_by is not None, sent, escalate)
 
 

@@ -105,7 +105,9 @@ LABELS: dict[str, dict[str, str]] = {
               "recheck_failed": N_("re-check failed"), "removed": N_("removed"),
               "escalated": N_("escalated to the authority"), "closed": N_("closed"),
               "authority_informed": N_("passed to the authority (victim identification)"),
-              "authority_unknown": N_("no authority to inform")},
+              "authority_unknown": N_("no authority to inform"),
+              "held_for_referral": N_("held: the partner hotline in the host's country sends "
+                                      "the notice")},
     "referral": {"not_referred": N_("not referred"), "pending": N_("waiting for delivery"),
                  "acknowledged": N_("acknowledged"), "assessed": N_("assessed by the partner"),
                  "removed": N_("removed"), "declined": N_("declined by the partner"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +54,36 @@ _EVENTS = {"assessed": ReferralEvent.ASSESSED, "removed": ReferralEvent.REMOVED,
 
 def _aware(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A referral holding this Centre's own notice: to whom, in which status, until when."""
+
+    hotline: str
+    status: str
+    until: datetime
+
+
+def holding_notice(session: Session, notice_id: int, at: datetime, hours: float) -> Hold | None:
+    """The referral that holds the Centre's own notice ``notice_id`` to the host at ``at``: one
+    to the hosting country's partner hotline still on its way or in the partner's hands
+    (pending, acknowledged, assessed), made less than ``hours`` ago — the hotline in the
+    host's country sends the notice there. None: the Centre sends its own (no referral, the
+    partner declined, it closed or reports the content removed — the re-check decides —, or
+    the hold is over)."""
+    if hours <= 0:
+        return None
+    ref = session.scalar(select(Referral).where(
+        Referral.notice_id == notice_id, Referral.hotline_id.is_not(None),
+        Referral.status.in_([ReferralStatus.PENDING.value, *(s.value for s in FOLLOWED)]))
+        .order_by(Referral.id.desc()).limit(1))
+    if ref is None:
+        return None
+    until = _aware(ref.created_at) + timedelta(hours=hours)
+    if _aware(at) >= until:
+        return None
+    return Hold(ref.hotline_name or "the partner hotline", ref.status, until)
 
 
 def refer(session: Session, report: UrlReport, notice: Notice | None,
