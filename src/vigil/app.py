@@ -91,6 +91,7 @@ from vigil.web.home import router as web_home
 from vigil.web.inbox import router as web_inbox
 from vigil.web.indicators import router as web_indicators
 from vigil.web.jobs import router as web_jobs
+from vigil.web.partners import router as web_partners
 from vigil.web.prevention import router as web_prevention
 from vigil.web.proposals import router as web_proposals
 from vigil.web.review import router as web_review
@@ -612,6 +613,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     app.include_router(web_inbox)
     app.include_router(web_takedown)
     app.include_router(web_jobs)
+    app.include_router(web_partners)
     app.include_router(web_victims)
     app.include_router(web_complaints)
     app.include_router(web_channel)

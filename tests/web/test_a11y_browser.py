@@ -31,7 +31,8 @@ PUBLIC_PAGES = ["/", "/report", "/report/help?what=pictures_threat&country=DE",
 #: (account, pages): the workspace pages each role works in.
 WORKSPACE_PAGES = [("rita", ["/app/", "/app/review", "/app/indicators", "/app/takedown",
                              "/app/takedown/figures"]),
-                   ("dieter", ["/app/inbox"]), ("edith", ["/app/prevention"])]
+                   ("dieter", ["/app/inbox"]), ("edith", ["/app/prevention"]),
+                   ("ada", ["/app/partners", "/app/jobs"])]
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,35 @@ def seeded(live: Live) -> Live:
         edith = accounts.create_account(s, None, centre.organisation_id, "edith", "editor",
                                         password=PASSWORD)
         enrol(edith.account)  # an editor signs in with a second factor, as rita does
+        ada = accounts.create_account(s, None, centre.organisation_id, "ada", "admin",
+                                      password=PASSWORD)
+        enrol(ada.account)
+        s.flush()
+        _partners(s, centre)
         (_, entry), *_ = prevention.read_seed()
         prevention.propose(s, live.workspace.world.principals["centre2"],
                            EntryIn.model_validate({**entry.model_dump(), "title": "A change"}))
     return live
+
+
+def _partners(s: Any, centre: Any) -> None:
+    """Something on each table of the partners page."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from vigil.federation import service as federation
+    from vigil.indicators import service as indicators
+    from vigil.sharing import service as sharing
+    from vigil.takedown.referrals import hotlines
+
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    federation.register(s, None, "Origin Centre", url="https://origin.example", log_key=key,
+                        remote_list="known-material")
+    hotlines.add(s, centre, hotlines.HotlineIn("BE", "Child Focus", "webhook",
+                                               "https://hook.example/referrals", "whsec"))
+    src = sharing.source_for(s, "ncmec", "Industry", indicators.get_list(s, "known-material"))
+    src.unreadable_runs = 1
+    sharing.problem(s, src, "page 1", "page 1: ParseError", sharing.Tally(), count=False)
 
 
 def violations(page: Any, axe_source: str) -> list[str]:

@@ -51,6 +51,13 @@ def quarantined(session: Session, partner_id: int | None = None, limit: int = 10
     return list(session.scalars(q.order_by(QuarantinedRecord.id).limit(limit)))
 
 
+def quarantine_counts(session: Session) -> dict[int, int]:
+    """How many records of each partner are in quarantine, by partner id."""
+    rows = session.execute(select(QuarantinedRecord.partner_id, func.count())
+                           .group_by(QuarantinedRecord.partner_id))
+    return {int(pid): int(n) for pid, n in rows}
+
+
 def imported_counts(session: Session) -> dict[int, int]:
     """How many indicators each partner brought, by partner id."""
     rows = session.execute(select(PartnerIndicator.partner_id, func.count())
