@@ -33,6 +33,9 @@ def test_bench_e2ee_prints_one_object_per_option(tmp_path: Path) -> None:
         assert 0.0 <= last[name]["recall"] <= 1.0
     assert last["server"]["setup_bytes"] == 0 and last["psi"]["setup_bytes"] > 0
     assert last["server"]["recall"] > 0  # edits of the listed photo within 31 are found
+    # Each option's table is shown as it is measured, before the rest of the study.
+    out = result.stderr
+    assert out.count("setup_bytes") == 4 and out.rindex("setup_bytes") < out.index("perceptual PSI")
     text = record.read_text()
     assert "bench e2ee" in text and "Device list (the real export, option psi): 20 entries" in text
     assert "synthetic vouchers (decoding capped at 100)" in text

@@ -393,9 +393,13 @@ def run_perceptual(spec: Spec, listed: list[Picture], filler: list[str], full_co
             sweep)
 
 
-def run(spec: Spec, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
-    """Everything the command prints; ``result['options']`` is the last line's object."""
+def run(spec: Spec, progress: Callable[[str, int], None] | None = None,
+        finished: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Everything the command prints; ``result['options']`` is the last line's object.
+    ``finished(option, figures)`` is called as each option is measured (a run at 1M built
+    entries takes tens of minutes: what is done is shown before the rest)."""
     tick = progress or (lambda stage, n: None)
+    done = finished or (lambda name, figures: None)
     listed, edited, unrelated, images = pictures(spec, tick)
     n_fill = max(0, spec.size - len(listed))
     fill_codes = random_codes(n_fill, spec.seed)
@@ -406,13 +410,17 @@ def run(spec: Spec, progress: Callable[[str, int], None] | None = None) -> dict[
     options: dict[str, dict[str, Any]] = {}
     options["server"] = run_server(spec, full_codes, listed, edited, unrelated, images)
     tick("options", 1)
+    done("server", options["server"])
     options["psi"] = run_psi(spec, listed, filler, edited, unrelated)
     tick("options", 1)
+    done("psi", options["psi"])
     options["threshold"], study = run_threshold(spec, listed, filler, edited, unrelated)
     tick("options", 1)
+    done("threshold", options["threshold"])
     options["psi_perceptual"], sweep = run_perceptual(spec, listed, filler, full_codes, edited,
                                                       unrelated)
     tick("options", 1)
+    done("psi_perceptual", options["psi_perceptual"])
     by_edit = {name: [p for p in edited if p.edit == name] for name in EDITS}
     d = [(int(listed[p.source].pdq, 16) ^ int(p.pdq, 16)).bit_count() for p in edited
          if p.source is not None]

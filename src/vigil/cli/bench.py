@@ -504,11 +504,25 @@ def bench_e2ee(
     err_console.print(f"bench e2ee: a list of {size:,} entries (setups built with "
                       f"{min(size, build_limit):,}), {len(photos)} photos + {scenes} scenes "
                       f"listed, {unrelated} unrelated scenes")
+    built = min(size, build_limit)
+    note = (f" (setups built with about {built:,} entries, bytes scaled to {size:,}; "
+            f"perceptual false positives at {size:,} on the plaintext equivalent)"
+            ) if built < size else ""
+
+    def show(name: str, figures: dict[str, Any]) -> None:
+        table = Table(title=f"{name}{note}")
+        table.add_column("figure")
+        table.add_column("value")
+        for key in FIGURES:
+            v = figures[key]
+            table.add_row(key, f"{v:,}" if isinstance(v, int) else str(v))
+        err_console.print(table)
+
     with interruptible("bench e2ee"), progress() as bar:
         tasks = {stage: bar.add_task(stage, total=n) for stage, n in stages(spec)}
         tick = lambda stage, n: bar.advance(tasks[stage], n)  # noqa: E731
         try:
-            result = run(spec, progress=tick)
+            result = run(spec, progress=tick, finished=show)
         except BenchInputError as exc:
             raise typer.BadParameter(str(exc), param_hint="--images") from None
         result["device_list"] = None
@@ -523,17 +537,6 @@ def bench_e2ee(
                     engine.dispose()
     result["machine"] = machine()
     options = result["options"]
-    scaled = result["built"] < size
-    note = (f" (setups built with {result['built']:,} entries, bytes scaled to {size:,}; "
-            f"perceptual false positives at {size:,} on the plaintext equivalent)") if scaled else ""
-    for name in OPTIONS:
-        table = Table(title=f"{name}{note}")
-        table.add_column("figure")
-        table.add_column("value")
-        for key in FIGURES:
-            v = options[name][key]
-            table.add_row(key, f"{v:,}" if isinstance(v, int) else str(v))
-        err_console.print(table)
     sweep = Table(title=f"perceptual PSI schemes at {size:,} entries (plaintext equivalent)")
     for column in ("chunks", "radius", "positions", "query elements", "pigeonhole at 31",
                    "recall", "false positives"):
