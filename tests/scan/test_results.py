@@ -250,3 +250,80 @@ def test_report_pictures_are_blurred_greyscale_previews_by_default(tmp_path: Pat
     assert r.mode == "L" and _detail(b) < _detail(r) / 3  # the detail is gone from the pixels
     assert 'class="preview concealed"' in reveal_html and 'class="reveal"' in reveal_html
     assert not _pictures(_scan(tmp_path, "none"))
+
+
+def _video(path: str, frames: list[str], md5: str | None = None) -> Hashed:
+    vpdq = json.dumps([f"{f},100,{k / 2:.3f}" for k, f in enumerate(frames)])
+    md5 = md5 or f"{random.getrandbits(128):032x}"
+    return Hashed(path, 5000, ContentHashes("cd" * 32, md5, "video", vpdq=vpdq), "78" * 20)
+
+
+def test_videos_are_stacked_and_linked_into_series_by_vpdq(tmp_path: Path) -> None:
+    """Two encodings of one video (every frame a few bits off) are duplicates; a clip of it
+    (half its frames, 20 bits off) joins its series but not its stack; an unrelated video and
+    a known one join neither; images and videos never link to each other."""
+    rng = random.Random(5)
+    frames = [f"{rng.getrandbits(256):064x}" for _ in range(12)]
+    out = tmp_path / "out"
+    write_journal(out, [
+        _video("v1.mp4", frames),
+        _video("v1-reencoded.mp4", [flip(f, [3, 70, 140]) for f in frames]),
+        _video("clip.mp4", [flip(f, list(range(100, 120))) for f in frames[:6]]),
+        _video("other.mp4", [f"{rng.getrandbits(256):064x}" for _ in range(12)]),
+        _video("known.mp4", [flip(f, list(range(200, 222))) for f in frames[6:]]),
+        image("still.jpg", frames[0]),  # a frame of v1 as a picture: not linked to videos
+    ])
+    known = hash_set(f"md5 {'ee' * 16}\n", "set")
+    summary = finalize(out, [known])
+    r = rows(out)
+    dup = r["v1.mp4"]["duplicate_group"]
+    assert dup and r["v1-reencoded.mp4"]["duplicate_group"] == dup
+    assert r["clip.mp4"]["duplicate_group"] != dup
+    series = r["v1.mp4"]["series"]
+    assert series and r["clip.mp4"]["series"] == series == r["v1-reencoded.mp4"]["series"]
+    assert r["other.mp4"]["series"] is None and r["other.mp4"]["duplicate_group"] is None
+    assert r["still.jpg"]["duplicate_group"] is None and r["still.jpg"]["series"] is None
+    assert summary["series"] == 1 and "vPDQ" in summary["series_method"]
+    # Known media are identified already: the known video (half of v1's frames, 22 bits off)
+    # would link into the series if it were unknown.
+    write_journal(out, [_video("v1.mp4", frames), _video("clip.mp4", [flip(
+        f, list(range(100, 120))) for f in frames[:6]]),
+        _video("known.mp4", [flip(f, list(range(200, 222))) for f in frames[6:]], md5="ee" * 16)])
+    finalize(out, [known])
+    r = rows(out)
+    assert r["known.mp4"]["verdict"] == "known" and r["known.mp4"]["series"] is None
+    assert r["v1.mp4"]["series"] and r["v1.mp4"]["series"] == r["clip.mp4"]["series"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 8), st.integers(0, 2**32 - 1), st.integers(0, 40))
+def test_video_links_are_vpdq_matches(n: int, seed: int, t: int) -> None:
+    """Against vPDQ's brute-force comparison: two videos are duplicates exactly when each has
+    80% of its frames in the other within the duplicate threshold (no MD5, no images here)."""
+    from vigil.matching.signals import VpdqHash
+    from vigil.matching.video import vpdq_compare
+
+    rng = np.random.default_rng(seed)
+    base = [f"{int(x):016x}" * 4 for x in rng.integers(0, 2**63, 6)]
+    videos: list[list[str]] = []
+    for _ in range(n):
+        picks = rng.choice(6, int(rng.integers(1, 5)), replace=False).tolist()
+        videos.append(sorted({flip(base[p], sorted(rng.choice(256, int(rng.integers(0, 12)),
+                                                               replace=False).tolist()))
+                              for p in picks}))
+    frames = [f for v in videos for f in v]
+    rows_ = np.array([i for i, v in enumerate(videos) for _ in v], dtype=np.int64)
+    md5 = np.array([[i + 1, 0] for i in range(n)], dtype=np.uint64)
+    g = group(md5, np.zeros((n, 4), np.uint64), np.zeros(n, bool), np.ones(n, bool), t, 40,
+              frames=pack_hex(frames), frame_rows=rows_)
+    hashes = [VpdqHash.parse(json.dumps([f"{f},100,0" for f in v])) for v in videos]
+    edge = np.zeros((n, n), bool)
+    for i in range(n):
+        for j in range(n):
+            m = vpdq_compare(hashes[i], hashes[j], distance=t)
+            edge[i, j] = i != j and m.query_match_percent >= 80 and m.target_match_percent >= 80
+    comp = _components(edge)
+    for i in range(n):
+        for j in range(n):
+            assert (g.duplicate[i] == g.duplicate[j] != 0) == (comp[i] == comp[j] and
+                                                            (comp == comp[i]).sum() > 1)

@@ -65,7 +65,7 @@ def scan_command(
 ) -> None:
     """Scan seized media: every file typed by its bytes, hashed (MD5, SHA-1, SHA-256, PDQ,
     vPDQ), matched through the match policy (each hit with its hash set's trust), duplicates
-    stacked, near-duplicate unknown images grouped into likely series. A stopped scan run
+    stacked (videos by vPDQ), near-duplicate unknown media grouped into likely series. A stopped scan run
     again with the same arguments resumes without hashing again what it had.
 
     Exit status: 0 when the scan completed (files that could not be read are listed as

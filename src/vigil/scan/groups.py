@@ -12,11 +12,22 @@ one series when a chain of images joins them, each link within the threshold. Th
 the answers of exact PDQ radius queries (:class:`~vigil.matching.index.PdqIndex`), the
 components are found with union-find; a series has at least two stacks (one stack alone is a
 set of duplicates, not a series). Only images with a PDQ of quality ≥ 50 take part (flat
-pictures give colliding hashes); videos are stacked by MD5 only.
+pictures give colliding hashes).
+
+**Videos** are compared by vPDQ, as vPDQ matches (:func:`vigil.matching.video.vpdq_compare`:
+the share of one video's distinct frames of quality ≥ 50 that have a frame of the other
+within the threshold): two videos are **duplicates** when each has at least
+:data:`VIDEO_PERCENT` (80, vPDQ's query match percent) of its frames in the other within
+``duplicate_threshold`` bits (the same video re-encoded or resized), and two unknown videos'
+stacks are in one **series** when one has at least 80% of its frames in the other within
+``series_threshold`` bits (a clip of the other, or a re-cut). The frame pairs come from one
+exact radius query over every video's frames (at most :data:`MAX_VIDEO_FRAMES` a video, spread
+over its length); images and videos are never linked to each other.
 
 Single linkage chains: a long run of gradually changing pictures becomes one series even when
 its ends are far apart — what is wanted for one photo session, and why the threshold is stated
-with the results. Memory: 48 bytes per file (MD5 and PDQ) plus the links found.
+with the results. Memory: 48 bytes per file (MD5 and PDQ), 40 bytes per video frame kept, plus
+the links found.
 """
 
 from __future__ import annotations
@@ -30,10 +41,15 @@ from vigil.matching.index import PdqIndex
 
 DUPLICATE_THRESHOLD = 10
 SERIES_THRESHOLD = 31
+#: vPDQ's query match percent: the share of a video's frames found in the other.
+VIDEO_PERCENT = 80.0
+#: Frames of one video that take part (distinct, quality >= 50, spread over its length).
+MAX_VIDEO_FRAMES = 1000
 #: Stated with every result, so that a reader knows what a "series" is.
-SERIES_METHOD = ("single-linkage clustering of duplicate stacks of unknown images: PDQ "
-                 "distance <= {threshold} bits between any two images of a chain (exact PDQ "
-                 "radius queries, union-find)")
+SERIES_METHOD = ("single-linkage clustering of duplicate stacks of unknown media: PDQ "
+                 "distance <= {threshold} bits between any two images of a chain, and for "
+                 "videos at least 80% of one video's vPDQ frames within {threshold} bits of the "
+                 "other's (exact PDQ radius queries, union-find)")
 
 
 @numba.njit(cache=True)
@@ -94,6 +110,39 @@ def _pdq_links(codes: np.ndarray, rows: np.ndarray, threshold: int) -> tuple[np.
     return rows[found.query[keep]], rows[found.ids[keep]]
 
 
+def _video_links(frames: np.ndarray, frame_rows: np.ndarray, threshold: int,
+                 both: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of videos (file rows) whose vPDQ frames match at ``threshold`` bits: each has at
+    least :data:`VIDEO_PERCENT` of its frames in the other (``both``), or one of them does.
+    ``frames``: ``(m, 4)`` packed frame PDQs, distinct within a video; ``frame_rows``: the
+    file row of each frame."""
+    if frames.shape[0] < 2 or np.unique(frame_rows).shape[0] < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    index = PdqIndex.build(frames, np.arange(frames.shape[0], dtype=np.int64))
+    found = index.search_batch(frames, threshold)
+    ra, rb = frame_rows[found.query], frame_rows[found.ids]
+    other = ra != rb
+    # Frames of video a with a close frame in video b: distinct (a, b, frame of a).
+    hits = np.unique(np.stack([ra[other], rb[other], found.query[other]], axis=1), axis=0)
+    if hits.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pairs, found_frames = np.unique(hits[:, :2], axis=0, return_counts=True)
+    videos, per_video = np.unique(frame_rows, return_counts=True)
+    total = dict(zip(videos.tolist(), per_video.tolist(), strict=True))
+    share = {(int(a), int(b)): 100.0 * int(k) / total[int(a)]
+             for (a, b), k in zip(pairs.tolist(), found_frames.tolist(), strict=True)}
+    out_a, out_b = [], []
+    for (a, b), pct in share.items():
+        if a >= b:
+            continue
+        back = share.get((b, a), 0.0)
+        if (pct >= VIDEO_PERCENT and back >= VIDEO_PERCENT) if both else \
+                max(pct, back) >= VIDEO_PERCENT:
+            out_a.append(a)
+            out_b.append(b)
+    return np.asarray(out_a, np.int64), np.asarray(out_b, np.int64)
+
+
 def _numbered(roots: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Component numbers from 1 in order of first appearance, for components of at least two
     of ``members``; 0 elsewhere."""
@@ -108,16 +157,20 @@ def _numbered(roots: np.ndarray, members: np.ndarray) -> np.ndarray:
     return out
 
 
-def group(md5: np.ndarray, pdq: np.ndarray, has_pdq: np.ndarray, unknown_image: np.ndarray,
+def group(md5: np.ndarray, pdq: np.ndarray, has_pdq: np.ndarray, unknown: np.ndarray,
           duplicate_threshold: int = DUPLICATE_THRESHOLD,
-          series_threshold: int = SERIES_THRESHOLD) -> Groups:
+          series_threshold: int = SERIES_THRESHOLD, *,
+          frames: np.ndarray | None = None, frame_rows: np.ndarray | None = None) -> Groups:
     """Duplicate stacks and series of ``n`` files.
 
     ``md5``: ``(n, 2)`` uint64 (the 16 bytes; rows of zeros: no MD5, e.g. unreadable);
     ``pdq``: ``(n, 4)`` uint64 packed PDQs (:func:`vigil.matching.codes.pack_hex`);
-    ``has_pdq``: which rows have a usable PDQ; ``unknown_image``: which rows may join a
-    series. Thresholds in bits, 0-64."""
+    ``has_pdq``: which rows have a usable PDQ; ``unknown``: which rows (unknown images and
+    videos) may join a series; ``frames`` / ``frame_rows``: videos' vPDQ frames, ``(m, 4)``
+    packed, distinct within a video, and the file row of each. Thresholds in bits, 0-64."""
     n = md5.shape[0]
+    if frames is None or frame_rows is None:
+        frames, frame_rows = np.zeros((0, 4), np.uint64), np.zeros(0, np.int64)
     parent = np.arange(n, dtype=np.int64)
     has_md5 = np.any(md5 != 0, axis=1)
     rows = np.flatnonzero(has_md5)
@@ -128,13 +181,20 @@ def group(md5: np.ndarray, pdq: np.ndarray, has_pdq: np.ndarray, unknown_image: 
     with_pdq = np.flatnonzero(has_pdq)
     a, b = _pdq_links(pdq, with_pdq, duplicate_threshold)
     _union_pairs(parent, a, b)
+    a, b = _video_links(frames, frame_rows, duplicate_threshold, both=True)
+    _union_pairs(parent, a, b)
     dup_roots = _roots(parent)
-    duplicate = _numbered(dup_roots, np.flatnonzero(has_md5 | has_pdq))
+    has_frames = np.zeros(n, bool)
+    has_frames[frame_rows] = True
+    duplicate = _numbered(dup_roots, np.flatnonzero(has_md5 | has_pdq | has_frames))
 
-    # Series: the stacks of unknown images, linked at the series threshold.
-    candidates = np.flatnonzero(has_pdq & unknown_image)
+    # Series: the stacks of unknown images and videos, linked at the series threshold.
+    candidates = np.flatnonzero((has_pdq | has_frames) & unknown)
     series_parent = dup_roots.copy()
-    a, b = _pdq_links(pdq, candidates, series_threshold)
+    a, b = _pdq_links(pdq, np.flatnonzero(has_pdq & unknown), series_threshold)
+    _union_pairs(series_parent, a, b)
+    keep = unknown[frame_rows]
+    a, b = _video_links(frames[keep], frame_rows[keep], series_threshold, both=False)
     _union_pairs(series_parent, a, b)
     series_roots = _roots(series_parent)
     series = np.zeros(n, np.int64)

@@ -47,10 +47,20 @@ from typing import Any
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from vigil.matching.errors import InvalidSignal
 from vigil.matching.listfile import FactsLookup, HashList
 from vigil.matching.policy import Candidate, Item, Outcome, Sources, Verdict, match_items
+from vigil.matching.signals import VpdqHash
 from vigil.matching.vics import VicsMedia, VicsMediaFile, category_fields, write_vics_file
-from vigil.scan.groups import DUPLICATE_THRESHOLD, SERIES_METHOD, SERIES_THRESHOLD, Groups, group
+from vigil.matching.video import usable_frames
+from vigil.scan.groups import (
+    DUPLICATE_THRESHOLD,
+    MAX_VIDEO_FRAMES,
+    SERIES_METHOD,
+    SERIES_THRESHOLD,
+    Groups,
+    group,
+)
 from vigil.scan.run import JOURNAL
 from vigil.scan.work import Hashed
 
@@ -129,7 +139,9 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
     md5 = bytearray()  # 16 bytes a file
     pdq = bytearray()  # 32 bytes an image with a usable PDQ
     pdq_rows = array("q")
-    unknown_image = bytearray()
+    unknown = bytearray()
+    frames = bytearray()  # 32 bytes a vPDQ frame kept
+    frame_rows = array("q")
     hits: dict[int, tuple[str, list[dict[str, Any]]]] = {}
     verdicts = bytearray()
     n = 0
@@ -146,8 +158,12 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
             if usable:
                 pdq += bytes.fromhex(usable)
                 pdq_rows.append(n)
-            unknown_image.append(v == "unknown" and outcome.verdict is not Verdict.ALLOWED
-                                 and c is not None and c.kind == "image")
+            kept = _video_frames(c.vpdq) if c is not None and c.vpdq else []
+            for frame in kept:
+                frames += bytes.fromhex(frame)
+                frame_rows.append(n)
+            unknown.append(v == "unknown" and outcome.verdict is not Verdict.ALLOWED
+                           and c is not None and c.kind in ("image", "video"))
             n += 1
     md5_arr = np.frombuffer(bytes(md5), dtype="<u8").astype(np.uint64).reshape(n, 2) \
         if n else np.zeros((0, 2), np.uint64)
@@ -158,10 +174,25 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
         # The packed form of codes.pack_hex: the hex's 32 bytes as four little-endian words.
         pdq_arr[rows] = np.frombuffer(bytes(pdq), dtype="<u8").astype(np.uint64).reshape(-1, 4)
         has_pdq[rows] = True
-    groups = group(md5_arr, pdq_arr, has_pdq, np.frombuffer(bytes(unknown_image), np.uint8) > 0,
-                   duplicate_threshold, series_threshold)
+    frames_arr = np.frombuffer(bytes(frames), dtype="<u8").astype(np.uint64).reshape(-1, 4)
+    groups = group(md5_arr, pdq_arr, has_pdq, np.frombuffer(bytes(unknown), np.uint8) > 0,
+                   duplicate_threshold, series_threshold, frames=frames_arr,
+                   frame_rows=np.frombuffer(frame_rows, dtype=np.int64))
     figures = _write_all(out, groups, hits, lists, sources, thumbnails, report_limit)
     return Summary(figures)
+
+
+def _video_frames(vpdq: str) -> list[str]:
+    """The frames of a video that take part in grouping: its distinct frames of quality
+    >= 50, at most :data:`~vigil.scan.groups.MAX_VIDEO_FRAMES`, spread over its length."""
+    try:
+        usable = usable_frames(VpdqHash.parse(vpdq))
+    except InvalidSignal:
+        return []
+    if len(usable) > MAX_VIDEO_FRAMES:
+        step = len(usable) / MAX_VIDEO_FRAMES
+        usable = [usable[int(k * step)] for k in range(MAX_VIDEO_FRAMES)]
+    return usable
 
 
 def _record(i: int, h: Hashed, groups: Groups,
