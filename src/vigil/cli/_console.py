@@ -28,7 +28,19 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-err_console = Console(stderr=True, soft_wrap=True)
+#: Standard error. Markup is off: what is printed — paths, errors, servers' messages — is shown
+#: as it is (a file named ``[x].jpg`` stays so, a server cannot style or break the output);
+#: the few styled lines say ``markup=True`` and escape what they interpolate.
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def print_error(text: str, label: str | None = None) -> None:
+    """``text`` in red on standard error (or after a red ``label``), shown as it is: a path,
+    an error or a server's message is never read as rich markup (``[x]`` stays ``[x]``)."""
+    from rich.text import Text
+
+    shown = Text.assemble((label, "red"), " ", text) if label else Text(text, style="red")
+    err_console.print(shown, highlight=False)
 
 #: Seconds between two plain progress lines of one task (when stderr is not a terminal).
 LINE_EVERY = 5.0

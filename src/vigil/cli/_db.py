@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from sqlalchemy.orm import Session
 
-from vigil.cli._console import err_console
+from vigil.cli._console import print_error
 
 if TYPE_CHECKING:
     from vigil.config import Settings
@@ -28,7 +28,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         for e in exc.errors():
             name = "VIGIL_" + "_".join(str(p) for p in e["loc"][:1]).upper()
-            err_console.print(f"[red]setting {name}: {e['msg']}[/red]", highlight=False)
+            print_error(f"setting {name}: {e['msg']}")
         raise typer.Exit(2) from None
 
 
@@ -65,11 +65,11 @@ def unit_of_work(*, initialised_only: bool = True) -> Iterator[Session]:
     try:
         with transaction(session_factory(engine)) as s:
             if initialised_only and not initialised(s):
-                err_console.print(f"[red]{NOT_INITIALISED}[/red]", highlight=False)
+                print_error(f"{NOT_INITIALISED}")
                 raise typer.Exit(2)
             yield s
     except DomainError as exc:
-        err_console.print(f"[red]{exc.message}[/red]")
+        print_error(f"{exc.message}")
         raise typer.Exit(2) from None
     finally:
         engine.dispose()

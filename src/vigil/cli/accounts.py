@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 
 app = typer.Typer(help="Workspace accounts (people who sign in to the web pages).",
                   no_args_is_help=True)
@@ -18,7 +18,7 @@ app = typer.Typer(help="Workspace accounts (people who sign in to the web pages)
 def _password_from_stdin() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        err_console.print("[red]no password on standard input[/red]")
+        print_error("no password on standard input")
         raise typer.Exit(2)
     return password
 

@@ -9,7 +9,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 from vigil.cli._db import load_settings
 
 if TYPE_CHECKING:
@@ -74,11 +74,12 @@ def verify(
     for note in report.notes:
         err_console.print(f"note: {note}", highlight=False)
     for problem in report.problems:
-        err_console.print(f"[red]problem[/red] {problem}", highlight=False)
+        print_error(f"{problem}", "problem")
     verdict = "[green]OK[/green]" if report.ok else "[red]FAILED[/red]"
     err_console.print(f"{verdict}: {report.entries} log entries, {report.heads_checked} signed "
                       f"heads, {report.indicators_checked} indicators ({report.active} active), "
-                      f"{report.audit_events_checked} audit events under {report.seals} seals")
+                      f"{report.audit_events_checked} audit events under {report.seals} seals",
+                      markup=True)
     if not report.ok:
         raise typer.Exit(1)
     if store is not None and report.head is not None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vigil.cli._console import err_console, progress
+from vigil.cli._console import err_console, print_error, progress
 from vigil.cli._db import load_settings
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def backup_command(
         with _progress() as step:
             result = backup(settings, out, include_keys=not exclude_keys, progress=step)
     except BackupError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        print_error(f"{exc}")
         raise typer.Exit(2) from None
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False)
@@ -68,7 +68,7 @@ def restore_command(
         with _progress() as step:
             result = restore(settings, archive, progress=step)
     except BackupError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        print_error(f"{exc}")
         raise typer.Exit(2) from None
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False)

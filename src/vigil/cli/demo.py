@@ -10,6 +10,7 @@ import typer
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from vigil.cli._console import stop_on_sigterm
 from vigil.matching.batch import hash_files
@@ -71,7 +72,7 @@ def demo_command(
     for r in hash_files(files, HashOptions(dihedral=True), jobs=os.cpu_count() or 1):
         name = Path(r.path).name
         if r.hashes is None:
-            table.add_row(name, "", f"[red]error: {r.error}[/red]", "", "")
+            table.add_row(Text(name), "", Text(f"error: {r.error}", style="red"), "", "")
             continue
         h = r.hashes
         direct = hash_list.match_pdq([h.pdq])[0]  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console, progress, stop_on_sigterm
+from vigil.cli._console import err_console, print_error, progress, stop_on_sigterm
 
 app = typer.Typer(help="Hash-sharing programmes: import into a list (with checkpoints), export a "
                        "list in a programme's format.", no_args_is_help=True)
@@ -52,7 +52,7 @@ def import_command(
     try:
         source = programme_for(programme, settings, credentials_file=credentials_file, path=file)
     except DomainError as exc:
-        err_console.print(f"[red]{exc.message}[/red]", highlight=False)
+        print_error(f"{exc.message}")
         raise typer.Exit(2) from None
     basis = legal_basis or f"{programme} hash-sharing agreement"
     engine = make_engine(settings.effective_database_url)
@@ -73,7 +73,7 @@ def import_command(
                              unreadable_runs=settings.exchange_unreadable_runs,
                              skip_seconds=settings.exchange_skip_seconds)
     except DomainError as exc:
-        err_console.print(f"[red]{exc.message}[/red]", highlight=False)
+        print_error(f"{exc.message}")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("stopped; the next `vigil exchange import` resumes at the last page")
@@ -87,6 +87,10 @@ def import_command(
 
 
 def _report(run: object) -> None:
+    """The run's report on standard error. Text that came from the programme (places, errors,
+    a paging link, a file name) is shown as it is: the console reads no markup, and the two
+    styled lines escape what they interpolate."""
+    from rich.markup import escape
     from rich.table import Table
 
     from vigil.sharing.imports import ImportRun
@@ -97,7 +101,8 @@ def _report(run: object) -> None:
                       f"proposed (pending until a second organisation verifies them), "
                       f"{t.already_listed} already listed, {t.skipped} skipped, {t.withdrawn} "
                       f"withdrawn, {t.pages} page(s)", highlight=False)
-    skipped = [p for p in t.problems if not (run.stopped and p[1] == run.stopped)]
+    skipped = [p for p in t.problems if not (run.stopped and p[1] == run.stopped)
+               and not p[1].startswith("stepped past")]
     if skipped:
         table = Table("where", "why skipped", title=f"{t.skipped} record(s) skipped")
         for where, error in skipped[:50]:
@@ -109,11 +114,12 @@ def _report(run: object) -> None:
         err_console.print(f"{t.problems_not_kept} more skipped record(s) were counted but not "
                           f"written down: a run keeps the first {len(skipped)}", highlight=False)
     for what in run.stepped_past:
-        err_console.print(f"[yellow]stepped past an unreadable page: {what} were not imported"
-                          "[/yellow] (written down: vigil exchange status)", highlight=False)
+        err_console.print(f"[yellow]stepped past an unreadable page: {escape(what)} were not "
+                          "imported[/yellow] (written down: vigil exchange status)",
+                          highlight=False, markup=True)
     if run.stopped:
-        err_console.print(f"[red]stopped: {run.stopped}[/red]\nthe next import resumes at "
-                          "the last page it read", highlight=False)
+        err_console.print(f"[red]stopped: {escape(run.stopped)}[/red]\nthe next import resumes "
+                          "at the last page it read", highlight=False, markup=True)
 
 
 @app.command("export")

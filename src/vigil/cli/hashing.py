@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console, progress, stop_on_sigterm
+from vigil.cli._console import err_console, print_error, progress, stop_on_sigterm
 from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.hashing import DEFAULT_MAX_PIXELS, HashOptions
 
@@ -46,8 +46,7 @@ def hash_command(
         for result in hash_files(files, options, jobs=jobs or os.cpu_count() or 1):
             if not result.ok:
                 failed += 1
-                err_console.print(f"[red]error[/red] {result.path}: {result.error}",
-                                  highlight=False)
+                print_error(f"{result.path}: {result.error}", "error")
             out.write(json.dumps(result.to_json()) + "\n")
             bar.advance(task)
     out.flush()

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 
 app = typer.Typer(help="Partner hotlines: where URLs hosted in their country are referred.",
                   no_args_is_help=True)
@@ -24,7 +24,7 @@ def _keys() -> None:
     try:
         load_file_keys(load_settings())
     except ValueError as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        print_error(f"{exc}")
         raise typer.Exit(2) from None
 
 

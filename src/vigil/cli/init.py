@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 from vigil.cli._db import initialised, load_settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def check_keys(settings: Settings, *, create: bool | None = None) -> None:
                              "or put back the key from your backup (VIGIL_LOG_KEY_PATH)")
         TreeHeadSigner.from_file(path, create=create)
     except (ValueError, OSError) as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        print_error(f"{exc}")
         raise typer.Exit(2) from None
 
 
@@ -58,12 +58,12 @@ def init_command(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            err_console.print("[red]no password on standard input[/red]")
+            print_error("no password on standard input")
             raise typer.Exit(2)
     check_keys(settings, create=True)
     with unit_of_work(initialised_only=False) as s:
         if initialised(s):
-            err_console.print("[red]this database has a Centre already: vigil init runs once[/red]")
+            print_error("this database has a Centre already: vigil init runs once")
             raise typer.Exit(2)
         org = orgs.create_organisation(s, None, centre, OrgKind.CENTRE)
         made = accounts.create_account(s, None, org.id, admin, "admin", password=password)

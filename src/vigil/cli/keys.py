@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 from vigil.cli._db import load_settings, unit_of_work
 
 app = typer.Typer(help="Rotate and inspect the file key and the log key.", no_args_is_help=True)
@@ -25,7 +25,7 @@ def rotate(
     """Rotate one key. Running servers and workers take the new key without a restart when it
     is kept in the data directory; a key given in VIGIL_FILE_KEY is changed where it is set."""
     if file_key == log_key:
-        err_console.print("[red]give one of --file-key or --log-key[/red]")
+        print_error("give one of --file-key or --log-key")
         raise typer.Exit(2)
     if log_key:
         _rotate_log_key()
@@ -34,7 +34,7 @@ def rotate(
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]{message}[/red]", highlight=False)
+    print_error(f"{message}")
     return typer.Exit(2)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli._console import err_console, progress, stop_on_sigterm
+from vigil.cli._console import err_console, print_error, progress, stop_on_sigterm
 from vigil.matching.batch import hash_files, iter_files
 from vigil.matching.errors import InvalidSignal, ListFileError
 from vigil.matching.hashing import HashOptions, ImageHashes
@@ -89,7 +89,7 @@ def match_command(
             item = _hash_item(q)
         except InvalidSignal as exc:
             failed += 1
-            err_console.print(f"[red]error[/red] {q}: {exc.message}", highlight=False)
+            print_error(f"{q}: {exc.message}", "error")
             continue
         matched += _emit(q, match_items(source, [item])[0], facts)
     options = HashOptions(dihedral=dihedral, robust=robust)
@@ -99,7 +99,7 @@ def match_command(
             bar.advance(task)
             if result.hashes is None:
                 failed += 1
-                err_console.print(f"[red]error[/red] {result.path}: {result.error}", highlight=False)
+                print_error(f"{result.path}: {result.error}", "error")
                 continue
             h = result.hashes
             usable = not (isinstance(h, ImageHashes) and h.quality < min_quality)
@@ -131,7 +131,7 @@ def load_lists(list_files: list[Path], allow_lists: list[Path] | None, trust: st
             hl.ref = ListRef(hl.ref.name, Trust.ALLOW, hl.ref.pdq_threshold)
             sources.append(hl)
     except (ListFileError, ValueError) as exc:
-        err_console.print(f"[red]error[/red] {getattr(exc, 'message', exc)}", highlight=False)
+        print_error(f"{getattr(exc, 'message', exc)}", "error")
         raise typer.Exit(2) from None
     return sources
 

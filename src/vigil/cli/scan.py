@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console, progress, stop_on_sigterm
+from vigil.cli._console import err_console, print_error, progress, stop_on_sigterm
 
 
 def scan_command(
@@ -101,8 +101,7 @@ def scan_command(
         try:
             policy.check_endpoint(scheduler)
         except EgressRefused as exc:
-            err_console.print(f"[red]error[/red] --dask-scheduler: {exc.message}",
-                              highlight=False)
+            print_error(f"--dask-scheduler: {exc.message}", "error")
             raise typer.Exit(2) from None
     names = [str(s) for s in sources]
     total = source_bytes(sources)
@@ -121,7 +120,7 @@ def scan_command(
                 limits=limits, options=options, window=4 * workers,
                 ship_bytes=scheduler is not None, restart=restart, progress=tell)
     except ScanError as exc:
-        err_console.print(f"[red]error[/red] {exc.message}", highlight=False)
+        print_error(f"{exc.message}", "error")
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print(f"scan stopped; run the same command again to resume it from {out}",

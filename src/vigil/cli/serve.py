@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 from vigil.cli._db import NOT_INITIALISED, initialised, load_settings
 from vigil.cli.init import check_keys
 
@@ -65,7 +66,7 @@ def serve_command(
             ready = initialised(s)
         engine.dispose()
         if not ready:
-            err_console.print(f"[red]{NOT_INITIALISED}[/red]", highlight=False)
+            print_error(f"{NOT_INITIALISED}")
             raise typer.Exit(2)
     err_console.print(f"vigil serving on http://{host}:{port} (workspace at /app/, OpenAPI at "
                       "/docs)")
@@ -114,16 +115,16 @@ def check_limits(settings: Settings, workers: int) -> str:
         try:
             store.ping()
         except LimitStoreUnreachable as exc:
-            err_console.print(f"[red]{exc}[/red]", highlight=False)
+            print_error(f"{exc}")
             raise typer.Exit(2) from None
         return store.where
     if workers > 1:
         message = (f"with {workers} workers and no VIGIL_REDIS_URL, each worker counts rate "
                    f"limits and quotas on its own (up to {workers} times each limit)")
         if settings.environment == "production":
-            err_console.print(f"[red]{message}: set VIGIL_REDIS_URL[/red]", highlight=False)
+            print_error(f"{message}: set VIGIL_REDIS_URL")
             raise typer.Exit(2)
-        err_console.print(f"[yellow]{message}[/yellow]", highlight=False)
+        err_console.print(Text(message, style="yellow"), highlight=False)
     return store.where
 
 

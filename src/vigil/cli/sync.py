@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli._console import err_console, staged_progress, stop_on_sigterm
+from vigil.cli._console import err_console, print_error, staged_progress, stop_on_sigterm
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -67,7 +67,7 @@ def sync_command(
             result = client.sync()
         except SyncError as exc:
             kind = "refused" if exc.refused else "failed"
-            err_console.print(f"[red]sync {kind}[/red] {exc.message}", highlight=False)
+            print_error(f"{exc.message}", f"sync {kind}")
             raise typer.Exit(EXIT_REFUSED if exc.refused else 1) from None
     _print({"list": result.list, "seq": result.seq, "snapshot": result.snapshot,
             "pages": result.pages, "added": result.added, "withdrawn": result.withdrawn,
@@ -85,8 +85,7 @@ def _follow(client: Any, interval: float, max_backoff: float) -> None:
             row.update(added=result.added, withdrawn=result.withdrawn)
         _print(row)
         if status.last_error:
-            err_console.print(f"[yellow]sync failed[/yellow] ({status.failures} in a row) "
-                              f"{status.last_error}", highlight=False)
+            print_error(f"({status.failures} in a row) {status.last_error}", "sync failed")
 
     try:
         client.follow(interval, stop=stop, report=report, max_backoff=max_backoff)
@@ -112,10 +111,9 @@ def _pinned_keys(path: Path) -> list[Ed25519PublicKey]:
             return [k for k, _ in parse_published(json.loads(text))]
         key = load_pem_public_key(text)
     except (OSError, ValueError) as exc:
-        err_console.print(f"[red]error[/red] {path}: not a PEM public key or a log key list "
-                          f"({exc})", highlight=False)
+        print_error(f"{path}: not a PEM public key or a log key list ({exc})", "error")
         raise typer.Exit(2) from None
     if not isinstance(key, Ed25519PublicKey):
-        err_console.print(f"[red]error[/red] {path}: not an Ed25519 public key")
+        print_error(f"{path}: not an Ed25519 public key", "error")
         raise typer.Exit(2)
     return [key]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 
 app = typer.Typer(help="For people who want images of themselves removed: hashes made on "
                        "this computer, never the images.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def victim_hash(
             err_console.print(f"{path}: {item['kind']}")
         except HashingError as exc:
             failed += 1
-            err_console.print(f"[red]{path}: {exc.message}[/red]")
+            print_error(f"{path}: {exc.message}")
     print(json.dumps({"hashes": items}, indent=1))
     if failed or not items:
         raise typer.Exit(1)

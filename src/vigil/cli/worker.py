@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli._console import err_console
+from vigil.cli._console import err_console, print_error
 from vigil.cli._db import NOT_INITIALISED, initialised, load_settings
 from vigil.cli.init import check_keys
 
@@ -33,7 +33,7 @@ def worker_command(
     engine = make_engine(settings.effective_database_url)
     with session_factory(engine)() as s:
         if not initialised(s):  # as `vigil serve`: nothing to work for before `vigil init`
-            err_console.print(f"[red]{NOT_INITIALISED}[/red]", highlight=False)
+            print_error(f"{NOT_INITIALISED}")
             raise typer.Exit(2)
     read_engine = make_engine(settings.effective_database_url, read_only=True)
     from vigil.reports.storage import FileStore
