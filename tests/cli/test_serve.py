@@ -117,6 +117,8 @@ def test_audit_verify_against_the_server(server: tuple[str, Path], tmp_path: Pat
 
 def test_metrics_and_structured_logs(server: tuple[str, Path]) -> None:
     base, data = server
+    # A request of its own (under pytest-xdist the other tests may run on another worker).
+    _get(base + "/v1/lists/known-material/snapshot", _keys(data)["provider"])
     body = _get(base + "/metrics").decode()
     assert "vigil_index_indicators 12.0" in body
     log = (data / "server.log").read_text()
