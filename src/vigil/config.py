@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     #: notice, not two (INHOPE's practice) — for at most this many hours after the referral;
     #: then, or at once if the partner declines or the referral closes, the Centre sends its
     #: own. Re-checks and the escalation to the authority go on meanwhile.
-    referral_hold_hours: float = Field(default=48, ge=0)
+    referral_hold_hours: float = Field(default=48, ge=0, le=24 * 366)
     #: How often ``vigil worker`` looks for notices that are due (seconds).
     takedown_check_seconds: float = Field(default=60, gt=0)
     #: How often ``vigil worker`` asks partner vigils how the referrals it sent them go

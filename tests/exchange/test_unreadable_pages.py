@@ -121,7 +121,7 @@ def test_a_page_unreadable_for_good_is_stepped_past_after_three_runs(
     for attempt in (1, 2):
         got = run(factory, settings, case.name, unreadable_runs=3, skip_seconds=SKIP)
         assert got.stopped is not None and not got.stepped_past
-        assert f"in {attempt} run(s) in a row" in got.stopped, got.stopped
+        assert f"in {attempt} of the 3 runs in a row" in got.stopped, got.stopped
         src = _source(factory)
         assert src.unreadable_runs == attempt
         assert case.checkpoint_time(json.loads(src.checkpoint or "{}")) == start  # not moved
@@ -189,11 +189,60 @@ def test_steps_in_a_row_double_and_a_readable_page_resets_them(
 
 
 def test_which_failures_count_as_unreadable() -> None:
+    """Answered but unreadable: counted. Not delivered — whatever raised it — retried."""
+    from urllib3 import exceptions as urllib3_errors
+
+    from vigil.egress import EgressRefused
+
     for exc in (ValueError("bad"), ET.ParseError("no element found"), ResponseTooLarge("big"),
                 requests.exceptions.JSONDecodeError("x", "doc", 0), KeyError("data"),
-                AssertionError("empty update?"), TypeError("not a list")):
+                TypeError("not a list"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")):
         assert unreadable(exc), exc
     for exc in (requests.ConnectionError("refused"), requests.Timeout("slow"),
                 requests.HTTPError("503"), requests.exceptions.RetryError("too many 503s"),
-                OSError("reset")):
+                OSError("reset"), EgressRefused("cannot resolve graph.test"),
+                urllib3_errors.ProtocolError("connection broken"),
+                urllib3_errors.ReadTimeoutError(None, "/", "read timed out"),  # type: ignore[arg-type]
+                urllib3_errors.SSLError("bad certificate"), AssertionError("a library's check"),
+                RuntimeError("anything else")):
         assert not unreadable(exc), exc
+
+
+@pytest.mark.parametrize("how", ["truncated", "refused_host"])
+def test_an_answer_that_broke_off_or_went_elsewhere_is_never_stepped_past(
+        how: str, factory: sessionmaker[Session], programmes: Programmes, data_dir: Path) -> None:
+    """A body cut short mid-way (the server lies about its length) or a paging link to another
+    host is a page not delivered: retried by every run, never stepped past, whatever the
+    number of runs."""
+    build_world(factory)
+    settings = settings_for(programmes, data_dir)
+    programmes.te = [_te(n, "HASH_PDQ", pdq()) for n in range(30)]
+    if how == "truncated":
+        programmes.truncate_next["graph.test"] = 1000
+    else:
+        programmes.te_next_host = "elsewhere.test"
+    for _ in range(3):
+        got = run(factory, settings, "threatexchange", unreadable_runs=1, skip_seconds=SKIP)
+        assert got.stopped is not None and not got.stepped_past, got.stopped
+        if how == "truncated":
+            programmes.truncate_next["graph.test"] = 1000
+    assert _source(factory).unreadable_runs == 0
+
+
+def test_a_threatexchange_group_with_nothing_new_is_caught_up_not_failing(
+        factory: sessionmaker[Session], programmes: Programmes, data_dir: Path) -> None:
+    """The library asserts that no page is empty; a privacy group with no update answers an
+    empty page, and so does a page whose every update was malformed: neither fails the run,
+    and the malformed ones are still recorded."""
+    build_world(factory)
+    settings = settings_for(programmes, data_dir)
+    for _ in range(3):
+        got = run(factory, settings, "threatexchange", unreadable_runs=1, skip_seconds=SKIP)
+        assert got.stopped is None and not got.stepped_past, got.stopped
+    programmes.te = [{"id": "7", "indicator": "x"}, {"id": "8"}]  # malformed, both
+    got = run(factory, settings, "threatexchange", unreadable_runs=1, skip_seconds=SKIP)
+    assert got.stopped is None and got.tally.skipped == 2 and not got.stepped_past
+    good = pdq()
+    programmes.te.append(_te(20, "HASH_PDQ", good))
+    assert run(factory, settings, "threatexchange").tally.proposed == 1
+    assert ("pdq", good) in imported(factory)

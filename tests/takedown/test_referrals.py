@@ -855,11 +855,15 @@ def test_the_centres_own_notice_waits_while_the_partner_hotline_handles_it(
         r = client.post(f"/v1/referrals/{ref['id']}/status", content=body,
                         headers=_signed(hook.secret, body, msg_id="msg_decline"))
         assert r.status_code == 200, r.text
-        _due_now_notices(factory)
+        # At once: the decline makes the notice due (not at the next scheduled look, a day on).
         check_notices(factory, settings, notifier)
         assert own_notices(declined["url"]) == 1
 
-
-def _due_now_notices(factory: sessionmaker[Session]) -> None:
-    with transaction(factory) as s:
-        s.execute(update(Notice).values(next_action_at=now() - timedelta(seconds=1)))
+        # Another: the hotline is removed from the registry while it holds the notice.
+        dropped = _classify_hosted(client, w, site, "hosting-b.test", "/dropped.jpg", "BE")
+        _worker(factory, settings).run_once()
+        check_notices(factory, settings, notifier)
+        assert own_notices(dropped["url"]) == 0
+        assert client.delete("/v1/hotlines/BE", headers=auth(w.tokens["centre"])).status_code == 200
+        check_notices(factory, settings, notifier)
+        assert own_notices(dropped["url"]) == 1

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
@@ -95,8 +96,13 @@ class EgressAdapter(HTTPAdapter):
             response.close()
             raise ResponseTooLarge(f"{host} answered with {declared} bytes, more than the "
                                    f"{self.max_bytes} allowed")
-        body = response.raw.read(self.max_bytes + 1, decode_content=True)
-        response.close()
+        try:
+            body = response.raw.read(self.max_bytes + 1, decode_content=True)
+        except urllib3_errors.HTTPError as exc:  # a drop, a time-out or TLS failure mid-body
+            raise requests.ConnectionError(f"{host}: the answer broke off: "
+                                           f"{type(exc).__name__}: {exc}") from None
+        finally:
+            response.close()
         if len(body) > self.max_bytes:
             raise ResponseTooLarge(f"{host} answered with more than the {self.max_bytes} "
                                    "bytes allowed")

@@ -40,13 +40,15 @@ from urllib.parse import quote, quote_plus
 import dacite
 import requests
 from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchangeAPI
+from threatexchange.exchanges.clients.fb_threatexchange.threat_updates import ThreatUpdateJSON
 from threatexchange.exchanges.clients.ncmec import hash_api as ncmec_api
 from threatexchange.exchanges.clients.stopncii import api as stopncii_api
-from threatexchange.exchanges.fetch_state import FetchCheckpointBase
+from threatexchange.exchanges.fetch_state import FetchCheckpointBase, FetchDelta
 from threatexchange.exchanges.impl.fb_threatexchange_api import (
     FBThreatExchangeCheckpoint,
     FBThreatExchangeCollabConfig,
     FBThreatExchangeCredentials,
+    FBThreatExchangeIndicatorRecord,
     FBThreatExchangeSignalExchangeAPI,
 )
 from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
@@ -461,6 +463,28 @@ def _te_problem(item: object) -> str | None:
     return None
 
 
+class _TEExchange(FBThreatExchangeSignalExchangeAPI):
+    """The library's ``/threat_updates`` reader, except for a page with no update: the
+    library asserts that none is empty, while a privacy group with nothing new — or a page
+    whose every update vigil took out as malformed — answers one. Such a page is an empty
+    delta at the same checkpoint (its problems are still recorded), never a failure."""
+
+    def fetch_iter(self, _supported_signal_types: Any,
+                   checkpoint: FBThreatExchangeCheckpoint | None) -> Iterator[Any]:
+        start_time = None if checkpoint is None else checkpoint.update_time
+        cursor = self.client.get_threat_updates(
+            self.collab.privacy_group, start_time=start_time, page_size=100,
+            fields=ThreatUpdateJSON.te_threat_updates_fields(), decode_fn=ThreatUpdateJSON)
+        highest = start_time or 0
+        for batch in cursor:
+            if batch:
+                highest = max(highest, max(update.time for update in batch))
+            updates = {(u.threat_type, u.indicator):
+                       FBThreatExchangeIndicatorRecord.from_threatexchange_json(
+                           self.client.app_id, u) for u in batch}
+            yield FetchDelta(updates, FBThreatExchangeCheckpoint(highest))
+
+
 @dataclass
 class ThreatExchange:
     """Meta's ThreatExchange, one privacy group (``/threat_updates``)."""
@@ -485,9 +509,8 @@ class ThreatExchange:
         client = _TEClient(self.credentials.api_token, base_url=self.base_url, problems=problems,
                            session=lambda: egress_session(self.policy, self.base_url,
                                                           max_bytes=self.max_bytes))
-        api = FBThreatExchangeSignalExchangeAPI(
-            client, FBThreatExchangeCollabConfig(name=self.collection,
-                                                 privacy_group=self.privacy_group))
+        api = _TEExchange(client, FBThreatExchangeCollabConfig(
+            name=self.collection, privacy_group=self.privacy_group))
         for delta in api.fetch_iter([], _checkpoint(FBThreatExchangeCheckpoint, checkpoint)):
             records = []
             found, problems[:] = list(problems), []

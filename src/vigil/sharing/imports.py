@@ -2,10 +2,10 @@
 with the checkpoint it ends at — so a run that stops (a failed page, Ctrl-C, a crash) loses
 nothing it committed, and the next run resumes at the last committed checkpoint.
 
-A page the programme cannot deliver (the connection refused by the egress policy, an HTTP
-error after the client's retries, a body over the size limit, text that does not parse) ends
-the run: it is written down with the position it was at, and the next run tries that page
-again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`); the first
+A page that fails — not delivered (the connection refused by the egress policy, an HTTP error
+after the client's retries) or delivered but unreadable (a body over the size limit, text that
+does not parse) — ends the run: it is written down with the position it was at, and the next
+run tries that page again. Malformed *records* within a page never end it (:mod:`vigil.sharing.service`); the first
 :data:`~vigil.sharing.service.MAX_PROBLEMS_PER_RUN` of a run are written down, the rest counted.
 
 A page that is *unreadable* — the programme answers, but with a body that does not parse or is
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dacite
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,14 +62,25 @@ class ImportRun:
                 "stepped_past": self.stepped_past, **self.tally.to_json()}
 
 
+#: What a page the programme *answered* but that cannot be read raises: text that does not
+#: parse (JSON and Unicode errors are ValueErrors — requests' JSON error too —, XML's are
+#: SyntaxErrors), a body over the size limit, a structure the library's or vigil's parsing
+#: does not find where it looks (KeyError, TypeError, IndexError, AttributeError, dacite).
+ANSWERED_UNREADABLE = (ResponseTooLarge, ValueError, SyntaxError, KeyError, TypeError,
+                       IndexError, AttributeError, dacite.DaciteError)
+
+
 def unreadable(exc: BaseException) -> bool:
-    """Whether a failed page was *answered* but cannot be read (it does not parse, it is over
-    the size limit, the library's checks of it fail) — what stepping past is for — rather
-    than not delivered (a connection failure, a time-out, an HTTP error after the retries:
-    the programme's or the network's state, retried by the next run, never stepped past)."""
-    if isinstance(exc, (ResponseTooLarge, ValueError)):  # requests' JSON errors are ValueErrors
-        return True
-    return not isinstance(exc, (requests.RequestException, OSError))
+    """Whether a failed page was *answered* but cannot be read — what stepping past is for —
+    rather than not delivered: anything else (a connection failure or drop, a time-out, a TLS
+    error, an HTTP error after the retries, the egress policy's refusal, a name that does not
+    resolve, a library's own assertion) is the programme's, the network's or vigil's state,
+    retried by the next run and never stepped past. An allow list, so that a failure nobody
+    thought of is retried rather than skipped."""
+    if isinstance(exc, requests.RequestException) and not isinstance(
+            exc, (ResponseTooLarge, requests.exceptions.InvalidJSONError)):
+        return False  # connection, time-out, HTTP status, retries: not delivered
+    return isinstance(exc, ANSWERED_UNREADABLE)
 
 
 def run_import(factory: sessionmaker[Session], programme: Programme, list_name: str, *,
@@ -164,8 +176,8 @@ def _count_unreadable(factory: sessionmaker[Session], programme: Programme, sour
         else:
             src.unreadable_at, src.unreadable_runs = at, 1
         if src.unreadable_runs < runs:
-            run.stopped += (f" (unreadable at this checkpoint in {src.unreadable_runs} run(s) in "
-                            f"a row; the {runs}th steps past it)")
+            run.stopped += (f" (unreadable at this checkpoint in {src.unreadable_runs} of the "
+                            f"{runs} runs in a row after which it is stepped past)")
             return None
         step = programme.step_past(service.checkpoint_of(src),
                                    seconds * 2 ** min(src.steps_in_row, 20))

@@ -15,6 +15,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Forbidden, Invalid, NotFound
 from vigil.orgs.access import OrgKind, Principal, Scope
+from vigil.takedown.referrals import lifecycle
 from vigil.takedown.referrals.models import PartnerHotline, Referral
 
 #: ``vigil``: a partner vigil, referred through its API; ``webhook``: a signed webhook.
@@ -101,6 +102,7 @@ def remove(session: Session, actor: Principal | None, country: str) -> PartnerHo
         raise NotFound(f"no partner hotline for {code or '(no country)'}")
     for referral in session.scalars(select(Referral).where(Referral.hotline_id == hotline.id)):
         referral.hotline_id = None
+        lifecycle.release_notice(session, referral)  # nobody there sends the notice now
     session.delete(hotline)
     session.flush()
     record(session, actor, AuditAction.HOTLINE_REMOVED, subject=code,

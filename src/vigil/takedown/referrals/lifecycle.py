@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
@@ -34,6 +35,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict
 from vigil.orgs.access import Principal
+from vigil.takedown.models import Notice
 from vigil.takedown.referrals.models import Referral
 
 
@@ -84,6 +86,19 @@ _BY_KEY = {(t.event, t.source): t for t in TRANSITIONS}
 FINAL = frozenset({_S.NOT_REFERRED, _S.REMOVED, _S.DECLINED, _S.CLOSED})
 #: Statuses in which the partner is asked (or tells) how the referral goes.
 FOLLOWED = frozenset({_S.ACKNOWLEDGED, _S.ASSESSED})
+#: Statuses in which the referral holds this Centre's own notice to the host (the partner
+#: hotline of the host's country sends it): on its way, or in the partner's hands.
+HOLDS_NOTICE = frozenset({_S.PENDING, *FOLLOWED})
+
+
+def release_notice(session: Session, referral: Referral) -> None:
+    """The referral no longer holds its notice (it left :data:`HOLDS_NOTICE`, or its hotline was
+    removed): the notice is due now, so that the Centre's own notice goes out (or the re-check
+    confirms a removal) at the worker's next look rather than at the next scheduled one."""
+    if referral.notice_id is not None:
+        session.execute(update(Notice).where(Notice.id == referral.notice_id,
+                                             Notice.status == "open")
+                        .values(next_action_at=now()))
 
 
 def allowed(referral: Referral, event: ReferralEvent) -> bool:
@@ -133,4 +148,6 @@ def transition(session: Session, referral: Referral, event: ReferralEvent,
         referral.removed_at = t
     record(session, actor, row.audit, subject=referral.public_id,
            details={"from": source.value, **(details or {})})
+    if source in HOLDS_NOTICE and row.target not in HOLDS_NOTICE:
+        release_notice(session, referral)
     return referral

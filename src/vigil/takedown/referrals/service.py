@@ -34,7 +34,13 @@ from vigil.orgs.access import Principal
 from vigil.takedown.models import Notice, UrlReport
 from vigil.takedown.referrals import lifecycle
 from vigil.takedown.referrals.hotlines import for_country
-from vigil.takedown.referrals.lifecycle import FINAL, FOLLOWED, ReferralEvent, ReferralStatus
+from vigil.takedown.referrals.lifecycle import (
+    FINAL,
+    FOLLOWED,
+    HOLDS_NOTICE,
+    ReferralEvent,
+    ReferralStatus,
+)
 from vigil.takedown.referrals.models import PartnerHotline, Referral
 from vigil.takedown.referrals.partners import (
     WIRE_STATUSES,
@@ -76,7 +82,7 @@ def holding_notice(session: Session, notice_id: int, at: datetime, hours: float)
         return None
     ref = session.scalar(select(Referral).where(
         Referral.notice_id == notice_id, Referral.hotline_id.is_not(None),
-        Referral.status.in_([ReferralStatus.PENDING.value, *(s.value for s in FOLLOWED)]))
+        Referral.status.in_([s.value for s in HOLDS_NOTICE]))
         .order_by(Referral.id.desc()).limit(1))
     if ref is None:
         return None
