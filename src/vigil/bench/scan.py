@@ -166,6 +166,6 @@ def _dask(src: Path, out: Path, workers: int, hash_set: Any) -> float:
         start = time.perf_counter()
         hash_sources([src], out, lambda: batch_executor(workers, cluster.scheduler_address,
                                                         policy),
-                     window=4 * workers, ship_bytes=True)
+                     window=16 * workers, ship_bytes=True)
         finalize(out, [hash_set], sources=[str(src)])
         return time.perf_counter() - start

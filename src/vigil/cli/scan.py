@@ -117,7 +117,7 @@ def scan_command(
 
             run = hash_sources(
                 sources, out, lambda: batch_executor(workers, scheduler, policy),
-                limits=limits, options=options, window=4 * workers,
+                limits=limits, options=options, window=16 * workers,
                 ship_bytes=scheduler is not None, restart=restart, progress=tell)
     except ScanError as exc:
         print_error(f"{exc.message}", "error")

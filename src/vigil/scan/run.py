@@ -10,8 +10,9 @@ nothing), and goes on; a checkpoint is written at most every second, so at most 
 hashing is done twice. Other sources or options with the same ``--out`` are refused.
 
 **Memory flat in the number of files.** Members are read as the window of work in flight moves
-(at most ``4 x workers`` of them, each at most the per-file limit); results go to the journal
-as they come. Matching, grouping and the outputs read the journal afterwards
+(at most ``16 x workers`` of them, sent in tasks of up to :data:`BATCH`, and at most
+:data:`MAX_IN_FLIGHT_BYTES` of their bytes — a larger member goes alone); results go to the
+journal as they come. Matching, grouping and the outputs read the journal afterwards
 (:mod:`vigil.scan.results`).
 
 **Per-file errors never stop it**: an unreadable member is a journal line with its error, and a
@@ -37,7 +38,7 @@ from typing import Any
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import read_limited
 from vigil.scan.sources import Member, ScanLimits, iter_members
-from vigil.scan.work import Hashed, WorkOptions, as_dict, hash_member
+from vigil.scan.work import Hashed, WorkOptions, as_dict, hash_batch, hash_member
 
 JOURNAL = "journal.jsonl"
 STATE = "state.json"
@@ -49,6 +50,10 @@ CRASHED = "hashing crashed the worker process (corrupt or hostile file?)"
 #: Files in a row whose workers died, each alone: then the workers cannot run at all (they
 #: cannot start, or memory is gone), and the scan stops rather than fail every file.
 MAX_CRASHES = 5
+#: Members per task sent to a worker.
+BATCH = 8
+#: Bytes of members (from archives and disk images, or shipped to a cluster) in flight at most.
+MAX_IN_FLIGHT_BYTES = 512 * 1024 * 1024
 
 
 class ScanError(Exception):
@@ -116,7 +121,7 @@ ExecutorFactory = Callable[[], AbstractContextManager[Executor]]
 
 def hash_sources(sources: Sequence[str | Path], out: Path, executor: ExecutorFactory, *,
                  limits: ScanLimits | None = None, options: WorkOptions | None = None,
-                 window: int = 8, ship_bytes: bool = False, restart: bool = False,
+                 window: int = 32, ship_bytes: bool = False, restart: bool = False,
                  progress: Callable[[Progress], None] | None = None) -> HashRun:
     """Hash every member of ``sources`` into ``out/journal.jsonl``, resuming a run before.
 
@@ -216,52 +221,74 @@ def _payload(member: Member, ship_bytes: bool, lim: ScanLimits) -> Member:
         return Member(member.path, error=exc.message)
 
 
+def _carried(member: Member) -> int:
+    return len(member.data) if member.data is not None else 0
+
+
 def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOptions,
-            window: int, ship_bytes: bool, lim: ScanLimits) -> Iterator[Hashed]:
-    """Results in the members' order, with at most ``window`` members in flight."""
-    pending: deque[tuple[Member, Future[Hashed] | None]] = deque()
+            window: int, ship_bytes: bool, lim: ScanLimits, batch: int = BATCH
+            ) -> Iterator[Hashed]:
+    """Results in the members' order, with at most ``window`` members and
+    :data:`MAX_IN_FLIGHT_BYTES` of their bytes in flight (a larger member goes alone), sent to
+    the workers in tasks of up to ``batch`` members (fewer round trips: the pool's per-task
+    cost is a fifth of a small picture's hashing)."""
+    per_task = max(1, min(batch, window // 2))
+    pending: deque[tuple[list[Member], Future[list[Hashed]]]] = deque()
     members = iter(members)
+    waiting: Member | None = None  # pulled, not yet sent (it did not fit)
     exhausted = False
     crashes = 0
     while True:
         with executor() as ex:
             try:
                 # After a worker died: what was in flight, on the fresh pool.
-                pending = deque((m, _submit(ex, m, opts)) for m, _ in pending)
+                pending = deque((b, ex.submit(hash_batch, b, opts)) for b, _ in pending)
                 while True:
-                    while not exhausted and len(pending) < window:
-                        member = next(members, None)
+                    in_flight = sum(len(b) for b, _ in pending)
+                    carried = sum(_carried(m) for b, _ in pending for m in b)
+                    task: list[Member] = []
+                    while not exhausted and in_flight + len(task) < window \
+                            and len(task) < per_task:
+                        member = waiting if waiting is not None else next(members, None)
+                        waiting = None
                         if member is None:
                             exhausted = True
                             break
                         member = _payload(member, ship_bytes, lim)
-                        pending.append((member, _submit(ex, member, opts)))
+                        size = _carried(member)
+                        if size and carried + size > MAX_IN_FLIGHT_BYTES and (pending or task):
+                            waiting = member  # it goes when what is in flight has come back
+                            break
+                        task.append(member)
+                        carried += size
+                    if task:
+                        pending.append((task, ex.submit(hash_batch, task, opts)))
+                        if waiting is None and not exhausted and \
+                                in_flight + len(task) < window:
+                            continue  # fill the window before waiting for a result
                     if not pending:
                         return
-                    member, future = pending[0]
-                    result = future.result() if future is not None else hash_member(member, opts)
+                    sent, future = pending[0]
+                    results = future.result()
                     pending.popleft()
-                    yield result
+                    yield from results
             except BrokenProcessPool:
                 pass
-        # A worker died: hash the first unfinished member alone to see whether it is the one.
-        member, _ = pending.popleft()
-        result = _isolated(executor, member, opts)
-        crashes = crashes + 1 if result.error == CRASHED else 0
-        if crashes >= MAX_CRASHES:
-            raise ScanError(f"worker processes died on {crashes} files in a row (the last "
-                            f"{member.path}): they cannot run here; the journal keeps what was "
-                            "hashed, run the scan again to resume")
-        yield result
-
-
-def _submit(ex: Executor, member: Member, opts: WorkOptions) -> Future[Hashed] | None:
-    if member.error is not None:
-        return None  # nothing to hash: the error is the result
-    return ex.submit(hash_member, member, opts)
+        # A worker died: hash the first unfinished task's members alone, to find the one.
+        sent, _ = pending.popleft()
+        for member in sent:
+            result = _isolated(executor, member, opts)
+            crashes = crashes + 1 if result.error == CRASHED else 0
+            if crashes >= MAX_CRASHES:
+                raise ScanError(f"worker processes died on {crashes} files in a row (the last "
+                                f"{member.path}): they cannot run here; the journal keeps what "
+                                "was hashed, run the scan again to resume")
+            yield result
 
 
 def _isolated(executor: ExecutorFactory, member: Member, opts: WorkOptions) -> Hashed:
+    if member.error is not None:
+        return hash_member(member, opts)  # nothing to hash: the error is the result
     try:
         with executor() as ex:
             return ex.submit(hash_member, member, opts).result()

@@ -98,8 +98,14 @@ def hash_member(member: Member, options: WorkOptions) -> Hashed:
         thumb = _thumbnail(data, content, options.thumbnails)
     except MemoryError:
         return Hashed(member.path, len(data), error="out of memory while hashing")
-    sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    sha1 = content.sha1 or hashlib.sha1(data, usedforsecurity=False).hexdigest()
     return Hashed(member.path, len(data), content, sha1, thumb)
+
+
+def hash_batch(members: list[Member], options: WorkOptions) -> list[Hashed]:
+    """:func:`hash_member` for each of ``members``: one task of the executor (the pool's
+    round trip per task costs about a fifth of hashing a small picture)."""
+    return [hash_member(m, options) for m in members]
 
 
 def _thumbnail(data: bytes, content: ContentHashes, mode: str) -> bytes | None:
