@@ -246,3 +246,18 @@ def test_a_threatexchange_group_with_nothing_new_is_caught_up_not_failing(
     programmes.te.append(_te(20, "HASH_PDQ", good))
     assert run(factory, settings, "threatexchange").tally.proposed == 1
     assert ("pdq", good) in imported(factory)
+
+
+def test_a_programme_that_says_more_follows_for_ever_cannot_keep_a_run_going(
+        factory: sessionmaker[Session], programmes: Programmes, data_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.sharing import imports
+
+    monkeypatch.setattr(imports, "MAX_IDLE_PAGES", 5)
+    build_world(factory)
+    programmes.stopncii_endless = True
+    got = run(factory, settings_for(programmes, data_dir), "stopncii")
+    assert got.stopped is not None and "5 pages in a row" in got.stopped
+    # The first page moved the position (from none); the five after it did not.
+    assert got.tally.pages == 6 and not got.stepped_past
+    assert len(programmes.requests("stopncii.test")) == 6

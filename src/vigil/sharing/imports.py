@@ -70,6 +70,11 @@ ANSWERED_UNREADABLE = (ResponseTooLarge, ValueError, SyntaxError, KeyError, Type
                        IndexError, AttributeError, dacite.DaciteError)
 
 
+#: Pages in a row with no record and the same checkpoint after which a run stops: a programme
+#: (or something posing as it) that says "more follows" for ever cannot keep a run going.
+MAX_IDLE_PAGES = 100
+
+
 def unreadable(exc: BaseException) -> bool:
     """Whether a failed page was *answered* but cannot be read — what stepping past is for —
     rather than not delivered: anything else (a connection failure or drop, a time-out, a TLS
@@ -107,6 +112,7 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
         source_id, start = src.id, service.checkpoint_of(src)
     run = ImportRun(programme.name, programme.collection, list_name, service.Tally())
     pages = programme.pages(start)
+    idle, last = 0, start
     try:
         while max_pages is None or run.tally.pages < max_pages:
             try:
@@ -138,6 +144,13 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
                 service.apply_page(s, actor, src, src_list(s, src), page, legal_basis, run.tally)
             if progress is not None:
                 progress(run)
+            idle = idle + 1 if not page.records and page.checkpoint == last else 0
+            last = page.checkpoint
+            if idle >= MAX_IDLE_PAGES:
+                run.stopped = (f"the programme answered {idle} pages in a row that neither held "
+                               "a record nor moved its position: stopped here (the next run "
+                               "tries again)")
+                break
     finally:
         close = getattr(pages, "close", None)
         if close is not None:
