@@ -44,7 +44,7 @@ SERIES_THRESHOLD = 31
 #: vPDQ's query match percent: the share of a video's frames found in the other.
 VIDEO_PERCENT = 80.0
 #: Frames of one video that take part (distinct, quality >= 50, spread over its length).
-MAX_VIDEO_FRAMES = 1000
+MAX_VIDEO_FRAMES = 256
 #: Stated with every result, so that a reader knows what a "series" is.
 SERIES_METHOD = ("single-linkage clustering of duplicate stacks of unknown media: PDQ "
                  "distance <= {threshold} bits between any two images of a chain, and for "
