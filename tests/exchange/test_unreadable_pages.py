@@ -25,8 +25,7 @@ from tests.exchange.test_programmes import _stopncii, _te, imported, problems, r
 from tests.fixtures.programmes import NcmecEntry, Programmes, recent
 from tests.fixtures.world import build_world
 from vigil.audit.models import AuditEvent
-from vigil.exchange.http import ResponseTooLarge
-from vigil.sharing.imports import unreadable
+from vigil.exchange.http import ResponseTooLarge, unreadable
 from vigil.sharing.models import ExchangeSource
 
 SKIP = 50

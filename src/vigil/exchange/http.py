@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import dacite
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_errors
@@ -130,3 +131,24 @@ def egress_session(policy: EgressPolicy, base_url: str, *, max_bytes: int,
     if auth:
         session.auth = auth
     return session
+
+
+#: What a page the programme *answered* but that cannot be read raises: text that does not
+#: parse (JSON and Unicode errors are ValueErrors — requests' JSON error too —, XML's are
+#: SyntaxErrors), a body over the size limit, a structure the library's or vigil's parsing
+#: does not find where it looks (KeyError, TypeError, IndexError, AttributeError, dacite).
+ANSWERED_UNREADABLE = (ResponseTooLarge, ValueError, SyntaxError, KeyError, TypeError,
+                       IndexError, AttributeError, dacite.DaciteError)
+
+
+def unreadable(exc: BaseException) -> bool:
+    """Whether a failed page was *answered* but cannot be read — what stepping past is for —
+    rather than not delivered: anything else (a connection failure or drop, a time-out, a TLS
+    error, an HTTP error after the retries, the egress policy's refusal, a name that does not
+    resolve, a library's own assertion) is the programme's, the network's or vigil's state,
+    retried by the next run and never stepped past. An allow list, so that a failure nobody
+    thought of is retried rather than skipped."""
+    if isinstance(exc, requests.RequestException) and not isinstance(
+            exc, (ResponseTooLarge, requests.exceptions.InvalidJSONError)):
+        return False  # connection, time-out, HTTP status, retries: not delivered
+    return isinstance(exc, ANSWERED_UNREADABLE)

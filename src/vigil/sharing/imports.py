@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import dacite
-import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.audit.events import AuditAction
@@ -38,7 +36,7 @@ from vigil.clock import now
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import DomainError, Invalid
-from vigil.exchange.http import ResponseTooLarge
+from vigil.exchange.http import unreadable
 from vigil.exchange.programmes import Page, Programme, redact
 from vigil.indicators.models import HashList
 from vigil.sharing import service
@@ -62,30 +60,9 @@ class ImportRun:
                 "stepped_past": self.stepped_past, **self.tally.to_json()}
 
 
-#: What a page the programme *answered* but that cannot be read raises: text that does not
-#: parse (JSON and Unicode errors are ValueErrors — requests' JSON error too —, XML's are
-#: SyntaxErrors), a body over the size limit, a structure the library's or vigil's parsing
-#: does not find where it looks (KeyError, TypeError, IndexError, AttributeError, dacite).
-ANSWERED_UNREADABLE = (ResponseTooLarge, ValueError, SyntaxError, KeyError, TypeError,
-                       IndexError, AttributeError, dacite.DaciteError)
-
-
 #: Pages in a row with no record and the same checkpoint after which a run stops: a programme
 #: (or something posing as it) that says "more follows" for ever cannot keep a run going.
 MAX_IDLE_PAGES = 100
-
-
-def unreadable(exc: BaseException) -> bool:
-    """Whether a failed page was *answered* but cannot be read — what stepping past is for —
-    rather than not delivered: anything else (a connection failure or drop, a time-out, a TLS
-    error, an HTTP error after the retries, the egress policy's refusal, a name that does not
-    resolve, a library's own assertion) is the programme's, the network's or vigil's state,
-    retried by the next run and never stepped past. An allow list, so that a failure nobody
-    thought of is retried rather than skipped."""
-    if isinstance(exc, requests.RequestException) and not isinstance(
-            exc, (ResponseTooLarge, requests.exceptions.InvalidJSONError)):
-        return False  # connection, time-out, HTTP status, retries: not delivered
-    return isinstance(exc, ANSWERED_UNREADABLE)
 
 
 def run_import(factory: sessionmaker[Session], programme: Programme, list_name: str, *,
