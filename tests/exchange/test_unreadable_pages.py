@@ -25,6 +25,7 @@ from tests.exchange.test_programmes import _stopncii, _te, imported, problems, r
 from tests.fixtures.programmes import NcmecEntry, Programmes, recent
 from tests.fixtures.world import build_world
 from vigil.audit.models import AuditEvent
+from vigil.config import Settings
 from vigil.exchange.http import ResponseTooLarge, unreadable
 from vigil.sharing.models import ExchangeSource
 
@@ -99,15 +100,21 @@ def _source(factory: sessionmaker[Session]) -> ExchangeSource:
         return src
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_page_unreadable_for_good_is_stepped_past_after_three_runs(
-        case: Case, factory: sessionmaker[Session], programmes: Programmes, data_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _imported_once(case: Case, factory: sessionmaker[Session], programmes: Programmes,
+                   data_dir: Path) -> tuple[Settings, int]:
+    """The programme's first records imported: the settings, and the checkpoint's time."""
     build_world(factory)
     settings = settings_for(programmes, data_dir)
     case.first(programmes)
     assert run(factory, settings, case.name).stopped is None
-    start = case.checkpoint_time(json.loads(_source(factory).checkpoint or "{}"))
+    return settings, case.checkpoint_time(json.loads(_source(factory).checkpoint or "{}"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_page_unreadable_for_good_is_stepped_past_after_three_runs(
+        case: Case, factory: sessionmaker[Session], programmes: Programmes, data_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, start = _imported_once(case, factory, programmes, data_dir)
     # Later: the programme's page at the checkpoint is broken for good; one record lies in
     # the window a step skips, one after it.
     real = time.time
@@ -147,12 +154,8 @@ def test_a_page_unreadable_for_good_is_stepped_past_after_three_runs(
 def test_a_page_that_is_not_delivered_is_retried_never_stepped_past(
         case: Case, factory: sessionmaker[Session], programmes: Programmes, data_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    build_world(factory)
-    settings = settings_for(programmes, data_dir)
-    case.first(programmes)
-    assert run(factory, settings, case.name).stopped is None
+    settings, start = _imported_once(case, factory, programmes, data_dir)
     checkpoint = _source(factory).checkpoint
-    start = case.checkpoint_time(json.loads(checkpoint or "{}"))
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 60)  # (NCMEC reads up to now)
     programmes.broken_before[case.host] = (start + 1, 404, b"not here today")
