@@ -327,3 +327,37 @@ def test_video_links_are_vpdq_matches(n: int, seed: int, t: int) -> None:
         for j in range(n):
             assert (g.duplicate[i] == g.duplicate[j] != 0) == (comp[i] == comp[j] and
                                                             (comp == comp[i]).sum() > 1)
+
+
+def test_a_one_frame_title_card_does_not_chain_videos_into_a_series(tmp_path: Path) -> None:
+    """Two unrelated videos that both open on the same card, and a video of that card alone:
+    the card is 100% in both, but a video needs five frames to join a series by being in
+    another, so nothing is linked."""
+    rng = random.Random(9)
+    card = f"{rng.getrandbits(256):064x}"
+    out = tmp_path / "out"
+    write_journal(out, [
+        _video("b.mp4", [card, *(f"{rng.getrandbits(256):064x}" for _ in range(50))]),
+        _video("c.mp4", [card, *(f"{rng.getrandbits(256):064x}" for _ in range(50))]),
+        _video("card.mp4", [card]),
+    ])
+    summary = finalize(out, [])
+    r = rows(out)
+    assert summary["series"] == 0 and {v["series"] for v in r.values()} == {None}
+
+
+def test_many_copies_of_one_picture_group_in_bounded_memory() -> None:
+    """Byte-different copies with one PDQ (re-saved, EXIF changed) are joined directly and
+    searched once: 20,000 of them are one stack, without 20,000 squared pairs in memory."""
+    import tracemalloc
+
+    n = 20_000
+    md5 = np.zeros((n, 2), np.uint64)
+    md5[:, 0] = np.arange(1, n + 1, dtype=np.uint64)
+    pdqs = np.repeat(pack_hex([BASE]), n, axis=0)
+    tracemalloc.start()
+    g = group(md5, pdqs, np.ones(n, bool), np.ones(n, bool))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert g.duplicate_groups == 1 and int(g.duplicate.min()) == 1
+    assert peak < 64 * 1024 * 1024, peak  # 20,000 squared pairs would be gigabytes

@@ -157,18 +157,80 @@ def test_a_dead_worker_costs_only_its_file(tmp_path: Path) -> None:
     assert rows["a.jpg"]["content"]["pdq"] and rows["c.jpg"]["content"]["pdq"]
 
 
-def test_workers_that_die_on_every_file_stop_the_scan(tmp_path: Path) -> None:
+def test_hostile_files_side_by_side_never_stop_the_scan(tmp_path: Path) -> None:
+    """Five (or more) files in a row that each kill their worker are five error lines, and the
+    scan goes on: a probe with nothing to decode shows the workers themselves run."""
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(8):
-        (src / f"crash{i}.jpg").write_bytes(scene(i))
+    for name in ("a.jpg", *(f"crash{i}.jpg" for i in range(7)), "z.jpg"):
+        (src / name).write_bytes(scene(len(name)))
 
     @contextmanager
     def flaky() -> Iterator[Executor]:
         yield _Flaky()
 
-    with pytest.raises(ScanError, match="worker processes died on 5 files in a row"):
-        hash_sources([src], tmp_path / "out", flaky, options=NO_THUMBS)
+    run = hash_sources([src], tmp_path / "out", flaky, options=NO_THUMBS)
+    rows = {Path(r["path"]).name: r for r in journal(tmp_path / "out")}
+    assert run.files == 9 and len(rows) == 9
+    assert all(rows[f"crash{i}.jpg"]["error"].startswith("hashing crashed") for i in range(7))
+    assert rows["a.jpg"]["content"]["pdq"] and rows["z.jpg"]["content"]["pdq"]
+
+
+class _Dead(Executor):
+    """Workers that cannot run at all: every task kills its worker."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(BrokenProcessPool("a worker died"))
+        return future
+
+
+def test_workers_that_cannot_run_stop_the_scan(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(8):
+        (src / f"{i}.jpg").write_bytes(scene(i))
+
+    @contextmanager
+    def dead() -> Iterator[Executor]:
+        yield _Dead()
+
+    with pytest.raises(ScanError, match="died on 5 files in a row and on a file with nothing"):
+        hash_sources([src], tmp_path / "out", dead, options=NO_THUMBS)
+
+
+class _BreaksOnSubmit(Executor):
+    """A pool that breaks between two results: the third ``submit`` itself raises (as
+    ``ProcessPoolExecutor.submit`` does once a worker has died); later pools work."""
+
+    calls = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        type(self).calls += 1
+        if type(self).calls == 3:
+            raise BrokenProcessPool("a worker died since the last result")
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_a_pool_that_breaks_at_submit_loses_no_file(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(40):
+        (src / f"f{i:02d}.txt").write_text(f"file {i}")
+
+    _BreaksOnSubmit.calls = 0
+
+    @contextmanager
+    def breaking() -> Iterator[Executor]:
+        yield _BreaksOnSubmit()
+
+    run = hash_sources([src], tmp_path / "out", breaking, options=NO_THUMBS, window=8)
+    rows = journal(tmp_path / "out")
+    assert run.files == 40 and [Path(r["path"]).name for r in rows] == \
+        [f"f{i:02d}.txt" for i in range(40)]
+    assert not any(r.get("error") for r in rows)
 
 
 def test_work_in_flight_is_bounded_by_the_window(tmp_path: Path) -> None:

@@ -20,14 +20,19 @@ within the threshold): two videos are **duplicates** when each has at least
 :data:`VIDEO_PERCENT` (80, vPDQ's query match percent) of its frames in the other within
 ``duplicate_threshold`` bits (the same video re-encoded or resized), and two unknown videos'
 stacks are in one **series** when one has at least 80% of its frames in the other within
-``series_threshold`` bits (a clip of the other, or a re-cut). The frame pairs come from one
-exact radius query over every video's frames (at most :data:`MAX_VIDEO_FRAMES` a video, spread
-over its length); images and videos are never linked to each other.
+``series_threshold`` bits (a clip of the other, or a re-cut) and at least
+:data:`MIN_CONTAINED_FRAMES` usable frames (a one-frame title card is in every video showing
+it). The frame pairs come from exact radius queries over every video's frames (at most
+:data:`MAX_VIDEO_FRAMES` a video, spread over its length); images and videos are never linked
+to each other.
 
 Single linkage chains: a long run of gradually changing pictures becomes one series even when
 its ends are far apart — what is wanted for one photo session, and why the threshold is stated
-with the results. Memory: 48 bytes per file (MD5 and PDQ), 40 bytes per video frame kept, plus
-the links found.
+with the results. Memory: 48 bytes per file (MD5 and PDQ), 40 bytes per video frame kept, the
+links of one chunk of queries, and a count per pair of linked videos. Identical PDQs are joined
+directly and searched once, so many byte-different copies of one picture (re-saved, EXIF
+changed) cost one query. Time grows with the links: thousands of *near*-identical pictures are
+still thousands squared links, found chunk by chunk.
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ SERIES_THRESHOLD = 31
 VIDEO_PERCENT = 80.0
 #: Frames of one video that take part (distinct, quality >= 50, spread over its length).
 MAX_VIDEO_FRAMES = 256
+#: Frames a video needs to join another's series by being (mostly) in it: a title card, logo
+#: or test card of one frame is in every video that shows it.
+MIN_CONTAINED_FRAMES = 5
+#: Radius queries per chunk: the links of a chunk are unioned before the next is asked.
+QUERY_CHUNK = 1024
 #: Stated with every result, so that a reader knows what a "series" is.
 SERIES_METHOD = ("single-linkage clustering of duplicate stacks of unknown media: PDQ "
                  "distance <= {threshold} bits between any two images of a chain, and for "
@@ -100,44 +110,67 @@ class Groups:
         return int(self.series.max(initial=0))
 
 
-def _pdq_links(codes: np.ndarray, rows: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of ``rows`` whose codes are within ``threshold`` bits."""
+def _link_pdqs(parent: np.ndarray, codes: np.ndarray, rows: np.ndarray,
+               threshold: int) -> None:
+    """Union every two of ``rows`` whose codes are within ``threshold`` bits. Identical codes
+    are joined directly and searched once; the radius queries go in chunks of
+    :data:`QUERY_CHUNK` and their links are unioned as they come, so memory stays bounded
+    however many files share one picture."""
     if rows.shape[0] < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    index = PdqIndex.build(codes[rows], np.arange(rows.shape[0], dtype=np.int64))
-    found = index.search_batch(codes[rows], threshold)
-    keep = found.query != found.ids
-    return rows[found.query[keep]], rows[found.ids[keep]]
+        return
+    uniq, first, inverse = np.unique(codes[rows], axis=0, return_index=True,
+                                     return_inverse=True)
+    rep = rows[first]  # one row per distinct code
+    _union_pairs(parent, rep[np.asarray(inverse).reshape(-1)], rows)
+    if uniq.shape[0] < 2:
+        return
+    index = PdqIndex.build(uniq, np.arange(uniq.shape[0], dtype=np.int64))
+    for start in range(0, uniq.shape[0], QUERY_CHUNK):
+        found = index.search_batch(uniq[start:start + QUERY_CHUNK], threshold)
+        q = found.query + start
+        keep = q != found.ids
+        _union_pairs(parent, rep[q[keep]], rep[found.ids[keep]])
 
 
 def _video_links(frames: np.ndarray, frame_rows: np.ndarray, threshold: int,
                  both: bool) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of videos (file rows) whose vPDQ frames match at ``threshold`` bits: each has at
-    least :data:`VIDEO_PERCENT` of its frames in the other (``both``), or one of them does.
-    ``frames``: ``(m, 4)`` packed frame PDQs, distinct within a video; ``frame_rows``: the
-    file row of each frame."""
+    least :data:`VIDEO_PERCENT` of its frames in the other (``both``), or one of them does —
+    one with at least :data:`MIN_CONTAINED_FRAMES` frames, so that a one-frame title card
+    cannot chain every video holding it into a series. ``frames``: ``(m, 4)`` packed frame
+    PDQs, distinct within a video; ``frame_rows``: the file row of each frame. The radius
+    queries go in chunks; what is kept between them is a count per pair of videos."""
     if frames.shape[0] < 2 or np.unique(frame_rows).shape[0] < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     index = PdqIndex.build(frames, np.arange(frames.shape[0], dtype=np.int64))
-    found = index.search_batch(frames, threshold)
-    ra, rb = frame_rows[found.query], frame_rows[found.ids]
-    other = ra != rb
-    # Frames of video a with a close frame in video b: distinct (a, b, frame of a).
-    hits = np.unique(np.stack([ra[other], rb[other], found.query[other]], axis=1), axis=0)
-    if hits.shape[0] == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    pairs, found_frames = np.unique(hits[:, :2], axis=0, return_counts=True)
+    counts: dict[tuple[int, int], int] = {}
+    for start in range(0, frames.shape[0], QUERY_CHUNK):
+        found = index.search_batch(frames[start:start + QUERY_CHUNK], threshold)
+        q = found.query + start
+        ra, rb = frame_rows[q], frame_rows[found.ids]
+        other = ra != rb
+        # Frames of video a with a close frame in video b: distinct (a, b, frame of a); the
+        # chunks split the query frames, so their counts add up.
+        hits = np.unique(np.stack([ra[other], rb[other], q[other]], axis=1), axis=0)
+        if hits.shape[0] == 0:
+            continue
+        pairs, found_frames = np.unique(hits[:, :2], axis=0, return_counts=True)
+        for (a, b), k in zip(pairs.tolist(), found_frames.tolist(), strict=True):
+            counts[(a, b)] = counts.get((a, b), 0) + k
     videos, per_video = np.unique(frame_rows, return_counts=True)
     total = dict(zip(videos.tolist(), per_video.tolist(), strict=True))
-    share = {(int(a), int(b)): 100.0 * int(k) / total[int(a)]
-             for (a, b), k in zip(pairs.tolist(), found_frames.tolist(), strict=True)}
+    share = {pair: 100.0 * k / total[pair[0]] for pair, k in counts.items()}
     out_a, out_b = [], []
     for (a, b), pct in share.items():
         if a >= b:
             continue
         back = share.get((b, a), 0.0)
-        if (pct >= VIDEO_PERCENT and back >= VIDEO_PERCENT) if both else \
-                max(pct, back) >= VIDEO_PERCENT:
+        if both:
+            linked = pct >= VIDEO_PERCENT and back >= VIDEO_PERCENT
+        else:
+            linked = ((pct >= VIDEO_PERCENT and total[a] >= MIN_CONTAINED_FRAMES)
+                      or (back >= VIDEO_PERCENT and total[b] >= MIN_CONTAINED_FRAMES))
+        if linked:
             out_a.append(a)
             out_b.append(b)
     return np.asarray(out_a, np.int64), np.asarray(out_b, np.int64)
@@ -178,9 +211,7 @@ def group(md5: np.ndarray, pdq: np.ndarray, has_pdq: np.ndarray, unknown: np.nda
         order = rows[np.lexsort((md5[rows, 1], md5[rows, 0]))]
         same = np.all(md5[order[1:]] == md5[order[:-1]], axis=1)
         _union_pairs(parent, order[:-1][same], order[1:][same])
-    with_pdq = np.flatnonzero(has_pdq)
-    a, b = _pdq_links(pdq, with_pdq, duplicate_threshold)
-    _union_pairs(parent, a, b)
+    _link_pdqs(parent, pdq, np.flatnonzero(has_pdq), duplicate_threshold)
     a, b = _video_links(frames, frame_rows, duplicate_threshold, both=True)
     _union_pairs(parent, a, b)
     dup_roots = _roots(parent)
@@ -191,8 +222,7 @@ def group(md5: np.ndarray, pdq: np.ndarray, has_pdq: np.ndarray, unknown: np.nda
     # Series: the stacks of unknown images and videos, linked at the series threshold.
     candidates = np.flatnonzero((has_pdq | has_frames) & unknown)
     series_parent = dup_roots.copy()
-    a, b = _pdq_links(pdq, np.flatnonzero(has_pdq & unknown), series_threshold)
-    _union_pairs(series_parent, a, b)
+    _link_pdqs(series_parent, pdq, np.flatnonzero(has_pdq & unknown), series_threshold)
     keep = unknown[frame_rows]
     a, b = _video_links(frames[keep], frame_rows[keep], series_threshold, both=False)
     _union_pairs(series_parent, a, b)

@@ -47,8 +47,10 @@ STATE_FORMAT = "vigil-scan-state-v1"
 CHECKPOINT_EVERY = 1.0
 #: The error of a file whose hashing killed its worker process.
 CRASHED = "hashing crashed the worker process (corrupt or hostile file?)"
-#: Files in a row whose workers died, each alone: then the workers cannot run at all (they
-#: cannot start, or memory is gone), and the scan stops rather than fail every file.
+#: Files in a row whose workers died, each alone: then a probe with nothing to decode tells
+#: whether the workers cannot run at all (they cannot start, or memory is gone: the scan stops
+#: rather than fail every file) or the files are hostile (each is a journal line, the scan
+#: goes on).
 MAX_CRASHES = 5
 #: Members per task sent to a worker.
 BATCH = 8
@@ -242,7 +244,7 @@ def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOpti
         with executor() as ex:
             try:
                 # After a worker died: what was in flight, on the fresh pool.
-                pending = deque((b, ex.submit(hash_batch, b, opts)) for b, _ in pending)
+                pending = deque((b, _submit(ex, b, opts)) for b, _ in pending)
                 while True:
                     in_flight = sum(len(b) for b, _ in pending)
                     carried = sum(_carried(m) for b, _ in pending for m in b)
@@ -262,7 +264,7 @@ def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOpti
                         task.append(member)
                         carried += size
                     if task:
-                        pending.append((task, ex.submit(hash_batch, task, opts)))
+                        pending.append((task, _submit(ex, task, opts)))
                         if waiting is None and not exhausted and \
                                 in_flight + len(task) < window:
                             continue  # fill the window before waiting for a result
@@ -280,10 +282,32 @@ def _hashed(members: Iterator[Member], executor: ExecutorFactory, opts: WorkOpti
             result = _isolated(executor, member, opts)
             crashes = crashes + 1 if result.error == CRASHED else 0
             if crashes >= MAX_CRASHES:
-                raise ScanError(f"worker processes died on {crashes} files in a row (the last "
-                                f"{member.path}): they cannot run here; the journal keeps what "
-                                "was hashed, run the scan again to resume")
+                # Hostile files side by side, or workers that cannot run at all? A fresh worker
+                # given nothing to decode tells them apart: only the latter stops the scan.
+                if not _workers_run(executor, opts):
+                    raise ScanError(f"worker processes died on {crashes} files in a row and on "
+                                    f"a file with nothing to decode (the last {member.path}): "
+                                    "they cannot run here; the journal keeps what was hashed, "
+                                    "run the scan again to resume")
+                crashes = 0
             yield result
+
+
+def _submit(ex: Executor, task: list[Member], opts: WorkOptions) -> Future[list[Hashed]]:
+    """The task on the pool; a pool already broken (a worker died since the last result) gives
+    a future holding that error, so the task stays in flight and is retried with the rest."""
+    try:
+        return ex.submit(hash_batch, task, opts)
+    except BrokenProcessPool as exc:
+        failed: Future[list[Hashed]] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _workers_run(executor: ExecutorFactory, opts: WorkOptions) -> bool:
+    """Whether a fresh worker hashes a few bytes that decode as nothing."""
+    probe = Member("(probe)", data=b"vigil scan probe: not a picture")
+    return _isolated(executor, probe, opts).error != CRASHED
 
 
 def _isolated(executor: ExecutorFactory, member: Member, opts: WorkOptions) -> Hashed:
