@@ -4,10 +4,12 @@ consistent with the heads it saw; it refuses anything else, whole, with the reas
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -131,6 +133,43 @@ def test_tampered_lists_and_heads_are_refused(factory: sessionmaker[Session],
                        (b"x" * 100, "larger than 10")):
         with pytest.raises(ListRefused, match=word):
             DeviceList.from_bytes(data, max_bytes=10 if word.startswith("larger") else 10**6)
+
+
+def test_the_node_table_is_shared_and_checked(factory: sessionmaker[Session],
+                                             centre: Centre) -> None:
+    """Proofs are positions in one table of hashes (neighbouring leaves share most of their
+    nodes); a position outside the table, a node that is not a 32-byte hash, a missing table
+    or a node swapped for another is refused."""
+    import json
+
+    for value in ("a", "b", "c"):
+        _indicator(factory, centre, value * 64, "Centre", "Hotline DE")
+    out = _export(factory, centre)
+    obj = json.loads(out.document.to_bytes())
+    proofs = [p for e in obj["entries"] for p in (e["proposed"]["proof"], e["verified"]["proof"])]
+    assert len(obj["nodes"]) < sum(len(p) for p in proofs)  # shared, each once
+    again = DeviceList.from_bytes(out.document.to_bytes())
+    accept(again, out.setup, centre.signer.public_key, DeviceState(), option="psi")
+
+    def refused(change: Any, match: str) -> None:
+        bad = json.loads(out.document.to_bytes())
+        change(bad)
+        with pytest.raises(ListRefused, match=match):
+            doc = DeviceList.from_bytes(json.dumps(bad).encode())
+            accept(doc, out.setup, centre.signer.public_key, DeviceState(), option="psi")
+
+    refused(lambda d: d["entries"][0]["proposed"]["proof"].append(len(d["nodes"])),
+            "not a node of its table")
+    refused(lambda d: d["entries"][0]["proposed"]["proof"].__setitem__(0, -1),
+            "not a node of its table")
+    refused(lambda d: d["entries"][0]["proposed"]["proof"].__setitem__(0, "0"),
+            "not a node of its table")
+    refused(lambda d: d["nodes"].__setitem__(0, base64.b64encode(b"short").decode()),
+            "not a 32-byte hash")
+    refused(lambda d: d["nodes"].__setitem__(0, "%%%"), "not base64")
+    refused(lambda d: d.pop("nodes"), "malformed device list")
+    refused(lambda d: d["nodes"].__setitem__(0, base64.b64encode(os.urandom(32)).decode()),
+            "not in the log")
 
 
 def test_a_list_swapped_for_one_device_is_refused(factory: sessionmaker[Session],

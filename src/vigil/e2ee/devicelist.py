@@ -41,12 +41,14 @@ the newest publication from one device for less than ``max_age``, is found only 
 heads between devices or with auditors (gossip), **which is not implemented**. A list that
 fails any check is refused whole, with the first reason.
 
-Format (JSON, ``format: "vigil-e2ee-device-list-v2"``): ``option``, ``setup_sha256`` (hex),
+Format (JSON, ``format: "vigil-e2ee-device-list-v3"``): ``option``, ``setup_sha256`` (hex),
 ``head`` (a signed tree head as ``GET /v1/log/head`` gives it), ``published``, ``entries``
 (``indicator``, ``proposed``, ``verified``), ``orgs`` and ``lists`` (by id / name), ``tail``
-(the leaves after ``published``, in order); every leaf is ``{"index", "leaf": the logged bytes
-as text, "proof": [base64 hashes]}``. Size: about 1.7-3 kB per entry (measured by ``vigil
-bench e2ee``), so :data:`MAX_DOCUMENT_BYTES` holds roughly 0.7-1.2 million entries.
+(the leaves after ``published``, in order), ``nodes`` (every hash of every inclusion proof,
+once, base64: the proofs of neighbouring leaves share most of their nodes); every leaf is
+``{"index", "leaf": the logged bytes as text, "proof": [positions in nodes]}``. v2 wrote each
+proof's hashes out in full (2,351 bytes an entry at 20,000 entries, over
+:data:`MAX_DOCUMENT_BYTES` at a million); ``vigil bench e2ee`` measures the size per entry.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from vigil.countries import country_of
 from vigil.translog.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from vigil.translog.sth import SignedTreeHead, verify_tree_head
 
-FORMAT = "vigil-e2ee-device-list-v2"
+FORMAT = "vigil-e2ee-device-list-v3"
 PUBLISHED = "e2ee:list_published"
 OPTIONS = ("psi", "threshold", "psi_perceptual")
 #: A device list larger than this is refused before it is parsed.
@@ -121,21 +123,22 @@ class LoggedLeaf:
             raise ListRefused(f"log entry {self.index} is not a JSON object")
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, nodes: dict[bytes, int]) -> dict[str, Any]:
+        """The leaf, its proof as positions in the document's node table ``nodes`` (filled
+        here with the hashes it did not hold yet)."""
         return {"index": self.index, "leaf": self.leaf.decode(),
-                "proof": [base64.b64encode(p).decode() for p in self.proof]}
+                "proof": [nodes.setdefault(p, len(nodes)) for p in self.proof]}
 
     @classmethod
-    def from_json(cls, obj: object) -> LoggedLeaf:
+    def from_json(cls, obj: object, nodes: Sequence[bytes]) -> LoggedLeaf:
         if not isinstance(obj, dict) or not isinstance(obj.get("index"), int) \
                 or not isinstance(obj.get("leaf"), str) or not isinstance(obj.get("proof"), list) \
                 or len(obj["proof"]) > _MAX_PROOF:
             raise ListRefused("malformed log entry in the device list")
-        try:
-            proof = tuple(base64.b64decode(str(p), validate=True) for p in obj["proof"])
-        except (ValueError, binascii.Error):
-            raise ListRefused("malformed proof in the device list") from None
-        return cls(obj["index"], obj["leaf"].encode(), proof)
+        at = obj["proof"]
+        if not all(type(i) is int and 0 <= i < len(nodes) for i in at):
+            raise ListRefused("malformed proof in the device list (not a node of its table)")
+        return cls(obj["index"], obj["leaf"].encode(), tuple(nodes[i] for i in at))
 
 
 @dataclass(frozen=True)
@@ -158,13 +161,16 @@ class DeviceList:
     tail: tuple[LoggedLeaf, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "option": self.option, "setup_sha256": self.setup_sha256,
-                "head": self.head.to_json(), "published": self.published.to_json(),
-                "entries": [{"indicator": e.indicator, "proposed": e.proposed.to_json(),
-                             "verified": e.verified.to_json()} for e in self.entries],
-                "orgs": {str(k): v.to_json() for k, v in sorted(self.orgs.items())},
-                "lists": {k: v.to_json() for k, v in sorted(self.lists.items())},
-                "tail": [t.to_json() for t in self.tail]}
+        nodes: dict[bytes, int] = {}  # every proof hash once: neighbouring leaves share most
+        out = {"format": FORMAT, "option": self.option, "setup_sha256": self.setup_sha256,
+               "head": self.head.to_json(), "published": self.published.to_json(nodes),
+               "entries": [{"indicator": e.indicator, "proposed": e.proposed.to_json(nodes),
+                            "verified": e.verified.to_json(nodes)} for e in self.entries],
+               "orgs": {str(k): v.to_json(nodes) for k, v in sorted(self.orgs.items())},
+               "lists": {k: v.to_json(nodes) for k, v in sorted(self.lists.items())},
+               "tail": [t.to_json(nodes) for t in self.tail]}
+        out["nodes"] = [base64.b64encode(h).decode() for h in nodes]
+        return out
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
@@ -184,18 +190,34 @@ class DeviceList:
         if obj.get("option") not in OPTIONS:
             raise ListRefused(f"unknown option {obj.get('option')!r} (known: {', '.join(OPTIONS)})")
         try:
+            nodes = _nodes(obj["nodes"])
             head = SignedTreeHead.from_json(obj["head"])
-            entries = tuple(Entry(int(e["indicator"]), LoggedLeaf.from_json(e["proposed"]),
-                                  LoggedLeaf.from_json(e["verified"])) for e in obj["entries"])
-            orgs = {int(k): LoggedLeaf.from_json(v) for k, v in dict(obj["orgs"]).items()}
-            lists = {str(k): LoggedLeaf.from_json(v) for k, v in dict(obj["lists"]).items()}
-            tail = tuple(LoggedLeaf.from_json(t) for t in obj["tail"])
+            entries = tuple(Entry(int(e["indicator"]), LoggedLeaf.from_json(e["proposed"], nodes),
+                                  LoggedLeaf.from_json(e["verified"], nodes))
+                            for e in obj["entries"])
+            orgs = {int(k): LoggedLeaf.from_json(v, nodes) for k, v in dict(obj["orgs"]).items()}
+            lists = {str(k): LoggedLeaf.from_json(v, nodes)
+                     for k, v in dict(obj["lists"]).items()}
+            tail = tuple(LoggedLeaf.from_json(t, nodes) for t in obj["tail"])
             return cls(str(obj["option"]), str(obj["setup_sha256"]), head,
-                       LoggedLeaf.from_json(obj["published"]), entries, orgs, lists, tail)
+                       LoggedLeaf.from_json(obj["published"], nodes), entries, orgs, lists, tail)
         except (KeyError, TypeError, ValueError, ProofError) as exc:
             if isinstance(exc, ListRefused):
                 raise
             raise ListRefused(f"malformed device list: {exc}") from None
+
+
+def _nodes(raw: object) -> list[bytes]:
+    """The document's node table: every proof hash once (32 bytes, base64)."""
+    if not isinstance(raw, list):
+        raise ListRefused("malformed device list: no node table")
+    try:
+        nodes = [base64.b64decode(str(n), validate=True) for n in raw]
+    except (ValueError, binascii.Error):
+        raise ListRefused("malformed proof in the device list (a node is not base64)") from None
+    if any(len(n) != 32 for n in nodes):
+        raise ListRefused("malformed proof in the device list (a node is not a 32-byte hash)")
+    return nodes
 
 
 @dataclass
