@@ -170,6 +170,17 @@ def test_the_node_table_is_shared_and_checked(factory: sessionmaker[Session],
     refused(lambda d: d.pop("nodes"), "malformed device list")
     refused(lambda d: d["nodes"].__setitem__(0, base64.b64encode(os.urandom(32)).decode()),
             "not in the log")
+    # Numbers out of any range the document can hold are a refusal, never a crash.
+    for size in (2**70, -1, 1.5, True):
+        refused(lambda d, v=size: d["head"].__setitem__("tree_size", v), "malformed")
+    refused(lambda d: d["head"].__setitem__("timestamp_ms", 2**64), "malformed")
+    refused(lambda d: d["entries"][0]["proposed"].__setitem__("index", True), "malformed")
+    text = out.document.to_bytes().decode()
+    for bad in (text.replace('"indicator":', '"indicator":Infinity,"x":', 1),
+                text.replace('"tree_size":', '"tree_size":NaN,"y":', 1),
+                "[" * 200_000 + "]" * 200_000):
+        with pytest.raises(ListRefused):
+            DeviceList.from_bytes(bad.encode())
 
 
 def test_a_list_swapped_for_one_device_is_refused(factory: sessionmaker[Session],

@@ -131,7 +131,7 @@ class LoggedLeaf:
 
     @classmethod
     def from_json(cls, obj: object, nodes: Sequence[bytes]) -> LoggedLeaf:
-        if not isinstance(obj, dict) or not isinstance(obj.get("index"), int) \
+        if not isinstance(obj, dict) or type(obj.get("index")) is not int \
                 or not isinstance(obj.get("leaf"), str) or not isinstance(obj.get("proof"), list) \
                 or len(obj["proof"]) > _MAX_PROOF:
             raise ListRefused("malformed log entry in the device list")
@@ -182,9 +182,10 @@ class DeviceList:
         if len(data) > max_bytes:
             raise ListRefused(f"device list larger than {max_bytes:,} bytes")
         try:
-            obj = json.loads(data)
-        except ValueError:
-            raise ListRefused("device list is not JSON") from None
+            obj = json.loads(data, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise ListRefused("device list is not JSON (or nested too deep, or holds "
+                              "Infinity/NaN)") from None
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             raise ListRefused(f"not a device list (format is not {FORMAT!r})")
         if obj.get("option") not in OPTIONS:
@@ -201,10 +202,14 @@ class DeviceList:
             tail = tuple(LoggedLeaf.from_json(t, nodes) for t in obj["tail"])
             return cls(str(obj["option"]), str(obj["setup_sha256"]), head,
                        LoggedLeaf.from_json(obj["published"], nodes), entries, orgs, lists, tail)
-        except (KeyError, TypeError, ValueError, ProofError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError, ProofError) as exc:
             if isinstance(exc, ListRefused):
                 raise
             raise ListRefused(f"malformed device list: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a device list holds")
 
 
 def _nodes(raw: object) -> list[bytes]:

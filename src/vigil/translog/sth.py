@@ -50,10 +50,15 @@ class SignedTreeHead:
 
     @classmethod
     def from_json(cls, obj: dict[str, object]) -> SignedTreeHead:
+        """A head as ``GET /v1/log/head`` gives it; :class:`ProofError` for anything else —
+        sizes and times are whole numbers that fit the 64 bits the signature covers."""
         try:
+            size, timestamp = obj["tree_size"], obj["timestamp_ms"]
+            for name, value in (("tree_size", size), ("timestamp_ms", timestamp)):
+                if type(value) is not int or not 0 <= value < 2**64:
+                    raise ValueError(f"{name} is not a whole number of 64 bits")
             return cls(base64.b64decode(str(obj["log_id"]), validate=True),
-                       int(obj["tree_size"]),  # type: ignore[call-overload]
-                       int(obj["timestamp_ms"]),  # type: ignore[call-overload]
+                       int(size), int(timestamp),  # type: ignore[call-overload]
                        base64.b64decode(str(obj["root_hash"]), validate=True),
                        base64.b64decode(str(obj["signature"]), validate=True))
         except (KeyError, ValueError, TypeError) as exc:
