@@ -140,7 +140,8 @@ def _video_links(frames: np.ndarray, frame_rows: np.ndarray, threshold: int,
     cannot chain every video holding it into a series. ``frames``: ``(m, 4)`` packed frame
     PDQs, distinct within a video; ``frame_rows``: the file row of each frame. The radius
     queries go in chunks; what is kept between them is a count per pair of videos."""
-    if frames.shape[0] < 2 or np.unique(frame_rows).shape[0] < 2:
+    videos, per_video = np.unique(frame_rows, return_counts=True)
+    if videos.shape[0] < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     index = PdqIndex.build(frames, np.arange(frames.shape[0], dtype=np.int64))
     counts: dict[tuple[int, int], int] = {}
@@ -157,7 +158,6 @@ def _video_links(frames: np.ndarray, frame_rows: np.ndarray, threshold: int,
         pairs, found_frames = np.unique(hits[:, :2], axis=0, return_counts=True)
         for (a, b), k in zip(pairs.tolist(), found_frames.tolist(), strict=True):
             counts[(a, b)] = counts.get((a, b), 0) + k
-    videos, per_video = np.unique(frame_rows, return_counts=True)
     total = dict(zip(videos.tolist(), per_video.tolist(), strict=True))
     share = {pair: 100.0 * k / total[pair[0]] for pair, k in counts.items()}
     out_a, out_b = [], []

@@ -336,8 +336,10 @@ def process_notice(factory: sessionmaker[Session], notice_id: int, *,
                            f"{hold.hotline} ({hold.status}) sends the notice in the host's "
                            f"country; this Centre's own follows at "
                            f"{hold.until.isoformat(timespec='minutes')} unless removed"))
-        for channel, target in (("email", n.email), ("webhook", n.webhook)):
-            if not target or hold is not None:
+        # Held: nobody is written to (the partner hotline of the host's country is).
+        channels = () if hold is not None else (("email", n.email), ("webhook", n.webhook))
+        for channel, target in channels:
+            if not target:
                 continue
             try:
                 notifier.email(target, message) if channel == "email" else notifier.webhook(target, message)
