@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from vigil.matching.errors import HashingError
-from vigil.matching.hashing import UNRECOGNISED, HashOptions, hash_image_bytes
+from vigil.matching.hashing import UNRECOGNISED, HashOptions, image_hashes_and_pixels
 from vigil.matching.policy import Item, Signal
 from vigil.matching.signals import PDQ_MIN_QUALITY, SignalType, VpdqHash
 from vigil.matching.video import hash_video_bytes, looks_like_video
@@ -63,6 +65,13 @@ ROBUST = HashOptions(max_frames=3600, max_decode_seconds=120.0, robust=True)
 
 def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHashes:
     """Hash content held in memory; never raises for a bad file (see ``error``)."""
+    return hash_content_and_pixels(body, options)[0]
+
+
+def hash_content_and_pixels(body: bytes, options: HashOptions | None = None
+                            ) -> tuple[ContentHashes, np.ndarray | None]:
+    """:func:`hash_content`, with an image's decoded pixels as hashed (H x W x 3 uint8, as
+    displayed; None for anything else) for a preview made without decoding it again."""
     opts = options or NETWORK
     sha256 = hashlib.sha256(body).hexdigest()
     md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
@@ -71,14 +80,15 @@ def hash_content(body: bytes, options: HashOptions | None = None) -> ContentHash
     try:
         if video:
             v = hash_video_bytes(body, opts)
-            return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str(), sha1=sha1)
-        h = hash_image_bytes(body, opts)
+            return ContentHashes(sha256, md5, "video", vpdq=v.vpdq.to_str(), sha1=sha1), None
+        h, rgb = image_hashes_and_pixels(body, opts, digests=(md5, sha256, sha1))
         return ContentHashes(sha256, md5, "image", pdq=h.pdq, quality=h.quality,
-                             variants=h.robust, sha1=sha1)
+                             variants=h.robust, sha1=sha1), rgb
     except HashingError as exc:
         # Typed by its bytes even when it cannot be decoded: a broken video is a video.
         kind = "video" if video else "other" if exc.message == UNRECOGNISED else "image"
-        return ContentHashes(sha256, md5, kind, error=exc.message, sha1=sha1)
+        return ContentHashes(sha256, md5, kind, error=exc.message, sha1=sha1), None
     except Exception as exc:  # never lose the digests (and the report) to a hashing failure
         return ContentHashes(sha256, md5, "video" if video else "other",
-                             error=f"cannot hash: {type(exc).__name__}: {exc}"[:300], sha1=sha1)
+                             error=f"cannot hash: {type(exc).__name__}: {exc}"[:300],
+                             sha1=sha1), None

@@ -139,6 +139,16 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
 
 def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHashes:
     """Hash an image given as bytes (see the module docstring for the pipeline)."""
+    return image_hashes_and_pixels(data, options)[0]
+
+
+def image_hashes_and_pixels(data: bytes, options: HashOptions | None = None, *,
+                            digests: tuple[str, str, str] | None = None
+                            ) -> tuple[ImageHashes, np.ndarray]:
+    """:func:`hash_image_bytes`, with the decoded picture as hashed (H x W x 3 uint8, as
+    displayed) for a caller that makes a preview of it without decoding the file again.
+    ``digests``: the bytes' (MD5, SHA-256, SHA-1) hex digests where the caller has taken them
+    already. Raises :class:`HashingError` for a file that cannot be hashed."""
     opts = options or HashOptions()
     if not data:
         raise HashingError("empty file (0 bytes)")
@@ -153,10 +163,13 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
     robust = None
     if opts.robust:
         robust = robust_pdqs(rgb, pdq)
+    md5, sha256, sha1 = digests or (hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                                    hashlib.sha256(data).hexdigest(),
+                                    hashlib.sha1(data, usedforsecurity=False).hexdigest())
     return ImageHashes(
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
-        sha1=hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        md5=md5,
+        sha256=sha256,
+        sha1=sha1,
         pdq=pdq,
         quality=quality,
         robust=robust,
@@ -164,7 +177,7 @@ def hash_image_bytes(data: bytes, options: HashOptions | None = None) -> ImageHa
         height=rgb.shape[0],
         format=fmt,
         dihedral=dihedral,
-    )
+    ), rgb
 
 
 def hash_image_file(path: Path | str, options: HashOptions | None = None) -> ImageHashes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import av
+import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from vigil.matching.errors import HashingError
@@ -80,6 +81,25 @@ def small_greyscale(data: bytes, max_edge: int) -> bytes | None:
             return out.getvalue()
     except Exception:  # a decoder's failure on hostile input: no preview
         return None
+
+
+def greyscale_from_pixels(rgb: np.ndarray, max_edge: int, *, blur: bool) -> bytes:
+    """A small greyscale JPEG (longest side at most ``max_edge``) from a picture already
+    decoded (H x W x 3 uint8, as displayed: :func:`vigil.matching.content.hash_content_and_pixels`),
+    so a scan decodes each file once. ``blur``: as :func:`blurred` makes it (the blur in the
+    pixels, a tenth of the longest side); else plain, as :func:`small_greyscale`."""
+    h, w = rgb.shape[:2]
+    # Every n-th pixel, down to about the preview's size when it is to be blurred (the blur
+    # hides the aliasing) and twice it when not (a filtered reduction follows): the copy, not
+    # the filters, is what costs on a large picture.
+    step = max(1, max(h, w) // (max_edge if blur else 2 * max_edge))
+    img = Image.fromarray(np.ascontiguousarray(rgb[::step, ::step]), "RGB").convert("L")
+    img.thumbnail((max_edge, max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if blur:
+        img = img.filter(ImageFilter.GaussianBlur(max(img.size) / 10))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=70 if blur else 80)
+    return out.getvalue()
 
 
 def blurred(jpeg: bytes, radius: float | None = None) -> bytes:

@@ -1,7 +1,8 @@
 """What a worker does with one member of a scan: read it (if it is a file on disk), type it and
-hash it with the matching core (:func:`vigil.matching.content.hash_content`: the one decoding
-pipeline, pixel limits before decoding, never an exception for a bad file), add SHA-1 (Project
-VIC's VICS keys media by MD5 and SHA-1), and make a reduced preview for the report.
+hash it with the matching core (:func:`vigil.matching.content.hash_content_and_pixels`: the
+one decoding pipeline, pixel limits before decoding, never an exception for a bad file), with
+SHA-1 (Project VIC's VICS keys media by MD5 and SHA-1), and make a reduced preview for the
+report (of an image, from the pixels decoded for its PDQ: each file is decoded once).
 
 Runs in a process of the local pool or on a Dask worker: the function and its arguments are
 plain, picklable values, and the result is the same wherever it runs.
@@ -15,10 +16,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vigil.matching.content import ContentHashes, hash_content
+import numpy as np
+
+from vigil.matching.content import ContentHashes, hash_content_and_pixels
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import UNRECOGNISED, HashOptions, read_limited
-from vigil.matching.previews import blurred, small_greyscale
+from vigil.matching.previews import blurred, greyscale_from_pixels, small_greyscale
 from vigil.scan.sources import Member
 
 #: How the report shows media: ``blurred`` (the default: blur and greyscale baked into a small
@@ -94,8 +97,9 @@ def hash_member(member: Member, options: WorkOptions) -> Hashed:
     except HashingError as exc:
         return Hashed(member.path, error=exc.message)
     try:
-        content = hash_content(data, options.hashing)
-        thumb = _thumbnail(data, content, options.thumbnails)
+        content, pixels = hash_content_and_pixels(data, options.hashing)
+        thumb = _thumbnail(data, pixels, content, options.thumbnails)
+        del pixels
     except MemoryError:
         return Hashed(member.path, len(data), error="out of memory while hashing")
     sha1 = content.sha1 or hashlib.sha1(data, usedforsecurity=False).hexdigest()
@@ -108,10 +112,13 @@ def hash_batch(members: list[Member], options: WorkOptions) -> list[Hashed]:
     return [hash_member(m, options) for m in members]
 
 
-def _thumbnail(data: bytes, content: ContentHashes, mode: str) -> bytes | None:
+def _thumbnail(data: bytes, pixels: np.ndarray | None, content: ContentHashes, mode: str
+               ) -> bytes | None:
     if mode == "none" or content.kind not in ("image", "video") or content.error:
         return None
     try:
+        if pixels is not None:  # an image: from the pixels decoded for its PDQ
+            return greyscale_from_pixels(pixels, THUMBNAIL_EDGE, blur=mode == "blurred")
         small = small_greyscale(data, THUMBNAIL_EDGE)
         if small is None:
             return None
