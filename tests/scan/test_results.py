@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFilter
@@ -27,6 +28,7 @@ from vigil.matching.hashing import hash_image_bytes
 from vigil.matching.listfile import ListRef, list_from_text
 from vigil.matching.policy import Trust
 from vigil.matching.vics import CONTEXT_13, VicsMediaFile, read_vics
+from vigil.scan import results
 from vigil.scan.groups import group
 from vigil.scan.results import finalize
 from vigil.scan.run import JOURNAL, hash_sources
@@ -361,3 +363,27 @@ def test_many_copies_of_one_picture_group_in_bounded_memory() -> None:
     tracemalloc.stop()
     assert g.duplicate_groups == 1 and int(g.duplicate.min()) == 1
     assert peak < 64 * 1024 * 1024, peak  # 20,000 squared pairs would be gigabytes
+
+
+def test_matching_in_batches_on_threads_gives_the_results_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal is matched in batches on two threads: the results are those of one batch at
+    a time, line for line (a batch must never come back out of order or with another's hits)."""
+    rng = random.Random(9)
+    listed = [f"{rng.getrandbits(256):064x}" for _ in range(40)]
+    records = []
+    for i in range(200):
+        near = flip(listed[i % 40], [rng.randrange(256) for _ in range(rng.choice((3, 40)))])
+        records.append(image(f"{i:03d}.jpg", near if i % 3 else
+                             f"{rng.getrandbits(256):064x}"))
+    sets = [hash_set("".join(f"pdq {h}\n" for h in listed), "set")]
+    outputs = []
+    for batch, threads in ((512, 1), (7, 2), (3, 4)):
+        monkeypatch.setattr(results, "BATCH", batch)
+        monkeypatch.setattr(results, "MATCH_THREADS", threads)
+        out = tmp_path / f"{batch}-{threads}"
+        write_journal(out, records)
+        summary = finalize(out, sets)
+        outputs.append(((out / "results.jsonl").read_text(), summary["known"]))
+    assert outputs[0][1] > 50  # some known, some not
+    assert all(o == outputs[0] for o in outputs[1:])

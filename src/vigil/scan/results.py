@@ -5,7 +5,8 @@ number of files (48 bytes a file for grouping, the hits themselves, and at most
 ``report_limit`` rows per section of the report):
 
 1. every file's hashes through :func:`vigil.matching.policy.match_items` against the hash sets
-   (in batches), and the MD5s and PDQs into arrays for :func:`vigil.scan.groups.group`;
+   (in batches, two at a time on threads), and the MD5s and PDQs into arrays for
+   :func:`vigil.scan.groups.group`;
 2. one line per file into each output:
 
 ``results.jsonl``  one object per file: ``path`` (``archive.zip!/inner/path`` inside an
@@ -39,7 +40,9 @@ import datetime as dt
 import json
 import os
 from array import array
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,8 @@ from vigil.scan.work import Hashed
 
 #: Files matched per batch (one batched PDQ query each).
 BATCH = 512
+#: Batches matched at once (threads).
+MATCH_THREADS = 2
 #: Rows per section of report.html, at most (every file is in results.jsonl and .csv).
 REPORT_LIMIT = 2000
 
@@ -145,8 +150,7 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
     hits: dict[int, tuple[str, list[dict[str, Any]]]] = {}
     verdicts = bytearray()
     n = 0
-    for batch in _batches(out):
-        outcomes = match_items(source, [_item(h) for h in batch])
+    for batch, outcomes in _matched(source, _batches(out)):
         for h, outcome in zip(batch, outcomes, strict=True):
             v = _verdict(h, outcome)
             verdicts.append("kue".index(v[0]))
@@ -180,6 +184,23 @@ def finalize(out: Path, lists: Sequence[HashList], *, sources: Sequence[str] = (
                    frame_rows=np.frombuffer(frame_rows, dtype=np.int64))
     figures = _write_all(out, groups, hits, lists, sources, thumbnails, report_limit)
     return Summary(figures)
+
+
+def _matched(source: Sources, batches: Iterator[list[Hashed]]
+             ) -> Iterator[tuple[list[Hashed], list[Outcome]]]:
+    """Each batch with its outcomes, in order, matched on :data:`MATCH_THREADS` threads (the
+    index's search releases the GIL: the second core takes the next batch's PDQ queries) with
+    at most that many batches in memory."""
+    with ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="vigil-scan-match") as pool:
+        pending: deque[tuple[list[Hashed], Future[list[Outcome]]]] = deque()
+        for batch in batches:
+            pending.append((batch, pool.submit(match_items, source, [_item(h) for h in batch])))
+            if len(pending) >= MATCH_THREADS:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
 def _video_frames(vpdq: str) -> list[str]:

@@ -78,13 +78,17 @@ class Hashed:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Hashed:
         content = obj.get("content")
-        known = {f.name for f in fields(ContentHashes)}
+        known = _CONTENT_FIELDS
         thumb = obj.get("thumbnail")
         return cls(obj["path"], obj.get("size"),
                    ContentHashes(**{k: v for k, v in content.items() if k in known})
                    if content else None,
                    obj.get("sha1"), None if thumb is None else base64.b64decode(thumb),
                    obj.get("error"))
+
+
+#: What a journal's ``content`` may hold (a journal of an older version may hold less).
+_CONTENT_FIELDS = frozenset(f.name for f in fields(ContentHashes))
 
 
 def hash_member(member: Member, options: WorkOptions) -> Hashed:
