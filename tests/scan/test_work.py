@@ -10,12 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageFilter
 
 from tests.fixtures.decoding import variants
 from tests.fixtures.videos import write_video
+from vigil.matching._preview_kernel import block_luma
 from vigil.matching.content import hash_content, hash_content_and_pixels
 from vigil.matching.hashing import HashOptions, decode_rgb
+from vigil.matching.previews import MIN_BLUR_RADIUS, blur_radius
 from vigil.scan.sources import Member
 from vigil.scan.work import THUMBNAIL_EDGE, WorkOptions, hash_member
 
@@ -79,3 +84,61 @@ def test_a_video_still_gets_a_preview_of_its_first_frame(tmp_path: Path) -> None
     video = write_video(tmp_path / "v.mp4", seed=4, seconds=1.0, fps=5, size=(64, 48))
     img = _preview(video.read_bytes(), "blurred")
     assert img.mode == "L" and img.size == (64, 48)
+
+
+@st.composite
+def pictures(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    return draw(arrays(np.uint8, (h, w, 3))), draw(st.integers(1, 12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(pictures())
+def test_block_luma_is_the_rounded_mean_luma_of_each_block(case: tuple[np.ndarray, int]) -> None:
+    rgb, f = case
+    got = block_luma(rgb, f)
+    luma = rgb.astype(np.int64) @ np.array([299, 587, 114])
+    h, w = luma.shape
+    assert got.shape == (-(-h // f), -(-w // f))
+    for i in range(got.shape[0]):
+        for j in range(got.shape[1]):
+            block = luma[i * f:(i + 1) * f, j * f:(j + 1) * f]
+            n = block.size * 1000
+            assert got[i, j] == (block.sum() + n // 2) // n
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("period", [2, 4, 6])
+def test_fine_patterns_reduce_to_their_mean_not_to_false_stripes(period: int) -> None:
+    """Stripes finer than the preview's pixels average to grey, as an area reduction gives —
+    taking every n-th pixel would draw stripes that are not in the picture."""
+    rows = np.arange(1000)[:, None] % period < period // 2
+    grey = np.where(rows, 230, 30).astype(np.uint8).repeat(1500, axis=1)
+    shown = np.asarray(_preview(_png(np.dstack([grey] * 3)), "reveal"), np.float64)
+    # Blocks of 11 rows hold 5 or 6 bright ones: 121-139, where every n-th row would be
+    # 30 or 230 throughout.
+    assert abs(shown.mean() - 130) < 6 and shown.std() < 12
+
+
+def test_pictures_over_the_review_previews_limit_get_a_scan_preview() -> None:
+    """A 15-megapixel picture: over the review queue's 12 MP preview limit (a preview there
+    decodes the file again), within the hashing limit: the scan's preview reuses its pixels."""
+    img = Image.new("RGB", (5000, 3000), (90, 140, 60))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=60)
+    shown = _preview(buf.getvalue(), "blurred")
+    assert max(shown.size) == 128 and 75 <= shown.size[1] <= 77 and shown.mode == "L"
+
+
+def test_tiny_pictures_are_blurred_by_at_least_the_least_radius() -> None:
+    assert blur_radius((5, 5)) == MIN_BLUR_RADIUS and blur_radius((128, 96)) == 12.8
+    rng = np.random.default_rng(8)
+    tiny = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    blurred = np.asarray(_preview(_png(tiny), "blurred"), np.float64)
+    revealed = np.asarray(_preview(_png(tiny), "reveal"), np.float64)
+    assert blurred.std() < revealed.std() / 3

@@ -13,6 +13,7 @@ import av
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from vigil.matching._preview_kernel import block_luma
 from vigil.matching.errors import HashingError
 from vigil.matching.hashing import decode_rgb
 from vigil.matching.video import looks_like_video
@@ -86,28 +87,38 @@ def small_greyscale(data: bytes, max_edge: int) -> bytes | None:
 def greyscale_from_pixels(rgb: np.ndarray, max_edge: int, *, blur: bool) -> bytes:
     """A small greyscale JPEG (longest side at most ``max_edge``) from a picture already
     decoded (H x W x 3 uint8, as displayed: :func:`vigil.matching.content.hash_content_and_pixels`),
-    so a scan decodes each file once. ``blur``: as :func:`blurred` makes it (the blur in the
-    pixels, a tenth of the longest side); else plain, as :func:`small_greyscale`."""
+    so a scan decodes each file once, at any size the hashing limits allow (not only up to
+    :data:`MAX_PIXELS`: the pixels are decoded already). ``blur``: as :func:`blurred` makes it
+    (the blur in the pixels, :func:`blur_radius`); else plain, as :func:`small_greyscale`."""
     h, w = rgb.shape[:2]
-    # Every n-th pixel, down to about the preview's size when it is to be blurred (the blur
-    # hides the aliasing) and twice it when not (a filtered reduction follows): the copy, not
-    # the filters, is what costs on a large picture.
-    step = max(1, max(h, w) // (max_edge if blur else 2 * max_edge))
-    img = Image.fromarray(np.ascontiguousarray(rgb[::step, ::step]), "RGB").convert("L")
+    # The mean luma of blocks, to between one and two times the preview's size (an area
+    # reduction in one pass: no aliasing), then a filtered reduction to the size.
+    step = max(1, max(h, w) // max_edge)
+    img = Image.fromarray(block_luma(np.ascontiguousarray(rgb), step), "L")
     img.thumbnail((max_edge, max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if blur:
-        img = img.filter(ImageFilter.GaussianBlur(max(img.size) / 10))
+        img = img.filter(ImageFilter.GaussianBlur(blur_radius(img.size)))
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=70 if blur else 80)
     return out.getvalue()
 
 
+#: The least blur radius, in pixels: a tiny picture (an icon) is blurred by more than a tenth.
+MIN_BLUR_RADIUS = 2.0
+
+
+def blur_radius(size: tuple[int, int]) -> float:
+    """The Gaussian blur radius of a blurred preview of ``size`` (W, H) pixels: a tenth of the
+    longest side, at least :data:`MIN_BLUR_RADIUS`."""
+    return max(max(size) / 10, MIN_BLUR_RADIUS)
+
+
 def blurred(jpeg: bytes, radius: float | None = None) -> bytes:
     """A preview with the blur and the greyscale in its pixels (not only in a page's style):
     what is left shows tones and layout, not what the picture shows. ``radius``: the Gaussian
-    blur's, in pixels (default a tenth of the longest side)."""
+    blur's, in pixels (default :func:`blur_radius`)."""
     img = Image.open(io.BytesIO(jpeg)).convert("L")
-    r = radius if radius is not None else max(img.size) / 10
+    r = radius if radius is not None else blur_radius(img.size)
     out = io.BytesIO()
     img.filter(ImageFilter.GaussianBlur(r)).save(out, format="JPEG", quality=70)
     return out.getvalue()
