@@ -75,11 +75,7 @@ def small_greyscale(data: bytes, max_edge: int) -> bytes | None:
             if img.width * img.height > MAX_PIXELS:
                 return None
             img.draft("L", (max_edge, max_edge))  # a JPEG: only luma, at 1/2-1/8 scale
-            shown = ImageOps.exif_transpose(img.convert("L"))
-            shown.thumbnail((max_edge, max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            out = io.BytesIO()
-            shown.save(out, format="JPEG", quality=80)
-            return out.getvalue()
+            return _small_jpeg(ImageOps.exif_transpose(img.convert("L")), max_edge, blur=False)
     except Exception:  # a decoder's failure on hostile input: no preview
         return None
 
@@ -94,12 +90,18 @@ def greyscale_from_pixels(rgb: np.ndarray, max_edge: int, *, blur: bool) -> byte
     # The mean luma of blocks, to between one and two times the preview's size (an area
     # reduction in one pass: no aliasing), then a filtered reduction to the size.
     step = max(1, max(h, w) // max_edge)
-    img = Image.fromarray(block_luma(np.ascontiguousarray(rgb), step), "L")
-    img.thumbnail((max_edge, max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return _small_jpeg(Image.fromarray(block_luma(np.ascontiguousarray(rgb), step), "L"),
+                       max_edge, blur=blur)
+
+
+def _small_jpeg(grey: Image.Image, max_edge: int, *, blur: bool) -> bytes:
+    """A greyscale picture reduced to at most ``max_edge`` (Pillow's reducing thumbnail,
+    bilinear), blurred or not, as the JPEG of a scan's report."""
+    grey.thumbnail((max_edge, max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
     if blur:
-        img = img.filter(ImageFilter.GaussianBlur(blur_radius(img.size)))
+        grey = grey.filter(ImageFilter.GaussianBlur(blur_radius(grey.size)))
     out = io.BytesIO()
-    img.save(out, format="JPEG", quality=70 if blur else 80)
+    grey.save(out, format="JPEG", quality=70 if blur else 80)
     return out.getvalue()
 
 
