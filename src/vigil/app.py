@@ -164,6 +164,8 @@ class AppState:
     key_limits: Any = None
     #: Hashes matched per key per day (None: no quota).
     match_quota: Any = None
+    #: Series de-confliction queries per organisation per day (None: no quota).
+    series_queries: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
     #: The key of match receipts (indicators/receipts.py), derived from the file key.
@@ -483,6 +485,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.hit_counter = HitCounter()
     if settings.match_hashes_per_day:
         state.match_quota = limits.daily("match-hashes", settings.match_hashes_per_day)
+    if settings.series_queries_per_day:
+        state.series_queries = limits.daily("series-queries", settings.series_queries_per_day)
     if settings.key_requests_per_minute:
         state.key_limits = limits.window("key-requests", settings.key_requests_per_minute, 60)
     app.state.vigil = state

@@ -179,10 +179,10 @@ class DailyQuota:
         self.store = store or LimitStore()
         self.item = RateLimitItemPerDay(limit, namespace=_key(name))
 
-    def take(self, key: str, amount: int, what: str = "hashes") -> None:
-        """Take ``amount`` from today's quota of ``key``; raises :class:`RateLimited` (nothing
-        taken) when it would pass the quota, :class:`~vigil.errors.Unavailable` when the store
-        does not answer."""
+    def take(self, key: str, amount: int, what: str = "hashes", holder: str = "key") -> None:
+        """Take ``amount`` from today's quota of ``key`` (whose quota it is, in the message:
+        ``holder``); raises :class:`RateLimited` (nothing taken) when it would pass the quota,
+        :class:`~vigil.errors.Unavailable` when the store does not answer."""
         t = dt.datetime.now(dt.UTC)
         # One counter per key and UTC date: the window starts at midnight, whenever the first
         # hit of the day comes (the library's own fixed window starts at the first hit).
@@ -198,7 +198,7 @@ class DailyQuota:
             midnight = dt.datetime.combine(t.date() + dt.timedelta(days=1), dt.time(),
                                            tzinfo=dt.UTC)
             retry = max(1, int((midnight - t).total_seconds()))
-            raise RateLimited(f"daily quota of {self.limit:,} {what} for this key reached "
+            raise RateLimited(f"daily quota of {self.limit:,} {what} for this {holder} reached "
                               f"({used:,} used); it renews at midnight UTC",
                               retry_after=retry)
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
 from tests.fixtures.world import build_world
 from vigil.audit.models import AuditEvent
+from vigil.db import transaction
+from vigil.orgs import service as orgs
+from vigil.orgs.access import KIND_SCOPES, OrgKind
 from vigil.series.models import SeriesHash
 
 RNG = random.Random(17)
@@ -133,3 +137,33 @@ def test_bad_series_are_refused_naming_the_item(client: TestClient,
                     json={"reference": "x", "items": [{"pdq": SCENE[0]}], "owner": 3})
     assert r.status_code == 422
     assert client.get("/v1/series", headers=de).json() == []  # nothing stored by a refusal
+
+
+def test_deconfliction_queries_are_a_daily_quota_per_organisation(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    """Each answer says who holds near-duplicates: asked without end with edited hashes, it
+    would narrow down another authority's items. An organisation's keys share one quota; a
+    query of another's series (404) counts too; other organisations are not affected."""
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    de, fr = w.tokens["authority_de"], w.tokens["authority_fr"]
+    with transaction(factory) as s:
+        second = orgs.issue_key(s, None, w.principals["authority_de"].organisation_id,
+                                "second", set(KIND_SCOPES[OrgKind.AUTHORITY])).token
+    with make_client(db_url, data_dir, series_queries_per_day=3) as client:
+        de_id = register(client, de, "LKA-1", [{"pdq": SCENE[0]}], discoverable=True)
+        fr_id = register(client, fr, "OFMIN-1", [{"pdq": near(SCENE[0], 4)}])
+        ask(client, de, de_id)
+        ask(client, second, de_id)
+        assert client.post(f"/v1/series/{fr_id}/deconflict",
+                           headers=auth(de)).status_code == 404  # France's: counts all the same
+        for token in (de, second):
+            r = client.post(f"/v1/series/{de_id}/deconflict", headers=auth(token))
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) <= 86400
+            assert r.json()["error"]["message"].startswith(
+                "daily quota of 3 de-confliction queries for this organisation reached")
+        assert ask(client, fr, fr_id)["contacts"]  # France still asks, and finds Germany
+    with factory() as s:  # the refused asks were not answered, so not audited as answers
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "series:queried")) == 3

@@ -73,8 +73,14 @@ def withdraw(series_id: DbId, request: Request, actor: SeriesLinkKey) -> SeriesO
 @router.post("/{series_id}/deconflict", response_model=DeconflictionOut)
 def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> DeconflictionOut:
     """Which other authorities hold near-duplicates of this series, and how many: whom to
-    contact. Audited; their media, hashes and case references are never returned."""
-    threshold = request.app.state.vigil.settings.series_link_threshold
+    contact. Audited; their media, hashes and case references are never returned. At most
+    ``VIGIL_SERIES_QUERIES_PER_DAY`` queries per organisation per UTC day (429 past it)."""
+    state = request.app.state.vigil
+    threshold = state.settings.series_link_threshold
+    if state.series_queries is not None:
+        # Counted per organisation (its keys together) and whatever the answer, a 404 too.
+        state.series_queries.take(f"org:{actor.organisation_id}", 1,
+                                  "de-confliction queries", holder="organisation")
     with unit_of_work(request) as s:
         contacts = service.deconflict(s, actor, series_id, threshold)
         return DeconflictionOut(series=series_id, threshold=threshold, contacts=[
