@@ -40,14 +40,18 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     try:
         deadline = time.monotonic() + 120
         while True:
+            # Ready means both workers have answered /readyz with their index loaded (200): one
+            # worker ready while the other still loads would take every request.
             try:
-                if loaded_indicators(base) > 0:
+                if loaded_indicators(base) > 0 and len({
+                        x["pid"] for x in _log(data)
+                        if x.get("route") == "/readyz" and x.get("status") == 200}) >= 2:
                     break
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"server did not start: {(data / 'server.log').read_text()}")
-            time.sleep(0.3)
+            time.sleep(0.1)
         yield base, data
     finally:
         proc.terminate()
