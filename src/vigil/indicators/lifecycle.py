@@ -36,6 +36,7 @@ from vigil.audit.service import record
 from vigil.clock import now
 from vigil.errors import Conflict, Invalid
 from vigil.indicators.models import HashList, Indicator, ListChange
+from vigil.lifecycle import TransitionTable
 from vigil.matching.policy import Trust
 from vigil.orgs.access import Principal, Scope
 from vigil.translog import repository as log
@@ -94,7 +95,7 @@ _REVIEWED = frozenset({Trust.VERIFIED, Trust.ALLOW})
 _VICTIMS = frozenset({Trust.UNVERIFIED})
 
 #: Every allowed change: (event, from) → to, with its feed action, audit action and rules.
-TRANSITIONS: tuple[Transition, ...] = (
+TRANSITIONS: TransitionTable[Transition] = TransitionTable((
     Transition(_E.PROPOSED, None, _S.PENDING, None, _A.INDICATOR_PROPOSED,
                Scope.INDICATORS_PROPOSE, lists=_REVIEWED),
     Transition(_E.VERIFIED, _S.PENDING, _S.ACTIVE, _F.ADD, _A.INDICATOR_VERIFIED,
@@ -129,18 +130,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # Withdrawn while quarantined: gone for good, so no reviewer can reinstate it.
     Transition(_E.WITHDRAWN, _S.QUARANTINED, _S.RETRACTED, None, _A.INDICATOR_WITHDRAWN,
                Scope.INDICATORS_PROPOSE, lists=_VICTIMS),
-)
-_BY_KEY: dict[tuple[IndicatorEvent, IndicatorStatus | None], Transition] = {
-    (t.event, t.source): t for t in TRANSITIONS}
-
-
-def find(event: IndicatorEvent, source: IndicatorStatus | None) -> Transition | None:
-    """The row for ``event`` from ``source``, or None if the table does not allow it."""
-    return _BY_KEY.get((event, source))
-
-
-def allowed_from(event: IndicatorEvent) -> list[IndicatorStatus | None]:
-    return [t.source for t in TRANSITIONS if t.event is event]
+))
 
 
 def commitment(salt: str, signal_type: str, value: str) -> str:
@@ -200,13 +190,7 @@ def transition(session: Session, ind: Indicator, event: IndicatorEvent, actor: P
     indicator's status or on its list, :class:`~vigil.errors.Forbidden` when the actor lacks
     the row's scope, :class:`~vigil.errors.Invalid` when a required reason is missing."""
     source = None if new else IndicatorStatus(ind.status)
-    row = find(event, source)
-    if row is None:
-        names = [s.value if s else "new" for s in allowed_from(event)]
-        allowed = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-        raise Conflict(f"indicator {ind.id} is {source.value if source else 'new'}, not "
-                       f"{allowed} (it cannot be {event.value.split(':')[1]})",
-                       indicator_id=ind.id)
+    row = TRANSITIONS.require(event, source, f"indicator {ind.id}", indicator_id=ind.id)
     if actor is not None:
         actor.require(row.scope)
     trust = Trust(ind.hash_list.trust)

@@ -59,7 +59,6 @@ from vigil.indicators.lifecycle import (
     IndicatorEvent,
     IndicatorStatus,
     commitment,
-    find,
     label_commitment,
 )
 from vigil.indicators.log_orgs import OrgLog
@@ -186,7 +185,7 @@ def replay(leaves: Iterable[dict[str, Any]], report: AuditReport) -> Replay:
         ind = int(leaf["indicator"])
         old = state.get(ind)
         source = IndicatorStatus(old.status) if old else None
-        row = find(event, source)
+        row = TRANSITIONS.find(event, source)
         org = leaf.get("org")
         target = row.target if row else _TARGET[event]
         if row is None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict
+from vigil.lifecycle import TransitionTable
 from vigil.orgs.access import Principal
 from vigil.reports.models import Report
 
@@ -76,7 +76,7 @@ class Transition:
 
 
 _S, _E, _A = ReportStatus, ReportEvent, AuditAction
-TRANSITIONS: tuple[Transition, ...] = (
+TRANSITIONS: TransitionTable[Transition] = TransitionTable((
     Transition(_E.OPENED, None, _S.OPEN, _A.REPORT_OPENED),
     Transition(_E.SUBMITTED, None, _S.SUBMITTED, _A.REPORT_SUBMITTED),
     Transition(_E.SUBMITTED, _S.OPEN, _S.SUBMITTED, _A.REPORT_SUBMITTED),
@@ -87,8 +87,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_E.FOUND_UNFOUNDED, _S.AWAITING_REVIEW, _S.UNFOUNDED, _A.REPORT_UNFOUNDED),
     *(Transition(_E.RETRACTED, s, _S.RETRACTED, _A.REPORT_RETRACTED)
       for s in ReportStatus if s is not ReportStatus.RETRACTED),
-)
-_BY_KEY = {(t.event, t.source): t for t in TRANSITIONS}
+))
 
 #: Statuses after which the provider's ``finish`` is a harmless repeat.
 FINISHED = frozenset({ReportStatus.SUBMITTED, ReportStatus.AWAITING_REVIEW,
@@ -100,10 +99,7 @@ def transition(session: Session, report: Report, event: ReportEvent, actor: Prin
     """Perform ``event`` (raises :class:`~vigil.errors.Conflict` when the table does not allow
     it from the report's status); records the row's audit event in the same transaction."""
     source = None if new else ReportStatus(report.status)
-    row = _BY_KEY.get((event, source))
-    if row is None:
-        raise Conflict(f"report {report.public_id} is {source.value if source else 'new'}; "
-                       f"it cannot be {event.value.replace('_', ' ')}")
+    row = TRANSITIONS.require(event, source, f"report {report.public_id}")
     t = now()
     report._status = row.target.value
     if row.target is ReportStatus.SUBMITTED:

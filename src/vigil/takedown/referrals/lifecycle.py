@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
-from vigil.errors import Conflict
+from vigil.lifecycle import TransitionTable
 from vigil.orgs.access import Principal
 from vigil.takedown.models import Notice
 from vigil.takedown.referrals.models import Referral
@@ -68,7 +68,7 @@ class Transition:
 
 
 _S, _E, _A = ReferralStatus, ReferralEvent, AuditAction
-TRANSITIONS: tuple[Transition, ...] = (
+TRANSITIONS: TransitionTable[Transition] = TransitionTable((
     Transition(_E.NO_PARTNER, None, _S.NOT_REFERRED, _A.REFERRAL_NOT_REFERRED),
     Transition(_E.CREATED, None, _S.PENDING, _A.REFERRAL_CREATED),
     Transition(_E.ACKNOWLEDGED, _S.PENDING, _S.ACKNOWLEDGED, _A.REFERRAL_ACKNOWLEDGED),
@@ -79,8 +79,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_E.CLOSED, _S.PENDING, _S.CLOSED, _A.REFERRAL_CLOSED),
     Transition(_E.CLOSED, _S.ACKNOWLEDGED, _S.CLOSED, _A.REFERRAL_CLOSED),
     Transition(_E.CLOSED, _S.ASSESSED, _S.CLOSED, _A.REFERRAL_CLOSED),
-)
-_BY_KEY = {(t.event, t.source): t for t in TRANSITIONS}
+))
 
 #: Statuses after which nothing more happens (no delivery, no polling).
 FINAL = frozenset({_S.NOT_REFERRED, _S.REMOVED, _S.DECLINED, _S.CLOSED})
@@ -103,7 +102,7 @@ def release_notice(session: Session, referral: Referral) -> None:
 
 def allowed(referral: Referral, event: ReferralEvent) -> bool:
     """Whether the table allows ``event`` from the referral's status."""
-    return (event, ReferralStatus(referral.status)) in _BY_KEY
+    return TRANSITIONS.find(event, ReferralStatus(referral.status)) is not None
 
 
 def create(session: Session, event: ReferralEvent, actor: Principal | None, *,
@@ -112,9 +111,7 @@ def create(session: Session, event: ReferralEvent, actor: Principal | None, *,
            kind: str | None = None, reason: str | None = None) -> Referral:
     """A new referral, by ``event`` (``created`` or ``no_partner``), added and flushed; its
     audit record in the same transaction."""
-    row = _BY_KEY.get((event, None))
-    if row is None:
-        raise Conflict(f"a referral cannot begin by {event.value}")
+    row = TRANSITIONS.require(event, None, "a referral")
     t = now()
     referral = Referral(public_id=str(uuid.uuid4()), url_report_id=url_report_id, url=url,
                         notice_id=notice_id, country=country, hotline_id=hotline_id,
@@ -133,10 +130,7 @@ def transition(session: Session, referral: Referral, event: ReferralEvent,
     """Perform ``event`` (raises :class:`~vigil.errors.Conflict` when the table does not allow
     it from the referral's status); records the row's audit event in the same transaction."""
     source = ReferralStatus(referral.status)
-    row = _BY_KEY.get((event, source))
-    if row is None:
-        raise Conflict(f"referral {referral.public_id} is {source.value}; it cannot be "
-                       f"{event.value.replace('_', ' ')}")
+    row = TRANSITIONS.require(event, source, f"referral {referral.public_id}")
     t = now()
     referral._status = row.target.value
     referral.updated_at = t
