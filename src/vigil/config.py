@@ -156,8 +156,8 @@ class Settings(BaseSettings):
     #: within this PDQ distance (bits; vigil.series).
     series_link_threshold: int = Field(default=31, ge=0, le=64)
     #: Misuse guard: series de-confliction queries an organisation may make per UTC day (each
-    #: answer says who holds near-duplicates; asked without end with edited hashes, it would
-    #: narrow down another authority's items); 0: no quota.
+    #: answer, hit / no hit per organisation, tells a bit about another authority's series;
+    #: asked without end with edited hashes, it would recover their items); 0: no quota.
     series_queries_per_day: int = Field(default=50, ge=0)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)

@@ -1,6 +1,7 @@
 """Series linking across cases: an authority learns which other authority holds near-duplicates
-of its series — whom to contact and how many items — and nothing else; each authority decides
-whether its series can be found; every query is audited; only law enforcement links series."""
+of its series — whom to contact, hit / no hit — and nothing else; each authority decides
+whether its series can be found; every query is audited, a refused one too; only law
+enforcement links series."""
 
 from __future__ import annotations
 
@@ -57,15 +58,14 @@ def test_an_authority_learns_whom_to_contact_and_nothing_else(
     answer = ask(client, fr, fr_id)
     assert answer["threshold"] == 31
     assert answer["contacts"] == [{"organisation": "LKA", "kind": "authority",
-                                   "member_state": "DE", "your_items": 2, "their_items": 2,
-                                   "their_series": 1}]
+                                   "member_state": "DE"}]
     text = json.dumps(answer)
     assert "LKA-2026-0815" not in text and not any(h in text for h in SCENE)
     assert ask(client, de, de_id)["contacts"] == []  # France's series is not discoverable
     r = client.patch(f"/v1/series/{fr_id}", headers=auth(fr), json={"discoverable": True})
     assert r.status_code == 200 and r.json()["discoverable"] is True
     (contact,) = ask(client, de, de_id)["contacts"]  # type: ignore[misc]
-    assert contact["organisation"] == "OFMIN" and contact["your_items"] == 2
+    assert contact == {"organisation": "OFMIN", "kind": "authority", "member_state": "FR"}
     europol = ask(client, w.tokens["europol"],
                   register(client, w.tokens["europol"], "EU-1", [{"pdq": SCENE[2]}]))
     assert [c["organisation"] for c in europol["contacts"]] == ["LKA"]  # type: ignore[union-attr]
@@ -74,8 +74,9 @@ def test_an_authority_learns_whom_to_contact_and_nothing_else(
                             .order_by(AuditEvent.id)).all()
         assert [e.subject for e in queried] == [f"series:{fr_id}", f"series:{de_id}",
                                                f"series:{de_id}", queried[-1].subject]
-        details = json.loads(queried[0].details)
+        details = json.loads(queried[0].details)  # the counts behind it, for the Centre
         assert details["answers"][0]["your_items"] == 2 and details["threshold"] == 31
+        assert details["answers"][0]["their_series"] == 1
 
 
 def test_each_authority_reads_only_its_own_series(client: TestClient,
@@ -164,6 +165,56 @@ def test_deconfliction_queries_are_a_daily_quota_per_organisation(
             assert r.json()["error"]["message"].startswith(
                 "daily quota of 3 de-confliction queries for this organisation reached")
         assert ask(client, fr, fr_id)["contacts"]  # France still asks, and finds Germany
-    with factory() as s:  # the refused asks were not answered, so not audited as answers
+    with factory() as s:  # the refused asks were not answered: audited as refused, alike
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "series:queried")) == 3
+        refused = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "series:query_refused").order_by(AuditEvent.id)).all()
+        assert [(e.subject, json.loads(e.details)["reason"]) for e in refused] == [
+            (f"series:{fr_id}", "not_found"), (f"series:{de_id}", "quota"),
+            (f"series:{de_id}", "quota")]
+
+
+def test_the_answer_is_hit_or_no_hit_however_the_items_are_weighted(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """A count of matching items would let an asker repeat its probes 1, 2, 4 … times and read
+    many yes/no answers out of one number (a reviewer recovered another authority's exact hash
+    in 28 asks that way). The answer is the same for one matching item and for thousands."""
+    w = build_world(factory)
+    de, fr = w.tokens["authority_de"], w.tokens["authority_fr"]
+    register(client, de, "LKA-1", [{"pdq": SCENE[0]}, {"pdq": SCENE[1]}], discoverable=True)
+    one = register(client, fr, "probe-1", [{"pdq": near(SCENE[0], 30)}, {"pdq": SCENE[2]}])
+    many = register(client, fr, "probe-2",
+                    [{"pdq": near(SCENE[0], 30)}] * 1 + [{"pdq": near(SCENE[1], 25)}] * 2
+                    + [{"pdq": near(SCENE[0], 12)}] * 4096)
+    answers = [ask(client, fr, sid) for sid in (one, many)]
+    assert [a["contacts"] for a in answers] == [
+        [{"organisation": "LKA", "kind": "authority", "member_state": "DE"}]] * 2
+    assert not {"your_items", "their_items", "their_series"} & set(json.dumps(answers).split('"'))
+
+
+def test_a_series_key_the_centre_issues_waits_for_a_second_party(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """The Centre is kept out of other authorities' series: a series:link key it issues (to an
+    authority it may have created itself) works only once a second party vouched for it."""
+    w = build_world(factory)
+    centre = auth(w.tokens["centre"])
+    r = client.post("/v1/orgs", headers=centre,
+                    json={"name": "Front", "kind": "authority", "member_state": "AT"})
+    assert r.status_code == 201, r.text
+    org_id = r.json()["id"]
+    r = client.post(f"/v1/orgs/{org_id}/keys", headers=centre,
+                    json={"holder": "front", "scopes": ["series:link", "match"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["approved"] is False
+    key_id, front = r.json()["id"], r.json()["token"]
+    body = {"reference": "x", "items": [{"pdq": SCENE[0]}]}
+    r = client.post("/v1/series", headers=auth(front), json=body)
+    assert r.status_code == 403 and "series:link" in r.text
+    # The Centre cannot vouch for its own key; a second party can.
+    assert client.post(f"/v1/keys/{key_id}/approve", headers=centre).status_code == 403
+    r = client.post(f"/v1/keys/{key_id}/approve", headers=auth(w.tokens["auditor"]))
+    assert r.status_code == 200, r.text
+    client.app.state.vigil.principals._entries.clear()  # type: ignore[attr-defined]
+    r = client.post("/v1/series", headers=auth(front), json=body)
+    assert r.status_code == 201, r.text

@@ -68,6 +68,9 @@ class AuditAction(StrEnum):
     SERIES_DISCOVERABILITY_CHANGED = "series:discoverability_changed"
     SERIES_WITHDRAWN = "series:withdrawn"
     SERIES_QUERIED = "series:queried"
+    #: A de-confliction ask not answered: a series not found (or not the asker's) or the
+    #: organisation's daily quota reached.
+    SERIES_QUERY_REFUSED = "series:query_refused"
     NOTICE_OPENED = "notice:opened"
     NOTICE_SENT = "notice:sent"
     NOTICE_ESCALATED = "notice:escalated"

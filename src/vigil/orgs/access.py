@@ -103,10 +103,12 @@ REVIEWING_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if Scope.INDI
 APPROVED_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if scopes & SECOND_PARTY_SCOPES)
 
 #: Scopes a key issued by *another* organisation (the Centre) holds only once a second party
-#: confirmed that its holder is the organisation it names: the second-party scopes, and
-#: proposing — a proposal is one organisation's word in the two-organisation rule, so a
-#: proposing key the Centre issued and kept would let the Centre propose and verify alone.
-VOUCHED_SCOPES = SECOND_PARTY_SCOPES | {Scope.INDICATORS_PROPOSE}
+#: confirmed that its holder is the organisation it names: the second-party scopes; proposing
+#: — a proposal is one organisation's word in the two-organisation rule, so a proposing key the
+#: Centre issued and kept would let the Centre propose and verify alone —; and series linking —
+#: the Centre is kept out of other authorities' series, and a key it issued and kept, to an
+#: authority it created, would let it ask them (each new organisation with a fresh daily quota).
+VOUCHED_SCOPES = SECOND_PARTY_SCOPES | {Scope.INDICATORS_PROPOSE, Scope.SERIES_LINK}
 
 #: Who may approve an organisation or a key: a second party, never the Centre.
 APPROVER_KINDS = frozenset({OrgKind.PARTNER_CENTRE, OrgKind.AUDITOR})

@@ -45,8 +45,9 @@ class KeyOut(BaseModel):
     token: str | None = Field(default=None, description="Shown once, at issue; never again.")
     revoked: bool = False
     approved: bool = Field(default=True, description=(
-        "false for a key with indicators:review or orgs:approve that the Centre issued to "
-        "another organisation: it works without those scopes until a second party confirms it "
+        "false for a key that the Centre issued to another organisation with a scope that "
+        "needs a second party's word (indicators:review, orgs:approve, indicators:propose, "
+        "series:link): it works without those scopes until a second party confirms it "
         "(POST /v1/keys/{id}/approve) or approves its organisation"))
 
     @classmethod

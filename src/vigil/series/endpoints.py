@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.deps import DbId, SeriesLinkKey, unit_of_work
-from vigil.errors import ERROR_RESPONSES
+from vigil.errors import ERROR_RESPONSES, NotFound, RateLimited
 from vigil.series import repository, service
 from vigil.series.schemas import ContactOut, DeconflictionOut, SeriesOut
 
@@ -72,18 +72,24 @@ def withdraw(series_id: DbId, request: Request, actor: SeriesLinkKey) -> SeriesO
 
 @router.post("/{series_id}/deconflict", response_model=DeconflictionOut)
 def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> DeconflictionOut:
-    """Which other authorities hold near-duplicates of this series, and how many: whom to
-    contact. Audited; their media, hashes and case references are never returned. At most
-    ``VIGIL_SERIES_QUERIES_PER_DAY`` queries per organisation per UTC day (429 past it)."""
+    """Which other authorities hold near-duplicates of this series: whom to contact — hit / no
+    hit per organisation, no counts. Audited, a refused ask too; their media, hashes and case
+    references are never returned. At most ``VIGIL_SERIES_QUERIES_PER_DAY`` queries per
+    organisation per UTC day (429 past it)."""
     state = request.app.state.vigil
     threshold = state.settings.series_link_threshold
-    if state.series_queries is not None:
-        # Counted per organisation (its keys together) and whatever the answer, a 404 too.
-        state.series_queries.take(f"org:{actor.organisation_id}", 1,
-                                  "de-confliction queries", holder="organisation")
-    with unit_of_work(request) as s:
-        contacts = service.deconflict(s, actor, series_id, threshold)
-        return DeconflictionOut(series=series_id, threshold=threshold, contacts=[
-            ContactOut(organisation=c.organisation, kind=c.kind, member_state=c.member_state,
-                       your_items=c.your_items, their_items=c.their_items,
-                       their_series=c.their_series) for c in contacts])
+    try:
+        if state.series_queries is not None:
+            # Counted per organisation (its keys together) and whatever the answer, a 404 too.
+            state.series_queries.take(f"org:{actor.organisation_id}", 1,
+                                      "de-confliction queries", holder="organisation")
+        with unit_of_work(request) as s:
+            contacts = service.deconflict(s, actor, series_id, threshold)
+            return DeconflictionOut(series=series_id, threshold=threshold, contacts=[
+                ContactOut(organisation=c.organisation, kind=c.kind,
+                           member_state=c.member_state) for c in contacts])
+    except (NotFound, RateLimited) as exc:
+        with unit_of_work(request) as s:
+            service.refused(s, actor, series_id,
+                            "quota" if isinstance(exc, RateLimited) else "not_found")
+        raise

@@ -23,17 +23,17 @@ class SeriesOut(BaseModel):
 
 
 class ContactOut(BaseModel):
+    """An organisation whose discoverable series hold a near-duplicate of one of your items:
+    a hit. No counts: the answer is hit / no hit per organisation (decision 0035)."""
+
     organisation: str = Field(description="the organisation to contact")
     kind: str = Field(description="authority or europol")
     member_state: str | None
-    your_items: int = Field(description="items of your series with a near-duplicate there")
-    their_items: int = Field(description="their items near one of yours")
-    their_series: int = Field(description="in how many of their series")
 
 
 class DeconflictionOut(BaseModel):
     series: int
     threshold: int = Field(description="PDQ distance (bits) at which items count as near")
     contacts: list[ContactOut]
-    note: str = ("Contact these organisations about the case: their media, hashes and case "
-                 "references are never shared here.")
+    note: str = ("Contact these organisations about the case: their media, hashes, case "
+                 "references and how many of their items matched are never shared here.")

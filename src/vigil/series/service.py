@@ -1,10 +1,14 @@
 """Series linking: register a case's series, decide whether it can be found, withdraw it, and
 ask which other authorities hold near-duplicates (every answer audited).
 
-A de-confliction answer names, per other organisation whose *discoverable* series hold
-near-duplicates (PDQ within the threshold) of the asker's: the organisation (to contact), how
-many of the asker's items matched, and how many of theirs in how many of their series. Never
-their media, hashes, series ids or case references. A video item is its frames' PDQs (frames
+A de-confliction answer is *hit / no hit* per organisation (as in the Prüm exchanges): it names
+each other organisation whose *discoverable* series hold near-duplicates (PDQ within the
+threshold) of the asker's — whom to contact — and nothing more: no counts, no item numbers,
+never their media, hashes, series ids or case references. A count would let an asker weigh its
+probes (an item repeated 1, 2, 4 … times) and read many yes/no answers out of one number, which
+recovers another authority's exact hash in a few dozen asks; hit / no hit tells at most one bit
+per organisation per ask, and asks are a daily quota per organisation (decision 0035). The
+counts are kept in the audit record, for the Centre and auditors. A video item is its frames' PDQs (frames
 below PDQ quality 50 are dropped): two video items match when a frame of one is within the
 threshold of a frame of the other. The index is built from the discoverable hashes at each
 query (exact radius queries, :class:`~vigil.matching.index.PdqIndex`).
@@ -43,14 +47,12 @@ class ItemIn:
 
 @dataclass(frozen=True)
 class Contact:
-    """Whom to contact: an organisation whose discoverable series hold near-duplicates."""
+    """Whom to contact: an organisation whose discoverable series hold near-duplicates (all an
+    answer tells: see the module's docstring)."""
 
     organisation: str
     kind: str
     member_state: str | None
-    your_items: int
-    their_items: int
-    their_series: int
 
 
 def _linking(principal: Principal) -> None:
@@ -117,8 +119,9 @@ def withdraw(session: Session, principal: Principal, series_id: int) -> CaseSeri
 
 def deconflict(session: Session, principal: Principal, series_id: int, threshold: int
                ) -> list[Contact]:
-    """Which other organisations hold near-duplicates of this series (see the module's
-    docstring); audited (``series:queried``) with the counts it answered."""
+    """Which other organisations hold near-duplicates of this series, by name (see the
+    module's docstring); audited (``series:queried``) with the counts behind the answer.
+    Raises :class:`~vigil.errors.NotFound` for a series that is not the caller's."""
     found = repository.series(session, principal, series_id)
     ours = repository.hashes_of(session, found)
     theirs = repository.discoverable_hashes(session, principal)
@@ -132,13 +135,20 @@ def deconflict(session: Session, principal: Principal, series_id: int, threshold
             mine.add(ours[q][0])
             others.add((their_series, their_item))
     orgs = repository.organisations(session, set(per_org))
-    contacts = sorted(
-        (Contact(orgs[o].name, orgs[o].kind, orgs[o].member_state, len(mine), len(others),
-                 len({s for s, _ in others}))
-         for o, (mine, others) in per_org.items()),
-        key=lambda c: (-c.your_items, c.organisation))
+    contacts = sorted((Contact(orgs[o].name, orgs[o].kind, orgs[o].member_state)
+                       for o in per_org), key=lambda c: c.organisation)
     record(session, principal, AuditAction.SERIES_QUERIED, f"series:{found.id}",
-           {"threshold": threshold,
-            "answers": [{"organisation_id": o, "your_items": len(m), "their_items": len(t)}
+           {"threshold": threshold, "items": found.items,
+            "answers": [{"organisation_id": o, "your_items": len(m), "their_items": len(t),
+                         "their_series": len({s for s, _ in t})}
                         for o, (m, t) in sorted(per_org.items())]})
     return contacts
+
+
+def refused(session: Session, principal: Principal, series_id: int, reason: str) -> None:
+    """Audit an ask that got no answer (``series:query_refused``, ``reason`` ``not_found`` or
+    ``quota``), in a transaction of its own: the Centre sees who probes series ids or runs
+    into the quota. A series that is another's and one that does not exist are recorded
+    alike."""
+    record(session, principal, AuditAction.SERIES_QUERY_REFUSED, f"series:{series_id}",
+           {"reason": reason})
