@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.api import auth
+from tests.fixtures.loopback import loopback
 from tests.fixtures.world import World, build_world
 from vigil.db import transaction
 from vigil.indicators import service as indicators
@@ -362,8 +363,7 @@ def test_duplicates_and_related_reports_are_linked(client: TestClient,
 
 def test_signed_webhook_notices_and_retries(client: TestClient,
                                             factory: sessionmaker[Session]) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     from vigil.egress import EgressPolicy
     from vigil.jobs.models import Job
@@ -387,10 +387,8 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
         def log_message(self, *args: object) -> None:
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/notices"
-    try:
+    with loopback(Hook) as port:
+        url = f"http://127.0.0.1:{port}/notices"
         w = build_world(factory)
         rep = submit(client, w)
         # The receiver listens on loopback: pinned, as a deployment pins its own endpoints.
@@ -407,9 +405,6 @@ def test_signed_webhook_notices_and_retries(client: TestClient,
             s.execute(update(Job).where(Job.status == "queued")
                       .values(run_after=datetime.now(UTC) - timedelta(seconds=1)))
         worker.run_once()  # the retry
-    finally:
-        server.shutdown()
-        server.server_close()
     assert len(received) == 2
     (header, body), = [(h, b) for h, b in received if json.loads(b)["recipient"] == "DE"]
     (eu_header, eu_body), = [(h, b) for h, b in received if json.loads(b)["recipient"] == "europol"]
