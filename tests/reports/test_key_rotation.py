@@ -166,3 +166,15 @@ def test_a_process_started_before_a_rotation_opens_and_seals_with_the_new_key(
     assert db.open_text(sealed_elsewhere, "reports.details") == "a detail the worker re-sealed"
     db._last_check[0] = 0.0  # a second later
     assert db.seal_text("a new report's detail", "reports.details").split(":")[1] == new_column
+
+
+def test_status_and_retire_share_one_rule_for_a_retirable_key() -> None:
+    """``vigil keys status``'s "may be retired" and ``vigil keys retire`` read one rule: nothing
+    encrypted under the key, no re-encryption queued, no file from before key ids (status used
+    to offer a key for retiring while a re-encryption run was still queued)."""
+    from vigil.reports.tasks import KeyUsage
+
+    usage = KeyUsage({"k1": 2}, {"k2": 1, "not sealed": 3}, 0)
+    assert not usage.retirable("k1") and not usage.retirable("k2") and usage.retirable("k3")
+    assert not KeyUsage({}, {}, 1).retirable("k3")
+    assert not KeyUsage({None: 1}, {}, 0).retirable("k3")

@@ -117,9 +117,8 @@ def retire() -> None:
     the data directory's file-encryption.old-keys (keys in VIGIL_FILE_KEYS_OLD: remove them
     there). Refused while files from before key ids remain or re-encryption is queued."""
 
-    from vigil.db import column_key_from, column_key_id, sealed_with
     from vigil.reports.storage import key_id, load_file_keys, retire_file_keys
-    from vigil.reports.tasks import files_by_key, reencryption_runs
+    from vigil.reports.tasks import key_usage
 
     settings = load_settings()
     try:
@@ -127,13 +126,10 @@ def retire() -> None:
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     with unit_of_work() as s:
-        files = files_by_key(s)
-        personal = sealed_with(s)
-        pending = reencryption_runs(s)
-    if pending or files.get(None):
+        usage = key_usage(s, ring)
+    if not usage.settled:
         raise _fail("re-encryption is not finished (`vigil keys status`): no key retired")
-    by_column = {column_key_id(column_key_from(k)): key_id(k) for k in ring.previous}
-    used = {k for k in files if k is not None} | {by_column[c] for c in personal if c in by_column}
+    used = {key_id(k) for k in ring.previous if not usage.retirable(key_id(k))}
     dropped = retire_file_keys(settings, used)
     in_env = [key_id(k) for k in ring.previous if key_id(k) not in used and key_id(k) not in dropped]
     err_console.print(f"retired {len(dropped)} previous file key(s) {', '.join(dropped)}"
@@ -146,9 +142,8 @@ def status() -> None:
     """Which file keys encrypt how many files and personal values, whether a previous key can
     be retired, and the log's signing keys with the head sizes each signs."""
 
-    from vigil.db import column_key_from, column_key_id, sealed_with
     from vigil.reports.storage import key_id, load_file_keys
-    from vigil.reports.tasks import files_by_key, reencryption_runs
+    from vigil.reports.tasks import key_usage
     from vigil.translog.repository import log_keys
 
     settings = load_settings()
@@ -157,21 +152,15 @@ def status() -> None:
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     with unit_of_work() as s:
-        files = files_by_key(s)
-        personal = sealed_with(s)
-        pending = reencryption_runs(s)
+        usage = key_usage(s, ring)
         chain = log_keys(s)
-    col = {column_key_id(column_key_from(k)): key_id(k) for k in (*ring.previous, ring.current)}
-    values: dict[str, int] = {}
-    for kid, n in personal.items():
-        name = col.get(kid, f"unknown column key {kid}" if kid != "plain" else "not sealed")
-        values[name] = values.get(name, 0) + n
+    files, values, pending = usage.files, usage.values, usage.pending
     typer.echo("file keys:")
     for key in (*ring.previous, ring.current):
         kid = key_id(key)
         role = "current" if key == ring.current else "previous"
-        used = files.get(kid, 0) + values.get(kid, 0)
-        hint = "" if role == "current" or used or files.get(None) else " (unused: may be retired)"
+        hint = (" (unused: may be retired)" if role == "previous" and usage.retirable(kid)
+                else "")
         typer.echo(f"  {kid}  {role:8}  {files.get(kid, 0)} files, {values.get(kid, 0)} "
                    f"personal values{hint}")
     if files.get(None):

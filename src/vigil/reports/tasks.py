@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.orm import Session
 
-from vigil.db import reseal_plaintext, transaction
+from vigil.db import column_key_from, column_key_id, reseal_plaintext, sealed_with, transaction
 from vigil.jobs.models import Job
 from vigil.jobs.queue import enqueue
 from vigil.jobs.registry import JobContext, Services, periodic, register
@@ -37,7 +37,7 @@ from vigil.reports.handoff import Notice
 from vigil.reports.models import Report, ReportFile, ReportSubject
 from vigil.reports.retention import RetentionResult, apply_retention, sweep_orphans
 from vigil.reports.service import aad
-from vigil.reports.storage import FileStore, StorageError
+from vigil.reports.storage import FileKeys, FileStore, StorageError, key_id
 
 log = logging.getLogger("vigil.reports")
 
@@ -150,6 +150,44 @@ def files_by_key(session: Session) -> dict[str | None, int]:
     return {kid: int(n) for kid, n in session.execute(
         select(ReportFile.key_id, func.count()).where(ReportFile.storage_key.isnot(None))
         .group_by(ReportFile.key_id))}
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    """What the file keys encrypt now — the one rule for whether a previous key may be retired,
+    which ``vigil keys status`` shows and ``vigil keys retire`` applies.
+
+    ``files``: stored files by file key id (None: files from before key ids); ``values``:
+    personal values by the file key id whose column key sealed them (``"not sealed"``; a column
+    key of no key in the ring as ``"unknown column key <id>"``); ``pending``: re-encryption runs
+    queued or running."""
+
+    files: dict[str | None, int]
+    values: dict[str, int]
+    pending: int
+
+    def uses(self, kid: str) -> bool:
+        """Whether any file or personal value is encrypted under file key ``kid``."""
+        return bool(self.files.get(kid) or self.values.get(kid))
+
+    @property
+    def settled(self) -> bool:
+        """No re-encryption queued or running, and no file from before key ids."""
+        return not self.pending and not self.files.get(None)
+
+    def retirable(self, kid: str) -> bool:
+        return self.settled and not self.uses(kid)
+
+
+def key_usage(session: Session, ring: FileKeys) -> KeyUsage:
+    """:class:`KeyUsage` of ``ring`` now."""
+    by_column = {column_key_id(column_key_from(k)): key_id(k)
+                 for k in (*ring.previous, ring.current)}
+    values: dict[str, int] = {}
+    for cid, n in sealed_with(session).items():
+        name = by_column.get(cid, f"unknown column key {cid}" if cid != "plain" else "not sealed")
+        values[name] = values.get(name, 0) + n
+    return KeyUsage(files_by_key(session), values, reencryption_runs(session))
 
 
 @register("assess_report")
