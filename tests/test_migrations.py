@@ -4,11 +4,20 @@ models, fails here rather than in a deployment."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
+from tests.fixtures.db import _postgres_database
+from vigil.db import make_engine, session_factory
+from vigil.migrations import upgrade
 from vigil.models import Base
+from vigil.orgs.models import ApiKey, Organisation
 from vigil.prevention.models import SEARCH_OBJECTS
 
 
@@ -28,3 +37,50 @@ def test_migrations_match_the_models(migrated_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], diff
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    gen = _postgres_database()
+    url = next(gen)
+    yield url
+    for _ in gen:
+        pass
+
+
+def test_0023_puts_series_keys_the_centre_issued_back_to_waiting(fresh_url: str) -> None:
+    """Decision 0035 made series:link a vouched scope; keys issued before were approved at
+    issue. After the upgrade those another organisation issued wait for a second party —
+    keys the operator issued, keys an organisation issued itself, keys a second party
+    approved, revoked keys and keys without series:link are as they were."""
+    upgrade(fresh_url, "0022")
+    engine = make_engine(fresh_url)
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    with session_factory(engine)() as s, s.begin():
+        s.add_all([Organisation(id=1, name="Centre", kind="centre", created_at=t, approved_at=t),
+                   Organisation(id=2, name="LKA", kind="authority", member_state="DE",
+                                created_at=t, approved_at=t),
+                   Organisation(id=3, name="Auditor", kind="auditor", created_at=t,
+                                approved_at=t)])
+        rows = {  # id: (issued by, scopes, approved by, revoked)
+            1: (1, "match series:link", None, False),  # the Centre's, for LKA: back to waiting
+            2: (None, "series:link", None, False),  # the operator's
+            3: (2, "series:link", None, False),  # LKA's own
+            4: (1, "series:link", 3, False),  # the auditor approved it
+            5: (1, "series:link", None, True),  # revoked
+            6: (1, "match", None, False),  # no series scope
+            7: (1, "series:linker match", None, False),  # no such scope: a word, not a prefix
+        }
+        s.add_all(ApiKey(id=i, organisation_id=2, holder=f"k{i}", prefix=f"p{i}",
+                         secret_hash="0" * 64, scopes=scopes, created_at=t, issued_by_org=by,
+                         approved_at=t, approved_by_org=approver,
+                         revoked_at=t if revoked else None)
+                  for i, (by, scopes, approver, revoked) in rows.items())
+    upgrade(fresh_url)
+    with session_factory(engine)() as s:
+        waiting = {k.id for k in s.scalars(select(ApiKey)) if k.approved_at is None}
+    engine.dispose()
+    assert waiting == {1}

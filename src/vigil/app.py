@@ -166,6 +166,8 @@ class AppState:
     match_quota: Any = None
     #: Series de-confliction queries per organisation per day (None: no quota).
     series_queries: Any = None
+    #: The one quota refusal per organisation per day that is audited.
+    series_refusals: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
     #: The key of match receipts (indicators/receipts.py), derived from the file key.
@@ -487,6 +489,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
         state.match_quota = limits.daily("match-hashes", settings.match_hashes_per_day)
     if settings.series_queries_per_day:
         state.series_queries = limits.daily("series-queries", settings.series_queries_per_day)
+        state.series_refusals = limits.daily("series-refusals-audited", 1)
     if settings.key_requests_per_minute:
         state.key_limits = limits.window("key-requests", settings.key_requests_per_minute, 60)
     app.state.vigil = state

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     #: answer, hit / no hit per organisation, tells a bit about another authority's series;
     #: asked without end with edited hashes, it would recover their items); 0: no quota.
     series_queries_per_day: int = Field(default=50, ge=0)
+    #: Hashes (a video's frames count one each) an organisation may hold in its series at once:
+    #: every de-confliction ask reads every other organisation's discoverable hashes, so one
+    #: organisation must not be able to make everyone's asks slow; withdraw a series to make
+    #: room.
+    series_hashes_per_organisation: int = Field(default=500_000, gt=0)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     #: Seconds a fetch by a re-check or the crawler may take.

@@ -103,7 +103,9 @@ REVIEWING_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if Scope.INDI
 APPROVED_KINDS = frozenset(k for k, scopes in KIND_SCOPES.items() if scopes & SECOND_PARTY_SCOPES)
 
 #: Scopes a key issued by *another* organisation (the Centre) holds only once a second party
-#: confirmed that its holder is the organisation it names: the second-party scopes; proposing
+#: confirmed that its holder is the organisation it names (``POST /v1/keys/{id}/approve``; for
+#: a kind in :data:`APPROVED_KINDS`, approving the organisation confirms its keys too): the
+#: second-party scopes; proposing
 #: — a proposal is one organisation's word in the two-organisation rule, so a proposing key the
 #: Centre issued and kept would let the Centre propose and verify alone —; and series linking —
 #: the Centre is kept out of other authorities' series, and a key it issued and kept, to an

@@ -48,7 +48,8 @@ class KeyOut(BaseModel):
         "false for a key that the Centre issued to another organisation with a scope that "
         "needs a second party's word (indicators:review, orgs:approve, indicators:propose, "
         "series:link): it works without those scopes until a second party confirms it "
-        "(POST /v1/keys/{id}/approve) or approves its organisation"))
+        "(POST /v1/keys/{id}/approve; for an organisation whose kind needs approval, "
+        "approving the organisation confirms its keys too)"))
 
     @classmethod
     def of(cls, key: ApiKey, token: str | None = None) -> KeyOut:

@@ -164,7 +164,7 @@ def approve_key(session: Session, actor: Principal, key_id: int) -> ApiKey:
     if key.revoked_at is not None:
         raise Conflict(f"key {key.id} was revoked")
     approver = _second_party(session, actor, key.organisation_id,
-                             "a key that proposes, reviews or approves")
+                             "a key that proposes, reviews, approves or links series")
     key.approved_at, key.approved_by_org = now(), approver.id
     translog.append(session, {"event": "key:approved", "org": key.organisation_id,
                               "key": key.id, "by": approver.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,8 +45,10 @@ class DiscoverableIn(BaseModel):
 def register(body: SeriesIn, request: Request, actor: SeriesLinkKey) -> SeriesOut:
     """Register a series of one of your cases: hashes only (PDQ, vPDQ), never media."""
     with unit_of_work(request) as s:
-        found = service.register(s, actor, body.reference, body.discoverable,
-                                 [service.ItemIn(i.pdq, i.vpdq) for i in body.items])
+        found = service.register(
+            s, actor, body.reference, body.discoverable,
+            [service.ItemIn(i.pdq, i.vpdq) for i in body.items],
+            max_hashes=request.app.state.vigil.settings.series_hashes_per_organisation)
         return SeriesOut.of(found)
 
 
@@ -78,6 +82,7 @@ def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> Decon
     organisation per UTC day (429 past it)."""
     state = request.app.state.vigil
     threshold = state.settings.series_link_threshold
+    service.require_linking(actor)  # the Centre's keys: 403, no quota taken, nothing audited
     try:
         if state.series_queries is not None:
             # Counted per organisation (its keys together) and whatever the answer, a 404 too.
@@ -89,7 +94,20 @@ def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> Decon
                 ContactOut(organisation=c.organisation, kind=c.kind,
                            member_state=c.member_state) for c in contacts])
     except (NotFound, RateLimited) as exc:
-        with unit_of_work(request) as s:
-            service.refused(s, actor, series_id,
-                            "quota" if isinstance(exc, RateLimited) else "not_found")
+        # A 404 takes quota, so those are bounded by it; of the 429s, the first of the day is
+        # audited (the Centre sees who runs into the quota), the rest are in the request log
+        # only — else each refused ask would be a row in the audit trail, without end.
+        if isinstance(exc, NotFound) or _first_refusal_today(state, actor.organisation_id):
+            with unit_of_work(request) as s:
+                service.refused(s, actor, series_id,
+                                "quota" if isinstance(exc, RateLimited) else "not_found")
         raise
+
+
+def _first_refusal_today(state: Any, organisation_id: int) -> bool:
+    try:
+        state.series_refusals.take(f"org:{organisation_id}", 1, "audited refusals",
+                                   holder="organisation")
+    except RateLimited:
+        return False
+    return True

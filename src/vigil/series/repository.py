@@ -5,7 +5,7 @@ of other authorities' series are read only to count near-duplicates
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
@@ -42,6 +42,14 @@ def hashes_of(session: Session, found: CaseSeries) -> list[tuple[int, str]]:
     """(item, pdq) of a series the caller read through :func:`series`."""
     return [(r.item, r.pdq) for r in session.scalars(
         select(SeriesHash).where(SeriesHash.series_id == found.id).order_by(SeriesHash.id))]
+
+
+def hashes_held(session: Session, principal: Principal) -> int:
+    """How many hashes the caller's own series (not withdrawn) hold."""
+    return int(session.scalar(
+        select(func.count()).select_from(SeriesHash)
+        .join(CaseSeries, CaseSeries.id == SeriesHash.series_id)
+        .where(readable_series(principal))) or 0)
 
 
 def discoverable_hashes(session: Session, principal: Principal

@@ -19,16 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
-from vigil.errors import Forbidden, Invalid
+from vigil.errors import Conflict, Forbidden, Invalid
 from vigil.matching.errors import InvalidSignal
 from vigil.matching.index import PdqIndex
 from vigil.matching.signals import PDQ_MIN_QUALITY, PdqHash, VpdqHash
 from vigil.orgs.access import Principal
+from vigil.orgs.models import Organisation
 from vigil.series import repository
 from vigil.series.models import CaseSeries, SeriesHash
 
@@ -55,7 +56,9 @@ class Contact:
     member_state: str | None
 
 
-def _linking(principal: Principal) -> None:
+def require_linking(principal: Principal) -> None:
+    """:class:`~vigil.errors.Forbidden` unless the caller is an authority or Europol (the Centre's
+    keys hold every scope, series:link included, and are refused here)."""
     if principal.kind not in repository.LINKING_KINDS:
         raise Forbidden("series linking is for law-enforcement authorities and Europol")
 
@@ -84,10 +87,21 @@ def _hashes(items: list[ItemIn]) -> list[tuple[int, str]]:
 
 
 def register(session: Session, principal: Principal, reference: str, discoverable: bool,
-             items: list[ItemIn]) -> CaseSeries:
-    """Register a series of the caller's case; audited (``series:registered``)."""
-    _linking(principal)
+             items: list[ItemIn], max_hashes: int = 500_000) -> CaseSeries:
+    """Register a series of the caller's case; audited (``series:registered``). Raises
+    :class:`~vigil.errors.Conflict` when the organisation's series would hold more than
+    ``max_hashes`` hashes (``VIGIL_SERIES_HASHES_PER_ORGANISATION``)."""
+    require_linking(principal)
     hashes = _hashes(items)
+    # One registration at a time per organisation (PostgreSQL: the row lock; SQLite has one
+    # writer anyway), so that two at once cannot both pass the check.
+    session.scalar(select(Organisation.id).where(Organisation.id == principal.organisation_id)
+                   .with_for_update())
+    held = repository.hashes_held(session, principal)
+    if held + len(hashes) > max_hashes:
+        raise Conflict(f"your organisation's series hold {held:,} hashes; this one adds "
+                       f"{len(hashes):,}, over the {max_hashes:,} an organisation may hold "
+                       "(VIGIL_SERIES_HASHES_PER_ORGANISATION): withdraw a series first")
     found = CaseSeries(organisation_id=principal.organisation_id, reference=reference,
                        discoverable=discoverable, items=len(items), created_at=datetime.now(UTC))
     session.add(found)
