@@ -8,9 +8,9 @@ never their media, hashes, series ids or case references. A count would let an a
 probes (an item repeated 1, 2, 4 … times) and read many yes/no answers out of one number, which
 recovers another authority's exact hash in a few dozen asks; hit / no hit tells at most one bit
 per organisation per ask, and asks are a daily quota per organisation (decision 0035). The
-counts are kept in the audit record, for the Centre and auditors. A video item is its frames' PDQs (frames
-below PDQ quality 50 are dropped): two video items match when a frame of one is within the
-threshold of a frame of the other. The index is built from the discoverable hashes at each
+counts are kept in the audit record, for the Centre and auditors. A video item is its frames'
+PDQs (frames below PDQ quality 50 are dropped): two video items match when a frame of one is
+within the threshold of a frame of the other. The index is built from the discoverable hashes at each
 query (exact radius queries, :class:`~vigil.matching.index.PdqIndex`).
 """
 
@@ -87,7 +87,7 @@ def _hashes(items: list[ItemIn]) -> list[tuple[int, str]]:
 
 
 def register(session: Session, principal: Principal, reference: str, discoverable: bool,
-             items: list[ItemIn], max_hashes: int = 500_000) -> CaseSeries:
+             items: list[ItemIn], *, max_hashes: int) -> CaseSeries:
     """Register a series of the caller's case; audited (``series:registered``). Raises
     :class:`~vigil.errors.Conflict` when the organisation's series would hold more than
     ``max_hashes`` hashes (``VIGIL_SERIES_HASHES_PER_ORGANISATION``)."""
