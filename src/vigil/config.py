@@ -157,7 +157,8 @@ class Settings(BaseSettings):
     series_link_threshold: int = Field(default=31, ge=0, le=64)
     #: Misuse guard: series de-confliction queries an organisation may make per UTC day (each
     #: answer, hit / no hit per organisation, tells a bit about another authority's series;
-    #: asked without end with edited hashes, it would recover their items); 0: no quota.
+    #: asked without end with edited hashes, it would recover their items); 0: no quota (then
+    #: every ask of a series not found is audited, with no daily bound).
     series_queries_per_day: int = Field(default=50, ge=0)
     #: Hashes (a video's frames count one each) an organisation may hold in its series at once:
     #: every de-confliction ask reads every other organisation's discoverable hashes, so one
