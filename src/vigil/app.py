@@ -76,6 +76,7 @@ from vigil.ratelimit import LimitStore, LimitStoreUnreachable
 from vigil.reports.endpoints import router as reports_router
 from vigil.reports.storage import FileStore
 from vigil.series.endpoints import router as series_router
+from vigil.series.service import DiscoverableIndex
 from vigil.takedown.endpoints import router as takedown_router
 from vigil.takedown.referrals.endpoints import router as referrals_router
 from vigil.takedown.referrals.service import MAX_UPDATE_BYTES as REFERRAL_MAX_BYTES
@@ -168,6 +169,8 @@ class AppState:
     series_queries: Any = None
     #: The one quota refusal per organisation per day that is audited.
     series_refusals: Any = None
+    #: This worker's index of every discoverable series hash (vigil.series.service).
+    series_index: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
     #: The key of match receipts (indicators/receipts.py), derived from the file key.
@@ -487,6 +490,7 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     state.hit_counter = HitCounter()
     if settings.match_hashes_per_day:
         state.match_quota = limits.daily("match-hashes", settings.match_hashes_per_day)
+    state.series_index = DiscoverableIndex()
     if settings.series_queries_per_day:
         state.series_queries = limits.daily("series-queries", settings.series_queries_per_day)
         state.series_refusals = limits.daily("series-refusals-audited", 1)

@@ -161,9 +161,9 @@ class Settings(BaseSettings):
     #: every ask of a series not found is audited, with no daily bound).
     series_queries_per_day: int = Field(default=50, ge=0)
     #: Hashes (a video's frames count one each) an organisation may hold in its series at once:
-    #: every de-confliction ask reads every other organisation's discoverable hashes, so one
-    #: organisation must not be able to make everyone's asks slow; withdraw a series to make
-    #: room.
+    #: every server worker keeps every discoverable hash in its de-confliction index, so one
+    #: organisation must not be able to fill their memory or make rebuilds slow; withdraw a
+    #: series to make room.
     series_hashes_per_organisation: int = Field(default=500_000, gt=0)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)

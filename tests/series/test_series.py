@@ -251,3 +251,28 @@ def test_an_organisation_holds_a_bounded_number_of_hashes(
         assert register(client, w.tokens["authority_fr"], "F", body["items"])  # France's own
         assert client.delete(f"/v1/series/{first}", headers=auth(de)).status_code == 200
         assert register(client, de, "B", body["items"])
+
+
+def test_each_worker_indexes_the_discoverable_hashes_once_per_change(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """An ask searches the worker's standing index (it read and indexed every other
+    organisation's hashes each time, and its time told how many there were); the index is
+    rebuilt when, and only when, what it holds has changed."""
+    w = build_world(factory)
+    de, fr = w.tokens["authority_de"], w.tokens["authority_fr"]
+    state = client.app.state.vigil  # type: ignore[attr-defined]
+    de_id = register(client, de, "LKA-1", [{"pdq": SCENE[0]}], discoverable=True)
+    fr_id = register(client, fr, "OFMIN-1", [{"pdq": near(SCENE[0], 6)}])
+    assert [c["organisation"] for c in ask(client, fr, fr_id)["contacts"]] == ["LKA"]
+    built = state.series_index._snap
+    assert ask(client, fr, fr_id)["contacts"] and state.series_index._snap is built
+    register(client, fr, "OFMIN-2", [{"pdq": SCENE[1]}])  # not discoverable: nothing to index
+    ask(client, fr, fr_id)
+    assert state.series_index._snap is built
+    r = client.patch(f"/v1/series/{de_id}", headers=auth(de), json={"discoverable": False})
+    assert r.status_code == 200
+    assert ask(client, fr, fr_id)["contacts"] == []
+    assert state.series_index._snap is not built
+    register(client, w.tokens["europol"], "EU-1", [{"pdq": near(SCENE[0], 9)}],
+             discoverable=True)
+    assert [c["organisation"] for c in ask(client, fr, fr_id)["contacts"]] == ["Europol"]

@@ -89,7 +89,8 @@ def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> Decon
             state.series_queries.take(f"org:{actor.organisation_id}", 1,
                                       "de-confliction queries", holder="organisation")
         with unit_of_work(request) as s:
-            contacts = service.deconflict(s, actor, series_id, threshold)
+            contacts = service.deconflict(s, actor, series_id, threshold,
+                                          state.series_index)
             return DeconflictionOut(series=series_id, threshold=threshold, contacts=[
                 ContactOut(organisation=c.organisation, kind=c.kind,
                            member_state=c.member_state) for c in contacts])

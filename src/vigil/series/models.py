@@ -29,6 +29,17 @@ class CaseSeries(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SeriesVersion(Base):
+    """One row (``id`` 1): ``n`` goes up with every change of what the de-confliction index
+    holds (a registration, a withdrawal, a change of discoverability), in the change's own
+    transaction, so that each server worker rebuilds its index only when it is out of date."""
+
+    __tablename__ = "series_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class SeriesHash(Base):
     """One PDQ of one item (an image; or a frame of a video) of a series."""
 

@@ -1,17 +1,18 @@
 """Every read of registered series goes through here, and what a principal may read is decided
 here only: an authority (or Europol) reads its own series; nobody else reads any. The hashes
-of other authorities' series are read only to count near-duplicates
-(:func:`discoverable_hashes`), never returned."""
+of discoverable series are read only into the de-confliction index
+(:func:`discoverable_hashes`), never returned, and an ask counts the hits of other
+organisations only (:func:`counts_for`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, false, func, select, update
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
 from vigil.orgs.access import OrgKind, Principal
 from vigil.orgs.models import Organisation
-from vigil.series.models import CaseSeries, SeriesHash
+from vigil.series.models import CaseSeries, SeriesHash, SeriesVersion
 
 #: The organisations that link series: law enforcement.
 LINKING_KINDS = frozenset({OrgKind.AUTHORITY, OrgKind.EUROPOL})
@@ -52,18 +53,36 @@ def hashes_held(session: Session, principal: Principal) -> int:
         .where(readable_series(principal))) or 0)
 
 
-def discoverable_hashes(session: Session, principal: Principal
-                        ) -> list[tuple[int, int, int, str]]:
-    """(organisation, series, item, pdq) of every discoverable series of *other*
-    organisations, for counting near-duplicates only (the caller never sees them)."""
-    if principal.kind not in LINKING_KINDS:
-        return []
+def discoverable_hashes(session: Session) -> list[tuple[int, int, int, str]]:
+    """(organisation, series, item, pdq) of every discoverable series, for the de-confliction
+    index only (no caller ever sees them; :func:`counts_for` says whose hits an ask counts)."""
     rows = session.execute(
         select(CaseSeries.organisation_id, SeriesHash.series_id, SeriesHash.item, SeriesHash.pdq)
         .join(CaseSeries, CaseSeries.id == SeriesHash.series_id)
-        .where(CaseSeries.discoverable.is_(True), CaseSeries.withdrawn_at.is_(None),
-               CaseSeries.organisation_id != principal.organisation_id))
+        .where(CaseSeries.discoverable.is_(True), CaseSeries.withdrawn_at.is_(None))
+        .order_by(SeriesHash.id))
     return [(int(o), int(s), int(i), str(p)) for o, s, i, p in rows]
+
+
+def counts_for(principal: Principal, organisation_id: int) -> bool:
+    """Whether a hit in ``organisation_id``'s series counts in this caller's answer: another
+    organisation's, and the caller links series."""
+    return principal.kind in LINKING_KINDS and organisation_id != principal.organisation_id
+
+
+def version(session: Session) -> int:
+    """How many times what the de-confliction index holds has changed (read it *before*
+    :func:`discoverable_hashes`: an index labelled with an older version is only rebuilt once
+    more, never kept stale)."""
+    return int(session.scalar(select(SeriesVersion.n).where(SeriesVersion.id == 1)) or 0)
+
+
+def bump_version(session: Session) -> None:
+    """Count a change of what the index holds, in the change's transaction."""
+    if not session.execute(update(SeriesVersion).where(SeriesVersion.id == 1)
+                           .values(n=SeriesVersion.n + 1)).rowcount:  # type: ignore[attr-defined]
+        session.add(SeriesVersion(id=1, n=1))
+        session.flush()
 
 
 def organisations(session: Session, ids: set[int]) -> dict[int, Organisation]:

@@ -10,15 +10,18 @@ recovers another authority's exact hash in a few dozen asks; hit / no hit tells 
 per organisation per ask, and asks are a daily quota per organisation (decision 0035). The
 counts are kept in the audit record, for the Centre and auditors. A video item is its frames'
 PDQs (frames below PDQ quality 50 are dropped): two video items match when a frame of one is
-within the threshold of a frame of the other. The index is built from the discoverable hashes at each
-query (exact radius queries, :class:`~vigil.matching.index.PdqIndex`).
+within the threshold of a frame of the other. Each server worker keeps one index of every discoverable
+hash (:class:`DiscoverableIndex`, exact radius queries with
+:class:`~vigil.matching.index.PdqIndex`) and rebuilds it when the series' version has moved.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -107,6 +110,8 @@ def register(session: Session, principal: Principal, reference: str, discoverabl
     session.add(found)
     session.flush()
     session.add_all(SeriesHash(series_id=found.id, item=i, pdq=p) for i, p in hashes)
+    if discoverable:
+        repository.bump_version(session)
     record(session, principal, AuditAction.SERIES_REGISTERED, f"series:{found.id}",
            {"items": len(items), "hashes": len(hashes), "discoverable": discoverable})
     return found
@@ -117,6 +122,7 @@ def set_discoverable(session: Session, principal: Principal, series_id: int,
     found = repository.series(session, principal, series_id)
     if found.discoverable != discoverable:
         found.discoverable = discoverable
+        repository.bump_version(session)
         record(session, principal, AuditAction.SERIES_DISCOVERABILITY_CHANGED,
                f"series:{found.id}", {"discoverable": discoverable})
     return found
@@ -127,27 +133,67 @@ def withdraw(session: Session, principal: Principal, series_id: int) -> CaseSeri
     found = repository.series(session, principal, series_id)
     session.execute(delete(SeriesHash).where(SeriesHash.series_id == found.id))
     found.withdrawn_at = datetime.now(UTC)
+    if found.discoverable:
+        repository.bump_version(session)
     record(session, principal, AuditAction.SERIES_WITHDRAWN, f"series:{found.id}", {})
     return found
 
 
-def deconflict(session: Session, principal: Principal, series_id: int, threshold: int
-               ) -> list[Contact]:
+@dataclass(frozen=True)
+class _Snapshot:
+    version: int
+    index: PdqIndex
+    #: Per indexed hash (its id in the index is its position): organisation, series, item.
+    org: np.ndarray
+    series: np.ndarray
+    item: np.ndarray
+
+
+class DiscoverableIndex:
+    """Every discoverable series hash of every organisation, indexed once per version of the
+    series (:func:`repository.version`) for one server worker's asks: an ask then costs a
+    version read and a search, not a read and an index of all others' hashes (which also made
+    its time tell how many there are). Thread-safe; a rebuild happens under a lock, once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snap: _Snapshot | None = None
+
+    def current(self, session: Session) -> _Snapshot:
+        version = repository.version(session)
+        snap = self._snap
+        if snap is not None and snap.version == version:
+            return snap
+        with self._lock:
+            snap = self._snap
+            if snap is None or snap.version != version:
+                rows = repository.discoverable_hashes(session)
+                index = (PdqIndex.build([p for *_, p in rows], range(len(rows))) if rows
+                         else PdqIndex())
+                cols = np.array([r[:3] for r in rows], dtype=np.int64).reshape(len(rows), 3)
+                snap = self._snap = _Snapshot(version, index, cols[:, 0].copy(),
+                                              cols[:, 1].copy(), cols[:, 2].copy())
+        return snap
+
+
+def deconflict(session: Session, principal: Principal, series_id: int, threshold: int,
+               discoverable: DiscoverableIndex | None = None) -> list[Contact]:
     """Which other organisations hold near-duplicates of this series, by name (see the
     module's docstring); audited (``series:queried``) with the counts behind the answer.
     Raises :class:`~vigil.errors.NotFound` for a series that is not the caller's."""
     found = repository.series(session, principal, series_id)
     ours = repository.hashes_of(session, found)
-    theirs = repository.discoverable_hashes(session, principal)
+    snap = (discoverable or DiscoverableIndex()).current(session)
     per_org: dict[int, tuple[set[int], set[tuple[int, int]]]] = {}
-    if ours and theirs:
-        index = PdqIndex.build([p for *_, p in theirs], range(len(theirs)))
-        hits = index.search_batch([p for _, p in ours], threshold)
+    if ours and len(snap.org):
+        hits = snap.index.search_batch([p for _, p in ours], threshold)
         for q, t in zip(hits.query.tolist(), hits.ids.tolist(), strict=True):
-            org, their_series, their_item, _ = theirs[t]
+            org = int(snap.org[t])
+            if not repository.counts_for(principal, org):
+                continue
             mine, others = per_org.setdefault(org, (set(), set()))
             mine.add(ours[q][0])
-            others.add((their_series, their_item))
+            others.add((int(snap.series[t]), int(snap.item[t])))
     orgs = repository.organisations(session, set(per_org))
     contacts = sorted((Contact(orgs[o].name, orgs[o].kind, orgs[o].member_state)
                        for o in per_org), key=lambda c: c.organisation)
