@@ -171,6 +171,8 @@ class AppState:
     series_refusals: Any = None
     #: This worker's index of every discoverable series hash (vigil.series.service).
     series_index: Any = None
+    #: Series registered, withdrawn or made (un)discoverable per organisation per day.
+    series_changes: Any = None
     #: API matches per indicator, for the flood guard.
     hit_counter: Any = None
     #: The key of match receipts (indicators/receipts.py), derived from the file key.
@@ -491,6 +493,8 @@ def create_app(settings: Settings, *, sync_in_background: bool = True) -> FastAP
     if settings.match_hashes_per_day:
         state.match_quota = limits.daily("match-hashes", settings.match_hashes_per_day)
     state.series_index = DiscoverableIndex()
+    if settings.series_changes_per_day:
+        state.series_changes = limits.daily("series-changes", settings.series_changes_per_day)
     if settings.series_queries_per_day:
         state.series_queries = limits.daily("series-queries", settings.series_queries_per_day)
         state.series_refusals = limits.daily("series-refusals-audited", 1)

@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     #: organisation must not be able to fill their memory or make rebuilds slow; withdraw a
     #: series to make room.
     series_hashes_per_organisation: int = Field(default=500_000, gt=0)
+    #: Misuse guard: series an organisation may register, withdraw or make (un)discoverable
+    #: per UTC day, all together: each change of what is discoverable makes every server worker
+    #: rebuild its de-confliction index, and each writes an audit record; 0: no quota.
+    series_changes_per_day: int = Field(default=200, ge=0)
     #: Limits of every fetch by a re-check or the crawler.
     fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     #: Seconds a fetch by a re-check or the crawler may take.

@@ -276,3 +276,47 @@ def test_each_worker_indexes_the_discoverable_hashes_once_per_change(
     register(client, w.tokens["europol"], "EU-1", [{"pdq": near(SCENE[0], 9)}],
              discoverable=True)
     assert [c["organisation"] for c in ask(client, fr, fr_id)["contacts"]] == ["Europol"]
+
+
+def test_an_index_is_never_taken_for_current_after_the_database_went_back(
+        client: TestClient, factory: sessionmaker[Session]) -> None:
+    """The version is a random token, not a count: a database restored to an earlier state
+    (or its version row recreated) cannot bring back a value a worker saw with other series."""
+    from sqlalchemy import delete, update
+
+    from vigil.series.models import CaseSeries, SeriesVersion
+
+    w = build_world(factory)
+    de, fr = w.tokens["authority_de"], w.tokens["authority_fr"]
+    fr_id = register(client, fr, "F", [{"pdq": SCENE[0]}])
+    de_id = register(client, de, "D1", [{"pdq": near(SCENE[0], 5)}], discoverable=True)
+    assert [c["organisation"] for c in ask(client, fr, fr_id)["contacts"]] == ["LKA"]
+    with transaction(factory) as s:  # as a restore from before D1 would leave it
+        s.execute(delete(SeriesHash).where(SeriesHash.series_id == de_id))
+        s.execute(update(CaseSeries).where(CaseSeries.id == de_id).values(discoverable=False))
+        s.execute(delete(SeriesVersion))
+    register(client, w.tokens["europol"], "EU", [{"pdq": SCENE[3]}], discoverable=True)
+    assert ask(client, fr, fr_id)["contacts"] == []
+
+
+def test_series_changes_are_a_daily_quota_per_organisation(
+        db_url: str, data_dir: Path, factory: sessionmaker[Session]) -> None:
+    """Each change of what is discoverable makes every worker rebuild its index and writes an
+    audit record: registering, (un)hiding and withdrawing count together, per organisation."""
+    from tests.fixtures.api import make_client
+
+    w = build_world(factory)
+    de, fr = w.tokens["authority_de"], w.tokens["authority_fr"]
+    with make_client(db_url, data_dir, series_changes_per_day=3) as client:
+        de_id = register(client, de, "A", [{"pdq": SCENE[0]}])
+        assert client.patch(f"/v1/series/{de_id}", headers=auth(de),
+                            json={"discoverable": True}).status_code == 200
+        assert client.delete(f"/v1/series/{de_id}", headers=auth(de)).status_code == 200
+        r = client.post("/v1/series", headers=auth(de),
+                        json={"reference": "B", "items": [{"pdq": SCENE[1]}]})
+        assert r.status_code == 429, r.text
+        assert "daily quota of 3 series changes for this organisation" in r.text
+        assert register(client, fr, "F", [{"pdq": SCENE[1]}])  # France's own quota
+        r = client.patch("/v1/series/1", headers=auth(w.tokens["centre"]),
+                         json={"discoverable": True})
+        assert r.status_code == 403  # the Centre: refused before any quota

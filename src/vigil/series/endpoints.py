@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.deps import DbId, SeriesLinkKey, unit_of_work
 from vigil.errors import ERROR_RESPONSES, NotFound, RateLimited
+from vigil.orgs.access import Principal
 from vigil.series import repository, service
 from vigil.series.schemas import ContactOut, DeconflictionOut, SeriesOut
 
@@ -44,6 +45,7 @@ class DiscoverableIn(BaseModel):
 @router.post("", response_model=SeriesOut, status_code=201)
 def register(body: SeriesIn, request: Request, actor: SeriesLinkKey) -> SeriesOut:
     """Register a series of one of your cases: hashes only (PDQ, vPDQ), never media."""
+    _take_change(request, actor)
     with unit_of_work(request) as s:
         found = service.register(
             s, actor, body.reference, body.discoverable,
@@ -63,6 +65,7 @@ def own(request: Request, actor: SeriesLinkKey) -> list[SeriesOut]:
 def discoverable(series_id: DbId, body: DiscoverableIn, request: Request,
                  actor: SeriesLinkKey) -> SeriesOut:
     """Decide whether other authorities' queries find this series."""
+    _take_change(request, actor)
     with unit_of_work(request) as s:
         return SeriesOut.of(service.set_discoverable(s, actor, series_id, body.discoverable))
 
@@ -70,6 +73,7 @@ def discoverable(series_id: DbId, body: DiscoverableIn, request: Request,
 @router.delete("/{series_id}", response_model=SeriesOut)
 def withdraw(series_id: DbId, request: Request, actor: SeriesLinkKey) -> SeriesOut:
     """Withdraw a series: its hashes are deleted."""
+    _take_change(request, actor)
     with unit_of_work(request) as s:
         return SeriesOut.of(service.withdraw(s, actor, series_id))
 
@@ -103,6 +107,16 @@ def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> Decon
                 service.refused(s, actor, series_id,
                                 "quota" if isinstance(exc, RateLimited) else "not_found")
         raise
+
+
+def _take_change(request: Request, actor: Principal) -> None:
+    """One of the organisation's series changes of the day (``VIGIL_SERIES_CHANGES_PER_DAY``;
+    429 past it): each makes every worker rebuild its index and writes an audit record. The
+    Centre's keys are refused first (403), taking nothing."""
+    service.require_linking(actor)
+    quota = request.app.state.vigil.series_changes
+    if quota is not None:
+        quota.take(f"org:{actor.organisation_id}", 1, "series changes", holder="organisation")
 
 
 def _first_refusal_today(state: Any, organisation_id: int) -> bool:

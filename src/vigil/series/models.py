@@ -30,14 +30,16 @@ class CaseSeries(Base):
 
 
 class SeriesVersion(Base):
-    """One row (``id`` 1): ``n`` goes up with every change of what the de-confliction index
-    holds (a registration, a withdrawal, a change of discoverability), in the change's own
-    transaction, so that each server worker rebuilds its index only when it is out of date."""
+    """One row (``id`` 1): ``token`` is set to a new random number by every change of what the
+    de-confliction index holds (a registration, a withdrawal, a change of discoverability), in
+    the change's own transaction, so that each server worker rebuilds its index only when it is
+    out of date. Random, not a count: a database restored to an earlier state, or a row
+    recreated, can never bring back a value a worker has seen with other contents."""
 
     __tablename__ = "series_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    n: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[int] = mapped_column(BigInteger)
 
 
 class SeriesHash(Base):

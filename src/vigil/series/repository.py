@@ -6,7 +6,10 @@ organisations only (:func:`counts_for`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, func, select, update
+import secrets
+
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
@@ -71,18 +74,19 @@ def counts_for(principal: Principal, organisation_id: int) -> bool:
 
 
 def version(session: Session) -> int:
-    """How many times what the de-confliction index holds has changed (read it *before*
-    :func:`discoverable_hashes`: an index labelled with an older version is only rebuilt once
-    more, never kept stale)."""
-    return int(session.scalar(select(SeriesVersion.n).where(SeriesVersion.id == 1)) or 0)
+    """The token of what the de-confliction index holds now (0: no change since the table was
+    made). Read it *before* :func:`discoverable_hashes`: an index labelled with an older token
+    is only rebuilt once more, never kept stale."""
+    return int(session.scalar(select(SeriesVersion.token).where(SeriesVersion.id == 1)) or 0)
 
 
 def bump_version(session: Session) -> None:
-    """Count a change of what the index holds, in the change's transaction."""
-    if not session.execute(update(SeriesVersion).where(SeriesVersion.id == 1)
-                           .values(n=SeriesVersion.n + 1)).rowcount:  # type: ignore[attr-defined]
-        session.add(SeriesVersion(id=1, n=1))
-        session.flush()
+    """A new token for a change of what the index holds, in the change's transaction (an
+    upsert: a missing row is made again, and two first changes at once both succeed)."""
+    token = secrets.randbits(62) + 1
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(SeriesVersion).values(id=1, token=token)
+                    .on_conflict_do_update(index_elements=["id"], set_={"token": token}))
 
 
 def organisations(session: Session, ids: set[int]) -> dict[int, Organisation]:

@@ -165,6 +165,9 @@ class DiscoverableIndex:
         if snap is not None and snap.version == version:
             return snap
         with self._lock:
+            # Read again once the lock is ours: asks that waited for one rebuild use it rather
+            # than each rebuilding for the token it read before waiting.
+            version = repository.version(session)
             snap = self._snap
             if snap is None or snap.version != version:
                 rows = repository.discoverable_hashes(session)

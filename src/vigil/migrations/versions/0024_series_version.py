@@ -1,12 +1,12 @@
-"""series_version: one counter of changes to the series that de-confliction searches
+"""series_version: one token of the state of the series that de-confliction searches
 
 Revision ID: 0024
 Revises: 0023
 Create Date: 2026-11-30 22:10:00
 
 Each server worker keeps one index of every discoverable series hash and rebuilds it only when
-``series_version.n`` has moved (decision 0035): an ask no longer reads and indexes every
-other organisation's hashes each time.
+``series_version.token`` has changed (a new random number at every change; decision 0035): an
+ask no longer reads and indexes every other organisation's hashes each time.
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def upgrade() -> None:
     table = op.create_table(
         'series_version',
         sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('n', sa.BigInteger(), nullable=False),
+        sa.Column('token', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
-    op.bulk_insert(table, [{'id': 1, 'n': 0}])
+    op.bulk_insert(table, [{'id': 1, 'token': 0}])
 
 
 def downgrade() -> None:
