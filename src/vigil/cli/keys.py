@@ -129,7 +129,7 @@ def retire() -> None:
         usage = key_usage(s, ring)
     if not usage.settled:
         raise _fail("re-encryption is not finished (`vigil keys status`): no key retired")
-    used = {key_id(k) for k in ring.previous if not usage.retirable(key_id(k))}
+    used = {key_id(k) for k in ring.previous if usage.uses(key_id(k))}
     dropped = retire_file_keys(settings, used)
     in_env = [key_id(k) for k in ring.previous if key_id(k) not in used and key_id(k) not in dropped]
     err_console.print(f"retired {len(dropped)} previous file key(s) {', '.join(dropped)}"
