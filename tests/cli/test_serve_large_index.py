@@ -4,6 +4,7 @@ process manager; a restart maps the index file the first start wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,16 +41,28 @@ def _start(data: Path, url: str, port: int) -> subprocess.Popen[bytes]:
                                 stderr=subprocess.STDOUT)
 
 
-def _until_ready(base: str, proc: subprocess.Popen[bytes], seen: dict[str, set[int]]) -> None:
+def _ready_pids(log: Path, offset: int) -> set[int]:
+    """The workers that have answered /readyz with 200 since ``offset`` of the log."""
+    with open(log, "rb") as fh:
+        fh.seek(offset)
+        lines = fh.read().decode(errors="replace").splitlines()
+    return {x["pid"] for x in (json.loads(line) for line in lines if line.startswith("{"))
+            if x.get("route") == "/readyz" and x.get("status") == 200 and "pid" in x}
+
+
+def _until_ready(base: str, proc: subprocess.Popen[bytes], seen: dict[str, set[int]],
+                 log: Path, offset: int) -> None:
+    """Until *both* workers have answered /readyz with 200 (the kernel picks which worker
+    accepts: under load one can answer many times in a row while the other still loads)."""
     deadline = time.monotonic() + 120
-    ready = 0
-    while ready < 6:  # several answers in a row: both workers are likely among them
+    while True:
         assert proc.poll() is None, "the server exited"
         assert time.monotonic() < deadline, f"not ready; saw {seen}"
         seen["healthz"].add(_status(f"{base}/healthz"))
         code = _status(f"{base}/readyz")
         seen["readyz"].add(code)
-        ready = ready + 1 if code == 200 else 0
+        if code == 200 and len(_ready_pids(log, offset)) >= 2:
+            return
         time.sleep(0.05)
 
 
@@ -59,11 +72,13 @@ def test_two_workers_on_a_large_index_become_ready_and_stay_up(tmp_path: Path) -
     for start in ("built", "mapped"):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        log_path = tmp_path / "server.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
         proc = _start(tmp_path, url, port)
         server = ServerProcess(proc)
         try:
             seen: dict[str, set[int]] = {"healthz": set(), "readyz": set()}
-            _until_ready(base, proc, seen)
+            _until_ready(base, proc, seen, log_path, offset)
             if start == "built":
                 # While the index was being built, health answered and readiness did not.
                 assert 503 in seen["readyz"], seen
