@@ -60,6 +60,12 @@ DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024
 # Pillow's own bomb guard raises at twice its MAX_IMAGE_PIXELS; vigil's limit must stay below.
 _PILLOW_HARD_LIMIT = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+# Between MAX_IMAGE_PIXELS and twice it Pillow only warns; vigil has already checked the size
+# against its own limit (max_pixels) by then, so the warning says nothing vigil acts on. It is
+# filtered once for the process: a ``warnings.catch_warnings()`` around each decode swapped the
+# process-wide filter list from every hashing thread, which is not thread-safe before Python
+# 3.14 and dropped filters other threads had just set (tests/test_api_edges.py).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 #: The error of bytes that are no image format Pillow knows.
 UNRECOGNISED = "not a recognised image format"
@@ -211,13 +217,10 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[np.ndarray, str]:
             f"of {max_pixels} (possible decompression bomb)"
         )
     try:
-        with warnings.catch_warnings():
-            # Size was checked above against vigil's own limit.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            orientation = orientation_of(img)  # before loading: as browsers read it
-            img.seek(_first_shown_frame(img))
-            img.load()
-            rgb = displayed_rgb(img, orientation)
+        orientation = orientation_of(img)  # before loading: as browsers read it
+        img.seek(_first_shown_frame(img))
+        img.load()
+        rgb = displayed_rgb(img, orientation)
     except Image.DecompressionBombError as exc:
         raise HashingError(f"image too large: {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
