@@ -13,7 +13,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -253,13 +253,44 @@ def test_a_threatexchange_group_with_nothing_new_is_caught_up_not_failing(
 def test_a_programme_that_says_more_follows_for_ever_cannot_keep_a_run_going(
         factory: sessionmaker[Session], programmes: Programmes, data_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    import threatexchange.exchanges.impl.stop_ncii_api as stop_ncii_api
+
     from vigil.sharing import imports
 
     monkeypatch.setattr(imports, "MAX_IDLE_PAGES", 5)
+    # Each page is fetched a second and a half after the last (a loaded machine): the time the
+    # checkpoint records of its fetch moves, the position does not (once seen as a move here).
+    clock = iter(range(1_800_000_000, 1_900_000_000, 3))
+    monkeypatch.setattr(stop_ncii_api, "time",
+                        type("Clock", (), {"time": staticmethod(lambda: next(clock) / 2)}))
     build_world(factory)
     programmes.stopncii_endless = True
-    got = run(factory, settings_for(programmes, data_dir), "stopncii")
+    # (max_pages: were idle pages not seen as idle, the run would page for ever.)
+    got = run(factory, settings_for(programmes, data_dir), "stopncii", max_pages=30)
     assert got.stopped is not None and "5 pages in a row" in got.stopped
     # The first page moved the position (from none); the five after it did not.
     assert got.tally.pages == 6 and not got.stepped_past
     assert len(programmes.requests("stopncii.test")) == 6
+
+
+def test_a_position_is_where_a_checkpoint_stands_not_when_it_was_fetched() -> None:
+    """Every programme's checkpoint, made at two times: one position; moved on: another."""
+    from threatexchange.exchanges.impl.fb_threatexchange_api import FBThreatExchangeCheckpoint
+    from threatexchange.exchanges.impl.ncmec_api import NCMECCheckpoint, _NCMECPagingInfo
+    from threatexchange.exchanges.impl.stop_ncii_api import StopNCIICheckpoint
+
+    from vigil.exchange.programmes import position
+
+    def made_at(when: int) -> list[dict[str, object]]:
+        return [asdict(StopNCIICheckpoint(100, when)),
+                asdict(FBThreatExchangeCheckpoint(update_time=100, last_fetch_time=when)),
+                asdict(NCMECCheckpoint(100, _NCMECPagingInfo("https://ncmec.test/next", 200,
+                                                             paging_url_ts=when)))]
+
+    assert [position(c) for c in made_at(1)] == [position(c) for c in made_at(2)]
+    moved = [asdict(StopNCIICheckpoint(101, 1)),
+             asdict(FBThreatExchangeCheckpoint(update_time=101, last_fetch_time=1)),
+             asdict(NCMECCheckpoint(100, _NCMECPagingInfo("https://ncmec.test/next2", 200,
+                                                          paging_url_ts=1)))]
+    assert all(position(a) != position(b) for a, b in zip(made_at(1), moved, strict=True))
+    assert position(None) is None

@@ -93,6 +93,26 @@ class Page:
     #: The programme's checkpoint after this page (JSON-able), or None if it keeps none.
     checkpoint: dict[str, Any] | None
 
+    @property
+    def position(self) -> Any:
+        """Where this page leaves the programme's stream: :func:`position` of its checkpoint."""
+        return position(self.checkpoint)
+
+
+#: Checkpoint fields that say when a page was fetched, not where the stream stands:
+#: threatexchange's StopNCII and ThreatExchange checkpoints carry ``last_fetch_time``, NCMEC's
+#: paging info ``paging_url_ts`` (both ``int(time.time())`` at the fetch).
+_FETCH_TIME_FIELDS = frozenset({"last_fetch_time", "paging_url_ts"})
+
+
+def position(checkpoint: Any) -> Any:
+    """A checkpoint without the times of its own fetching, so that two pages that leave the
+    stream at one place compare equal whenever they were fetched (a run that pages for more
+    than a second otherwise saw every idle page "move")."""
+    if isinstance(checkpoint, dict):
+        return {k: position(v) for k, v in checkpoint.items() if k not in _FETCH_TIME_FIELDS}
+    return checkpoint
+
 
 class Programme(Protocol):
     """A source of pages; ``name`` is the programme, ``collection`` the part of it read."""

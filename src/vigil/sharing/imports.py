@@ -37,7 +37,7 @@ from vigil.config import Settings
 from vigil.db import transaction
 from vigil.errors import DomainError, Invalid
 from vigil.exchange.http import unreadable
-from vigil.exchange.programmes import Page, Programme, redact
+from vigil.exchange.programmes import Page, Programme, position, redact
 from vigil.indicators.models import HashList
 from vigil.sharing import service
 from vigil.sharing.models import ExchangeSource
@@ -89,7 +89,7 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
         source_id, start = src.id, service.checkpoint_of(src)
     run = ImportRun(programme.name, programme.collection, list_name, service.Tally())
     pages = programme.pages(start)
-    idle, last = 0, start
+    idle, last = 0, position(start)
     try:
         while max_pages is None or run.tally.pages < max_pages:
             try:
@@ -121,8 +121,8 @@ def run_import(factory: sessionmaker[Session], programme: Programme, list_name: 
                 service.apply_page(s, actor, src, src_list(s, src), page, legal_basis, run.tally)
             if progress is not None:
                 progress(run)
-            idle = idle + 1 if not page.records and page.checkpoint == last else 0
-            last = page.checkpoint
+            idle = idle + 1 if not page.records and page.position == last else 0
+            last = page.position
             if idle >= MAX_IDLE_PAGES:
                 run.stopped = (f"the programme answered {idle} pages in a row that neither held "
                                "a record nor moved its position: stopped here (the next run "
