@@ -646,15 +646,16 @@ def _build_routes_now(app: FastAPI) -> None:
     """Build every included router's routes now, while one thread runs, not at their first
     request.
 
-    FastAPI (0.13x on) builds an included router's routes lazily, at the first request that
-    reaches them, and builds each parameter's validator under ``warnings.catch_warnings()``
-    to hide a pydantic warning. That context manager swaps the process-wide filter list (before
-    Python 3.14) and is not thread-safe: a request thread building routes while another thread
-    (hashing an image, a second request) enters or leaves its own ``catch_warnings`` lost the
-    filter, and the warning came out (an error under the test suite's ``filterwarnings``).
-    Built here, the first request also costs no more than the next, and a route that cannot be
-    built fails at start-up rather than at its first caller. It costs about 0.3 s an app, which
-    is why the test suite's many short-lived apps skip it (``build_routes_now=False``).
+    FastAPI (as pinned in requirements.lock) builds an included router's routes lazily, at the
+    first request that reaches them, and builds each parameter's validator under
+    ``warnings.catch_warnings()`` to hide a pydantic warning. That context manager swaps the
+    process-wide filter list (before Python 3.14) and is not thread-safe: a request thread
+    building routes while another thread (hashing an image, a second request) entered or left
+    its own ``catch_warnings`` lost the filter, and the warning came out (an error under the
+    test suite's ``filterwarnings``). Built here, the first request also costs no more than the
+    next, and a route that cannot be built fails at start-up rather than at its first caller.
+    It costs about 0.3 s an app, which is why the test suite's many short-lived apps skip it
+    (``build_routes_now=False``).
     """
     from fastapi.routing import iter_route_contexts
 
