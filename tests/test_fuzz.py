@@ -118,6 +118,7 @@ def _fuzz(operation: APIOperation, mode: GenerationMode,
     call()
 
 
+@pytest.mark.slow
 def test_every_operation_answers_as_documented(
         apps: dict[str | None, tuple[FastAPI, dict[str, str]]]) -> None:
     api = schemathesis.openapi.from_asgi("/openapi.json", apps["centre"][0])

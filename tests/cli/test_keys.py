@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _vigil(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vigil", *args], capture_output=True, text=True,
@@ -18,6 +20,7 @@ def _vigil(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
                           env={**os.environ, "VIGIL_DATA_DIR": str(data), **env})
 
 
+@pytest.mark.slow
 def test_rotate_both_keys_then_back_up_restore_and_verify(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert _vigil(data, "init", "--centre", "Test Centre", "--admin", "chief").returncode == 0

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +51,7 @@ def _body(i: int) -> bytes:
                        "hashes": [{"signal_type": "md5", "value": f"{i:032x}"}]}).encode()
 
 
+@pytest.mark.slow
 def test_no_report_lost_or_duplicated_when_the_server_is_killed(
         db_url: str, tmp_path: Path, factory: sessionmaker[Session]) -> None:
     token = build_world(factory).tokens["provider"]
