@@ -92,6 +92,7 @@ def deconflict(series_id: DbId, request: Request, actor: SeriesLinkKey) -> Decon
             # Counted per organisation (its keys together) and whatever the answer, a 404 too.
             state.series_queries.take(f"org:{actor.organisation_id}", 1,
                                       "de-confliction queries", holder="organisation")
+        state.series_index.refresh(state.read_session)  # outside the ask's transaction
         with unit_of_work(request) as s:
             contacts = service.deconflict(s, actor, series_id, threshold,
                                           state.series_index)

@@ -34,9 +34,15 @@ def own_series(session: Session, principal: Principal) -> list[CaseSeries]:
                                 .order_by(CaseSeries.id)))
 
 
-def series(session: Session, principal: Principal, series_id: int) -> CaseSeries:
-    found = session.scalar(select(CaseSeries).where(CaseSeries.id == series_id,
-                                                    readable_series(principal)))
+def series(session: Session, principal: Principal, series_id: int, *,
+           for_change: bool = False) -> CaseSeries:
+    """The caller's series ``series_id`` (not withdrawn); :class:`~vigil.errors.NotFound`
+    otherwise, another's alike. ``for_change``: locked until the transaction ends (PostgreSQL;
+    SQLite has one writer), so that two changes of one series run one after the other and each
+    decides from what the other committed — a withdrawal that read "not discoverable" while a
+    change to discoverable committed left the index's token unchanged and its hashes found."""
+    query = select(CaseSeries).where(CaseSeries.id == series_id, readable_series(principal))
+    found = session.scalar(query.with_for_update() if for_change else query)
     if found is None:
         raise NotFound(f"no series {series_id}")
     return found
@@ -74,10 +80,12 @@ def counts_for(principal: Principal, organisation_id: int) -> bool:
 
 
 def version(session: Session) -> int:
-    """The token of what the de-confliction index holds now (0: no change since the table was
-    made). Read it *before* :func:`discoverable_hashes`: an index labelled with an older token
-    is only rebuilt once more, never kept stale."""
-    return int(session.scalar(select(SeriesVersion.token).where(SeriesVersion.id == 1)) or 0)
+    """The token of what the de-confliction index holds now. Read it *before*
+    :func:`discoverable_hashes`: an index labelled with an older token is only rebuilt once
+    more, never kept stale. Without the row (or with 0, which no change writes), a new random
+    number each time: no index is taken for current until a change writes a token again."""
+    token = session.scalar(select(SeriesVersion.token).where(SeriesVersion.id == 1))
+    return int(token) if token else -1 - secrets.randbits(62)
 
 
 def bump_version(session: Session) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
@@ -119,7 +119,7 @@ def register(session: Session, principal: Principal, reference: str, discoverabl
 
 def set_discoverable(session: Session, principal: Principal, series_id: int,
                      discoverable: bool) -> CaseSeries:
-    found = repository.series(session, principal, series_id)
+    found = repository.series(session, principal, series_id, for_change=True)
     if found.discoverable != discoverable:
         found.discoverable = discoverable
         repository.bump_version(session)
@@ -130,7 +130,7 @@ def set_discoverable(session: Session, principal: Principal, series_id: int,
 
 def withdraw(session: Session, principal: Principal, series_id: int) -> CaseSeries:
     """Withdraw a series: its hashes are deleted at once."""
-    found = repository.series(session, principal, series_id)
+    found = repository.series(session, principal, series_id, for_change=True)
     session.execute(delete(SeriesHash).where(SeriesHash.series_id == found.id))
     found.withdrawn_at = datetime.now(UTC)
     if found.discoverable:
@@ -159,23 +159,39 @@ class DiscoverableIndex:
         self._lock = threading.Lock()
         self._snap: _Snapshot | None = None
 
+    def refresh(self, factory: sessionmaker[Session]) -> None:
+        """Bring the index up to date before an ask opens its transaction: a connection is
+        held only to read the token and, by the one ask that rebuilds, the hashes — asks that
+        wait for a rebuild hold none (they held their request's, and one rebuild left the
+        whole service waiting for the pool)."""
+        with factory() as s:
+            version = repository.version(s)
+        snap = self._snap
+        if snap is not None and snap.version == version:
+            return
+        with self._lock, factory() as s:
+            self._rebuild_if_stale(s)
+
     def current(self, session: Session) -> _Snapshot:
         version = repository.version(session)
         snap = self._snap
         if snap is not None and snap.version == version:
             return snap
         with self._lock:
-            # Read again once the lock is ours: asks that waited for one rebuild use it rather
-            # than each rebuilding for the token it read before waiting.
-            version = repository.version(session)
-            snap = self._snap
-            if snap is None or snap.version != version:
-                rows = repository.discoverable_hashes(session)
-                index = (PdqIndex.build([p for *_, p in rows], range(len(rows))) if rows
-                         else PdqIndex())
-                cols = np.array([r[:3] for r in rows], dtype=np.int64).reshape(len(rows), 3)
-                snap = self._snap = _Snapshot(version, index, cols[:, 0].copy(),
-                                              cols[:, 1].copy(), cols[:, 2].copy())
+            return self._rebuild_if_stale(session)
+
+    def _rebuild_if_stale(self, session: Session) -> _Snapshot:
+        """Under the lock. Reads the token again: asks that waited for one rebuild use it
+        rather than each rebuilding for the token it read before waiting."""
+        version = repository.version(session)
+        snap = self._snap
+        if snap is None or snap.version != version:
+            rows = repository.discoverable_hashes(session)
+            index = (PdqIndex.build([p for *_, p in rows], range(len(rows))) if rows
+                     else PdqIndex())
+            cols = np.array([r[:3] for r in rows], dtype=np.int64).reshape(len(rows), 3)
+            snap = self._snap = _Snapshot(version, index, cols[:, 0].copy(),
+                                          cols[:, 1].copy(), cols[:, 2].copy())
         return snap
 
 
