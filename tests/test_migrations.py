@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import alembic.command
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, select
 
 from tests.fixtures.db import _postgres_database
 from vigil.db import make_engine, session_factory
-from vigil.migrations import upgrade
+from vigil.migrations import VERSIONS, config, current, head, upgrade
 from vigil.models import Base
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.prevention.models import SEARCH_OBJECTS
@@ -84,3 +86,32 @@ def test_0023_puts_series_keys_the_centre_issued_back_to_waiting(fresh_url: str)
         waiting = {k.id for k in s.scalars(select(ApiKey)) if k.approved_at is None}
     engine.dispose()
     assert waiting == {1}
+
+
+def test_the_head_read_from_file_names_is_alembics_and_revisions_form_one_line() -> None:
+    """``vigil.migrations.head`` reads the newest file's number instead of loading every
+    script; that holds only while each revision is its file's number and revises the one
+    before."""
+    script = ScriptDirectory.from_config(config("sqlite://"))
+    assert head() == script.get_current_head()
+    files = sorted(VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    assert len(files) == len(list(script.walk_revisions()))
+    for before, path in zip([None, *files], files, strict=False):
+        rev = script.get_revision(path.name[:4])
+        assert rev is not None and rev.path == str(path)
+        assert rev.down_revision == (before.name[:4] if before else None)
+
+
+def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
+        fresh_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert current(fresh_url) is None
+    upgrade(fresh_url, "0024")
+    assert current(fresh_url) == "0024"
+    upgrade(fresh_url)
+    assert current(fresh_url) == head()
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Alembic ran on a database already at its head")
+
+    monkeypatch.setattr(alembic.command, "upgrade", must_not_run)
+    upgrade(fresh_url)

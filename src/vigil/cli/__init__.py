@@ -2,81 +2,108 @@
 
 from __future__ import annotations
 
-import typer
+import importlib
+from typing import TYPE_CHECKING
 
-from vigil.cli import (
-    accounts,
-    apikeys,
-    audit,
-    backup,
-    bench,
-    crawl,
-    demo,
-    exchange,
-    hashing,
-    hotlines,
-    i18n,
-    init,
-    jobs,
-    keys,
-    matching,
-    orgs,
-    partners,
-    prevention,
-    scan,
-    serve,
-    settings,
-    sync,
-    transparency,
-    victim,
-    worker,
-)
+import typer
+from typer.core import TyperGroup
+
 from vigil.cli._console import err_console
+
+if TYPE_CHECKING:
+    # Typer (as pinned) carries its own copy of click; these are its types.
+    from typer._click import Command, Context
+
+#: Every command of ``vigil``, in the order ``vigil --help`` lists them: its name, the module of
+#: ``vigil.cli`` that defines it and the name there (a function is one command, a Typer app a
+#: group of them). A module is imported only when its command runs, so ``vigil org list`` does
+#: not load the matching kernels, the video decoder or the web app (each command started in
+#: ~1.3 s when every module was imported up front, most of it in modules it never used).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hash": ("hashing", "hash_command"),
+    "match": ("matching", "match_command"),
+    "sync": ("sync", "sync_command"),
+    "scan": ("scan", "scan_command"),
+    "demo": ("demo", "demo_command"),
+    "bench": ("bench", "app"),
+    "init": ("init", "init_command"),
+    "backup": ("backup", "backup_command"),
+    "restore": ("backup", "restore_command"),
+    "serve": ("serve", "serve_command"),
+    "db": ("serve", "db_app"),
+    "settings": ("settings", "settings_command"),
+    "audit": ("audit", "app"),
+    "org": ("orgs", "app"),
+    "partner": ("partners", "app"),
+    "key": ("apikeys", "app"),
+    "account": ("accounts", "app"),
+    "keys": ("keys", "app"),
+    "crawl": ("crawl", "app"),
+    "hotline": ("hotlines", "app"),
+    "victim": ("victim", "app"),
+    "worker": ("worker", "worker_command"),
+    "jobs": ("jobs", "app"),
+    "exchange": ("exchange", "app"),
+    "transparency-report": ("transparency", "transparency_command"),
+    "i18n": ("i18n", "app"),
+    "prevention": ("prevention", "app"),
+}
+
+
+def command(name: str) -> Command:
+    """The click command ``vigil NAME`` runs, its module imported now.
+
+    Raises:
+        KeyError: ``name`` is not in :data:`COMMANDS`.
+    """
+    module, attr = COMMANDS[name]
+    target = getattr(importlib.import_module(f"vigil.cli.{module}"), attr)
+    if isinstance(target, typer.Typer):
+        built: Command = typer.main.get_group(target)
+    else:
+        one = typer.Typer(add_completion=False)
+        one.command(name)(target)
+        built = typer.main.get_command(one)
+    built.name = name
+    return built
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: lists :data:`COMMANDS` and builds only the one a command line names."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        return command(cmd_name) if cmd_name in COMMANDS else None
+
 
 app = typer.Typer(
     name="vigil",
-    help="vigil: hashing, matching and indicator lists for child-protection work.",
+    cls=_LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("hash")(hashing.hash_command)
-app.command("match")(matching.match_command)
-app.command("sync")(sync.sync_command)
-app.command("scan")(scan.scan_command)
-app.command("demo")(demo.demo_command)
-app.add_typer(bench.app, name="bench")
-app.command("init")(init.init_command)
-app.command("backup")(backup.backup_command)
-app.command("restore")(backup.restore_command)
-app.command("serve")(serve.serve_command)
-app.add_typer(serve.db_app, name="db")
-app.command("settings")(settings.settings_command)
-app.add_typer(audit.app, name="audit")
-app.add_typer(orgs.app, name="org")
-app.add_typer(partners.app, name="partner")
-app.add_typer(apikeys.app, name="key")
-app.add_typer(accounts.app, name="account")
-app.add_typer(keys.app, name="keys")
-app.add_typer(crawl.app, name="crawl")
-app.add_typer(hotlines.app, name="hotline")
-app.add_typer(victim.app, name="victim")
-app.command("worker")(worker.worker_command)
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(exchange.app, name="exchange")
-app.command("transparency-report")(transparency.transparency_command)
-app.add_typer(i18n.app, name="i18n")
-app.add_typer(prevention.app, name="prevention")
+
+
+@app.callback()
+def _root() -> None:
+    """vigil: hashing, matching and indicator lists for child-protection work."""
 
 
 def main() -> None:
     """The ``vigil`` command. A database that cannot be reached is one line naming the
     problem (exit 2), never a traceback: under systemd, exit 2 is not restarted in a loop."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     try:
         app()
-    except (OperationalError, InterfaceError) as exc:
+    except Exception as exc:
+        # Imported here: SQLAlchemy costs ~0.4 s to import, and commands that need no
+        # database (``vigil hash``, ``vigil --help``) should not pay it.
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if not isinstance(exc, OperationalError | InterfaceError):
+            raise
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         err_console.print(f"the database (VIGIL_DATABASE_URL) cannot be used: "
                           f"{cause[0] if cause else type(exc).__name__}", highlight=False)
