@@ -6,8 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
-from vigil.orgs import accounts
-from vigil.victims import service as victims
+from vigil import passwords
 
 # The suite's property tests: thorough in CI, quick on a laptop unless asked.
 settings.register_profile("ci", max_examples=200, deadline=None,
@@ -40,7 +39,4 @@ def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.
                             ) -> None:
     if request.node.get_closest_marker("real_password_cost"):
         return
-    monkeypatch.setattr(accounts, "_hasher", CHEAP_HASHER)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", CHEAP_HASHER.hash("not a password"))
-    monkeypatch.setattr(victims, "_hasher", CHEAP_HASHER)
-    monkeypatch.setattr(victims, "_DUMMY", CHEAP_HASHER.hash("not-a-pin"))
+    monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)

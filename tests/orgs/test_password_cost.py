@@ -1,9 +1,12 @@
-"""Passwords and victims' PINs are stored as argon2id at the library's recommended cost.
+"""Passwords and victims' PINs are stored as argon2id at the library's recommended cost
+(vigil.passwords, their one home).
 
 The rest of the suite hashes at the lowest cost (tests/conftest.py, for time); these tests run
 with the cost production uses (marked ``real_password_cost``)."""
 
 from __future__ import annotations
+
+import secrets
 
 import argon2
 import pytest
@@ -12,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import CHEAP_HASHER
 from tests.fixtures.world import build_world
+from vigil import passwords
 from vigil.config import Settings
 from vigil.db import transaction
 from vigil.orgs import accounts, staff
@@ -31,10 +35,10 @@ REAL = ("ID", RECOMMENDED.memory_cost, RECOMMENDED.time_cost, RECOMMENDED.parall
 
 
 def test_what_production_uses_is_the_recommended_argon2id() -> None:
-    for hasher in (accounts._hasher, victims._hasher):
-        assert hasher is not CHEAP_HASHER
-        assert _cost(hasher.hash("x")) == REAL
-    assert _cost(accounts._DUMMY_HASH) == REAL and _cost(victims._DUMMY) == REAL
+    assert passwords._hasher is not CHEAP_HASHER
+    assert _cost(passwords.hash_secret("x")) == REAL
+    # An unknown name or case number is checked against a hash of the same cost.
+    assert _cost(passwords._dummy(passwords._hasher)) == REAL
 
 
 def test_an_account_is_stored_at_the_real_cost_and_a_cheaper_hash_is_upgraded_at_sign_in(
@@ -53,3 +57,14 @@ def test_an_account_is_stored_at_the_real_cost_and_a_cheaper_hash_is_upgraded_at
     with transaction(factory) as s:
         stored = staff.find_account(s, "otto").password_hash
     assert _cost(stored) == REAL  # ...is rewritten at the real cost by the next sign-in
+
+
+def test_a_victims_pin_is_stored_at_the_real_cost(factory: sessionmaker[Session]) -> None:
+    build_world(factory)
+    with transaction(factory) as s:
+        case, pin = victims.create_case(s, [victims.CaseHashIn(
+            "image", secrets.token_hex(16), secrets.token_hex(32), secrets.token_hex(32), 90)])
+        assert _cost(case.pin_hash) == REAL
+        number = case.case_number
+    with transaction(factory) as s:
+        assert victims.open_case(s, number, pin).case_number == number

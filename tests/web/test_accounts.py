@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.fixtures.api import make_client
 from tests.fixtures.workspace import PASSWORD, build_workspace, form_token, sign_in
 from tests.fixtures.world import build_world
+from vigil import passwords
 from vigil.audit.models import AuditEvent
 from vigil.clock import now
 from vigil.db import transaction
@@ -244,7 +245,7 @@ def test_passwords_are_checked_outside_the_write_transaction(
     state = client.app.state.vigil  # type: ignore[attr-defined]
     lock = _WRITE_LOCKS.get(state.engine)
     held: list[bool] = []
-    real = accounts._hasher
+    real = passwords._hasher
 
     class Spy:
         def verify(self, stored: str, password: str) -> bool:
@@ -254,7 +255,7 @@ def test_passwords_are_checked_outside_the_write_transaction(
         def __getattr__(self, name: str) -> object:
             return getattr(real, name)
 
-    monkeypatch.setattr(accounts, "_hasher", Spy())
+    monkeypatch.setattr(passwords, "_hasher", Spy())
     assert _login(client, "otto", PASSWORD).status_code == 303  # type: ignore[attr-defined]
     assert _login(client, "otto", "wrong password!!").status_code == 401  # type: ignore[attr-defined]
     assert _login(client, "nobody", "wrong password!!").status_code == 401  # type: ignore[attr-defined]

@@ -14,11 +14,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil import passwords
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
@@ -64,14 +63,11 @@ ROLE_PURPOSE: dict[str, frozenset[Scope]] = {
 LOCALES = ("en", "de", "fr")
 MIN_PASSWORD = 12
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the username is unknown, so that both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
-    """The argon2id hash of a password (the only form it is stored in)."""
-    return _hasher.hash(password)
+    """The argon2id hash of a password (the only form it is stored in; vigil.passwords)."""
+    return passwords.hash_secret(password)
 
 
 def _aware(d: datetime) -> datetime:
@@ -119,7 +115,7 @@ def create_account(session: Session, actor: Principal | None, organisation_id: i
     check_password(password, username)
     issued = orgs.issue_key(session, actor, org.id, f"account:{username}", set(scopes))
     account = StaffAccount(username=username, display_name=display_name or username, role=role,
-                           locale=locale, password_hash=_hasher.hash(password),
+                           locale=locale, password_hash=hash_password(password),
                            api_key_id=issued.key.id, failed_logins=0, created_at=now())
     session.add(account)
     session.flush()
@@ -203,12 +199,11 @@ class PasswordCheck:
 
 def _verify(account: StaffAccount | None, name: str, password: str) -> PasswordCheck:
     usable = account is not None and account.disabled_at is None and not account.api_key.revoked_at
-    stored = account.password_hash if usable and account is not None else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password or "-")
-    except (VerificationError, InvalidHashError):
+    if not usable or account is None:
+        passwords.verify_nothing(password)  # the same work as for a known name
         return PasswordCheck(name, None)
-    return PasswordCheck(name, stored if usable else None)
+    stored = account.password_hash
+    return PasswordCheck(name, stored if passwords.verify(stored, password) else None)
 
 
 def check_password_of(session: Session, username: str, password: str) -> PasswordCheck:
@@ -252,8 +247,8 @@ def sign_in(session: Session, settings: Settings, username: str, password: str, 
         elif throttle is not None:
             throttle.failed(source, name)
         return SignIn()
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
     pending = None
     if second_factor.enrolled(account):
         pending = PENDING_CODE

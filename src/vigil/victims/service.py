@@ -14,17 +14,15 @@ appear as withdrawals in the list's change feed.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil import passwords
 from vigil.audit.events import AuditAction
 from vigil.audit.service import record
 from vigil.clock import now
@@ -47,7 +45,6 @@ LOCK = timedelta(hours=1)
 INTAKE_HOLDER = "victim-intake"
 # Case numbers: 16 characters of a 31-letter alphabet without look-alikes (~79 bits).
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-_hasher = PasswordHasher()
 
 
 def _aware(d: datetime) -> datetime:
@@ -133,7 +130,7 @@ def create_case(session: Session, items: list[CaseHashIn], country: str | None =
     if age_group not in (None, "child", "adult"):
         raise Invalid("age_group must be child or adult")
     pin = "".join(secrets.choice("0123456789") for _ in range(8))
-    case = VictimCase(case_number=_case_number(), pin_hash=_hasher.hash(pin),
+    case = VictimCase(case_number=_case_number(), pin_hash=passwords.hash_secret(pin),
                       country=country.upper() if country else None, age_group=age_group,
                       created_at=now(), failed_pins=0)
     session.add(case)
@@ -150,23 +147,17 @@ def open_case(session: Session, case_number: str, pin: str) -> VictimCase:
     number = case_number.strip().upper()
     case = repository.by_number(session, number)
     if case is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY, pin or "-")
+        passwords.verify_nothing(pin)  # the same work as for a case that exists
         raise bad
     if case.locked_until is not None and _aware(case.locked_until) > now():
         raise NotAuthenticated("too many wrong PINs: this case is locked for an hour")
-    try:
-        _hasher.verify(case.pin_hash, pin)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(case.pin_hash, pin):
         case.failed_pins += 1
         if case.failed_pins >= MAX_PIN_FAILURES:
             case.locked_until, case.failed_pins = now() + LOCK, 0
-        raise bad from None
+        raise bad
     case.failed_pins, case.locked_until = 0, None
     return case
-
-
-_DUMMY = _hasher.hash("not-a-pin")
 
 
 def add_hashes(session: Session, case: VictimCase, items: list[CaseHashIn]) -> int:
