@@ -13,7 +13,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, select
+from alembic.util import CommandError
+from sqlalchemy import create_engine, select, text
 
 from tests.fixtures.db import _postgres_database
 from vigil.db import make_engine, session_factory
@@ -115,3 +116,12 @@ def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
 
     monkeypatch.setattr(alembic.command, "upgrade", must_not_run)
     upgrade(fresh_url)
+    monkeypatch.undo()
+    # A version table that does not name one revision is Alembic's to judge, not skipped.
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0024')"))
+    engine.dispose()
+    assert current(fresh_url) is None
+    with pytest.raises(CommandError, match="overlaps"):
+        upgrade(fresh_url)

@@ -9,9 +9,6 @@ again at this one.
 
 from __future__ import annotations
 
-import functools
-import secrets
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -25,7 +22,7 @@ def hash_secret(secret: str) -> str:
 
 def verify(stored: str, secret: str) -> bool:
     """Whether ``secret`` matches the ``stored`` hash; False too for a hash that cannot be read.
-    An empty ``secret`` is checked as ``"-"`` (argon2 refuses empty input): the same work."""
+    An empty ``secret`` is checked as ``"-"``, like any other wrong one."""
     try:
         return _hasher.verify(stored, secret or "-")
     except (VerificationError, InvalidHashError):
@@ -33,18 +30,13 @@ def verify(stored: str, secret: str) -> bool:
 
 
 def verify_nothing(secret: str) -> None:
-    """The work of :func:`verify` against no one's hash, for an unknown name: a caller that
-    does this instead of answering at once tells nothing about which names exist."""
-    verify(_dummy(_hasher), secret)
+    """The work of :func:`verify` for an unknown name: a caller that does this instead of
+    answering at once tells nothing about which names exist. It hashes ``secret`` at the
+    current cost (one argon2 computation, as a verification is), so it needs no stored hash
+    and costs the same from a process's first call on."""
+    _hasher.hash(secret or "-")
 
 
 def needs_rehash(stored: str) -> bool:
     """Whether ``stored`` was made at another cost than the current one."""
     return _hasher.check_needs_rehash(stored)
-
-
-@functools.cache
-def _dummy(hasher: PasswordHasher) -> str:
-    # Made at first use, not at import: a hash costs as much as a sign-in, and every command
-    # and server process imports this module.
-    return hasher.hash(secrets.token_urlsafe(16))

@@ -4,6 +4,7 @@ wait for the matching kernels, the video decoder or the web app to load."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def test_every_command_is_listed_and_builds() -> None:
     for name in COMMANDS:
         built = command(name)
         assert built.name == name
-        assert name in listing.output
+        assert re.search(rf"^│ {re.escape(name)} ", listing.output, re.M), name
         assert (built.help or "").strip(), f"`vigil {name}` has no help text"
 
 

@@ -20,18 +20,21 @@ if TYPE_CHECKING:
 #: not load the matching kernels, the video decoder or the web app (each command started in
 #: ~1.3 s when every module was imported up front, most of it in modules it never used).
 COMMANDS: dict[str, tuple[str, str]] = {
+    # Single commands, then groups of them.
     "hash": ("hashing", "hash_command"),
     "match": ("matching", "match_command"),
     "sync": ("sync", "sync_command"),
     "scan": ("scan", "scan_command"),
     "demo": ("demo", "demo_command"),
-    "bench": ("bench", "app"),
     "init": ("init", "init_command"),
     "backup": ("backup", "backup_command"),
     "restore": ("backup", "restore_command"),
     "serve": ("serve", "serve_command"),
-    "db": ("serve", "db_app"),
     "settings": ("settings", "settings_command"),
+    "worker": ("worker", "worker_command"),
+    "transparency-report": ("transparency", "transparency_command"),
+    "bench": ("bench", "app"),
+    "db": ("serve", "db_app"),
     "audit": ("audit", "app"),
     "org": ("orgs", "app"),
     "partner": ("partners", "app"),
@@ -41,10 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crawl": ("crawl", "app"),
     "hotline": ("hotlines", "app"),
     "victim": ("victim", "app"),
-    "worker": ("worker", "worker_command"),
     "jobs": ("jobs", "app"),
     "exchange": ("exchange", "app"),
-    "transparency-report": ("transparency", "transparency_command"),
     "i18n": ("i18n", "app"),
     "prevention": ("prevention", "app"),
 }

@@ -32,7 +32,8 @@ def head() -> str:
 
 
 def current(url: str) -> str | None:
-    """The revision the database at ``url`` is at; None when it was never migrated."""
+    """The revision the database at ``url`` is at; None when it was never migrated, or when
+    its ``alembic_version`` does not hold exactly one (then Alembic itself decides)."""
     from sqlalchemy import inspect, text
 
     from vigil.db import make_engine
@@ -42,7 +43,8 @@ def current(url: str) -> str | None:
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+            return rows[0] if len(rows) == 1 else None
     finally:
         engine.dispose()
 
