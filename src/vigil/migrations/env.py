@@ -25,12 +25,14 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True,
-                          include_name=_described)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata,
+                              render_as_batch=True, include_name=_described)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:  # a migration that fails leaves no pooled connection open behind it
+        engine.dispose()
 
 
 run_migrations_online()
