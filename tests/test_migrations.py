@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select, text
 
 from tests.fixtures.db import _postgres_database
 from vigil.db import make_engine, session_factory
-from vigil.migrations import VERSIONS, config, current, head, upgrade
+from vigil.migrations import VERSIONS, UnknownRevision, config, current, head, upgrade
 from vigil.models import Base
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.prevention.models import SEARCH_OBJECTS
@@ -125,3 +125,11 @@ def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
     assert current(fresh_url) is None
     with pytest.raises(CommandError, match="overlaps"):
         upgrade(fresh_url)
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0031')"))
+    engine.dispose()
+    with pytest.raises(UnknownRevision, match="'0031', which this vigil does not know"):
+        upgrade(fresh_url)
+    assert current(fresh_url) == "0031"

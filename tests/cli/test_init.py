@@ -84,3 +84,25 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
         assert len(lines) == 1 and lines[0].startswith("the database (VIGIL_DATABASE_URL) cannot "
                                                        "be used:"), (command, proc.stderr)
         assert "s3cret-pw" not in proc.stderr
+
+
+def test_a_database_a_newer_vigil_migrated_is_one_line_and_left_alone(tmp_path: Path) -> None:
+    """An older release started on a database a newer one migrated (a rollback without the
+    backup): every command that opens it says so in one line, exit 2, and changes nothing."""
+    from sqlalchemy import text
+
+    data = tmp_path / "data"
+    assert _vigil(data, "init", "--centre", "C", "--admin", "chief").returncode == 0
+    engine = make_engine(f"sqlite:///{data / 'vigil.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    for command in (("org", "list"), ("serve", "--port", "1"), ("worker", "--once"),
+                    ("db", "upgrade"), ("keys", "status")):
+        proc = _vigil(data, *command)
+        assert proc.returncode == 2, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "at revision '9999', which this vigil does not know" in lines[0]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+        assert conn.execute(text("SELECT count(*) FROM organisations")).scalar() == 1
+    engine.dispose()

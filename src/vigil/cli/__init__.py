@@ -94,10 +94,16 @@ def _root() -> None:
 
 
 def main() -> None:
-    """The ``vigil`` command. A database that cannot be reached is one line naming the
-    problem (exit 2), never a traceback: under systemd, exit 2 is not restarted in a loop."""
+    """The ``vigil`` command. A database that cannot be reached, or whose schema a newer
+    vigil migrated, is one line naming the problem (exit 2), never a traceback: under
+    systemd, exit 2 is not restarted in a loop."""
+    from vigil.migrations import UnknownRevision
+
     try:
         app()
+    except UnknownRevision as exc:
+        err_console.print(str(exc), highlight=False)
+        raise SystemExit(2) from None
     except Exception as exc:
         # Imported here: SQLAlchemy costs ~0.4 s to import, and commands that need no
         # database (``vigil hash``, ``vigil --help``) should not pay it.

@@ -12,6 +12,11 @@ HERE = Path(__file__).parent
 VERSIONS = HERE / "versions"
 
 
+class UnknownRevision(Exception):
+    """The database's schema is at a revision this vigil has no migration for: a newer vigil
+    migrated it (or its version table was edited). Nothing is changed."""
+
+
 def config(url: str) -> Config:
     from alembic.config import Config  # Alembic is imported only when there is work for it
 
@@ -50,9 +55,21 @@ def current(url: str) -> str | None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` to ``revision`` (nothing to do: returns at once)."""
-    if revision == "head" and current(url) == head():
+    """Migrate the database at ``url`` to ``revision`` (nothing to do: returns at once).
+
+    Raises:
+        UnknownRevision: the database is at a revision this vigil does not know (an older
+            vigil started on a database a newer one migrated): nothing is changed.
+    """
+    at = current(url)
+    if revision == "head" and at == head():
         return
+    known = {p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
+    if at is not None and at not in known:
+        raise UnknownRevision(
+            f"the database's schema is at revision {at!r}, which this vigil does not know "
+            f"(its newest is {head()}): run the vigil release that migrated it, or restore a "
+            f"backup made before that release (docs/operations.md)")
     from alembic import command
 
     command.upgrade(config(url), revision)
