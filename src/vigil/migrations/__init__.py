@@ -26,14 +26,19 @@ def config(url: str) -> Config:
     return cfg
 
 
-def head() -> str:
-    """The newest revision, e.g. ``"0025"``, read from the file names alone.
+def revisions() -> set[str]:
+    """Every revision this vigil has a migration for, read from the file names alone.
 
     Each migration's revision is its file's four-digit number and revises the one before
-    (``tests/test_migrations.py`` checks both against Alembic's own reading), so the newest
-    file names the head without loading every migration script (Alembic's way, ~0.4 s with
-    its own import: every ``vigil`` command checks the schema before it starts)."""
-    return max(p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    (``tests/test_migrations.py`` checks both against Alembic's own reading), so the names
+    suffice: no migration script is loaded (Alembic's way, ~0.4 s with its own import, and
+    every ``vigil`` command checks the schema before it starts)."""
+    return {p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
+def head() -> str:
+    """The newest revision, e.g. ``"0025"``."""
+    return max(revisions())
 
 
 def current(url: str) -> str | None:
@@ -64,8 +69,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     at = current(url)
     if revision == "head" and at == head():
         return
-    known = {p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
-    if at is not None and at not in known:
+    if at is not None and at not in revisions():
         raise UnknownRevision(
             f"the database's schema is at revision {at!r}, which this vigil does not know "
             f"(its newest is {head()}): run the vigil release that migrated it, or restore a "
