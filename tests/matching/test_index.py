@@ -6,10 +6,11 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from vigil.matching import _kernels
 from vigil.matching.codes import flip_bits, hamming, pack_hex, random_codes, unpack_hex
 from vigil.matching.errors import DuplicateEntry, InvalidSignal
 from vigil.matching.index import PdqIndex
@@ -45,14 +46,16 @@ def datasets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[int]]:
 
 
 STRATEGIES = st.sampled_from(["auto", "probe", "scan"])
+#: The layouts: by size (12 chunks on test data), or fixed at 12 or 11 chunks.
+CHUNKS = st.sampled_from([None, 12, 11])
 
 
-@given(datasets(), STRATEGIES)
+@given(datasets(), STRATEGIES, CHUNKS)
 def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, list[int]],
-                                         strategy: str) -> None:
+                                         strategy: str, chunks: int | None) -> None:
     codes, queries, thresholds = data
     ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
-    index = PdqIndex.build(codes, ids, strategy=strategy)
+    index = PdqIndex.build(codes, ids, strategy=strategy, chunks=chunks)
     result = index.search_batch(queries, thresholds)
     for i, q in enumerate(queries):
         got = {m.id: m.distance for m in result.for_query(i)}
@@ -61,14 +64,15 @@ def test_batch_search_equals_brute_force(data: tuple[np.ndarray, np.ndarray, lis
         assert dists == sorted(dists), "nearest first"
 
 
-@given(datasets(), st.integers(1, 64), STRATEGIES)
+@given(datasets(), st.integers(1, 64), STRATEGIES, CHUNKS)
 def test_incremental_index_equals_bulk(data: tuple[np.ndarray, np.ndarray, list[int]],
-                                       tail_limit: int, strategy: str) -> None:
+                                       tail_limit: int, strategy: str, chunks: int | None) -> None:
     """Hashes added one batch at a time (through the tail, delta and merges) match exactly
     like a bulk-built index."""
     codes, queries, thresholds = data
     ids = np.arange(len(codes), dtype=np.int64)
-    index = PdqIndex(tail_limit=tail_limit, min_merge=2 * tail_limit, strategy=strategy)
+    index = PdqIndex(tail_limit=tail_limit, min_merge=2 * tail_limit, strategy=strategy,
+                     chunks=chunks)
     for start in range(0, len(codes), 37):
         index.add(codes[start : start + 37], ids[start : start + 37])
     assert len(index) == len(codes)
@@ -80,9 +84,11 @@ def test_incremental_index_equals_bulk(data: tuple[np.ndarray, np.ndarray, list[
 class IndexMachine(RuleBasedStateMachine):
     """Random interleavings of add, remove, compact and search against a plain dict."""
 
+    chunks: int | None = None
+
     def __init__(self) -> None:
         super().__init__()
-        self.index = PdqIndex(tail_limit=8, min_merge=16, strategy="probe")
+        self.index = PdqIndex(tail_limit=8, min_merge=16, strategy="probe", chunks=self.chunks)
         self.model: dict[int, np.ndarray] = {}
         self.next_id = 0
         self.rng = np.random.default_rng(0)
@@ -133,11 +139,90 @@ class IndexMachine(RuleBasedStateMachine):
 TestIndexMachine = IndexMachine.TestCase
 
 
-@pytest.mark.parametrize("addr_bits", [None, 18, 20])
-def test_large_index_probe_and_scan_agree(addr_bits: int | None,
+class ElevenChunkMachine(IndexMachine):
+    chunks = 11
+
+
+TestElevenChunkMachine = ElevenChunkMachine.TestCase
+
+
+@pytest.mark.parametrize("chunks", sorted(_kernels.LAYOUTS))
+def test_each_layout_cuts_the_hash_into_contiguous_chunks(chunks: int) -> None:
+    """Every bit of the 256 belongs to exactly one chunk, in order: the pigeonhole rule the
+    search relies on holds only for a partition."""
+    lay = _kernels.layout(chunks)
+    assert lay.shape == (4, chunks)
+    position = 0
+    for c in range(chunks):
+        word, shift, width, back = (int(v) for v in lay[:, c])
+        assert word * 64 + shift == position
+        assert back == (64 - shift if shift + width > 64 else 0)
+        position += width
+    assert position == 256
+
+
+def test_a_segment_takes_the_layout_of_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large segments get 11 chunks, smaller ones 12; the delta keeps its own; answers are the
+    same either way, and arrays() carries the layout with the tables."""
+    monkeypatch.setattr(_kernels, "LARGE_SEGMENT", 1_000)
+    codes = random_codes(3_000, 31)
+    big = PdqIndex.build(codes, np.arange(3_000), strategy="probe")
+    small = PdqIndex.build(codes[:500], np.arange(500), strategy="probe")
+    assert big.arrays()["off"].shape[0] == 11
+    assert small.arrays()["off"].shape[0] == 12
+    big.add(codes[:500] ^ np.uint64(1), np.arange(10_000, 10_500))  # a delta in the other layout
+    queries = np.concatenate([codes[:50], flip_bits(codes[50:100], [31] * 50, 32)])
+    got = big.search_batch(queries, 31)
+    both = np.concatenate([codes, codes[:500] ^ np.uint64(1)])
+    both_ids = np.concatenate([np.arange(3_000), np.arange(10_000, 10_500)])
+    for i, q in enumerate(queries):
+        assert {m.id: m.distance for m in got.for_query(i)} == truth(both, both_ids, q, 31)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(sorted(_kernels.LAYOUTS)), st.integers(0, 64), st.data())
+def test_hashes_at_the_edge_of_the_pigeonhole_rule_are_found(chunks: int, t: int,
+                                                             data: st.DataObject) -> None:
+    """The hardest hashes to find: exactly ``t`` bits away, with every chunk but one just past
+    its radius and that one at its radius. A layout whose chunks overlapped or a radius one
+    too small would miss them; random near-duplicates almost never land there."""
+    widths = _kernels.LAYOUTS[chunks]
+    starts = [sum(widths[:c]) for c in range(chunks)]
+    r, a = divmod(t, chunks)
+    radii = [r if c <= a else r - 1 for c in range(chunks)]
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    base = random_codes(64, seed)
+    edge = []
+    for j in (c for c in range(chunks) if radii[c] >= 0):
+        code = base[j % 64].copy()
+        for c in range(chunks):
+            flips = radii[c] if c == j else radii[c] + 1
+            for p in rng.choice(widths[c], flips, replace=False) + starts[c]:
+                code[p // 64] ^= np.uint64(1) << np.uint64(p % 64)
+        edge.append(code)
+    codes = np.concatenate([base, np.array(edge, np.uint64).reshape(-1, 4)])
+    assert all(int(hamming(codes[64 + k : 65 + k], base[k % 64])[0]) == t
+               for k in range(len(edge)))
+    index = PdqIndex.build(codes, np.arange(len(codes)), strategy="probe", chunks=chunks)
+    got = index.search_batch(base, t)
+    for i in range(64):
+        assert {m.id: m.distance for m in got.for_query(i)} == truth(
+            codes, np.arange(len(codes)), base[i], t)
+
+
+@pytest.mark.parametrize("chunks", [0, 10, 13, 16])
+def test_a_layout_that_does_not_exist_is_refused(chunks: int) -> None:
+    with pytest.raises(ValueError, match="12 or 11 chunks"):
+        PdqIndex(chunks=chunks)
+
+
+@pytest.mark.parametrize(("addr_bits", "chunks"),
+                         [(None, None), (18, 12), (20, 12), (None, 11), (20, 11)])
+def test_large_index_probe_and_scan_agree(addr_bits: int | None, chunks: int | None,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """On enough data for the cost model to probe, both paths give the same, exact answer —
-    with the bucket widths that larger indexes use, too."""
+    with the bucket widths and the layout that larger indexes use, too."""
     if addr_bits is not None:
         from vigil.matching import _kernels
 
@@ -149,7 +234,7 @@ def test_large_index_probe_and_scan_agree(addr_bits: int | None,
                               random_codes(50, 24)])
     thresholds = rng.integers(0, 65, len(queries))
     ids = np.arange(60_000)
-    results = [PdqIndex.build(codes, ids, strategy=s).search_batch(queries, thresholds)
+    results = [PdqIndex.build(codes, ids, strategy=s, chunks=chunks).search_batch(queries, thresholds)
                for s in ("auto", "probe", "scan")]
     for r in results[1:]:
         assert (r.query == results[0].query).all() and (r.ids == results[0].ids).all()
@@ -295,14 +380,14 @@ def test_unknown_strategy() -> None:
         PdqIndex(strategy="fast")
 
 
-@given(datasets(), STRATEGIES)
+@given(datasets(), STRATEGIES, CHUNKS)
 def test_single_search_equals_batch_in_every_form(data: tuple[np.ndarray, np.ndarray, list[int]],
-                                                  strategy: str) -> None:
+                                                  strategy: str, chunks: int | None) -> None:
     """The single-query path (its own kernel entry and result buffers) answers as the batch
     path does, for a query given as lower- or upper-case hex, packed words or bytes."""
     codes, queries, thresholds = data
     ids = np.arange(len(codes), dtype=np.int64) * 7 + 3
-    index = PdqIndex.build(codes, ids, strategy=strategy)
+    index = PdqIndex.build(codes, ids, strategy=strategy, chunks=chunks)
     batch = index.search_batch(queries, thresholds)
     for i, q in enumerate(queries):
         expected = list(batch.for_query(i))

@@ -120,16 +120,18 @@ def _mapped(index: PdqIndex, path: Path) -> PdqIndex:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 400), st.integers(0, 2**32), st.booleans(), st.integers(0, 64))
+@given(st.integers(0, 400), st.integers(0, 2**32), st.booleans(), st.integers(0, 64),
+       st.sampled_from([12, 11]))
 def test_mapped_index_matches_a_freshly_built_one(n: int, seed: int, shuffled: bool,
-                                                   threshold: int) -> None:
+                                                   threshold: int, chunks: int) -> None:
+    """In either layout, the file carries it with the tables."""
     import tempfile
 
     codes = random_codes(n, seed)
     ids = np.arange(n, dtype=np.int64) * 5 + 3
     if shuffled:  # ids out of order: the file carries the id order as well
         ids = np.random.default_rng(seed).permutation(ids)
-    fresh = PdqIndex.build(codes, ids)
+    fresh = PdqIndex.build(codes, ids, chunks=chunks)
     rng = np.random.default_rng(seed + 1)
     near = flip_bits(codes[rng.integers(0, n, 20)], rng.integers(0, 40, 20), seed) if n else \
         np.empty((0, 4), np.uint64)
@@ -240,6 +242,8 @@ def test_tables_pointing_outside_the_index_are_refused(tmp_path: Path) -> None:
     bad_off = arrays["off"].copy()
     bad_off[2, 9] = 10**6
     for change, message in (({"ent": bad_ent}, "points beyond"),
+                            ({"off": arrays["off"][:10], "ent": arrays["ent"][:10]}, "do not fit"),
+                            ({"ent": arrays["ent"][:11]}, "do not fit"),
                             ({"off": bad_off}, "bucket offsets"),
                             ({"ids": arrays["ids"][::-1].copy()}, "ids neither ascend"),
                             ({"codes": arrays["codes"][:-1]}, "wrong dtypes or shapes")):

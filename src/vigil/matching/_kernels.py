@@ -2,20 +2,24 @@
 
 Layout, shared with :mod:`vigil.matching.index`:
 
-* a hash is four ``uint64`` words; it is cut into 12 *chunks*, three per word, of 21, 21 and 22
-  bits (``CHUNK_SHIFT``, ``CHUNK_WIDTH``), so that no chunk crosses a word;
+* a hash is four ``uint64`` words; it is cut into *chunks* by one of two *layouts*
+  (``LAYOUTS``, chosen per segment by its size, :func:`chunks_for`): 12 chunks of 21, 21 and
+  22 bits, three per word, or 11 chunks of 24, 24, 24 and 23 bits (three of which straddle two
+  words). A segment passes its layout to the kernels as a ``(4, chunks)`` int64 array
+  (:func:`layout`: word, shift, width, and the left shift of the next word's bits for a chunk
+  that straddles, else 0);
 * a *segment* holds ``codes`` (n x 4 uint64), ``alive`` (n uint8), ``ids`` (n int64) and, per
   chunk, a table addressed by the chunk's top ``A`` bits (``A`` = 16..20, chosen from the
   segment's size so that a bucket holds a few hashes): ``off[c, h] .. off[c, h + 1]`` are the
   positions in ``ent[c]`` of the hashes whose chunk ``c`` has top bits ``h``. Each entry is one
   uint32: the local slot number shifted left by ``L = width - A`` bits, or-ed with the chunk's
-  ``L`` low bits. (``A >= bit_length(n) - 2`` keeps ``slot << L`` within 32 bits up to
-  2**30 hashes a segment; ``max_segment_size`` is checked when a segment is built.)
+  ``L`` low bits. (``max_segment_size`` keeps ``slot << L`` within 32 bits; it is checked when
+  a segment is built.)
 
 Search is multi-index hashing with the refined pigeonhole principle (Norouzi, Punjani and Fleet,
-"Fast Exact Search in Hamming Space with Multi-Index Hashing", 2014): with 12 chunks and a
-threshold ``t = 12 r + a``, any hash within ``t`` of the query is within ``r`` bits on one of
-chunks ``0..a`` or within ``r - 1`` bits on one of chunks ``a+1..11``. For each chunk, the kernel
+"Fast Exact Search in Hamming Space with Multi-Index Hashing", 2014): with ``m`` chunks and a
+threshold ``t = m r + a``, any hash within ``t`` of the query is within ``r`` bits on one of
+chunks ``0..a`` or within ``r - 1`` bits on one of chunks ``a+1..m-1``. For each chunk, the kernel
 visits the buckets whose top bits differ from the query's by ``h <= r`` bits and, inside each,
 keeps the hashes whose low byte differs by at most ``r - h`` bits: exactly the hashes within
 ``r`` on that chunk. Each such candidate's full distance is then computed, so the result is
@@ -25,6 +29,10 @@ Why 12 chunks of ~21 bits rather than HMA's 16 of 16: at t = 31 it makes ~5x few
 candidates (each one a cache miss), while the low bits packed into each posting let a bucket be
 filtered by a sequential scan of one array instead of more table look-ups. Packing slot and low
 bits into one word matters: with two arrays, the second one's cache misses doubled the time.
+Why 11 chunks from ``LARGE_SEGMENT`` hashes on: the best chunk width grows with log2(n)
+(Norouzi et al. suggest ``m ~ 256 / log2(n)``: 12.8 at 1M, 11 at 10M); at 10M and t = 31 the
+wider chunks verify about a third as many candidates for a fifth more bucket visits (measured:
+docs/dev/decisions/0037-index-layout-by-size.md).
 """
 
 from __future__ import annotations
@@ -39,14 +47,42 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-N_CHUNKS = 12
-CHUNK_WORD = np.array([c // 3 for c in range(N_CHUNKS)], dtype=np.int64)
-CHUNK_SHIFT = np.array([(0, 21, 42)[c % 3] for c in range(N_CHUNKS)], dtype=np.uint64)
-CHUNK_WIDTH = np.array([(21, 21, 22)[c % 3] for c in range(N_CHUNKS)], dtype=np.int64)
+#: Chunk widths of each layout, by number of chunks, in bit order (each sums to 256).
+LAYOUTS: dict[int, tuple[int, ...]] = {12: (21, 21, 22) * 4, 11: (24, 24, 24) + (23,) * 8}
+MAX_CHUNKS = max(LAYOUTS)
+#: Segments of at least this many hashes use 11 chunks, smaller ones 12 (the measured crossover
+#: decision 0037).
+LARGE_SEGMENT = 4_000_000
 MIN_ADDR_BITS = 16
 MAX_ADDR_BITS = 20
-#: Largest per-chunk radius a query can need: threshold 64 = 12 * 5 + 4.
+#: Largest per-chunk radius a query can need: threshold 64 = 12 * 5 + 4 = 11 * 5 + 9.
 MAX_RADIUS = 5
+
+_LAYOUT_CACHE: dict[int, np.ndarray] = {}
+
+
+def layout(chunks: int) -> np.ndarray:
+    """The kernels' description of a layout: ``(4, chunks)`` int64 rows word, shift, width and
+    the left shift that brings a straddling chunk's bits from the next word (0 if none).
+    Raises ValueError for a number of chunks without a layout."""
+    if chunks not in LAYOUTS:
+        raise ValueError(f"an index layout has {' or '.join(map(str, LAYOUTS))} chunks, not {chunks}")
+    if chunks not in _LAYOUT_CACHE:
+        widths = LAYOUTS[chunks]
+        starts = [sum(widths[:c]) for c in range(chunks)]
+        lay = np.array([[s // 64 for s in starts],
+                        [s % 64 for s in starts],
+                        list(widths),
+                        [64 - s % 64 if s % 64 + w > 64 else 0 for s, w in zip(starts, widths, strict=True)]],
+                       dtype=np.int64)
+        lay.setflags(write=False)
+        _LAYOUT_CACHE[chunks] = lay
+    return _LAYOUT_CACHE[chunks]
+
+
+def chunks_for(n: int) -> int:
+    """The layout for a segment of ``n`` hashes: 11 chunks from ``LARGE_SEGMENT`` on, else 12."""
+    return 11 if n >= LARGE_SEGMENT else 12
 
 
 @intrinsic
@@ -78,14 +114,20 @@ def _dist(codes, s, q0, q1, q2, q3):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _chunk(word, c):
-    mask = (np.uint64(1) << np.uint64(CHUNK_WIDTH[c])) - np.uint64(1)
-    return (word >> CHUNK_SHIFT[c]) & mask
+def _chunk(codes, s, lay, c):
+    """Chunk ``c`` of row ``s`` of ``codes`` under layout ``lay``, as an integer."""
+    mask = (np.uint64(1) << np.uint64(lay[2, c])) - np.uint64(1)
+    w = lay[0, c]
+    v = codes[s, w] >> np.uint64(lay[1, c])
+    if lay[3, c] != 0:
+        v |= codes[s, w + 1] << np.uint64(lay[3, c])
+    return v & mask
 
 
-def max_segment_size(addr_bits: int) -> int:
-    """Entries pack ``slot << (22 - addr_bits)`` into 32 bits: the slot limit that implies."""
-    return 1 << (32 - (22 - addr_bits))
+def max_segment_size(addr_bits: int, chunks: int = 12) -> int:
+    """Entries pack ``slot << (widest chunk - addr_bits)`` into 32 bits: the slot limit that
+    implies."""
+    return 1 << (32 - (max(LAYOUTS[chunks]) - addr_bits))
 
 
 def addr_bits_for(n: int) -> int:
@@ -96,24 +138,25 @@ def addr_bits_for(n: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def build_tables(codes, addr_bits):
-    """Counting sort of every chunk by its top ``addr_bits`` bits: ``(off, ent)``."""
+def build_tables(codes, addr_bits, lay):
+    """Counting sort of every chunk of layout ``lay`` by its top ``addr_bits`` bits:
+    ``(off, ent)``, each with one row per chunk."""
     n = codes.shape[0]
+    n_chunks = lay.shape[1]
     n_keys = 1 << addr_bits
-    off = np.zeros((N_CHUNKS, n_keys + 1), dtype=np.uint32)
-    ent = np.empty((N_CHUNKS, n), dtype=np.uint32)
-    for c in range(N_CHUNKS):
-        w = CHUNK_WORD[c]
-        low_bits = np.uint64(CHUNK_WIDTH[c] - addr_bits)
+    off = np.zeros((n_chunks, n_keys + 1), dtype=np.uint32)
+    ent = np.empty((n_chunks, n), dtype=np.uint32)
+    for c in range(n_chunks):
+        low_bits = np.uint64(lay[2, c] - addr_bits)
         low_mask = (np.uint64(1) << low_bits) - np.uint64(1)
         for s in range(n):
-            key = _chunk(codes[s, w], c) >> low_bits
+            key = _chunk(codes, s, lay, c) >> low_bits
             off[c, key + 1] += 1
         for k in range(n_keys):
             off[c, k + 1] += off[c, k]
         fill = off[c, :n_keys].copy()
         for s in range(n):
-            v = _chunk(codes[s, w], c)
+            v = _chunk(codes, s, lay, c)
             key = v >> low_bits
             ent[c, fill[key]] = np.uint32((np.uint64(s) << low_bits) | (v & low_mask))
             fill[key] += 1
@@ -172,22 +215,23 @@ PREFETCH_AHEAD = 24
 
 
 @njit(cache=True, nogil=True)
-def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc, qi,
+def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, lay, radii, qc, qi,
            q0, q1, q2, q3, t, cand, dist, buckets, out_q, out_id, out_d, n):
     # 1. Every bucket to visit, with its bounds: independent loads of the offset tables, so
     #    the processor overlaps their cache misses.
+    n_chunks = lay.shape[1]
     need = 0
-    for c in range(N_CHUNKS):
+    for c in range(n_chunks):
         if radii[c] >= 0:
             need += mask_counts[radii[c]]
     if buckets.shape[1] < need:
         buckets = np.empty((3, 2 * need), np.uint32)
     nb = 0
-    for c in range(N_CHUNKS):
+    for c in range(n_chunks):
         r = radii[c]
         if r < 0:
             continue
-        qh = qc[c] >> np.uint64(CHUNK_WIDTH[c] - addr_bits)
+        qh = qc[c] >> np.uint64(lay[2, c] - addr_bits)
         for h in range(r + 1):
             for mi in range(mask_counts[h - 1] if h > 0 else 0, mask_counts[h]):
                 key = qh ^ masks[mi]
@@ -199,7 +243,7 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
     #    bits are within the budget — branch-free (every entry is written, the count moves on
     #    only for a kept one): with one or two low bits the test is a coin toss the branch
     #    predictor loses half the time (measured at 10M, t = 31: ~14% more queries/s).
-    chunk_end = np.zeros(N_CHUNKS, np.int64)
+    chunk_end = np.zeros(n_chunks, np.int64)
     nc = 0
     for b in range(nb):
         if b + PREFETCH_AHEAD < nb:
@@ -209,7 +253,7 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
         hi = buckets[1, b]
         c = np.int64(buckets[2, b] >> 3)
         budget = np.int64(buckets[2, b] & 7)
-        low_bits = np.uint64(CHUNK_WIDTH[c] - addr_bits)
+        low_bits = np.uint64(lay[2, c] - addr_bits)
         low_mask = (np.uint64(1) << low_bits) - np.uint64(1)
         ql = qc[c] & low_mask
         if nc + (hi - lo) > cand.shape[0]:
@@ -243,7 +287,7 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
         dup = False
         for i in range(c):
             ri = radii[i]
-            if ri >= 0 and _pop(_chunk(codes[s, CHUNK_WORD[i]], i) ^ qc[i]) <= ri:
+            if ri >= 0 and _pop(_chunk(codes, s, lay, i) ^ qc[i]) <= ri:
                 dup = True
                 break
         if not dup:
@@ -252,37 +296,50 @@ def _probe(codes, alive, ids, off, ent, addr_bits, masks, mask_counts, radii, qc
 
 
 @njit(cache=True, nogil=True)
-def _use_brute(n_seg, addr_bits, radii, ball, ball_addr):
+def _use_brute(n_seg, addr_bits, lay, radii, ball, ball_addr):
     """Cost model, in units of one hash scanned linearly: a bucket visit ~4, a low byte
     compared ~0.5, a candidate verified ~4 (a cache miss)."""
     if n_seg == 0:
         return True
     buckets = 0.0
     cands = 0.0
-    for c in range(N_CHUNKS):
+    for c in range(lay.shape[1]):
         r = radii[c]
         if r >= 0:
+            w = lay[2, c]
             buckets += ball_addr[addr_bits, r]
-            cands += ball[CHUNK_WIDTH[c], r] * n_seg / 2.0 ** CHUNK_WIDTH[c]
+            cands += ball[w, r] * n_seg / 2.0 ** w
     scanned = buckets * n_seg / 2.0 ** addr_bits
     return 4.0 * buckets + 0.5 * scanned + 4.0 * cands >= n_seg
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _split(queries, qi, t, lay, radii, qc):
+    """The query's chunks under ``lay`` and each chunk's radius for threshold ``t``."""
+    n_chunks = lay.shape[1]
+    r = t // n_chunks
+    a = t % n_chunks
+    for c in range(n_chunks):
+        radii[c] = r if c <= a else r - 1
+        qc[c] = _chunk(queries, qi, lay, c)
+
+
 @njit(cache=True, nogil=True)
 def search(queries, thresholds, ball, ball_addr,
-           m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
-           d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+           m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts, m_lay,
+           d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts, d_lay,
            d_indexed, d_total, strategy):
     """Exact radius search of every query in the main segment, the delta segment and the
-    unindexed tail of the delta (``d_indexed .. d_total``). Returns ``(query, id, distance)``
-    arrays of every hit. ``strategy``: 0 chooses by cost, 1 always probes, 2 always scans (the
-    last two let tests check both paths on small data)."""
+    unindexed tail of the delta (``d_indexed .. d_total``); each indexed segment has its own
+    layout (``m_lay``, ``d_lay``). Returns ``(query, id, distance)`` arrays of every hit.
+    ``strategy``: 0 chooses by cost, 1 always probes, 2 always scans (the last two let tests
+    check both paths on small data)."""
     out_q = np.empty(64, np.int64)
     out_id = np.empty(64, np.int64)
     out_d = np.empty(64, np.int32)
     n = 0
-    radii = np.empty(N_CHUNKS, np.int64)
-    qc = np.empty(N_CHUNKS, np.uint64)
+    radii = np.empty(MAX_CHUNKS, np.int64)
+    qc = np.empty(MAX_CHUNKS, np.uint64)
     cand = np.empty(8192, np.uint32)
     dist = np.empty(8192, np.int64)
     buckets = np.empty((3, 4096), np.uint32)
@@ -293,24 +350,23 @@ def search(queries, thresholds, ball, ball_addr,
         q1 = queries[qi, 1]
         q2 = queries[qi, 2]
         q3 = queries[qi, 3]
-        r = t // N_CHUNKS
-        a = t % N_CHUNKS
-        for c in range(N_CHUNKS):
-            radii[c] = r if c <= a else r - 1
-            qc[c] = _chunk(queries[qi, CHUNK_WORD[c]], c)
-        if strategy == 2 or (strategy == 0 and _use_brute(n_main, m_bits, radii, ball, ball_addr)):
+        _split(queries, qi, t, m_lay, radii, qc)
+        if strategy == 2 or (strategy == 0
+                             and _use_brute(n_main, m_bits, m_lay, radii, ball, ball_addr)):
             out_q, out_id, out_d, n = _brute(m_codes, m_alive, m_ids, 0, n_main, qi,
                                              q0, q1, q2, q3, t, out_q, out_id, out_d, n)
         else:
             cand, dist, buckets, out_q, out_id, out_d, n = _probe(
-                m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
+                m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts, m_lay,
                 radii, qc, qi, q0, q1, q2, q3, t, cand, dist, buckets, out_q, out_id, out_d, n)
-        if strategy == 2 or (strategy == 0 and _use_brute(d_indexed, d_bits, radii, ball, ball_addr)):
+        _split(queries, qi, t, d_lay, radii, qc)
+        if strategy == 2 or (strategy == 0
+                             and _use_brute(d_indexed, d_bits, d_lay, radii, ball, ball_addr)):
             out_q, out_id, out_d, n = _brute(d_codes, d_alive, d_ids, 0, d_indexed, qi,
                                              q0, q1, q2, q3, t, out_q, out_id, out_d, n)
         else:
             cand, dist, buckets, out_q, out_id, out_d, n = _probe(
-                d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+                d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts, d_lay,
                 radii, qc, qi, q0, q1, q2, q3, t, cand, dist, buckets, out_q, out_id, out_d, n)
         out_q, out_id, out_d, n = _brute(d_codes, d_alive, d_ids, d_indexed, d_total, qi,
                                          q0, q1, q2, q3, t, out_q, out_id, out_d, n)
@@ -319,8 +375,8 @@ def search(queries, thresholds, ball, ball_addr,
 
 @njit(cache=True, nogil=True)
 def search_one(q0, q1, q2, q3, t, out_id, out_d, ball, ball_addr,
-               m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
-               d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+               m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts, m_lay,
+               d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts, d_lay,
                d_indexed, d_total, strategy):
     """:func:`search` for one query given as four signed 64-bit words (the bits of the packed
     code's words), writing the hits into ``out_id``/``out_d`` and returning how many there are.
@@ -334,8 +390,8 @@ def search_one(q0, q1, q2, q3, t, out_id, out_d, ball, ball_addr,
     thresholds = np.empty(1, np.int64)
     thresholds[0] = t
     _, ids, d = search(queries, thresholds, ball, ball_addr,
-                       m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts,
-                       d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts,
+                       m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts, m_lay,
+                       d_codes, d_alive, d_ids, d_off, d_ent, d_bits, d_masks, d_counts, d_lay,
                        d_indexed, d_total, strategy)
     n = ids.shape[0]
     if n <= out_id.shape[0]:

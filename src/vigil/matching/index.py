@@ -2,12 +2,13 @@
 
 Design (see docs/dev/decisions/0002-pdq-index.md for the reasoning and the numbers):
 
-* **Exact.** Multi-index hashing over 12 chunks of 21-22 bits with the refined pigeonhole rule
-  (see :mod:`vigil.matching._kernels`) finds every stored hash within the threshold; each
-  candidate's full distance is checked, so nothing beyond it is returned. Thresholds 0-64 are
-  chosen per query. When probing would cost more than reading everything (large thresholds,
-  small segments), the kernel scans instead — still exact.
-* **Compact.** Per hash: 32 bytes of code, 8 of id, 1 of liveness and 12 x 4 bytes of
+* **Exact.** Multi-index hashing over 12 chunks of 21-22 bits (11 of 23-24 bits in segments
+  of 4M hashes or more) with the refined pigeonhole rule (see :mod:`vigil.matching._kernels`)
+  finds every stored hash within the threshold; each candidate's full distance is checked, so
+  nothing beyond it is returned. Thresholds 0-64 are chosen per query. When probing would cost
+  more than reading everything (large thresholds, small segments), the kernel scans instead —
+  still exact.
+* **Compact.** Per hash: 32 bytes of code, 8 of id, 1 of liveness and 12 (or 11) x 4 bytes of
   postings — about 90 bytes plus the bucket tables, against ~450-600 for HMA's FAISS index.
 * **Mutable without rebuilding.** Like a log-structured merge tree: a large *main* segment, a
   smaller *delta* segment, and an unindexed *tail* (at most ``tail_limit`` hashes, scanned
@@ -66,17 +67,18 @@ class BatchMatches:
         ]
 
 
-def _empty_tables() -> tuple[np.ndarray, np.ndarray]:
+def _empty_tables(chunks: int) -> tuple[np.ndarray, np.ndarray]:
     return (
-        np.zeros((_kernels.N_CHUNKS, (1 << _kernels.MIN_ADDR_BITS) + 1), dtype=np.uint32),
-        np.empty((_kernels.N_CHUNKS, 0), dtype=np.uint32),
+        np.zeros((chunks, (1 << _kernels.MIN_ADDR_BITS) + 1), dtype=np.uint32),
+        np.empty((chunks, 0), dtype=np.uint32),
     )
 
 
 @dataclass(frozen=True)
 class _Segment:
     """Codes, ids and liveness in slots ``0 .. total``; slots ``0 .. indexed`` are covered by the
-    chunk tables and by ``sorted_ids`` (for lookups by id)."""
+    chunk tables (one row per chunk of ``layout``, :func:`vigil.matching._kernels.layout`) and
+    by ``sorted_ids`` (for lookups by id)."""
 
     codes: np.ndarray
     ids: np.ndarray
@@ -88,10 +90,24 @@ class _Segment:
     sorted_slots: np.ndarray
     indexed: int
     total: int
+    layout: np.ndarray
+
+    def grown_to(self, total: int, codes: np.ndarray | None = None, ids: np.ndarray | None = None,
+                 alive: np.ndarray | None = None) -> _Segment:
+        """The same segment with ``total`` slots visible (and, if given, larger arrays)."""
+        return _Segment(self.codes if codes is None else codes, self.ids if ids is None else ids,
+                        self.alive if alive is None else alive, self.off, self.ent,
+                        self.addr_bits, self.sorted_ids, self.sorted_slots, self.indexed, total,
+                        self.layout)
 
     @classmethod
-    def build(cls, codes: np.ndarray, ids: np.ndarray, capacity: int | None = None) -> _Segment:
+    def build(cls, codes: np.ndarray, ids: np.ndarray, capacity: int | None = None,
+              chunks: int | None = None) -> _Segment:
+        """A segment over ``codes``/``ids`` with room for ``capacity`` slots, its tables in the
+        layout of ``chunks`` chunks (by default the one for its size)."""
         n = codes.shape[0]
+        chunks = chunks or _kernels.chunks_for(n)
+        layout = _kernels.layout(chunks)
         cap = max(n, capacity or 0)
         all_codes = np.empty((cap, 4), dtype=np.uint64)
         all_codes[:n] = codes
@@ -100,23 +116,24 @@ class _Segment:
         alive = np.zeros(cap, dtype=np.uint8)
         alive[:n] = 1
         bits = _kernels.addr_bits_for(n)
-        if n >= _kernels.max_segment_size(bits):
-            raise ValueError(f"an index segment holds at most {_kernels.max_segment_size(bits) - 1}"
+        limit = _kernels.max_segment_size(bits, chunks)
+        if n >= limit:
+            raise ValueError(f"an index segment holds at most {limit - 1}"
                              " hashes; split larger lists over several indexes")
         if n:
-            off, ent = _kernels.build_tables(all_codes[:n], bits)
+            off, ent = _kernels.build_tables(all_codes[:n], bits, layout)
         else:
             bits = _kernels.MIN_ADDR_BITS
-            off, ent = _empty_tables()
+            off, ent = _empty_tables(chunks)
         live_ids = all_ids[:n]
         if n < 2 or bool((live_ids[1:] > live_ids[:-1]).all()):
             # Ids already ascending (the usual bulk case): look them up in place and save
             # 16 bytes per hash. An empty sorted_slots means "slot = position".
             return cls(all_codes, all_ids, alive, off, ent, bits, live_ids,
-                       np.empty(0, np.int64), n, n)
+                       np.empty(0, np.int64), n, n, layout)
         order = np.argsort(live_ids, kind="stable")
         return cls(all_codes, all_ids, alive, off, ent, bits, live_ids[order],
-                   order.astype(np.int64), n, n)
+                   order.astype(np.int64), n, n, layout)
 
     def locate(self, ids: np.ndarray) -> np.ndarray:
         """Slot of each id among the indexed slots if it is alive there, else -1."""
@@ -143,9 +160,15 @@ class PdqIndex:
     STRATEGIES: ClassVar[dict[str, int]] = {"auto": 0, "probe": 1, "scan": 2}
 
     def __init__(self, *, tail_limit: int = 4096, delta_ratio: float = 0.125,
-                 min_merge: int = 65536, strategy: str = "auto") -> None:
+                 min_merge: int = 65536, strategy: str = "auto", chunks: int | None = None) -> None:
+        """``chunks`` fixes the layout of every segment (12 or 11; by default each segment's
+        size chooses it). Like ``strategy``, not a tuning knob for users: it lets the tests
+        check both layouts on small data."""
         if strategy not in self.STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(self.STRATEGIES)}")
+        if chunks is not None:
+            _kernels.layout(chunks)  # raises ValueError for a layout that does not exist
+        self._chunks = chunks
         self._strategy = self.STRATEGIES[strategy]
         self._tail_limit = tail_limit
         self._delta_ratio = delta_ratio
@@ -153,9 +176,10 @@ class PdqIndex:
         self._lock = threading.RLock()
         # (main, delta), replaced as one reference so that a reader never pairs a new main
         # with an old delta (which would report the merged entries twice).
-        self._segs = (_Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64)),
+        self._segs = (_Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
+                                     chunks=chunks),
                       _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
-                                     capacity=tail_limit))
+                                     capacity=tail_limit, chunks=chunks))
         self._tail: dict[int, int] = {}  # id -> delta slot, for slots delta.indexed .. total
         self._count = 0
         self._main_dead = 0
@@ -182,7 +206,7 @@ class PdqIndex:
         id_arr = _as_ids(ids, codes.shape[0])
         _check_unique(id_arr)
         with index._lock:
-            index._segs = (_Segment.build(codes, id_arr), index._segs[1])
+            index._segs = (_Segment.build(codes, id_arr, chunks=index._chunks), index._segs[1])
             index._count = codes.shape[0]
         return index
 
@@ -193,10 +217,11 @@ class PdqIndex:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every live entry as the arrays of one segment, chunk tables included: ``codes``
-        (n, 4) uint64, ``ids`` (n,) int64, ``off`` (12, 2**bits + 1) uint32, ``ent`` (12, n)
-        uint32, ``sorted_ids`` and ``sorted_slots`` (int64; both empty when ids ascend). Merges the
-        delta and drops removed entries first (:meth:`compact`) if there are any. The arrays are
-        the index's own: never write to them."""
+        (n, 4) uint64, ``ids`` (n,) int64, ``off`` (chunks, 2**bits + 1) uint32, ``ent``
+        (chunks, n) uint32 (chunks: 12 or 11, the layout), ``sorted_ids`` and ``sorted_slots``
+        (int64; both empty when ids ascend). Merges the delta and drops removed entries first
+        (:meth:`compact`) if there are any. The arrays are the index's own: never write to
+        them."""
         with self._lock:
             main, delta = self._segs
             if delta.total or main.total != main.indexed or self._main_dead:
@@ -230,14 +255,17 @@ class PdqIndex:
         if n == 0:
             return index
         bits = int(off.shape[1] - 1).bit_length() - 1 if off.ndim == 2 else -1
-        if (not _kernels.MIN_ADDR_BITS <= bits <= _kernels.MAX_ADDR_BITS
-                or off.shape != (_kernels.N_CHUNKS, (1 << bits) + 1)
-                or ent.shape != (_kernels.N_CHUNKS, n) or n >= _kernels.max_segment_size(bits)):
+        chunks = int(off.shape[0]) if off.ndim == 2 else -1
+        if (chunks not in _kernels.LAYOUTS
+                or not _kernels.MIN_ADDR_BITS <= bits <= _kernels.MAX_ADDR_BITS
+                or off.shape != (chunks, (1 << bits) + 1)
+                or ent.shape != (chunks, n) or n >= _kernels.max_segment_size(bits, chunks)):
             raise ValueError("index arrays: chunk tables do not fit the entries")
         if (off[:, 0] != 0).any() or (off[:, -1] != n).any() or (off[:, 1:] < off[:, :-1]).any():
             raise ValueError("index arrays: bucket offsets are not ascending from 0 to n")
-        for c in range(_kernels.N_CHUNKS):
-            low = np.uint32(_kernels.CHUNK_WIDTH[c] - bits)
+        layout = _kernels.layout(chunks)
+        for c in range(chunks):
+            low = np.uint32(layout[2, c] - bits)
             if int((ent[c] >> low).max()) >= n:
                 raise ValueError("index arrays: a table entry points beyond the entries")
         if len(sorted_slots) == 0:
@@ -250,7 +278,7 @@ class PdqIndex:
               or not bool((ids[sorted_slots] == sorted_ids).all())):
             raise ValueError("index arrays: the id order is not a sorted permutation")
         main = _Segment(codes, ids, np.ones(n, np.uint8), off, ent, bits, sorted_ids,
-                        sorted_slots, n, n)
+                        sorted_slots, n, n, layout)
         with index._lock:
             index._segs = (main, index._segs[1])
             index._count = n
@@ -305,9 +333,9 @@ class PdqIndex:
         """Merge everything alive into one main segment (drops removed entries)."""
         with self._lock:
             codes, ids = self._alive_entries()
-            main = _Segment.build(codes, ids)
+            main = _Segment.build(codes, ids, chunks=self._chunks)
             delta = _Segment.build(np.empty((0, 4), np.uint64), np.empty(0, np.int64),
-                                   capacity=self._tail_limit)
+                                   capacity=self._tail_limit, chunks=self._chunks)
             self._segs = (main, delta)
             self._tail = {}
             self._main_dead = 0
@@ -355,16 +383,14 @@ class PdqIndex:
             grown_ids[: seg.total] = seg.ids[: seg.total]
             grown_alive = np.zeros(cap, np.uint8)
             grown_alive[: seg.total] = seg.alive[: seg.total]
-            seg = _Segment(grown_codes, grown_ids, grown_alive, seg.off, seg.ent,
-                           seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, seg.total)
+            seg = seg.grown_to(seg.total, grown_codes, grown_ids, grown_alive)
         seg.codes[start:end] = codes
         seg.ids[start:end] = ids
         seg.alive[start:end] = 1
         for k, ident in enumerate(ids.tolist()):
             self._tail[ident] = start + k
         # Publish the new length only after the slots are written.
-        self._segs = (self._segs[0], _Segment(seg.codes, seg.ids, seg.alive, seg.off, seg.ent,
-                               seg.addr_bits, seg.sorted_ids, seg.sorted_slots, seg.indexed, end))
+        self._segs = (self._segs[0], seg.grown_to(end))
 
     def _maintain(self) -> None:
         delta = self._delta
@@ -375,7 +401,7 @@ class PdqIndex:
             return
         live = delta.alive[: delta.total] == 1
         rebuilt = _Segment.build(delta.codes[: delta.total][live], delta.ids[: delta.total][live],
-                                 capacity=int(live.sum()) + self._tail_limit)
+                                 capacity=int(live.sum()) + self._tail_limit, chunks=self._chunks)
         self._segs = (self._segs[0], rebuilt)
         self._tail = {}
         self.stats.delta_rebuilds += 1
@@ -438,9 +464,9 @@ class PdqIndex:
             cached = (segs, (
                 _BALL, _BALL_ADDR,
                 main.codes[: main.total], main.alive, main.ids, main.off, main.ent,
-                main.addr_bits, m_masks, m_counts,
+                main.addr_bits, m_masks, m_counts, main.layout,
                 delta.codes, delta.alive, delta.ids, delta.off, delta.ent,
-                delta.addr_bits, d_masks, d_counts,
+                delta.addr_bits, d_masks, d_counts, delta.layout,
                 delta.indexed, delta.total, self._strategy,
             ))
             self._kernel_args = cached
