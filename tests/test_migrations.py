@@ -13,12 +13,19 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import create_engine, select, text
 
 from tests.fixtures.db import _postgres_database
 from vigil.db import make_engine, session_factory
-from vigil.migrations import VERSIONS, UnknownRevision, config, current, head, upgrade
+from vigil.migrations import (
+    VERSIONS,
+    UnknownRevision,
+    UnversionedSchema,
+    config,
+    current,
+    head,
+    upgrade,
+)
 from vigil.models import Base
 from vigil.orgs.models import ApiKey, Organisation
 from vigil.prevention.models import SEARCH_OBJECTS
@@ -117,17 +124,27 @@ def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
     monkeypatch.setattr(alembic.command, "upgrade", must_not_run)
     upgrade(fresh_url)
     monkeypatch.undo()
-    # A version table that does not name one revision is Alembic's to judge, not skipped.
+    # A version table that does not name one revision is never skipped, and never guessed:
+    # several rows, or none, over vigil's tables are refused (nothing changes).
     engine = make_engine(fresh_url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0024')"))
     engine.dispose()
     assert current(fresh_url) is None
-    with pytest.raises(CommandError, match="overlaps"):
-        upgrade(fresh_url)
+    for state in ("two rows", "empty", "dropped"):
+        if state == "empty":
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM alembic_version"))
+        if state == "dropped":
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE alembic_version"))
+        engine.dispose()
+        with pytest.raises(UnversionedSchema, match="schema version is missing"):
+            upgrade(fresh_url)
+        assert current(fresh_url) is None
     engine = make_engine(fresh_url)
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM alembic_version"))
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0031')"))
     engine.dispose()
     with pytest.raises(UnknownRevision, match="'0031', which this vigil does not know"):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from vigil.db import make_engine, session_factory
@@ -86,23 +87,34 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
         assert "s3cret-pw" not in proc.stderr
 
 
-def test_a_database_a_newer_vigil_migrated_is_one_line_and_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("change", "message", "commands"), [
+    ("UPDATE alembic_version SET version_num = '9999'",
+     "at revision '9999', which this vigil does not know",
+     (("org", "list"), ("serve", "--port", "1"), ("worker", "--once"), ("db", "upgrade"),
+      ("keys", "status"))),
+    ("DELETE FROM alembic_version", "holds vigil's tables but its schema version is missing",
+     (("org", "list"), ("db", "upgrade"))),
+])
+def test_a_schema_this_vigil_cannot_migrate_is_one_line_and_left_alone(
+        tmp_path: Path, change: str, message: str, commands: tuple[tuple[str, ...], ...]) -> None:
     """An older release started on a database a newer one migrated (a rollback without the
-    backup): every command that opens it says so in one line, exit 2, and changes nothing."""
+    backup), or a schema whose version row was lost: every command that opens it says so in
+    one line, exit 2, and changes nothing (it never re-runs migrations over existing tables)."""
     from sqlalchemy import text
 
     data = tmp_path / "data"
     assert _vigil(data, "init", "--centre", "C", "--admin", "chief").returncode == 0
     engine = make_engine(f"sqlite:///{data / 'vigil.db'}")
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    for command in (("org", "list"), ("serve", "--port", "1"), ("worker", "--once"),
-                    ("db", "upgrade"), ("keys", "status")):
+        conn.execute(text(change))
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    for command in commands:
         proc = _vigil(data, *command)
         assert proc.returncode == 2, (command, proc.stderr)
         lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and "at revision '9999', which this vigil does not know" in lines[0]
+        assert len(lines) == 1 and message in lines[0], (command, proc.stderr)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() \
+            == version
         assert conn.execute(text("SELECT count(*) FROM organisations")).scalar() == 1
     engine.dispose()

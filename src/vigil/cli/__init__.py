@@ -97,11 +97,11 @@ def main() -> None:
     """The ``vigil`` command. A database that cannot be reached, or whose schema a newer
     vigil migrated, is one line naming the problem (exit 2), never a traceback: under
     systemd, exit 2 is not restarted in a loop."""
-    from vigil.migrations import UnknownRevision
+    from vigil.migrations import SchemaError
 
     try:
         app()
-    except UnknownRevision as exc:
+    except SchemaError as exc:
         err_console.print(str(exc), highlight=False)
         raise SystemExit(2) from None
     except Exception as exc:

@@ -12,9 +12,24 @@ HERE = Path(__file__).parent
 VERSIONS = HERE / "versions"
 
 
-class UnknownRevision(Exception):
+class SchemaError(Exception):
+    """The database's schema is not one this vigil can bring to its head. Nothing is changed;
+    the message is one line that names the problem and what to do."""
+
+
+class UnknownRevision(SchemaError):
     """The database's schema is at a revision this vigil has no migration for: a newer vigil
-    migrated it (or its version table was edited). Nothing is changed."""
+    migrated it (or its version table was edited)."""
+
+
+class UnversionedSchema(SchemaError):
+    """The database holds vigil's tables, but its version table does not name one revision
+    (emptied, dropped or given several rows): which migrations ran cannot be known, and running
+    them all again would fail half-way on the first table that exists."""
+
+
+#: A table the first migration creates: its presence means vigil's schema is there.
+_FIRST_TABLE = "hash_lists"
 
 
 def config(url: str) -> Config:
@@ -43,7 +58,12 @@ def head() -> str:
 
 def current(url: str) -> str | None:
     """The revision the database at ``url`` is at; None when it was never migrated, or when
-    its ``alembic_version`` does not hold exactly one (then Alembic itself decides)."""
+    its ``alembic_version`` does not hold exactly one."""
+    return _state(url)[0]
+
+
+def _state(url: str) -> tuple[str | None, bool]:
+    """(:func:`current`, whether vigil's tables are there), over one connection."""
     from sqlalchemy import inspect, text
 
     from vigil.db import make_engine
@@ -51,10 +71,12 @@ def current(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
+            found = inspect(conn)
+            tables = found.has_table(_FIRST_TABLE)
+            if not found.has_table("alembic_version"):
+                return None, tables
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            return rows[0] if len(rows) == 1 else None
+            return (rows[0] if len(rows) == 1 else None), tables
     finally:
         engine.dispose()
 
@@ -65,10 +87,18 @@ def upgrade(url: str, revision: str = "head") -> None:
     Raises:
         UnknownRevision: the database is at a revision this vigil does not know (an older
             vigil started on a database a newer one migrated): nothing is changed.
+        UnversionedSchema: vigil's tables are there but no single revision is recorded:
+            nothing is changed.
     """
-    at = current(url)
+    at, tables = _state(url)
     if revision == "head" and at == head():
         return
+    if at is None and tables:
+        raise UnversionedSchema(
+            "the database holds vigil's tables but its schema version is missing "
+            "(alembic_version is empty, dropped or holds several rows), so which migrations "
+            "ran cannot be known: restore a backup (docs/operations.md), or record the "
+            "revision the schema is at in alembic_version if you know it")
     if at is not None and at not in revisions():
         raise UnknownRevision(
             f"the database's schema is at revision {at!r}, which this vigil does not know "
