@@ -218,7 +218,7 @@ def test_a_layout_that_does_not_exist_is_refused(chunks: int) -> None:
 
 
 @pytest.mark.parametrize(("addr_bits", "chunks"),
-                         [(None, None), (18, 12), (20, 12), (None, 11), (20, 11)])
+                         [(None, None), (18, 12), (20, 12), (None, 11), (20, 11), (22, 11)])
 def test_large_index_probe_and_scan_agree(addr_bits: int | None, chunks: int | None,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """On enough data for the cost model to probe, both paths give the same, exact answer —
@@ -226,7 +226,7 @@ def test_large_index_probe_and_scan_agree(addr_bits: int | None, chunks: int | N
     if addr_bits is not None:
         from vigil.matching import _kernels
 
-        monkeypatch.setattr(_kernels, "addr_bits_for", lambda n: addr_bits)
+        monkeypatch.setattr(_kernels, "addr_bits_for", lambda n, chunks: addr_bits)
     codes = random_codes(60_000, 21)
     rng = np.random.default_rng(22)
     picks = rng.integers(0, 60_000, 200)

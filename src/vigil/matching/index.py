@@ -115,7 +115,7 @@ class _Segment:
         all_ids[:n] = ids
         alive = np.zeros(cap, dtype=np.uint8)
         alive[:n] = 1
-        bits = _kernels.addr_bits_for(n)
+        bits = _kernels.addr_bits_for(n, chunks)
         limit = _kernels.max_segment_size(bits, chunks)
         if n >= limit:
             raise ValueError(f"an index segment holds at most {limit - 1}"
@@ -257,7 +257,7 @@ class PdqIndex:
         bits = int(off.shape[1] - 1).bit_length() - 1 if off.ndim == 2 else -1
         chunks = int(off.shape[0]) if off.ndim == 2 else -1
         if (chunks not in _kernels.LAYOUTS
-                or not _kernels.MIN_ADDR_BITS <= bits <= _kernels.MAX_ADDR_BITS
+                or not _kernels.MIN_ADDR_BITS <= bits <= _kernels.max_addr_bits(chunks)
                 or off.shape != (chunks, (1 << bits) + 1)
                 or ent.shape != (chunks, n) or n >= _kernels.max_segment_size(bits, chunks)):
             raise ValueError("index arrays: chunk tables do not fit the entries")
