@@ -149,26 +149,42 @@ def addr_bits_for(n: int, chunks: int = 12) -> int:
 @njit(cache=True, nogil=True)
 def build_tables(codes, addr_bits, lay):
     """Counting sort of every chunk of layout ``lay`` by its top ``addr_bits`` bits:
-    ``(off, ent)``, each with one row per chunk."""
+    ``(off, ent)``, each with one row per chunk.
+
+    Each chunk's values are extracted once into a scratch array (4 bytes a hash) and the
+    tables are filled through one-dimensional row views: reading the layout and indexing the
+    2-D tables inside the loops made the build 4-8x slower (measured at 10M)."""
     n = codes.shape[0]
     n_chunks = lay.shape[1]
     n_keys = 1 << addr_bits
     off = np.zeros((n_chunks, n_keys + 1), dtype=np.uint32)
     ent = np.empty((n_chunks, n), dtype=np.uint32)
+    vals = np.empty(n, np.uint32)
     for c in range(n_chunks):
-        low_bits = np.uint64(lay[2, c] - addr_bits)
-        low_mask = (np.uint64(1) << low_bits) - np.uint64(1)
+        w = lay[0, c]
+        shift = np.uint64(lay[1, c])
+        back = np.uint64(lay[3, c])
+        mask = (np.uint64(1) << np.uint64(lay[2, c])) - np.uint64(1)
+        if back != 0:
+            for s in range(n):
+                vals[s] = np.uint32(((codes[s, w] >> shift) | (codes[s, w + 1] << back)) & mask)
+        else:
+            for s in range(n):
+                vals[s] = np.uint32((codes[s, w] >> shift) & mask)
+        low_bits = np.uint32(lay[2, c] - addr_bits)
+        low_mask = (np.uint32(1) << low_bits) - np.uint32(1)
+        row = off[c]
         for s in range(n):
-            key = _chunk(codes, s, lay, c) >> low_bits
-            off[c, key + 1] += 1
+            row[(vals[s] >> low_bits) + np.uint32(1)] += np.uint32(1)
         for k in range(n_keys):
-            off[c, k + 1] += off[c, k]
-        fill = off[c, :n_keys].copy()
+            row[k + 1] += row[k]
+        fill = row[:n_keys].copy()
+        out = ent[c]
         for s in range(n):
-            v = _chunk(codes, s, lay, c)
+            v = vals[s]
             key = v >> low_bits
-            ent[c, fill[key]] = np.uint32((np.uint64(s) << low_bits) | (v & low_mask))
-            fill[key] += 1
+            out[fill[key]] = (np.uint32(s) << low_bits) | (v & low_mask)
+            fill[key] += np.uint32(1)
     return off, ent
 
 
