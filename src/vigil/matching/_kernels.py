@@ -11,11 +11,10 @@ Layout, shared with :mod:`vigil.matching.index`:
 * a *segment* holds ``codes`` (n x 4 uint64), ``alive`` (n uint8), ``ids`` (n int64) and, per
   chunk, a table addressed by the chunk's top ``A`` bits (``A`` = 16..22, at most 20 for 12
   chunks, chosen from the segment's size so that a bucket holds a few hashes):
-  ``off[c, h] .. off[c, h + 1]`` are the
-  positions in ``ent[c]`` of the hashes whose chunk ``c`` has top bits ``h``. Each entry is one
-  uint32: the local slot number shifted left by ``L = width - A`` bits, or-ed with the chunk's
-  ``L`` low bits. (``max_segment_size`` keeps ``slot << L`` within 32 bits; it is checked when
-  a segment is built.)
+  ``off[c, h] .. off[c, h + 1]`` are the positions in ``ent[c]`` of the hashes whose chunk
+  ``c`` has top bits ``h``. Each entry is one uint32: the local slot number shifted left by
+  ``L = width - A`` bits, or-ed with the chunk's ``L`` low bits. (``max_segment_size`` keeps
+  ``slot << L`` within 32 bits; it is checked when a segment is built.)
 
 Search is multi-index hashing with the refined pigeonhole principle (Norouzi, Punjani and Fleet,
 "Fast Exact Search in Hamming Space with Multi-Index Hashing", 2014): with ``m`` chunks and a
@@ -51,8 +50,8 @@ from numba.extending import intrinsic
 #: Chunk widths of each layout, by number of chunks, in bit order (each sums to 256).
 LAYOUTS: dict[int, tuple[int, ...]] = {12: (21, 21, 22) * 4, 11: (24, 24, 24) + (23,) * 8}
 MAX_CHUNKS = max(LAYOUTS)
-#: Segments of at least this many hashes use 11 chunks, smaller ones 12 (the measured crossover
-#: decision 0037).
+#: Segments of at least this many hashes use 11 chunks, smaller ones 12 (the crossover was
+#: measured between 2M and 4M: decision 0037).
 LARGE_SEGMENT = 4_000_000
 MIN_ADDR_BITS = 16
 #: Widest bucket address: 22 bits is 11 x 16 MB of bucket offsets (at 8M-16M hashes).
