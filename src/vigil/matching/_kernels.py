@@ -342,7 +342,9 @@ def _use_brute(n_seg, addr_bits, lay, radii, ball, ball_addr):
         if r >= 0:
             w = lay[2, c]
             buckets += ball_addr[addr_bits, r]
-            cands += ball[w, r] * n_seg / 2.0 ** w
+            # (a shift, not 2.0 ** w: a power with a run-time exponent is a libm call, and this
+            # runs for every chunk of every segment of every query)
+            cands += ball[w, r] * n_seg / np.float64(np.int64(1) << w)
     scanned = buckets * n_seg / 2.0 ** addr_bits
     return 4.0 * buckets + 0.5 * scanned + 4.0 * cands >= n_seg
 
@@ -393,7 +395,8 @@ def search(queries, thresholds, ball, ball_addr,
             cand, dist, buckets, out_q, out_id, out_d, n = _probe(
                 m_codes, m_alive, m_ids, m_off, m_ent, m_bits, m_masks, m_counts, m_lay,
                 radii, qc, qi, q0, q1, q2, q3, t, cand, dist, buckets, out_q, out_id, out_d, n)
-        _split(queries, qi, t, d_lay, radii, qc)
+        if d_lay.shape[1] != m_lay.shape[1]:  # the radii and chunks depend on the layout alone
+            _split(queries, qi, t, d_lay, radii, qc)
         if strategy == 2 or (strategy == 0
                              and _use_brute(d_indexed, d_bits, d_lay, radii, ball, ball_addr)):
             out_q, out_id, out_d, n = _brute(d_codes, d_alive, d_ids, 0, d_indexed, qi,
