@@ -139,7 +139,7 @@ def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
             with engine.begin() as conn:
                 conn.execute(text("DROP TABLE alembic_version"))
         engine.dispose()
-        with pytest.raises(UnversionedSchema, match="schema version is missing"):
+        with pytest.raises(UnversionedSchema, match="no vigil schema version"):
             upgrade(fresh_url)
         assert current(fresh_url) is None
     engine = make_engine(fresh_url)
@@ -150,3 +150,20 @@ def test_a_current_database_is_left_alone_and_an_old_one_is_upgraded(
     with pytest.raises(UnknownRevision, match="'0031', which this vigil does not know"):
         upgrade(fresh_url)
     assert current(fresh_url) == "0031"
+    # Another application's Alembic in the same database: said so, not "a newer vigil".
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ae1027a6acf'"))
+    engine.dispose()
+    with pytest.raises(UnknownRevision, match="not a vigil revision"):
+        upgrade(fresh_url)
+    # Another application's table that vigil's first migration would create: named, not
+    # an Alembic error half-way.
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        for name in ("alembic_version", "audit_events", "indicators"):
+            conn.execute(text(f"DROP TABLE {name} CASCADE" if engine.dialect.name ==
+                              "postgresql" else f"DROP TABLE {name}"))
+    engine.dispose()
+    with pytest.raises(UnversionedSchema, match=r"tables vigil creates \(hash_lists\)"):
+        upgrade(fresh_url)

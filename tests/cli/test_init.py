@@ -92,7 +92,7 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
      "at revision '9999', which this vigil does not know",
      (("org", "list"), ("serve", "--port", "1"), ("worker", "--once"), ("db", "upgrade"),
       ("keys", "status"))),
-    ("DELETE FROM alembic_version", "holds vigil's tables but its schema version is missing",
+    ("DELETE FROM alembic_version", "hash_lists, indicators, audit_events) but no vigil schema version",
      (("org", "list"), ("db", "upgrade"))),
 ])
 def test_a_schema_this_vigil_cannot_migrate_is_one_line_and_left_alone(

@@ -23,13 +23,15 @@ class UnknownRevision(SchemaError):
 
 
 class UnversionedSchema(SchemaError):
-    """The database holds vigil's tables, but its version table does not name one revision
-    (emptied, dropped or given several rows): which migrations ran cannot be known, and running
-    them all again would fail half-way on the first table that exists."""
+    """The database holds tables vigil creates, but its version table does not name one
+    revision (emptied, dropped or given several rows; or the tables are another
+    application's): which migrations ran cannot be known, and running them all again would
+    fail half-way on the first table that exists."""
 
 
-#: A table the first migration creates: its presence means vigil's schema is there.
-_FIRST_TABLE = "hash_lists"
+#: Tables the first migration creates: any of them without a version means the database is
+#: not one vigil can migrate from the start.
+_FIRST_TABLES = ("hash_lists", "indicators", "audit_events")
 
 
 def config(url: str) -> Config:
@@ -62,8 +64,9 @@ def current(url: str) -> str | None:
     return _state(url)[0]
 
 
-def _state(url: str) -> tuple[str | None, bool]:
-    """(:func:`current`, whether vigil's tables are there), over one connection."""
+def _state(url: str) -> tuple[str | None, list[str]]:
+    """(:func:`current`, which of the first migration's tables are there), over one
+    connection."""
     from sqlalchemy import inspect, text
 
     from vigil.db import make_engine
@@ -72,7 +75,7 @@ def _state(url: str) -> tuple[str | None, bool]:
     try:
         with engine.connect() as conn:
             found = inspect(conn)
-            tables = found.has_table(_FIRST_TABLE)
+            tables = [name for name in _FIRST_TABLES if found.has_table(name)]
             if not found.has_table("alembic_version"):
                 return None, tables
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
@@ -87,18 +90,24 @@ def upgrade(url: str, revision: str = "head") -> None:
     Raises:
         UnknownRevision: the database is at a revision this vigil does not know (an older
             vigil started on a database a newer one migrated): nothing is changed.
-        UnversionedSchema: vigil's tables are there but no single revision is recorded:
-            nothing is changed.
+        UnversionedSchema: tables vigil creates are there but no single revision is
+            recorded: nothing is changed.
     """
     at, tables = _state(url)
     if revision == "head" and at == head():
         return
     if at is None and tables:
         raise UnversionedSchema(
-            "the database holds vigil's tables but its schema version is missing "
-            "(alembic_version is empty, dropped or holds several rows), so which migrations "
-            "ran cannot be known: restore a backup (docs/operations.md), or record the "
-            "revision the schema is at in alembic_version if you know it")
+            f"the database holds tables vigil creates ({', '.join(tables)}) but no vigil "
+            f"schema version (alembic_version is empty, missing or holds several rows), so "
+            f"which migrations ran cannot be known: restore a backup (docs/operations.md), "
+            f"record the revision the schema is at in alembic_version if you know it, or, if "
+            f"the tables are another application's, give vigil a database of its own")
+    if at is not None and not (len(at) == 4 and at.isdigit()):
+        raise UnknownRevision(
+            f"the database's alembic_version holds revision {at!r}, which is not a vigil "
+            f"revision (vigil's are four digits): another application's migrations use this "
+            f"database; give vigil a database of its own")
     if at is not None and at not in revisions():
         raise UnknownRevision(
             f"the database's schema is at revision {at!r}, which this vigil does not know "
