@@ -94,9 +94,10 @@ def _root() -> None:
 
 
 def main() -> None:
-    """The ``vigil`` command. A database that cannot be reached, or whose schema a newer
-    vigil migrated, is one line naming the problem (exit 2), never a traceback: under
-    systemd, exit 2 is not restarted in a loop."""
+    """The ``vigil`` command. A database that cannot be reached, or whose schema this vigil
+    cannot migrate (a newer vigil's, another application's, one without its version), is one
+    line naming the problem (exit 2), never a traceback: under systemd, exit 2 is not
+    restarted in a loop."""
     from vigil.migrations import SchemaError
 
     try:

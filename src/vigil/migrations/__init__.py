@@ -66,7 +66,8 @@ def current(url: str) -> str | None:
 
 def _state(url: str) -> tuple[str | None, list[str]]:
     """(:func:`current`, which of the first migration's tables are there), over one
-    connection."""
+    connection; the tables are looked for only when no single revision is recorded (every
+    command checks the schema as it starts)."""
     from sqlalchemy import inspect, text
 
     from vigil.db import make_engine
@@ -75,11 +76,11 @@ def _state(url: str) -> tuple[str | None, list[str]]:
     try:
         with engine.connect() as conn:
             found = inspect(conn)
-            tables = [name for name in _FIRST_TABLES if found.has_table(name)]
-            if not found.has_table("alembic_version"):
-                return None, tables
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            return (rows[0] if len(rows) == 1 else None), tables
+            if found.has_table("alembic_version"):
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+                if len(rows) == 1:
+                    return rows[0], []
+            return None, [name for name in _FIRST_TABLES if found.has_table(name)]
     finally:
         engine.dispose()
 
