@@ -87,6 +87,17 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
         assert "s3cret-pw" not in proc.stderr
 
 
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "vigil.db").write_bytes(bytes(range(256)) * 20)  # not SQLite: a damaged file
+    for command in (("org", "list"), ("db", "upgrade")):
+        proc = _vigil(data, *command)
+        assert proc.returncode == 2, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "file is not a database" in lines[0], (command, proc.stderr)
+
+
 @pytest.mark.parametrize(("change", "message", "commands"), [
     ("UPDATE alembic_version SET version_num = '9999'",
      "at revision '9999', which this vigil does not know",

@@ -108,9 +108,15 @@ def main() -> None:
     except Exception as exc:
         # Imported here: SQLAlchemy costs ~0.4 s to import, and commands that need no
         # database (``vigil hash``, ``vigil --help``) should not pay it.
-        from sqlalchemy.exc import InterfaceError, OperationalError
+        import sqlite3
 
-        if not isinstance(exc, OperationalError | InterfaceError):
+        from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+
+        # (sqlite3.DatabaseError itself, not its subclasses: "file is not a database" — a
+        # damaged or foreign file — is a database that cannot be used, a constraint is a bug)
+        unusable_file = (isinstance(exc, DatabaseError)
+                         and type(getattr(exc, "orig", None)) is sqlite3.DatabaseError)
+        if not (isinstance(exc, OperationalError | InterfaceError) or unusable_file):
             raise
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         err_console.print(f"the database (VIGIL_DATABASE_URL) cannot be used: "
